@@ -1,0 +1,9 @@
+package blobfake_test
+
+import (
+	"crypto/tls"
+
+	"github.com/sqlvault/sqlvault/internal/testenv"
+)
+
+func tlsConfig(ca *testenv.CA) *tls.Config { return &tls.Config{RootCAs: ca.Pool()} }

@@ -1,0 +1,144 @@
+package sqlsim
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"time"
+)
+
+// faultState holds the faults a test has armed on an instance. Guarded by Instance.mu.
+type faultState struct {
+	refuseLogins bool
+	stream       *StreamFault
+}
+
+// StreamFault makes the next BACKUP or RESTORE data stream misbehave after AfterBytes
+// bytes have crossed the device: fail it (as an I/O error on the device), or stall it for
+// Stall (while the statement stays cancellable), or both (stall, then fail).
+type StreamFault struct {
+	AfterBytes int64
+	Fail       bool
+	Stall      time.Duration
+	// Times is how many streams the fault applies to (default 1).
+	Times int
+
+	mu   sync.Mutex
+	used int
+}
+
+// InjectStreamFault arms f for the next f.Times BACKUP/RESTORE streams of this instance.
+func (in *Instance) InjectStreamFault(f *StreamFault) {
+	if f.Times <= 0 {
+		f.Times = 1
+	}
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.faults.stream = f
+}
+
+// RefuseLogins makes every new login fail with 18456 until turned off.
+func (in *Instance) RefuseLogins(on bool) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.faults.refuseLogins = on
+}
+
+// DropConnections abruptly closes every client connection (the listener stays up), like a
+// network fault between the agent and SQL Server. It returns how many were dropped.
+func (in *Instance) DropConnections() int { return in.srv.DropConnections() }
+
+// takeStreamFault consumes one use of the armed stream fault, if any.
+func (in *Instance) takeStreamFault() *StreamFault {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	f := in.faults.stream
+	if f == nil {
+		return nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.used++
+	if f.used >= f.Times {
+		in.faults.stream = nil
+	}
+	return f
+}
+
+// faultError is the simulated device failure.
+type faultError struct{ device string }
+
+func (e *faultError) Error() string { return fmt.Sprintf("simulated I/O fault on %s", e.device) }
+
+// faultCounter counts bytes across every stripe of one stream and fires the fault once.
+type faultCounter struct {
+	mu    sync.Mutex
+	n     int64
+	fired bool
+}
+
+// faultWriter passes writes to a device, applying a stream fault.
+type faultWriter struct {
+	w      io.Writer
+	fault  *StreamFault
+	ctx    context.Context
+	device string
+	count  *faultCounter
+}
+
+func (f *faultWriter) Write(p []byte) (int, error) {
+	if err := applyFault(f.ctx, f.fault, f.count, int64(len(p)), f.device); err != nil {
+		return 0, err
+	}
+	return f.w.Write(p)
+}
+
+// faultReaderAt passes reads from a device, applying a stream fault.
+type faultReaderAt struct {
+	r      io.ReaderAt
+	fault  *StreamFault
+	ctx    context.Context
+	device string
+	count  *faultCounter
+}
+
+func (f *faultReaderAt) ReadAt(p []byte, off int64) (int, error) {
+	if err := applyFault(f.ctx, f.fault, f.count, int64(len(p)), f.device); err != nil {
+		return 0, err
+	}
+	return f.r.ReadAt(p, off)
+}
+
+func applyFault(ctx context.Context, fault *StreamFault, c *faultCounter, n int64, device string) error {
+	if fault == nil {
+		return nil
+	}
+	c.mu.Lock()
+	c.n += n
+	trigger := !c.fired && c.n > fault.AfterBytes
+	if trigger {
+		c.fired = true
+	}
+	fired := c.fired
+	c.mu.Unlock()
+	if !trigger {
+		if fired && fault.Fail {
+			return &faultError{device: device}
+		}
+		return nil
+	}
+	if fault.Stall > 0 {
+		t := time.NewTimer(fault.Stall)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			return ctx.Err()
+		}
+	}
+	if fault.Fail {
+		return &faultError{device: device}
+	}
+	return nil
+}

@@ -1,0 +1,198 @@
+package testenv
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// Azurite's well-known development account (public, documented by Microsoft).
+const (
+	AzuriteAccount = "devstoreaccount1"
+	AzuriteKey     = "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=="
+)
+
+// ErrAzuriteMissing means node_modules has no Azurite: the developer has not run `make tools`.
+var ErrAzuriteMissing = errors.New("testenv: node_modules/.bin/azurite-blob not found: run make tools (npm ci)")
+
+// AzuriteOptions configures StartAzurite. With TLSCert and TLSKey (PEM files, e.g. from
+// CA.Issue) Azurite serves HTTPS.
+type AzuriteOptions struct {
+	TLSCert, TLSKey string
+	// StartTimeout bounds the wait for Azurite to answer; 0 means 30 s.
+	StartTimeout time.Duration
+}
+
+// Azurite is a running Azurite blob service.
+type Azurite struct {
+	BlobEndpoint     string // http(s)://127.0.0.1:port/devstoreaccount1
+	Port             int
+	Account, Key     string
+	ConnectionString string
+	LogFile          string // Azurite's console output (access log), for debugging failures
+}
+
+// AzuriteT starts Azurite for one test (or benchmark) and stops it on t.Cleanup. A missing
+// binary fails the test rather than skipping it: a skipped storage test would hide that the
+// machine is not set up.
+func AzuriteT(t testing.TB, opts AzuriteOptions) *Azurite {
+	t.Helper()
+	az, stop, err := StartAzurite(opts)
+	if err != nil {
+		t.Fatalf("%v", err) // ErrAzuriteMissing says "run make tools"
+	}
+	t.Cleanup(stop)
+	return az
+}
+
+// StartAzurite starts azurite-blob from the repository's node_modules on 127.0.0.1 with a
+// free port and a temporary workspace, and waits until it answers HTTP. The returned stop
+// func kills its process group and removes the workspace; it is safe to call more than once.
+// This form suits TestMain, which has no testing.TB.
+func StartAzurite(opts AzuriteOptions) (*Azurite, func(), error) {
+	root, err := RepoRoot()
+	if err != nil {
+		return nil, nil, err
+	}
+	bin := filepath.Join(root, "node_modules", ".bin", "azurite-blob")
+	if _, err := os.Stat(bin); err != nil {
+		return nil, nil, ErrAzuriteMissing
+	}
+	if (opts.TLSCert == "") != (opts.TLSKey == "") {
+		return nil, nil, errors.New("testenv: AzuriteOptions needs both TLSCert and TLSKey, or neither")
+	}
+	timeout := opts.StartTimeout
+	if timeout == 0 {
+		timeout = 30 * time.Second
+	}
+	// FreePort can race with another process taking the port; a couple of retries make
+	// that a non-event.
+	var lastErr error
+	for attempt := 0; attempt < 3; attempt++ {
+		az, stop, err := startAzuriteOnce(bin, opts, timeout)
+		if err == nil {
+			return az, stop, nil
+		}
+		lastErr = err
+		if !errors.Is(err, errExitedEarly) {
+			break
+		}
+	}
+	return nil, nil, lastErr
+}
+
+var errExitedEarly = errors.New("azurite exited during start-up")
+
+func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*Azurite, func(), error) {
+	port, err := FreePort()
+	if err != nil {
+		return nil, nil, err
+	}
+	dir, err := os.MkdirTemp("", "azurite-")
+	if err != nil {
+		return nil, nil, fmt.Errorf("testenv: %w", err)
+	}
+	logPath := filepath.Join(dir, "azurite.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("testenv: %w", err)
+	}
+	args := []string{
+		"--blobHost", "127.0.0.1",
+		"--blobPort", strconv.Itoa(port),
+		"--location", filepath.Join(dir, "data"),
+		// SQL Server speaks an old x-ms-version and azblob a newer one than Azurite knows.
+		"--skipApiVersionCheck",
+		// Test URLs use made-up host names (blob.sqlsim.test); without this Azurite would
+		// take "blob" from the host as the account name.
+		"--disableProductStyleUrl",
+		"--disableTelemetry",
+	}
+	scheme := "http"
+	if opts.TLSCert != "" {
+		args = append(args, "--cert", opts.TLSCert, "--key", opts.TLSKey)
+		scheme = "https"
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = processGroupAttr()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		os.RemoveAll(dir)
+		return nil, nil, fmt.Errorf("testenv: start %s: %w", bin, err)
+	}
+	exited := make(chan struct{})
+	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
+
+	var once sync.Once
+	stop := func() {
+		once.Do(func() {
+			killGroup(cmd.Process, exited)
+			os.RemoveAll(dir)
+		})
+	}
+
+	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
+	if err := waitHTTP(base, timeout, exited); err != nil {
+		out, _ := os.ReadFile(logPath)
+		stop()
+		return nil, nil, fmt.Errorf("testenv: Azurite on port %d: %w; log:\n%s", port, err, tail(out, 2000))
+	}
+	endpoint := base + "/" + AzuriteAccount
+	return &Azurite{
+		BlobEndpoint: endpoint,
+		Port:         port,
+		Account:      AzuriteAccount,
+		Key:          AzuriteKey,
+		ConnectionString: fmt.Sprintf("DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
+			scheme, AzuriteAccount, AzuriteKey, endpoint),
+		LogFile: logPath,
+	}, stop, nil
+}
+
+// waitHTTP polls until the server answers any HTTP response (Azurite answers 400 to a bare
+// GET /, which is enough to know it is serving).
+func waitHTTP(base string, timeout time.Duration, exited <-chan struct{}) error {
+	client := &http.Client{
+		Timeout: 2 * time.Second,
+		Transport: &http.Transport{
+			// Only a liveness probe: the caller's CA is not known here, and nothing is sent.
+			TLSClientConfig: &tls.Config{InsecureSkipVerify: true},
+		},
+	}
+	defer client.CloseIdleConnections()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, base+"/", nil)
+		if resp, err := client.Do(req); err == nil {
+			resp.Body.Close()
+			return nil
+		}
+		select {
+		case <-exited:
+			return errExitedEarly
+		case <-ctx.Done():
+			return fmt.Errorf("not answering after %s", timeout)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+func tail(b []byte, n int) string {
+	if len(b) > n {
+		b = b[len(b)-n:]
+	}
+	return strings.TrimSpace(string(b))
+}
