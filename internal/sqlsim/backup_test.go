@@ -243,3 +243,22 @@ func TestBackupPermissionDenied(t *testing.T) {
 	_, err = op.Exec("BACKUP DATABASE Secure TO URL = @p1", e.url("p.bak"))
 	require.NoError(t, err)
 }
+
+// A simulated host that does not trust the blob endpoint's certificate cannot open the
+// device, as SQL Server cannot without the CA in its trust store.
+func TestBackupRefusesUntrustedCertificate(t *testing.T) {
+	e := newEnv(t)
+	other := sqlsim.New(sqlsim.Config{Clock: e.clock, Resolve: map[string]string{blobHost: "127.0.0.1"}})
+	t.Cleanup(func() { _ = other.Close() })
+	in, err := other.StartInstance(sqlsim.InstanceConfig{Machine: "UNTRUSTING"})
+	require.NoError(t, err)
+	_, err = in.CreateDatabase(sqlsim.DatabaseSpec{Name: "D", DataPages: 16})
+	require.NoError(t, err)
+	db := e.connectTo(in)
+	_, err = db.Exec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", e.base, sasToken))
+	require.NoError(t, err)
+	_, err = db.Exec("BACKUP DATABASE D TO URL = @p1", e.url("d.bak"))
+	me := requireSQLError(t, err, 3201)
+	assert.Contains(t, me.Message, "12175")
+	assert.Zero(t, e.blobs.Count(blobfake.KindPutBlock))
+}

@@ -281,3 +281,11 @@ func (e *env) bytesRead(from int) int64 {
 	}
 	return n
 }
+
+// connectTo opens a sysadmin connection to another instance.
+func (e *env) connectTo(in *sqlsim.Instance) *sql.DB {
+	db, err := sql.Open("sqlserver", in.DSN("sa", saPass, ""))
+	require.NoError(e.t, err)
+	e.t.Cleanup(func() { _ = db.Close() })
+	return db
+}

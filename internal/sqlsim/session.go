@@ -34,6 +34,7 @@ type session struct {
 type variable struct {
 	typ   sqltypes.Type
 	value any
+	decl  *tsql.TypeName // the DECLAREd type, which assignments convert to (nil for parameters)
 }
 
 func (s *session) ID() uint16 { return s.id }
@@ -299,8 +300,9 @@ func (x *executor) declare(st *tsql.Declare) error {
 			}
 			val, t = cv, ct
 		}
+		decl := v.Type
 		x.s.mu.Lock()
-		x.s.vars[strings.ToLower(v.Name)] = variable{typ: t, value: val}
+		x.s.vars[strings.ToLower(v.Name)] = variable{typ: t, value: val, decl: &decl}
 		x.s.mu.Unlock()
 	}
 	return nil
@@ -313,20 +315,14 @@ func (x *executor) assign(name string, v any, t sqltypes.Type) error {
 	if !ok {
 		return sqlErr(137, "Must declare the scalar variable \"@%s\".", name)
 	}
-	if cur.typ != 0 && cur.typ != t && v != nil {
-		cv, ct, err := query.Convert(v, t, tsql.TypeName{Name: cur.typ.String(), Args: typeArgs(cur.typ)})
-		if err == nil {
-			v, t = cv, ct
+	if cur.decl != nil && v != nil {
+		cv, ct, err := query.Convert(v, t, *cur.decl)
+		if err != nil {
+			return err
 		}
+		v, t = cv, ct
 	}
-	x.s.vars[strings.ToLower(name)] = variable{typ: t, value: v}
-	return nil
-}
-
-func typeArgs(t sqltypes.Type) []int {
-	if t == sqltypes.Numeric {
-		return []int{38, 0}
-	}
+	x.s.vars[strings.ToLower(name)] = variable{typ: t, value: v, decl: cur.decl}
 	return nil
 }
 

@@ -136,12 +136,18 @@ func typeOfValue(v any) sqltypes.Type {
 	return tNull
 }
 
-// concrete returns t, or the value's own type when t is not a real type.
+// concrete returns the type a non-NULL value actually has: t when the Go value agrees with
+// it, else the value's own type. Trusting the value keeps a producer that labels a value
+// inconsistently (or not at all: Env functions may answer type 0) from breaking conversions.
 func concrete(v any, t sqltypes.Type) sqltypes.Type {
-	if t > 0 || v == nil {
+	if v == nil {
 		return t
 	}
-	return typeOfValue(v)
+	vt := typeOfValue(v)
+	if vt == t || vt == tNull || (isDate(vt) && isDate(t)) {
+		return t
+	}
+	return vt
 }
 
 // precisionOf returns the numeric(p,s) an exact number of column type c converts to.
