@@ -1,0 +1,361 @@
+// Package sqlserver is the agent's client for one SQL Server instance: discovery queries,
+// the per-operation credential, and BACKUP/RESTORE statements with their progress messages.
+// It speaks only T-SQL through go-mssqldb, so it works the same against a real SQL Server
+// and against the project's simulator.
+//
+// Identifiers are never spliced into SQL when T-SQL accepts a variable (BACKUP DATABASE
+// @db TO URL = @url …); where it does not (CREATE CREDENTIAL), names are bracket-quoted and
+// literals quote-escaped by QuoteName and QuoteString.
+package sqlserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/golang-sql/sqlexp"
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// Conn is a connection pool to one instance.
+type Conn struct {
+	db *sql.DB
+}
+
+// Open connects lazily with a go-mssqldb DSN; Ping checks it.
+func Open(dsn string) (*Conn, error) {
+	db, err := sql.Open("sqlserver", dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlserver: bad connection settings: %w", err)
+	}
+	db.SetMaxOpenConns(8)
+	db.SetConnMaxIdleTime(5 * time.Minute)
+	return &Conn{db: db}, nil
+}
+
+// Close closes the pool.
+func (c *Conn) Close() error { return c.db.Close() }
+
+// DB exposes the pool (for tests and ad-hoc queries).
+func (c *Conn) DB() *sql.DB { return c.db }
+
+// QuoteName quotes an identifier as T-SQL's QUOTENAME does: [a]]b] for a]b.
+func QuoteName(s string) string { return "[" + strings.ReplaceAll(s, "]", "]]") + "]" }
+
+// QuoteString quotes a Unicode string literal: N'it''s'.
+func QuoteString(s string) string { return "N'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// ServerInfo is what discovery learns about the instance itself.
+type ServerInfo struct {
+	ServerName     string
+	Machine        string
+	InstanceName   string
+	ProductVersion string
+	Edition        string
+	EngineEdition  int
+	IsClustered    bool
+	IsSysadmin     bool
+	Login          string
+}
+
+// Server reads the instance's identity and whether our login is sysadmin.
+func (c *Conn) Server(ctx context.Context) (ServerInfo, error) {
+	var s ServerInfo
+	var inst sql.NullString
+	var clustered, sysadmin sql.NullInt64
+	err := c.db.QueryRowContext(ctx, `SELECT @@SERVERNAME,
+		CAST(SERVERPROPERTY('MachineName') AS nvarchar(128)),
+		CAST(SERVERPROPERTY('InstanceName') AS nvarchar(128)),
+		CAST(SERVERPROPERTY('ProductVersion') AS nvarchar(128)),
+		CAST(SERVERPROPERTY('Edition') AS nvarchar(128)),
+		CAST(SERVERPROPERTY('EngineEdition') AS int),
+		CAST(SERVERPROPERTY('IsClustered') AS int),
+		IS_SRVROLEMEMBER('sysadmin'),
+		SUSER_SNAME()`).Scan(&s.ServerName, &s.Machine, &inst, &s.ProductVersion, &s.Edition, &s.EngineEdition,
+		&clustered, &sysadmin, &s.Login)
+	if err != nil {
+		return s, Classify(err)
+	}
+	s.InstanceName = inst.String
+	s.IsClustered = clustered.Int64 == 1
+	s.IsSysadmin = sysadmin.Int64 == 1
+	return s, nil
+}
+
+// Database is what the product needs to know about one database to decide what it may do.
+type Database struct {
+	Name             string
+	ID               int
+	State            string // ONLINE, RESTORING, OFFLINE, …
+	RecoveryModel    string // FULL, SIMPLE, BULK_LOGGED
+	ReadOnly         bool
+	IsSnapshot       bool
+	IsMirrored       bool
+	InAvailabilityGp bool
+	DataBytes        int64
+	LogBytes         int64
+	Files            int
+	LastLogBackupLSN string // "" when NULL: no log backup is possible yet
+	PreferredReplica bool   // sys.fn_hadr_backup_is_preferred_replica
+}
+
+const databaseQuery = `SELECT d.name, d.database_id, d.state_desc, d.recovery_model_desc, d.is_read_only,
+	CASE WHEN d.source_database_id IS NULL THEN 0 ELSE 1 END,
+	CASE WHEN m.mirroring_guid IS NULL THEN 0 ELSE 1 END,
+	CASE WHEN d.group_database_id IS NULL THEN 0 ELSE 1 END,
+	(SELECT CAST(COUNT(*) AS int) FROM sys.master_files f WHERE f.database_id = d.database_id),
+	(SELECT CAST(ISNULL(SUM(CAST(f.size AS bigint)), 0) * 8192 AS bigint) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.type = 0),
+	(SELECT CAST(ISNULL(SUM(CAST(f.size AS bigint)), 0) * 8192 AS bigint) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.type = 1),
+	CAST(r.last_log_backup_lsn AS nvarchar(40)),
+	sys.fn_hadr_backup_is_preferred_replica(d.name)
+	FROM sys.databases AS d
+	LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
+	LEFT JOIN sys.database_recovery_status AS r ON r.database_id = d.database_id`
+
+func scanDatabase(row interface{ Scan(...any) error }) (Database, error) {
+	var d Database
+	var lastLog sql.NullString
+	var snap, mirror, ag int
+	err := row.Scan(&d.Name, &d.ID, &d.State, &d.RecoveryModel, &d.ReadOnly, &snap, &mirror, &ag, &d.Files,
+		&d.DataBytes, &d.LogBytes, &lastLog, &d.PreferredReplica)
+	d.IsSnapshot, d.IsMirrored, d.InAvailabilityGp = snap == 1, mirror == 1, ag == 1
+	d.LastLogBackupLSN = lastLog.String
+	return d, err
+}
+
+// Database looks one database up by name; ErrDatabaseNotFound if it does not exist.
+func (c *Conn) Database(ctx context.Context, name string) (Database, error) {
+	d, err := scanDatabase(c.db.QueryRowContext(ctx, databaseQuery+" WHERE d.name = @p1", name))
+	if errors.Is(err, sql.ErrNoRows) {
+		return d, &Error{Kind: ErrDatabaseNotFound, Database: name}
+	}
+	if err != nil {
+		return d, Classify(err)
+	}
+	return d, nil
+}
+
+// Databases lists the user databases (database_id > 4).
+func (c *Conn) Databases(ctx context.Context) ([]Database, error) {
+	rows, err := c.db.QueryContext(ctx, databaseQuery+" WHERE d.database_id > 4 ORDER BY d.name")
+	if err != nil {
+		return nil, Classify(err)
+	}
+	defer rows.Close()
+	var out []Database
+	for rows.Next() {
+		d, err := scanDatabase(rows)
+		if err != nil {
+			return nil, Classify(err)
+		}
+		out = append(out, d)
+	}
+	return out, Classify(rows.Err())
+}
+
+// CreateCredential creates (or replaces) the SAS credential SQL Server uses for URLs under
+// containerURL. The secret travels only to SQL Server, over this connection.
+func (c *Conn) CreateCredential(ctx context.Context, containerURL, sas string) error {
+	name := QuoteName(containerURL)
+	q := fmt.Sprintf(`IF EXISTS (SELECT 1 FROM sys.credentials WHERE name = %s) DROP CREDENTIAL %s;
+CREATE CREDENTIAL %s WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = %s`,
+		QuoteString(containerURL), name, name, QuoteString(strings.TrimPrefix(sas, "?")))
+	if _, err := c.db.ExecContext(ctx, q); err != nil {
+		return Classify(err)
+	}
+	return nil
+}
+
+// DropCredential removes the credential; a missing one is not an error.
+func (c *Conn) DropCredential(ctx context.Context, containerURL string) error {
+	q := fmt.Sprintf("IF EXISTS (SELECT 1 FROM sys.credentials WHERE name = %s) DROP CREDENTIAL %s",
+		QuoteString(containerURL), QuoteName(containerURL))
+	if _, err := c.db.ExecContext(ctx, q); err != nil {
+		return Classify(err)
+	}
+	return nil
+}
+
+// BackupKind is what BACKUP produces.
+type BackupKind string
+
+// Backup kinds.
+const (
+	Full         BackupKind = "full"
+	Differential BackupKind = "differential"
+	Log          BackupKind = "log"
+	CopyOnlyFull BackupKind = "copy-only-full"
+)
+
+// BackupCommand is one BACKUP statement to URL devices.
+type BackupCommand struct {
+	Database    string
+	Kind        BackupKind
+	URLs        []string
+	Compression bool // SQL Server's own COMPRESSION (not on Express)
+	// MaxTransferSize is bytes per Put Block; BlockSize the I/O block size.
+	MaxTransferSize int
+	BlockSize       int
+	Stats           int
+	NoRecovery      bool // tail-log backup
+}
+
+// Statement renders the BACKUP with every name and URL as a parameter: @p1 is the database,
+// @p2… the URLs. Options are fixed keywords and integers chosen by the product.
+func (b BackupCommand) Statement() (string, []any) {
+	var sb strings.Builder
+	args := []any{b.Database}
+	if b.Kind == Log {
+		sb.WriteString("BACKUP LOG @p1 TO ")
+	} else {
+		sb.WriteString("BACKUP DATABASE @p1 TO ")
+	}
+	for i, u := range b.URLs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "URL = @p%d", i+2)
+		args = append(args, u)
+	}
+	opts := []string{"FORMAT", "CHECKSUM"}
+	switch b.Kind {
+	case Differential:
+		opts = append(opts, "DIFFERENTIAL")
+	case CopyOnlyFull:
+		opts = append(opts, "COPY_ONLY")
+	}
+	if b.Compression {
+		opts = append(opts, "COMPRESSION")
+	} else {
+		opts = append(opts, "NO_COMPRESSION")
+	}
+	if b.MaxTransferSize > 0 {
+		opts = append(opts, fmt.Sprintf("MAXTRANSFERSIZE = %d", b.MaxTransferSize))
+	}
+	if b.BlockSize > 0 {
+		opts = append(opts, fmt.Sprintf("BLOCKSIZE = %d", b.BlockSize))
+	}
+	if b.Stats > 0 {
+		opts = append(opts, fmt.Sprintf("STATS = %d", b.Stats))
+	}
+	if b.NoRecovery {
+		opts = append(opts, "NORECOVERY")
+	}
+	sb.WriteString(" WITH ")
+	sb.WriteString(strings.Join(opts, ", "))
+	return sb.String(), args
+}
+
+// Message is one informational message SQL Server sent while a statement ran.
+type Message struct {
+	Number int32
+	Text   string
+}
+
+// Run executes a statement, calling onMessage for each INFO message as it arrives (BACKUP's
+// STATS progress), and returns SQL Server's error classified.
+func (c *Conn) Run(ctx context.Context, query string, args []any, onMessage func(Message)) error {
+	retmsg := &sqlexp.ReturnMessage{}
+	rows, err := c.db.QueryContext(ctx, query, append([]any{retmsg}, args...)...)
+	if err != nil {
+		return Classify(err)
+	}
+	defer rows.Close()
+	var errs []mssql.Error
+	var other error
+	for more := true; more; {
+		switch m := retmsg.Message(ctx).(type) {
+		case sqlexp.MsgNotice:
+			if me, ok := m.Message.(mssql.Error); ok && onMessage != nil {
+				onMessage(Message{Number: me.Number, Text: me.Message})
+			}
+		case sqlexp.MsgError:
+			var me mssql.Error
+			if errors.As(m.Error, &me) {
+				errs = append(errs, me)
+			} else if other == nil {
+				other = m.Error
+			}
+		case sqlexp.MsgNextResultSet:
+			more = rows.NextResultSet()
+		case sqlexp.MsgNext:
+			for rows.Next() {
+			}
+		}
+	}
+	if len(errs) > 0 {
+		last := errs[len(errs)-1]
+		last.All = errs
+		return Classify(last)
+	}
+	if other != nil {
+		return Classify(other)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return Classify(rows.Err())
+}
+
+// BackupSet is the msdb.dbo.backupset row of one backup, as SQL Server recorded it.
+type BackupSet struct {
+	ID                   int64
+	Type                 string // D, I, L
+	CopyOnly             bool
+	FirstLSN             string
+	LastLSN              string
+	CheckpointLSN        string
+	DatabaseBackupLSN    string
+	DifferentialBaseLSN  string
+	DifferentialBaseGUID string
+	BackupSetGUID        string
+	DatabaseGUID         string
+	FamilyGUID           string
+	Start, Finish        time.Time
+	SizeBytes            int64
+	CompressedBytes      int64
+	HasChecksums         bool
+	RecoveryModel        string
+	Families             int
+	Devices              []string
+}
+
+// BackupSetByDevice finds the backup set that wrote to device URL (family 1), or nil.
+func (c *Conn) BackupSetByDevice(ctx context.Context, url string) (*BackupSet, error) {
+	row := c.db.QueryRowContext(ctx, `SELECT TOP (1) bs.backup_set_id, bs.type, bs.is_copy_only,
+		CAST(bs.first_lsn AS nvarchar(40)), CAST(bs.last_lsn AS nvarchar(40)), CAST(bs.checkpoint_lsn AS nvarchar(40)),
+		CAST(bs.database_backup_lsn AS nvarchar(40)), CAST(bs.differential_base_lsn AS nvarchar(40)),
+		bs.differential_base_guid, bs.backup_set_uuid, bs.database_guid, bs.family_guid,
+		bs.backup_start_date, bs.backup_finish_date, CAST(bs.backup_size AS bigint), CAST(bs.compressed_backup_size AS bigint),
+		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int)
+		FROM msdb.dbo.backupset AS bs
+		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
+		WHERE mf.physical_device_name = @p1
+		ORDER BY bs.backup_set_id DESC`, url)
+	var b BackupSet
+	var dbLSN, diffLSN sql.NullString
+	var diffGUID, setGUID, dbGUID, famGUID mssql.NullUniqueIdentifier
+	err := row.Scan(&b.ID, &b.Type, &b.CopyOnly, &b.FirstLSN, &b.LastLSN, &b.CheckpointLSN, &dbLSN, &diffLSN,
+		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &b.CompressedBytes, &b.HasChecksums,
+		&b.RecoveryModel, &b.Families)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, Classify(err)
+	}
+	b.DatabaseBackupLSN, b.DifferentialBaseLSN = dbLSN.String, diffLSN.String
+	b.DifferentialBaseGUID = guidString(diffGUID)
+	b.BackupSetGUID, b.DatabaseGUID, b.FamilyGUID = guidString(setGUID), guidString(dbGUID), guidString(famGUID)
+	return &b, nil
+}
+
+func guidString(g mssql.NullUniqueIdentifier) string {
+	if !g.Valid {
+		return ""
+	}
+	return g.UUID.String()
+}

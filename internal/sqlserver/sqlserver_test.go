@@ -1,0 +1,188 @@
+package sqlserver_test
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
+	"github.com/sqlvault/sqlvault/internal/testenv"
+)
+
+const host = "blob.sqlserver.test"
+
+type fixture struct {
+	sim   *sqlsim.Simulator
+	clock *sqlsim.ManualClock
+	in    *sqlsim.Instance
+	conn  *sqlserver.Conn
+	blobs *blobfake.Server
+	base  string
+}
+
+func newFixture(t *testing.T) *fixture {
+	ca, err := testenv.NewCA()
+	require.NoError(t, err)
+	cert, key, err := ca.Issue(t.TempDir(), host)
+	require.NoError(t, err)
+	blobs := blobfake.New()
+	srv, err := blobfake.NewTLSServer(blobs, cert, key)
+	require.NoError(t, err)
+	t.Cleanup(srv.Close)
+	u, _ := url.Parse(srv.URL)
+	clock := sqlsim.NewManualClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
+	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: "127.0.0.1"}})
+	t.Cleanup(func() { _ = sim.Close() })
+	in, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "VM1", Instance: "INST2",
+		Logins: []sqlsim.Login{{Name: "sqlvault", Password: "p@ss:w/rd?#%&ü", Sysadmin: true}}})
+	require.NoError(t, err)
+	conn, err := sqlserver.Open(in.DSN("sqlvault", "p@ss:w/rd?#%&ü", ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = conn.Close() })
+	return &fixture{sim: sim, clock: clock, in: in, conn: conn, blobs: blobs, base: fmt.Sprintf("https://%s:%s", host, u.Port())}
+}
+
+func TestServerAndDatabaseDiscovery(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: "Sales", SizeBytes: 16 << 20})
+	require.NoError(t, err)
+	_, err = f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: "Simple ]'ñ", DataPages: 64, Recovery: "SIMPLE"})
+	require.NoError(t, err)
+	_, err = f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: "Mirror", DataPages: 64, Mirrored: true})
+	require.NoError(t, err)
+	_, err = f.conn.DB().Exec("CREATE DATABASE [Sales_snap] ON (NAME = [Sales], FILENAME = '/s.ss') AS SNAPSHOT OF [Sales]")
+	require.NoError(t, err)
+
+	s, err := f.conn.Server(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, `VM1\INST2`, s.ServerName)
+	assert.Equal(t, "VM1", s.Machine)
+	assert.Equal(t, "INST2", s.InstanceName)
+	assert.True(t, s.IsSysadmin)
+	assert.Equal(t, "sqlvault", s.Login)
+	assert.False(t, s.IsClustered)
+
+	dbs, err := f.conn.Databases(ctx)
+	require.NoError(t, err)
+	byName := map[string]sqlserver.Database{}
+	for _, d := range dbs {
+		byName[d.Name] = d
+	}
+	require.Len(t, byName, 4)
+	sales := byName["Sales"]
+	assert.Equal(t, "ONLINE", sales.State)
+	assert.Equal(t, "FULL", sales.RecoveryModel)
+	assert.Equal(t, int64(16<<20), sales.DataBytes)
+	assert.Equal(t, 2, sales.Files)
+	assert.Empty(t, sales.LastLogBackupLSN)
+	assert.True(t, sales.PreferredReplica)
+	assert.True(t, byName["Sales_snap"].IsSnapshot)
+	assert.True(t, byName["Mirror"].IsMirrored)
+	assert.Equal(t, "SIMPLE", byName["Simple ]'ñ"].RecoveryModel)
+
+	d, err := f.conn.Database(ctx, "Simple ]'ñ")
+	require.NoError(t, err)
+	assert.Equal(t, "Simple ]'ñ", d.Name)
+	_, err = f.conn.Database(ctx, "nope")
+	assert.Equal(t, sqlserver.ErrDatabaseNotFound, sqlserver.KindOf(err))
+}
+
+func TestBackupWithCredentialProgressAndHistory(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	name := "we]ird 'db' ñame"
+	db, err := f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: name, DataPages: 2048})
+	require.NoError(t, err)
+	f.clock.Advance(time.Second)
+	_, err = db.Write(10)
+	require.NoError(t, err)
+	container := f.base + "/op-123"
+	f.blobs.AddContainer("op-123", "sv=2020-02-10&sr=c&sp=rw&sig=abc'def")
+	require.NoError(t, f.conn.CreateCredential(ctx, container, "?sv=2020-02-10&sr=c&sp=rw&sig=abc'def"))
+	// Creating it again replaces it (a retried operation).
+	require.NoError(t, f.conn.CreateCredential(ctx, container, "sv=2020-02-10&sr=c&sp=rw&sig=abc'def"))
+
+	cmd := sqlserver.BackupCommand{Database: name, Kind: sqlserver.Full, URLs: []string{container + "/s1.bak", container + "/s2.bak"},
+		MaxTransferSize: 1 << 20, BlockSize: 65536, Stats: 10}
+	q, args := cmd.Statement()
+	assert.NotContains(t, q, name, "names travel as parameters")
+	var msgs []sqlserver.Message
+	require.NoError(t, f.conn.Run(ctx, q, args, func(m sqlserver.Message) { msgs = append(msgs, m) }))
+	var percents int
+	for _, m := range msgs {
+		if m.Number == 3211 {
+			percents++
+		}
+	}
+	assert.Equal(t, 10, percents)
+	assert.Equal(t, int32(3014), msgs[len(msgs)-1].Number)
+
+	bs, err := f.conn.BackupSetByDevice(ctx, container+"/s1.bak")
+	require.NoError(t, err)
+	require.NotNil(t, bs)
+	assert.Equal(t, "D", bs.Type)
+	assert.Equal(t, 2, bs.Families)
+	assert.True(t, bs.HasChecksums)
+	assert.NotEmpty(t, bs.FirstLSN)
+	assert.Empty(t, bs.DifferentialBaseLSN)
+	assert.NotEmpty(t, bs.BackupSetGUID)
+	none, err := f.conn.BackupSetByDevice(ctx, container+"/never.bak")
+	require.NoError(t, err)
+	assert.Nil(t, none)
+
+	require.NoError(t, f.conn.DropCredential(ctx, container))
+	require.NoError(t, f.conn.DropCredential(ctx, container), "dropping a missing credential is fine")
+	err = f.conn.Run(ctx, q, args, nil)
+	assert.Equal(t, sqlserver.ErrDeviceOpen, sqlserver.KindOf(err))
+}
+
+func TestClassifyUserErrors(t *testing.T) {
+	f := newFixture(t)
+	ctx := context.Background()
+	_, err := f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: "S", DataPages: 16, Recovery: "SIMPLE"})
+	require.NoError(t, err)
+	_, err = f.in.CreateDatabase(sqlsim.DatabaseSpec{Name: "F", DataPages: 16})
+	require.NoError(t, err)
+	container := f.base + "/op-9"
+	f.blobs.AddContainer("op-9", "sig=x")
+	require.NoError(t, f.conn.CreateCredential(ctx, container, "sig=x"))
+	for _, c := range []struct {
+		db   string
+		kind sqlserver.BackupKind
+		want sqlserver.Kind
+	}{
+		{"S", sqlserver.Log, sqlserver.ErrLogBackupSimple},
+		{"F", sqlserver.Log, sqlserver.ErrNoLogChain},
+		{"F", sqlserver.Differential, sqlserver.ErrNoDifferentialBase},
+		{"Missing", sqlserver.Full, sqlserver.ErrDatabaseNotFound},
+	} {
+		q, args := sqlserver.BackupCommand{Database: c.db, Kind: c.kind, URLs: []string{container + "/x.bak"}}.Statement()
+		err := f.conn.Run(ctx, q, args, nil)
+		require.Error(t, err)
+		assert.Equal(t, c.want, sqlserver.KindOf(err), "%v", err)
+		var se *sqlserver.Error
+		require.ErrorAs(t, err, &se)
+		assert.False(t, se.Retryable())
+		assert.NotEqual(t, int32(3013), se.Number, "the cause, not the closing 3013")
+	}
+	// An unreachable server is a retryable kind.
+	c, err := sqlserver.Open("sqlserver://a:b@127.0.0.1:1?encrypt=disable&dial+timeout=1")
+	require.NoError(t, err)
+	_, err = c.Server(ctx)
+	assert.Equal(t, sqlserver.ErrUnreachable, sqlserver.KindOf(err))
+	assert.False(t, strings.Contains(err.Error(), ":b@"))
+}
+
+func TestQuoting(t *testing.T) {
+	assert.Equal(t, "[a]]b]", sqlserver.QuoteName("a]b"))
+	assert.Equal(t, "N'it''s'", sqlserver.QuoteString("it's"))
+}
