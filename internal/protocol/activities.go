@@ -1,0 +1,97 @@
+package protocol
+
+import "time"
+
+// PrepareBackupInput asks the agent whether a backup can run and how.
+type PrepareBackupInput struct {
+	Instance string     `json:"instance"`
+	Database string     `json:"database"`
+	Type     BackupType `json:"type"`
+	Stripes  int        `json:"stripes,omitempty"`
+}
+
+// PrepareBackupResult is what the agent learned from SQL Server.
+type PrepareBackupResult struct {
+	ServerName     string `json:"serverName"`
+	ProductVersion string `json:"productVersion"`
+	Edition        string `json:"edition"`
+	Database       string `json:"database"` // as sys.databases spells it
+	RecoveryModel  string `json:"recoveryModel"`
+	DataBytes      int64  `json:"dataBytes"`
+	Stripes        int    `json:"stripes"`
+	ItemID         string `json:"itemId"`
+}
+
+// StreamBackupInput runs BACKUP … TO URL through the agent's endpoint into the vault.
+type StreamBackupInput struct {
+	Instance    string     `json:"instance"`
+	Database    string     `json:"database"`
+	Type        BackupType `json:"type"`
+	ItemID      string     `json:"itemId"`
+	PointID     string     `json:"pointId"`
+	Stripes     int        `json:"stripes"`
+	Compression bool       `json:"compression"`
+}
+
+// BackupSet is SQL Server's own record of a backup (msdb.dbo.backupset). LSNs are decimal
+// strings: numeric(25,0) does not fit in 64 bits.
+type BackupSet struct {
+	Type                 string    `json:"type"` // D, I, L
+	CopyOnly             bool      `json:"copyOnly"`
+	FirstLSN             string    `json:"firstLsn"`
+	LastLSN              string    `json:"lastLsn"`
+	CheckpointLSN        string    `json:"checkpointLsn"`
+	DatabaseBackupLSN    string    `json:"databaseBackupLsn,omitempty"`
+	DifferentialBaseLSN  string    `json:"differentialBaseLsn,omitempty"`
+	DifferentialBaseGUID string    `json:"differentialBaseGuid,omitempty"`
+	BackupSetGUID        string    `json:"backupSetGuid"`
+	DatabaseGUID         string    `json:"databaseGuid"`
+	FamilyGUID           string    `json:"familyGuid"`
+	Start                time.Time `json:"start"`
+	Finish               time.Time `json:"finish"`
+	SizeBytes            int64     `json:"sizeBytes"`
+	HasChecksums         bool      `json:"hasChecksums"`
+	RecoveryModel        string    `json:"recoveryModel"`
+}
+
+// Stripe is one committed stripe in the vault (its block map lives in the index blob).
+type Stripe struct {
+	Blob        string `json:"blob"`
+	Index       string `json:"index"`
+	IndexSHA256 string `json:"indexSha256"`
+	PlainBytes  int64  `json:"plainBytes"`
+	StoredBytes int64  `json:"storedBytes"`
+	Blocks      int    `json:"blocks"`
+	Digest      string `json:"digest"`
+}
+
+// StreamBackupResult is what the agent reports once SQL Server finished the backup: SQL
+// Server's record plus the stripes it wrote.
+type StreamBackupResult struct {
+	BackupSet   BackupSet `json:"backupSet"`
+	Stripes     []Stripe  `json:"stripes"`
+	KeyID       string    `json:"keyId"`
+	Compression string    `json:"compression"` // zstd | none
+	Attempt     int32     `json:"attempt"`
+	// Adopted is true when a retry found that an earlier attempt had completed in SQL
+	// Server and its stripes were whole in the vault, and reported that backup instead of
+	// taking another (a second log backup would otherwise leave a hole in the chain).
+	Adopted bool `json:"adopted,omitempty"`
+}
+
+// CommitInput asks the control side to verify the stripes and write the manifest.
+type CommitInput struct {
+	ItemID         string             `json:"itemId"`
+	PointID        string             `json:"pointId"`
+	VM             string             `json:"vm"`
+	Instance       string             `json:"instance"`
+	ServerName     string             `json:"serverName"`
+	ProductVersion string             `json:"productVersion"`
+	Edition        string             `json:"edition"`
+	Database       string             `json:"database"`
+	Type           BackupType         `json:"type"`
+	Stream         StreamBackupResult `json:"stream"`
+	WorkflowID     string             `json:"workflowId"`
+	RunID          string             `json:"runId"`
+	Reason         string             `json:"reason,omitempty"`
+}

@@ -1,0 +1,123 @@
+// Package workflows holds sqlvault's Temporal workflows. Workflow code is deterministic: no
+// I/O, clocks, randomness or goroutines outside the workflow APIs; every change to a
+// released workflow goes behind workflow.GetVersion, and replay tests over recorded
+// histories (testdata/) guard that.
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+)
+
+// Timeouts and retries of the backup's steps. The stream heartbeats every few seconds, so
+// a dead agent is noticed within HeartbeatTimeout and the stream retried on a live one.
+const (
+	prepareTimeout   = 2 * time.Minute
+	streamTimeout    = 24 * time.Hour
+	heartbeatTimeout = time.Minute
+	commitTimeout    = 10 * time.Minute
+	// agentWait bounds how long a step waits for the VM's agent to pick it up.
+	agentWait = 30 * time.Minute
+)
+
+// Backup takes one backup of one database and commits it as a recovery point:
+// prepare (on the VM's agent: may it run, how many stripes), stream (on the agent: SQL
+// Server → agent endpoint → vault), commit (on the control side: verify the stripes and
+// write the manifest — the recovery point exists from that moment on).
+func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResult, error) {
+	if err := in.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
+	}
+	progress := protocol.BackupProgress{Phase: protocol.PhasePreparing}
+	if err := workflow.SetQueryHandler(ctx, protocol.QueryProgress, func() (protocol.BackupProgress, error) {
+		return progress, nil
+	}); err != nil {
+		return nil, err
+	}
+	vm := in.AgentVM()
+	// Started from the CLI without search attributes: set them so the UI can filter.
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		protocol.SAInstance.ValueSet(in.Instance), protocol.SADatabase.ValueSet(in.Database),
+		protocol.SABackupType.ValueSet(string(in.Type)), protocol.SAVM.ValueSet(vm)); err != nil {
+		return nil, err
+	}
+	log := workflow.GetLogger(ctx)
+	agentQueue := protocol.AgentTaskQueue(vm)
+
+	prepCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              agentQueue,
+		ScheduleToCloseTimeout: agentWait,
+		StartToCloseTimeout:    prepareTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+			NonRetryableErrorTypes: protocol.UserErrors,
+		},
+	})
+	var prep protocol.PrepareBackupResult
+	if err := workflow.ExecuteActivity(prepCtx, protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{
+		Instance: in.Instance, Database: in.Database, Type: in.Type, Stripes: in.Stripes,
+	}).Get(ctx, &prep); err != nil {
+		return nil, err
+	}
+
+	// The point ID names the vault blobs. It comes from workflow time and the run ID, both
+	// fixed in history, so every retry of the stream writes under the same point (each
+	// attempt in its own blobs).
+	pointID := newPointID(workflow.Now(ctx), in.Type, workflow.GetInfo(ctx).WorkflowExecution.RunID)
+	progress = protocol.BackupProgress{Phase: protocol.PhaseStreaming, PointID: pointID, Stripes: prep.Stripes}
+	log.Info("streaming backup", "database", prep.Database, "type", in.Type, "point", pointID, "stripes", prep.Stripes)
+
+	compression := in.Compression == nil || *in.Compression
+	streamCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		TaskQueue:              agentQueue,
+		ScheduleToCloseTimeout: streamTimeout + agentWait,
+		StartToCloseTimeout:    streamTimeout,
+		HeartbeatTimeout:       heartbeatTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute,
+			MaximumAttempts: 8, NonRetryableErrorTypes: protocol.UserErrors,
+		},
+	})
+	var stream protocol.StreamBackupResult
+	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
+		Instance: in.Instance, Database: prep.Database, Type: in.Type, ItemID: prep.ItemID, PointID: pointID,
+		Stripes: prep.Stripes, Compression: compression,
+	}).Get(ctx, &stream); err != nil {
+		return nil, err
+	}
+
+	progress.Phase = protocol.PhaseCommitting
+	commitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+		StartToCloseTimeout: commitTimeout,
+		RetryPolicy: &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 20,
+			NonRetryableErrorTypes: []string{protocol.ErrRecoveryPointVerifyError},
+		},
+	})
+	info := workflow.GetInfo(ctx)
+	var rp protocol.RecoveryPoint
+	if err := workflow.ExecuteActivity(commitCtx, protocol.ActivityCommitRecoveryPoint, protocol.CommitInput{
+		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: in.Instance, ServerName: prep.ServerName,
+		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: in.Type,
+		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: in.Reason,
+	}).Get(ctx, &rp); err != nil {
+		return nil, err
+	}
+	progress.Phase = protocol.PhaseDone
+	log.Info("recovery point committed", "point", rp.PointID, "lastLsn", rp.LastLSN)
+	return &protocol.BackupResult{RecoveryPoint: rp}, nil
+}
+
+// newPointID is time-sortable and unique: UTC start time, type, and part of the run ID.
+func newPointID(t time.Time, typ protocol.BackupType, runID string) string {
+	suffix := runID
+	if len(suffix) > 8 {
+		suffix = suffix[:8]
+	}
+	return fmt.Sprintf("%s-%s-%s", t.UTC().Format("20060102T150405Z"), typ, suffix)
+}

@@ -1,0 +1,15 @@
+package workflows
+
+import (
+	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+)
+
+// Register registers every workflow under its public type name.
+func Register(r worker.WorkflowRegistry) {
+	r.RegisterWorkflowWithOptions(Backup, workflowOpts(protocol.WorkflowBackup))
+}
+
+func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }
