@@ -39,12 +39,12 @@ func TestBackupRunsPrepareStreamCommitOnTheRightQueues(t *testing.T) {
 	var commitIn protocol.CommitInput
 	env.OnActivity(protocol.ActivityPrepareBackup, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in protocol.PrepareBackupInput) (protocol.PrepareBackupResult, error) {
-			assert.Equal(t, "sqlvault-agent-SQLVM1", activity.GetInfo(ctx).TaskQueue)
+			assert.Equal(t, "sqlvault-agent-sqlvm1", activity.GetInfo(ctx).TaskQueue)
 			return prep, nil
 		})
 	env.OnActivity(protocol.ActivityStreamBackup, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in protocol.StreamBackupInput) (protocol.StreamBackupResult, error) {
-			assert.Equal(t, "sqlvault-agent-SQLVM1", activity.GetInfo(ctx).TaskQueue)
+			assert.Equal(t, "sqlvault-agent-sqlvm1", activity.GetInfo(ctx).TaskQueue)
 			streamIn = in
 			return protocol.StreamBackupResult{BackupSet: protocol.BackupSet{Type: "D", LastLSN: "37000000000000042"}}, nil
 		})

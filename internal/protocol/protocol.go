@@ -31,8 +31,9 @@ const (
 	AgentTaskQueuePrefix    = "sqlvault-agent-"
 )
 
-// AgentTaskQueue is the task queue of the agent on vm.
-func AgentTaskQueue(vm string) string { return AgentTaskQueuePrefix + vm }
+// AgentTaskQueue is the task queue of the agent on vm. The VM name is lower-cased: host
+// names and @@SERVERNAME ignore case, task queue names do not.
+func AgentTaskQueue(vm string) string { return AgentTaskQueuePrefix + strings.ToLower(vm) }
 
 // Queries.
 const (

@@ -1,0 +1,433 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+
+	"github.com/spf13/pflag"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+)
+
+// Role says which workers a process runs.
+type Role string
+
+const (
+	RoleControl Role = "control" // every workflow and the control activities
+	RoleAgent   Role = "agent"   // the activity-only worker on a SQL Server VM
+	RoleBoth    Role = "both"    // both in one process (the embedded default)
+)
+
+// RunsControl reports whether the control worker runs in this process.
+func (r Role) RunsControl() bool { return r == RoleControl || r == RoleBoth }
+
+// RunsAgent reports whether the VM agent worker runs in this process.
+func (r Role) RunsAgent() bool { return r == RoleAgent || r == RoleBoth }
+
+// Vault authentication modes.
+const (
+	AuthDefault          = "default" // azidentity.DefaultAzureCredential (managed identity, az login, …)
+	AuthSAS              = "sas"
+	AuthSharedKey        = "sharedKey"
+	AuthConnectionString = "connectionString"
+)
+
+// Config is the worker's configuration. Load builds it; Validate checks it.
+type Config struct {
+	Role     Role     `yaml:"role" json:"role"`
+	Temporal Temporal `yaml:"temporal" json:"temporal"`
+	Vault    Vault    `yaml:"vault" json:"vault"`
+	Key      Key      `yaml:"key" json:"key"`
+	Agent    Agent    `yaml:"agent" json:"agent"`
+	Log      Log      `yaml:"log" json:"log"`
+}
+
+// Temporal is how to reach the Temporal cluster.
+type Temporal struct {
+	Address          string `yaml:"address" json:"address"`
+	Namespace        string `yaml:"namespace" json:"namespace"`
+	TLS              TLS    `yaml:"tls" json:"tls"`
+	APIKey           Secret `yaml:"apiKey,omitempty" json:"apiKey,omitzero"` // Temporal Cloud API key
+	ControlTaskQueue string `yaml:"controlTaskQueue" json:"controlTaskQueue"`
+}
+
+// TLS for the Temporal connection. It is used when Enabled, when any of its fields is set,
+// or when an API key is configured. CertFile+KeyFile make it mutual TLS.
+type TLS struct {
+	Enabled    bool   `yaml:"enabled" json:"enabled"`
+	CAFile     string `yaml:"caFile" json:"caFile"`         // empty: the system roots
+	CertFile   string `yaml:"certFile" json:"certFile"`     // client certificate for mTLS
+	KeyFile    string `yaml:"keyFile" json:"keyFile"`       // its private key
+	ServerName string `yaml:"serverName" json:"serverName"` // overrides the name checked in the server certificate
+}
+
+// InUse reports whether the connection uses TLS (see the type comment).
+func (t TLS) InUse() bool {
+	return t.Enabled || t.CAFile != "" || t.CertFile != "" || t.KeyFile != "" || t.ServerName != ""
+}
+
+// Vault is the Azure Blob Storage container that holds backups and their catalog.
+type Vault struct {
+	AccountURL       string    `yaml:"accountUrl" json:"accountUrl"`
+	Container        string    `yaml:"container" json:"container"`
+	Auth             string    `yaml:"auth" json:"auth"` // default | sas | sharedKey | connectionString
+	SAS              Secret    `yaml:"sas,omitempty" json:"sas,omitzero"`
+	SharedKey        SharedKey `yaml:"sharedKey,omitempty" json:"sharedKey,omitzero"`
+	ConnectionString Secret    `yaml:"connectionString,omitempty" json:"connectionString,omitzero"`
+	CreateContainer  bool      `yaml:"createContainer" json:"createContainer"`
+}
+
+// SharedKey is storage account name plus account key.
+type SharedKey struct {
+	Account string `yaml:"account,omitempty" json:"account,omitempty"` // empty: taken from accountUrl
+	Key     Secret `yaml:"key,omitempty" json:"key,omitzero"`
+}
+
+// IsZero lets omitempty/omitzero drop an unused shared-key section.
+func (k SharedKey) IsZero() bool { return k.Account == "" && k.Key.IsZero() }
+
+// AccountName is SharedKey.Account, or else the account named by the account URL:
+// https://<account>.blob.core.windows.net, or the first path segment for path-style
+// endpoints such as Azurite's http://127.0.0.1:10000/devstoreaccount1.
+func (v Vault) AccountName() string {
+	if v.SharedKey.Account != "" {
+		return v.SharedKey.Account
+	}
+	u, err := url.Parse(v.AccountURL)
+	if err != nil || u.Host == "" {
+		return ""
+	}
+	if first, _, _ := strings.Cut(strings.Trim(u.Path, "/"), "/"); first != "" {
+		return first
+	}
+	if net.ParseIP(u.Hostname()) != nil || !strings.Contains(u.Hostname(), ".") {
+		return ""
+	}
+	name, _, _ := strings.Cut(u.Hostname(), ".")
+	return name
+}
+
+// Key is the vault encryption key.
+type Key struct {
+	File string `yaml:"file" json:"file"`
+}
+
+// Agent configures the VM agent role.
+type Agent struct {
+	VM                   string     `yaml:"vm" json:"vm"` // default: this host's short name
+	Endpoint             Endpoint   `yaml:"endpoint" json:"endpoint"`
+	Instances            []Instance `yaml:"instances" json:"instances"`
+	MaxConcurrentBackups int        `yaml:"maxConcurrentBackups" json:"maxConcurrentBackups"`
+}
+
+// Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
+type Endpoint struct {
+	Host     string `yaml:"host" json:"host"`     // the name SQL Server uses in the URL; the certificate must match it
+	Listen   string `yaml:"listen" json:"listen"` // host:port to listen on
+	CertFile string `yaml:"certFile" json:"certFile"`
+	KeyFile  string `yaml:"keyFile" json:"keyFile"`
+}
+
+// Instance is one SQL Server instance the agent backs up.
+type Instance struct {
+	Name     string `yaml:"name" json:"name"` // @@SERVERNAME: VM or VM\INSTANCE
+	Host     string `yaml:"host,omitempty" json:"host,omitempty"`
+	Port     int    `yaml:"port,omitempty" json:"port,omitempty"`
+	User     string `yaml:"user,omitempty" json:"user,omitempty"`
+	Password Secret `yaml:"password,omitempty" json:"password,omitzero"`
+	// ConnectionString is a full go-mssqldb connection string, used instead of
+	// host/port/user/password/encrypt when set (YAML key: dsn).
+	ConnectionString       Secret `yaml:"dsn,omitempty" json:"dsn,omitzero"`
+	Encrypt                string `yaml:"encrypt,omitempty" json:"encrypt,omitempty"` // true | false | disable | strict
+	TrustServerCertificate bool   `yaml:"trustServerCertificate" json:"trustServerCertificate"`
+}
+
+// Log configures the process logger.
+type Log struct {
+	Level  string `yaml:"level" json:"level"`   // debug | info | warn | error
+	Format string `yaml:"format" json:"format"` // json | console
+}
+
+// Defaults applied before the file, environment and flags.
+const (
+	DefaultTemporalAddress      = "127.0.0.1:7233"
+	DefaultNamespace            = "default"
+	DefaultControlTaskQueue     = "sqlvault-control"
+	DefaultContainer            = "sqlvault"
+	DefaultKeyFile              = "/etc/sqlvault/vault.key"
+	DefaultEndpointListen       = ":8443"
+	DefaultMaxConcurrentBackups = 4
+	DefaultSQLPort              = 1433
+	DefaultEncrypt              = "true"
+)
+
+// hostname is swapped in tests.
+var hostname = os.Hostname
+
+// Default returns the configuration used when nothing else is given.
+func Default() *Config {
+	return &Config{
+		Role: RoleBoth,
+		Temporal: Temporal{
+			Address:          DefaultTemporalAddress,
+			Namespace:        DefaultNamespace,
+			ControlTaskQueue: DefaultControlTaskQueue,
+		},
+		Vault: Vault{
+			Container: DefaultContainer,
+			Auth:      AuthDefault,
+			// Each credential mode has a conventional variable, so choosing a mode with
+			// --vault-auth/SQLVAULT_VAULT_AUTH is enough when the variable is set.
+			SAS:              Secret{Env: "SQLVAULT_VAULT_SAS"},
+			SharedKey:        SharedKey{Key: Secret{Env: "SQLVAULT_VAULT_KEY"}},
+			ConnectionString: Secret{Env: "SQLVAULT_VAULT_CONNECTION_STRING"},
+		},
+		Key: Key{File: DefaultKeyFile},
+		Agent: Agent{
+			VM:                   shortHostname(),
+			Endpoint:             Endpoint{Host: shortHostname(), Listen: DefaultEndpointListen},
+			MaxConcurrentBackups: DefaultMaxConcurrentBackups,
+		},
+		Log: Log{Level: "info", Format: "json"},
+	}
+}
+
+// shortHostname is the host name up to the first dot: @@SERVERNAME and the VM name used by
+// workflows are the short NetBIOS-style name, while Linux often reports an FQDN.
+func shortHostname() string {
+	h, err := hostname()
+	if err != nil {
+		return ""
+	}
+	h, _, _ = strings.Cut(h, ".")
+	return h
+}
+
+// Load builds the configuration: defaults, then the YAML file, then environment variables
+// (looked up with env, normally os.Getenv), then flags that were set on the command line
+// (flags may be nil). The file is path, or when path is "" the --config flag, or else
+// SQLVAULT_CONFIG; with none of them there is no file. Load does not call Validate.
+func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, error) {
+	if env == nil {
+		env = func(string) string { return "" }
+	}
+	if path == "" && flags != nil {
+		if f := flags.Lookup("config"); f != nil {
+			path = f.Value.String()
+		}
+	}
+	if path == "" {
+		path = env("SQLVAULT_CONFIG")
+	}
+
+	c := Default()
+	if path != "" {
+		if err := c.decodeFile(path); err != nil {
+			return nil, err
+		}
+	}
+	var errs []error
+	for _, o := range overrides {
+		if v := env(o.env); v != "" {
+			if err := o.set(c, v); err != nil {
+				errs = append(errs, fmt.Errorf("environment variable %s=%q: %w", o.env, v, err))
+			}
+		}
+	}
+	if flags != nil {
+		for _, o := range overrides {
+			if o.flag == "" {
+				continue
+			}
+			if f := flags.Lookup(o.flag); f != nil && f.Changed {
+				if err := o.set(c, f.Value.String()); err != nil {
+					errs = append(errs, fmt.Errorf("flag --%s=%q: %w", o.flag, f.Value.String(), err))
+				}
+			}
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, err
+	}
+	c.fillInstanceDefaults()
+	return c, nil
+}
+
+func (c *Config) decodeFile(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("config file: %w", err)
+	}
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	// A misspelt key would otherwise be ignored silently and its default used.
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil && !errors.Is(err, io.EOF) { // EOF: empty file
+		return fmt.Errorf("config file %s: %w", path, err)
+	}
+	return nil
+}
+
+// fillInstanceDefaults gives host-based instances the usual port and encryption; a
+// dsn-based instance carries its own.
+func (c *Config) fillInstanceDefaults() {
+	for i := range c.Agent.Instances {
+		in := &c.Agent.Instances[i]
+		if !in.ConnectionString.IsZero() {
+			continue
+		}
+		if in.Port == 0 {
+			in.Port = DefaultSQLPort
+		}
+		if in.Encrypt == "" {
+			in.Encrypt = DefaultEncrypt
+		}
+	}
+}
+
+// override is one setting that the environment and (if flag != "") the command line can set.
+type override struct {
+	env   string
+	flag  string
+	usage string
+	set   func(c *Config, v string) error
+}
+
+func setString(p func(*Config) *string) func(*Config, string) error {
+	return func(c *Config, v string) error { *p(c) = v; return nil }
+}
+
+// overrides is the single list behind Load, BindFlags and the table in doc.go
+// (TestDocListsEveryOverride keeps them in step).
+var overrides = []override{
+	{"SQLVAULT_ROLE", "role", "which workers to run: control, agent or both", setString(func(c *Config) *string { return (*string)(&c.Role) })},
+	{"SQLVAULT_TEMPORAL_ADDRESS", "temporal-address", "Temporal frontend host:port", setString(func(c *Config) *string { return &c.Temporal.Address })},
+	{"SQLVAULT_TEMPORAL_NAMESPACE", "namespace", "Temporal namespace", setString(func(c *Config) *string { return &c.Temporal.Namespace })},
+	{"SQLVAULT_TEMPORAL_TLS", "temporal-tls", "use TLS to Temporal (true|false)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Temporal.TLS.Enabled = b
+		return boolErr(err)
+	}},
+	{"SQLVAULT_TEMPORAL_TLS_CA_FILE", "temporal-tls-ca-file", "CA certificate file for the Temporal server", setString(func(c *Config) *string { return &c.Temporal.TLS.CAFile })},
+	{"SQLVAULT_TEMPORAL_TLS_CERT_FILE", "temporal-tls-cert-file", "client certificate file (mTLS)", setString(func(c *Config) *string { return &c.Temporal.TLS.CertFile })},
+	{"SQLVAULT_TEMPORAL_TLS_KEY_FILE", "temporal-tls-key-file", "client key file (mTLS)", setString(func(c *Config) *string { return &c.Temporal.TLS.KeyFile })},
+	{"SQLVAULT_TEMPORAL_TLS_SERVER_NAME", "temporal-tls-server-name", "server name expected in the Temporal certificate", setString(func(c *Config) *string { return &c.Temporal.TLS.ServerName })},
+	{"SQLVAULT_TEMPORAL_API_KEY_ENV", "", "name of the environment variable holding the Temporal API key", func(c *Config, v string) error {
+		c.Temporal.APIKey = Secret{Env: v}
+		return nil
+	}},
+	{"SQLVAULT_TEMPORAL_API_KEY_FILE", "", "file holding the Temporal API key", func(c *Config, v string) error {
+		c.Temporal.APIKey = Secret{File: v}
+		return nil
+	}},
+	{"SQLVAULT_CONTROL_TASK_QUEUE", "control-task-queue", "task queue of the control worker", setString(func(c *Config) *string { return &c.Temporal.ControlTaskQueue })},
+	{"SQLVAULT_VAULT_ACCOUNT_URL", "vault-account-url", "vault storage account URL", setString(func(c *Config) *string { return &c.Vault.AccountURL })},
+	{"SQLVAULT_VAULT_CONTAINER", "vault-container", "vault container", setString(func(c *Config) *string { return &c.Vault.Container })},
+	{"SQLVAULT_VAULT_AUTH", "vault-auth", "vault authentication: default, sas, sharedKey or connectionString", setString(func(c *Config) *string { return &c.Vault.Auth })},
+	{"SQLVAULT_VAULT_CREATE_CONTAINER", "", "create the vault container if missing (true|false)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Vault.CreateContainer = b
+		return boolErr(err)
+	}},
+	{"SQLVAULT_KEY_FILE", "key-file", "vault encryption key file", setString(func(c *Config) *string { return &c.Key.File })},
+	{"SQLVAULT_AGENT_VM", "vm", "this VM's name (agent task queue suffix)", setString(func(c *Config) *string { return &c.Agent.VM })},
+	{"SQLVAULT_AGENT_ENDPOINT_HOST", "endpoint-host", "host name SQL Server uses to reach the agent endpoint", setString(func(c *Config) *string { return &c.Agent.Endpoint.Host })},
+	{"SQLVAULT_AGENT_ENDPOINT_LISTEN", "endpoint-listen", "address the agent endpoint listens on", setString(func(c *Config) *string { return &c.Agent.Endpoint.Listen })},
+	{"SQLVAULT_AGENT_ENDPOINT_CERT_FILE", "endpoint-cert-file", "agent endpoint TLS certificate file", setString(func(c *Config) *string { return &c.Agent.Endpoint.CertFile })},
+	{"SQLVAULT_AGENT_ENDPOINT_KEY_FILE", "endpoint-key-file", "agent endpoint TLS key file", setString(func(c *Config) *string { return &c.Agent.Endpoint.KeyFile })},
+	{"SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS", "max-concurrent-backups", "backups one agent runs at a time", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		c.Agent.MaxConcurrentBackups = n
+		return nil
+	}},
+	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
+	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
+}
+
+func boolErr(err error) error {
+	if err != nil {
+		return errors.New("not true or false")
+	}
+	return nil
+}
+
+// BindFlags defines --config and the override flags on fs. Flags have no defaults of their
+// own: only a flag given on the command line overrides the file and the environment.
+func BindFlags(fs *pflag.FlagSet) {
+	fs.String("config", "", "YAML configuration file (env SQLVAULT_CONFIG)")
+	for _, o := range overrides {
+		if o.flag != "" {
+			fs.String(o.flag, "", fmt.Sprintf("%s (env %s)", o.usage, o.env))
+		}
+	}
+	// Let a bare --temporal-tls mean true, like a boolean flag.
+	fs.Lookup("temporal-tls").NoOptDefVal = "true"
+}
+
+// AgentTaskQueue is the task queue of the agent on vm (this agent's VM when vm is "").
+// The VM name is lower-cased: Windows host names and @@SERVERNAME are case-insensitive but
+// task queue names are not, and a workflow routing to "SQLVM1" must reach the agent that
+// calls itself "sqlvm1".
+func (c *Config) AgentTaskQueue(vm string) string {
+	if vm == "" {
+		vm = c.Agent.VM
+	}
+	// The prefix is fixed by the protocol: workflows route to it without reading this file.
+	return protocol.AgentTaskQueue(vm)
+}
+
+// Redacted is the configuration as YAML, for `worker config show`: secret references are
+// shown (env names, file paths) but no secret value, not even an inline one.
+func (c *Config) Redacted() string {
+	var b bytes.Buffer
+	enc := yaml.NewEncoder(&b)
+	enc.SetIndent(2) // the indentation of the documented examples
+	if err := enc.Encode(c); err != nil {
+		// Config holds only strings, numbers and Secrets (which marshal to a small
+		// struct), so this cannot happen; say so rather than print half a config.
+		return fmt.Sprintf("# cannot render config: %v\n", err)
+	}
+	return b.String()
+}
+
+// Warnings lists settings that work but should be changed: inline secret values.
+func (c *Config) Warnings() []string {
+	var w []string
+	for _, s := range c.secrets() {
+		if s.secret.Value != "" {
+			w = append(w, fmt.Sprintf("%s: the secret is written in the config file (value:); use env: or file: so the file can be shared", s.path))
+		}
+	}
+	return w
+}
+
+type namedSecret struct {
+	path   string
+	secret Secret
+}
+
+// secrets lists every secret reference with its YAML path.
+func (c *Config) secrets() []namedSecret {
+	s := []namedSecret{
+		{"temporal.apiKey", c.Temporal.APIKey},
+		{"vault.sas", c.Vault.SAS},
+		{"vault.sharedKey.key", c.Vault.SharedKey.Key},
+		{"vault.connectionString", c.Vault.ConnectionString},
+	}
+	for i, in := range c.Agent.Instances {
+		s = append(s,
+			namedSecret{fmt.Sprintf("agent.instances[%d].password", i), in.Password},
+			namedSecret{fmt.Sprintf("agent.instances[%d].dsn", i), in.ConnectionString})
+	}
+	return s
+}

@@ -1,0 +1,59 @@
+// Package config loads and checks the sqlvault worker's configuration.
+//
+// Sources, later ones winning: built-in defaults, one YAML file, environment variables,
+// command-line flags. The file is decoded strictly — an unknown key is an error naming it
+// — because a misspelt key would otherwise silently leave its default in place.
+//
+// The file is the path given to Load, else --config, else $SQLVAULT_CONFIG; without any of
+// them the configuration is defaults plus environment plus flags.
+//
+// # Secrets
+//
+// Credentials are never written into the config as plain strings; each is a reference:
+//
+//	password: { env: SQLVAULT_SQL_PASSWORD }    # an environment variable
+//	password: { file: /run/secrets/sql }        # a file (trailing newline ignored)
+//	password: { value: "..." }                  # inline; works, but Warnings reports it
+//
+// Secret.Resolve reads the variable or file from the process at the moment of use, so the
+// value never lives in Config; every rendering of a Secret (String, %#v, JSON, YAML, zap)
+// shows the reference and masks inline values as [redacted].
+//
+// # Environment variables and flags
+//
+//	Variable                              Flag                        Sets
+//	SQLVAULT_CONFIG                       --config                    the YAML file to read
+//	SQLVAULT_ROLE                         --role                      role (control|agent|both)
+//	SQLVAULT_TEMPORAL_ADDRESS             --temporal-address          temporal.address
+//	SQLVAULT_TEMPORAL_NAMESPACE           --namespace                 temporal.namespace
+//	SQLVAULT_TEMPORAL_TLS                 --temporal-tls              temporal.tls.enabled (true|false)
+//	SQLVAULT_TEMPORAL_TLS_CA_FILE         --temporal-tls-ca-file      temporal.tls.caFile
+//	SQLVAULT_TEMPORAL_TLS_CERT_FILE       --temporal-tls-cert-file    temporal.tls.certFile
+//	SQLVAULT_TEMPORAL_TLS_KEY_FILE        --temporal-tls-key-file     temporal.tls.keyFile
+//	SQLVAULT_TEMPORAL_TLS_SERVER_NAME     --temporal-tls-server-name  temporal.tls.serverName
+//	SQLVAULT_TEMPORAL_API_KEY_ENV         -                           temporal.apiKey = {env: <value>}
+//	SQLVAULT_TEMPORAL_API_KEY_FILE        -                           temporal.apiKey = {file: <value>}
+//	SQLVAULT_CONTROL_TASK_QUEUE           --control-task-queue        temporal.controlTaskQueue
+//	SQLVAULT_VAULT_ACCOUNT_URL            --vault-account-url         vault.accountUrl
+//	SQLVAULT_VAULT_CONTAINER              --vault-container           vault.container
+//	SQLVAULT_VAULT_AUTH                   --vault-auth                vault.auth
+//	SQLVAULT_VAULT_CREATE_CONTAINER       -                           vault.createContainer (true|false)
+//	SQLVAULT_KEY_FILE                     --key-file                  key.file
+//	SQLVAULT_AGENT_VM                     --vm                        agent.vm
+//	SQLVAULT_AGENT_ENDPOINT_HOST          --endpoint-host             agent.endpoint.host
+//	SQLVAULT_AGENT_ENDPOINT_LISTEN        --endpoint-listen           agent.endpoint.listen
+//	SQLVAULT_AGENT_ENDPOINT_CERT_FILE     --endpoint-cert-file        agent.endpoint.certFile
+//	SQLVAULT_AGENT_ENDPOINT_KEY_FILE      --endpoint-key-file         agent.endpoint.keyFile
+//	SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS --max-concurrent-backups    agent.maxConcurrentBackups
+//	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
+//	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
+//
+// These variables hold secrets by default, when the file names none:
+//
+//	SQLVAULT_VAULT_SAS                 vault.sas (vault.auth: sas)
+//	SQLVAULT_VAULT_KEY                 vault.sharedKey.key (vault.auth: sharedKey)
+//	SQLVAULT_VAULT_CONNECTION_STRING   vault.connectionString (vault.auth: connectionString)
+//
+// SQL Server instances (agent.instances) come from the file only; their passwords are
+// references such as {env: SQLVAULT_SQL_PASSWORD}.
+package config

@@ -1,0 +1,240 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+)
+
+// Validate checks the whole configuration and returns every problem at once (errors.Join),
+// each as "<yaml path>: <what is wrong and what to do>". Sections a role does not use are
+// not checked (a control worker needs no SQL Server instances). Secrets are checked to be
+// resolvable — the variable is set, the file is readable — but their values are not kept.
+func (c *Config) Validate() error {
+	var v validator
+	switch c.Role {
+	case RoleControl, RoleAgent, RoleBoth:
+	default:
+		v.addf("role", "%q is not a role; use control, agent or both (--role or SQLVAULT_ROLE)", c.Role)
+	}
+	c.validateTemporal(&v)
+	c.validateVault(&v)
+	if c.Role.RunsAgent() {
+		c.validateAgent(&v)
+	}
+	switch c.Log.Level {
+	case "debug", "info", "warn", "error":
+	default:
+		v.addf("log.level", "%q is not a level; use debug, info, warn or error", c.Log.Level)
+	}
+	switch c.Log.Format {
+	case "json", "console":
+	default:
+		v.addf("log.format", "%q is not a format; use json or console", c.Log.Format)
+	}
+	return errors.Join(v.errs...)
+}
+
+func (c *Config) validateTemporal(v *validator) {
+	t := c.Temporal
+	if t.Address == "" {
+		v.addf("temporal.address", "set the Temporal frontend host:port (--temporal-address or SQLVAULT_TEMPORAL_ADDRESS)")
+	} else if _, _, err := net.SplitHostPort(t.Address); err != nil {
+		v.addf("temporal.address", "%q is not host:port (for example 127.0.0.1:7233)", t.Address)
+	}
+	if t.Namespace == "" {
+		v.addf("temporal.namespace", "set the Temporal namespace (--namespace or SQLVAULT_TEMPORAL_NAMESPACE)")
+	}
+	if t.ControlTaskQueue == "" {
+		v.addf("temporal.controlTaskQueue", "set the control task queue (default %s)", DefaultControlTaskQueue)
+	}
+	if (t.TLS.CertFile == "") != (t.TLS.KeyFile == "") {
+		v.addf("temporal.tls", "certFile and keyFile go together: set both for mutual TLS, or neither")
+	}
+	v.file("temporal.tls.caFile", t.TLS.CAFile)
+	v.file("temporal.tls.certFile", t.TLS.CertFile)
+	v.file("temporal.tls.keyFile", t.TLS.KeyFile)
+	if !t.APIKey.IsZero() {
+		v.secret("temporal.apiKey", t.APIKey)
+	}
+}
+
+func (c *Config) validateVault(v *validator) {
+	vt := c.Vault
+	switch vt.Auth {
+	case AuthDefault, AuthSAS, AuthSharedKey:
+		// The account URL is the endpoint; only a connection string carries its own.
+		validateAccountURL(v, vt.AccountURL)
+	case AuthConnectionString:
+		if vt.AccountURL != "" {
+			validateAccountURL(v, vt.AccountURL)
+		}
+	default:
+		v.addf("vault.auth", "%q is not an auth mode; use default, sas, sharedKey or connectionString", vt.Auth)
+	}
+	switch vt.Auth {
+	case AuthSAS:
+		v.secret("vault.sas", vt.SAS)
+	case AuthSharedKey:
+		if vt.AccountName() == "" {
+			v.addf("vault.sharedKey.account", "set the storage account name (it cannot be read from accountUrl %q)", vt.AccountURL)
+		}
+		v.secret("vault.sharedKey.key", vt.SharedKey.Key)
+	case AuthConnectionString:
+		v.secret("vault.connectionString", vt.ConnectionString)
+	}
+	if msg := containerNameProblem(vt.Container); msg != "" {
+		v.addf("vault.container", "%s", msg)
+	}
+}
+
+func validateAccountURL(v *validator, s string) {
+	if s == "" {
+		v.addf("vault.accountUrl", "set the storage account URL, e.g. https://<account>.blob.core.windows.net (--vault-account-url or SQLVAULT_VAULT_ACCOUNT_URL)")
+		return
+	}
+	u, err := url.Parse(s)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		v.addf("vault.accountUrl", "%q is not an http(s) URL; use https://<account>.blob.core.windows.net or the Azurite URL", s)
+		return
+	}
+	if u.RawQuery != "" {
+		// A SAS pasted into the URL would end up in logs and `config show`.
+		v.addf("vault.accountUrl", "remove the query string; give a SAS token with vault.auth: sas and vault.sas")
+	}
+}
+
+// containerNameProblem applies Azure's container naming rules, so a bad name fails here
+// and not at the first backup.
+func containerNameProblem(name string) string {
+	if name == "" {
+		return "set the vault container name (--vault-container or SQLVAULT_VAULT_CONTAINER)"
+	}
+	ok := len(name) >= 3 && len(name) <= 63 && name[0] != '-' && name[len(name)-1] != '-' && !strings.Contains(name, "--")
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= '0' && r <= '9' || r == '-') {
+			ok = false
+		}
+	}
+	if !ok {
+		return fmt.Sprintf("%q is not a valid container name: use 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", name)
+	}
+	return ""
+}
+
+func (c *Config) validateAgent(v *validator) {
+	a := c.Agent
+	if c.Key.File == "" {
+		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
+	} else {
+		v.file("key.file", c.Key.File)
+	}
+	if a.VM == "" {
+		v.addf("agent.vm", "cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM")
+	}
+	if a.MaxConcurrentBackups < 1 {
+		v.addf("agent.maxConcurrentBackups", "must be at least 1 (got %d)", a.MaxConcurrentBackups)
+	}
+	if a.Endpoint.Host == "" {
+		v.addf("agent.endpoint.host", "set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)")
+	}
+	if _, _, err := net.SplitHostPort(a.Endpoint.Listen); err != nil {
+		v.addf("agent.endpoint.listen", "%q is not [host]:port (for example %s)", a.Endpoint.Listen, DefaultEndpointListen)
+	}
+	if (a.Endpoint.CertFile == "") != (a.Endpoint.KeyFile == "") {
+		v.addf("agent.endpoint", "certFile and keyFile go together: set both, or neither")
+	}
+	v.file("agent.endpoint.certFile", a.Endpoint.CertFile)
+	v.file("agent.endpoint.keyFile", a.Endpoint.KeyFile)
+
+	if len(a.Instances) == 0 {
+		v.addf("agent.instances", "list the SQL Server instances this agent backs up (name, host, port, user, password)")
+	}
+	seen := map[string]int{}
+	for i, in := range a.Instances {
+		p := fmt.Sprintf("agent.instances[%d]", i)
+		if in.Name == "" {
+			v.addf(p+".name", `set the instance name as SQL Server reports it in @@SERVERNAME ("VM" or "VM\INSTANCE")`)
+		} else if j, dup := seen[strings.ToUpper(in.Name)]; dup {
+			// SQL Server names are case-insensitive, so SQLVM1 and sqlvm1 are one instance.
+			v.addf(p+".name", "%q is already agent.instances[%d]; list each instance once", in.Name, j)
+		} else {
+			seen[strings.ToUpper(in.Name)] = i
+		}
+		if !in.ConnectionString.IsZero() {
+			if in.Host != "" || in.User != "" || !in.Password.IsZero() {
+				v.addf(p, "use either dsn or host/user/password, not both")
+			}
+			v.secret(p+".dsn", in.ConnectionString)
+			continue
+		}
+		if in.Host == "" {
+			v.addf(p+".host", "set the SQL Server host (or give a full connection string with dsn:)")
+		}
+		if in.Port < 1 || in.Port > 65535 {
+			v.addf(p+".port", "%d is not a TCP port", in.Port)
+		}
+		if in.User == "" {
+			v.addf(p+".user", "set the SQL login sqlvault connects as")
+		}
+		v.secret(p+".password", in.Password)
+		switch in.Encrypt {
+		case "true", "false", "disable", "strict":
+		default:
+			v.addf(p+".encrypt", "%q is not a go-mssqldb encrypt setting; use true, false, disable or strict", in.Encrypt)
+		}
+	}
+}
+
+type validator struct{ errs []error }
+
+func (v *validator) addf(path, format string, args ...any) {
+	v.errs = append(v.errs, fmt.Errorf("%s: %s", path, fmt.Sprintf(format, args...)))
+}
+
+// file checks that a configured file (if any) can be read.
+func (v *validator) file(path, name string) {
+	if name == "" {
+		return
+	}
+	f, err := os.Open(name)
+	if err != nil {
+		v.addf(path, "cannot read %s: %s; fix the path or create the file", name, reason(err))
+		return
+	}
+	f.Close()
+}
+
+// secret checks that a reference is well-formed and resolvable, and says how to fix it.
+func (v *validator) secret(path string, s Secret) {
+	switch {
+	case s.IsZero():
+		v.addf(path, "not set; use {env: NAME} or {file: PATH}")
+	case s.checkShape() != nil:
+		v.addf(path, "set only one of env, file or value")
+	case s.Env != "":
+		if os.Getenv(s.Env) == "" {
+			v.addf(path, "set the environment variable %s or use file:", s.Env)
+		}
+	case s.File != "":
+		b, err := os.ReadFile(s.File)
+		if err != nil {
+			v.addf(path, "cannot read secret file %s: %s; create it or use env:", s.File, reason(err))
+		} else if strings.TrimRight(string(b), "\r\n") == "" {
+			v.addf(path, "secret file %s is empty; write the secret into it or use env:", s.File)
+		}
+	}
+}
+
+// reason is an I/O error without the path, which the caller already names.
+func reason(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return pe.Err.Error()
+	}
+	return err.Error()
+}

@@ -1,0 +1,165 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// validAgent returns a configuration that passes Validate, with real files on disk.
+func validAgent(t *testing.T) *Config {
+	t.Helper()
+	dir := t.TempDir()
+	key := filepath.Join(dir, "vault.key")
+	require.NoError(t, os.WriteFile(key, []byte("k"), 0o600))
+	t.Setenv("TEST_SQL_PASSWORD", "pw")
+	c := Default()
+	c.Vault.AccountURL = "http://127.0.0.1:10000/devstoreaccount1"
+	c.Key.File = key
+	c.Agent.Instances = []Instance{{Name: "SQLVM1", Host: "127.0.0.1", Port: 14330, User: "sa",
+		Password: Secret{Env: "TEST_SQL_PASSWORD"}, Encrypt: "disable"}}
+	return c
+}
+
+func TestValidateAcceptsGoodConfigs(t *testing.T) {
+	c := validAgent(t)
+	assert.NoError(t, c.Validate())
+
+	c.Role = RoleControl
+	c.Agent = Agent{} // a control worker needs no agent section
+	c.Key.File = ""
+	assert.NoError(t, c.Validate())
+
+	t.Setenv("TEST_DSN", "sqlserver://sa:pw@h:1")
+	c = validAgent(t)
+	c.Agent.Instances = []Instance{{Name: "SQLVM1", ConnectionString: Secret{Env: "TEST_DSN"}}}
+	c.Vault = Vault{Container: "sqlvault", Auth: AuthConnectionString, ConnectionString: Secret{Env: "TEST_DSN"}}
+	assert.NoError(t, c.Validate(), "a connection string needs no account URL")
+}
+
+// errorLines splits a joined error into its messages.
+func errorLines(err error) []string {
+	if err == nil {
+		return nil
+	}
+	return strings.Split(err.Error(), "\n")
+}
+
+func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
+	dir := t.TempDir()
+	empty := filepath.Join(dir, "empty")
+	require.NoError(t, os.WriteFile(empty, []byte("\n"), 0o600))
+	missing := filepath.Join(dir, "missing")
+	t.Setenv("TEST_UNSET", "")
+
+	c := &Config{
+		Role: "agnet",
+		Temporal: Temporal{
+			Address: "localhost", // no port
+			TLS:     TLS{CertFile: missing},
+			APIKey:  Secret{Env: "TEST_UNSET"},
+		},
+		Vault: Vault{
+			AccountURL: "ftp://acct",
+			Container:  "Bad_Name",
+			Auth:       AuthSAS,
+			SAS:        Secret{File: empty},
+		},
+		Agent: Agent{
+			Endpoint:             Endpoint{Listen: "8443", KeyFile: missing},
+			MaxConcurrentBackups: 0,
+			Instances: []Instance{
+				{Name: "SQLVM1", Port: 70000, Password: Secret{Env: "TEST_UNSET"}, Encrypt: "yes"},
+				{Name: "sqlvm1", Host: "h", User: "u", ConnectionString: Secret{File: missing}},
+				{Port: 1433, User: "u", Password: Secret{Env: "A", File: "B"}, Encrypt: "strict", Host: "h"},
+				{Name: "X", Host: "h", Port: 1, User: "u", Encrypt: "true"},
+			},
+		},
+		Log: Log{Level: "verbose", Format: "text"},
+	}
+	// An unknown role runs no agent, so the agent section is checked in a second pass.
+	got := errorLines(c.Validate())
+	assert.Equal(t, []string{
+		`role: "agnet" is not a role; use control, agent or both (--role or SQLVAULT_ROLE)`,
+		`temporal.address: "localhost" is not host:port (for example 127.0.0.1:7233)`,
+		`temporal.namespace: set the Temporal namespace (--namespace or SQLVAULT_TEMPORAL_NAMESPACE)`,
+		`temporal.controlTaskQueue: set the control task queue (default sqlvault-control)`,
+		`temporal.tls: certFile and keyFile go together: set both for mutual TLS, or neither`,
+		`temporal.tls.certFile: cannot read ` + missing + `: no such file or directory; fix the path or create the file`,
+		`temporal.apiKey: set the environment variable TEST_UNSET or use file:`,
+		`vault.accountUrl: "ftp://acct" is not an http(s) URL; use https://<account>.blob.core.windows.net or the Azurite URL`,
+		`vault.sas: secret file ` + empty + ` is empty; write the secret into it or use env:`,
+		`vault.container: "Bad_Name" is not a valid container name: use 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`,
+		`log.level: "verbose" is not a level; use debug, info, warn or error`,
+		`log.format: "text" is not a format; use json or console`,
+	}, got)
+
+	c.Role = RoleAgent
+	got = errorLines(c.Validate())
+	assert.Subset(t, got, []string{
+		`key.file: set the vault key file (--key-file or SQLVAULT_KEY_FILE)`,
+		`agent.vm: cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM`,
+		`agent.maxConcurrentBackups: must be at least 1 (got 0)`,
+		`agent.endpoint.host: set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)`,
+		`agent.endpoint.listen: "8443" is not [host]:port (for example :8443)`,
+		`agent.endpoint: certFile and keyFile go together: set both, or neither`,
+		`agent.endpoint.keyFile: cannot read ` + missing + `: no such file or directory; fix the path or create the file`,
+		`agent.instances[0].host: set the SQL Server host (or give a full connection string with dsn:)`,
+		`agent.instances[0].port: 70000 is not a TCP port`,
+		`agent.instances[0].user: set the SQL login sqlvault connects as`,
+		`agent.instances[0].password: set the environment variable TEST_UNSET or use file:`,
+		`agent.instances[0].encrypt: "yes" is not a go-mssqldb encrypt setting; use true, false, disable or strict`,
+		`agent.instances[1].name: "sqlvm1" is already agent.instances[0]; list each instance once`,
+		`agent.instances[1]: use either dsn or host/user/password, not both`,
+		`agent.instances[1].dsn: cannot read secret file ` + missing + `: no such file or directory; create it or use env:`,
+		`agent.instances[2].name: set the instance name as SQL Server reports it in @@SERVERNAME ("VM" or "VM\INSTANCE")`,
+		`agent.instances[2].password: set only one of env, file or value`,
+		`agent.instances[3].password: not set; use {env: NAME} or {file: PATH}`,
+	})
+	assert.Len(t, got, 12-1+18, "role error gone, agent errors added")
+
+	c.Agent.Instances = nil
+	assert.Contains(t, errorLines(c.Validate()),
+		`agent.instances: list the SQL Server instances this agent backs up (name, host, port, user, password)`)
+}
+
+func TestValidateVaultAuthModes(t *testing.T) {
+	t.Setenv("TEST_UNSET", "")
+	cases := []struct {
+		name  string
+		vault Vault
+		want  []string
+	}{
+		{"unknown auth", Vault{AccountURL: "https://a.blob.core.windows.net", Container: "c01", Auth: "token"},
+			[]string{`vault.auth: "token" is not an auth mode; use default, sas, sharedKey or connectionString`}},
+		{"missing account URL", Vault{Container: "c01", Auth: AuthDefault},
+			[]string{`vault.accountUrl: set the storage account URL, e.g. https://<account>.blob.core.windows.net (--vault-account-url or SQLVAULT_VAULT_ACCOUNT_URL)`}},
+		{"SAS pasted into the URL", Vault{AccountURL: "https://a.blob.core.windows.net/?sv=1&sig=x", Container: "c01", Auth: AuthDefault},
+			[]string{`vault.accountUrl: remove the query string; give a SAS token with vault.auth: sas and vault.sas`}},
+		{"shared key without account", Vault{AccountURL: "http://127.0.0.1:10000", Container: "c01", Auth: AuthSharedKey, SharedKey: SharedKey{Key: Secret{Env: "TEST_UNSET"}}},
+			[]string{
+				`vault.sharedKey.account: set the storage account name (it cannot be read from accountUrl "http://127.0.0.1:10000")`,
+				`vault.sharedKey.key: set the environment variable TEST_UNSET or use file:`,
+			}},
+		{"connection string unset", Vault{Container: "c01", Auth: AuthConnectionString, ConnectionString: Secret{Env: "TEST_UNSET"}},
+			[]string{`vault.connectionString: set the environment variable TEST_UNSET or use file:`}},
+		{"container too short", Vault{AccountURL: "https://a.blob.core.windows.net", Container: "ab", Auth: AuthDefault},
+			[]string{`vault.container: "ab" is not a valid container name: use 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`}},
+		{"container double hyphen", Vault{AccountURL: "https://a.blob.core.windows.net", Container: "a--b", Auth: AuthDefault},
+			[]string{`vault.container: "a--b" is not a valid container name: use 3-63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit`}},
+		{"container missing", Vault{AccountURL: "https://a.blob.core.windows.net", Auth: AuthDefault},
+			[]string{`vault.container: set the vault container name (--vault-container or SQLVAULT_VAULT_CONTAINER)`}},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := Default()
+			c.Role = RoleControl
+			c.Vault = tc.vault
+			assert.Equal(t, tc.want, errorLines(c.Validate()))
+		})
+	}
+}

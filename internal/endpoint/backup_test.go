@@ -1,0 +1,363 @@
+package endpoint
+
+import (
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
+)
+
+func TestBackupStripesReachSinksInOrder(t *testing.T) {
+	e := newEnv(t, nil)
+	const blockSize = 64 * kib
+	sizes := map[string]int{"db_1.bak": 5*blockSize + 1234, "db_2.bak": 3 * blockSize, "db_3.bak": 1}
+	sinks := map[string]*fakeSink{}
+	data := map[string][]byte{}
+	all := map[string]BackupSink{}
+	for name, n := range sizes {
+		sinks[name], data[name] = newSink(), randomBytes(t, n)
+		all[name] = sinks[name]
+	}
+	bs := e.openBackup(t, all)
+	assert.Equal(t, e.srv.BaseURL()+"/"+bs.ID(), bs.ContainerURL())
+	assert.True(t, strings.HasPrefix(bs.ID(), "op-"))
+	assert.NotContains(t, fmt.Sprint(bs), bs.SAS(), "printing a session does not show its token")
+
+	// Three stripes in parallel, as one BACKUP … TO URL = …, URL = …, URL = … does.
+	var wg sync.WaitGroup
+	errs := make(chan error, len(sizes))
+	for name := range sizes {
+		u := blobURL(t, bs, name)
+		wg.Go(func() {
+			errs <- backup(context.Background(), e.client, u, bs.SAS(), urlio.WriteOptions{BlockSize: blockSize}, data[name])
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+
+	var wantBytes, wantBlocks int64
+	for name, sink := range sinks {
+		assert.Equal(t, data[name], sink.content(), "%s: the vault gets exactly the backup's bytes", name)
+		commits := sink.commitLists()
+		require.Len(t, commits, 1, name)
+		assert.Equal(t, sink.putIDs(), commits[0], "%s: committed in SQL Server's order", name)
+		assert.Len(t, commits[0], (sizes[name]+blockSize-1)/blockSize, "%s: one block per MAXTRANSFERSIZE", name)
+		wantBytes += int64(sizes[name])
+		wantBlocks += int64(len(commits[0]))
+
+		head := e.do(t, http.MethodHead, bs.URL(name), bs.SAS(), "", nil, nil)
+		assert.Equal(t, http.StatusOK, head.status)
+		assert.Equal(t, strconv.Itoa(sizes[name]), head.header.Get("Content-Length"), "HEAD gives the committed size")
+		assert.Equal(t, "BlockBlob", head.header.Get("x-ms-blob-type"))
+		assert.Equal(t, "available", head.header.Get("x-ms-lease-state"), "the writer released its lease")
+		assert.NotEmpty(t, head.header.Get("x-ms-request-id"))
+		assert.Equal(t, urlio.APIVersion, head.header.Get("x-ms-version"))
+	}
+	p := bs.Progress()
+	assert.Equal(t, wantBytes, p.Bytes)
+	assert.Equal(t, wantBlocks, p.Blocks)
+	assert.Equal(t, 3, p.Committed)
+	assert.False(t, p.LastActivity.IsZero())
+	assert.Equal(t, []string{"db_1.bak", "db_2.bak", "db_3.bak"}, bs.Committed())
+	assert.NoError(t, bs.Err())
+}
+
+func TestPutBlockOverMaxBlockSizeIsRefused(t *testing.T) {
+	e := newEnv(t, func(o *Options) { o.MaxBlockSize = 64 * kib })
+	sink := newSink()
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+
+	err := backup(context.Background(), e.client, blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 128 * kib}, randomBytes(t, 300*kib))
+	require.Error(t, err)
+	ue := urlioErr(t, err)
+	assert.Equal(t, "Put Block", ue.Op)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, ue.Status)
+	assert.Equal(t, "RequestBodyTooLarge", ue.Code)
+	assert.Empty(t, sink.putIDs(), "the sink never saw the oversized block")
+	assert.Empty(t, bs.Committed())
+
+	// A block of exactly the limit is fine.
+	require.NoError(t, backup(context.Background(), e.client, blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib, Format: true}, randomBytes(t, 100*kib)))
+}
+
+func TestLeaseRules(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+	u := bs.URL("db.bak")
+	block := base64.StdEncoding.EncodeToString([]byte("block-000001"))
+
+	w, err := e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib})
+	require.NoError(t, err)
+
+	// A write without the lease id, or with another one, is refused: 412.
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+block, nil, []byte("x"))
+	assert.Equal(t, http.StatusPreconditionFailed, r.status)
+	assert.Equal(t, "LeaseIdMissing", r.code())
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+block,
+		map[string]string{"x-ms-lease-id": "11111111-1111-4111-8111-111111111111"}, []byte("x"))
+	assert.Equal(t, http.StatusPreconditionFailed, r.status)
+	assert.Equal(t, "LeaseIdMismatchWithBlobOperation", r.code())
+	assert.Empty(t, sink.putIDs(), "refused blocks never reach the sink")
+
+	// A second writer cannot take the lease (409) nor create the blob again (409 →
+	// "use WITH FORMAT"), and WITH FORMAT it still cannot pass the lease (412).
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{
+		"x-ms-lease-action": "acquire", "x-ms-lease-duration": "-1",
+		"x-ms-proposed-lease-id": "22222222-2222-4222-8222-222222222222"}, nil)
+	assert.Equal(t, http.StatusConflict, r.status)
+	assert.Equal(t, "LeaseAlreadyPresent", r.code())
+	_, err = e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{})
+	assert.ErrorIs(t, err, urlio.ErrBlobExists)
+	assert.Equal(t, http.StatusConflict, urlioErr(t, err).Status)
+	_, err = e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{Format: true})
+	assert.ErrorIs(t, err, urlio.ErrLeaseHeld)
+	assert.Equal(t, "LeaseIdMissing", urlioErr(t, err).Code)
+
+	// The lease holder writes on; Renew and Change keep it.
+	first := randomBytes(t, 100*kib)
+	_, err = w.Write(first)
+	require.NoError(t, err)
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "renew", "x-ms-lease-id": w.LeaseID()}, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	newID := "33333333-3333-4333-8333-333333333333"
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{
+		"x-ms-lease-action": "change", "x-ms-lease-id": w.LeaseID(), "x-ms-proposed-lease-id": newID}, nil)
+	assert.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, newID, r.header.Get("x-ms-lease-id"))
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "change",
+		"x-ms-lease-id": newID, "x-ms-proposed-lease-id": w.LeaseID()}, nil)
+	require.Equal(t, http.StatusOK, r.status)
+
+	// The writer "dies" holding its infinite lease: a retry WITH FORMAT gets 412 until
+	// the lease is broken, then overwrites.
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "break", "x-ms-lease-break-period": "0"}, nil)
+	assert.Equal(t, http.StatusAccepted, r.status)
+	assert.Equal(t, "0", r.header.Get("x-ms-lease-time"))
+	head := e.do(t, http.MethodHead, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, "broken", head.header.Get("x-ms-lease-state"))
+
+	second := randomBytes(t, 70*kib)
+	require.NoError(t, backup(context.Background(), e.client, blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib, Format: true}, second))
+	assert.Equal(t, second, sink.content(), "the FORMAT retry's bytes are what is committed")
+	assert.Equal(t, []string{"db.bak"}, bs.Committed())
+
+	// The broken writer's Close now fails: its lease is gone.
+	assert.Error(t, w.Close())
+	assert.Equal(t, second, sink.content(), "a writer that lost its lease commits nothing")
+
+	// A leased blob cannot be deleted without the lease either.
+	w2, err := e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{Format: true})
+	require.NoError(t, err)
+	r = e.do(t, http.MethodDelete, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusPreconditionFailed, r.status)
+	assert.Equal(t, "LeaseIdMissing", r.code())
+	w2.Abort()
+}
+
+func TestPutBlobIfNoneMatchAndDelete(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+	u := bs.URL("db.bak")
+	data := randomBytes(t, 65*kib)
+	require.NoError(t, backup(context.Background(), e.client, blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib}, data))
+
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob", "If-None-Match": "*"}, nil)
+	assert.Equal(t, http.StatusConflict, r.status)
+	assert.Equal(t, "BlobAlreadyExists", r.code())
+	assert.Contains(t, string(r.body), "<Code>BlobAlreadyExists</Code>")
+	assert.Equal(t, []string{"db.bak"}, bs.Committed(), "a refused Put Blob changes nothing")
+
+	// Put Blob with content is not a form SQL Server uses; the sink only takes blocks.
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, []byte("content"))
+	assert.Equal(t, http.StatusRequestEntityTooLarge, r.status)
+
+	// Delete forgets the session's state; the sink (the vault) keeps its data.
+	r = e.do(t, http.MethodDelete, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusAccepted, r.status)
+	assert.Empty(t, bs.Committed())
+	assert.Equal(t, data, sink.content(), "nothing is deleted from the vault through the endpoint")
+	r = e.do(t, http.MethodHead, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "BlobNotFound", r.code())
+
+	// Blob names outside the session do not exist.
+	r = e.do(t, http.MethodPut, bs.URL("other.bak"), bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "BlobNotFound", r.code())
+}
+
+func TestBlockListRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+	u := bs.URL("db.bak")
+	id := func(i int) string { return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blk%05d", i)) }
+
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	require.Equal(t, http.StatusCreated, r.status)
+	for i, body := range []string{"aaa", "bb", "c"} {
+		r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+id(i), nil, []byte(body))
+		require.Equal(t, http.StatusCreated, r.status)
+	}
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+base64.StdEncoding.EncodeToString([]byte("x")), nil, []byte("z"))
+	assert.Equal(t, "InvalidBlobOrBlock", r.code(), "block ids of one blob have one length")
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid=not*base64", nil, []byte("z"))
+	assert.Equal(t, "InvalidBlockId", r.code())
+
+	r = e.do(t, http.MethodGet, u, bs.SAS(), "comp=blocklist&blocklisttype=all", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), "<UncommittedBlocks><Block><Name>"+id(0)+"</Name><Size>3</Size></Block>")
+
+	// An unknown id makes the whole list invalid and commits nothing.
+	bad := "<?xml version=\"1.0\"?><BlockList><Latest>" + id(0) + "</Latest><Latest>" + id(9) + "</Latest></BlockList>"
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", nil, []byte(bad))
+	assert.Equal(t, http.StatusBadRequest, r.status)
+	assert.Equal(t, "InvalidBlockList", r.code())
+	assert.Empty(t, sink.commitLists())
+
+	// The list's order is the blob's order, whatever the upload order; left-out blocks go.
+	list := "<BlockList><Uncommitted>" + id(2) + "</Uncommitted><Latest>" + id(0) + "</Latest></BlockList>"
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", nil, []byte(list))
+	require.Equal(t, http.StatusCreated, r.status)
+	assert.Equal(t, [][]string{{id(2), id(0)}}, sink.commitLists())
+	assert.Equal(t, "caaa", string(sink.content()))
+
+	r = e.do(t, http.MethodGet, u, bs.SAS(), "comp=blocklist", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Equal(t, "4", r.header.Get("x-ms-blob-content-length"))
+	assert.Contains(t, string(r.body), "<CommittedBlocks><Block><Name>"+id(2)+"</Name><Size>1</Size></Block><Block><Name>"+id(0)+"</Name><Size>3</Size></Block></CommittedBlocks>")
+
+	// Committed blocks can be listed again; discarded ones cannot.
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", nil, []byte("<BlockList><Committed>"+id(0)+"</Committed><Latest>"+id(2)+"</Latest></BlockList>"))
+	require.Equal(t, http.StatusCreated, r.status)
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", nil, []byte("<BlockList><Latest>"+id(1)+"</Latest></BlockList>"))
+	assert.Equal(t, "InvalidBlockList", r.code())
+	r = e.do(t, http.MethodHead, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, "4", r.header.Get("Content-Length"))
+}
+
+func TestSinkErrorFailsBackupAndIsKept(t *testing.T) {
+	e := newEnv(t, nil)
+	sinkErr := errors.New("vault: storage account throttled")
+	sink := newSink()
+	sink.failPut, sink.putErr = 3, sinkErr
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+
+	w, err := e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib})
+	require.NoError(t, err)
+	_, err = w.Write(randomBytes(t, 5*64*kib))
+	require.Error(t, err, "the third Put Block fails")
+	ue := urlioErr(t, err)
+	assert.Equal(t, http.StatusInternalServerError, ue.Status)
+	assert.Equal(t, "InternalError", ue.Code)
+	assert.NotContains(t, err.Error(), "throttled", "SQL Server does not learn the vault's internals")
+	assert.Error(t, w.Close(), "the backup cannot complete")
+
+	assert.ErrorIs(t, bs.Err(), sinkErr, "the agent gets the real cause")
+	assert.Empty(t, sink.commitLists())
+	assert.Empty(t, bs.Committed())
+	assert.Equal(t, int64(2), bs.Progress().Blocks)
+	assert.True(t, hasLog(e.logs, "sink failed", "throttled"), "the cause is logged server-side")
+}
+
+func TestCloseMidBackupFailsClientPromptly(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	sink.stallAt = 2
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+
+	w, err := e.client.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{BlockSize: 64 * kib})
+	require.NoError(t, err)
+	writeErr := make(chan error, 1)
+	go func() {
+		_, err := w.Write(randomBytes(t, 4*64*kib))
+		writeErr <- err
+	}()
+	select {
+	case <-sink.stalled:
+	case <-time.After(10 * time.Second):
+		t.Fatal("the second block never reached the sink")
+	}
+
+	within(t, 5*time.Second, bs.Close) // Close cancels the stalled sink call and waits for it
+	select {
+	case err := <-writeErr:
+		require.Error(t, err)
+		assert.ErrorIs(t, err, urlio.ErrAuth, "the session's token is dead")
+	case <-time.After(5 * time.Second):
+		t.Fatal("the client hangs after the session closed")
+	}
+	assert.NoError(t, bs.Err(), "closing is not a sink failure")
+	within(t, 5*time.Second, func() { assert.Error(t, w.Close()) })
+
+	r := e.do(t, http.MethodHead, bs.URL("db.bak"), bs.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusForbidden, r.status)
+	assert.Equal(t, "AuthenticationFailed", r.code())
+}
+
+func TestConcurrentSessionsAreIsolated(t *testing.T) {
+	e := newEnv(t, nil)
+	sinkA, sinkB := newSink(), newSink()
+	a := e.openBackup(t, map[string]BackupSink{"db.bak": sinkA})
+	b := e.openBackup(t, map[string]BackupSink{"db.bak": sinkB})
+	assert.NotEqual(t, a.ID(), b.ID())
+	dataA, dataB := randomBytes(t, 200*kib), randomBytes(t, 150*kib)
+
+	uA, uB := blobURL(t, a, "db.bak"), blobURL(t, b, "db.bak")
+	var wg sync.WaitGroup
+	var errA, errB error
+	wg.Go(func() {
+		errA = backup(context.Background(), e.client, uA, a.SAS(), urlio.WriteOptions{BlockSize: 64 * kib}, dataA)
+	})
+	wg.Go(func() {
+		errB = backup(context.Background(), e.client, uB, b.SAS(), urlio.WriteOptions{BlockSize: 64 * kib}, dataB)
+	})
+	wg.Wait()
+	require.NoError(t, errA)
+	require.NoError(t, errB)
+	assert.Equal(t, dataA, sinkA.content())
+	assert.Equal(t, dataB, sinkB.content())
+
+	// One session's token opens nothing in another.
+	r := e.do(t, http.MethodHead, b.URL("db.bak"), a.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusForbidden, r.status)
+	assert.Equal(t, "AuthenticationFailed", r.code())
+
+	// A restore session does not see a backup session's blobs either.
+	rs := e.openRestore(t, map[string]RestoreSource{"other.bak": newSource([]byte("x"))})
+	r = e.do(t, http.MethodHead, rs.ContainerURL()+"/db.bak", rs.SAS(), "", nil, nil)
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "BlobNotFound", r.code())
+}
+
+func TestOpenRejectsBadInput(t *testing.T) {
+	e := newEnv(t, nil)
+	_, err := e.srv.OpenBackup(nil, time.Hour)
+	assert.Error(t, err)
+	_, err = e.srv.OpenBackup(map[string]BackupSink{"a/b.bak": newSink()}, time.Hour)
+	assert.ErrorContains(t, err, "invalid blob name", "a '/' would move SQL Server's container URL")
+	_, err = e.srv.OpenBackup(map[string]BackupSink{"a.bak": newSink()}, 0)
+	assert.Error(t, err)
+	_, err = e.srv.OpenRestore(map[string]RestoreSource{"a.bak": nil}, time.Hour)
+	assert.Error(t, err)
+
+	require.NoError(t, e.srv.Close())
+	_, err = e.srv.OpenBackup(map[string]BackupSink{"a.bak": newSink()}, time.Hour)
+	assert.Error(t, err, "a closed server opens no sessions")
+}
