@@ -45,7 +45,7 @@ func (c *Conn) DB() *sql.DB { return c.db }
 // QuoteName quotes an identifier as T-SQL's QUOTENAME does: [a]]b] for a]b.
 func QuoteName(s string) string { return "[" + strings.ReplaceAll(s, "]", "]]") + "]" }
 
-// QuoteString quotes a Unicode string literal: N'it''s'.
+// QuoteString quotes a Unicode string literal: N'it”s'.
 func QuoteString(s string) string { return "N'" + strings.ReplaceAll(s, "'", "''") + "'" }
 
 // ServerInfo is what discovery learns about the instance itself.
@@ -323,8 +323,19 @@ type BackupSet struct {
 	Devices              []string
 }
 
-// BackupSetByDevice finds the backup set that wrote to device URL (family 1), or nil.
+// BackupSetByDevice finds the newest backup set that wrote to device URL, or nil.
 func (c *Conn) BackupSetByDevice(ctx context.Context, url string) (*BackupSet, error) {
+	return c.backupSet(ctx, "mf.physical_device_name = @p1", url)
+}
+
+// BackupSetByDeviceSuffix finds the newest backup set one of whose devices ends with
+// suffix (e.g. "/<point>-a2-s1.bak", whatever the endpoint's host and session were), or nil.
+func (c *Conn) BackupSetByDeviceSuffix(ctx context.Context, suffix string) (*BackupSet, error) {
+	// RIGHT/LEN rather than LIKE: the suffix is compared literally, wildcards and all.
+	return c.backupSet(ctx, "RIGHT(mf.physical_device_name, LEN(@p1)) = @p1", suffix)
+}
+
+func (c *Conn) backupSet(ctx context.Context, where string, arg string) (*BackupSet, error) {
 	row := c.db.QueryRowContext(ctx, `SELECT TOP (1) bs.backup_set_id, bs.type, bs.is_copy_only,
 		CAST(bs.first_lsn AS nvarchar(40)), CAST(bs.last_lsn AS nvarchar(40)), CAST(bs.checkpoint_lsn AS nvarchar(40)),
 		CAST(bs.database_backup_lsn AS nvarchar(40)), CAST(bs.differential_base_lsn AS nvarchar(40)),
@@ -333,8 +344,8 @@ func (c *Conn) BackupSetByDevice(ctx context.Context, url string) (*BackupSet, e
 		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int)
 		FROM msdb.dbo.backupset AS bs
 		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
-		WHERE mf.physical_device_name = @p1
-		ORDER BY bs.backup_set_id DESC`, url)
+		WHERE `+where+`
+		ORDER BY bs.backup_set_id DESC`, arg)
 	var b BackupSet
 	var dbLSN, diffLSN sql.NullString
 	var diffGUID, setGUID, dbGUID, famGUID mssql.NullUniqueIdentifier
