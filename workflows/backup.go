@@ -119,5 +119,5 @@ func newPointID(t time.Time, typ protocol.BackupType, runID string) string {
 	if len(suffix) > 8 {
 		suffix = suffix[:8]
 	}
-	return fmt.Sprintf("%s-%s-%s", t.UTC().Format("20060102T150405Z"), typ, suffix)
+	return fmt.Sprintf("%s-%s-%s", t.UTC().Format("20060102T150405Z"), typ.Kind(), suffix)
 }

@@ -74,6 +74,15 @@ func (t BackupType) Valid() bool {
 	return false
 }
 
+// Kind is what SQL Server produces, as recovery points record it: "full" (also for a
+// copy-only full, which the manifest flags as copy-only), "differential" or "log".
+func (t BackupType) Kind() string {
+	if t == CopyOnlyFull {
+		return string(Full)
+	}
+	return string(t)
+}
+
 // Lane is the concurrency lane: at most one data backup (full, differential, copy-only)
 // and one log backup per database run at a time.
 func (t BackupType) Lane() string {

@@ -201,6 +201,10 @@ func TestRestoreChainErrors(t *testing.T) {
 	requireSQLError(t, err, 3101)
 	require.NoError(t, conn.Close())
 	require.NoError(t, other.Close())
+	// The server notices the closed connection asynchronously, as SQL Server does.
+	require.Eventually(t, func() bool {
+		return len(e.queryRows("SELECT session_id FROM sys.dm_exec_sessions WHERE database_id = DB_ID('Ch')")) == 0
+	}, 5*time.Second, 10*time.Millisecond)
 	e.mustExec("RESTORE DATABASE Ch FROM URL = @p1 WITH REPLACE", e.url("Ch_full.bak"))
 	assert.Equal(t, "ONLINE", e.state("Ch"))
 }

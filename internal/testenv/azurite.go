@@ -40,6 +40,56 @@ type Azurite struct {
 	Account, Key     string
 	ConnectionString string
 	LogFile          string // Azurite's console output (access log), for debugging failures
+
+	mu   sync.Mutex
+	proc *azuriteProc
+	bin  string
+	args []string
+	base string
+}
+
+type azuriteProc struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+}
+
+func launchAzurite(bin string, args []string, logPath string) (*azuriteProc, error) {
+	logFile, err := os.OpenFile(logPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("testenv: %w", err)
+	}
+	cmd := exec.Command(bin, args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	cmd.SysProcAttr = processGroupAttr()
+	if err := cmd.Start(); err != nil {
+		logFile.Close()
+		return nil, fmt.Errorf("testenv: start %s: %w", bin, err)
+	}
+	p := &azuriteProc{cmd: cmd, exited: make(chan struct{})}
+	go func() { _ = cmd.Wait(); logFile.Close(); close(p.exited) }()
+	return p, nil
+}
+
+// Outage stops the Azurite process but keeps its data, so requests fail as if the storage
+// account were unreachable. The returned func starts it again on the same port and waits
+// until it answers.
+func (a *Azurite) Outage() (restore func() error) {
+	a.mu.Lock()
+	if a.proc != nil {
+		killGroup(a.proc.cmd.Process, a.proc.exited)
+		a.proc = nil
+	}
+	a.mu.Unlock()
+	return func() error {
+		a.mu.Lock()
+		defer a.mu.Unlock()
+		p, err := launchAzurite(a.bin, a.args, a.LogFile)
+		if err != nil {
+			return err
+		}
+		a.proc = p
+		return waitHTTP(a.base, 30*time.Second, p.exited)
+	}
 }
 
 // AzuriteT starts Azurite for one test (or benchmark) and stops it on t.Cleanup. A missing
@@ -124,24 +174,26 @@ func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*
 		args = append(args, "--cert", opts.TLSCert, "--key", opts.TLSKey)
 		scheme = "https"
 	}
-	cmd := exec.Command(bin, args...)
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	cmd.SysProcAttr = processGroupAttr()
-	if err := cmd.Start(); err != nil {
-		logFile.Close()
+	logFile.Close()
+	proc, err := launchAzurite(bin, args, logPath)
+	if err != nil {
 		os.RemoveAll(dir)
-		return nil, nil, fmt.Errorf("testenv: start %s: %w", bin, err)
+		return nil, nil, err
 	}
-	exited := make(chan struct{})
-	go func() { _ = cmd.Wait(); logFile.Close(); close(exited) }()
-
+	az := &Azurite{proc: proc, bin: bin, args: args}
 	var once sync.Once
 	stop := func() {
 		once.Do(func() {
-			killGroup(cmd.Process, exited)
+			az.mu.Lock()
+			if az.proc != nil {
+				killGroup(az.proc.cmd.Process, az.proc.exited)
+				az.proc = nil
+			}
+			az.mu.Unlock()
 			os.RemoveAll(dir)
 		})
 	}
+	exited := proc.exited
 
 	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
 	if err := waitHTTP(base, timeout, exited); err != nil {
@@ -150,15 +202,11 @@ func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*
 		return nil, nil, fmt.Errorf("testenv: Azurite on port %d: %w; log:\n%s", port, err, tail(out, 2000))
 	}
 	endpoint := base + "/" + AzuriteAccount
-	return &Azurite{
-		BlobEndpoint: endpoint,
-		Port:         port,
-		Account:      AzuriteAccount,
-		Key:          AzuriteKey,
-		ConnectionString: fmt.Sprintf("DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
-			scheme, AzuriteAccount, AzuriteKey, endpoint),
-		LogFile: logPath,
-	}, stop, nil
+	az.BlobEndpoint, az.Port, az.Account, az.Key = endpoint, port, AzuriteAccount, AzuriteKey
+	az.ConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
+		scheme, AzuriteAccount, AzuriteKey, endpoint)
+	az.LogFile, az.base = logPath, base
+	return az, stop, nil
 }
 
 // waitHTTP polls until the server answers any HTTP response (Azurite answers 400 to a bare

@@ -1,0 +1,230 @@
+// Package activities holds sqlvault's Temporal activities: the agent's (on each SQL Server
+// VM: discovery, backup and restore streams) and the control side's (vault catalog,
+// commit, retention). Activities do the I/O that workflows may not.
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/endpoint"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// Instance is one SQL Server instance the agent manages.
+type Instance struct {
+	// Name is @@SERVERNAME ("VM" or "VM\INSTANCE").
+	Name string
+	Conn *sqlserver.Conn
+}
+
+// Agent holds the agent's activities and what they need on the VM. Secrets (SQL
+// credentials, the vault credential, the key) live here, never in workflow payloads.
+type Agent struct {
+	VM        string
+	Instances []Instance
+	Endpoint  *endpoint.Server
+	Vault     *vault.Repository
+	Key       *blockcrypt.Key
+	Log       *zap.Logger
+	// HeartbeatEvery is how often a stream reports progress (default 5 s).
+	HeartbeatEvery time.Duration
+
+	mu      sync.Mutex
+	running map[string]bool // item + lane: one data and one log stream per database
+}
+
+// Register registers the agent's activities under their public names.
+func (a *Agent) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(a.PrepareBackup, activity.RegisterOptions{Name: protocol.ActivityPrepareBackup})
+	r.RegisterActivityWithOptions(a.StreamBackup, activity.RegisterOptions{Name: protocol.ActivityStreamBackup})
+}
+
+func (a *Agent) instance(name string) (*sqlserver.Conn, error) {
+	for _, in := range a.Instances {
+		if strings.EqualFold(in.Name, name) {
+			return in.Conn, nil
+		}
+	}
+	known := make([]string, len(a.Instances))
+	for i, in := range a.Instances {
+		known[i] = in.Name
+	}
+	return nil, protocol.UserError(protocol.ErrInstanceNotManaged,
+		"the agent on VM %s does not manage instance %q (it manages %s): add it to agent.instances in the worker configuration, or send the backup to the right VM",
+		a.VM, name, strings.Join(known, ", "))
+}
+
+// Stripe sizing: SQL Server writes one Put Block per MAXTRANSFERSIZE (4 MiB here) and a
+// blob holds at most 50,000 blocks (~195 GiB), so a stripe is kept under 100 GiB; below
+// that, stripes add parallelism on big databases (one per 8 GiB, up to 8).
+const (
+	maxTransferSize   = 4 << 20
+	ioBlockSize       = 65536
+	stripeSpeedBytes  = 8 << 30
+	stripeLimitBytes  = 100 << 30
+	maxSpeedStripes   = 8
+	maxStripes        = 64
+	statsPercentEvery = 5
+)
+
+// StripesFor chooses the stripe count for a database of size bytes.
+func StripesFor(size int64) int {
+	n := int((size + stripeSpeedBytes - 1) / stripeSpeedBytes)
+	n = min(max(n, 1), maxSpeedStripes)
+	if byLimit := int((size + stripeLimitBytes - 1) / stripeLimitBytes); byLimit > n {
+		n = byLimit
+	}
+	return min(n, maxStripes)
+}
+
+// PrepareBackup checks, on the VM, that the backup can run: the instance is ours, our
+// login is sysadmin, the database exists in a state and recovery model that allow this
+// type. Each refusal is a named user error saying what to do.
+func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInput) (protocol.PrepareBackupResult, error) {
+	var res protocol.PrepareBackupResult
+	conn, err := a.instance(in.Instance)
+	if err != nil {
+		return res, err
+	}
+	srv, err := conn.Server(ctx)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	if !srv.IsSysadmin {
+		return res, notSysadmin(srv)
+	}
+	db, err := conn.Database(ctx, in.Database)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	if err := checkBackupAllowed(db, in.Type); err != nil {
+		return res, err
+	}
+	stripes := in.Stripes
+	if stripes == 0 {
+		stripes = StripesFor(db.DataBytes)
+	}
+	return protocol.PrepareBackupResult{
+		ServerName: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,
+		Database: db.Name, RecoveryModel: db.RecoveryModel, DataBytes: db.DataBytes, Stripes: stripes,
+		ItemID: vault.ItemID(srv.ServerName, db.Name),
+	}, nil
+}
+
+func notSysadmin(srv sqlserver.ServerInfo) error {
+	return protocol.UserError(protocol.ErrNotSysadmin,
+		"the login %s is not a member of the sysadmin server role on %s, which backup and restore need. Grant it on the instance: ALTER SERVER ROLE [sysadmin] ADD MEMBER %s;",
+		srv.Login, srv.ServerName, sqlserver.QuoteName(srv.Login))
+}
+
+// checkBackupAllowed applies the rules SQL Server and the product share, before anything runs.
+func checkBackupAllowed(db sqlserver.Database, t protocol.BackupType) error {
+	switch {
+	case db.IsSnapshot:
+		return protocol.UserError(protocol.ErrDatabaseSnapshot, "%s is a database snapshot: snapshots cannot be backed up; back up its source database", db.Name)
+	case db.IsMirrored:
+		return protocol.UserError(protocol.ErrMirroredDatabase, "%s takes part in database mirroring, which sqlvault does not support (as Azure Backup does not)", db.Name)
+	case db.State != "ONLINE":
+		return protocol.UserError(protocol.ErrDatabaseNotOnline, "%s is %s: only ONLINE databases can be backed up", db.Name, db.State)
+	}
+	switch t {
+	case protocol.Log:
+		if db.RecoveryModel == "SIMPLE" {
+			return protocol.UserError(protocol.ErrLogBackupSimple,
+				"%s uses the SIMPLE recovery model, which keeps no log to back up: take full or differential backups, or switch it with ALTER DATABASE %s SET RECOVERY FULL and take a full backup",
+				db.Name, sqlserver.QuoteName(db.Name))
+		}
+		if db.LastLogBackupLSN == "" {
+			return protocol.UserError(protocol.ErrNoLogChain, "%s has no log chain yet (no full backup since it entered FULL recovery): take a full backup first", db.Name)
+		}
+	case protocol.Differential:
+		if db.ReadOnly {
+			return protocol.UserError(protocol.ErrReadOnlyDifferential, "%s is read-only: only full and copy-only full backups are supported for read-only databases", db.Name)
+		}
+	}
+	return nil
+}
+
+// sqlError turns a classified SQL Server failure into the activity's named error.
+func sqlError(err error, database string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var se *sqlserver.Error
+	if !errors.As(err, &se) {
+		return protocol.RetryableError(protocol.ErrBackupFailed, err, "%v", err)
+	}
+	user := map[sqlserver.Kind]struct {
+		kind string
+		what string
+	}{
+		sqlserver.ErrDatabaseNotFound:      {protocol.ErrDatabaseNotFound, "check the name as sys.databases shows it"},
+		sqlserver.ErrLogBackupSimple:       {protocol.ErrLogBackupSimple, "the database uses SIMPLE recovery: take a full or differential backup instead"},
+		sqlserver.ErrNoLogChain:            {protocol.ErrNoLogChain, "take a full backup first"},
+		sqlserver.ErrNoDifferentialBase:    {protocol.ErrNoDifferentialBase, "there is no full backup to base a differential on: take a full backup first"},
+		sqlserver.ErrDatabaseNotOnline:     {protocol.ErrDatabaseNotOnline, "bring the database online first"},
+		sqlserver.ErrDatabaseSnapshot:      {protocol.ErrDatabaseSnapshot, "back up the snapshot's source database"},
+		sqlserver.ErrSecondaryReplica:      {protocol.ErrSecondaryReplica, "this replica cannot take this backup type: run it on the primary"},
+		sqlserver.ErrCompressionNotAllowed: {protocol.ErrCompressionNotSupported, "this edition has no native compression: leave SQL Server compression off (the agent compresses)"},
+		sqlserver.ErrNotSysadmin:           {protocol.ErrNotSysadmin, "grant the agent's login the sysadmin role"},
+	}
+	if u, ok := user[se.Kind]; ok {
+		if se.Kind == sqlserver.ErrDatabaseNotFound {
+			return protocol.UserError(u.kind, "database %q does not exist on the instance: %s", database, u.what)
+		}
+		return protocol.UserError(u.kind, "%s (SQL Server error %d: %s)", u.what, se.Number, se.Text)
+	}
+	kind := protocol.ErrBackupFailed
+	switch se.Kind {
+	case sqlserver.ErrUnreachable, sqlserver.ErrLoginFailed:
+		kind = protocol.ErrSQLServerUnreachable
+	case sqlserver.ErrBackupInProgress:
+		kind = protocol.ErrBackupInProgress
+	}
+	return protocol.RetryableError(kind, err, "%v", se)
+}
+
+func (a *Agent) lock(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[string]bool{}
+	}
+	if a.running[key] {
+		return false
+	}
+	a.running[key] = true
+	return true
+}
+
+func (a *Agent) unlock(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.running, key)
+}
+
+func (a *Agent) logger() *zap.Logger {
+	if a.Log == nil {
+		return zap.NewNop()
+	}
+	return a.Log
+}
+
+func deviceName(pointID string, attempt int32, stripe int) string {
+	return fmt.Sprintf("%s-a%d-s%d.bak", pointID, attempt, stripe)
+}

@@ -1,0 +1,420 @@
+// Package azstore is the vault.Store on Azure Blob Storage (and Azurite), over azblob's
+// container client. It adds nothing to the data; its jobs are the mapping to block-blob
+// calls, retry tuning, and error hygiene: every error is typed (vault.ErrNotFound, ErrExists,
+// ErrAuth, …) and no error message ever carries a SAS token, account key or signature.
+package azstore
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/to"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// Config says where the vault container is and how to authenticate. Exactly one of
+// Credential, SASToken, SharedKey and ConnectionString must be set. Its String method
+// redacts every secret, so logging a Config is safe.
+type Config struct {
+	// AccountURL is the blob endpoint, e.g. https://acct.blob.core.windows.net or Azurite's
+	// http://127.0.0.1:10000/devstoreaccount1. Unused with ConnectionString.
+	AccountURL string
+	Container  string
+
+	// Credential is an Entra ID token credential, normally
+	// azidentity.NewDefaultAzureCredential(nil) (managed identity, workload identity, Azure
+	// CLI, …); it needs an RBAC data role on the container. It is taken as an interface so
+	// this package does not pull azidentity's MSAL dependencies into every build.
+	Credential azcore.TokenCredential
+	// SASToken is a container (or account) SAS query string, with or without the leading '?'.
+	SASToken string
+	// SharedKey is an account name and key.
+	SharedKey *SharedKey
+	// ConnectionString is a storage connection string (what Azurite hands out).
+	ConnectionString string
+
+	// CreateContainer creates the container if it does not exist.
+	CreateContainer bool
+
+	// MaxRetries is how often one request is retried on transient failure (throttling, 5xx,
+	// timeouts, network errors); 0 means 5.
+	MaxRetries int32
+	// TryTimeout bounds one attempt of one request; 0 means 2 minutes, enough to move a
+	// 4 MiB block over a slow link, short enough to retry a stuck connection.
+	TryTimeout time.Duration
+	// ListPageSize is the listing page size (MaxResults); 0 means the service's 5000.
+	ListPageSize int32
+}
+
+// SharedKey is an account name and its key.
+type SharedKey struct {
+	Account string
+	Key     string
+}
+
+// String redacts the key.
+func (k SharedKey) String() string { return "SharedKey{" + k.Account + ", key redacted}" }
+
+// GoString redacts the key.
+func (k SharedKey) GoString() string { return k.String() }
+
+// String redacts secrets and says which kind of auth is configured.
+func (c Config) String() string {
+	auth := "none"
+	switch {
+	case c.Credential != nil:
+		auth = "token-credential"
+	case c.SASToken != "":
+		auth = "sas(redacted)"
+	case c.SharedKey != nil:
+		auth = c.SharedKey.String()
+	case c.ConnectionString != "":
+		auth = "connection-string(redacted)"
+	}
+	return fmt.Sprintf("azstore.Config{AccountURL: %s, Container: %s, Auth: %s}", c.AccountURL, c.Container, auth)
+}
+
+// GoString redacts secrets.
+func (c Config) GoString() string { return c.String() }
+
+// Store is a vault.Store on one blob container.
+type Store struct {
+	c        *container.Client
+	pageSize int32
+	secrets  []string // redacted from every error message
+	// onPage is a test hook counting list pages.
+	onPage func()
+}
+
+var _ vault.Store = (*Store)(nil)
+
+// New connects to the container (creating it if asked). It makes one request only with
+// CreateContainer; otherwise credentials are first checked by the first real call.
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	n := 0
+	for _, set := range []bool{cfg.Credential != nil, cfg.SASToken != "", cfg.SharedKey != nil, cfg.ConnectionString != ""} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return nil, errors.New("azstore: configure exactly one of Credential, SASToken, SharedKey, ConnectionString")
+	}
+	if cfg.Container == "" {
+		return nil, errors.New("azstore: container name is required")
+	}
+	retries, try := cfg.MaxRetries, cfg.TryTimeout
+	if retries == 0 {
+		retries = 5
+	}
+	if try == 0 {
+		try = 2 * time.Minute
+	}
+	opts := &container.ClientOptions{ClientOptions: azcore.ClientOptions{
+		Retry: policy.RetryOptions{
+			MaxRetries:    retries,
+			TryTimeout:    try,
+			RetryDelay:    500 * time.Millisecond,
+			MaxRetryDelay: 30 * time.Second,
+		},
+	}}
+	s := &Store{pageSize: cfg.ListPageSize}
+	containerURL := strings.TrimSuffix(cfg.AccountURL, "/") + "/" + cfg.Container
+	var err error
+	switch {
+	case cfg.ConnectionString != "":
+		s.secrets = append(s.secrets, cfg.ConnectionString)
+		if k := connStringKey(cfg.ConnectionString); k != "" {
+			s.secrets = append(s.secrets, k)
+		}
+		s.c, err = container.NewClientFromConnectionString(cfg.ConnectionString, cfg.Container, opts)
+		err = hideErr(err, "connection string is not valid")
+	case cfg.SharedKey != nil:
+		s.secrets = append(s.secrets, cfg.SharedKey.Key)
+		var cred *container.SharedKeyCredential
+		cred, err = container.NewSharedKeyCredential(cfg.SharedKey.Account, cfg.SharedKey.Key)
+		if err == nil {
+			s.c, err = container.NewClientWithSharedKeyCredential(containerURL, cred, opts)
+		}
+		err = hideErr(err, "shared key is not valid (want the base64 account key)")
+	case cfg.SASToken != "":
+		tok := strings.TrimPrefix(cfg.SASToken, "?")
+		s.secrets = append(s.secrets, tok)
+		s.c, err = container.NewClientWithNoCredential(containerURL+"?"+tok, opts)
+		err = hideErr(err, "container URL with SAS is not valid")
+	default:
+		s.c, err = container.NewClient(containerURL, cfg.Credential, opts)
+		err = hideErr(err, "container URL is not valid")
+	}
+	if err != nil {
+		return nil, err
+	}
+	if cfg.CreateContainer {
+		_, err := s.c.Create(ctx, nil)
+		if err != nil && !bloberror.HasCode(err, bloberror.ContainerAlreadyExists) {
+			return nil, s.mapErr("create container", cfg.Container, err)
+		}
+	}
+	return s, nil
+}
+
+// hideErr replaces a constructor error, whose text may quote the secret it choked on.
+func hideErr(err error, msg string) error {
+	if err == nil {
+		return nil
+	}
+	return errors.New("azstore: " + msg)
+}
+
+var accountKeyRe = regexp.MustCompile(`(?i)AccountKey=([^;]+)`)
+
+func connStringKey(cs string) string {
+	if m := accountKeyRe.FindStringSubmatch(cs); m != nil {
+		return m[1]
+	}
+	return ""
+}
+
+func (s *Store) StageBlock(ctx context.Context, name, blockID string, data []byte) error {
+	_, err := s.c.NewBlockBlobClient(name).StageBlock(ctx, blockID, streaming.NopCloser(bytes.NewReader(data)), nil)
+	return s.mapErr("stage block", name, err)
+}
+
+func (s *Store) CommitBlocks(ctx context.Context, name string, blockIDs []string, o vault.CommitOptions) error {
+	opts := &blockblob.CommitBlockListOptions{}
+	if o.IfNoneMatch {
+		opts.AccessConditions = ifNoneMatchAny()
+	}
+	_, err := s.c.NewBlockBlobClient(name).CommitBlockList(ctx, blockIDs, opts)
+	return s.mapErr("commit blocks", name, err)
+}
+
+func ifNoneMatchAny() *blob.AccessConditions {
+	return &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: to.Ptr(azcore.ETagAny)}}
+}
+
+func (s *Store) BlockList(ctx context.Context, name string) ([]vault.Block, error) {
+	resp, err := s.c.NewBlockBlobClient(name).GetBlockList(ctx, blockblob.BlockListTypeCommitted, nil)
+	if err != nil {
+		return nil, s.mapErr("block list", name, err)
+	}
+	// A name with only staged blocks answers with an empty committed list (Azurite even
+	// with an ETag); it is not a blob until committed, which Get Properties tells apart.
+	if len(resp.CommittedBlocks) == 0 {
+		if _, err := s.Props(ctx, name); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]vault.Block, 0, len(resp.CommittedBlocks))
+	for _, b := range resp.CommittedBlocks {
+		out = append(out, vault.Block{ID: deref(b.Name), Size: deref(b.Size)})
+	}
+	return out, nil
+}
+
+func (s *Store) ReadRange(ctx context.Context, name string, off, n int64) ([]byte, error) {
+	if off < 0 || n < 0 {
+		return nil, fmt.Errorf("azstore: read %s: %w: negative offset or length", name, vault.ErrRange)
+	}
+	if n == 0 {
+		// azblob reads Count 0 as "to the end"; the contract says nothing. Still check the
+		// blob exists so a missing blob is reported the same way.
+		if _, err := s.Props(ctx, name); err != nil {
+			return nil, err
+		}
+		return []byte{}, nil
+	}
+	data, err := s.download(ctx, "read range", name, blob.HTTPRange{Offset: off, Count: n})
+	if err == nil && len(data) == 0 {
+		// Azure answers 416 for a range starting at the end; Azurite answers an empty 206.
+		return nil, &Error{Op: "read range", Blob: name, Kind: vault.ErrRange, msg: fmt.Sprintf("offset %d is at or past the end", off)}
+	}
+	return data, err
+}
+
+func (s *Store) download(ctx context.Context, op, name string, rng blob.HTTPRange) ([]byte, error) {
+	resp, err := s.c.NewBlobClient(name).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
+	if err != nil {
+		return nil, s.mapErr(op, name, err)
+	}
+	// The retry reader resumes a body that breaks mid-way with a new ranged request.
+	body := resp.NewRetryReader(ctx, &blob.RetryReaderOptions{MaxRetries: 3})
+	defer body.Close()
+	var buf bytes.Buffer
+	if resp.ContentLength != nil && *resp.ContentLength > 0 {
+		buf.Grow(int(*resp.ContentLength))
+	}
+	if _, err := io.Copy(&buf, body); err != nil {
+		return nil, s.mapErr(op, name, err)
+	}
+	return buf.Bytes(), nil
+}
+
+func (s *Store) Put(ctx context.Context, name string, data []byte, o vault.PutOptions) error {
+	opts := &blockblob.UploadOptions{}
+	if o.IfNoneMatch {
+		opts.AccessConditions = ifNoneMatchAny()
+	}
+	_, err := s.c.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
+	return s.mapErr("put", name, err)
+}
+
+func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
+	return s.download(ctx, "get", name, blob.HTTPRange{})
+}
+
+func (s *Store) Props(ctx context.Context, name string) (vault.Props, error) {
+	resp, err := s.c.NewBlobClient(name).GetProperties(ctx, nil)
+	if err != nil {
+		return vault.Props{}, s.mapErr("properties", name, err)
+	}
+	return vault.Props{Size: deref(resp.ContentLength), LastModified: deref(resp.LastModified)}, nil
+}
+
+func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
+	opts := &container.ListBlobsFlatOptions{Prefix: &prefix}
+	if s.pageSize > 0 {
+		opts.MaxResults = &s.pageSize
+	}
+	pager := s.c.NewListBlobsFlatPager(opts)
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return s.mapErr("list", prefix, err)
+		}
+		if s.onPage != nil {
+			s.onPage()
+		}
+		for _, item := range page.Segment.BlobItems {
+			info := vault.BlobInfo{Name: deref(item.Name)}
+			if p := item.Properties; p != nil {
+				info.Size, info.LastModified = deref(p.ContentLength), deref(p.LastModified)
+			}
+			if err := fn(info); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *Store) Delete(ctx context.Context, name string) error {
+	_, err := s.c.NewBlobClient(name).Delete(ctx, nil)
+	return s.mapErr("delete", name, err)
+}
+
+func deref[T any](p *T) T {
+	var zero T
+	if p == nil {
+		return zero
+	}
+	return *p
+}
+
+// Error is a failed storage call. Its message is built from the operation, blob name,
+// HTTP status and service error code only: never the response body (403 bodies echo the
+// string-to-sign) nor the request URL's query (which holds a SAS signature).
+type Error struct {
+	Op     string
+	Blob   string
+	Status int    // HTTP status, 0 for transport errors
+	Code   string // service error code, e.g. "BlobNotFound"
+	Kind   error  // vault.ErrNotFound, ErrExists, ErrAuth, ErrRange, ErrInvalidBlockList, ErrUnavailable, or nil
+	cause  error  // context errors only; other causes may carry secrets
+	msg    string // redacted detail for transport errors
+}
+
+func (e *Error) Error() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "azstore: %s %s", e.Op, e.Blob)
+	if e.Status != 0 {
+		fmt.Fprintf(&b, ": HTTP %d", e.Status)
+	}
+	if e.Code != "" {
+		fmt.Fprintf(&b, " %s", e.Code)
+	}
+	if e.Kind != nil {
+		fmt.Fprintf(&b, " (%v)", e.Kind)
+	}
+	if e.msg != "" {
+		fmt.Fprintf(&b, ": %s", e.msg)
+	}
+	return b.String()
+}
+
+// Unwrap exposes the kind (for errors.Is with the vault sentinels) and context errors.
+func (e *Error) Unwrap() []error {
+	var out []error
+	if e.Kind != nil {
+		out = append(out, e.Kind)
+	}
+	if e.cause != nil {
+		out = append(out, e.cause)
+	}
+	return out
+}
+
+func (s *Store) mapErr(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	e := &Error{Op: op, Blob: name}
+	var re *azcore.ResponseError
+	if errors.As(err, &re) {
+		e.Status, e.Code = re.StatusCode, re.ErrorCode
+		switch {
+		case re.StatusCode == http.StatusNotFound:
+			e.Kind = vault.ErrNotFound
+		case bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet) ||
+			re.StatusCode == http.StatusPreconditionFailed:
+			e.Kind = vault.ErrExists
+		case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
+			e.Kind = vault.ErrAuth
+		case re.StatusCode == http.StatusRequestedRangeNotSatisfiable:
+			e.Kind = vault.ErrRange
+		case bloberror.HasCode(err, bloberror.InvalidBlockList):
+			e.Kind = vault.ErrInvalidBlockList
+		case re.StatusCode >= 500 || re.StatusCode == http.StatusTooManyRequests:
+			e.Kind = vault.ErrUnavailable
+		}
+		return e
+	}
+	switch {
+	case errors.Is(err, context.Canceled):
+		e.cause = context.Canceled
+	case errors.Is(err, context.DeadlineExceeded):
+		e.cause = context.DeadlineExceeded
+	default:
+		e.Kind = vault.ErrUnavailable
+	}
+	e.msg = s.redact(err.Error())
+	return e
+}
+
+// queryRe matches a URL query string: transport errors quote the request URL, and with SAS
+// auth its query is the credential.
+var queryRe = regexp.MustCompile(`\?[^\s"']*`)
+
+func (s *Store) redact(msg string) string {
+	for _, secret := range s.secrets {
+		if secret != "" {
+			msg = strings.ReplaceAll(msg, secret, "[REDACTED]")
+		}
+	}
+	return queryRe.ReplaceAllString(msg, "?[REDACTED]")
+}

@@ -1,0 +1,37 @@
+// Package vault is the backup repository inside one blob container: where things live, how
+// a stripe of backup data is written and read back encrypted, what a recovery point's
+// manifest says, how points are verified, and how garbage is swept. It sits on a Store
+// (Azure Blob Storage via package azstore, or MemStore in tests), in the way a restic
+// repository sits on its backend: the Store moves bytes, the Repository gives them meaning.
+//
+// # Layout
+//
+// Every name starts with "v1/" so a later layout can coexist in the same container:
+//
+//	v1/items/<itemID>/item.json                                protected-item record (reserved)
+//	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point
+//	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
+//	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON)
+//
+// itemID is "i" + 24 hex digits of a hash of instance and database name (ItemID), so any
+// database name, whatever characters it holds, gives a safe, fixed-length name segment.
+// pointID is "<UTC yyyymmddThhmmssZ>-<full|differential|log>-<suffix>" (NewPointID), which
+// sorts in time order as plain text. attempt numbers a retried backup, so a retry never
+// overwrites (or mixes blocks with) the stripes of a failed try.
+//
+// # Stripes
+//
+// A data blob is a sequence of frames (package blockcrypt), one per block SQL Server sent:
+// optionally zstd-compressed, AES-256-GCM sealed, with associated data binding the frame to
+// its blob name and block id. The index blob beside it lists, in commit order, each block's
+// id, plaintext and stored lengths and plaintext SHA-256, plus totals, key id and a stripe
+// digest (SHA-256 over the block SHA-256s). The manifest records each index's SHA-256, so
+// the chain manifest → index → block → plaintext is checked end to end on every read.
+//
+// # Commit protocol
+//
+// A point exists if and only if its manifest does. Stripes are written and committed first
+// (uncommitted blocks are invisible); CommitManifest verifies them and creates the manifest
+// with If-None-Match, so a retried commit is idempotent and a point never changes once
+// written. Data with no manifest is garbage once older than a grace period (Sweep).
+package vault

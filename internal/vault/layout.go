@@ -1,0 +1,165 @@
+package vault
+
+import (
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Layout version prefix: every name the vault writes starts with it, so a future layout can
+// live beside this one in the same container.
+const layoutPrefix = "v1/"
+
+// ItemsPrefix is where every protected item lives.
+const ItemsPrefix = layoutPrefix + "items/"
+
+// ItemID names a protected database: "i" + the first 24 hex digits of
+// SHA-256(upper(instance) + "\x00" + database).
+//
+// Hashing makes the id a safe blob-name segment whatever the names contain (SQL Server
+// allows '/', '.', spaces and any Unicode in a database name) and keeps it fixed-length.
+// The instance name is upper-cased because SQL Server instance names (MACHINE\INSTANCE) are
+// case-insensitive everywhere. The database name is used exactly as SQL Server returns it
+// (sys.databases.name): it is case-insensitive only under a case-insensitive server
+// collation, and folding it here could merge two distinct databases on a case-sensitive
+// server. Callers must therefore pass the catalog's spelling, not what a user typed.
+func ItemID(instance, database string) string {
+	h := sha256.Sum256([]byte(strings.ToUpper(instance) + "\x00" + database))
+	return "i" + hex.EncodeToString(h[:])[:24]
+}
+
+// Backup types as they appear in point ids and manifests.
+const (
+	BackupFull         = "full"
+	BackupDifferential = "differential"
+	BackupLog          = "log"
+)
+
+// pointTimeLayout is the UTC timestamp at the head of a point id: it sorts as text in time
+// order, which is what makes a plain blob listing chronological.
+const pointTimeLayout = "20060102T150405Z"
+
+var (
+	itemIDRe  = regexp.MustCompile(`^i[0-9a-f]{24}$`)
+	pointIDRe = regexp.MustCompile(`^[0-9]{8}T[0-9]{6}Z-(full|differential|log)-[0-9a-z]{1,32}$`)
+	stripeRe  = regexp.MustCompile(`^a([0-9]+)-s([0-9]+)\.(bak|idx)$`)
+)
+
+// NewPointID returns a time-sortable recovery point id, "20261126T101530Z-full-<rand>".
+// rand must be 1–32 characters of [0-9a-z] (the workflow passes something deterministic, e.g.
+// derived from its run id, so a replayed workflow computes the same id); an empty rand draws
+// 8 random characters. Backup types outside full/differential/log or a bad rand panic: both
+// are programming errors, and an id that breaks ParsePointID must never reach the vault.
+func NewPointID(t time.Time, backupType string, rnd string) string {
+	if rnd == "" {
+		rnd = randomSuffix(8)
+	}
+	id := t.UTC().Format(pointTimeLayout) + "-" + backupType + "-" + rnd
+	if !pointIDRe.MatchString(id) {
+		panic(fmt.Sprintf("vault: NewPointID(%q, %q): invalid backup type or suffix", backupType, rnd))
+	}
+	return id
+}
+
+func randomSuffix(n int) string {
+	const alphabet = "0123456789abcdefghijklmnopqrstuvwxyz"
+	b := make([]byte, n)
+	_, _ = rand.Read(b)
+	for i := range b {
+		b[i] = alphabet[int(b[i])%len(alphabet)]
+	}
+	return string(b)
+}
+
+// ValidItemID reports whether s has ItemID's form.
+func ValidItemID(s string) bool { return itemIDRe.MatchString(s) }
+
+// ParsePointID splits a point id into its time and backup type.
+func ParsePointID(id string) (t time.Time, backupType string, err error) {
+	if !pointIDRe.MatchString(id) {
+		return time.Time{}, "", fmt.Errorf("vault: %q is not a point id", id)
+	}
+	parts := strings.SplitN(id, "-", 3)
+	t, err = time.Parse(pointTimeLayout, parts[0])
+	if err != nil {
+		return time.Time{}, "", fmt.Errorf("vault: point id %q: %w", id, err)
+	}
+	return t, parts[1], nil
+}
+
+// ItemPrefix is the folder of one item.
+func ItemPrefix(itemID string) string { return ItemsPrefix + itemID + "/" }
+
+// PointsPrefix is the folder of an item's manifests.
+func PointsPrefix(itemID string) string { return ItemPrefix(itemID) + "points/" }
+
+// PointDataPrefix is the folder of one point's stripes (all attempts).
+func PointDataPrefix(itemID, pointID string) string {
+	return ItemPrefix(itemID) + "data/" + pointID + "/"
+}
+
+// ManifestBlob is the manifest of one recovery point; the point exists iff this blob does.
+func ManifestBlob(itemID, pointID string) string { return PointsPrefix(itemID) + pointID + ".json" }
+
+// ItemBlob is reserved for the protected-item record (config and policy).
+func ItemBlob(itemID string) string { return ItemPrefix(itemID) + "item.json" }
+
+// DataBlob is the encrypted data of one stripe of one attempt. Attempts (the workflow's
+// activity attempt, from 1) keep a retried backup from colliding with the blobs of a failed
+// one; the losers become garbage for Sweep.
+func DataBlob(itemID, pointID string, attempt, stripe int) string {
+	return fmt.Sprintf("%sa%d-s%d.bak", PointDataPrefix(itemID, pointID), attempt, stripe)
+}
+
+// IndexBlob is the block map written beside a data blob when it is committed.
+func IndexBlob(dataBlob string) string { return strings.TrimSuffix(dataBlob, ".bak") + ".idx" }
+
+// blobName is a parsed vault blob name.
+type blobName struct {
+	itemID  string
+	kind    string // "manifest", "data", "index", "item", or "" for a name outside the layout
+	pointID string
+	attempt int
+	stripe  int
+}
+
+// parseBlobName recognises the names the layout defines.
+func parseBlobName(name string) blobName {
+	rest, ok := strings.CutPrefix(name, ItemsPrefix)
+	if !ok {
+		return blobName{}
+	}
+	parts := strings.Split(rest, "/")
+	if len(parts) < 2 || !ValidItemID(parts[0]) {
+		return blobName{}
+	}
+	bn := blobName{itemID: parts[0]}
+	switch {
+	case len(parts) == 2 && parts[1] == "item.json":
+		bn.kind = "item"
+	case len(parts) == 3 && parts[1] == "points" && strings.HasSuffix(parts[2], ".json"):
+		id := strings.TrimSuffix(parts[2], ".json")
+		if pointIDRe.MatchString(id) {
+			bn.kind, bn.pointID = "manifest", id
+		}
+	case len(parts) == 4 && parts[1] == "data" && pointIDRe.MatchString(parts[2]):
+		bn.pointID = parts[2]
+		if m := stripeRe.FindStringSubmatch(parts[3]); m != nil {
+			bn.attempt, _ = strconv.Atoi(m[1])
+			bn.stripe, _ = strconv.Atoi(m[2])
+			bn.kind = map[string]string{"bak": "data", "idx": "index"}[m[3]]
+		}
+	}
+	return bn
+}
+
+// underPoint reports whether blob lies in the data folder of the given point.
+func underPoint(blob, itemID, pointID string) bool {
+	return path.Dir(blob)+"/" == PointDataPrefix(itemID, pointID)
+}

@@ -1,0 +1,230 @@
+package vault
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"time"
+)
+
+// ManifestSchema is the manifest format this build writes and reads.
+const ManifestSchema = "sqlvault.manifest/v1"
+
+// AlgorithmAES256GCM is the only encryption algorithm of manifest v1.
+const AlgorithmAES256GCM = "AES-256-GCM"
+
+// ErrUnknownSchema: a manifest of a schema this build cannot read (written by a newer one).
+var ErrUnknownSchema = errors.New("vault: unknown manifest schema (this build reads " + ManifestSchema + ")")
+
+// ErrInvalidManifest: a manifest that breaks the v1 rules.
+var ErrInvalidManifest = errors.New("vault: invalid manifest")
+
+// Manifest is one recovery point, as stored at ManifestBlob. Its existence is the point's
+// existence (see the commit protocol); with the key, it is all a restore needs.
+type Manifest struct {
+	Schema     string         `json:"schema"`
+	PointID    string         `json:"pointId"`
+	ItemID     string         `json:"itemId"`
+	CreatedAt  time.Time      `json:"createdAt"`
+	Server     ServerInfo     `json:"server"`
+	Database   DatabaseInfo   `json:"database"`
+	Backup     BackupInfo     `json:"backup"`
+	Stripes    []StripeInfo   `json:"stripes"`
+	Encryption EncryptionInfo `json:"encryption"`
+	Workflow   WorkflowRef    `json:"workflow"`
+	// Reason says why this point was taken when it was not simply scheduled, e.g. "log
+	// chain broken: automatic full".
+	Reason string `json:"reason,omitempty"`
+}
+
+// ServerInfo is where the backup was taken.
+type ServerInfo struct {
+	VM             string `json:"vm"`
+	Instance       string `json:"instance"`   // MACHINE\INSTANCE or MACHINE
+	ServerName     string `json:"serverName"` // @@SERVERNAME
+	ProductVersion string `json:"productVersion"`
+	Edition        string `json:"edition"`
+}
+
+// DatabaseInfo identifies the database (GUIDs from sys.database_recovery_status).
+type DatabaseInfo struct {
+	Name          string `json:"name"`
+	GUID          string `json:"guid"`
+	FamilyGUID    string `json:"familyGuid"`
+	RecoveryModel string `json:"recoveryModel"`
+}
+
+// LSN is a log sequence number as a decimal string: msdb stores them as numeric(25,0),
+// which does not fit in int64 (nor exactly in a JSON number read as float64).
+type LSN string
+
+// BackupInfo is what msdb.dbo.backupset says SQL Server produced.
+type BackupInfo struct {
+	Type                 string    `json:"type"` // BackupFull, BackupDifferential or BackupLog
+	CopyOnly             bool      `json:"copyOnly"`
+	FirstLSN             LSN       `json:"firstLsn"`
+	LastLSN              LSN       `json:"lastLsn"`
+	CheckpointLSN        LSN       `json:"checkpointLsn"`
+	DatabaseBackupLSN    LSN       `json:"databaseBackupLsn,omitempty"`
+	DifferentialBaseLSN  LSN       `json:"differentialBaseLsn,omitempty"`
+	DifferentialBaseGUID string    `json:"differentialBaseGuid,omitempty"`
+	BackupSetGUID        string    `json:"backupSetGuid"`
+	StartTime            time.Time `json:"startTime"`
+	FinishTime           time.Time `json:"finishTime"`
+	SizeBytes            int64     `json:"sizeBytes"`
+	HasChecksums         bool      `json:"hasChecksums"`
+}
+
+// EncryptionInfo says how the stripes were sealed (key by id only, never the key).
+type EncryptionInfo struct {
+	Algorithm   string `json:"algorithm"`
+	KeyID       string `json:"keyId"`
+	Compression string `json:"compression"` // CompressionZstd or CompressionNone
+}
+
+// WorkflowRef is the Temporal workflow that made the point, for tracing it in the UI.
+type WorkflowRef struct {
+	ID    string `json:"id"`
+	RunID string `json:"runId"`
+}
+
+var lsnRe = regexp.MustCompile(`^(0|[1-9][0-9]{0,24})$`)
+
+// Valid reports whether l is a decimal numeric(25,0) without sign or leading zeros.
+func (l LSN) Valid() bool { return lsnRe.MatchString(string(l)) }
+
+// Compare orders two valid LSNs numerically (-1, 0, +1).
+func (l LSN) Compare(o LSN) int {
+	if len(l) != len(o) {
+		if len(l) < len(o) {
+			return -1
+		}
+		return 1
+	}
+	return strings.Compare(string(l), string(o))
+}
+
+// Validate checks the manifest against the v1 rules: the kinds of mistakes that would make a
+// point unrestorable or make Sweep misjudge what it references.
+func (m *Manifest) Validate() error {
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("%w %s/%s: %s", ErrInvalidManifest, m.ItemID, m.PointID, fmt.Sprintf(format, args...))
+	}
+	if m.Schema != ManifestSchema {
+		return fmt.Errorf("%w: got %q", ErrUnknownSchema, m.Schema)
+	}
+	if !ValidItemID(m.ItemID) {
+		return bad("itemId is not an item id")
+	}
+	_, typ, err := ParsePointID(m.PointID)
+	if err != nil {
+		return bad("pointId is not a point id")
+	}
+	if typ != m.Backup.Type {
+		return bad("pointId says %q, backup.type says %q", typ, m.Backup.Type)
+	}
+	if m.CreatedAt.IsZero() {
+		return bad("createdAt missing")
+	}
+	if m.Database.Name == "" || m.Server.Instance == "" {
+		return bad("database.name and server.instance are required")
+	}
+	for _, f := range []struct {
+		name string
+		lsn  LSN
+	}{{"firstLsn", m.Backup.FirstLSN}, {"lastLsn", m.Backup.LastLSN},
+		{"checkpointLsn", m.Backup.CheckpointLSN}} {
+		if !f.lsn.Valid() {
+			return bad("backup.%s %q is not a decimal LSN", f.name, f.lsn)
+		}
+	}
+	// databaseBackupLsn is NULL in msdb for the first full of a database (no earlier base).
+	if l := m.Backup.DatabaseBackupLSN; l != "" && !l.Valid() {
+		return bad("backup.databaseBackupLsn %q is not a decimal LSN", l)
+	}
+	if l := m.Backup.DifferentialBaseLSN; l != "" && !l.Valid() {
+		return bad("backup.differentialBaseLsn %q is not a decimal LSN", l)
+	}
+	if m.Backup.FirstLSN.Compare(m.Backup.LastLSN) > 0 {
+		return bad("backup.firstLsn is after backup.lastLsn")
+	}
+	if m.Backup.Type == BackupDifferential && m.Backup.DifferentialBaseLSN == "" {
+		return bad("a differential needs backup.differentialBaseLsn")
+	}
+	if m.Encryption.Algorithm != AlgorithmAES256GCM {
+		return bad("encryption.algorithm %q, v1 knows %q", m.Encryption.Algorithm, AlgorithmAES256GCM)
+	}
+	if m.Encryption.KeyID == "" {
+		return bad("encryption.keyId missing")
+	}
+	if c := m.Encryption.Compression; c != CompressionZstd && c != CompressionNone {
+		return bad("encryption.compression %q", c)
+	}
+	if len(m.Stripes) == 0 {
+		return bad("no stripes")
+	}
+	seen := map[string]bool{}
+	for i, s := range m.Stripes {
+		// Stripes must live in this point's data folder: that is what lets Sweep reason
+		// per point, and it stops a manifest from claiming another point's blobs.
+		bn := parseBlobName(s.Blob)
+		if bn.kind != "data" || bn.itemID != m.ItemID || bn.pointID != m.PointID {
+			return bad("stripe %d blob %q is not a data blob of this point", i, s.Blob)
+		}
+		if s.Index != IndexBlob(s.Blob) {
+			return bad("stripe %d index %q is not %q", i, s.Index, IndexBlob(s.Blob))
+		}
+		if seen[s.Blob] {
+			return bad("stripe %d repeats %q", i, s.Blob)
+		}
+		seen[s.Blob] = true
+		if len(s.IndexSHA256) != 64 || len(s.Digest) != 64 || s.Blocks < 0 || s.PlainBytes < 0 || s.StoredBytes < 0 {
+			return bad("stripe %d has malformed hashes or sizes", i)
+		}
+	}
+	return nil
+}
+
+// encodeManifest is the one canonical encoding: fixed field order (struct order) and every
+// time in UTC, so the same manifest always encodes to the same bytes. CommitManifest relies
+// on that to recognise an idempotent retry.
+func encodeManifest(m *Manifest) ([]byte, error) {
+	c := *m
+	c.CreatedAt = c.CreatedAt.UTC()
+	c.Backup.StartTime = c.Backup.StartTime.UTC()
+	c.Backup.FinishTime = c.Backup.FinishTime.UTC()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ") // manifests are small and read by people during incidents
+	if err := enc.Encode(&c); err != nil {
+		return nil, fmt.Errorf("vault: encode manifest: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// DecodeManifest parses and validates a stored manifest. An unknown schema is reported
+// before anything else, so a newer vault says so instead of failing on some field.
+func DecodeManifest(data []byte) (*Manifest, error) {
+	var head struct {
+		Schema string `json:"schema"`
+	}
+	if err := json.Unmarshal(data, &head); err != nil {
+		return nil, fmt.Errorf("%w: not JSON: %v", ErrInvalidManifest, err)
+	}
+	if head.Schema != ManifestSchema {
+		return nil, fmt.Errorf("%w: got %q", ErrUnknownSchema, head.Schema)
+	}
+	var m Manifest
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields() // a v1 manifest with fields we do not know is not v1
+	if err := dec.Decode(&m); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrInvalidManifest, err)
+	}
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	return &m, nil
+}

@@ -1,0 +1,222 @@
+package vault
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"sort"
+	"sync"
+
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+)
+
+// readAhead is how many blocks WriteTo fetches ahead of the writer: enough to hide one
+// storage round trip behind decrypting and writing, small enough that memory stays a few
+// blocks (a few times 4 MiB).
+const readAhead = 4
+
+// BlockError reports a block that failed to read, decrypt or verify.
+type BlockError struct {
+	Blob  string
+	Block int   // index in commit order
+	Off   int64 // plaintext offset of the block
+	Err   error // blockcrypt.ErrAuth, ErrBlockDigest, or a Store error
+}
+
+func (e *BlockError) Error() string {
+	return fmt.Sprintf("vault: stripe %s block %d (plaintext offset %d): %v", e.Blob, e.Block, e.Off, e.Err)
+}
+
+func (e *BlockError) Unwrap() error { return e.Err }
+
+// StripeReader reads a committed stripe's plaintext with random access. ReadAt and WriteTo
+// are safe for concurrent use.
+type StripeReader struct {
+	store     Store
+	info      StripeInfo
+	key       *blockcrypt.Key
+	idx       *stripeIndex
+	plainOff  []int64 // plainOff[i] = plaintext offset of block i; last entry = size
+	storedOff []int64
+
+	mu    sync.Mutex
+	cache [2]cachedBlock // the last two blocks decrypted by ReadAt
+	tick  uint64
+}
+
+type cachedBlock struct {
+	i    int
+	data []byte
+	used uint64
+}
+
+// OpenStripe loads the stripe's index, checks it against s (its recorded SHA-256, totals
+// and digest) and that it was written with key, and returns a reader.
+func (r *Repository) OpenStripe(ctx context.Context, s StripeInfo, key *blockcrypt.Key) (*StripeReader, error) {
+	data, err := r.store.Get(ctx, s.Index)
+	if err != nil {
+		if errors.Is(err, ErrNotFound) {
+			return nil, stripeErr(s.Blob, ErrIndexMissing, "%s", s.Index)
+		}
+		return nil, fmt.Errorf("vault: read index of %s: %w", s.Blob, err)
+	}
+	idx, err := checkIndex(s, data)
+	if err != nil {
+		return nil, err
+	}
+	if idx.KeyID != key.ID() {
+		return nil, stripeErr(s.Blob, ErrWrongKey, "stripe key id %s, given key id %s", idx.KeyID, key.ID())
+	}
+	sr := &StripeReader{store: r.store, info: s, key: key, idx: idx,
+		plainOff: make([]int64, len(idx.Blocks)+1), storedOff: make([]int64, len(idx.Blocks)+1)}
+	for i, b := range idx.Blocks {
+		sr.plainOff[i+1] = sr.plainOff[i] + b.Plain
+		sr.storedOff[i+1] = sr.storedOff[i] + b.Stored
+	}
+	for i := range sr.cache {
+		sr.cache[i].i = -1
+	}
+	return sr, nil
+}
+
+// Size is the stripe's plaintext length.
+func (sr *StripeReader) Size() int64 { return sr.plainOff[len(sr.plainOff)-1] }
+
+// Info is the stripe the reader was opened on.
+func (sr *StripeReader) Info() StripeInfo { return sr.info }
+
+// ReadAt reads len(p) plaintext bytes at off, with io.ReaderAt's contract: n < len(p) only
+// with an error, io.EOF when the stripe ends first (or off is at or past the end).
+func (sr *StripeReader) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, fmt.Errorf("vault: ReadAt %s: negative offset", sr.info.Blob)
+	}
+	size := sr.Size()
+	if off >= size {
+		if len(p) == 0 {
+			return 0, nil
+		}
+		return 0, io.EOF
+	}
+	n := 0
+	for n < len(p) && off < size {
+		i := sr.blockAt(off)
+		data, err := sr.cached(ctx, i)
+		if err != nil {
+			return n, err
+		}
+		c := copy(p[n:], data[off-sr.plainOff[i]:])
+		n += c
+		off += int64(c)
+	}
+	if n < len(p) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// blockAt returns the block holding plaintext offset off (0 <= off < Size). Zero-length
+// blocks are skipped: the search finds the last block starting at or before off.
+func (sr *StripeReader) blockAt(off int64) int {
+	return sort.Search(len(sr.idx.Blocks), func(i int) bool { return sr.plainOff[i+1] > off })
+}
+
+func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, error) {
+	sr.mu.Lock()
+	sr.tick++
+	for j := range sr.cache {
+		if sr.cache[j].i == i {
+			sr.cache[j].used = sr.tick
+			data := sr.cache[j].data
+			sr.mu.Unlock()
+			return data, nil
+		}
+	}
+	sr.mu.Unlock()
+	data, err := sr.fetch(ctx, i)
+	if err != nil {
+		return nil, err
+	}
+	sr.mu.Lock()
+	victim := 0
+	if sr.cache[1].used < sr.cache[0].used {
+		victim = 1
+	}
+	sr.tick++
+	sr.cache[victim] = cachedBlock{i: i, data: data, used: sr.tick}
+	sr.mu.Unlock()
+	return data, nil // never written to once cached, so sharing it is safe
+}
+
+// fetch reads, decrypts and verifies block i.
+func (sr *StripeReader) fetch(ctx context.Context, i int) ([]byte, error) {
+	b := sr.idx.Blocks[i]
+	fail := func(err error) error {
+		return &BlockError{Blob: sr.info.Blob, Block: i, Off: sr.plainOff[i], Err: err}
+	}
+	frame, err := sr.store.ReadRange(ctx, sr.info.Blob, sr.storedOff[i], b.Stored)
+	if err != nil {
+		return nil, fail(err)
+	}
+	if int64(len(frame)) != b.Stored {
+		return nil, fail(fmt.Errorf("%w: read %d stored bytes, index says %d", ErrSizeMismatch, len(frame), b.Stored))
+	}
+	plain, err := sr.key.Open(make([]byte, 0, b.Plain), frame, blockAAD(sr.info.Blob, b.ID))
+	if err != nil {
+		return nil, fail(err)
+	}
+	sum := sha256.Sum256(plain)
+	if int64(len(plain)) != b.Plain || hex.EncodeToString(sum[:]) != b.SHA256 {
+		return nil, fail(ErrBlockDigest)
+	}
+	return plain, nil
+}
+
+// WriteTo writes the whole plaintext to w in order, fetching up to readAhead blocks
+// concurrently ahead of the writer. Every block is authenticated and checked against its
+// recorded SHA-256 before any of it is written.
+func (sr *StripeReader) WriteTo(ctx context.Context, w io.Writer) (int64, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	type result struct {
+		data []byte
+		err  error
+	}
+	// Each pending block has its own one-slot channel, queued in order; the queue's buffer
+	// bounds how far ahead the fetchers run.
+	queue := make(chan chan result, readAhead)
+	go func() {
+		defer close(queue)
+		for i := range sr.idx.Blocks {
+			ch := make(chan result, 1)
+			select {
+			case queue <- ch:
+			case <-ctx.Done():
+				return
+			}
+			go func(i int) {
+				data, err := sr.fetch(ctx, i)
+				ch <- result{data, err}
+			}(i)
+		}
+	}()
+	var written int64
+	for ch := range queue {
+		res := <-ch
+		if res.err != nil {
+			return written, res.err
+		}
+		n, err := w.Write(res.data)
+		written += int64(n)
+		if err != nil {
+			return written, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return written, err
+	}
+	return written, nil
+}

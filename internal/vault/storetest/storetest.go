@@ -1,0 +1,258 @@
+// Package storetest is the contract every vault.Store must meet, as one test suite run on
+// each implementation (MemStore in package vault, the Azure store against Azurite in package
+// azstore). If the in-memory store passes what Azure passes, unit tests built on it are
+// testing the real semantics.
+package storetest
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// Options tunes the suite to a store.
+type Options struct {
+	// ListPageSize is the page size the store lists with; the paging test writes more blobs
+	// than three pages. 0 means the store does not page (only a few blobs are written).
+	ListPageSize int
+}
+
+// Run runs the contract. newStore must return an empty store each call.
+func Run(t *testing.T, newStore func(t *testing.T) vault.Store, o Options) {
+	tests := []struct {
+		name string
+		fn   func(t *testing.T, s vault.Store)
+	}{
+		{"StageCommitOrder", testStageCommitOrder},
+		{"UncommittedIsInvisible", testUncommittedInvisible},
+		{"RestageReplaces", testRestageReplaces},
+		{"RecommitUsesCommittedBlocks", testRecommit},
+		{"CommitUnknownBlock", testCommitUnknown},
+		{"CommitIfNoneMatch", testCommitIfNoneMatch},
+		{"ReadRange", testReadRange},
+		{"PutGet", testPutGet},
+		{"PutIfNoneMatch", testPutIfNoneMatch},
+		{"Props", testProps},
+		{"List", testList},
+		{"ListPaging", func(t *testing.T, s vault.Store) { testListPaging(t, s, o.ListPageSize) }},
+		{"Delete", testDelete},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
+	}
+}
+
+func ctxT(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// bid makes a valid block id; ids of one blob must share a length, so it is fixed-width.
+func bid(n int) string { return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blk-%06d", n)) }
+
+func testStageCommitOrder(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "v1/items/x/data/p/a1-s0.bak"
+	parts := map[int][]byte{1: []byte("first-"), 2: []byte("second--"), 3: bytes.Repeat([]byte("3"), 1000)}
+	for _, i := range []int{3, 1, 2} { // staged out of order
+		require.NoError(t, s.StageBlock(ctx, blob, bid(i), parts[i]))
+	}
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(2), bid(1), bid(3)}, vault.CommitOptions{}))
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, string(parts[2])+string(parts[1])+string(parts[3]), string(got), "content is in commit order")
+	blocks, err := s.BlockList(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, []vault.Block{{ID: bid(2), Size: 8}, {ID: bid(1), Size: 6}, {ID: bid(3), Size: 1000}}, blocks)
+}
+
+func testUncommittedInvisible(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "staged/only.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("data")))
+	_, err := s.Get(ctx, blob)
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+	_, err = s.BlockList(ctx, blob)
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+	_, err = s.Props(ctx, blob)
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+	var names []string
+	require.NoError(t, s.List(ctx, "staged/", func(b vault.BlobInfo) error { names = append(names, b.Name); return nil }))
+	assert.Empty(t, names)
+}
+
+func testRestageReplaces(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "restage.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("old version")))
+	require.NoError(t, s.StageBlock(ctx, blob, bid(2), []byte("B")))
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("new")))
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "newB", string(got))
+}
+
+func testRecommit(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "recommit.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("one")))
+	require.NoError(t, s.StageBlock(ctx, blob, bid(2), []byte("two")))
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	// A retried Put Block List: committed blocks can be named again.
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "onetwo", string(got))
+	// A new staged version of a committed id wins over the committed one.
+	require.NoError(t, s.StageBlock(ctx, blob, bid(2), []byte("TWO")))
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(2), bid(1)}, vault.CommitOptions{}))
+	got, err = s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "TWOone", string(got))
+}
+
+func testCommitUnknown(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "unknown.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("one")))
+	err := s.CommitBlocks(ctx, blob, []string{bid(1), bid(9)}, vault.CommitOptions{})
+	assert.ErrorIs(t, err, vault.ErrInvalidBlockList)
+	_, err = s.Get(ctx, blob)
+	assert.ErrorIs(t, err, vault.ErrNotFound, "a failed commit creates nothing")
+}
+
+func testCommitIfNoneMatch(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "cond.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("one")))
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(1)}, vault.CommitOptions{IfNoneMatch: true}))
+	require.NoError(t, s.StageBlock(ctx, blob, bid(2), []byte("two")))
+	err := s.CommitBlocks(ctx, blob, []string{bid(2)}, vault.CommitOptions{IfNoneMatch: true})
+	assert.ErrorIs(t, err, vault.ErrExists)
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "one", string(got))
+}
+
+func testReadRange(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "range.bak"
+	require.NoError(t, s.StageBlock(ctx, blob, bid(1), []byte("0123456789")))
+	require.NoError(t, s.StageBlock(ctx, blob, bid(2), []byte("abcdefghij")))
+	require.NoError(t, s.CommitBlocks(ctx, blob, []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	for _, c := range []struct {
+		off, n int64
+		want   string
+	}{{0, 3, "012"}, {8, 4, "89ab"}, {10, 10, "abcdefghij"}, {15, 100, "fghij"}, {19, 1, "j"}, {0, 20, "0123456789abcdefghij"}} {
+		got, err := s.ReadRange(ctx, blob, c.off, c.n)
+		require.NoError(t, err, "off %d n %d", c.off, c.n)
+		assert.Equal(t, c.want, string(got), "off %d n %d", c.off, c.n)
+	}
+	got, err := s.ReadRange(ctx, blob, 5, 0)
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = s.ReadRange(ctx, blob, 20, 1)
+	assert.ErrorIs(t, err, vault.ErrRange)
+	_, err = s.ReadRange(ctx, blob, 25, 5)
+	assert.ErrorIs(t, err, vault.ErrRange)
+	_, err = s.ReadRange(ctx, "missing.bak", 0, 1)
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+}
+
+func testPutGet(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "v1/items/x/points/p.json"
+	require.NoError(t, s.Put(ctx, blob, []byte(`{"a":1}`), vault.PutOptions{}))
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":1}`, string(got))
+	require.NoError(t, s.Put(ctx, blob, []byte(`{"a":2}`), vault.PutOptions{}), "unconditional put overwrites")
+	got, err = s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, `{"a":2}`, string(got))
+	require.NoError(t, s.Put(ctx, "empty", nil, vault.PutOptions{}))
+	got, err = s.Get(ctx, "empty")
+	require.NoError(t, err)
+	assert.Empty(t, got)
+	_, err = s.Get(ctx, "nope")
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+}
+
+func testPutIfNoneMatch(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "manifest.json"
+	require.NoError(t, s.Put(ctx, blob, []byte("first"), vault.PutOptions{IfNoneMatch: true}))
+	err := s.Put(ctx, blob, []byte("second"), vault.PutOptions{IfNoneMatch: true})
+	require.ErrorIs(t, err, vault.ErrExists)
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "first", string(got))
+}
+
+func testProps(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	before := time.Now().Add(-time.Minute) // tolerate clock skew with the service
+	require.NoError(t, s.Put(ctx, "p", []byte("12345"), vault.PutOptions{}))
+	p, err := s.Props(ctx, "p")
+	require.NoError(t, err)
+	assert.Equal(t, int64(5), p.Size)
+	assert.True(t, p.LastModified.After(before) && p.LastModified.Before(time.Now().Add(time.Minute)),
+		"LastModified %v is about now", p.LastModified)
+	_, err = s.Props(ctx, "q")
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+}
+
+func testList(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	for _, n := range []string{"a/2", "a/1", "a/sub/3", "b/1", "ab"} {
+		require.NoError(t, s.Put(ctx, n, []byte(n), vault.PutOptions{}))
+	}
+	var got []vault.BlobInfo
+	require.NoError(t, s.List(ctx, "a/", func(b vault.BlobInfo) error { got = append(got, b); return nil }))
+	require.Len(t, got, 3)
+	assert.Equal(t, []string{"a/1", "a/2", "a/sub/3"}, []string{got[0].Name, got[1].Name, got[2].Name})
+	assert.Equal(t, int64(len("a/sub/3")), got[2].Size)
+	assert.False(t, got[0].LastModified.IsZero())
+
+	stop := errors.New("stop")
+	calls := 0
+	err := s.List(ctx, "", func(vault.BlobInfo) error { calls++; return stop })
+	assert.ErrorIs(t, err, stop)
+	assert.Equal(t, 1, calls)
+}
+
+func testListPaging(t *testing.T, s vault.Store, page int) {
+	ctx := ctxT(t)
+	n := 7
+	if page > 0 {
+		n = 3*page + 1
+	}
+	want := make([]string, n)
+	for i := range want {
+		want[i] = fmt.Sprintf("pg/%04d", i)
+		require.NoError(t, s.Put(ctx, want[i], []byte{byte(i)}, vault.PutOptions{}))
+	}
+	var got []string
+	require.NoError(t, s.List(ctx, "pg/", func(b vault.BlobInfo) error { got = append(got, b.Name); return nil }))
+	assert.Equal(t, want, got, "every blob once, in name order, across pages")
+}
+
+func testDelete(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	require.NoError(t, s.Put(ctx, "d", []byte("x"), vault.PutOptions{}))
+	require.NoError(t, s.Delete(ctx, "d"))
+	_, err := s.Get(ctx, "d")
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+	assert.ErrorIs(t, s.Delete(ctx, "d"), vault.ErrNotFound)
+}

@@ -1,0 +1,186 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+func newBackupCmd(g *globals) *cobra.Command {
+	var in protocol.BackupInput
+	var typ string
+	var noCompression, wait bool
+	cmd := &cobra.Command{
+		Use:   "backup --instance NAME --database DB [--type full|differential|log|copy-only-full] [--wait]",
+		Short: "Start an on-demand backup (the sqlvault.Backup workflow)",
+		Example: `  starter backup --instance SQLVM1 --database SalesDB --type full --wait
+  starter backup --instance 'SQLVM1\INST2' --database 'Ops]Log' --type log`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			in.Type = protocol.BackupType(typ)
+			if noCompression {
+				off := false
+				in.Compression = &off
+			}
+			if in.Reason == "" {
+				in.Reason = "on-demand"
+			}
+			if err := in.Validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			tc, cfg, err := g.temporal(ctx)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			run, err := StartBackup(ctx, tc, cfg.Temporal.ControlTaskQueue, in)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !wait {
+				if g.jsonOut {
+					return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+				}
+				fmt.Fprintf(out, "started %s (run %s)\nwatch it: starter backup … --wait, or the Temporal Web UI\n", run.GetID(), run.GetRunID())
+				return nil
+			}
+			res, err := WaitBackup(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(out, res)
+			}
+			printPoint(out, res.RecoveryPoint)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Instance, "instance", "", `SQL Server instance as @@SERVERNAME shows it ("VM" or "VM\INSTANCE")`)
+	f.StringVar(&in.Database, "database", "", "database name")
+	f.StringVar(&typ, "type", "full", "full, differential, log or copy-only-full")
+	f.StringVar(&in.VM, "agent-vm", "", "VM whose agent runs it (default: the instance's machine name)")
+	f.IntVar(&in.Stripes, "stripes", 0, "stripes (1-64; default from the database size)")
+	f.BoolVar(&noCompression, "no-compression", false, "turn the agent's zstd compression off")
+	f.StringVar(&in.Reason, "reason", "", "recorded on the recovery point (default on-demand)")
+	f.BoolVar(&wait, "wait", false, "wait for the recovery point, with a progress bar")
+	return cmd
+}
+
+// StartBackup starts sqlvault.Backup with the workflow ID that keeps one data and one log
+// backup per database, and the search attributes the UI filters by.
+func StartBackup(ctx context.Context, tc client.Client, queue string, in protocol.BackupInput) (client.WorkflowRun, error) {
+	itemID := vault.ItemID(in.Instance, in.Database)
+	id := protocol.BackupWorkflowID(itemID, in.Type)
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID:                       id,
+		TaskQueue:                queue,
+		WorkflowExecutionTimeout: 48 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			protocol.SAInstance.ValueSet(in.Instance), protocol.SADatabase.ValueSet(in.Database),
+			protocol.SABackupType.ValueSet(string(in.Type)), protocol.SAVM.ValueSet(in.AgentVM())),
+	}, protocol.WorkflowBackup, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("a %s backup of %s is already running (workflow %s): wait for it, or cancel it with `temporal workflow cancel --workflow-id %s`",
+			in.Type.Lane(), in.Database, id, id)
+	}
+	return run, err
+}
+
+// WaitBackup waits for the workflow's result, drawing a progress bar from the progress
+// query and the stream activity's heartbeats.
+func WaitBackup(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, bar bool) (*protocol.BackupResult, error) {
+	done := make(chan error, 1)
+	var res protocol.BackupResult
+	go func() { done <- run.Get(ctx, &res) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-done:
+			if bar && last != "" {
+				fmt.Fprintln(w)
+			}
+			if err != nil {
+				return nil, explain(err)
+			}
+			return &res, nil
+		case <-tick.C:
+			if !bar {
+				continue
+			}
+			line := progressLine(ctx, tc, run)
+			if line != "" && line != last {
+				fmt.Fprintf(w, "\r%-78s", line)
+				last = line
+			}
+		}
+	}
+}
+
+func progressLine(ctx context.Context, tc client.Client, run client.WorkflowRun) string {
+	var p protocol.BackupProgress
+	if v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress); err == nil {
+		_ = v.Get(&p)
+	}
+	var sp protocol.StreamProgress
+	attempt := int32(0)
+	if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
+		for _, pa := range d.PendingActivities {
+			if pa.GetActivityType().GetName() != protocol.ActivityStreamBackup {
+				continue
+			}
+			attempt = pa.GetAttempt()
+			if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 {
+				_ = temporalDecode(hd.Payloads[0], &sp)
+			}
+		}
+	}
+	if p.Phase == "" {
+		return ""
+	}
+	width := 30
+	filled := sp.Percent * width / 100
+	barText := strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
+	s := fmt.Sprintf("%-10s [%s] %3d%%  %s read, %s stored", p.Phase, barText, sp.Percent, human(sp.Bytes), human(sp.Stored))
+	if attempt > 1 {
+		s += fmt.Sprintf("  (attempt %d)", attempt)
+	}
+	return s
+}
+
+// explain turns a workflow failure into the named error's own message.
+func explain(err error) error {
+	var ae *temporal.ApplicationError
+	if errors.As(err, &ae) {
+		return fmt.Errorf("%s: %s", ae.Type(), ae.Message())
+	}
+	return err
+}
+
+func human(n int64) string {
+	const unit = 1024
+	if n < unit {
+		return fmt.Sprintf("%d B", n)
+	}
+	div, exp := int64(unit), 0
+	for m := n / unit; m >= unit; m /= unit {
+		div *= unit
+		exp++
+	}
+	return fmt.Sprintf("%.1f %ciB", float64(n)/float64(div), "KMGTPE"[exp])
+}

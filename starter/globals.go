@@ -1,0 +1,83 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/logging"
+	"github.com/sqlvault/sqlvault/internal/temporalx"
+	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
+)
+
+// globals are the flags every command shares and the connections built from them.
+type globals struct {
+	root     *cobra.Command
+	jsonOut  bool
+	logLevel string
+}
+
+func (g *globals) bind(root *cobra.Command) {
+	g.root = root
+	config.BindFlags(root.PersistentFlags())
+	root.PersistentFlags().BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
+}
+
+func (g *globals) config() (*config.Config, error) {
+	return config.Load("", os.Getenv, g.root.PersistentFlags())
+}
+
+func (g *globals) logger(cfg *config.Config) *zap.Logger {
+	level := cfg.Log.Level
+	if level == "" || level == "info" {
+		level = "warn" // the CLI's own output is the point; logs only for trouble
+	}
+	l, err := logging.New(level, "console")
+	if err != nil {
+		return zap.NewNop()
+	}
+	return l
+}
+
+func (g *globals) temporal(ctx context.Context) (client.Client, *config.Config, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	tc, err := temporalx.Dial(ctx, cfg.Temporal, g.logger(cfg))
+	return tc, cfg, err
+}
+
+func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config, error) {
+	cfg, err := g.config()
+	if err != nil {
+		return nil, nil, err
+	}
+	store, err := azstore.FromConfig(ctx, cfg.Vault)
+	if err != nil {
+		return nil, nil, err
+	}
+	return vault.NewRepository(store, g.logger(cfg)), cfg, nil
+}
+
+func (g *globals) key(cfg *config.Config) (*blockcrypt.Key, error) {
+	if cfg.Key.File == "" {
+		return nil, fmt.Errorf("a deep verify decrypts the data: give the vault key with --key-file or SQLVAULT_KEY_FILE")
+	}
+	return blockcrypt.LoadKeyFile(cfg.Key.File)
+}
+
+func (g *globals) printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

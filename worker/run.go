@@ -1,0 +1,138 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/activities"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/endpoint"
+	"github.com/sqlvault/sqlvault/internal/logging"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/temporalx"
+	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
+	"github.com/sqlvault/sqlvault/workflows"
+)
+
+// run starts the configured roles and blocks until ctx ends.
+func run(ctx context.Context, cfg *config.Config) error {
+	log, err := logging.New(cfg.Log.Level, cfg.Log.Format)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = log.Sync() }()
+	for _, w := range cfg.Warnings() {
+		log.Warn(w)
+	}
+	tc, err := temporalx.Dial(ctx, cfg.Temporal, log)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	repo, err := OpenVault(ctx, cfg.Vault, log)
+	if err != nil {
+		return err
+	}
+	var workers []worker.Worker
+	if cfg.Role.RunsControl() {
+		w := NewControlWorker(tc, cfg.Temporal.ControlTaskQueue, repo, log)
+		workers = append(workers, w)
+	}
+	if cfg.Role.RunsAgent() {
+		agent, closeAgent, err := NewAgent(cfg, repo, log)
+		if err != nil {
+			return err
+		}
+		defer closeAgent()
+		workers = append(workers, NewAgentWorker(tc, cfg, agent))
+	}
+	for _, w := range workers {
+		if err := w.Start(); err != nil {
+			return fmt.Errorf("start worker: %w", err)
+		}
+		defer w.Stop()
+	}
+	log.Info("worker running", zap.String("role", string(cfg.Role)), zap.String("temporal", cfg.Temporal.Address),
+		zap.String("namespace", cfg.Temporal.Namespace))
+	<-ctx.Done()
+	log.Info("worker stopping")
+	return nil
+}
+
+// OpenVault connects to the vault container with the configured authentication.
+func OpenVault(ctx context.Context, v config.Vault, log *zap.Logger) (*vault.Repository, error) {
+	store, err := azstore.FromConfig(ctx, v)
+	if err != nil {
+		return nil, err
+	}
+	return vault.NewRepository(store, log), nil
+}
+
+// NewControlWorker registers every workflow and the control activities.
+func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
+	w := worker.New(tc, queue, worker.Options{})
+	workflows.Register(w)
+	(&activities.Control{Vault: repo, Log: log}).Register(w)
+	return w
+}
+
+// NewAgent builds the agent's activities: the endpoint, the key and one connection pool per
+// instance. The returned func releases them.
+func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*activities.Agent, func(), error) {
+	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
+	if err != nil {
+		return nil, nil, err
+	}
+	ep, err := endpoint.New(endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
+		CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile, Logger: log.Named("endpoint")})
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := ep.Start(); err != nil {
+		return nil, nil, err
+	}
+	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent")}
+	closeAll := func() {
+		_ = ep.Close()
+		for _, in := range a.Instances {
+			_ = in.Conn.Close()
+		}
+	}
+	for i, inst := range cfg.Agent.Instances {
+		dsn, err := inst.DSN()
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
+		}
+		conn, err := sqlserver.Open(dsn)
+		if err != nil {
+			closeAll()
+			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
+		}
+		a.Instances = append(a.Instances, activities.Instance{Name: inst.Name, Conn: conn})
+	}
+	if len(a.Instances) == 0 {
+		closeAll()
+		return nil, nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
+	}
+	return a, closeAll, nil
+}
+
+// NewAgentWorker is an activity-only worker on this VM's task queue. The concurrency limit
+// caps how many backups and restores run on the VM at once.
+func NewAgentWorker(tc client.Client, cfg *config.Config, a *activities.Agent) worker.Worker {
+	w := worker.New(tc, protocol.AgentTaskQueue(cfg.Agent.VM), worker.Options{
+		DisableWorkflowWorker:              true,
+		MaxConcurrentActivityExecutionSize: cfg.Agent.MaxConcurrentBackups,
+	})
+	a.Register(w)
+	return w
+}
