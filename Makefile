@@ -6,6 +6,8 @@ GO            ?= go
 TEMPORAL_CLI  := v1.5.1
 BIN           := $(CURDIR)/bin
 TEMPORAL      := $(BIN)/temporal
+WORKFLOWCHECK := $(BIN)/workflowcheck
+WORKFLOWCHECK_VERSION := v0.6.0
 AZURITE       := node_modules/.bin/azurite-blob
 GOTEST_FLAGS  ?= -count=1 -timeout 25m
 
@@ -15,8 +17,11 @@ export PATH := $(BIN):$(PATH)
 
 all: build
 
-## tools: the Temporal CLI (dev server + Web UI) built from the Go module proxy, and Azurite from npm.
-tools: $(TEMPORAL) $(AZURITE)
+## tools: the Temporal CLI (dev server + Web UI) and workflowcheck built from the Go module proxy, and Azurite from npm.
+tools: $(TEMPORAL) $(AZURITE) $(WORKFLOWCHECK)
+
+$(WORKFLOWCHECK):
+	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)
 
 $(TEMPORAL):
 	@echo ">> building the Temporal CLI $(TEMPORAL_CLI) into $(BIN) (first time: a few minutes)"
@@ -31,18 +36,18 @@ build:
 	$(GO) build ./...
 
 ## test: the whole suite; installs and starts what it needs (services run as plain processes).
-test: tools
-	$(GO) vet ./...
+test: tools lint
 	$(GO) test $(GOTEST_FLAGS) ./...
 
 ## bench: every benchmark; results and method go to BENCHMARKS.md.
 bench: tools
 	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee .bench.out
 
-## lint: formatting and vet (workflowcheck joins once workflows exist).
-lint:
+## lint: formatting, vet, and workflowcheck (workflow code must stay deterministic).
+lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
+	$(WORKFLOWCHECK) ./workflows/...
 
 ## run: the embedded default stack on loopback (Temporal dev server with its Web UI, Azurite, the SQL Server simulator).
 run: tools

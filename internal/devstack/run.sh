@@ -191,7 +191,7 @@ stop() {
   echo ">> stopping the stack"
   local i p deadline
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    p=${pids[i]}
+    p=${pids[i]}; [[ ${names[i]} == worker ]] && continue
     kill -TERM -- "-$p" 2>/dev/null || continue
     deadline=$((SECONDS + 10))
     while kill -0 -- "-$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
