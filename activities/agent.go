@@ -43,6 +43,7 @@ type Agent struct {
 
 	mu      sync.Mutex
 	running map[string]bool // item + lane: one data and one log stream per database
+	creds   map[string]bool // credentials of this process's live sessions
 }
 
 // Register registers the agent's activities under their public names.
@@ -216,6 +217,48 @@ func (a *Agent) unlock(key string) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	delete(a.running, key)
+}
+
+// trackCredential records a live session's credential (on) or forgets it (off).
+func (a *Agent) trackCredential(name string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.creds == nil {
+		a.creds = map[string]bool{}
+	}
+	if on {
+		a.creds[name] = true
+	} else {
+		delete(a.creds, name)
+	}
+}
+
+// dropStaleCredentials removes operation credentials an earlier agent process left behind
+// when it died mid-backup: their SAS is useless (the endpoint's signing key died with it),
+// but a secret should not linger in SQL Server.
+func (a *Agent) dropStaleCredentials(ctx context.Context, conn *sqlserver.Conn) {
+	prefix := strings.TrimSuffix(a.Endpoint.BaseURL(), "/")
+	if i := strings.LastIndex(prefix, ":"); i > len("https://") {
+		prefix = prefix[:i+1] // any port: the dead process may have listened elsewhere
+	}
+	names, err := conn.Credentials(ctx, prefix)
+	if err != nil {
+		a.logger().Warn("could not list credentials", zap.Error(err))
+		return
+	}
+	for _, n := range names {
+		a.mu.Lock()
+		live := a.creds[n]
+		a.mu.Unlock()
+		if live || !strings.Contains(n, "/op-") {
+			continue
+		}
+		if err := conn.DropCredential(ctx, n); err != nil {
+			a.logger().Warn("could not drop a stale credential", zap.Error(err))
+		} else {
+			a.logger().Info("dropped a credential left by an interrupted operation", zap.String("credential", n))
+		}
+	}
 }
 
 func (a *Agent) logger() *zap.Logger {

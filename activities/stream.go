@@ -90,6 +90,9 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "open the agent endpoint session: %v", err)
 	}
 	defer sess.Close()
+	a.dropStaleCredentials(ctx, conn)
+	a.trackCredential(sess.ContainerURL(), true)
+	defer a.trackCredential(sess.ContainerURL(), false)
 	if err := conn.CreateCredential(ctx, sess.ContainerURL(), sess.SAS()); err != nil {
 		return res, sqlError(err, in.Database)
 	}

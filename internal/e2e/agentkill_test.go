@@ -154,6 +154,10 @@ func TestAgentKilledMidStream(t *testing.T) {
 	require.NoError(t, s.repo.DeepVerify(ctx, ms[0], s.key))
 	s.requireNoGarbageAfterSweep()
 	record(t, "backup-agent-killed", h)
+	// The dead agent's operation credential was cleaned up by the next one.
+	var creds int
+	require.NoError(t, s.sqlDB.QueryRow("SELECT COUNT(*) FROM sys.credentials").Scan(&creds))
+	assert.Zero(t, creds)
 
 	// Neither agent logged a secret.
 	secrets := map[string]string{"SQL password": sqlPassword, "SAS signature": "sig=", "storage key": testenv.AzuriteKey}

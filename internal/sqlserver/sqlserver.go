@@ -370,3 +370,21 @@ func guidString(g mssql.NullUniqueIdentifier) string {
 	}
 	return g.UUID.String()
 }
+
+// Credentials lists the names of the instance's credentials that start with prefix.
+func (c *Conn) Credentials(ctx context.Context, prefix string) ([]string, error) {
+	rows, err := c.db.QueryContext(ctx, "SELECT name FROM sys.credentials WHERE LEFT(name, LEN(@p1)) = @p1", prefix)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			return nil, Classify(err)
+		}
+		out = append(out, n)
+	}
+	return out, Classify(rows.Err())
+}
