@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/testenv"
+)
+
+var (
+	starterBin     string
+	starterBinErr  error
+	starterBinOnce sync.Once
+)
+
+func buildStarter(t *testing.T) string {
+	starterBinOnce.Do(func() {
+		root, err := testenv.RepoRoot()
+		if err != nil {
+			starterBinErr = err
+			return
+		}
+		dir, err := os.MkdirTemp("", "sqlvault-starter-")
+		if err != nil {
+			starterBinErr = err
+			return
+		}
+		starterBin = filepath.Join(dir, "starter")
+		cmd := exec.Command("go", "build", "-o", starterBin, "./starter")
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			starterBinErr = err
+			starterBin = string(out)
+		}
+	})
+	require.NoError(t, starterBinErr, starterBin)
+	return starterBin
+}
+
+// starter runs the CLI against the stack, configured by environment as a user would.
+func (s *stack) starter(args ...string) (string, string, error) {
+	cmd := exec.Command(buildStarter(s.t), args...)
+	cmd.Env = append(os.Environ(),
+		"SQLVAULT_TEMPORAL_ADDRESS="+s.temporal.HostPort,
+		"SQLVAULT_CONTROL_TASK_QUEUE="+s.controlQueue(),
+		"SQLVAULT_VAULT_AUTH=connectionString",
+		"SQLVAULT_VAULT_CONNECTION_STRING="+s.azurite.ConnectionString,
+		"SQLVAULT_VAULT_CONTAINER="+s.container,
+		"SQLVAULT_KEY_FILE="+s.keyFile,
+	)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	err := cmd.Run()
+	return out.String(), errOut.String(), err
+}
+
+// TestStarterBackupListShowVerify drives the CLI the way the README shows.
+func TestStarterBackupListShowVerify(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "SalesDB", DataPages: 1024})
+	require.NoError(t, err)
+	_, err = db.Write(10)
+	require.NoError(t, err)
+
+	out, errOut, err := s.starter("backup", "--instance", vm, "--database", "SalesDB", "--type", "full", "--agent-vm", s.agentVM(), "--wait", "--json")
+	require.NoError(t, err, errOut)
+	var res protocol.BackupResult
+	require.NoError(t, json.Unmarshal([]byte(out), &res), out)
+	rp := res.RecoveryPoint
+	assert.Equal(t, "SalesDB", rp.Database)
+	assert.Equal(t, protocol.Full, rp.Type)
+	assert.Equal(t, "on-demand", rp.Reason)
+	assert.Equal(t, s.msdb("SalesDB")[0].Last, rp.LastLSN)
+
+	out, errOut, err = s.starter("list", "--instance", vm, "--database", "SalesDB")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "POINT")
+	assert.Contains(t, out, rp.PointID)
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	assert.Len(t, lines, 2, "a header and one recovery point:\n%s", out)
+
+	out, errOut, err = s.starter("show", rp.PointID, "--instance", vm, "--database", "SalesDB")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, rp.LastLSN)
+	assert.Contains(t, out, "AES-256-GCM")
+
+	out, errOut, err = s.starter("verify", rp.PointID, "--instance", vm, "--database", "SalesDB", "--deep")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "is intact")
+
+	// A user error comes back named, with what to do.
+	_, errOut, err = s.starter("backup", "--instance", vm, "--database", "Nope", "--agent-vm", s.agentVM(), "--wait")
+	require.Error(t, err)
+	assert.Contains(t, errOut, "DatabaseNotFound")
+	// Bad input never reaches Temporal.
+	_, errOut, err = s.starter("backup", "--instance", vm, "--database", "SalesDB", "--type", "weekly")
+	require.Error(t, err)
+	assert.Contains(t, errOut, `"type" must be one of`)
+}
