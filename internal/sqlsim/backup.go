@@ -132,14 +132,25 @@ func (x *executor) resolveDatabaseName(lit, variable string) (string, error) {
 	return x.evalString(&tsql.Variable{Name: variable})
 }
 
-// device is a resolved URL device with its SAS secret.
+// device is a resolved backup device: a URL with its SAS secret, or (RESTORE only) a
+// local file.
 type device struct {
-	url urlio.BlobURL
-	sas string
+	url  urlio.BlobURL
+	sas  string
+	file string // DISK = '…' path
 }
 
-// resolveDevices evaluates and validates URL devices and finds their credentials.
-func (x *executor) resolveDevices(devs []tsql.Device) ([]device, error) {
+func (d device) name() string {
+	if d.file != "" {
+		return d.file
+	}
+	return d.url.Raw
+}
+
+// resolveDevices evaluates and validates URL devices and finds their credentials. DISK
+// devices are accepted only when allowDisk (RESTORE): the simulator reads backup files a
+// person copied to disk but never writes backups there.
+func (x *executor) resolveDevices(devs []tsql.Device, allowDisk ...bool) ([]device, error) {
 	if len(devs) > maxStripes {
 		return nil, sqlErr(3205, "Too many backup devices specified for backup or restore; only %d are allowed.", maxStripes)
 	}
@@ -148,6 +159,10 @@ func (x *executor) resolveDevices(devs []tsql.Device) ([]device, error) {
 		raw, err := x.evalString(d.Value)
 		if err != nil {
 			return nil, err
+		}
+		if d.Kind == "DISK" && len(allowDisk) > 0 && allowDisk[0] {
+			out = append(out, device{file: raw})
+			continue
 		}
 		if d.Kind != "URL" {
 			return nil, &tsql.UnsupportedError{Statement: d.Kind + " backup devices"}

@@ -245,6 +245,10 @@ func (in *Instance) serverProperty(p string) (any, sqltypes.Type, bool, error) {
 		return int32(1), sqltypes.Int, true, nil
 	case "collation":
 		return "SQL_Latin1_General_CP1_CI_AS", sqltypes.NVarChar, true, nil
+	case "instancedefaultdatapath":
+		return in.cfg.DataPath, sqltypes.NVarChar, true, nil
+	case "instancedefaultlogpath":
+		return in.cfg.LogPath, sqltypes.NVarChar, true, nil
 	case "hostplatform":
 		return "Linux", sqltypes.NVarChar, true, nil
 	}
@@ -342,6 +346,7 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 			nvarchar("type_desc", 60), col("data_space_id", sqltypes.Int), nvarchar("name", 128),
 			nvarchar("physical_name", 260), nvarchar("state_desc", 60), col("size", sqltypes.Int),
 			col("max_size", sqltypes.Int), col("growth", sqltypes.Int), col("is_read_only", sqltypes.Bit),
+			col("redo_start_lsn", sqltypes.Numeric),
 		}}
 		for _, db := range in.databasesLocked() {
 			if object == "database_files" && !strings.EqualFold(db.name, inDB) {
@@ -352,8 +357,13 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 				if f.typ == 1 {
 					typeDesc, space = "LOG", 0
 				}
+				// redo_start_lsn: where the next roll forward starts, NULL unless RESTORING.
+				var redo any
+				if db.state == StateRestoring && db.restore != nil {
+					redo = db.shared.ext(db.restore.redo)
+				}
 				t.Rows = append(t.Rows, []any{db.id, f.fileID, f.typ, typeDesc, space, f.logical, f.physical,
-					"ONLINE", int32(f.pages), int32(-1), int32(8192), db.readOnly})
+					db.state, int32(f.pages), int32(-1), int32(8192), db.readOnly, redo})
 			}
 		}
 		return t

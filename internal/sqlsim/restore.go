@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math/big"
+	"os"
 	"strings"
 	"time"
 
@@ -152,6 +153,25 @@ func (x *executor) openStripes(devs []device) ([]media.Stripe, func(), error) {
 	fault, counter := in.takeStreamFault(), &faultCounter{}
 	stripes := make([]media.Stripe, 0, len(devs))
 	for _, d := range devs {
+		if d.file != "" {
+			f, err := os.Open(d.file)
+			if err != nil {
+				closeAll()
+				return nil, nil, sqlErr(3201, "Cannot open backup device '%s'. Operating system error 2(The system cannot find the file specified.).", d.file)
+			}
+			st, err := f.Stat()
+			if err != nil {
+				f.Close()
+				closeAll()
+				return nil, nil, sqlErr(3201, "Cannot open backup device '%s'. Operating system error 5(Access is denied.).", d.file)
+			}
+			closers = append(closers, func() { _ = f.Close() })
+			stripes = append(stripes, media.Stripe{
+				R:    &faultReaderAt{r: f, fault: fault, ctx: x.ctx, device: d.file, count: counter},
+				Size: st.Size(), Name: d.file,
+			})
+			continue
+		}
 		r, err := in.sim.blob.Open(x.ctx, d.url, d.sas)
 		if err != nil {
 			closeAll()
@@ -202,7 +222,7 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 	if len(st.From) == 0 {
 		return sqlErr(102, "Incorrect syntax near '%s'.", st.Kind)
 	}
-	devs, err := x.resolveDevices(st.From)
+	devs, err := x.resolveDevices(st.From, true)
 	if err != nil {
 		return err
 	}
@@ -326,7 +346,7 @@ func fileListOnly(h media.Header) *query.Table {
 }
 
 func (x *executor) restoreVerify(st *tsql.Restore) error {
-	devs, err := x.resolveDevices(st.From)
+	devs, err := x.resolveDevices(st.From, true)
 	if err != nil {
 		return err
 	}
@@ -375,7 +395,7 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 		}
 		return x.recoverOnly(name)
 	}
-	devs, err := x.resolveDevices(st.From)
+	devs, err := x.resolveDevices(st.From, true)
 	if err != nil {
 		return err
 	}
@@ -391,7 +411,7 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 	defer r.Close()
 	h := r.Header()
 	if (st.Kind == "LOG") != (h.BackupType == 2) {
-		return sqlErr(3135, "The backup set in file '%s' was created by BACKUP %s and cannot be used for this restore operation.", devs[0].url.Raw, map[bool]string{true: "LOG", false: "DATABASE"}[h.BackupType == 2])
+		return sqlErr(3135, "The backup set in file '%s' was created by BACKUP %s and cannot be used for this restore operation.", devs[0].name(), map[bool]string{true: "LOG", false: "DATABASE"}[h.BackupType == 2])
 	}
 
 	db, cleanup, err := x.prepareRestoreTarget(name, h, o)
@@ -458,7 +478,11 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 	tr := r.Trailer()
 	progress.finish()
 
-	applied, err := x.applyRestore(db, h, tr, o, rebuilt, pages, records)
+	names := make([]string, len(devs))
+	for i, d := range devs {
+		names[i] = d.name()
+	}
+	applied, err := x.applyRestore(db, h, tr, o, rebuilt, pages, records, names)
 	if err != nil {
 		return err
 	}
@@ -647,7 +671,7 @@ type restoreOutcome struct {
 
 // applyRestore applies a verified backup to the database and recovers it if asked.
 func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, o restoreOptions,
-	rebuilt *content.Database, pages []content.PageVersion, records []content.Record) (restoreOutcome, error) {
+	rebuilt *content.Database, pages []content.PageVersion, records []content.Record, devices []string) (restoreOutcome, error) {
 	in := x.s.in
 	in.mu.Lock()
 	defer in.mu.Unlock()
@@ -721,7 +745,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 	}
 	in.msdb.restores = append(in.msdb.restores, restoreRow{
 		id: int32(len(in.msdb.restores) + 1), date: in.sim.Now(), dest: db.name, user: x.s.login,
-		backupSetID: in.backupSetIDLocked(h.BackupSetGUID), typ: map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType],
+		backupSetID: in.restoredSetLocked(h, tr, devices), typ: map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType],
 		replace: o.replace, recovery: !o.noRecovery, stopAt: derefTime(o.stopAt),
 	})
 	if !o.noRecovery && !out.needMore {
@@ -738,13 +762,39 @@ func derefTime(t *time.Time) time.Time {
 	return *t
 }
 
-func (in *Instance) backupSetIDLocked(guid sqltypes.UUID) any {
+// restoredSetLocked returns the msdb backupset row of a restored backup set, adding it (with
+// its media rows) if this instance has none: SQL Server records every backup set it
+// restores, so restorehistory always links to one.
+func (in *Instance) restoredSetLocked(h media.Header, tr media.Trailer, devices []string) int32 {
 	for _, s := range in.msdb.sets {
-		if s.uuid == guid {
+		if s.uuid == h.BackupSetGUID {
 			return s.id
 		}
 	}
-	return nil
+	hist := &in.msdb
+	mediaID := int32(len(hist.mediaSets) + 1)
+	hist.mediaSets = append(hist.mediaSets, mediaSetRow{id: mediaID, uuid: h.MediaSetGUID, families: uint8(len(devices)), compressed: h.Compressed})
+	for i, d := range devices {
+		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d})
+	}
+	dec := func(l content.LSN) sqltypes.Decimal { return extLSN(h, l).(sqltypes.Decimal) }
+	row := &backupSetRow{
+		id: int32(len(hist.sets) + 1), uuid: h.BackupSetGUID, mediaSetID: mediaID, families: uint8(len(devices)),
+		name: nilIfEmpty(h.BackupName), description: nilIfEmpty(h.BackupDescription), user: h.UserName,
+		major: int32(h.SoftwareVersionMajor), minor: int32(h.SoftwareVersionMinor), build: int32(h.SoftwareVersionBuild),
+		server: h.ServerName, machine: h.MachineName, database: h.DatabaseName, databaseGUID: h.DatabaseGUID,
+		familyGUID: h.FamilyGUID, created: h.DatabaseCreationDate, start: h.BackupStartDate, finish: tr.BackupFinishDate,
+		typ: map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType], firstLSN: dec(h.FirstLSN), lastLSN: dec(h.LastLSN),
+		checkpointLSN: dec(h.CheckpointLSN), databaseBackupLSN: extLSNOrNull(h, h.DatabaseBackupLSN),
+		forkGUID: h.RecoveryForkGUID, firstForkGUID: h.FirstRecoveryForkGUID, checksums: h.HasBackupChecksums,
+		copyOnly: h.IsCopyOnly, readOnly: h.IsReadOnly, recovery: h.RecoveryModel, size: tr.BackupSize,
+		compressed: tr.CompressedBackupSize, collation: h.Collation,
+	}
+	if h.BackupType == 5 {
+		row.diffBaseLSN, row.diffBaseGUID = dec(h.DifferentialBaseLSN), h.DifferentialBaseGUID
+	}
+	hist.sets = append(hist.sets, row)
+	return row.id
 }
 
 // recoverLocked brings a RESTORING database online at the point its restore reached.

@@ -3,6 +3,7 @@ package sqlsim_test
 import (
 	"context"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -305,4 +306,51 @@ func TestCorruptAndTruncatedBackupsAreRefused(t *testing.T) {
 	_, err = e.db.Exec("RESTORE DATABASE V3 FROM URL = @p1 WITH MOVE 'Bad' TO '/d/v3.mdf', MOVE 'Bad_log' TO '/d/v3.ldf'", e.url("st_1.bak"))
 	requireSQLError(t, err, 3132)
 	e.mustExec(fmt.Sprintf("RESTORE DATABASE V3 FROM URL = '%s', URL = '%s' WITH MOVE 'Bad' TO '/d/v3.mdf', MOVE 'Bad_log' TO '/d/v3.ldf'", e.url("st_2.bak"), e.url("st_1.bak")))
+}
+
+func TestRestoreFromDiskAndRestoreBookkeeping(t *testing.T) {
+	e := newEnv(t)
+	f := e.buildChain("Disk")
+	// A person copies a backup to disk and restores it by hand with FROM DISK.
+	b, ok := e.blobs.Blob(container, "Disk_full.bak")
+	require.True(t, ok)
+	path := t.TempDir() + "/Disk_full.bak"
+	require.NoError(t, os.WriteFile(path, b.Content, 0o600))
+	e.mustExec("RESTORE DATABASE DiskCopy FROM DISK = @p1 WITH NORECOVERY, MOVE 'Disk' TO '/d/dc.mdf', MOVE 'Disk_log' TO '/d/dc.ldf'", path)
+
+	// While RESTORING, sys.master_files.redo_start_lsn says where the next roll forward starts.
+	rows := e.queryRows("SELECT state_desc, redo_start_lsn FROM sys.master_files WHERE database_id = DB_ID('DiskCopy') AND file_id = 1")
+	require.Len(t, rows, 1)
+	assert.Equal(t, "RESTORING", rows[0]["state_desc"])
+	assert.Equal(t, f.lastLSN[e.url("Disk_full.bak")], rows[0]["redo_start_lsn"])
+	e.mustExec("RESTORE LOG DiskCopy FROM URL = @p1 WITH NORECOVERY", e.url("Disk_log1.trn"))
+	rows = e.queryRows("SELECT redo_start_lsn FROM sys.master_files WHERE database_id = DB_ID('DiskCopy') AND file_id = 1")
+	assert.Equal(t, f.lastLSN[e.url("Disk_log1.trn")], rows[0]["redo_start_lsn"])
+	e.mustExec("RESTORE DATABASE DiskCopy WITH RECOVERY")
+	rows = e.queryRows("SELECT redo_start_lsn FROM sys.master_files WHERE database_id = DB_ID('DiskCopy') AND file_id = 1")
+	assert.Nil(t, rows[0]["redo_start_lsn"])
+	assert.Equal(t, f.src.DigestAt(f.tLog1).String(), e.dbByName("DiskCopy").Digest().String())
+
+	// A missing file is SQL Server's 3201.
+	_, err := e.db.Exec("RESTORE HEADERONLY FROM DISK = '/nonexistent/x.bak'")
+	requireSQLError(t, err, 3201)
+
+	// Restoring a backup set from another server records it in this server's msdb too, so
+	// restorehistory always joins to backupset.
+	other, err := e.sim.StartInstance(sqlsim.InstanceConfig{Machine: "OTHERVM"})
+	require.NoError(t, err)
+	odb := e.connectTo(other)
+	_, err = odb.Exec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", e.base, sasToken))
+	require.NoError(t, err)
+	_, err = odb.Exec("RESTORE DATABASE Moved FROM URL = @p1", e.url("Disk_full.bak"))
+	require.NoError(t, err)
+	hist := queryRowsDB(t, odb, `SELECT bs.type, bs.server_name, CAST(bs.last_lsn AS nvarchar(40)) AS last_lsn FROM msdb.dbo.restorehistory rh
+		JOIN msdb.dbo.backupset bs ON bs.backup_set_id = rh.backup_set_id WHERE rh.destination_database_name = 'Moved'`)
+	require.Len(t, hist, 1)
+	assert.Equal(t, "D", hist[0]["type"])
+	assert.Equal(t, "SQLVM1", hist[0]["server_name"])
+	assert.Equal(t, f.lastLSN[e.url("Disk_full.bak")], hist[0]["last_lsn"])
+	var dataPath string
+	require.NoError(t, odb.QueryRow("SELECT CAST(SERVERPROPERTY('InstanceDefaultDataPath') AS nvarchar(260))").Scan(&dataPath))
+	assert.Equal(t, "/var/opt/mssql/data/", dataPath)
 }
