@@ -1,0 +1,187 @@
+package sqlserver
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	mssql "github.com/microsoft/go-mssqldb"
+)
+
+// Move relocates one file of the backup (RESTORE … WITH MOVE).
+type Move struct {
+	Logical, Physical string
+}
+
+// RestoreCommand is one RESTORE DATABASE or RESTORE LOG from URL (or DISK) devices.
+type RestoreCommand struct {
+	Database   string
+	Log        bool // RESTORE LOG
+	URLs       []string
+	Moves      []Move
+	Replace    bool
+	NoRecovery bool
+	// StopAt is a point in time on the server's clock (msdb's times are the same clock).
+	StopAt *time.Time
+	Stats  int
+}
+
+// Statement renders the RESTORE with every name, path and time as a parameter.
+func (r RestoreCommand) Statement() (string, []any) {
+	var sb strings.Builder
+	args := []any{r.Database}
+	if r.Log {
+		sb.WriteString("RESTORE LOG @p1 FROM ")
+	} else {
+		sb.WriteString("RESTORE DATABASE @p1 FROM ")
+	}
+	param := func(v any) string {
+		args = append(args, v)
+		return fmt.Sprintf("@p%d", len(args))
+	}
+	for i, u := range r.URLs {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		sb.WriteString("URL = " + param(u))
+	}
+	opts := []string{}
+	if r.NoRecovery {
+		opts = append(opts, "NORECOVERY")
+	} else {
+		opts = append(opts, "RECOVERY")
+	}
+	if r.Replace {
+		opts = append(opts, "REPLACE")
+	}
+	for _, m := range r.Moves {
+		opts = append(opts, "MOVE "+param(m.Logical)+" TO "+param(m.Physical))
+	}
+	if r.StopAt != nil {
+		// datetime, not datetimeoffset: STOPAT compares with the server's own clock.
+		opts = append(opts, "STOPAT = "+param(mssql.DateTime1(*r.StopAt)))
+	}
+	if r.Stats > 0 {
+		opts = append(opts, fmt.Sprintf("STATS = %d", r.Stats))
+	}
+	sb.WriteString(" WITH ")
+	sb.WriteString(strings.Join(opts, ", "))
+	return sb.String(), args
+}
+
+// BackupFile is one file of a backup set (RESTORE FILELISTONLY).
+type BackupFile struct {
+	Logical  string
+	Physical string
+	Type     string // D data, L log
+}
+
+// FileList reads the backup set's files from its devices.
+func (c *Conn) FileList(ctx context.Context, urls []string) ([]BackupFile, error) {
+	var sb strings.Builder
+	sb.WriteString("RESTORE FILELISTONLY FROM ")
+	args := make([]any, len(urls))
+	for i, u := range urls {
+		if i > 0 {
+			sb.WriteString(", ")
+		}
+		fmt.Fprintf(&sb, "URL = @p%d", i+1)
+		args[i] = u
+	}
+	rows, err := c.db.QueryContext(ctx, sb.String(), args...)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return nil, Classify(err)
+	}
+	var out []BackupFile
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return nil, Classify(err)
+		}
+		var f BackupFile
+		for i, col := range cols {
+			s, _ := vals[i].(string)
+			switch col {
+			case "LogicalName":
+				f.Logical = s
+			case "PhysicalName":
+				f.Physical = s
+			case "Type":
+				f.Type = s
+			}
+		}
+		out = append(out, f)
+	}
+	return out, Classify(rows.Err())
+}
+
+// TargetState is what a restore needs to know about the target database.
+type TargetState struct {
+	Exists bool
+	State  string
+	InAG   bool
+	// RedoStartLSN is where the next roll forward starts ("" unless RESTORING with a
+	// restore sequence under way): how a resumed restore knows which steps are applied.
+	RedoStartLSN  string
+	RecoveryModel string
+}
+
+// Target reads the target database's state.
+func (c *Conn) Target(ctx context.Context, name string) (TargetState, error) {
+	var st TargetState
+	var redo sql.NullString
+	var ag int
+	err := c.db.QueryRowContext(ctx, `SELECT d.state_desc, d.recovery_model_desc,
+		CASE WHEN d.group_database_id IS NULL THEN 0 ELSE 1 END,
+		(SELECT TOP (1) CAST(f.redo_start_lsn AS nvarchar(40)) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.file_id = 1)
+		FROM sys.databases d WHERE d.name = @p1`, name).Scan(&st.State, &st.RecoveryModel, &ag, &redo)
+	if errors.Is(err, sql.ErrNoRows) {
+		return TargetState{}, nil
+	}
+	if err != nil {
+		return st, Classify(err)
+	}
+	st.Exists, st.InAG, st.RedoStartLSN = true, ag == 1, redo.String
+	return st, nil
+}
+
+// DefaultPaths are the instance's default data and log folders (with a trailing separator).
+func (c *Conn) DefaultPaths(ctx context.Context) (data, log string, err error) {
+	var d, l sql.NullString
+	err = c.db.QueryRowContext(ctx, `SELECT CAST(SERVERPROPERTY('InstanceDefaultDataPath') AS nvarchar(260)),
+		CAST(SERVERPROPERTY('InstanceDefaultLogPath') AS nvarchar(260))`).Scan(&d, &l)
+	if err != nil {
+		return "", "", Classify(err)
+	}
+	return d.String, l.String, nil
+}
+
+// Recover brings a RESTORING database online (RESTORE DATABASE … WITH RECOVERY).
+func (c *Conn) Recover(ctx context.Context, name string) error {
+	_, err := c.db.ExecContext(ctx, "RESTORE DATABASE @p1 WITH RECOVERY", name)
+	return Classify(err)
+}
+
+// CheckDB runs DBCC CHECKDB; a consistency error comes back as an *Error.
+func (c *Conn) CheckDB(ctx context.Context, name string) error {
+	_, err := c.db.ExecContext(ctx, "DBCC CHECKDB (@p1) WITH NO_INFOMSGS", name)
+	return Classify(err)
+}
+
+// DropDatabase drops a database (only ever a scratch database the product created).
+func (c *Conn) DropDatabase(ctx context.Context, name string) error {
+	_, err := c.db.ExecContext(ctx, "IF DB_ID(@p1) IS NOT NULL DROP DATABASE "+QuoteName(name), name)
+	return Classify(err)
+}
