@@ -191,7 +191,7 @@ stop() {
   echo ">> stopping the stack"
   local i p deadline
   for ((i = ${#pids[@]} - 1; i >= 0; i--)); do
-    p=${pids[i]}; [[ ${names[i]} == worker ]] && continue
+    p=${pids[i]}
     kill -TERM -- "-$p" 2>/dev/null || continue
     deadline=$((SECONDS + 10))
     while kill -0 -- "-$p" 2>/dev/null && ((SECONDS < deadline)); do sleep 0.1; done
@@ -242,8 +242,12 @@ wait_ready() { # name, probe...
 
 fail_service() {
   {
-    echo "sqlvault run: $1 $2; its log is $logs/$1.log, which ends:"
-    tail -n 20 "$logs/$1.log" | sed 's/^/    /'
+    if [[ -s $logs/$1.log ]]; then
+      echo "sqlvault run: $1 $2; its log is $logs/$1.log, which ends:"
+      tail -n 20 "$logs/$1.log" | sed 's/^/    /'
+    else
+      echo "sqlvault run: $1 $2; its log $logs/$1.log is empty"
+    fi
   } >&2
   exit 1
 }
