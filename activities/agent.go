@@ -50,6 +50,11 @@ type Agent struct {
 func (a *Agent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.PrepareBackup, activity.RegisterOptions{Name: protocol.ActivityPrepareBackup})
 	r.RegisterActivityWithOptions(a.StreamBackup, activity.RegisterOptions{Name: protocol.ActivityStreamBackup})
+	r.RegisterActivityWithOptions(a.PrepareRestore, activity.RegisterOptions{Name: protocol.ActivityPrepareRestore})
+	r.RegisterActivityWithOptions(a.RestoreStep, activity.RegisterOptions{Name: protocol.ActivityRestoreStep})
+	r.RegisterActivityWithOptions(a.RecoverDatabase, activity.RegisterOptions{Name: protocol.ActivityRecoverDatabase})
+	r.RegisterActivityWithOptions(a.RestoreAsFiles, activity.RegisterOptions{Name: protocol.ActivityRestoreAsFiles})
+	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
 }
 
 func (a *Agent) instance(name string) (*sqlserver.Conn, error) {

@@ -113,7 +113,7 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 	kind := map[protocol.BackupType]sqlserver.BackupKind{protocol.Full: sqlserver.Full, protocol.Differential: sqlserver.Differential,
 		protocol.Log: sqlserver.Log, protocol.CopyOnlyFull: sqlserver.CopyOnlyFull}[in.Type]
 	q, args := sqlserver.BackupCommand{Database: in.Database, Kind: kind, URLs: urls, MaxTransferSize: maxTransferSize,
-		BlockSize: ioBlockSize, Stats: statsPercentEvery}.Statement()
+		BlockSize: ioBlockSize, Stats: statsPercentEvery, NoRecovery: in.TailLog}.Statement()
 
 	var percent atomic.Int64
 	beat := func() {

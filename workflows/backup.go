@@ -86,7 +86,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	var stream protocol.StreamBackupResult
 	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
 		Instance: in.Instance, Database: prep.Database, Type: in.Type, ItemID: prep.ItemID, PointID: pointID,
-		Stripes: prep.Stripes, Compression: compression,
+		Stripes: prep.Stripes, Compression: compression, TailLog: in.TailLog,
 	}).Get(ctx, &stream); err != nil {
 		return nil, err
 	}

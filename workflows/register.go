@@ -10,6 +10,7 @@ import (
 // Register registers every workflow under its public type name.
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Backup, workflowOpts(protocol.WorkflowBackup))
+	r.RegisterWorkflowWithOptions(Restore, workflowOpts(protocol.WorkflowRestore))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

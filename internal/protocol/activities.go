@@ -31,6 +31,7 @@ type StreamBackupInput struct {
 	PointID     string     `json:"pointId"`
 	Stripes     int        `json:"stripes"`
 	Compression bool       `json:"compression"`
+	TailLog     bool       `json:"tailLog,omitempty"`
 }
 
 // BackupSet is SQL Server's own record of a backup (msdb.dbo.backupset). LSNs are decimal

@@ -109,6 +109,9 @@ type BackupInput struct {
 	Stripes int `json:"stripes,omitempty"`
 	// Reason is recorded on the recovery point (e.g. "on-demand", "schedule").
 	Reason string `json:"reason,omitempty"`
+	// TailLog takes the log backup WITH NORECOVERY: the last log before a restore over the
+	// database, which leaves it RESTORING (type must be log).
+	TailLog bool `json:"tailLog,omitempty"`
 }
 
 // AgentVM is the VM whose agent runs this backup.
@@ -131,6 +134,9 @@ func (in BackupInput) Validate() error {
 	}
 	if !in.Type.Valid() {
 		problems = append(problems, fmt.Sprintf(`"type" must be one of full, differential, log, copy-only-full (got %q)`, in.Type))
+	}
+	if in.TailLog && in.Type != Log {
+		problems = append(problems, `"tailLog" is a log backup: use "type": "log"`)
 	}
 	if in.Stripes < 0 || in.Stripes > 64 {
 		problems = append(problems, `"stripes" must be between 1 and 64 (0 chooses from the database size)`)

@@ -79,16 +79,25 @@ type BackupFile struct {
 	Type     string // D data, L log
 }
 
-// FileList reads the backup set's files from its devices.
+// FileList reads the backup set's files from its URL devices.
 func (c *Conn) FileList(ctx context.Context, urls []string) ([]BackupFile, error) {
+	return c.fileList(ctx, "URL", urls)
+}
+
+// FileListFromDisk reads the backup set's files from backup files on the server's disk.
+func (c *Conn) FileListFromDisk(ctx context.Context, paths []string) ([]BackupFile, error) {
+	return c.fileList(ctx, "DISK", paths)
+}
+
+func (c *Conn) fileList(ctx context.Context, kind string, devices []string) ([]BackupFile, error) {
 	var sb strings.Builder
 	sb.WriteString("RESTORE FILELISTONLY FROM ")
-	args := make([]any, len(urls))
-	for i, u := range urls {
+	args := make([]any, len(devices))
+	for i, u := range devices {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		fmt.Fprintf(&sb, "URL = @p%d", i+1)
+		fmt.Fprintf(&sb, "%s = @p%d", kind, i+1)
 		args[i] = u
 	}
 	rows, err := c.db.QueryContext(ctx, sb.String(), args...)
