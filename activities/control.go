@@ -24,6 +24,7 @@ type Control struct {
 // Register registers the control activities under their public names.
 func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.CommitRecoveryPoint, activity.RegisterOptions{Name: protocol.ActivityCommitRecoveryPoint})
+	r.RegisterActivityWithOptions(c.PlanRestore, activity.RegisterOptions{Name: protocol.ActivityPlanRestore})
 }
 
 func (c *Control) now() time.Time {
@@ -84,7 +85,8 @@ func manifestType(t protocol.BackupType) string { return t.Kind() }
 // reported: retrying cannot fix that.
 func isVerifyError(err error) bool {
 	for _, e := range []error{vault.ErrIndexMissing, vault.ErrIndexMismatch, vault.ErrIndexInvalid, vault.ErrStripeMismatch,
-		vault.ErrDataNotCommitted, vault.ErrBlockListMismatch, vault.ErrSizeMismatch, vault.ErrWrongKey, vault.ErrInvalidManifest} {
+		vault.ErrDataNotCommitted, vault.ErrBlockListMismatch, vault.ErrSizeMismatch, vault.ErrWrongKey, vault.ErrInvalidManifest,
+		vault.ErrExists} { // a different manifest already holds this point ID
 		if errors.Is(err, e) {
 			return true
 		}

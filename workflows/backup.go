@@ -6,6 +6,7 @@ package workflows
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/temporal"
@@ -113,11 +114,13 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	return &protocol.BackupResult{RecoveryPoint: rp}, nil
 }
 
-// newPointID is time-sortable and unique: UTC start time, type, and part of the run ID.
+// newPointID is time-sortable and unique: UTC start time, type, and the random end of the
+// run ID (run IDs are UUIDv7, whose leading digits are a timestamp shared by runs started
+// close together).
 func newPointID(t time.Time, typ protocol.BackupType, runID string) string {
-	suffix := runID
-	if len(suffix) > 8 {
-		suffix = suffix[:8]
+	suffix := strings.ReplaceAll(runID, "-", "")
+	if len(suffix) > 10 {
+		suffix = suffix[len(suffix)-10:]
 	}
 	return fmt.Sprintf("%s-%s-%s", t.UTC().Format("20060102T150405Z"), typ.Kind(), suffix)
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
+	"go.temporal.io/sdk/workflow"
 )
 
 // TestReplayRecordedHistories replays every history recorded from the real dev server
@@ -30,7 +31,12 @@ func TestReplayRecordedHistories(t *testing.T) {
 			require.NoError(t, err)
 			r := worker.NewWorkflowReplayer()
 			Register(r)
-			require.NoError(t, r.ReplayWorkflowHistory(nil, h))
+			// Replay under the recorded workflow ID: child workflow IDs derive from it.
+			started := h.GetEvents()[0].GetWorkflowExecutionStartedEventAttributes()
+			require.NotNil(t, started)
+			require.NoError(t, r.ReplayWorkflowHistoryWithOptions(nil, h, worker.ReplayWorkflowHistoryOptions{
+				OriginalExecution: workflow.Execution{ID: started.GetWorkflowId(), RunID: started.GetOriginalExecutionRunId()},
+			}))
 		})
 	}
 }

@@ -245,11 +245,26 @@ func (s *stack) start(in protocol.BackupInput) client.WorkflowRun {
 // backup runs one backup to completion.
 func (s *stack) backup(in protocol.BackupInput) (protocol.RecoveryPoint, error) {
 	run := s.start(in)
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	var res protocol.BackupResult
 	err := run.Get(ctx, &res)
+	if ctx.Err() != nil {
+		s.describePending(run.GetID(), run.GetRunID())
+	}
 	return res.RecoveryPoint, err
+}
+
+// describePending logs a stuck workflow's pending activities and their last failures.
+func (s *stack) describePending(id, runID string) {
+	d, err := s.tc.DescribeWorkflowExecution(context.Background(), id, runID)
+	if err != nil {
+		s.t.Logf("describe %s: %v", id, err)
+		return
+	}
+	for _, pa := range d.PendingActivities {
+		s.t.Logf("pending %s attempt %d: %v", pa.GetActivityType().GetName(), pa.GetAttempt(), pa.GetLastFailure())
+	}
 }
 
 func (s *stack) mustBackup(in protocol.BackupInput) protocol.RecoveryPoint {

@@ -23,12 +23,17 @@ type StreamFault struct {
 	Stall      time.Duration
 	// Times is how many streams the fault applies to (default 1).
 	Times int
+	// Skip lets that many streams pass untouched first (e.g. 3 to hit the third RESTORE
+	// LOG after the full of a chain).
+	Skip int
 
-	mu   sync.Mutex
-	used int
+	mu      sync.Mutex
+	used    int
+	skipped int
 }
 
-// InjectStreamFault arms f for the next f.Times BACKUP/RESTORE streams of this instance.
+// InjectStreamFault arms f for the next f.Times BACKUP/RESTORE streams of this instance
+// (RESTORE HEADERONLY/FILELISTONLY/LABELONLY read only metadata and do not count).
 func (in *Instance) InjectStreamFault(f *StreamFault) {
 	if f.Times <= 0 {
 		f.Times = 1
@@ -59,6 +64,10 @@ func (in *Instance) takeStreamFault() *StreamFault {
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	if f.skipped < f.Skip {
+		f.skipped++
+		return nil
+	}
 	f.used++
 	if f.used >= f.Times {
 		in.faults.stream = nil

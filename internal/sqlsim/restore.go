@@ -142,7 +142,7 @@ type openedMedia struct {
 }
 
 // openStripes opens every URL device of a restore for reading.
-func (x *executor) openStripes(devs []device) ([]media.Stripe, func(), error) {
+func (x *executor) openStripes(devs []device, metadataOnly ...bool) ([]media.Stripe, func(), error) {
 	in := x.s.in
 	var closers []func()
 	closeAll := func() {
@@ -150,7 +150,11 @@ func (x *executor) openStripes(devs []device) ([]media.Stripe, func(), error) {
 			c()
 		}
 	}
-	fault, counter := in.takeStreamFault(), &faultCounter{}
+	var fault *StreamFault
+	if len(metadataOnly) == 0 || !metadataOnly[0] {
+		fault = in.takeStreamFault()
+	}
+	counter := &faultCounter{}
 	stripes := make([]media.Stripe, 0, len(devs))
 	for _, d := range devs {
 		if d.file != "" {
@@ -226,7 +230,7 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
-	stripes, closeAll, err := x.openStripes(devs[:1])
+	stripes, closeAll, err := x.openStripes(devs[:1], true)
 	if err != nil {
 		return err
 	}

@@ -1,0 +1,230 @@
+package protocol
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Restore's workflow and activity types.
+const (
+	WorkflowRestore = "sqlvault.Restore"
+
+	ActivityPlanRestore     = "sqlvault.control.PlanRestore"
+	ActivityPrepareRestore  = "sqlvault.agent.PrepareRestore"
+	ActivityRestoreStep     = "sqlvault.agent.RestoreStep"
+	ActivityRecoverDatabase = "sqlvault.agent.RecoverDatabase"
+	ActivityRestoreAsFiles  = "sqlvault.agent.RestoreAsFiles"
+	ActivityVerifyDatabase  = "sqlvault.agent.VerifyDatabase"
+)
+
+// Restore's named errors (user errors: never retried).
+const (
+	ErrNotRestorable        = "NotRestorable"
+	ErrTargetExists         = "TargetDatabaseExists"
+	ErrTargetInAG           = "TargetInAvailabilityGroup"
+	ErrRestoreChainRejected = "RestoreChainRejected"
+	ErrVerifyFailed         = "RestoredDatabaseCheckFailed"
+)
+
+// RestoreInput starts sqlvault.Restore. JSON examples:
+//
+//	{"instance": "SQLVM1", "database": "SalesDB", "at": "2026-11-26T10:15:30Z", "targetDatabase": "SalesDB_copy"}
+//	{"instance": "SQLVM1", "database": "SalesDB", "pointId": "20261126T101530Z-full-01a2", "overwrite": true}
+type RestoreInput struct {
+	// Instance and Database name the protected database (the source of the recovery points).
+	Instance string `json:"instance"`
+	Database string `json:"database"`
+	// Exactly one of PointID (a recovery point) or At (an instant, on SQL Server's clock).
+	PointID string     `json:"pointId,omitempty"`
+	At      *time.Time `json:"at,omitempty"`
+	// Target: default the same instance and database (which then needs Overwrite).
+	TargetInstance string `json:"targetInstance,omitempty"`
+	TargetVM       string `json:"targetVm,omitempty"`
+	TargetDatabase string `json:"targetDatabase,omitempty"`
+	// Overwrite replaces an existing target. Restoring over the source database takes a
+	// tail-log backup first (itself a recovery point) unless SkipTailLog.
+	Overwrite   bool `json:"overwrite,omitempty"`
+	SkipTailLog bool `json:"skipTailLog,omitempty"`
+	// NoRecovery leaves the database RESTORING, to apply more logs later.
+	NoRecovery bool `json:"noRecovery,omitempty"`
+	// DataPath and LogPath place the files (default: the target instance's default folders,
+	// when the database gets a new name or moves to another instance).
+	DataPath string `json:"dataPath,omitempty"`
+	LogPath  string `json:"logPath,omitempty"`
+	// AsFilesDir writes the decrypted backups of the chain and a restore script to this
+	// folder on the target VM instead of restoring.
+	AsFilesDir string `json:"asFilesDir,omitempty"`
+	// Verify restores into a scratch database, runs DBCC CHECKDB, reports and drops it.
+	Verify bool `json:"verify,omitempty"`
+}
+
+// Target returns the effective target instance and database.
+func (in RestoreInput) Target() (instance, database string) {
+	instance, database = in.TargetInstance, in.TargetDatabase
+	if instance == "" {
+		instance = in.Instance
+	}
+	if database == "" {
+		database = in.Database
+	}
+	return instance, database
+}
+
+// TargetAgentVM is the VM whose agent restores.
+func (in RestoreInput) TargetAgentVM() string {
+	if in.TargetVM != "" {
+		return in.TargetVM
+	}
+	inst, _ := in.Target()
+	machine, _, _ := strings.Cut(inst, `\`)
+	return machine
+}
+
+// Validate checks the input before anything runs.
+func (in RestoreInput) Validate() error {
+	var problems []string
+	if strings.TrimSpace(in.Instance) == "" || in.Database == "" {
+		problems = append(problems, `"instance" and "database" (the protected database) are required`)
+	}
+	if (in.PointID == "") == (in.At == nil) {
+		problems = append(problems, `give exactly one of "pointId" or "at"`)
+	}
+	if in.AsFilesDir != "" && (in.Overwrite || in.NoRecovery || in.Verify) {
+		problems = append(problems, `"asFilesDir" writes files only: it does not combine with "overwrite", "noRecovery" or "verify"`)
+	}
+	if in.Verify && (in.NoRecovery || in.Overwrite) {
+		problems = append(problems, `"verify" restores into a scratch database: it does not combine with "noRecovery" or "overwrite"`)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid restore input: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// RestoreStepPlan is one RESTORE of the chain.
+type RestoreStepPlan struct {
+	PointID  string     `json:"pointId"`
+	Type     string     `json:"type"` // full, differential, log
+	FirstLSN string     `json:"firstLsn"`
+	LastLSN  string     `json:"lastLsn"`
+	StopAt   *time.Time `json:"stopAt,omitempty"`
+}
+
+// RestorePlan is the chain the planner chose.
+type RestorePlan struct {
+	ItemID string            `json:"itemId"`
+	Steps  []RestoreStepPlan `json:"steps"`
+}
+
+// PlanRestoreInput asks the control side for the chain.
+type PlanRestoreInput struct {
+	Instance string     `json:"instance"`
+	Database string     `json:"database"`
+	PointID  string     `json:"pointId,omitempty"`
+	At       *time.Time `json:"at,omitempty"`
+}
+
+// PrepareRestoreInput asks the target agent whether the target may be restored.
+type PrepareRestoreInput struct {
+	TargetInstance string `json:"targetInstance"`
+	TargetDatabase string `json:"targetDatabase"`
+	Overwrite      bool   `json:"overwrite"`
+	// SourceIsTarget: restoring over the protected database itself.
+	SourceIsTarget bool `json:"sourceIsTarget"`
+	SkipTailLog    bool `json:"skipTailLog"`
+}
+
+// PrepareRestoreResult says what the target is and whether a tail-log backup comes first.
+type PrepareRestoreResult struct {
+	TargetExists bool   `json:"targetExists"`
+	TargetState  string `json:"targetState,omitempty"`
+	NeedsTailLog bool   `json:"needsTailLog"`
+}
+
+// RestoreStepInput applies one step on the target.
+type RestoreStepInput struct {
+	TargetInstance string          `json:"targetInstance"`
+	TargetDatabase string          `json:"targetDatabase"`
+	ItemID         string          `json:"itemId"`
+	Step           RestoreStepPlan `json:"step"`
+	Index          int             `json:"index"` // 0-based
+	Replace        bool            `json:"replace"`
+	// Relocate moves the files to DataPath/LogPath (or the instance defaults) under names
+	// made from the target database's name.
+	Relocate bool   `json:"relocate"`
+	DataPath string `json:"dataPath,omitempty"`
+	LogPath  string `json:"logPath,omitempty"`
+}
+
+// RestoreStepResult reports one step.
+type RestoreStepResult struct {
+	// AlreadyApplied: the database showed this step was applied (a resumed restore).
+	AlreadyApplied bool `json:"alreadyApplied,omitempty"`
+}
+
+// RecoverInput brings the target online.
+type RecoverInput struct {
+	TargetInstance string `json:"targetInstance"`
+	TargetDatabase string `json:"targetDatabase"`
+}
+
+// RestoreAsFilesInput writes the chain's backups as files on the target VM.
+type RestoreAsFilesInput struct {
+	TargetInstance string      `json:"targetInstance"`
+	TargetDatabase string      `json:"targetDatabase"`
+	Dir            string      `json:"dir"`
+	Plan           RestorePlan `json:"plan"`
+	Relocate       bool        `json:"relocate"`
+	DataPath       string      `json:"dataPath,omitempty"`
+	LogPath        string      `json:"logPath,omitempty"`
+}
+
+// RestoreAsFilesResult lists the files and the T-SQL that restores them by hand.
+type RestoreAsFilesResult struct {
+	Files  []string `json:"files"`
+	Script string   `json:"script"` // path of restore.sql
+	Bytes  int64    `json:"bytes"`
+}
+
+// VerifyDatabaseInput runs DBCC CHECKDB on a restored database (and drops it if asked).
+type VerifyDatabaseInput struct {
+	TargetInstance string `json:"targetInstance"`
+	Database       string `json:"database"`
+	Drop           bool   `json:"drop"`
+}
+
+// VerifyDatabaseResult is the check's outcome.
+type VerifyDatabaseResult struct {
+	OK      bool   `json:"ok"`
+	Message string `json:"message"`
+}
+
+// RestoreResult is sqlvault.Restore's result.
+type RestoreResult struct {
+	TargetInstance string                `json:"targetInstance"`
+	TargetDatabase string                `json:"targetDatabase"`
+	Steps          []RestoreStepPlan     `json:"steps"`
+	State          string                `json:"state,omitempty"` // ONLINE or RESTORING
+	TailLog        *RecoveryPoint        `json:"tailLog,omitempty"`
+	Files          *RestoreAsFilesResult `json:"files,omitempty"`
+	Verify         *VerifyDatabaseResult `json:"verify,omitempty"`
+}
+
+// Restore phases.
+const (
+	PhasePlanning  = "planning"
+	PhaseTailLog   = "tail-log backup"
+	PhaseRestoring = "restoring"
+	PhaseRecovery  = "recovering"
+	PhaseVerifying = "verifying"
+	PhaseWriting   = "writing files"
+)
+
+// RestoreProgress answers the "progress" query of a restore: step i of n.
+type RestoreProgress struct {
+	Phase   string `json:"phase"`
+	Step    int    `json:"step"` // 1-based, 0 before the first
+	Steps   int    `json:"steps"`
+	PointID string `json:"pointId,omitempty"`
+}

@@ -1,0 +1,152 @@
+package workflows
+
+import (
+	"fmt"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+)
+
+const (
+	planTimeout        = 5 * time.Minute
+	restoreStepTimeout = 24 * time.Hour
+)
+
+// Restore restores a protected database to a recovery point or an instant: plan the chain
+// (control side, from the vault's manifests), check the target (on the target VM's agent),
+// take a tail-log backup when overwriting the protected database, then one activity per
+// RESTORE step so that a crash resumes at the step that was running, and finally recover
+// (or leave the database RESTORING). It can instead write the chain as files, or restore
+// into a scratch database to check it.
+func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreResult, error) {
+	if err := in.Validate(); err != nil {
+		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
+	}
+	progress := protocol.RestoreProgress{Phase: protocol.PhasePlanning}
+	if err := workflow.SetQueryHandler(ctx, protocol.QueryProgress, func() (protocol.RestoreProgress, error) {
+		return progress, nil
+	}); err != nil {
+		return nil, err
+	}
+	targetInstance, targetDB := in.Target()
+	info := workflow.GetInfo(ctx)
+	if in.Verify {
+		// A scratch name nobody uses, derived from the run so a retry finds the same one.
+		targetDB = fmt.Sprintf("%s_sqlvault_verify_%s", in.Database, shortRunID(info.WorkflowExecution.RunID))
+	}
+	vm := in.TargetAgentVM()
+	if err := workflow.UpsertTypedSearchAttributes(ctx,
+		protocol.SAInstance.ValueSet(in.Instance), protocol.SADatabase.ValueSet(in.Database), protocol.SAVM.ValueSet(vm)); err != nil {
+		return nil, err
+	}
+	agentQueue := protocol.AgentTaskQueue(vm)
+	userRetry := &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+		NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), protocol.ErrNotRestorable,
+			protocol.ErrTargetExists, protocol.ErrTargetInAG, protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)}
+
+	// 1. The chain.
+	var plan protocol.RestorePlan
+	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: planTimeout, RetryPolicy: userRetry})
+	if err := workflow.ExecuteActivity(planCtx, protocol.ActivityPlanRestore, protocol.PlanRestoreInput{
+		Instance: in.Instance, Database: in.Database, PointID: in.PointID, At: in.At,
+	}).Get(ctx, &plan); err != nil {
+		return nil, err
+	}
+	res := &protocol.RestoreResult{TargetInstance: targetInstance, TargetDatabase: targetDB, Steps: plan.Steps}
+	progress.Steps = len(plan.Steps)
+	sameInstance := strings.EqualFold(targetInstance, in.Instance)
+	relocate := !sameInstance || !strings.EqualFold(targetDB, in.Database) || in.DataPath != "" || in.LogPath != ""
+
+	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
+		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout, RetryPolicy: userRetry})
+	longCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
+		ScheduleToCloseTimeout: restoreStepTimeout + agentWait, StartToCloseTimeout: restoreStepTimeout,
+		HeartbeatTimeout: heartbeatTimeout, RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second,
+			BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute, MaximumAttempts: 10,
+			NonRetryableErrorTypes: userRetry.NonRetryableErrorTypes}})
+
+	// 2a. Restore as files: the decrypted backups and a script, nothing restored.
+	if in.AsFilesDir != "" {
+		progress.Phase = protocol.PhaseWriting
+		var files protocol.RestoreAsFilesResult
+		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{
+			TargetInstance: targetInstance, TargetDatabase: targetDB, Dir: in.AsFilesDir, Plan: plan,
+			Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath,
+		}).Get(ctx, &files); err != nil {
+			return nil, err
+		}
+		res.Files = &files
+		progress.Phase = protocol.PhaseDone
+		return res, nil
+	}
+
+	// 2b. The target may be restored (and, over the protected database, needs a tail-log).
+	var prep protocol.PrepareRestoreResult
+	if err := workflow.ExecuteActivity(shortCtx, protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{
+		TargetInstance: targetInstance, TargetDatabase: targetDB, Overwrite: in.Overwrite,
+		SourceIsTarget: sameInstance && strings.EqualFold(targetDB, in.Database), SkipTailLog: in.SkipTailLog,
+	}).Get(ctx, &prep); err != nil {
+		return nil, err
+	}
+	if prep.NeedsTailLog {
+		progress.Phase = protocol.PhaseTailLog
+		tail := protocol.BackupInput{Instance: in.Instance, Database: in.Database, Type: protocol.Log, TailLog: true,
+			VM: vm, Reason: "tail-log backup before restore " + info.WorkflowExecution.ID}
+		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
+			WorkflowID: info.WorkflowExecution.ID + "-tail-log",
+		})
+		var tr protocol.BackupResult
+		if err := workflow.ExecuteChildWorkflow(childCtx, protocol.WorkflowBackup, tail).Get(ctx, &tr); err != nil {
+			return nil, err
+		}
+		res.TailLog = &tr.RecoveryPoint
+	}
+
+	// 3. One activity per RESTORE, all WITH NORECOVERY; recovery is its own step.
+	progress.Phase = protocol.PhaseRestoring
+	for i, step := range plan.Steps {
+		progress.Step, progress.PointID = i+1, step.PointID
+		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreStep, protocol.RestoreStepInput{
+			TargetInstance: targetInstance, TargetDatabase: targetDB, ItemID: plan.ItemID, Step: step, Index: i,
+			Replace: i == 0 && (in.Overwrite || prep.NeedsTailLog), Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath,
+		}).Get(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
+	res.State = "RESTORING"
+	if !in.NoRecovery {
+		progress.Phase = protocol.PhaseRecovery
+		if err := workflow.ExecuteActivity(shortCtx, protocol.ActivityRecoverDatabase, protocol.RecoverInput{
+			TargetInstance: targetInstance, TargetDatabase: targetDB,
+		}).Get(ctx, &res.State); err != nil {
+			return nil, err
+		}
+	}
+	if in.Verify {
+		progress.Phase = protocol.PhaseVerifying
+		var v protocol.VerifyDatabaseResult
+		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityVerifyDatabase, protocol.VerifyDatabaseInput{
+			TargetInstance: targetInstance, Database: targetDB, Drop: true,
+		}).Get(ctx, &v); err != nil {
+			return nil, err
+		}
+		res.Verify = &v
+		if !v.OK {
+			return res, temporal.NewNonRetryableApplicationError(v.Message, protocol.ErrVerifyFailed, nil, res)
+		}
+	}
+	progress.Phase = protocol.PhaseDone
+	return res, nil
+}
+
+func shortRunID(runID string) string {
+	r := strings.ReplaceAll(runID, "-", "")
+	if len(r) > 12 {
+		r = r[:12]
+	}
+	return r
+}
