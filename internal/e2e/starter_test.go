@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -109,4 +110,56 @@ func TestStarterBackupListShowVerify(t *testing.T) {
 	_, errOut, err = s.starter("backup", "--instance", vm, "--database", "SalesDB", "--type", "weekly")
 	require.Error(t, err)
 	assert.Contains(t, errOut, `"type" must be one of`)
+}
+
+// TestStarterRestoreAndRestorable: `restorable` shows the ranges, `restore --at … --as-name
+// --wait` restores exactly, `--as-files` writes files and the script, and an instant
+// outside every range is refused with the nearest restorable instants.
+func TestStarterRestoreAndRestorable(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	f := s.buildChain("Shop")
+
+	out, errOut, err := s.starter("restorable", "--instance", vm, "--database", "Shop")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "FROM (UTC)")
+	assert.Contains(t, out, f.points[0].StartTime.UTC().Format("2006-01-02T15:04:05Z"))
+	out, errOut, err = s.starter("restorable", "--instance", vm, "--database", "Shop", "--json")
+	require.NoError(t, err, errOut)
+	var rj struct {
+		Ranges []struct{ From, To time.Time }
+		Points int
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &rj), out)
+	assert.Equal(t, len(f.points), rj.Points)
+	require.NotEmpty(t, rj.Ranges)
+
+	at := f.inside[3]
+	out, errOut, err = s.starter("restore", "--instance", vm, "--database", "Shop", "--at", at.Format(time.RFC3339Nano),
+		"--as-name", "Shop_copy", "--to-vm", s.agentVM(), "--wait")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "state")
+	assert.Contains(t, out, "ONLINE")
+	assert.Equal(t, f.src.DigestAt(at), s.db("Shop_copy").Digest())
+
+	dir := t.TempDir()
+	out, errOut, err = s.starter("restore", "--instance", vm, "--database", "Shop", "--point", f.points[2].PointID,
+		"--as-files", dir, "--to-vm", s.agentVM(), "--wait", "--json")
+	require.NoError(t, err, errOut)
+	var rr protocol.RestoreResult
+	require.NoError(t, json.Unmarshal([]byte(out), &rr), out)
+	require.NotNil(t, rr.Files)
+	assert.FileExists(t, rr.Files.Script)
+
+	early := f.points[0].StartTime.Add(-24 * time.Hour)
+	_, errOut, err = s.starter("restore", "--instance", vm, "--database", "Shop", "--at", early.Format(time.RFC3339),
+		"--as-name", "Never", "--to-vm", s.agentVM(), "--wait")
+	require.Error(t, err)
+	assert.Contains(t, errOut, "NotRestorable")
+	assert.Contains(t, errOut, "earliest restorable instant is "+f.points[0].StartTime.UTC().Format(time.RFC3339))
+	// Overwrite without the flag is refused before anything changes.
+	_, errOut, err = s.starter("restore", "--instance", vm, "--database", "Shop", "--point", f.points[0].PointID, "--to-vm", s.agentVM(), "--wait")
+	require.Error(t, err)
+	assert.Contains(t, errOut, "TargetDatabaseExists")
 }

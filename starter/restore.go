@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/sqlvault/sqlvault/internal/planner"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+func newRestoreCmd(g *globals) *cobra.Command {
+	var in protocol.RestoreInput
+	var at string
+	var wait bool
+	cmd := &cobra.Command{
+		Use:   "restore --instance NAME --database DB (--at TIME | --point ID) [target options] [--wait]",
+		Short: "Restore a database to a recovery point or a second in time (the sqlvault.Restore workflow)",
+		Example: `  starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-name SalesDB_1015 --wait
+  starter restore --instance SQLVM1 --database SalesDB --point 20261126T101530Z-full-8c2f0a1b3d --overwrite --wait
+  starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-files /var/backups/salesdb`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if at != "" {
+				t, err := time.Parse(time.RFC3339Nano, at)
+				if err != nil {
+					return fmt.Errorf("--at %q: give an RFC 3339 time such as 2026-11-26T10:15:30Z (SQL Server's clock)", at)
+				}
+				in.At = &t
+			}
+			if err := in.Validate(); err != nil {
+				return err
+			}
+			ctx := cmd.Context()
+			tc, cfg, err := g.temporal(ctx)
+			if err != nil {
+				return err
+			}
+			defer tc.Close()
+			run, err := StartRestore(ctx, tc, cfg.Temporal.ControlTaskQueue, in)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if !wait {
+				if g.jsonOut {
+					return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+				}
+				fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
+				return nil
+			}
+			res, err := WaitRestore(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(out, res)
+			}
+			printRestore(out, res)
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&in.Instance, "instance", "", "instance of the protected database")
+	f.StringVar(&in.Database, "database", "", "the protected database")
+	f.StringVar(&at, "at", "", "restore to this instant (RFC 3339, SQL Server's clock)")
+	f.StringVar(&in.PointID, "point", "", "restore to this recovery point")
+	f.StringVar(&in.TargetInstance, "to-instance", "", "restore onto another registered instance")
+	f.StringVar(&in.TargetVM, "to-vm", "", "VM of the target instance's agent (default: its machine name)")
+	f.StringVar(&in.TargetDatabase, "as-name", "", "restore under a new database name")
+	f.BoolVar(&in.Overwrite, "overwrite", false, "replace the target database if it exists")
+	f.BoolVar(&in.SkipTailLog, "skip-tail-log", false, "when overwriting the protected database, do not back up the tail of its log first")
+	f.BoolVar(&in.NoRecovery, "norecovery", false, "leave the database RESTORING, to apply more logs later")
+	f.StringVar(&in.AsFilesDir, "as-files", "", "write the decrypted backups and a restore script to this folder on the target VM instead")
+	f.BoolVar(&in.Verify, "verify", false, "restore into a scratch database, run DBCC CHECKDB, report and drop it")
+	f.StringVar(&in.DataPath, "data-path", "", "folder for the data files (default: the instance's default)")
+	f.StringVar(&in.LogPath, "log-path", "", "folder for the log files (default: the instance's default)")
+	f.BoolVar(&wait, "wait", false, "wait for the restore, with progress")
+	return cmd
+}
+
+// StartRestore starts sqlvault.Restore with one running restore per target database.
+func StartRestore(ctx context.Context, tc client.Client, queue string, in protocol.RestoreInput) (client.WorkflowRun, error) {
+	inst, db := in.Target()
+	id := "sqlvault-restore-" + vault.ItemID(inst, db)
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		ID: id, TaskQueue: queue, WorkflowExecutionTimeout: 72 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(in.Instance),
+			protocol.SADatabase.ValueSet(in.Database), protocol.SAVM.ValueSet(in.TargetAgentVM())),
+	}, protocol.WorkflowRestore, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return nil, fmt.Errorf("a restore into %s is already running (workflow %s): wait for it, or cancel it with `temporal workflow cancel --workflow-id %s`", db, id, id)
+	}
+	return run, err
+}
+
+// WaitRestore waits for the result, showing step i of n and the step's percent.
+func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, show bool) (*protocol.RestoreResult, error) {
+	done := make(chan error, 1)
+	var res protocol.RestoreResult
+	go func() { done <- run.Get(ctx, &res) }()
+	tick := time.NewTicker(500 * time.Millisecond)
+	defer tick.Stop()
+	last := ""
+	for {
+		select {
+		case err := <-done:
+			if show && last != "" {
+				fmt.Fprintln(w)
+			}
+			if err != nil {
+				return nil, explain(err)
+			}
+			return &res, nil
+		case <-tick.C:
+			if !show {
+				continue
+			}
+			var p protocol.RestoreProgress
+			v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
+			if err != nil || v.Get(&p) != nil {
+				continue
+			}
+			pct := 0
+			if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
+				for _, pa := range d.PendingActivities {
+					var sp protocol.StreamProgress
+					if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 && temporalDecode(hd.Payloads[0], &sp) == nil {
+						pct = sp.Percent
+					}
+				}
+			}
+			line := fmt.Sprintf("%-14s step %d of %d %s %3d%%", p.Phase, p.Step, p.Steps, p.PointID, pct)
+			if line != last {
+				fmt.Fprintf(w, "\r%-78s", line)
+				last = line
+			}
+		}
+	}
+}
+
+func printRestore(w io.Writer, r *protocol.RestoreResult) {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "target\t%s on %s\n", r.TargetDatabase, r.TargetInstance)
+	if r.TailLog != nil {
+		fmt.Fprintf(tw, "tail-log backup\t%s (last LSN %s)\n", r.TailLog.PointID, r.TailLog.LastLSN)
+	}
+	for i, s := range r.Steps {
+		stop := ""
+		if s.StopAt != nil {
+			stop = " STOPAT " + s.StopAt.UTC().Format(time.RFC3339)
+		}
+		fmt.Fprintf(tw, "step %d\t%s %s%s\n", i+1, s.Type, s.PointID, stop)
+	}
+	if r.State != "" {
+		fmt.Fprintf(tw, "state\t%s\n", r.State)
+	}
+	if r.Files != nil {
+		fmt.Fprintf(tw, "files\t%d file(s), %s, in the folder of %s\n", len(r.Files.Files), human(r.Files.Bytes), r.Files.Script)
+		fmt.Fprintf(tw, "restore by hand\tsqlcmd -i %s\n", r.Files.Script)
+	}
+	if r.Verify != nil {
+		fmt.Fprintf(tw, "check\t%s\n", r.Verify.Message)
+	}
+	_ = tw.Flush()
+}
+
+func newRestorableCmd(g *globals) *cobra.Command {
+	var f itemFlags
+	cmd := &cobra.Command{
+		Use:   "restorable --instance NAME --database DB",
+		Short: "Show the time ranges a database can be restored to (and its recovery points)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			item, err := f.itemID()
+			if err != nil {
+				return err
+			}
+			repo, _, err := g.vault(cmd.Context())
+			if err != nil {
+				return err
+			}
+			ms, err := repo.ListPoints(cmd.Context(), item)
+			if err != nil {
+				return err
+			}
+			points := make([]planner.Point, len(ms))
+			for i, m := range ms {
+				points[i] = planner.FromManifest(m)
+			}
+			ranges := planner.Restorable(points)
+			out := cmd.OutOrStdout()
+			if g.jsonOut {
+				return g.printJSON(out, map[string]any{"ranges": ranges, "points": len(ms)})
+			}
+			if len(ranges) == 0 {
+				fmt.Fprintln(out, "nothing is restorable yet: take a full backup")
+				return nil
+			}
+			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "FROM (UTC)\tUNTIL (UTC, exclusive)")
+			for _, r := range ranges {
+				to := r.To.UTC().Format(time.RFC3339)
+				if r.From.Equal(r.To) {
+					to = "(that instant only)"
+				}
+				fmt.Fprintf(tw, "%s\t%s\n", r.From.UTC().Format(time.RFC3339), to)
+			}
+			if err := tw.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(out, "%d recovery point(s); any instant in a range, or any recovery point, can be restored\n", len(ms))
+			return nil
+		},
+	}
+	f.bind(cmd)
+	return cmd
+}
