@@ -55,6 +55,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.RecoverDatabase, activity.RegisterOptions{Name: protocol.ActivityRecoverDatabase})
 	r.RegisterActivityWithOptions(a.RestoreAsFiles, activity.RegisterOptions{Name: protocol.ActivityRestoreAsFiles})
 	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
+	r.RegisterActivityWithOptions(a.Discover, activity.RegisterOptions{Name: protocol.ActivityDiscover})
 }
 
 func (a *Agent) instance(name string) (*sqlserver.Conn, error) {

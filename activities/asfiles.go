@@ -109,4 +109,3 @@ func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, path string
 	}
 	return n, os.Rename(tmp, path)
 }
-

@@ -35,6 +35,6 @@ Configuration comes from the same file as the worker (--config), environment var
 		SilenceErrors: true,
 	}
 	g.bind(root)
-	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g))
+	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g), newDiscoverCmd(g))
 	return root
 }

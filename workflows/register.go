@@ -11,6 +11,7 @@ import (
 func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Backup, workflowOpts(protocol.WorkflowBackup))
 	r.RegisterWorkflowWithOptions(Restore, workflowOpts(protocol.WorkflowRestore))
+	r.RegisterWorkflowWithOptions(Inquiry, workflowOpts(protocol.WorkflowInquiry))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

@@ -388,3 +388,69 @@ func (c *Conn) Credentials(ctx context.Context, prefix string) ([]string, error)
 	}
 	return out, Classify(rows.Err())
 }
+
+// AGReplica is one replica of an availability group.
+type AGReplica struct {
+	Server         string
+	Role           string // PRIMARY, SECONDARY
+	BackupPriority int
+}
+
+// AvailabilityGroup is an availability group as this instance sees it.
+type AvailabilityGroup struct {
+	Name       string
+	Preference string // primary, secondary_only, secondary, none
+	Replicas   []AGReplica
+	Databases  []string
+}
+
+// AvailabilityGroups lists the availability groups this instance takes part in.
+func (c *Conn) AvailabilityGroups(ctx context.Context) ([]AvailabilityGroup, error) {
+	rows, err := c.db.QueryContext(ctx, `SELECT ag.name, ag.automated_backup_preference_desc, ar.replica_server_name,
+		ar.backup_priority, ISNULL(rs.role_desc, N'')
+		FROM sys.availability_groups AS ag
+		JOIN sys.availability_replicas AS ar ON ar.group_id = ag.group_id
+		LEFT JOIN sys.dm_hadr_availability_replica_states AS rs ON rs.replica_id = ar.replica_id
+		ORDER BY ag.name, ar.replica_server_name`)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	byName := map[string]*AvailabilityGroup{}
+	var out []*AvailabilityGroup
+	for rows.Next() {
+		var name, pref, server, role string
+		var prio int
+		if err := rows.Scan(&name, &pref, &server, &prio, &role); err != nil {
+			rows.Close()
+			return nil, Classify(err)
+		}
+		ag := byName[name]
+		if ag == nil {
+			ag = &AvailabilityGroup{Name: name, Preference: pref}
+			byName[name] = ag
+			out = append(out, ag)
+		}
+		ag.Replicas = append(ag.Replicas, AGReplica{Server: server, Role: role, BackupPriority: prio})
+	}
+	rows.Close()
+	dbRows, err := c.db.QueryContext(ctx, `SELECT ag.name, adc.database_name FROM sys.availability_groups AS ag
+		JOIN sys.availability_databases_cluster AS adc ON adc.group_id = ag.group_id ORDER BY adc.database_name`)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	defer dbRows.Close()
+	for dbRows.Next() {
+		var name, db string
+		if err := dbRows.Scan(&name, &db); err != nil {
+			return nil, Classify(err)
+		}
+		if ag := byName[name]; ag != nil {
+			ag.Databases = append(ag.Databases, db)
+		}
+	}
+	res := make([]AvailabilityGroup, len(out))
+	for i, ag := range out {
+		res[i] = *ag
+	}
+	return res, Classify(dbRows.Err())
+}
