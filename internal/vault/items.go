@@ -1,0 +1,149 @@
+package vault
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"sort"
+	"strings"
+	"time"
+)
+
+// The vault keeps the protection configuration beside the data, so a new control plane can
+// rebuild everything (schedules included) from the container and the key alone:
+//
+//	v1/items/<item>/item.json     the protected item (which database, which policy, its state)
+//	v1/policies/<name>.json       a backup policy (its document is internal/policy's)
+const (
+	ItemSchema     = "sqlvault.item/v1"
+	PoliciesPrefix = layoutPrefix + "policies/"
+)
+
+// Protection states of an item.
+const (
+	ItemProtected     = "protected"
+	ItemStoppedRetain = "stopped-retain" // schedules removed, recovery points kept forever
+	ItemStoppedDelete = "stopped-delete" // schedules removed, recovery points to be deleted by retention
+)
+
+// ProtectedItem is one protected database.
+type ProtectedItem struct {
+	Schema   string `json:"schema"`
+	ItemID   string `json:"itemId"`
+	VM       string `json:"vm"`
+	Instance string `json:"instance"`
+	Database string `json:"database"`
+	Policy   string `json:"policy"`
+	State    string `json:"state"`
+	// AutoProtected: protected because its instance is auto-protected.
+	AutoProtected bool      `json:"autoProtected,omitempty"`
+	CreatedAt     time.Time `json:"createdAt"`
+	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// ErrItemNotFound means the database is not protected (no item record).
+var ErrItemNotFound = errors.New("vault: no protected item")
+
+// PutItem writes an item record (creating or replacing it).
+func (r *Repository) PutItem(ctx context.Context, it *ProtectedItem) error {
+	if it.Schema == "" {
+		it.Schema = ItemSchema
+	}
+	if !ValidItemID(it.ItemID) || it.Instance == "" || it.Database == "" {
+		return fmt.Errorf("%w: item record needs a valid itemId, instance and database", ErrInvalidManifest)
+	}
+	data, err := json.MarshalIndent(it, "", "  ")
+	if err != nil {
+		return err
+	}
+	return r.store.Put(ctx, ItemBlob(it.ItemID), data, PutOptions{})
+}
+
+// Item reads an item record.
+func (r *Repository) Item(ctx context.Context, itemID string) (*ProtectedItem, error) {
+	data, err := r.store.Get(ctx, ItemBlob(itemID))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w %s", ErrItemNotFound, itemID)
+	}
+	if err != nil {
+		return nil, err
+	}
+	var it ProtectedItem
+	if err := json.Unmarshal(data, &it); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, ItemBlob(itemID), err)
+	}
+	if it.Schema != ItemSchema {
+		return nil, fmt.Errorf("%w: item %s has schema %q, this build reads %q", ErrUnknownSchema, itemID, it.Schema, ItemSchema)
+	}
+	return &it, nil
+}
+
+// Items lists every item record, by instance then database.
+func (r *Repository) Items(ctx context.Context) ([]*ProtectedItem, error) {
+	ids, err := r.ListItems(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var out []*ProtectedItem
+	for _, id := range ids {
+		it, err := r.Item(ctx, id)
+		if errors.Is(err, ErrItemNotFound) {
+			continue // recovery points of a database that was never protected by policy
+		}
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, it)
+	}
+	sort.Slice(out, func(i, j int) bool {
+		if !strings.EqualFold(out[i].Instance, out[j].Instance) {
+			return strings.ToUpper(out[i].Instance) < strings.ToUpper(out[j].Instance)
+		}
+		return out[i].Database < out[j].Database
+	})
+	return out, nil
+}
+
+var policyNameRe = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$`)
+
+// PolicyBlob names a policy document.
+func PolicyBlob(name string) string { return PoliciesPrefix + name + ".json" }
+
+// ErrPolicyNotFound means no policy has that name.
+var ErrPolicyNotFound = errors.New("vault: no such policy")
+
+// PutPolicy stores a policy document (validated by the caller) under its name.
+func (r *Repository) PutPolicy(ctx context.Context, name string, doc []byte) error {
+	if !policyNameRe.MatchString(name) {
+		return fmt.Errorf("policy name %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return r.store.Put(ctx, PolicyBlob(name), doc, PutOptions{})
+}
+
+// Policy reads a policy document.
+func (r *Repository) Policy(ctx context.Context, name string) ([]byte, error) {
+	if !policyNameRe.MatchString(name) {
+		return nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
+	}
+	data, err := r.store.Get(ctx, PolicyBlob(name))
+	if errors.Is(err, ErrNotFound) {
+		return nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
+	}
+	return data, err
+}
+
+// Policies lists the policy names.
+func (r *Repository) Policies(ctx context.Context) ([]string, error) {
+	var out []string
+	err := r.store.List(ctx, PoliciesPrefix, func(b BlobInfo) error {
+		name := strings.TrimSuffix(strings.TrimPrefix(b.Name, PoliciesPrefix), ".json")
+		if policyNameRe.MatchString(name) {
+			out = append(out, name)
+		}
+		return nil
+	})
+	sort.Strings(out)
+	return out, err
+}
