@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
@@ -17,6 +18,10 @@ import (
 type Control struct {
 	Vault *vault.Repository
 	Log   *zap.Logger
+	// Temporal and ControlQueue manage the protection schedules (which start workflows on
+	// the control queue).
+	Temporal     client.Client
+	ControlQueue string
 	// Now is the clock for manifests' createdAt (tests pin it); nil means time.Now.
 	Now func() time.Time
 }
@@ -25,6 +30,13 @@ type Control struct {
 func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.CommitRecoveryPoint, activity.RegisterOptions{Name: protocol.ActivityCommitRecoveryPoint})
 	r.RegisterActivityWithOptions(c.PlanRestore, activity.RegisterOptions{Name: protocol.ActivityPlanRestore})
+	r.RegisterActivityWithOptions(c.LoadPolicy, activity.RegisterOptions{Name: protocol.ActivityLoadPolicy})
+	r.RegisterActivityWithOptions(c.RegisterItems, activity.RegisterOptions{Name: protocol.ActivityRegisterItems})
+	r.RegisterActivityWithOptions(c.SetItemState, activity.RegisterOptions{Name: protocol.ActivitySetItemState})
+	r.RegisterActivityWithOptions(c.ListItems, activity.RegisterOptions{Name: protocol.ActivityListItems})
+	r.RegisterActivityWithOptions(c.EnsureSchedules, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
+	r.RegisterActivityWithOptions(c.ApplyRetention, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
+	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
 }
 
 func (c *Control) now() time.Time {

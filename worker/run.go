@@ -80,7 +80,7 @@ func OpenVault(ctx context.Context, v config.Vault, log *zap.Logger) (*vault.Rep
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
 	w := worker.New(tc, queue, worker.Options{})
 	workflows.Register(w)
-	(&activities.Control{Vault: repo, Log: log}).Register(w)
+	(&activities.Control{Vault: repo, Log: log, Temporal: tc, ControlQueue: queue}).Register(w)
 	return w
 }
 

@@ -12,6 +12,11 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Backup, workflowOpts(protocol.WorkflowBackup))
 	r.RegisterWorkflowWithOptions(Restore, workflowOpts(protocol.WorkflowRestore))
 	r.RegisterWorkflowWithOptions(Inquiry, workflowOpts(protocol.WorkflowInquiry))
+	r.RegisterWorkflowWithOptions(ConfigureProtection, workflowOpts(protocol.WorkflowConfigureProtection))
+	r.RegisterWorkflowWithOptions(StopProtection, workflowOpts(protocol.WorkflowStopProtection))
+	r.RegisterWorkflowWithOptions(ResumeProtection, workflowOpts(protocol.WorkflowResumeProtection))
+	r.RegisterWorkflowWithOptions(Retention, workflowOpts(protocol.WorkflowRetention))
+	r.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

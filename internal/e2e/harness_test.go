@@ -189,7 +189,7 @@ func (s *stack) agentVM() string { return vm + "-" + s.container }
 func (s *stack) startControl() {
 	w := worker.New(s.tc, s.controlQueue(), worker.Options{})
 	workflows.Register(w)
-	(&activities.Control{Vault: s.repo, Log: s.log}).Register(w)
+	(&activities.Control{Vault: s.repo, Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue()}).Register(w)
 	require.NoError(s.t, w.Start())
 	s.t.Cleanup(w.Stop)
 }

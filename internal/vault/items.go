@@ -37,6 +37,8 @@ type ProtectedItem struct {
 	Database string `json:"database"`
 	Policy   string `json:"policy"`
 	State    string `json:"state"`
+	// BackupTypes the database allows (read-only: full and copy-only; SIMPLE: no log).
+	BackupTypes []string `json:"backupTypes,omitempty"`
 	// AutoProtected: protected because its instance is auto-protected.
 	AutoProtected bool      `json:"autoProtected,omitempty"`
 	CreatedAt     time.Time `json:"createdAt"`
@@ -146,4 +148,30 @@ func (r *Repository) Policies(ctx context.Context) ([]string, error) {
 	})
 	sort.Strings(out)
 	return out, err
+}
+
+// DeleteItem removes an item record (after its recovery points are gone).
+func (r *Repository) DeleteItem(ctx context.Context, itemID string) error {
+	err := r.store.Delete(ctx, ItemBlob(itemID))
+	if errors.Is(err, ErrNotFound) {
+		return nil
+	}
+	return err
+}
+
+// DeletePoint deletes a recovery point: its manifest first, so the point stops existing at
+// once (a crash afterwards leaves only unreferenced data, which the sweep removes), then its
+// stripes. Only retention calls it.
+func (r *Repository) DeletePoint(ctx context.Context, m *Manifest) error {
+	if err := r.store.Delete(ctx, ManifestBlob(m.ItemID, m.PointID)); err != nil && !errors.Is(err, ErrNotFound) {
+		return err
+	}
+	for _, s := range m.Stripes {
+		for _, b := range []string{s.Blob, s.Index} {
+			if err := r.store.Delete(ctx, b); err != nil && !errors.Is(err, ErrNotFound) {
+				return err
+			}
+		}
+	}
+	return nil
 }

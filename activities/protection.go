@@ -1,0 +1,280 @@
+package activities
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"sort"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/policy"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// LoadPolicy reads a policy from the vault and validates it.
+func (c *Control) LoadPolicy(ctx context.Context, name string) (policy.Policy, error) {
+	var p policy.Policy
+	doc, err := c.Vault.Policy(ctx, name)
+	if errors.Is(err, vault.ErrPolicyNotFound) {
+		names, _ := c.Vault.Policies(ctx)
+		return p, protocol.UserError(protocol.ErrPolicyNotFound, "no policy named %q in the vault (it has: %s): create it with `starter policy create`",
+			name, strings.Join(names, ", "))
+	}
+	if err != nil {
+		return p, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read policy %s: %v", name, err)
+	}
+	if err := json.Unmarshal(doc, &p); err != nil {
+		return p, protocol.UserError(protocol.ErrInvalidPolicy, "policy %s is not valid JSON: %v", name, err)
+	}
+	if err := p.Validate(); err != nil {
+		return p, protocol.UserError(protocol.ErrInvalidPolicy, "policy %s: %v", name, err)
+	}
+	return p, nil
+}
+
+// RegisterItems records the databases as protected items, refusing to pass the vault's
+// database limit.
+func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsInput) ([]string, error) {
+	existing, err := c.Vault.Items(ctx)
+	if err != nil {
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
+	}
+	have := map[string]bool{}
+	for _, it := range existing {
+		have[it.ItemID] = true
+	}
+	added := 0
+	for _, d := range in.Databases {
+		if !have[d.ItemID] {
+			added++
+		}
+	}
+	if len(existing)+added > protocol.MaxDatabasesPerVault {
+		return nil, protocol.UserError(protocol.ErrVaultFull,
+			"the vault protects %d databases and this would add %d, past the limit of ~%d per vault: use another vault (container) for more",
+			len(existing), added, protocol.MaxDatabasesPerVault)
+	}
+	now := c.now()
+	var ids []string
+	for _, d := range in.Databases {
+		types := make([]string, len(d.BackupTypes))
+		for i, t := range d.BackupTypes {
+			types[i] = string(t)
+		}
+		it := &vault.ProtectedItem{ItemID: d.ItemID, VM: in.VM, Instance: in.Instance, Database: d.Name, Policy: in.Policy,
+			State: vault.ItemProtected, BackupTypes: types, CreatedAt: now, UpdatedAt: now}
+		if old, err := c.Vault.Item(ctx, d.ItemID); err == nil {
+			it.CreatedAt = old.CreatedAt
+		}
+		if err := c.Vault.PutItem(ctx, it); err != nil {
+			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
+		}
+		ids = append(ids, d.ItemID)
+	}
+	return ids, nil
+}
+
+// SetItemState changes an item's protection state.
+func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInput) error {
+	it, err := c.Vault.Item(ctx, in.ItemID)
+	if errors.Is(err, vault.ErrItemNotFound) {
+		return protocol.UserError(protocol.ErrNotProtected, "no protected item %s in the vault", in.ItemID)
+	}
+	if err != nil {
+		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+	}
+	it.State, it.UpdatedAt = in.State, c.now()
+	return c.Vault.PutItem(ctx, it)
+}
+
+// ListItems returns every protected item record.
+func (c *Control) ListItems(ctx context.Context) ([]vault.ProtectedItem, error) {
+	items, err := c.Vault.Items(ctx)
+	if err != nil {
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
+	}
+	out := make([]vault.ProtectedItem, len(items))
+	for i, it := range items {
+		out[i] = *it
+	}
+	return out, nil
+}
+
+// ScheduleID names an item's schedule of one backup kind.
+func ScheduleID(itemID, kind string) string { return "sqlvault-" + itemID + "-" + kind }
+
+// EnsureSchedules makes an item's Temporal Schedules match its policy: one per scheduled
+// backup kind the database allows, each starting sqlvault.Backup. Schedules are visible,
+// pausable and back-fillable in the UI; the vault, not Temporal, is the source of truth,
+// so this is also how Reconcile rebuilds them.
+func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
+	var res protocol.EnsureSchedulesResult
+	it, err := c.Vault.Item(ctx, in.ItemID)
+	if err != nil {
+		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+	}
+	desired := map[string]client.ScheduleSpec{}
+	if !in.Remove && it.State == vault.ItemProtected {
+		p, err := c.LoadPolicy(ctx, it.Policy)
+		if err != nil {
+			return res, err
+		}
+		allowed := map[string]bool{}
+		for _, t := range it.BackupTypes {
+			allowed[protocol.BackupType(t).Kind()] = true
+		}
+		for kind, spec := range p.ScheduleSpecs() {
+			if len(it.BackupTypes) == 0 || allowed[kind] {
+				desired[kind] = spec
+			}
+		}
+	}
+	sc := c.Temporal.ScheduleClient()
+	for _, kind := range []string{policy.KindFull, policy.KindDifferential, policy.KindLog} {
+		id := ScheduleID(it.ItemID, kind)
+		spec, want := desired[kind]
+		h := sc.GetHandle(ctx, id)
+		_, derr := h.Describe(ctx)
+		var nf *serviceerror.NotFound
+		exists := derr == nil
+		if derr != nil && !errors.As(derr, &nf) {
+			return res, protocol.RetryableError(protocol.ErrBackupFailed, derr, "describe schedule %s: %v", id, derr)
+		}
+		switch {
+		case !want && exists:
+			if err := h.Delete(ctx); err != nil && !errors.As(err, &nf) {
+				return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "delete schedule %s: %v", id, err)
+			}
+			res.Deleted++
+		case want && !exists:
+			_, err := sc.Create(ctx, client.ScheduleOptions{ID: id, Spec: spec, Action: c.backupAction(it, kind),
+				Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP, Paused: in.Pause, Note: "sqlvault " + it.Database + " " + kind,
+				TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),
+					protocol.SADatabase.ValueSet(it.Database), protocol.SAVM.ValueSet(it.VM)),
+			})
+			if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+				return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "create schedule %s: %v", id, err)
+			}
+			res.Created++
+			res.Schedules = append(res.Schedules, id)
+		case want && exists:
+			action := c.backupAction(it, kind)
+			if err := h.Update(ctx, client.ScheduleUpdateOptions{DoUpdate: func(u client.ScheduleUpdateInput) (*client.ScheduleUpdate, error) {
+				s := u.Description.Schedule
+				s.Spec = &spec
+				s.Action = action
+				return &client.ScheduleUpdate{Schedule: &s}, nil
+			}}); err != nil {
+				return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "update schedule %s: %v", id, err)
+			}
+			if in.Pause {
+				_ = h.Pause(ctx, client.SchedulePauseOptions{Note: "paused by sqlvault"})
+			}
+			res.Schedules = append(res.Schedules, id)
+		}
+	}
+	sort.Strings(res.Schedules)
+	return res, nil
+}
+
+func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.ScheduleWorkflowAction {
+	t := protocol.BackupType(kind)
+	return &client.ScheduleWorkflowAction{
+		ID:                       protocol.BackupWorkflowID(it.ItemID, t),
+		Workflow:                 protocol.WorkflowBackup,
+		Args:                     []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule"}},
+		TaskQueue:                c.ControlQueue,
+		WorkflowExecutionTimeout: 48 * time.Hour,
+		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),
+			protocol.SADatabase.ValueSet(it.Database), protocol.SABackupType.ValueSet(kind), protocol.SAVM.ValueSet(it.VM)),
+	}
+}
+
+// ApplyRetention decides, for one item, which recovery points have expired under its
+// policy (all of them for an item stopped with delete; none for one stopped with retain)
+// and deletes those (manifest first, so a point stops existing at once; then its data).
+// It is the only code that deletes recovery points.
+func (c *Control) ApplyRetention(ctx context.Context, in protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
+	var res protocol.ApplyRetentionResult
+	it, err := c.Vault.Item(ctx, in.ItemID)
+	if err != nil {
+		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+	}
+	ms, err := c.Vault.ListPoints(ctx, in.ItemID)
+	if err != nil {
+		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list points: %v", err)
+	}
+	var decisions []policy.Decision
+	switch it.State {
+	case vault.ItemStoppedRetain:
+		res.Kept = len(ms)
+		return res, nil
+	case vault.ItemStoppedDelete:
+		for _, m := range ms {
+			decisions = append(decisions, policy.Decision{PointID: m.PointID, Reasons: []string{"protection stopped with delete"}})
+		}
+	default:
+		p, err := c.LoadPolicy(ctx, it.Policy)
+		if err != nil {
+			return res, err
+		}
+		points := make([]policy.Point, len(ms))
+		for i, m := range ms {
+			points[i] = policy.FromManifest(m)
+		}
+		decisions = policy.Retain(points, p, c.now())
+	}
+	byID := map[string]*vault.Manifest{}
+	for _, m := range ms {
+		byID[m.PointID] = m
+	}
+	for _, d := range decisions {
+		if d.Keep {
+			res.Kept++
+			continue
+		}
+		res.Deleted = append(res.Deleted, protocol.RetentionDecision{ItemID: in.ItemID, PointID: d.PointID, Delete: true, Reasons: d.Reasons})
+		if in.DryRun {
+			continue
+		}
+		if err := c.Vault.DeletePoint(ctx, byID[d.PointID]); err != nil {
+			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "delete %s: %v", d.PointID, err)
+		}
+		if c.Log != nil {
+			c.Log.Info("retention deleted a recovery point", zap.String("item", in.ItemID), zap.String("point", d.PointID),
+				zap.Strings("reasons", d.Reasons))
+		}
+	}
+	if it.State == vault.ItemStoppedDelete && !in.DryRun {
+		if err := c.Vault.DeleteItem(ctx, in.ItemID); err != nil {
+			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "remove item: %v", err)
+		}
+	}
+	return res, nil
+}
+
+// Sweep deletes blobs no manifest references, older than the grace period (or lists them).
+func (c *Control) Sweep(ctx context.Context, in protocol.RetentionInput) (protocol.RetentionResult, error) {
+	grace := time.Duration(in.SweepGraceHours) * time.Hour
+	if in.SweepGraceHours == 0 {
+		grace = 24 * time.Hour
+	}
+	rep, err := c.Vault.Sweep(ctx, c.now(), grace, in.DryRun)
+	if err != nil {
+		return protocol.RetentionResult{}, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "sweep: %v", err)
+	}
+	var res protocol.RetentionResult
+	for _, d := range rep.Deleted {
+		res.SweptBlobs = append(res.SweptBlobs, d.Name)
+	}
+	res.SweptBytes = rep.DeletedBytes
+	return res, nil
+}

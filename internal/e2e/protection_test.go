@@ -1,0 +1,208 @@
+package e2e
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sqlvault/sqlvault/activities"
+	"github.com/sqlvault/sqlvault/internal/policy"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+func dailyPolicy() policy.Policy {
+	return policy.Policy{Name: "daily-30d",
+		Full:      policy.FullSchedule{Frequency: policy.FrequencyDaily, TimeOfDay: "02:00", TimeZone: "UTC"},
+		Log:       &policy.LogSchedule{EveryMinutes: 60},
+		Retention: policy.Retention{Daily: &policy.Keep{Days: 30}, LogDays: 15},
+	}
+}
+
+func (s *stack) putPolicy(p policy.Policy) {
+	require.NoError(s.t, p.Validate())
+	doc, err := json.Marshal(p)
+	require.NoError(s.t, err)
+	require.NoError(s.t, s.repo.PutPolicy(context.Background(), p.Name, doc))
+}
+
+var wfSeq int
+
+// run starts a workflow on the stack's control queue and waits for its result.
+func (s *stack) run(workflowType string, in any, out any) (client.WorkflowRun, error) {
+	wfSeq++
+	run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
+		ID: fmt.Sprintf("%s-%s-%d", workflowType, s.container, wfSeq), TaskQueue: s.controlQueue(), WorkflowExecutionTimeout: 10 * time.Minute,
+	}, workflowType, in)
+	require.NoError(s.t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
+	defer cancel()
+	return run, run.Get(ctx, out)
+}
+
+// schedules lists the item's Temporal schedules that exist.
+func (s *stack) schedules(itemID string) []string {
+	var out []string
+	for _, kind := range []string{"full", "differential", "log"} {
+		id := activities.ScheduleID(itemID, kind)
+		if _, err := s.tc.ScheduleClient().GetHandle(context.Background(), id).Describe(context.Background()); err == nil {
+			out = append(out, kind)
+		}
+	}
+	return out
+}
+
+// TestConfigureProtectionOf50Databases: 50 databases in one call get their items, their
+// schedules and their first fulls; the 51st in one call is refused; unsupported databases
+// are refused by name and nothing changes.
+func TestConfigureProtectionOf50Databases(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	var names []string
+	for i := 0; i < 51; i++ {
+		name := fmt.Sprintf("Db%02d", i)
+		_, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: name, DataPages: 16})
+		require.NoError(t, err)
+		names = append(names, name)
+	}
+	_, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "ReadOnly", DataPages: 16, ReadOnly: true})
+	require.NoError(t, err)
+	_, err = s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Mirrored", DataPages: 16, Mirrored: true})
+	require.NoError(t, err)
+	_, err = s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "ManyFiles", DataPages: 1002, DataFiles: 1001})
+	require.NoError(t, err)
+	_, err = s.sqlDB.Exec("CREATE DATABASE [Db00_snap] ON (NAME = [Db00], FILENAME = '/s.ss') AS SNAPSHOT OF [Db00]")
+	require.NoError(t, err)
+	in := func(dbs ...string) protocol.ConfigureProtectionInput {
+		return protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm, Databases: dbs, Policy: "daily-30d"}
+	}
+
+	_, err = s.run(protocol.WorkflowConfigureProtection, in(names...), nil)
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrTooManyDatabases, protocol.ErrorType(err))
+	assert.Contains(t, err.Error(), "51 databases in one call")
+
+	_, err = s.run(protocol.WorkflowConfigureProtection, in("Db01", "Db00_snap", "Mirrored", "ManyFiles"), nil)
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrDatabaseNotSupported, protocol.ErrorType(err))
+	for _, want := range []string{"Db00_snap: database snapshots", "Mirrored: databases in a database-mirroring", "ManyFiles: it has 1002 files"} {
+		assert.Contains(t, err.Error(), want)
+	}
+	items, err := s.repo.Items(context.Background())
+	require.NoError(t, err)
+	assert.Empty(t, items, "a refused call changes nothing")
+
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm, Databases: []string{"Db01"}, Policy: "nope"}, nil)
+	assert.Equal(t, protocol.ErrPolicyNotFound, protocol.ErrorType(err))
+
+	var res protocol.ConfigureProtectionResult
+	run, err := s.run(protocol.WorkflowConfigureProtection, in(names[:50]...), &res)
+	require.NoError(t, err)
+	record(t, "configure-protection", s.history(run.GetID(), run.GetRunID()))
+	require.Len(t, res.Protected, 50)
+	for _, p := range res.Protected {
+		assert.Empty(t, p.FirstFullError, p.Database)
+		require.NotNil(t, p.FirstFull, p.Database)
+		assert.Equal(t, []string{"full", "log"}, s.schedules(p.ItemID), p.Database)
+		require.Len(t, s.points(vm, p.Database), 1, p.Database)
+	}
+	items, err = s.repo.Items(context.Background())
+	require.NoError(t, err)
+	assert.Len(t, items, 50)
+
+	// A read-only database gets full backups only.
+	var ro protocol.ConfigureProtectionResult
+	_, err = s.run(protocol.WorkflowConfigureProtection, in("ReadOnly"), &ro)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"full"}, s.schedules(ro.Protected[0].ItemID))
+}
+
+// TestStopResumeRetentionAndReconcile: stop with retain keeps everything; resume restarts
+// the schedules; reconcile after every schedule was deleted restores them; a retention dry
+// run deletes nothing; stop with delete removes the data only after the schedules are gone.
+func TestStopResumeRetentionAndReconcile(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	for _, n := range []string{"Keep", "Drop"} {
+		db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: n, DataPages: 32})
+		require.NoError(t, err)
+		_, err = db.Write(3)
+		require.NoError(t, err)
+	}
+	var cr protocol.ConfigureProtectionResult
+	_, err := s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Databases: []string{"Keep", "Drop"}, Policy: "daily-30d"}, &cr)
+	require.NoError(t, err)
+	s.clock.Advance(time.Minute)
+	s.mustBackup(s.backupInput("Keep", protocol.Log))
+	keep, drop := vault.ItemID(vm, "Keep"), vault.ItemID(vm, "Drop")
+
+	// Stop with retain: schedules gone, points kept, state recorded.
+	_, err = s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: "Keep"}, nil)
+	require.NoError(t, err)
+	assert.Empty(t, s.schedules(keep))
+	assert.Len(t, s.points(vm, "Keep"), 2)
+	it, err := s.repo.Item(context.Background(), keep)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedRetain, it.State)
+
+	// A retention dry run lists and deletes nothing.
+	var rr protocol.RetentionResult
+	run, err := s.run(protocol.WorkflowRetention, protocol.RetentionInput{DryRun: true}, &rr)
+	require.NoError(t, err)
+	record(t, "retention-dry-run", s.history(run.GetID(), run.GetRunID()))
+	assert.True(t, rr.DryRun)
+	assert.Len(t, s.points(vm, "Keep"), 2)
+	assert.Len(t, s.points(vm, "Drop"), 1)
+
+	// Resume restarts the schedules.
+	_, err = s.run(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: vm, Database: "Keep"}, nil)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
+
+	// Lose every schedule; reconcile rebuilds them from the vault.
+	for _, item := range []string{keep, drop} {
+		for _, kind := range []string{"full", "log"} {
+			require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), activities.ScheduleID(item, kind)).Delete(context.Background()))
+		}
+	}
+	var rec protocol.ReconcileResult
+	run, err = s.run(protocol.WorkflowReconcile, nil, &rec)
+	require.NoError(t, err)
+	record(t, "reconcile", s.history(run.GetID(), run.GetRunID()))
+	assert.Equal(t, 4, rec.Created)
+	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
+	assert.Equal(t, []string{"full", "log"}, s.schedules(drop))
+
+	// Stop with delete: schedules removed first, then the data and the item.
+	run, err = s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: "Drop", DeleteData: true}, nil)
+	require.NoError(t, err)
+	record(t, "stop-protection-delete", s.history(run.GetID(), run.GetRunID()))
+	assert.Empty(t, s.schedules(drop))
+	assert.Empty(t, s.points(vm, "Drop"))
+	_, err = s.repo.Item(context.Background(), drop)
+	assert.ErrorIs(t, err, vault.ErrItemNotFound)
+	h := s.history(run.GetID(), run.GetRunID())
+	var order []string
+	for _, e := range h.Events {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
+		}
+	}
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "ApplyRetention"}, order, "data is deleted only after the item is stopped")
+	// The other item is untouched.
+	assert.Len(t, s.points(vm, "Keep"), 2)
+	s.requireNoGarbageAfterSweep()
+}
