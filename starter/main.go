@@ -35,6 +35,7 @@ Configuration comes from the same file as the worker (--config), environment var
 		SilenceErrors: true,
 	}
 	g.bind(root)
-	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g), newDiscoverCmd(g))
+	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g), newDiscoverCmd(g),
+		newPolicyCmd(g), newProtectCmd(g), newUnprotectCmd(g), newResumeCmd(g), newRetentionCmd(g), newReconcileCmd(g))
 	return root
 }

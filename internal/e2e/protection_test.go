@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -205,4 +206,44 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	// The other item is untouched.
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	s.requireNoGarbageAfterSweep()
+}
+
+func TestStarterProtectionCommands(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	_, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Billing", DataPages: 32})
+	require.NoError(t, err)
+	file := t.TempDir() + "/p.json"
+	doc, err := json.Marshal(dailyPolicy())
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, doc, 0o600))
+	out, errOut, err := s.starter("policy", "create", "--file", file)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "policy daily-30d saved")
+	bad := t.TempDir() + "/bad.json"
+	require.NoError(t, os.WriteFile(bad, []byte(`{"name":"bad","full":{"frequency":"daily","timeOfDay":"02:00","timeZone":"UTC"},"log":{"everyMinutes":5},"retention":{"daily":{"days":30}}}`), 0o600))
+	_, errOut, err = s.starter("policy", "create", "--file", bad)
+	require.Error(t, err)
+	assert.Contains(t, errOut, "log.everyMinutes")
+	out, errOut, err = s.starter("policy", "list")
+	require.NoError(t, err, errOut)
+	assert.Equal(t, "daily-30d\n", out)
+
+	out, errOut, err = s.starter("protect", "--vm", s.agentVM(), "--instance", vm, "--policy", "daily-30d", "Billing")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "Billing")
+	assert.Len(t, s.points(vm, "Billing"), 1)
+	out, errOut, err = s.starter("retention", "--dry-run")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "would delete")
+	out, errOut, err = s.starter("unprotect", "--instance", vm, "--database", "Billing")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "recovery points kept")
+	out, errOut, err = s.starter("resume", "--instance", vm, "--database", "Billing")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "resumed")
+	out, errOut, err = s.starter("reconcile")
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "1 item(s)")
 }

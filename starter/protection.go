@@ -1,0 +1,241 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+	"go.temporal.io/sdk/client"
+
+	"github.com/sqlvault/sqlvault/internal/policy"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// runWorkflow starts a workflow on the control queue and waits for its result.
+func (g *globals) runWorkflow(ctx context.Context, id, workflowType string, in any, out any) error {
+	tc, cfg, err := g.temporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: cfg.Temporal.ControlTaskQueue,
+		WorkflowExecutionTimeout: 24 * time.Hour}, workflowType, in)
+	if err != nil {
+		return err
+	}
+	if err := run.Get(ctx, out); err != nil {
+		return explain(err)
+	}
+	return nil
+}
+
+func newPolicyCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{Use: "policy", Short: "Create, show and list backup policies (stored in the vault)"}
+	var file string
+	create := &cobra.Command{
+		Use:   "create --file policy.json",
+		Short: "Create or replace a policy from a JSON file (validated: every problem is reported at once)",
+		Example: `  {"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
+   "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}, "compression": true}`,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			data, err := os.ReadFile(file)
+			if err != nil {
+				return err
+			}
+			var p policy.Policy
+			dec := json.NewDecoder(strings.NewReader(string(data)))
+			dec.DisallowUnknownFields()
+			if err := dec.Decode(&p); err != nil {
+				return fmt.Errorf("%s: %w", file, err)
+			}
+			if err := p.Validate(); err != nil {
+				return fmt.Errorf("policy %s is not valid:\n%w", p.Name, err)
+			}
+			repo, _, err := g.vault(cmd.Context())
+			if err != nil {
+				return err
+			}
+			doc, err := json.MarshalIndent(p, "", "  ")
+			if err != nil {
+				return err
+			}
+			if err := repo.PutPolicy(cmd.Context(), p.Name, doc); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "policy %s saved; items using it get new schedules with `starter reconcile`\n", p.Name)
+			return nil
+		},
+	}
+	create.Flags().StringVar(&file, "file", "", "JSON policy document")
+	show := &cobra.Command{
+		Use:  "show NAME",
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			repo, _, err := g.vault(cmd.Context())
+			if err != nil {
+				return err
+			}
+			doc, err := repo.Policy(cmd.Context(), args[0])
+			if err != nil {
+				return err
+			}
+			_, err = cmd.OutOrStdout().Write(append(doc, '\n'))
+			return err
+		},
+	}
+	list := &cobra.Command{
+		Use: "list",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			repo, _, err := g.vault(cmd.Context())
+			if err != nil {
+				return err
+			}
+			names, err := repo.Policies(cmd.Context())
+			if err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(cmd.OutOrStdout(), names)
+			}
+			for _, n := range names {
+				fmt.Fprintln(cmd.OutOrStdout(), n)
+			}
+			return nil
+		},
+	}
+	cmd.AddCommand(create, show, list)
+	return cmd
+}
+
+func newProtectCmd(g *globals) *cobra.Command {
+	var in protocol.ConfigureProtectionInput
+	cmd := &cobra.Command{
+		Use:   "protect --vm VM --instance NAME --policy POLICY DB [DB …]",
+		Short: "Protect up to 50 databases with a policy (sqlvault.ConfigureProtection)",
+		Args:  cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			in.Databases = args
+			if in.VM == "" {
+				in.VM, _, _ = strings.Cut(in.Instance, `\`)
+			}
+			var res protocol.ConfigureProtectionResult
+			id := fmt.Sprintf("sqlvault-configure-%s-%d", strings.ToLower(in.VM), time.Now().UnixNano())
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowConfigureProtection, in, &res); err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(cmd.OutOrStdout(), res)
+			}
+			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
+			fmt.Fprintln(tw, "DATABASE\tITEM\tSCHEDULES\tFIRST FULL")
+			for _, p := range res.Protected {
+				first := p.FirstFullError
+				if p.FirstFull != nil {
+					first = p.FirstFull.PointID
+				}
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", p.Database, p.ItemID, strings.Join(p.Schedules, ","), first)
+			}
+			return tw.Flush()
+		},
+	}
+	cmd.Flags().StringVar(&in.VM, "vm", "", "the VM whose agent manages the instance (default: its machine name)")
+	cmd.Flags().StringVar(&in.Instance, "instance", "", "instance (@@SERVERNAME)")
+	cmd.Flags().StringVar(&in.Policy, "policy", "", "policy name")
+	cmd.Flags().BoolVar(&in.SkipFirstFull, "skip-first-full", false, "let the schedule take the first full")
+	return cmd
+}
+
+func newUnprotectCmd(g *globals) *cobra.Command {
+	var in protocol.StopProtectionInput
+	cmd := &cobra.Command{
+		Use:   "unprotect --instance NAME --database DB [--delete-data]",
+		Short: "Stop protection: keep the recovery points forever, or delete them (sqlvault.StopProtection)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id := "sqlvault-stop-" + vault.ItemID(in.Instance, in.Database)
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowStopProtection, in, nil); err != nil {
+				return err
+			}
+			what := "recovery points kept"
+			if in.DeleteData {
+				what = "recovery points deleted"
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "protection of %s stopped; %s\n", in.Database, what)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in.Instance, "instance", "", "instance")
+	cmd.Flags().StringVar(&in.Database, "database", "", "database")
+	cmd.Flags().BoolVar(&in.DeleteData, "delete-data", false, "delete every recovery point of the database")
+	return cmd
+}
+
+func newResumeCmd(g *globals) *cobra.Command {
+	var in protocol.ResumeProtectionInput
+	cmd := &cobra.Command{
+		Use:   "resume --instance NAME --database DB",
+		Short: "Resume protection stopped with retain (sqlvault.ResumeProtection)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			id := "sqlvault-resume-" + vault.ItemID(in.Instance, in.Database)
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowResumeProtection, in, nil); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "protection of %s resumed\n", in.Database)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&in.Instance, "instance", "", "instance")
+	cmd.Flags().StringVar(&in.Database, "database", "", "database")
+	return cmd
+}
+
+func newRetentionCmd(g *globals) *cobra.Command {
+	var in protocol.RetentionInput
+	cmd := &cobra.Command{
+		Use:   "retention [--dry-run]",
+		Short: "Delete expired recovery points and unreferenced blobs (sqlvault.Retention); --dry-run lists them",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var res protocol.RetentionResult
+			id := fmt.Sprintf("sqlvault-retention-%d", time.Now().UnixNano())
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowRetention, in, &res); err != nil {
+				return err
+			}
+			if g.jsonOut {
+				return g.printJSON(cmd.OutOrStdout(), res)
+			}
+			verb := "deleted"
+			if res.DryRun {
+				verb = "would delete"
+			}
+			out := cmd.OutOrStdout()
+			for _, d := range res.Deleted {
+				fmt.Fprintf(out, "%s %s/%s: %s\n", verb, d.ItemID, d.PointID, strings.Join(d.Reasons, "; "))
+			}
+			fmt.Fprintf(out, "%d recovery point(s) %s, %d kept; %d unreferenced blob(s) %s\n", len(res.Deleted), verb, res.Kept, len(res.SweptBlobs), verb)
+			return nil
+		},
+	}
+	cmd.Flags().BoolVar(&in.DryRun, "dry-run", false, "only list what would be deleted")
+	return cmd
+}
+
+func newReconcileCmd(g *globals) *cobra.Command {
+	return &cobra.Command{
+		Use:   "reconcile",
+		Short: "Rebuild every protected item's Temporal Schedules from the vault (sqlvault.Reconcile)",
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			var res protocol.ReconcileResult
+			id := fmt.Sprintf("sqlvault-reconcile-%d", time.Now().UnixNano())
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowReconcile, nil, &res); err != nil {
+				return err
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "%d item(s): %d schedule(s) created, %d deleted\n", res.Items, res.Created, res.Deleted)
+			return nil
+		},
+	}
+}
