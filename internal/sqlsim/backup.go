@@ -4,11 +4,13 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"go.uber.org/zap"
 	"io"
 	"math/big"
+	"os"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/content"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/media"
@@ -275,7 +277,7 @@ func (x *executor) doBackup(st *tsql.Backup) error {
 	if o.compression && in.cfg.Edition == Express {
 		return sqlErr(1844, "%s WITH COMPRESSION is not supported on %s.", stmt, in.cfg.Edition)
 	}
-	devs, err := x.resolveDevices(st.To)
+	devs, err := x.resolveDevices(st.To, true)
 	if err != nil {
 		return err
 	}
@@ -518,13 +520,22 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device, req *request) (int64, error) {
 	in := x.s.in
 	ctx := x.ctx
-	writers := make([]*urlio.BlobWriter, 0, len(devs))
+	writers := make([]deviceWriter, 0, len(devs))
 	abort := func() {
 		for _, w := range writers {
 			w.Abort()
 		}
 	}
 	for _, d := range devs {
+		if d.file != "" {
+			w, err := createFile(d.file, o.format)
+			if err != nil {
+				abort()
+				return 0, err
+			}
+			writers = append(writers, w)
+			continue
+		}
 		w, err := in.sim.blob.Create(ctx, d.url, d.sas, urlio.WriteOptions{Format: o.format, BlockSize: o.maxTransfer, MaxBlocks: int(in.sim.blockLimit.Load())})
 		if err != nil {
 			abort()
@@ -538,7 +549,7 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 	stripes := make([]io.Writer, len(writers))
 	fault, counter := in.takeStreamFault(), &faultCounter{}
 	for i, w := range writers {
-		stripes[i] = &faultWriter{w: w, fault: fault, ctx: ctx, device: devs[i].url.Raw, count: counter}
+		stripes[i] = &faultWriter{w: w, fault: fault, ctx: ctx, device: devs[i].name(), count: counter}
 	}
 	mw, err := media.NewWriter(stripes, p.header, media.WriterOptions{Compress: o.compression, Checksum: o.checksum})
 	if err != nil {
@@ -601,7 +612,7 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 	if err == nil {
 		for i, w := range writers {
 			if cerr := w.Close(); cerr != nil {
-				err = fmt.Errorf("%s: %w", devs[i].url.Raw, cerr)
+				err = fmt.Errorf("%s: %w", devs[i].name(), cerr)
 				break
 			}
 		}
@@ -622,11 +633,54 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 	return written, nil
 }
 
+// deviceWriter is one backup device being written: a blob (URL) or a file (DISK).
+type deviceWriter interface {
+	io.Writer
+	Close() error
+	Abort()
+	Written() int64
+}
+
+// fileWriter writes a DISK backup device. Like SQL Server without INIT/FORMAT it refuses
+// to append to an existing file; with FORMAT it replaces it.
+type fileWriter struct {
+	f    *os.File
+	path string
+	n    int64
+}
+
+func createFile(path string, format bool) (*fileWriter, error) {
+	flags := os.O_CREATE | os.O_WRONLY | os.O_TRUNC
+	if !format {
+		flags |= os.O_EXCL
+	}
+	f, err := os.OpenFile(path, flags, 0o640)
+	if os.IsExist(err) {
+		return nil, sqlErr(3266, "The backup data at the end of \"%s\" is incorrectly formatted. Backup sets on the media might be damaged and unusable. To determine the backup sets on the media, use RESTORE HEADERONLY. Use WITH FORMAT to overwrite the media.", path)
+	}
+	if err != nil {
+		return nil, sqlErr(3201, "Cannot open backup device '%s'. Operating system error 3(The system cannot find the path specified.).", path)
+	}
+	return &fileWriter{f: f, path: path}, nil
+}
+
+func (w *fileWriter) Write(p []byte) (int, error) {
+	n, err := w.f.Write(p)
+	w.n += int64(n)
+	return n, err
+}
+func (w *fileWriter) Close() error   { return w.f.Close() }
+func (w *fileWriter) Written() int64 { return w.n }
+func (w *fileWriter) Abort() {
+	_ = w.f.Close()
+	_ = os.Remove(w.path)
+}
+
 // streamError maps a failure while writing the stream to SQL Server's errors.
 func (x *executor) streamError(devs []device, err error) error {
 	x.s.in.log.Warn("backup stream failed", zap.Error(err))
 	var fe *faultError
-	dev := devs[0].url.Raw
+	dev := devs[0].name()
 	switch {
 	case errors.As(err, &fe):
 		return sqlErr(3202, "Write on \"%s\" failed: 1117(The request could not be performed because of an I/O device error.)", fe.device)
@@ -649,7 +703,7 @@ func (in *Instance) recordBackup(db *Database, h media.Header, tr media.Trailer,
 	mediaID := int32(len(hist.mediaSets) + 1)
 	hist.mediaSets = append(hist.mediaSets, mediaSetRow{id: mediaID, uuid: h.MediaSetGUID, families: uint8(len(devs)), compressed: compressed})
 	for i, d := range devs {
-		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d.url.Raw})
+		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d.name()})
 	}
 	typ := map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType]
 	row := &backupSetRow{

@@ -262,3 +262,26 @@ func TestBackupRefusesUntrustedCertificate(t *testing.T) {
 	assert.Contains(t, me.Message, "12175")
 	assert.Zero(t, e.blobs.Count(blobfake.KindPutBlock))
 }
+
+// Another tool's backups to disk (a maintenance plan, a DBA by hand) are real backups: they
+// appear in msdb and move the chain, which the product must notice.
+func TestBackupToDiskByAnotherTool(t *testing.T) {
+	e := newEnv(t)
+	db := e.createDB(sqlsim.DatabaseSpec{Name: "Disky", DataPages: 64})
+	e.write(db, time.Second, 3)
+	e.mustExec("BACKUP DATABASE Disky TO URL = @p1", e.url("d_full.bak"))
+	e.write(db, time.Second, 3)
+	path := t.TempDir() + "/disky_log.trn"
+	e.mustExec("BACKUP LOG Disky TO DISK = @p1", path)
+	_, err := e.db.Exec("BACKUP LOG Disky TO DISK = @p1", path)
+	requireSQLError(t, err, 3266)
+	h := e.history("Disky")
+	require.Len(t, h, 2)
+	assert.Equal(t, path, h[1]["physical_device_name"])
+	rs := e.queryRows("SELECT CAST(r.last_log_backup_lsn AS nvarchar(40)) AS l FROM sys.database_recovery_status r WHERE r.database_id = DB_ID('Disky')")
+	assert.Equal(t, h[1]["last_lsn"], rs[0]["l"])
+	// And it restores from disk.
+	e.mustExec("RESTORE DATABASE D2 FROM URL = @p1 WITH NORECOVERY, MOVE 'Disky' TO '/d/d2.mdf', MOVE 'Disky_log' TO '/d/d2.ldf'", e.url("d_full.bak"))
+	e.mustExec("RESTORE LOG D2 FROM DISK = @p1", path)
+	assert.Equal(t, db.Digest(), e.dbByName("D2").Digest())
+}
