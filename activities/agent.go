@@ -116,7 +116,19 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	if err != nil {
 		return res, sqlError(err, in.Database)
 	}
-	if err := checkBackupAllowed(db, in.Type); err != nil {
+	typ, reason := in.Type, ""
+	item := vault.ItemID(srv.ServerName, db.Name)
+	if in.AutoFull && (typ == protocol.Log || typ == protocol.Differential) && !(typ == protocol.Log && db.RecoveryModel == "SIMPLE") {
+		why, err := a.chainBreak(ctx, conn, db, item, typ)
+		if err != nil {
+			return res, err
+		}
+		if why != "" {
+			typ, reason = protocol.Full, fmt.Sprintf("automatic full instead of a %s backup: %s", in.Type, why)
+			a.logger().Warn("chain broken; taking a full", zap.String("database", db.Name), zap.String("reason", why))
+		}
+	}
+	if err := checkBackupAllowed(db, typ); err != nil {
 		return res, err
 	}
 	stripes := in.Stripes
@@ -126,7 +138,7 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	return protocol.PrepareBackupResult{
 		ServerName: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,
 		Database: db.Name, RecoveryModel: db.RecoveryModel, DataBytes: db.DataBytes, Stripes: stripes,
-		ItemID: vault.ItemID(srv.ServerName, db.Name),
+		ItemID: item, Type: typ, Reason: reason,
 	}, nil
 }
 

@@ -188,9 +188,10 @@ func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedul
 func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.ScheduleWorkflowAction {
 	t := protocol.BackupType(kind)
 	return &client.ScheduleWorkflowAction{
-		ID:                       protocol.BackupWorkflowID(it.ItemID, t),
-		Workflow:                 protocol.WorkflowBackup,
-		Args:                     []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule"}},
+		ID:       protocol.BackupWorkflowID(it.ItemID, t),
+		Workflow: protocol.WorkflowBackup,
+		Args: []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule",
+			AutoFull: t != protocol.Full}},
 		TaskQueue:                c.ControlQueue,
 		WorkflowExecutionTimeout: 48 * time.Hour,
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),

@@ -61,17 +61,24 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	})
 	var prep protocol.PrepareBackupResult
 	if err := workflow.ExecuteActivity(prepCtx, protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{
-		Instance: in.Instance, Database: in.Database, Type: in.Type, Stripes: in.Stripes,
+		Instance: in.Instance, Database: in.Database, Type: in.Type, Stripes: in.Stripes, AutoFull: in.AutoFull,
 	}).Get(ctx, &prep); err != nil {
 		return nil, err
+	}
+	// A broken chain turns a scheduled log or differential into a full (prep says why).
+	typ, reason := in.Type, in.Reason
+	if prep.Type != "" && prep.Type != in.Type {
+		typ = prep.Type
+		reason = prep.Reason
+		log.Warn("backup type changed", "requested", in.Type, "taking", typ, "reason", prep.Reason)
 	}
 
 	// The point ID names the vault blobs. It comes from workflow time and the run ID, both
 	// fixed in history, so every retry of the stream writes under the same point (each
 	// attempt in its own blobs).
-	pointID := newPointID(workflow.Now(ctx), in.Type, workflow.GetInfo(ctx).WorkflowExecution.RunID)
+	pointID := newPointID(workflow.Now(ctx), typ, workflow.GetInfo(ctx).WorkflowExecution.RunID)
 	progress = protocol.BackupProgress{Phase: protocol.PhaseStreaming, PointID: pointID, Stripes: prep.Stripes}
-	log.Info("streaming backup", "database", prep.Database, "type", in.Type, "point", pointID, "stripes", prep.Stripes)
+	log.Info("streaming backup", "database", prep.Database, "type", typ, "point", pointID, "stripes", prep.Stripes)
 
 	compression := in.Compression == nil || *in.Compression
 	streamCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -86,7 +93,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	})
 	var stream protocol.StreamBackupResult
 	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
-		Instance: in.Instance, Database: prep.Database, Type: in.Type, ItemID: prep.ItemID, PointID: pointID,
+		Instance: in.Instance, Database: prep.Database, Type: typ, ItemID: prep.ItemID, PointID: pointID,
 		Stripes: prep.Stripes, Compression: compression, TailLog: in.TailLog,
 	}).Get(ctx, &stream); err != nil {
 		return nil, err
@@ -104,8 +111,8 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	var rp protocol.RecoveryPoint
 	if err := workflow.ExecuteActivity(commitCtx, protocol.ActivityCommitRecoveryPoint, protocol.CommitInput{
 		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: in.Instance, ServerName: prep.ServerName,
-		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: in.Type,
-		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: in.Reason,
+		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: typ,
+		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: reason,
 	}).Get(ctx, &rp); err != nil {
 		return nil, err
 	}

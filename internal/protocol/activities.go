@@ -8,6 +8,7 @@ type PrepareBackupInput struct {
 	Database string     `json:"database"`
 	Type     BackupType `json:"type"`
 	Stripes  int        `json:"stripes,omitempty"`
+	AutoFull bool       `json:"autoFull,omitempty"`
 }
 
 // PrepareBackupResult is what the agent learned from SQL Server.
@@ -20,6 +21,10 @@ type PrepareBackupResult struct {
 	DataBytes      int64  `json:"dataBytes"`
 	Stripes        int    `json:"stripes"`
 	ItemID         string `json:"itemId"`
+	// Type is the backup to take: the requested one, or full when AutoFull found the chain
+	// broken; Reason then says why.
+	Type   BackupType `json:"type,omitempty"`
+	Reason string     `json:"reason,omitempty"`
 }
 
 // StreamBackupInput runs BACKUP … TO URL through the agent's endpoint into the vault.

@@ -109,6 +109,10 @@ type BackupInput struct {
 	Stripes int `json:"stripes,omitempty"`
 	// Reason is recorded on the recovery point (e.g. "on-demand", "schedule").
 	Reason string `json:"reason,omitempty"`
+	// AutoFull (set by the schedules): when a log or differential backup finds its chain
+	// broken — recovery model switched to SIMPLE and back, a log or full taken by another
+	// tool, no full yet — take a full instead and record why.
+	AutoFull bool `json:"autoFull,omitempty"`
 	// TailLog takes the log backup WITH NORECOVERY: the last log before a restore over the
 	// database, which leaves it RESTORING (type must be log).
 	TailLog bool `json:"tailLog,omitempty"`

@@ -336,22 +336,27 @@ func (c *Conn) BackupSetByDeviceSuffix(ctx context.Context, suffix string) (*Bac
 }
 
 func (c *Conn) backupSet(ctx context.Context, where string, arg string) (*BackupSet, error) {
+	return c.backupSetWhere(ctx, where, arg)
+}
+
+func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*BackupSet, error) {
 	row := c.db.QueryRowContext(ctx, `SELECT TOP (1) bs.backup_set_id, bs.type, bs.is_copy_only,
 		CAST(bs.first_lsn AS nvarchar(40)), CAST(bs.last_lsn AS nvarchar(40)), CAST(bs.checkpoint_lsn AS nvarchar(40)),
 		CAST(bs.database_backup_lsn AS nvarchar(40)), CAST(bs.differential_base_lsn AS nvarchar(40)),
 		bs.differential_base_guid, bs.backup_set_uuid, bs.database_guid, bs.family_guid,
 		bs.backup_start_date, bs.backup_finish_date, CAST(bs.backup_size AS bigint), CAST(bs.compressed_backup_size AS bigint),
-		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int)
+		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int), mf.physical_device_name
 		FROM msdb.dbo.backupset AS bs
 		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
 		WHERE `+where+`
-		ORDER BY bs.backup_set_id DESC`, arg)
+		ORDER BY bs.backup_set_id DESC`, args...)
 	var b BackupSet
 	var dbLSN, diffLSN sql.NullString
+	var device string
 	var diffGUID, setGUID, dbGUID, famGUID mssql.NullUniqueIdentifier
 	err := row.Scan(&b.ID, &b.Type, &b.CopyOnly, &b.FirstLSN, &b.LastLSN, &b.CheckpointLSN, &dbLSN, &diffLSN,
 		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &b.CompressedBytes, &b.HasChecksums,
-		&b.RecoveryModel, &b.Families)
+		&b.RecoveryModel, &b.Families, &device)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -359,6 +364,7 @@ func (c *Conn) backupSet(ctx context.Context, where string, arg string) (*Backup
 		return nil, Classify(err)
 	}
 	b.DatabaseBackupLSN, b.DifferentialBaseLSN = dbLSN.String, diffLSN.String
+	b.Devices = []string{device}
 	b.DifferentialBaseGUID = guidString(diffGUID)
 	b.BackupSetGUID, b.DatabaseGUID, b.FamilyGUID = guidString(setGUID), guidString(dbGUID), guidString(famGUID)
 	return &b, nil
@@ -453,4 +459,16 @@ func (c *Conn) AvailabilityGroups(ctx context.Context) ([]AvailabilityGroup, err
 		res[i] = *ag
 	}
 	return res, Classify(dbRows.Err())
+}
+
+// LatestBackupSet returns the newest backup set of a database of a type (D, I, L), counting
+// copy-only ones only when copyOnly is true, or nil.
+func (c *Conn) LatestBackupSet(ctx context.Context, database, typ string, copyOnly bool) (*BackupSet, error) {
+	bs, err := c.backupSetWhere(ctx, "bs.database_name = @p1 AND bs.type = @p2 AND (bs.is_copy_only = 0 OR @p3 = 1)", database, typ, copyOnly)
+	return bs, err
+}
+
+// BackupSetByLastLSN finds the log backup of a database that ended at lsn, or nil.
+func (c *Conn) BackupSetByLastLSN(ctx context.Context, database, lsn string) (*BackupSet, error) {
+	return c.backupSetWhere(ctx, "bs.database_name = @p1 AND bs.type = 'L' AND CAST(bs.last_lsn AS nvarchar(40)) = @p2", database, lsn)
 }

@@ -1,0 +1,64 @@
+package activities
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// chainBreak says why a log or differential backup of db cannot continue the chain the
+// vault holds, or "" when it can. It compares SQL Server's view (the log chain's next LSN,
+// msdb's newest full) with the recovery points in the vault.
+func (a *Agent) chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserver.Database, itemID string, t protocol.BackupType) (string, error) {
+	points, err := a.Vault.ListPoints(ctx, itemID)
+	if err != nil {
+		return "", protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list recovery points: %v", err)
+	}
+	var lastLog, lastFull *vault.Manifest
+	ours := map[string]bool{}
+	// baseEnd is the highest LastLSN of a full or differential in the vault: a log whose
+	// FirstLSN is at or below it continues a chain from that base.
+	var baseEnd vault.LSN
+	for _, m := range points {
+		ours[m.Backup.BackupSetGUID] = true
+		if m.Backup.Type != vault.BackupLog && (baseEnd == "" || m.Backup.LastLSN.Compare(baseEnd) > 0) {
+			baseEnd = m.Backup.LastLSN
+		}
+		switch {
+		case m.Backup.Type == vault.BackupLog && (lastLog == nil || m.Backup.LastLSN.Compare(lastLog.Backup.LastLSN) > 0):
+			lastLog = m
+		case m.Backup.Type == vault.BackupFull && !m.Backup.CopyOnly && (lastFull == nil || m.Backup.StartTime.After(lastFull.Backup.StartTime)):
+			lastFull = m
+		}
+	}
+	if lastFull == nil {
+		return "no full backup of this database is in the vault yet", nil
+	}
+	switch t {
+	case protocol.Log:
+		if db.LastLogBackupLSN == "" {
+			return "SQL Server has no log chain for it (its recovery model was switched to SIMPLE and back, or it was restored)", nil
+		}
+		next := vault.LSN(db.LastLogBackupLSN) // the next log backup's FirstLSN
+		continues := (lastLog != nil && lastLog.Backup.LastLSN == next) || (baseEnd != "" && next.Compare(baseEnd) <= 0)
+		if !continues {
+			if foreign, err := conn.BackupSetByLastLSN(ctx, db.Name, db.LastLogBackupLSN); err == nil && foreign != nil && !ours[foreign.BackupSetGUID] {
+				return fmt.Sprintf("a log backup taken by another tool (to %s) took log records the vault does not have", foreign.Devices[0]), nil
+			}
+			return fmt.Sprintf("the log chain moved outside sqlvault (SQL Server's next log backup starts at %s, which no recovery point in the vault reaches)",
+				db.LastLogBackupLSN), nil
+		}
+	case protocol.Differential:
+		full, err := conn.LatestBackupSet(ctx, db.Name, "D", false)
+		if err != nil {
+			return "", sqlError(err, db.Name)
+		}
+		if full != nil && !ours[full.BackupSetGUID] {
+			return fmt.Sprintf("a full backup taken by another tool (to %s) moved the differential base", full.Devices[0]), nil
+		}
+	}
+	return "", nil
+}

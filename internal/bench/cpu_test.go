@@ -1,0 +1,85 @@
+package bench
+
+import (
+	"context"
+	"encoding/base64"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// loopCPU is the baseline of item 4: this process's CPU seconds per GB (1e9 bytes) to put
+// the captured blocks through one sealer variant in a tight loop (one goroutine), over a
+// discarding store.
+func loopCPU(tb testing.TB, h *simHost, blocks [][]byte, total int64, compress, encrypt bool) float64 {
+	store := NewDiscardStore()
+	blob := vault.DataBlob(vault.ItemID("BENCH", "loop"), vault.NewPointID(time.Now(), "full", ""), 1, 1)
+	var sink StripeSink
+	if encrypt {
+		sink = &WriterSink{W: vault.NewRepository(store, nil).NewStripeWriter(blob, h.key, compress)}
+	} else {
+		sink = &NoCryptWriter{Store: store, Blob: blob, Compress: compress}
+	}
+	cpu0 := cpuSeconds()
+	var done int64
+	for i := 0; done < total; i++ {
+		b := blocks[i%len(blocks)]
+		id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "blk%09d", i))
+		require.NoError(tb, sink.PutBlock(context.Background(), id, b))
+		done += int64(len(b))
+	}
+	return (cpuSeconds() - cpu0) / (float64(done) / 1e9)
+}
+
+// BenchmarkAgentCPU (issue 6, item 4): the agent as its own process (cmd/agentbench, store
+// discarding block data) backs up a SQLVAULT_BENCH_CPU_MB database (default 256; make bench:
+// 512) and reports its own CPU seconds per GB backed up (GB = 1e9 plaintext bytes) and the
+// backup rate, for:
+//
+//   - zstd on/off × AES-256-GCM on/off, 1 stripe (encryption off is the bench-only
+//     NoCryptWriter; encryption on is the product's activities.StreamBackup);
+//   - 1, 2, 4 stripes × 1, 2, 4 blocks in flight, zstd + encryption (in flight > 1 is the
+//     bench-only InFlightSink: the proposed knob).
+//
+// The baseline of each sealer variant is the same blocks through the same sealing code in a
+// tight loop in this process (CPU s/GB); ratio = agent CPU per GB / loop CPU per GB.
+func BenchmarkAgentCPU(b *testing.B) {
+	size := envInt("SQLVAULT_BENCH_CPU_MB", 256) * mib
+	h := newSimHost(b, "CPUVM")
+	h.createDB(b, "Cpu", size)
+	blocks := captureBlocks(b, h, "Cpu", 32)
+	for i := 0; i < b.N; i++ {
+		p := h.startAgentProc(b, "discard")
+		backup := func(r BackupRequest) (cpuPerGB, mbps float64) {
+			r.Database, r.Type = "Cpu", protocol.Full
+			rep := p.do(b, AgentCommand{Op: "backup", Backup: &r})
+			gb := float64(rep.Backup.PlainBytes) / 1e9
+			return rep.CPUSeconds / gb, float64(rep.Backup.PlainBytes) / rep.Backup.Seconds / 1e6
+		}
+		for _, v := range []struct {
+			name              string
+			compress, encrypt bool
+		}{{"zstd+gcm", true, true}, {"zstd", true, false}, {"gcm", false, true}, {"none", false, false}} {
+			agent, rate := backup(BackupRequest{Stripes: 1, Compress: v.compress, NoEncrypt: !v.encrypt})
+			loop := loopCPU(b, h, blocks, size, v.compress, v.encrypt)
+			b.ReportMetric(agent, "cpu-s/GB-"+v.name)
+			b.ReportMetric(loop, "loop-cpu-s/GB-"+v.name)
+			b.ReportMetric(agent/loop, "ratio-"+v.name)
+			b.ReportMetric(rate, "MB/s-"+v.name)
+		}
+		for _, stripes := range []int{1, 2, 4} {
+			for _, inflight := range []int{1, 2, 4} {
+				agent, rate := backup(BackupRequest{Stripes: stripes, Compress: true, InFlight: inflight})
+				tag := fmt.Sprintf("s%d-f%d", stripes, inflight)
+				b.ReportMetric(agent, "cpu-s/GB-"+tag)
+				b.ReportMetric(rate, "MB/s-"+tag)
+			}
+		}
+		p.stop()
+	}
+}
