@@ -38,9 +38,11 @@ func (g *globals) runWorkflow(ctx context.Context, id, workflowType string, in a
 func newPolicyCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{Use: "policy", Short: "Create, show and list backup policies (stored in the vault)"}
 	var file string
+	var noReconcile bool
 	create := &cobra.Command{
-		Use:   "create --file policy.json",
-		Short: "Create or replace a policy from a JSON file (validated: every problem is reported at once)",
+		Use:     "create --file policy.json",
+		Aliases: []string{"edit"},
+		Short:   "Create or replace a policy from a JSON file (validated: every problem is reported at once)",
 		Example: `  {"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
    "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}, "compression": true}`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -65,14 +67,26 @@ func newPolicyCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			_, notBefore := repo.Policy(cmd.Context(), p.Name) // nil: an edit of an existing policy
 			if err := repo.PutPolicy(cmd.Context(), p.Name, doc); err != nil {
 				return err
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "policy %s saved; items using it get new schedules with `starter reconcile`\n", p.Name)
+			fmt.Fprintf(cmd.OutOrStdout(), "policy %s saved\n", p.Name)
+			if notBefore != nil || noReconcile {
+				return nil
+			}
+			// An edit re-plans the schedules of every item that uses the policy.
+			var res protocol.ReconcileResult
+			id := fmt.Sprintf("sqlvault-reconcile-%d", time.Now().UnixNano())
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowReconcile, nil, &res); err != nil {
+				return fmt.Errorf("policy saved, but re-planning the schedules failed (run `starter reconcile`): %w", err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "schedules re-planned for %d item(s)\n", res.Items)
 			return nil
 		},
 	}
 	create.Flags().StringVar(&file, "file", "", "JSON policy document")
+	create.Flags().BoolVar(&noReconcile, "no-reconcile", false, "do not re-plan the schedules of items using an edited policy")
 	show := &cobra.Command{
 		Use:  "show NAME",
 		Args: cobra.ExactArgs(1),

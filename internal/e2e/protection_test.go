@@ -246,4 +246,46 @@ func TestStarterProtectionCommands(t *testing.T) {
 	out, errOut, err = s.starter("reconcile")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "1 item(s)")
+	// Editing the policy (logs every 4 hours) re-plans the item's schedules.
+	edited := dailyPolicy()
+	edited.Log.EveryMinutes = 240
+	doc, err = json.Marshal(edited)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, doc, 0o600))
+	out, errOut, err = s.starter("policy", "edit", "--file", file)
+	require.NoError(t, err, errOut)
+	assert.Contains(t, out, "schedules re-planned for 1 item(s)")
+	d, err := s.tc.ScheduleClient().GetHandle(context.Background(), activities.ScheduleID(vault.ItemID(vm, "Billing"), "log")).Describe(context.Background())
+	require.NoError(t, err)
+	require.Len(t, d.Schedule.Spec.Intervals, 1)
+	assert.Equal(t, 4*time.Hour, d.Schedule.Spec.Intervals[0].Every)
+	edited.Log.EveryMinutes = 60
+	doc, err = json.Marshal(edited)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(file, doc, 0o600))
+	_, errOut, err = s.starter("policy", "edit", "--file", file)
+	require.NoError(t, err, errOut)
+
+	// status: the last full, the next runs, RPO against the log interval. Evaluated at the
+	// simulator's time (backup times are SQL Server's clock).
+	now := s.clock.Now().Add(30 * time.Minute)
+	out, errOut, err = s.starter("status", "--json", "--now", now.Format(time.RFC3339))
+	require.NoError(t, err, errOut)
+	var st []struct {
+		Database, Health, RPO, RPOTarget string
+		LastGood, NextRun                map[string]time.Time
+	}
+	require.NoError(t, json.Unmarshal([]byte(out), &st), out)
+	require.Len(t, st, 1)
+	assert.Equal(t, "Billing", st[0].Database)
+	assert.Equal(t, "ok", st[0].Health)
+	assert.Equal(t, "1h0m0s", st[0].RPOTarget)
+	assert.Equal(t, "30m0s", st[0].RPO)
+	assert.False(t, st[0].LastGood["full"].IsZero())
+	assert.True(t, st[0].NextRun["log"].After(now))
+	late := now.Add(5 * time.Hour)
+	out, _, err = s.starter("status", "--json", "--now", late.Format(time.RFC3339))
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal([]byte(out), &st))
+	assert.Equal(t, "late", st[0].Health)
 }
