@@ -41,7 +41,7 @@ test: tools lint
 
 ## bench: every benchmark; results and method go to BENCHMARKS.md.
 bench: tools
-	$(GO) test -run '^$$' -bench . -benchmem -count 5 ./... | tee .bench.out
+	$(GO) run ./internal/bench/cmd/benchreport -out BENCHMARKS.md 2>&1 | tee .bench.out
 
 ## lint: formatting, vet, and workflowcheck (workflow code must stay deterministic).
 lint: $(WORKFLOWCHECK)
