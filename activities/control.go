@@ -37,6 +37,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.EnsureSchedules, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
 	r.RegisterActivityWithOptions(c.ApplyRetention, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
 	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
+	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
 }
 
 func (c *Control) now() time.Time {

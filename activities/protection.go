@@ -279,3 +279,47 @@ func (c *Control) Sweep(ctx context.Context, in protocol.RetentionInput) (protoc
 	res.SweptBytes = rep.DeletedBytes
 	return res, nil
 }
+
+// AutoProtection records an auto-protected instance and makes sure the rediscovery schedule
+// exists; it returns every auto-protected instance (with List, it only returns them).
+func (c *Control) AutoProtection(ctx context.Context, in protocol.AutoProtectionInput) ([]protocol.AutoProtectedInstance, error) {
+	if !in.List {
+		if err := c.Vault.PutInstance(ctx, &vault.InstanceRecord{VM: in.VM, Instance: in.Instance, Policy: in.Policy,
+			AutoProtect: true, UpdatedAt: c.now()}); err != nil {
+			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record instance: %v", err)
+		}
+		if err := c.ensureRediscoverSchedule(ctx); err != nil {
+			return nil, err
+		}
+	}
+	recs, err := c.Vault.Instances(ctx)
+	if err != nil {
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list instances: %v", err)
+	}
+	var out []protocol.AutoProtectedInstance
+	for _, r := range recs {
+		if r.AutoProtect {
+			out = append(out, protocol.AutoProtectedInstance{VM: r.VM, Instance: r.Instance, Policy: r.Policy})
+		}
+	}
+	return out, nil
+}
+
+// RediscoverEvery is how often auto-protected instances are searched for new databases
+// (Azure Backup rediscovers every 8 hours).
+const RediscoverEvery = 8 * time.Hour
+
+func (c *Control) ensureRediscoverSchedule(ctx context.Context) error {
+	_, err := c.Temporal.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID:      protocol.RediscoverScheduleID,
+		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: RediscoverEvery}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "sqlvault: protect databases created on auto-protected instances",
+		Action: &client.ScheduleWorkflowAction{ID: "sqlvault-rediscover", Workflow: protocol.WorkflowRediscover,
+			TaskQueue: c.ControlQueue, WorkflowExecutionTimeout: 4 * time.Hour},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return protocol.RetryableError(protocol.ErrBackupFailed, err, "create the rediscovery schedule: %v", err)
+	}
+	return nil
+}

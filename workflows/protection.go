@@ -35,8 +35,8 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 			"%d databases in one call: configure at most %d at a time (split the list into calls of %d)",
 			len(in.Databases), protocol.MaxDatabasesPerConfigure, protocol.MaxDatabasesPerConfigure), protocol.ErrTooManyDatabases, nil)
 	}
-	if in.VM == "" || in.Instance == "" || in.Policy == "" || len(in.Databases) == 0 {
-		return nil, temporal.NewNonRetryableApplicationError(`invalid input: "vm", "instance", "policy" and at least one of "databases" are required`,
+	if in.VM == "" || in.Instance == "" || in.Policy == "" || (len(in.Databases) == 0 && !in.AutoProtect) {
+		return nil, temporal.NewNonRetryableApplicationError(`invalid input: "vm", "instance", "policy" and at least one of "databases" (or "autoProtect") are required`,
 			protocol.ErrInvalidInput, nil)
 	}
 	cctx := controlCtx(ctx, protectionErrors...)
@@ -52,44 +52,128 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 	if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: in.VM}).Get(ctx, &inv); err != nil {
 		return nil, err
 	}
-	chosen, err := pickDatabases(inv, in)
+	var chosen []protocol.DatabaseInfo
+	if in.AutoProtect && len(in.Databases) == 0 {
+		chosen = protectable(inv, in.Instance, nil)
+	} else {
+		var err error
+		if chosen, err = pickDatabases(inv, in); err != nil {
+			return nil, err
+		}
+	}
+	if in.AutoProtect {
+		var list []protocol.AutoProtectedInstance
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{
+			VM: in.VM, Instance: in.Instance, Policy: in.Policy}).Get(ctx, &list); err != nil {
+			return nil, err
+		}
+	}
+	protected, err := protect(ctx, in.VM, in.Instance, in.Policy, p.Compression, chosen, !in.SkipFirstFull, "first full after configure protection")
 	if err != nil {
 		return nil, err
 	}
+	return &protocol.ConfigureProtectionResult{Protected: protected}, nil
+}
+
+// protect records the databases as protected items, creates their schedules and, if asked,
+// takes each first full (in parallel; a failure leaves protection in place, the schedule
+// retries).
+func protect(ctx workflow.Context, vm, instance, policyName string, compression bool, dbs []protocol.DatabaseInfo, firstFull bool, reason string) ([]protocol.ProtectedDatabase, error) {
+	if len(dbs) == 0 {
+		return nil, nil
+	}
+	cctx := controlCtx(ctx, protectionErrors...)
 	var ids []string
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityRegisterItems, protocol.RegisterItemsInput{
-		VM: in.VM, Instance: in.Instance, Policy: in.Policy, Databases: chosen}).Get(ctx, &ids); err != nil {
+		VM: vm, Instance: instance, Policy: policyName, Databases: dbs}).Get(ctx, &ids); err != nil {
 		return nil, err
 	}
-	res := &protocol.ConfigureProtectionResult{}
-	for i, d := range chosen {
+	var out []protocol.ProtectedDatabase
+	for i, d := range dbs {
 		var sr protocol.EnsureSchedulesResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: ids[i]}).Get(ctx, &sr); err != nil {
 			return nil, err
 		}
-		res.Protected = append(res.Protected, protocol.ProtectedDatabase{Database: d.Name, ItemID: ids[i], Schedules: sr.Schedules})
+		out = append(out, protocol.ProtectedDatabase{Database: d.Name, ItemID: ids[i], Schedules: sr.Schedules})
 	}
-	if in.SkipFirstFull {
-		return res, nil
+	if !firstFull {
+		return out, nil
 	}
-	// First fulls, in parallel; a failure leaves protection in place (the schedule retries).
-	futures := make([]workflow.ChildWorkflowFuture, len(chosen))
-	for i, d := range chosen {
+	futures := make([]workflow.ChildWorkflowFuture, len(dbs))
+	for i, d := range dbs {
 		cw := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
 			WorkflowID: fmt.Sprintf("%s-first-full-%s", protocol.BackupWorkflowID(ids[i], protocol.Full), shortRunID(workflow.GetInfo(ctx).WorkflowExecution.RunID)),
 		})
-		compression := p.Compression
-		futures[i] = workflow.ExecuteChildWorkflow(cw, protocol.WorkflowBackup, protocol.BackupInput{Instance: in.Instance, Database: d.Name,
-			Type: protocol.Full, VM: in.VM, Compression: &compression, Reason: "first full after configure protection"})
+		c := compression
+		futures[i] = workflow.ExecuteChildWorkflow(cw, protocol.WorkflowBackup, protocol.BackupInput{Instance: instance, Database: d.Name,
+			Type: protocol.Full, VM: vm, Compression: &c, Reason: reason})
 	}
 	for i, f := range futures {
 		var br protocol.BackupResult
 		if err := f.Get(ctx, &br); err != nil {
-			res.Protected[i].FirstFullError = err.Error()
+			out[i].FirstFullError = err.Error()
 			continue
 		}
 		rp := br.RecoveryPoint
-		res.Protected[i].FirstFull = &rp
+		out[i].FirstFull = &rp
+	}
+	return out, nil
+}
+
+// protectable returns the instance's protectable databases, less those in skip.
+func protectable(inv protocol.InquiryResult, instance string, skip map[string]bool) []protocol.DatabaseInfo {
+	var out []protocol.DatabaseInfo
+	for _, inst := range inv.Instances {
+		if !strings.EqualFold(inst.Name, instance) {
+			continue
+		}
+		for _, d := range inst.Databases {
+			if d.Protectable && !skip[d.ItemID] {
+				out = append(out, d)
+			}
+		}
+	}
+	return out
+}
+
+// Rediscover runs discovery on every auto-protected instance and protects the databases
+// created since (a Temporal Schedule runs it; ConfigureProtection with autoProtect creates
+// that schedule).
+func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
+	cctx := controlCtx(ctx, protectionErrors...)
+	var instances []protocol.AutoProtectedInstance
+	if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{List: true}).Get(ctx, &instances); err != nil {
+		return nil, err
+	}
+	var items []vault.ProtectedItem
+	if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &items); err != nil {
+		return nil, err
+	}
+	known := map[string]bool{}
+	for _, it := range items {
+		known[it.ItemID] = true // stopped items stay stopped: never re-protected behind the user's back
+	}
+	res := &protocol.RediscoverResult{}
+	for _, inst := range instances {
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
+			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+				MaximumAttempts: 5, NonRetryableErrorTypes: protocol.UserErrors}})
+		var inv protocol.InquiryResult
+		if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: inst.VM}).Get(ctx, &inv); err != nil {
+			workflow.GetLogger(ctx).Warn("discovery failed; trying again next time", "vm", inst.VM, "error", err)
+			continue
+		}
+		var p policy.Policy
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, inst.Policy).Get(ctx, &p); err != nil {
+			return nil, err
+		}
+		added, err := protect(ctx, inst.VM, inst.Instance, inst.Policy, p.Compression, protectable(inv, inst.Instance, known), true,
+			"first full after auto-protection discovered the database")
+		if err != nil {
+			return nil, err
+		}
+		res.Protected = append(res.Protected, added...)
 	}
 	return res, nil
 }

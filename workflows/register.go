@@ -17,6 +17,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(ResumeProtection, workflowOpts(protocol.WorkflowResumeProtection))
 	r.RegisterWorkflowWithOptions(Retention, workflowOpts(protocol.WorkflowRetention))
 	r.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
+	r.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

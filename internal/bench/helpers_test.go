@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/x509"
-	"fmt"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -139,20 +138,6 @@ func (h *simHost) db(tb testing.TB, name string) *sqlsim.Database {
 
 // cpuSeconds is this process's user+system CPU time so far.
 func cpuSeconds() float64 { return CPUSeconds() }
-
-// machine describes where the benchmark ran.
-func machine() string {
-	model := "unknown CPU"
-	if data, err := os.ReadFile("/proc/cpuinfo"); err == nil {
-		for _, line := range bytes.Split(data, []byte("\n")) {
-			if k, v, ok := bytes.Cut(line, []byte(":")); ok && strings.TrimSpace(string(k)) == "model name" {
-				model = strings.TrimSpace(string(v))
-				break
-			}
-		}
-	}
-	return fmt.Sprintf("%d CPUs (%s), %s", runtime.NumCPU(), model, runtime.Version())
-}
 
 func tempDir(tb testing.TB, pattern string) string {
 	dir, err := os.MkdirTemp(os.Getenv("SQLVAULT_BENCH_TMP"), pattern)

@@ -3,6 +3,7 @@ package bench
 import (
 	"context"
 	"os"
+	"path/filepath"
 	"sync"
 	"testing"
 	"time"
@@ -27,6 +28,12 @@ func TestMain(m *testing.M) {
 		services.stops[i]()
 	}
 	services.mu.Unlock()
+	if certOnce.dir != "" {
+		_ = os.RemoveAll(certOnce.dir)
+	}
+	if agentBin.path != "" {
+		_ = os.RemoveAll(filepath.Dir(agentBin.path))
+	}
 	os.Exit(code)
 }
 

@@ -289,3 +289,46 @@ func TestStarterProtectionCommands(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(out), &st))
 	assert.Equal(t, "late", st[0].Health)
 }
+
+// TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery: an auto-protected instance's
+// databases are protected now, and one created later is protected (with its first full)
+// when discovery runs again; a stopped item is never re-protected.
+func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	for _, n := range []string{"Old1", "Old2"} {
+		_, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: n, DataPages: 16})
+		require.NoError(t, err)
+	}
+	_, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Mirror", DataPages: 16, Mirrored: true})
+	require.NoError(t, err)
+	var cr protocol.ConfigureProtectionResult
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Policy: "daily-30d", AutoProtect: true}, &cr)
+	require.NoError(t, err)
+	require.Len(t, cr.Protected, 2, "every protectable database; the mirrored one is skipped")
+	d, err := s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Describe(context.Background())
+	require.NoError(t, err)
+	assert.Equal(t, activities.RediscoverEvery, d.Schedule.Spec.Intervals[0].Every)
+	t.Cleanup(func() { _ = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Delete(context.Background()) })
+
+	_, err = s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: "Old2"}, nil)
+	require.NoError(t, err)
+	_, err = s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "New", DataPages: 16})
+	require.NoError(t, err)
+	var rr protocol.RediscoverResult
+	run, err := s.run(protocol.WorkflowRediscover, nil, &rr)
+	require.NoError(t, err)
+	record(t, "rediscover", s.history(run.GetID(), run.GetRunID()))
+	require.Len(t, rr.Protected, 1)
+	assert.Equal(t, "New", rr.Protected[0].Database)
+	require.NotNil(t, rr.Protected[0].FirstFull)
+	assert.Equal(t, []string{"full", "log"}, s.schedules(vault.ItemID(vm, "New")))
+	assert.Empty(t, s.schedules(vault.ItemID(vm, "Old2")), "a stopped item stays stopped")
+	// Nothing new: the next discovery protects nothing.
+	_, err = s.run(protocol.WorkflowRediscover, nil, &rr)
+	require.NoError(t, err)
+	assert.Empty(t, rr.Protected)
+}

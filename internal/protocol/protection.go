@@ -15,7 +15,33 @@ const (
 	ActivityApplyRetention = "sqlvault.control.ApplyRetention"
 	ActivityListItems      = "sqlvault.control.ListItems"
 	ActivitySweep          = "sqlvault.control.Sweep"
+	ActivityAutoProtection = "sqlvault.control.AutoProtection"
+
+	WorkflowRediscover = "sqlvault.Rediscover"
+	// RediscoverScheduleID is the schedule that runs discovery for auto-protected instances.
+	RediscoverScheduleID = "sqlvault-rediscover"
 )
+
+// AutoProtectionInput records an auto-protected instance and ensures the rediscovery
+// schedule exists. With List, it only returns the auto-protected instances.
+type AutoProtectionInput struct {
+	VM       string `json:"vm,omitempty"`
+	Instance string `json:"instance,omitempty"`
+	Policy   string `json:"policy,omitempty"`
+	List     bool   `json:"list,omitempty"`
+}
+
+// AutoProtectedInstance is one instance record.
+type AutoProtectedInstance struct {
+	VM       string `json:"vm"`
+	Instance string `json:"instance"`
+	Policy   string `json:"policy"`
+}
+
+// RediscoverResult lists the databases rediscovery protected.
+type RediscoverResult struct {
+	Protected []ProtectedDatabase `json:"protected"`
+}
 
 // Protection's named errors.
 const (
@@ -37,6 +63,9 @@ type ConfigureProtectionInput struct {
 	Policy    string   `json:"policy"`
 	// SkipFirstFull does not take the first full right away (the schedule will).
 	SkipFirstFull bool `json:"skipFirstFull,omitempty"`
+	// AutoProtect protects every protectable user database of the instance now (Databases
+	// may then be empty) and, at each later discovery, the databases created since.
+	AutoProtect bool `json:"autoProtect,omitempty"`
 }
 
 // ProtectedDatabase is one database ConfigureProtection protected.

@@ -175,3 +175,54 @@ func (r *Repository) DeletePoint(ctx context.Context, m *Manifest) error {
 	}
 	return nil
 }
+
+// InstancesPrefix holds auto-protected instance records.
+const InstancesPrefix = layoutPrefix + "instances/"
+
+// InstanceRecord marks an instance as auto-protected: databases created on it later are
+// protected with Policy at the next discovery.
+type InstanceRecord struct {
+	Schema      string    `json:"schema"`
+	VM          string    `json:"vm"`
+	Instance    string    `json:"instance"`
+	Policy      string    `json:"policy"`
+	AutoProtect bool      `json:"autoProtect"`
+	UpdatedAt   time.Time `json:"updatedAt"`
+}
+
+// InstanceBlob names an instance record (IDs are derived like item IDs, without a database).
+func InstanceBlob(instance string) string { return InstancesPrefix + ItemID(instance, "") + ".json" }
+
+// PutInstance writes an instance record.
+func (r *Repository) PutInstance(ctx context.Context, rec *InstanceRecord) error {
+	rec.Schema = "sqlvault.instance/v1"
+	data, err := json.MarshalIndent(rec, "", "  ")
+	if err != nil {
+		return err
+	}
+	return r.store.Put(ctx, InstanceBlob(rec.Instance), data, PutOptions{})
+}
+
+// Instances lists the instance records.
+func (r *Repository) Instances(ctx context.Context) ([]*InstanceRecord, error) {
+	var names []string
+	if err := r.store.List(ctx, InstancesPrefix, func(b BlobInfo) error {
+		names = append(names, b.Name)
+		return nil
+	}); err != nil {
+		return nil, err
+	}
+	var out []*InstanceRecord
+	for _, n := range names {
+		data, err := r.store.Get(ctx, n)
+		if err != nil {
+			return nil, err
+		}
+		var rec InstanceRecord
+		if err := json.Unmarshal(data, &rec); err != nil {
+			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, n, err)
+		}
+		out = append(out, &rec)
+	}
+	return out, nil
+}

@@ -49,6 +49,9 @@ type state struct {
 	Quick    bool
 	Jobs     []job
 	Date     time.Time
+	// Background is the machine's busy cores (all processes) sampled for a few seconds before
+	// each benchmark, while nothing of ours ran: the other work sharing the machine.
+	Background map[string]float64
 }
 
 func (r *result) med(unit string) float64 {
@@ -138,10 +141,12 @@ func main() {
 		{"PlanRestore", rep(3), nil},
 	}
 	results := map[string]*result{}
+	background := map[string]float64{}
 	var raw bytes.Buffer
 	benchDir := filepath.Join(root, "internal", "bench")
 	for _, j := range jobs {
-		logf("Benchmark%s × %d (%s)", j.Bench, j.Count, strings.Join(j.Env, " "))
+		background[j.Bench] = busyCores(3 * time.Second)
+		logf("Benchmark%s × %d (%s); background load %.2f busy cores", j.Bench, j.Count, strings.Join(j.Env, " "), background[j.Bench])
 		var buf bytes.Buffer
 		args := []string{"-test.run", "^$", "-test.bench", "^Benchmark" + j.Bench + "$", "-test.benchtime", "1x",
 			"-test.count", strconv.Itoa(j.Count), "-test.timeout", "60m"}
@@ -175,7 +180,7 @@ func main() {
 
 	elapsed := time.Since(start)
 	st := state{Results: results, Profiles: profiles, Micro: filterBenchLines(micro.String()), Raw: raw.String(),
-		Elapsed: elapsed, Quick: *quick, Jobs: jobs, Date: time.Now().UTC()}
+		Elapsed: elapsed, Quick: *quick, Jobs: jobs, Date: time.Now().UTC(), Background: background}
 	if data, err := json.Marshal(st); err == nil {
 		_ = os.WriteFile(*statePath, data, 0o644)
 	}
@@ -338,4 +343,30 @@ func goVersion() string {
 		return runtime.Version()
 	}
 	return strings.TrimSpace(string(out))
+}
+
+// busyCores samples /proc/stat over d: how many cores all processes kept busy on average.
+func busyCores(d time.Duration) float64 {
+	read := func() (busy, total uint64) {
+		data, err := os.ReadFile("/proc/stat")
+		if err != nil {
+			return 0, 0
+		}
+		line, _, _ := strings.Cut(string(data), "\n")
+		for i, v := range strings.Fields(line)[1:] {
+			n, _ := strconv.ParseUint(v, 10, 64)
+			total += n
+			if i != 3 && i != 4 { // idle, iowait
+				busy += n
+			}
+		}
+		return busy, total
+	}
+	b0, t0 := read()
+	time.Sleep(d)
+	b1, t1 := read()
+	if t1 <= t0 {
+		return math.NaN()
+	}
+	return float64(b1-b0) / float64(t1-t0) * float64(runtime.NumCPU())
 }

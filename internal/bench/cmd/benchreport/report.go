@@ -74,6 +74,7 @@ func report(st state) string {
 	m.p("| Go | %s |", goVersion())
 	m.p("| services | Temporal CLI dev server (`bin/temporal`, v1.5.1), Azurite 3.37 (`node_modules`), the SQL Server simulator (`internal/sqlsim`) |")
 	m.p("| runs | %s |", runsLine(jobs))
+	m.p("| other work on the machine | %s |", backgroundLine(st))
 	m.p("| `make bench` wall time | %s (tools already built) |", elapsed.Round(time.Second))
 	m.p("")
 	m.p("**How to read it.** Every figure is the median of the runs listed above (min–max in")
@@ -161,6 +162,21 @@ func report(st state) string {
 		m.p("```")
 	}
 	return m.String()
+}
+
+// backgroundLine lists the busy cores sampled before each benchmark while none of ours ran.
+func backgroundLine(st state) string {
+	var parts []string
+	for _, j := range st.Jobs {
+		if v, ok := st.Background[j.Bench]; ok {
+			parts = append(parts, fmt.Sprintf("%s %.2f", j.Bench, v))
+		}
+	}
+	if len(parts) == 0 {
+		return "not sampled"
+	}
+	return "busy cores (of 2) just before each benchmark, ours idle: " + strings.Join(parts, ", ") +
+		"; each benchmark's own busy-core figures include it"
 }
 
 func runsLine(jobs []job) string {
@@ -300,8 +316,9 @@ func item2(m *md, r, mem *result, profiles map[string]string) {
 	m.p("| restore with 4 blocks of read-ahead (bench-only): ratio to DownloadStream | %s |", spread(r, "restore-readahead4-ratio", 3))
 	m.p("")
 	m.p("**Why the backup misses.** During the product backup the whole machine averaged %s busy cores", f2(r.med("cores-busy-backup")))
-	m.p("of 2 (the simulator + agent process: %s): nothing is saturated; the time goes to the serial", f2(r.med("cores-simagent-backup")))
-	m.p("chain. Each Put Block is answered only after its frame is staged in Azurite, so per block the")
+	m.p("of 2, the simulator + agent process only %s of them: %s Each Put Block is answered only", f2(r.med("cores-simagent-backup")),
+		saturation(r.med("cores-busy-backup")))
+	m.p("after its frame is staged in Azurite, so per block the")
 	m.p("simulator's work, the TLS hop, sealing and the staging request run one after another, while")
 	m.p("`UploadStream` keeps 4 blocks in flight (with 1 it is ≈ 20%% slower; the block size, 4 MiB or")
 	m.p("the agent's ≈ 2.3 MB frames, makes little difference — both measured while building this).")
@@ -316,8 +333,9 @@ func item2(m *md, r, mem *result, profiles map[string]string) {
 	needDB := r.med("download-MB/s") * 0.95 / (r.med("stored-MiB") / r.med("db-MiB")) / 1e3 // GB/s of database
 	m.p("**Why the restore misses, by far.** Azurite serves `DownloadStream` of the blob from its page")
 	m.p("cache at memory speed here (%s MB/s): the baseline moves bytes and does nothing else. The", f1(r.med("download-MB/s")))
-	m.p("restore ran with %s busy cores (simulator + agent %s): again a serial chain more than a", f2(r.med("cores-busy-restore")), f2(r.med("cores-simagent-restore")))
-	m.p("saturated machine — SQL Server's (and the simulator's) URL reader issues one 1 MiB ranged GET")
+	m.p("restore ran with %s busy cores (simulator + agent %s): %s SQL Server's (and the", f2(r.med("cores-busy-restore")), f2(r.med("cores-simagent-restore")),
+		saturation(r.med("cores-busy-restore")))
+	m.p("simulator's) URL reader issues one 1 MiB ranged GET")
 	m.p("at a time per stripe, and `StripeReader.ReadAt` fetches a block from the store only when a GET")
 	m.p("reaches it (`readAhead` exists only in `WriteTo`), so store round trips, decryption and the")
 	m.p("simulator's processing alternate. Read-ahead of 4 blocks (bench-only `ReadAheadSource`) takes")
@@ -644,4 +662,12 @@ func memFlat(r *result) bool {
 		}
 	}
 	return true
+}
+
+// saturation says whether a phase was bound by the machine's CPUs or by its serial chain.
+func saturation(busy float64) string {
+	if busy < 1.6 {
+		return "the cores were not saturated, the time goes to the serial chain."
+	}
+	return "the machine was close to saturated (other work on it included), and the chain is serial too."
 }
