@@ -312,7 +312,9 @@ func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
 	d, err := s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Describe(context.Background())
 	require.NoError(t, err)
 	assert.Equal(t, activities.RediscoverEvery, d.Schedule.Spec.Intervals[0].Every)
-	t.Cleanup(func() { _ = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Delete(context.Background()) })
+	t.Cleanup(func() {
+		_ = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Delete(context.Background())
+	})
 
 	_, err = s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: "Old2"}, nil)
 	require.NoError(t, err)
