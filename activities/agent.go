@@ -117,7 +117,13 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 		return res, sqlError(err, in.Database)
 	}
 	typ, reason := in.Type, ""
-	item := vault.ItemID(srv.ServerName, db.Name)
+	var ag *protocol.AGInfo
+	if db.InAvailabilityGp {
+		if ag, err = a.agOf(ctx, conn, db.Name); err != nil {
+			return res, err
+		}
+	}
+	item := vault.ItemID(protocol.ItemInstance(srv.ServerName, ag), db.Name)
 	if in.AutoFull && (typ == protocol.Log || typ == protocol.Differential) && !(typ == protocol.Log && db.RecoveryModel == "SIMPLE") {
 		why, err := a.chainBreak(ctx, conn, db, item, typ)
 		if err != nil {
@@ -138,8 +144,28 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	return protocol.PrepareBackupResult{
 		ServerName: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,
 		Database: db.Name, RecoveryModel: db.RecoveryModel, DataBytes: db.DataBytes, Stripes: stripes,
-		ItemID: item, Type: typ, Reason: reason,
+		ItemID: item, Type: typ, Reason: reason, AG: ag,
 	}, nil
+}
+
+// agOf returns the availability group database name belongs to, as this replica sees it.
+func (a *Agent) agOf(ctx context.Context, conn *sqlserver.Conn, name string) (*protocol.AGInfo, error) {
+	ags, err := conn.AvailabilityGroups(ctx)
+	if err != nil {
+		return nil, sqlError(err, name)
+	}
+	for _, g := range ags {
+		for _, d := range g.Databases {
+			if strings.EqualFold(d, name) {
+				info := &protocol.AGInfo{Name: g.Name, Preference: g.Preference}
+				for _, r := range g.Replicas {
+					info.Replicas = append(info.Replicas, protocol.AGReplica{Server: r.Server, Role: r.Role, BackupPriority: r.BackupPriority})
+				}
+				return info, nil
+			}
+		}
+	}
+	return nil, nil
 }
 
 func notSysadmin(srv sqlserver.ServerInfo) error {

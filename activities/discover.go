@@ -43,7 +43,8 @@ func (a *Agent) Discover(ctx context.Context, in protocol.InquiryInput) (protoco
 		ii := protocol.InstanceInfo{Name: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,
 			Login: srv.Login, Clustered: srv.IsClustered}
 		for _, d := range dbs {
-			di := protocol.DatabaseInfo{Name: d.Name, ItemID: vault.ItemID(srv.ServerName, d.Name), State: d.State,
+			ag := agOf[strings.ToUpper(d.Name)]
+			di := protocol.DatabaseInfo{Name: d.Name, ItemID: vault.ItemID(protocol.ItemInstance(srv.ServerName, ag), d.Name), State: d.State,
 				RecoveryModel: d.RecoveryModel, ReadOnly: d.ReadOnly, SizeBytes: d.DataBytes + d.LogBytes, Files: d.Files,
 				Snapshot: d.IsSnapshot, Mirrored: d.IsMirrored, AG: agOf[strings.ToUpper(d.Name)]}
 			di.Reasons = supportProblems(di, srv.IsClustered)

@@ -72,6 +72,30 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		reason = prep.Reason
 		log.Warn("backup type changed", "requested", in.Type, "taking", typ, "reason", prep.Reason)
 	}
+	// In an availability group the backup runs on the replica the group's backup preference
+	// names for this type (the reference's table), so it follows failovers.
+	instance := in.Instance
+	if workflow.GetVersion(ctx, "ag-replica-choice", workflow.DefaultVersion, 1) == 1 && prep.AG != nil {
+		target, err := protocol.ReplicaFor(*prep.AG, typ)
+		if err != nil {
+			return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrSecondaryReplica, nil)
+		}
+		if !strings.EqualFold(target, instance) {
+			log.Info("routing to the availability group's chosen replica", "group", prep.AG.Name, "replica", target, "type", typ)
+			instance = target
+			vm, _, _ = strings.Cut(target, `\`)
+			agentQueue = protocol.AgentTaskQueue(vm)
+			prepCtx = workflow.WithActivityOptions(prepCtx, workflow.ActivityOptions{TaskQueue: agentQueue,
+				ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
+				RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+					NonRetryableErrorTypes: protocol.UserErrors}})
+			if err := workflow.ExecuteActivity(prepCtx, protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{
+				Instance: instance, Database: in.Database, Type: typ, Stripes: in.Stripes,
+			}).Get(ctx, &prep); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	// The point ID names the vault blobs. It comes from workflow time and the run ID, both
 	// fixed in history, so every retry of the stream writes under the same point (each
@@ -93,7 +117,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	})
 	var stream protocol.StreamBackupResult
 	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
-		Instance: in.Instance, Database: prep.Database, Type: typ, ItemID: prep.ItemID, PointID: pointID,
+		Instance: instance, Database: prep.Database, Type: typ, ItemID: prep.ItemID, PointID: pointID,
 		Stripes: prep.Stripes, Compression: compression, TailLog: in.TailLog,
 	}).Get(ctx, &stream); err != nil {
 		return nil, err
@@ -110,7 +134,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	info := workflow.GetInfo(ctx)
 	var rp protocol.RecoveryPoint
 	if err := workflow.ExecuteActivity(commitCtx, protocol.ActivityCommitRecoveryPoint, protocol.CommitInput{
-		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: in.Instance, ServerName: prep.ServerName,
+		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: instance, ServerName: prep.ServerName,
 		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: typ,
 		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: reason,
 	}).Get(ctx, &rp); err != nil {

@@ -195,17 +195,24 @@ func (s *stack) startControl() {
 }
 
 // startAgent runs the agent in-process: its endpoint, its SQL connection, its worker.
-func (s *stack) startAgent() {
+func (s *stack) startAgent() { s.startAgentFor(s.inst, vm, s.agentVM()) }
+
+// startAgentFor runs an in-process agent for one instance on VM vmName.
+func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
 	ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: "127.0.0.1:0", CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log})
 	require.NoError(s.t, err)
 	require.NoError(s.t, ep.Start())
-	conn, err := sqlserver.Open(s.inst.DSN(sqlLogin, sqlPassword, ""))
+	conn, err := sqlserver.Open(inst.DSN(sqlLogin, sqlPassword, ""))
 	require.NoError(s.t, err)
-	a := &activities.Agent{VM: s.agentVM(), Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
-		Instances: []activities.Instance{{Name: vm, Conn: conn}}}
-	w := worker.New(s.tc, protocol.AgentTaskQueue(s.agentVM()), worker.Options{DisableWorkflowWorker: true})
+	a := &activities.Agent{VM: vmName, Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
+		Instances: []activities.Instance{{Name: name, Conn: conn}}}
+	w := worker.New(s.tc, protocol.AgentTaskQueue(vmName), worker.Options{DisableWorkflowWorker: true})
 	a.Register(w)
 	require.NoError(s.t, w.Start())
+	if inst != s.inst {
+		s.t.Cleanup(func() { w.Stop(); _ = ep.Close(); _ = conn.Close() })
+		return
+	}
 	s.agentMu.Lock()
 	s.agent = &agentRun{w: w, ep: ep, conns: []*sqlserver.Conn{conn}}
 	s.agentMu.Unlock()

@@ -25,6 +25,9 @@ type PrepareBackupResult struct {
 	// broken; Reason then says why.
 	Type   BackupType `json:"type,omitempty"`
 	Reason string     `json:"reason,omitempty"`
+	// AG is the database's availability group, when it is in one: the workflow then sends
+	// the backup to the replica the group's backup preference names.
+	AG *AGInfo `json:"availabilityGroup,omitempty"`
 }
 
 // StreamBackupInput runs BACKUP … TO URL through the agent's endpoint into the vault.
