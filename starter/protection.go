@@ -130,9 +130,8 @@ func newPolicyCmd(g *globals) *cobra.Command {
 func newProtectCmd(g *globals) *cobra.Command {
 	var in protocol.ConfigureProtectionInput
 	cmd := &cobra.Command{
-		Use:   "protect --vm VM --instance NAME --policy POLICY DB [DB …]",
-		Short: "Protect up to 50 databases with a policy (sqlvault.ConfigureProtection)",
-		Args:  cobra.MinimumNArgs(1),
+		Use:   "protect --vm VM --instance NAME --policy POLICY (DB [DB …] | --auto-protect)",
+		Short: "Protect up to 50 databases with a policy, or a whole instance (sqlvault.ConfigureProtection)",
 		RunE: func(cmd *cobra.Command, args []string) error {
 			in.Databases = args
 			if in.VM == "" {
@@ -162,6 +161,7 @@ func newProtectCmd(g *globals) *cobra.Command {
 	cmd.Flags().StringVar(&in.Instance, "instance", "", "instance (@@SERVERNAME)")
 	cmd.Flags().StringVar(&in.Policy, "policy", "", "policy name")
 	cmd.Flags().BoolVar(&in.SkipFirstFull, "skip-first-full", false, "let the schedule take the first full")
+	cmd.Flags().BoolVar(&in.AutoProtect, "auto-protect", false, "protect every database of the instance, now and as new ones appear")
 	return cmd
 }
 
