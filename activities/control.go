@@ -68,9 +68,10 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 			DifferentialBaseGUID: bs.DifferentialBaseGUID, BackupSetGUID: bs.BackupSetGUID,
 			StartTime: bs.Start, FinishTime: bs.Finish, SizeBytes: bs.SizeBytes, HasChecksums: bs.HasChecksums,
 		},
-		Encryption: vault.EncryptionInfo{Algorithm: "AES-256-GCM", KeyID: in.Stream.KeyID, Compression: in.Stream.Compression},
-		Workflow:   vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},
-		Reason:     in.Reason,
+		Encryption:  vault.EncryptionInfo{Algorithm: "AES-256-GCM", KeyID: in.Stream.KeyID, Compression: in.Stream.Compression},
+		Workflow:    vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},
+		Reason:      in.Reason,
+		RetainUntil: in.RetainUntil,
 	}
 	for _, s := range in.Stream.Stripes {
 		m.Stripes = append(m.Stripes, vault.StripeInfo{Blob: s.Blob, Index: s.Index, IndexSHA256: s.IndexSHA256,

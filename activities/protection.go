@@ -230,6 +230,7 @@ func (c *Control) ApplyRetention(ctx context.Context, in protocol.ApplyRetention
 		points := make([]policy.Point, len(ms))
 		for i, m := range ms {
 			points[i] = policy.FromManifest(m)
+			points[i].OnDemandRetainUntil = m.RetainUntil
 		}
 		decisions = policy.Retain(points, p, c.now())
 	}

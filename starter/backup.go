@@ -76,6 +76,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 	f.BoolVar(&noCompression, "no-compression", false, "turn the agent's zstd compression off")
 	f.StringVar(&in.Reason, "reason", "", "recorded on the recovery point (default on-demand)")
 	f.BoolVar(&wait, "wait", false, "wait for the recovery point, with a progress bar")
+	f.IntVar(&in.RetainDays, "retain-days", 0, "keep this on-demand backup this many days, whatever the policy (0: the policy decides)")
 	return cmd
 }
 

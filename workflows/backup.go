@@ -132,11 +132,17 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		},
 	})
 	info := workflow.GetInfo(ctx)
+	var retainUntil *time.Time
+	if in.RetainDays > 0 {
+		t := workflow.Now(ctx).Add(time.Duration(in.RetainDays) * 24 * time.Hour).UTC()
+		retainUntil = &t
+	}
 	var rp protocol.RecoveryPoint
 	if err := workflow.ExecuteActivity(commitCtx, protocol.ActivityCommitRecoveryPoint, protocol.CommitInput{
 		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: instance, ServerName: prep.ServerName,
 		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: typ,
 		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: reason,
+		RetainUntil: retainUntil,
 	}).Get(ctx, &rp); err != nil {
 		return nil, err
 	}

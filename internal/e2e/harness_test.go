@@ -66,6 +66,8 @@ type stack struct {
 
 	agentMu sync.Mutex
 	agent   *agentRun
+	// nowOffset moves the control side's clock (retention's "now") ahead of the simulator's.
+	nowOffset time.Duration
 }
 
 type agentRun struct {
@@ -189,7 +191,8 @@ func (s *stack) agentVM() string { return vm + "-" + s.container }
 func (s *stack) startControl() {
 	w := worker.New(s.tc, s.controlQueue(), worker.Options{})
 	workflows.Register(w)
-	(&activities.Control{Vault: s.repo, Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue()}).Register(w)
+	(&activities.Control{Vault: s.repo, Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue(),
+		Now: func() time.Time { return s.clock.Now().Add(s.nowOffset) }}).Register(w)
 	require.NoError(s.t, w.Start())
 	s.t.Cleanup(w.Stop)
 }

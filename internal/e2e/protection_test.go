@@ -169,8 +169,9 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	assert.Len(t, s.points(vm, "Drop"), 1)
 
 	// Resume restarts the schedules.
-	_, err = s.run(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: vm, Database: "Keep"}, nil)
+	run, err = s.run(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: vm, Database: "Keep"}, nil)
 	require.NoError(t, err)
+	record(t, "resume-protection", s.history(run.GetID(), run.GetRunID()))
 	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
 
 	// Lose every schedule; reconcile rebuilds them from the vault.
@@ -333,4 +334,56 @@ func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
 	_, err = s.run(protocol.WorkflowRediscover, nil, &rr)
 	require.NoError(t, err)
 	assert.Empty(t, rr.Protected)
+}
+
+// TestOnDemandBackupKeepsItsOwnRetention: an on-demand backup taken with its own retention
+// outlives the policy; one without follows the policy; retention never deletes a point
+// a kept one needs.
+func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy()) // daily fulls kept 30 days, logs 15
+	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Ledger", DataPages: 32})
+	require.NoError(t, err)
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Databases: []string{"Ledger"}, Policy: "daily-30d"}, nil)
+	require.NoError(t, err)
+	s.clock.Advance(time.Hour)
+	_, err = db.Write(2)
+	require.NoError(t, err)
+	keep := s.backupInput("Ledger", protocol.CopyOnlyFull)
+	keep.RetainDays = 90
+	kept := s.mustBackup(keep)
+	s.clock.Advance(time.Hour)
+	plain := s.mustBackup(s.backupInput("Ledger", protocol.CopyOnlyFull))
+	ms := s.points(vm, "Ledger")
+	require.Len(t, ms, 3)
+	require.NotNil(t, ms[1].RetainUntil)
+
+	// 10 days on: everything is inside the policy.
+	s.nowOffset = 10 * 24 * time.Hour
+	var rr protocol.RetentionResult
+	_, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{}, &rr)
+	require.NoError(t, err)
+	assert.Empty(t, rr.Deleted)
+	// 60 days on: the policy's points have expired, the on-demand one with 90 days has not.
+	s.nowOffset = 60 * 24 * time.Hour
+	_, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{DryRun: true}, &rr)
+	require.NoError(t, err)
+	assert.Len(t, rr.Deleted, 2)
+	assert.Len(t, s.points(vm, "Ledger"), 3, "a dry run deletes nothing")
+	_, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{}, &rr)
+	require.NoError(t, err)
+	left := s.points(vm, "Ledger")
+	require.Len(t, left, 1)
+	assert.Equal(t, kept.PointID, left[0].PointID)
+	assert.NotEqual(t, plain.PointID, left[0].PointID)
+	// What is left still restores exactly.
+	_, err = s.restore(protocol.RestoreInput{Instance: vm, Database: "Ledger", PointID: kept.PointID, TargetDatabase: "Ledger_copy"})
+	require.NoError(t, err)
+	want, err := db.DigestAtLSN(kept.LastLSN)
+	require.NoError(t, err)
+	assert.Equal(t, want, s.db("Ledger_copy").Digest())
+	s.requireNoGarbageAfterSweep()
 }

@@ -103,4 +103,6 @@ type CommitInput struct {
 	WorkflowID     string             `json:"workflowId"`
 	RunID          string             `json:"runId"`
 	Reason         string             `json:"reason,omitempty"`
+	// RetainUntil: an on-demand backup's own retention.
+	RetainUntil *time.Time `json:"retainUntil,omitempty"`
 }

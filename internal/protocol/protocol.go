@@ -109,6 +109,9 @@ type BackupInput struct {
 	Stripes int `json:"stripes,omitempty"`
 	// Reason is recorded on the recovery point (e.g. "on-demand", "schedule").
 	Reason string `json:"reason,omitempty"`
+	// RetainDays gives an on-demand backup its own retention: kept this many days, whatever
+	// the policy (0: the policy decides, as for scheduled backups).
+	RetainDays int `json:"retainDays,omitempty"`
 	// AutoFull (set by the schedules): when a log or differential backup finds its chain
 	// broken — recovery model switched to SIMPLE and back, a log or full taken by another
 	// tool, no full yet — take a full instead and record why.
@@ -138,6 +141,9 @@ func (in BackupInput) Validate() error {
 	}
 	if !in.Type.Valid() {
 		problems = append(problems, fmt.Sprintf(`"type" must be one of full, differential, log, copy-only-full (got %q)`, in.Type))
+	}
+	if in.RetainDays < 0 || in.RetainDays > 36500 {
+		problems = append(problems, `"retainDays" must be between 0 and 36500`)
 	}
 	if in.TailLog && in.Type != Log {
 		problems = append(problems, `"tailLog" is a log backup: use "type": "log"`)

@@ -38,6 +38,9 @@ type Manifest struct {
 	// Reason says why this point was taken when it was not simply scheduled, e.g. "log
 	// chain broken: automatic full".
 	Reason string `json:"reason,omitempty"`
+	// RetainUntil is set on an on-demand backup taken with its own retention: retention keeps
+	// it until then, whatever the item's policy says.
+	RetainUntil *time.Time `json:"retainUntil,omitempty"`
 }
 
 // ServerInfo is where the backup was taken.
