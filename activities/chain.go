@@ -2,12 +2,35 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"time"
 
+	"github.com/sqlvault/sqlvault/internal/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
+
+// fullMaxAge is how old the newest full may be under the item's policy (0: no policy).
+func (a *Agent) fullMaxAge(ctx context.Context, itemID string) time.Duration {
+	it, err := a.Vault.Item(ctx, itemID)
+	if err != nil {
+		return 0
+	}
+	doc, err := a.Vault.Policy(ctx, it.Policy)
+	if err != nil {
+		return 0
+	}
+	var p policy.Policy
+	if json.Unmarshal(doc, &p) != nil || p.Validate() != nil {
+		return 0
+	}
+	if p.Full.Frequency == policy.FrequencyWeekly {
+		return 2 * 7 * 24 * time.Hour
+	}
+	return 2 * 24 * time.Hour
+}
 
 // chainBreak says why a log or differential backup of db cannot continue the chain the
 // vault holds, or "" when it can. It compares SQL Server's view (the log chain's next LSN,
@@ -36,6 +59,17 @@ func (a *Agent) chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserv
 	}
 	if lastFull == nil {
 		return "no full backup of this database is in the vault yet", nil
+	}
+	// A full older than the policy allows (two full intervals: one missed full is tolerated).
+	if maxAge := a.fullMaxAge(ctx, itemID); maxAge > 0 {
+		now, err := conn.Now(ctx)
+		if err != nil {
+			return "", sqlError(err, db.Name)
+		}
+		if age := now.Sub(lastFull.Backup.StartTime); age > maxAge {
+			return fmt.Sprintf("the newest full (%s) is %s old, older than the policy allows (%s)", lastFull.PointID,
+				age.Round(time.Minute), maxAge), nil
+		}
 	}
 	switch t {
 	case protocol.Log:

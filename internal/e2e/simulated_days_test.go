@@ -155,3 +155,29 @@ func TestSchedulesAndRetentionOverSimulatedDays(t *testing.T) {
 	}
 	s.requireNoGarbageAfterSweep()
 }
+
+// TestStaleFullTurnsTheNextScheduledLogIntoAFull: when the newest full is older than the
+// policy allows (its fulls failed for days), the next scheduled log backup takes a full
+// and says why.
+func TestStaleFullTurnsTheNextScheduledLogIntoAFull(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Stale", DataPages: 32})
+	require.NoError(t, err)
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Databases: []string{"Stale"}, Policy: "daily-30d"}, nil)
+	require.NoError(t, err)
+	item := vault.ItemID(vm, "Stale")
+	s.clock.Advance(time.Hour)
+	_, err = db.Write(3)
+	require.NoError(t, err)
+	assert.Equal(t, protocol.Log, s.trigger(item, policy.KindLog).Type)
+	s.clock.Advance(3 * 24 * time.Hour) // three days without a full
+	_, err = db.Write(3)
+	require.NoError(t, err)
+	rp := s.trigger(item, policy.KindLog)
+	assert.Equal(t, protocol.Full, rp.Type)
+	assert.Contains(t, rp.Reason, "older than the policy allows")
+}

@@ -472,3 +472,10 @@ func (c *Conn) LatestBackupSet(ctx context.Context, database, typ string, copyOn
 func (c *Conn) BackupSetByLastLSN(ctx context.Context, database, lsn string) (*BackupSet, error) {
 	return c.backupSetWhere(ctx, "bs.database_name = @p1 AND bs.type = 'L' AND CAST(bs.last_lsn AS nvarchar(40)) = @p2", database, lsn)
 }
+
+// Now is the server's clock (msdb's times are on it).
+func (c *Conn) Now(ctx context.Context) (time.Time, error) {
+	var t time.Time
+	err := c.db.QueryRowContext(ctx, "SELECT SYSDATETIME()").Scan(&t)
+	return t, Classify(err)
+}
