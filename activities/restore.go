@@ -6,10 +6,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
 	"time"
 
-	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/endpoint"
@@ -112,22 +110,9 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 		}
 	}
 	q, args := cmd.Statement()
-	var percent atomic.Int64
-	beat := func() {
-		p := sess.Progress()
-		activity.RecordHeartbeat(ctx, protocol.StreamProgress{Percent: int(percent.Load()), Bytes: p.Bytes})
-	}
-	stop := a.heartbeatLoop(ctx, beat)
-	err = conn.Run(ctx, q, args, func(msg sqlserver.Message) {
-		if msg.Number == 3211 {
-			var pct int
-			if _, err := fmt.Sscanf(msg.Text, "%d percent", &pct); err == nil {
-				percent.Store(int64(pct))
-				beat()
-			}
-		}
+	err = a.runWithProgress(ctx, conn, q, args, func(pct int) protocol.StreamProgress {
+		return protocol.StreamProgress{Percent: pct, Bytes: sess.Progress().Bytes}
 	})
-	stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()

@@ -115,27 +115,15 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 	q, args := sqlserver.BackupCommand{Database: in.Database, Kind: kind, URLs: urls, MaxTransferSize: maxTransferSize,
 		BlockSize: ioBlockSize, Stats: statsPercentEvery, NoRecovery: in.TailLog}.Statement()
 
-	var percent atomic.Int64
-	beat := func() {
+	err = a.runWithProgress(ctx, conn, q, args, func(pct int) protocol.StreamProgress {
 		p := sess.Progress()
 		var stored int64
 		for _, s := range byDevice {
 			_, st, _ := s.w.Stats()
 			stored += st
 		}
-		activity.RecordHeartbeat(ctx, protocol.StreamProgress{Percent: int(percent.Load()), Bytes: p.Bytes, Blocks: int(p.Blocks), Stored: stored})
-	}
-	stop := a.heartbeatLoop(ctx, beat)
-	err = conn.Run(ctx, q, args, func(m sqlserver.Message) {
-		if m.Number == 3211 {
-			var pct int
-			if _, err := fmt.Sscanf(m.Text, "%d percent", &pct); err == nil {
-				percent.Store(int64(pct))
-				beat()
-			}
-		}
+		return protocol.StreamProgress{Percent: pct, Bytes: p.Bytes, Blocks: int(p.Blocks), Stored: stored}
 	})
-	stop()
 	if err != nil {
 		if ctx.Err() != nil {
 			return res, ctx.Err()
@@ -161,7 +149,6 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		}
 		stripes = append(stripes, stripeOf(*info))
 	}
-	beat()
 	return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: a.Key.ID(),
 		Compression: compressionName(in.Compression), Attempt: attempt}, nil
 }
@@ -196,6 +183,25 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 			Compression: compressionName(in.Compression), Attempt: k, Adopted: true}, true, nil
 	}
 	return protocol.StreamBackupResult{}, false, nil
+}
+
+// runWithProgress runs a BACKUP or RESTORE statement while heartbeating its progress: the
+// percent comes from SQL Server's STATS messages (3211), the rest from progress(percent).
+// Heartbeats are also how a cancelled workflow reaches the statement (ATTENTION).
+func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q string, args []any, progress func(percent int) protocol.StreamProgress) error {
+	var percent atomic.Int64
+	beat := func() { activity.RecordHeartbeat(ctx, progress(int(percent.Load()))) }
+	stop := a.heartbeatLoop(ctx, beat)
+	defer stop()
+	return conn.Run(ctx, q, args, func(m sqlserver.Message) {
+		if m.Number == 3211 {
+			var pct int
+			if _, err := fmt.Sscanf(m.Text, "%d percent", &pct); err == nil {
+				percent.Store(int64(pct))
+				beat()
+			}
+		}
+	})
 }
 
 func (a *Agent) heartbeatLoop(ctx context.Context, beat func()) (stop func()) {

@@ -104,33 +104,45 @@ func StartBackup(ctx context.Context, tc client.Client, queue string, in protoco
 // WaitBackup waits for the workflow's result, drawing a progress bar from the progress
 // query and the stream activity's heartbeats.
 func WaitBackup(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, bar bool) (*protocol.BackupResult, error) {
-	done := make(chan error, 1)
 	var res protocol.BackupResult
-	go func() { done <- run.Get(ctx, &res) }()
+	if err := waitWithProgress(ctx, run, &res, w, bar, func() string { return progressLine(ctx, tc, run) }); err != nil {
+		return nil, err
+	}
+	return &res, nil
+}
+
+// waitWithProgress waits for a workflow's result into out, redrawing line() on w twice a
+// second while it runs (when show is set).
+func waitWithProgress(ctx context.Context, run client.WorkflowRun, out any, w io.Writer, show bool, line func() string) error {
+	done := make(chan error, 1)
+	go func() { done <- run.Get(ctx, out) }()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
 	last := ""
 	for {
 		select {
 		case err := <-done:
-			if bar && last != "" {
+			if show && last != "" {
 				fmt.Fprintln(w)
 			}
-			if err != nil {
-				return nil, explain(err)
-			}
-			return &res, nil
+			return explainIf(err)
 		case <-tick.C:
-			if !bar {
+			if !show {
 				continue
 			}
-			line := progressLine(ctx, tc, run)
-			if line != "" && line != last {
-				fmt.Fprintf(w, "\r%-78s", line)
-				last = line
+			if l := line(); l != "" && l != last {
+				fmt.Fprintf(w, "\r%-78s", l)
+				last = l
 			}
 		}
 	}
+}
+
+func explainIf(err error) error {
+	if err == nil {
+		return nil
+	}
+	return explain(err)
 }
 
 func progressLine(ctx context.Context, tc client.Client, run client.WorkflowRun) string {

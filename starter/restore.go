@@ -105,47 +105,28 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 
 // WaitRestore waits for the result, showing step i of n and the step's percent.
 func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, show bool) (*protocol.RestoreResult, error) {
-	done := make(chan error, 1)
 	var res protocol.RestoreResult
-	go func() { done <- run.Get(ctx, &res) }()
-	tick := time.NewTicker(500 * time.Millisecond)
-	defer tick.Stop()
-	last := ""
-	for {
-		select {
-		case err := <-done:
-			if show && last != "" {
-				fmt.Fprintln(w)
-			}
-			if err != nil {
-				return nil, explain(err)
-			}
-			return &res, nil
-		case <-tick.C:
-			if !show {
-				continue
-			}
-			var p protocol.RestoreProgress
-			v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
-			if err != nil || v.Get(&p) != nil {
-				continue
-			}
-			pct := 0
-			if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
-				for _, pa := range d.PendingActivities {
-					var sp protocol.StreamProgress
-					if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 && temporalDecode(hd.Payloads[0], &sp) == nil {
-						pct = sp.Percent
-					}
+	line := func() string {
+		var p protocol.RestoreProgress
+		v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
+		if err != nil || v.Get(&p) != nil {
+			return ""
+		}
+		pct := 0
+		if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
+			for _, pa := range d.PendingActivities {
+				var sp protocol.StreamProgress
+				if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 && temporalDecode(hd.Payloads[0], &sp) == nil {
+					pct = sp.Percent
 				}
 			}
-			line := fmt.Sprintf("%-14s step %d of %d %s %3d%%", p.Phase, p.Step, p.Steps, p.PointID, pct)
-			if line != last {
-				fmt.Fprintf(w, "\r%-78s", line)
-				last = line
-			}
 		}
+		return fmt.Sprintf("%-14s step %d of %d %s %3d%%", p.Phase, p.Step, p.Steps, p.PointID, pct)
 	}
+	if err := waitWithProgress(ctx, run, &res, w, show, line); err != nil {
+		return nil, err
+	}
+	return &res, nil
 }
 
 func printRestore(w io.Writer, r *protocol.RestoreResult) {
