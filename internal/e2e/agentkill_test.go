@@ -20,33 +20,30 @@ import (
 )
 
 var (
-	workerBin     string
-	workerBinErr  error
-	workerBinOnce sync.Once
+	binMu    sync.Mutex
+	binPaths = map[string]string{}
 )
 
-// buildWorker builds the worker binary once per test run.
-func buildWorker(t *testing.T) string {
-	workerBinOnce.Do(func() {
-		root, err := testenv.RepoRoot()
-		if err != nil {
-			workerBinErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "sqlvault-worker-")
-		if err != nil {
-			workerBinErr = err
-			return
-		}
-		workerBin = filepath.Join(dir, "worker")
-		cmd := exec.Command("go", "build", "-o", workerBin, "./worker")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			workerBinErr = fmt.Errorf("go build ./worker: %v\n%s", err, out)
-		}
-	})
-	require.NoError(t, workerBinErr)
-	return workerBin
+// buildBinary builds one of the project's commands (e.g. "./worker") once per test run, as a
+// person would run it.
+func buildBinary(t *testing.T, pkg string) string {
+	t.Helper()
+	binMu.Lock()
+	defer binMu.Unlock()
+	if p, ok := binPaths[pkg]; ok {
+		return p
+	}
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	dir, err := os.MkdirTemp("", "sqlvault-bin-")
+	require.NoError(t, err)
+	out := filepath.Join(dir, filepath.Base(pkg))
+	cmd := exec.Command("go", "build", "-o", out, pkg)
+	cmd.Dir = root
+	b, err := cmd.CombinedOutput()
+	require.NoError(t, err, "go build %s:\n%s", pkg, b)
+	binPaths[pkg] = out
+	return out
 }
 
 // agentProcess is the worker binary running the agent role, as on a SQL Server VM.
@@ -58,7 +55,7 @@ type agentProcess struct {
 
 // startAgentProcess writes an agent configuration and starts the worker with it.
 func (s *stack) startAgentProcess(name string) *agentProcess {
-	bin := buildWorker(s.t)
+	bin := buildBinary(s.t, "./worker")
 	dir := s.t.TempDir()
 	port, err := testenv.FreePort()
 	require.NoError(s.t, err)

@@ -5,9 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,42 +14,11 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
-	"github.com/sqlvault/sqlvault/internal/testenv"
 )
-
-var (
-	starterBin     string
-	starterBinErr  error
-	starterBinOnce sync.Once
-)
-
-func buildStarter(t *testing.T) string {
-	starterBinOnce.Do(func() {
-		root, err := testenv.RepoRoot()
-		if err != nil {
-			starterBinErr = err
-			return
-		}
-		dir, err := os.MkdirTemp("", "sqlvault-starter-")
-		if err != nil {
-			starterBinErr = err
-			return
-		}
-		starterBin = filepath.Join(dir, "starter")
-		cmd := exec.Command("go", "build", "-o", starterBin, "./starter")
-		cmd.Dir = root
-		if out, err := cmd.CombinedOutput(); err != nil {
-			starterBinErr = err
-			starterBin = string(out)
-		}
-	})
-	require.NoError(t, starterBinErr, starterBin)
-	return starterBin
-}
 
 // starter runs the CLI against the stack, configured by environment as a user would.
 func (s *stack) starter(args ...string) (string, string, error) {
-	cmd := exec.Command(buildStarter(s.t), args...)
+	cmd := exec.Command(buildBinary(s.t, "./starter"), args...)
 	cmd.Env = append(os.Environ(),
 		"SQLVAULT_TEMPORAL_ADDRESS="+s.temporal.HostPort,
 		"SQLVAULT_CONTROL_TASK_QUEUE="+s.controlQueue(),
