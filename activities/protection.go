@@ -303,6 +303,12 @@ func (c *Control) AutoProtection(ctx context.Context, in protocol.AutoProtection
 			out = append(out, protocol.AutoProtectedInstance{VM: r.VM, Instance: r.Instance, Policy: r.Policy})
 		}
 	}
+	// Reconcile: the vault says discovery must run, so its schedule must exist.
+	if in.EnsureSchedule && len(out) > 0 {
+		if err := c.ensureRediscoverSchedule(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return out, nil
 }
 

@@ -295,6 +295,14 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 		return nil, err
 	}
 	res := &protocol.ReconcileResult{Items: len(all)}
+	// Auto-protected instances need their rediscovery schedule too.
+	if workflow.GetVersion(ctx, "reconcile-rediscovery", workflow.DefaultVersion, 1) == 1 {
+		var instances []protocol.AutoProtectedInstance
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{
+			List: true, EnsureSchedule: true}).Get(ctx, &instances); err != nil {
+			return nil, err
+		}
+	}
 	for _, it := range all {
 		var sr protocol.EnsureSchedulesResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{

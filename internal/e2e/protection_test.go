@@ -334,6 +334,13 @@ func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
 	_, err = s.run(protocol.WorkflowRediscover, nil, &rr)
 	require.NoError(t, err)
 	assert.Empty(t, rr.Protected)
+
+	// Losing the rediscovery schedule (Temporal's database lost): Reconcile rebuilds it.
+	require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Delete(context.Background()))
+	_, err = s.run(protocol.WorkflowReconcile, nil, nil)
+	require.NoError(t, err)
+	_, err = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RediscoverScheduleID).Describe(context.Background())
+	require.NoError(t, err, "the rediscovery schedule is back")
 }
 
 // TestOnDemandBackupKeepsItsOwnRetention: an on-demand backup taken with its own retention

@@ -29,6 +29,9 @@ type AutoProtectionInput struct {
 	Instance string `json:"instance,omitempty"`
 	Policy   string `json:"policy,omitempty"`
 	List     bool   `json:"list,omitempty"`
+	// EnsureSchedule (with List) recreates the rediscovery schedule when any instance is
+	// auto-protected: Reconcile's part.
+	EnsureSchedule bool `json:"ensureSchedule,omitempty"`
 }
 
 // AutoProtectedInstance is one instance record.
