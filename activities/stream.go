@@ -2,7 +2,6 @@ package activities
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
@@ -249,5 +248,3 @@ func backupSetOf(b *sqlserver.BackupSet) protocol.BackupSet {
 		FamilyGUID: b.FamilyGUID, Start: b.Start, Finish: b.Finish, SizeBytes: b.SizeBytes, HasChecksums: b.HasChecksums,
 		RecoveryModel: b.RecoveryModel}
 }
-
-var _ = errors.New

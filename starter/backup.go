@@ -38,33 +38,10 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if err := in.Validate(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			tc, cfg, err := g.temporal(ctx)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			run, err := StartBackup(ctx, tc, cfg.Temporal.ControlTaskQueue, in)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if !wait {
-				if g.jsonOut {
-					return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
-				}
-				fmt.Fprintf(out, "started %s (run %s)\nwatch it: starter backup … --wait, or the Temporal Web UI\n", run.GetID(), run.GetRunID())
-				return nil
-			}
-			res, err := WaitBackup(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
-			if err != nil {
-				return err
-			}
-			if g.jsonOut {
-				return g.printJSON(out, res)
-			}
-			printPoint(out, res.RecoveryPoint)
-			return nil
+			return startAndWatch(cmd, g, wait,
+				func(ctx context.Context, tc client.Client, queue string) (client.WorkflowRun, error) {
+					return StartBackup(ctx, tc, queue, in)
+				}, WaitBackup, func(w io.Writer, r *protocol.BackupResult) { printPoint(w, r.RecoveryPoint) })
 		},
 	}
 	f := cmd.Flags()

@@ -81,3 +81,40 @@ func (g *globals) printJSON(w io.Writer, v any) error {
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)
 }
+
+// startAndWatch is the common shape of commands that start a workflow: start it, then either
+// print its IDs (to watch in the Web UI or with `temporal workflow`) or wait for the result
+// with progress, and print it as a table or JSON.
+func startAndWatch[R any](cmd *cobra.Command, g *globals, wait bool,
+	start func(context.Context, client.Client, string) (client.WorkflowRun, error),
+	waitFor func(context.Context, client.Client, client.WorkflowRun, io.Writer, bool) (*R, error),
+	print func(io.Writer, *R)) error {
+	ctx := cmd.Context()
+	tc, cfg, err := g.temporal(ctx)
+	if err != nil {
+		return err
+	}
+	defer tc.Close()
+	run, err := start(ctx, tc, cfg.Temporal.ControlTaskQueue)
+	if err != nil {
+		return err
+	}
+	out := cmd.OutOrStdout()
+	if !wait {
+		if g.jsonOut {
+			return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
+		}
+		fmt.Fprintf(out, "started %s (run %s)\nwatch it with --wait, the Temporal Web UI, or `temporal workflow describe --workflow-id %s`\n",
+			run.GetID(), run.GetRunID(), run.GetID())
+		return nil
+	}
+	res, err := waitFor(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
+	if err != nil {
+		return err
+	}
+	if g.jsonOut {
+		return g.printJSON(out, res)
+	}
+	print(out, res)
+	return nil
+}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/converter"
 
 	"github.com/sqlvault/sqlvault/activities"
+	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -37,21 +39,41 @@ func (f *itemFlags) itemID() (string, error) {
 	return vault.ItemID(f.instance, f.database), nil
 }
 
+// points reads the named database's recovery points from the vault, oldest first.
+func (f *itemFlags) points(ctx context.Context, g *globals) ([]*vault.Manifest, error) {
+	item, err := f.itemID()
+	if err != nil {
+		return nil, err
+	}
+	repo, _, err := g.vault(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return repo.ListPoints(ctx, item)
+}
+
+// manifest reads one recovery point's manifest, with the repository and configuration it
+// came from (verify needs both).
+func (f *itemFlags) manifest(ctx context.Context, g *globals, pointID string) (*vault.Repository, *config.Config, *vault.Manifest, error) {
+	item, err := f.itemID()
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	repo, cfg, err := g.vault(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	m, err := repo.Manifest(ctx, item, pointID)
+	return repo, cfg, m, err
+}
+
 func newListCmd(g *globals) *cobra.Command {
 	var f itemFlags
 	cmd := &cobra.Command{
 		Use:   "list --instance NAME --database DB",
 		Short: "List a database's recovery points, from the vault",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			item, err := f.itemID()
-			if err != nil {
-				return err
-			}
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			points, err := repo.ListPoints(cmd.Context(), item)
+			points, err := f.points(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
@@ -87,15 +109,7 @@ func newShowCmd(g *globals) *cobra.Command {
 		Short: "Show one recovery point's manifest",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			item, err := f.itemID()
-			if err != nil {
-				return err
-			}
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			m, err := repo.Manifest(cmd.Context(), item, args[0])
+			_, _, m, err := f.manifest(cmd.Context(), g, args[0])
 			if err != nil {
 				return err
 			}
@@ -118,16 +132,8 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Short: "Verify a recovery point against its blobs (--deep reads and decrypts every block)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			item, err := f.itemID()
-			if err != nil {
-				return err
-			}
 			ctx := cmd.Context()
-			repo, cfg, err := g.vault(ctx)
-			if err != nil {
-				return err
-			}
-			m, err := repo.Manifest(ctx, item, args[0])
+			repo, cfg, m, err := f.manifest(ctx, g, args[0])
 			if err != nil {
 				return err
 			}

@@ -39,33 +39,10 @@ func newRestoreCmd(g *globals) *cobra.Command {
 			if err := in.Validate(); err != nil {
 				return err
 			}
-			ctx := cmd.Context()
-			tc, cfg, err := g.temporal(ctx)
-			if err != nil {
-				return err
-			}
-			defer tc.Close()
-			run, err := StartRestore(ctx, tc, cfg.Temporal.ControlTaskQueue, in)
-			if err != nil {
-				return err
-			}
-			out := cmd.OutOrStdout()
-			if !wait {
-				if g.jsonOut {
-					return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
-				}
-				fmt.Fprintf(out, "started %s (run %s)\n", run.GetID(), run.GetRunID())
-				return nil
-			}
-			res, err := WaitRestore(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
-			if err != nil {
-				return err
-			}
-			if g.jsonOut {
-				return g.printJSON(out, res)
-			}
-			printRestore(out, res)
-			return nil
+			return startAndWatch(cmd, g, wait,
+				func(ctx context.Context, tc client.Client, queue string) (client.WorkflowRun, error) {
+					return StartRestore(ctx, tc, queue, in)
+				}, WaitRestore, printRestore)
 		},
 	}
 	f := cmd.Flags()
@@ -161,15 +138,7 @@ func newRestorableCmd(g *globals) *cobra.Command {
 		Use:   "restorable --instance NAME --database DB",
 		Short: "Show the time ranges a database can be restored to (and its recovery points)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			item, err := f.itemID()
-			if err != nil {
-				return err
-			}
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			ms, err := repo.ListPoints(cmd.Context(), item)
+			ms, err := f.points(cmd.Context(), g)
 			if err != nil {
 				return err
 			}

@@ -1,7 +1,6 @@
 package sqlsim
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -766,5 +765,3 @@ func (r *statsReporter) finish() {
 		r.next += r.step
 	}
 }
-
-var _ = context.Background

@@ -2,7 +2,6 @@ package sqlsim
 
 import (
 	"fmt"
-	"math/big"
 	"strings"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/query"
@@ -501,6 +500,3 @@ func (in *Instance) msdbTable(object string) *query.Table {
 	}
 	return nil
 }
-
-// bigOr returns numeric values for decimals, keeping NULLs.
-var _ = big.NewInt

@@ -2,7 +2,6 @@ package sqlsim
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math/big"
 	"os"
@@ -842,5 +841,3 @@ func (x *executor) recoverOnly(name string) error {
 	x.info(3014, "RESTORE DATABASE successfully processed 0 pages in 0.001 seconds (0.000 MB/sec).")
 	return x.done(0, false)
 }
-
-var _ = fmt.Sprintf

@@ -23,7 +23,6 @@ import (
 	"fmt"
 	"math/big"
 	"strings"
-	"time"
 )
 
 // Type is a SQL Server data type of a result column.
@@ -141,10 +140,6 @@ type UUID [16]byte
 func (u UUID) String() string {
 	return fmt.Sprintf("%X-%X-%X-%X-%X", u[0:4], u[4:6], u[6:8], u[8:10], u[10:16])
 }
-
-// Time values: DateTime and DateTime2 columns carry time.Time; the encoder writes the
-// wall-clock fields as they are (SQL Server datetime has no zone).
-var _ = time.Time{}
 
 // Error is a SQL Server message as the engine raises it: number, severity (Class; 10 and
 // below is informational, 11 and above an error), state and text. Evaluators and the
