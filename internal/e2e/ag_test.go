@@ -106,4 +106,13 @@ func TestAvailabilityGroupNodeChoice(t *testing.T) {
 	want, err := src.DigestAtLSN(string(last.Backup.LastLSN))
 	require.NoError(t, err)
 	assert.Equal(t, want, cp.Digest())
+
+	// Restoring over the group's database is refused before anything changes.
+	before := primaryDB().Digest()
+	_, err = s.restore(protocol.RestoreInput{Instance: "AG:AG1", Database: "AgDb", PointID: last.PointID, Overwrite: true,
+		TargetInstance: ag.Primary().ServerName(), TargetVM: ag.Primary().ServerName(), TargetDatabase: "AgDb"})
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrTargetInAG, protocol.ErrorType(err))
+	assert.Contains(t, err.Error(), "restore under another name")
+	assert.Equal(t, before, primaryDB().Digest())
 }
