@@ -1,0 +1,33 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReadmeExampleLoads keeps the README's configuration example true: it must decode
+// strictly (no unknown or misspelt key) and mean what the README says.
+func TestReadmeExampleLoads(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	require.NoError(t, err)
+	text := string(readme)
+	start := strings.Index(text, "```yaml\nrole:")
+	require.GreaterOrEqual(t, start, 0, "the README has a YAML configuration example")
+	body := text[start+len("```yaml\n"):]
+	body = body[:strings.Index(body, "```")]
+	path := filepath.Join(t.TempDir(), "example.yaml")
+	require.NoError(t, os.WriteFile(path, []byte(body), 0o600))
+	cfg, err := Load(path, func(string) string { return "" }, nil)
+	require.NoError(t, err)
+	assert.Equal(t, RoleAgent, cfg.Role)
+	assert.Equal(t, "sqlvault", cfg.Temporal.Namespace)
+	assert.Equal(t, "TEMPORAL_API_KEY", cfg.Temporal.APIKey.Env)
+	require.Len(t, cfg.Agent.Instances, 1)
+	assert.Equal(t, "SQLVAULT_SQL_PASSWORD", cfg.Agent.Instances[0].Password.Env)
+	assert.Equal(t, 4, cfg.Agent.MaxConcurrentBackups)
+}
