@@ -40,6 +40,9 @@ type Agent struct {
 	Log       *zap.Logger
 	// HeartbeatEvery is how often a stream reports progress (default 5 s).
 	HeartbeatEvery time.Duration
+	// BlocksInFlight is how many blocks per stripe are sealed and staged in the background
+	// while SQL Server sends the next (vault.StripeWriterOptions); 0 means 1.
+	BlocksInFlight int
 
 	mu      sync.Mutex
 	running map[string]bool // item + lane: one data and one log stream per database

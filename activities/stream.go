@@ -81,7 +81,9 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 	devices := make([]string, in.Stripes)
 	for n := 1; n <= in.Stripes; n++ {
 		dev := deviceName(in.PointID, attempt, n)
-		s := &stripeSink{w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key, in.Compression)}
+		s := &stripeSink{w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key,
+			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight})}
+		defer s.w.Close() // after the session closes (deferred below): no put outlives the stream
 		sinks[dev], byDevice[dev], devices[n-1] = s, s, dev
 	}
 	sess, err := a.Endpoint.OpenBackup(sinks, 25*time.Hour)

@@ -99,7 +99,8 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 	if err := ep.Start(); err != nil {
 		return nil, nil, err
 	}
-	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent")}
+	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
+		BlocksInFlight: cfg.Agent.BlocksInFlight}
 	closeAll := func() {
 		_ = ep.Close()
 		for _, in := range a.Instances {

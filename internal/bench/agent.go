@@ -13,6 +13,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/activities"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/endpoint"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlserver"
@@ -86,8 +87,9 @@ func (a *Agent) Close() {
 }
 
 // BackupRequest is one backup. The product path (activities.StreamBackup, then the control
-// side's CommitRecoveryPoint) is used unless NoEncrypt or InFlight > 1 asks for a bench-only
-// sink, or Custom forces the hand-wired path.
+// side's CommitRecoveryPoint) is used unless NoEncrypt asks for the bench-only sealer, or
+// Custom forces the hand-wired path. InFlight is the blocks in flight per stripe (0: the
+// product's default).
 type BackupRequest struct {
 	Database  string              `json:"database"`
 	Type      protocol.BackupType `json:"type"`
@@ -119,7 +121,16 @@ func (r BackupResult) Digests() []string {
 	return out
 }
 
-func (r BackupRequest) product() bool { return !r.Custom && !r.NoEncrypt && r.InFlight <= 1 }
+func (r BackupRequest) product() bool { return !r.Custom && !r.NoEncrypt }
+
+// blocksInFlight is the request's blocks in flight per stripe: the product's default
+// (config.DefaultBlocksInFlight) unless the request sets one.
+func (r BackupRequest) blocksInFlight() int {
+	if r.InFlight > 0 {
+		return r.InFlight
+	}
+	return config.DefaultBlocksInFlight
+}
 
 // Backup runs one backup of r.Database.
 func (a *Agent) Backup(ctx context.Context, r BackupRequest) (BackupResult, error) {
@@ -163,6 +174,7 @@ func (a *Agent) Backup(ctx context.Context, r BackupRequest) (BackupResult, erro
 
 func (a *Agent) streamProduct(r BackupRequest, item, point string) (protocol.StreamBackupResult, error) {
 	var out protocol.StreamBackupResult
+	a.Act.BlocksInFlight = r.blocksInFlight() // backups of one bench agent run one at a time
 	val, err := a.env.ExecuteActivity(protocol.ActivityStreamBackup, protocol.StreamBackupInput{
 		Instance: a.Cfg.Instance, Database: r.Database, Type: r.Type, ItemID: item, PointID: point,
 		Stripes: r.Stripes, Compression: r.Compress})
@@ -191,13 +203,17 @@ func (a *Agent) streamCustom(ctx context.Context, r BackupRequest, item, point s
 		var s StripeSink
 		if r.NoEncrypt {
 			s = &NoCryptWriter{Store: a.Repo.Store(), Blob: blob, Compress: r.Compress}
+			// The bench-only sealer gets the product's blocks in flight the same way the
+			// product does them, so the two variants differ only by encryption.
+			if n := r.blocksInFlight(); n > 1 {
+				f := NewInFlightSink(s, n)
+				defer f.Close()
+				s = f
+			}
 		} else {
-			s = &WriterSink{W: a.Repo.NewStripeWriter(blob, a.Cfg.Key, r.Compress)}
-		}
-		if r.InFlight > 1 {
-			f := NewInFlightSink(s, r.InFlight)
-			defer f.Close()
-			s = f
+			w := a.Repo.NewStripeWriter(blob, a.Cfg.Key, vault.StripeWriterOptions{Compress: r.Compress, BlocksInFlight: r.blocksInFlight()})
+			defer w.Close()
+			s = &WriterSink{W: w}
 		}
 		dev := fmt.Sprintf("%s-a1-s%d.bak", point, n)
 		sinks[dev], ordered[n-1], devices[n-1] = s, s, dev
@@ -259,8 +275,9 @@ type RestoreRequest struct {
 	ItemID  string `json:"itemId"`
 	PointID string `json:"pointId"`
 	Target  string `json:"target"`
-	// ReadAhead > 0 restores through the bench-only ReadAheadSource (hand-wired like
-	// activities.RestoreStep) instead of the product activity.
+	// ReadAhead != 0 restores hand-wired like activities.RestoreStep, with the stripe
+	// readers' read-ahead set to ReadAhead blocks (-1: none) instead of the product's
+	// default (vault.DefaultReadAhead), which ReadAhead == 0 runs through the activity.
 	ReadAhead int `json:"readAhead,omitempty"`
 }
 
@@ -271,7 +288,7 @@ func (a *Agent) Restore(ctx context.Context, r RestoreRequest) (float64, error) 
 	if err != nil {
 		return 0, err
 	}
-	if r.ReadAhead > 0 {
+	if r.ReadAhead != 0 {
 		err := a.restoreCustom(ctx, r, m)
 		return time.Since(start).Seconds(), err
 	}
@@ -295,7 +312,8 @@ func (a *Agent) Restore(ctx context.Context, r RestoreRequest) (float64, error) 
 	return time.Since(start).Seconds(), nil
 }
 
-// restoreCustom is activities.RestoreStep + RecoverDatabase hand-wired, with read-ahead.
+// restoreCustom is activities.RestoreStep + RecoverDatabase hand-wired, with the given
+// read-ahead.
 func (a *Agent) restoreCustom(ctx context.Context, r RestoreRequest, m *vault.Manifest) error {
 	sources := map[string]endpoint.RestoreSource{}
 	var names []string
@@ -304,8 +322,10 @@ func (a *Agent) restoreCustom(ctx context.Context, r RestoreRequest, m *vault.Ma
 		if err != nil {
 			return err
 		}
+		defer sr.Close()
+		sr.SetReadAhead(max(r.ReadAhead, 0))
 		name := fmt.Sprintf("%s-s%d.bak", m.PointID, i+1)
-		sources[name] = NewReadAheadSource(StripeSource{R: sr}, r.ReadAhead, maxTransferSize)
+		sources[name] = StripeSource{R: sr}
 		names = append(names, name)
 	}
 	sess, err := a.EP.OpenRestore(sources, time.Hour)

@@ -21,7 +21,7 @@ func loopCPU(tb testing.TB, h *simHost, blocks [][]byte, total int64, compress, 
 	blob := vault.DataBlob(vault.ItemID("BENCH", "loop"), vault.NewPointID(time.Now(), "full", ""), 1, 1)
 	var sink StripeSink
 	if encrypt {
-		sink = &WriterSink{W: vault.NewRepository(store, nil).NewStripeWriter(blob, h.key, compress)}
+		sink = &WriterSink{W: vault.NewRepository(store, nil).NewStripeWriter(blob, h.key, vault.StripeWriterOptions{Compress: compress})}
 	} else {
 		sink = &NoCryptWriter{Store: store, Blob: blob, Compress: compress}
 	}
@@ -41,10 +41,11 @@ func loopCPU(tb testing.TB, h *simHost, blocks [][]byte, total int64, compress, 
 // 512) and reports its own CPU seconds per GB backed up (GB = 1e9 plaintext bytes) and the
 // backup rate, for:
 //
-//   - zstd on/off × AES-256-GCM on/off, 1 stripe (encryption off is the bench-only
-//     NoCryptWriter; encryption on is the product's activities.StreamBackup);
-//   - 1, 2, 4 stripes × 1, 2, 4 blocks in flight, zstd + encryption (in flight > 1 is the
-//     bench-only InFlightSink: the proposed knob).
+//   - zstd on/off × AES-256-GCM on/off, 1 stripe, the product's default blocks in flight
+//     (encryption off is the bench-only NoCryptWriter, given the same blocks in flight by
+//     InFlightSink; encryption on is the product's activities.StreamBackup);
+//   - 1, 2, 4 stripes × 1, 2, 4 blocks in flight, zstd + encryption (the product's
+//     agent.blocksInFlight).
 //
 // The baseline of each sealer variant is the same blocks through the same sealing code in a
 // tight loop in this process (CPU s/GB); ratio = agent CPU per GB / loop CPU per GB.

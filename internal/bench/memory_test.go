@@ -16,7 +16,8 @@ import (
 // RSS (VmHWM) for each: the process's idle RSS, the peak during the backup, and the peak
 // during the restore (VmHWM reset in between). The stripe count is the product's own choice
 // for the size (activities.StripesFor). Every restore is checked against the source
-// digest. The first size is also backed up with 4 blocks in flight (the proposed knob).
+// digest. The product's defaults run (blocks in flight, read-ahead); the first size is also
+// backed up with 4 blocks in flight, to show what the knob costs.
 // CPU seconds per GB are reported for the agent (its own getrusage) and for the simulator
 // (this process, which runs only the simulator while the agent works).
 func BenchmarkAgentMemory(b *testing.B) {
@@ -54,7 +55,7 @@ func BenchmarkAgentMemory(b *testing.B) {
 			b.ReportMetric(simBackup/gb, "sim-backup-cpu-s/GB-"+tag)
 			b.ReportMetric(simRestore/gb, "sim-restore-cpu-s/GB-"+tag)
 			if k == 0 {
-				// The proposed blocks-in-flight knob costs memory: measure it on a fresh process.
+				// More blocks in flight cost memory: measure 4 on a fresh process.
 				p.stop()
 				q := h.startAgentProc(b, "discard")
 				f := q.do(b, AgentCommand{Op: "backup", Backup: &BackupRequest{Database: name, Type: protocol.Full,

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"sync"
 
 	"github.com/klauspost/compress/zstd"
@@ -217,7 +216,9 @@ func (w *NoCryptWriter) Stats() (int64, int64) {
 	return w.plain, w.stored
 }
 
-// InFlightSink is the "blocks in flight" knob the product does not have yet: PutBlock copies
+// InFlightSink gives the bench-only NoCryptWriter the blocks in flight that the product's
+// vault.StripeWriter has (StripeWriterOptions.BlocksInFlight), so that the "no encryption"
+// CPU variant differs from the product only by encryption: PutBlock copies
 // the block and returns at once while up to N workers seal and stage blocks in the
 // background; Commit waits for every block and reports the first failure. It lets one
 // synchronous Put Block stream (which is what SQL Server's — and the simulator's — client
@@ -314,93 +315,4 @@ type StripeSource struct{ R *vault.StripeReader }
 func (s StripeSource) Size() int64 { return s.R.Size() }
 func (s StripeSource) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
 	return s.R.ReadAt(ctx, p, off)
-}
-
-// ReadAheadSource is the restore-side knob the product does not have yet: SQL Server reads a
-// stripe with sequential ranged GETs (the simulator: 1 MiB at a time, one at a time per
-// stripe), and vault.StripeReader.ReadAt fetches a block only when a GET reaches it, so the
-// store round trip, decryption and the SQL Server side never overlap. This wrapper fetches
-// the next N windows of Window bytes (the block size, so one window is one vault block) in
-// the background as soon as a window is read.
-type ReadAheadSource struct {
-	Src    endpoint.RestoreSource
-	N      int
-	Window int64
-
-	mu  sync.Mutex
-	win map[int64]*raWindow
-}
-
-type raWindow struct {
-	done chan struct{}
-	data []byte
-	err  error
-}
-
-// NewReadAheadSource reads n windows ahead (window: the vault block size, 4 MiB).
-func NewReadAheadSource(src endpoint.RestoreSource, n int, window int64) *ReadAheadSource {
-	return &ReadAheadSource{Src: src, N: n, Window: window, win: map[int64]*raWindow{}}
-}
-
-func (s *ReadAheadSource) Size() int64 { return s.Src.Size() }
-
-// window returns window w, starting its fetch if needed. Call with s.mu held.
-func (s *ReadAheadSource) window(w int64) *raWindow {
-	if x := s.win[w]; x != nil {
-		return x
-	}
-	x := &raWindow{done: make(chan struct{})}
-	s.win[w] = x
-	go func() {
-		defer close(x.done)
-		off := w * s.Window
-		n := min(s.Window, s.Src.Size()-off)
-		buf := make([]byte, n)
-		got := 0
-		for got < len(buf) {
-			k, err := s.Src.ReadAt(context.Background(), buf[got:], off+int64(got))
-			got += k
-			if err != nil && got < len(buf) {
-				x.err = err
-				return
-			}
-		}
-		x.data = buf
-	}()
-	return x
-}
-
-// ReadAt serves p from the windows, fetching ahead.
-func (s *ReadAheadSource) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	size := s.Src.Size()
-	n := 0
-	for n < len(p) && off < size {
-		w := off / s.Window
-		s.mu.Lock()
-		x := s.window(w)
-		for k := int64(1); k <= int64(s.N) && (w+k)*s.Window < size; k++ {
-			s.window(w + k)
-		}
-		for old := range s.win {
-			if old < w-1 {
-				delete(s.win, old)
-			}
-		}
-		s.mu.Unlock()
-		select {
-		case <-x.done:
-		case <-ctx.Done():
-			return n, ctx.Err()
-		}
-		if x.err != nil {
-			return n, x.err
-		}
-		c := copy(p[n:], x.data[off-w*s.Window:])
-		n += c
-		off += int64(c)
-	}
-	if n < len(p) {
-		return n, io.EOF
-	}
-	return n, nil
 }

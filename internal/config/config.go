@@ -126,6 +126,10 @@ type Agent struct {
 	Endpoint             Endpoint   `yaml:"endpoint" json:"endpoint"`
 	Instances            []Instance `yaml:"instances" json:"instances"`
 	MaxConcurrentBackups int        `yaml:"maxConcurrentBackups" json:"maxConcurrentBackups"`
+	// BlocksInFlight is how many blocks per stripe the agent seals and stages in the
+	// background while SQL Server sends the next ones (1: one at a time). Each costs about
+	// 8 MiB per stripe; BENCHMARKS.md shows how the default was chosen.
+	BlocksInFlight int `yaml:"blocksInFlight" json:"blocksInFlight"`
 }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
@@ -165,6 +169,8 @@ const (
 	DefaultKeyFile              = "/etc/sqlvault/vault.key"
 	DefaultEndpointListen       = ":8443"
 	DefaultMaxConcurrentBackups = 4
+	DefaultBlocksInFlight       = 2
+	MaxBlocksInFlight           = 16
 	DefaultSQLPort              = 1433
 	DefaultEncrypt              = "true"
 )
@@ -195,6 +201,7 @@ func Default() *Config {
 			VM:                   shortHostname(),
 			Endpoint:             Endpoint{Host: shortHostname(), Listen: DefaultEndpointListen},
 			MaxConcurrentBackups: DefaultMaxConcurrentBackups,
+			BlocksInFlight:       DefaultBlocksInFlight,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}
@@ -348,6 +355,14 @@ var overrides = []override{
 			return errors.New("not a whole number")
 		}
 		c.Agent.MaxConcurrentBackups = n
+		return nil
+	}},
+	{"SQLVAULT_AGENT_BLOCKS_IN_FLIGHT", "blocks-in-flight", "blocks per stripe sealed and staged in the background", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		c.Agent.BlocksInFlight = n
 		return nil
 	}},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},

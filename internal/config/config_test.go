@@ -54,6 +54,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, "sqlvm1", c.Agent.VM, "short host name")
 	assert.Equal(t, Endpoint{Host: "sqlvm1", Listen: ":8443"}, c.Agent.Endpoint)
 	assert.Equal(t, 4, c.Agent.MaxConcurrentBackups)
+	assert.Equal(t, 2, c.Agent.BlocksInFlight, "the measured default (BENCHMARKS.md)")
 	assert.Equal(t, Log{Level: "info", Format: "json"}, c.Log)
 	assert.Equal(t, "sqlvault-agent-sqlvm1", c.AgentTaskQueue(""))
 }
@@ -142,6 +143,8 @@ func TestLoadEveryOverride(t *testing.T) {
 			v = "true"
 		case "SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS":
 			v = "7"
+		case "SQLVAULT_AGENT_BLOCKS_IN_FLIGHT":
+			v = "3"
 		}
 		kv = append(kv, o.env, v)
 	}
@@ -167,6 +170,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		Endpoint: Endpoint{Host: "x-sqlvault_agent_endpoint_host", Listen: "x-sqlvault_agent_endpoint_listen",
 			CertFile: "x-sqlvault_agent_endpoint_cert_file", KeyFile: "x-sqlvault_agent_endpoint_key_file"},
 		MaxConcurrentBackups: 7,
+		BlocksInFlight:       3,
 	}, c.Agent)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }
@@ -183,6 +187,8 @@ func TestLoadEveryFlag(t *testing.T) {
 			v = "true"
 		case "max-concurrent-backups":
 			v = "9"
+		case "blocks-in-flight":
+			v = "5"
 		}
 		args = append(args, "--"+o.flag+"="+v)
 	}
@@ -201,6 +207,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, "f-vm", c.Agent.VM)
 	assert.Equal(t, "f-endpoint-host", c.Agent.Endpoint.Host)
 	assert.Equal(t, 9, c.Agent.MaxConcurrentBackups)
+	assert.Equal(t, 5, c.Agent.BlocksInFlight)
 	assert.Equal(t, Log{Level: "f-log-level", Format: "f-log-format"}, c.Log)
 
 	bare, err := Load("", envMap(), flagSet(t, "--temporal-tls"))

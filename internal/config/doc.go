@@ -45,6 +45,7 @@
 //	SQLVAULT_AGENT_ENDPOINT_CERT_FILE     --endpoint-cert-file        agent.endpoint.certFile
 //	SQLVAULT_AGENT_ENDPOINT_KEY_FILE      --endpoint-key-file         agent.endpoint.keyFile
 //	SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS --max-concurrent-backups    agent.maxConcurrentBackups
+//	SQLVAULT_AGENT_BLOCKS_IN_FLIGHT       --blocks-in-flight          agent.blocksInFlight
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //

@@ -30,4 +30,5 @@ func TestReadmeExampleLoads(t *testing.T) {
 	require.Len(t, cfg.Agent.Instances, 1)
 	assert.Equal(t, "SQLVAULT_SQL_PASSWORD", cfg.Agent.Instances[0].Password.Env)
 	assert.Equal(t, 4, cfg.Agent.MaxConcurrentBackups)
+	assert.Equal(t, 2, cfg.Agent.BlocksInFlight)
 }

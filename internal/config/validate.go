@@ -139,6 +139,9 @@ func (c *Config) validateAgent(v *validator) {
 	if a.MaxConcurrentBackups < 1 {
 		v.addf("agent.maxConcurrentBackups", "must be at least 1 (got %d)", a.MaxConcurrentBackups)
 	}
+	if a.BlocksInFlight < 1 || a.BlocksInFlight > MaxBlocksInFlight {
+		v.addf("agent.blocksInFlight", "must be 1 to %d (got %d); each block in flight costs about 8 MiB of memory per stripe", MaxBlocksInFlight, a.BlocksInFlight)
+	}
 	if a.Endpoint.Host == "" {
 		v.addf("agent.endpoint.host", "set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)")
 	}

@@ -104,6 +104,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		`key.file: set the vault key file (--key-file or SQLVAULT_KEY_FILE)`,
 		`agent.vm: cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM`,
 		`agent.maxConcurrentBackups: must be at least 1 (got 0)`,
+		`agent.blocksInFlight: must be 1 to 16 (got 0); each block in flight costs about 8 MiB of memory per stripe`,
 		`agent.endpoint.host: set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)`,
 		`agent.endpoint.listen: "8443" is not [host]:port (for example :8443)`,
 		`agent.endpoint: certFile and keyFile go together: set both, or neither`,
@@ -120,7 +121,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		`agent.instances[2].password: set only one of env, file or value`,
 		`agent.instances[3].password: not set; use {env: NAME} or {file: PATH}`,
 	})
-	assert.Len(t, got, 12-1+18, "role error gone, agent errors added")
+	assert.Len(t, got, 12-1+19, "role error gone, agent errors added")
 
 	c.Agent.Instances = nil
 	assert.Contains(t, errorLines(c.Validate()),

@@ -227,11 +227,15 @@ func (bs *BackupSession) putBlock(ctx context.Context, w http.ResponseWriter, r 
 	if e := b.checkBlock(r, id, bs.srv.now()); e != nil {
 		return e
 	}
-	data, e := readBody(w, r, int64(bs.srv.opts.MaxBlockSize))
+	bufp := blockBufs.Get().(*[]byte)
+	data, e := readBodyInto(w, r, int64(bs.srv.opts.MaxBlockSize), *bufp)
 	if e != nil {
+		blockBufs.Put(bufp)
 		return e
 	}
 	err := bs.call(func() error { return b.sink.PutBlock(ctx, id, data) })
+	*bufp = data[:0] // the sink is done with it (BackupSink: data is only valid during the call)
+	blockBufs.Put(bufp)
 	if err != nil {
 		return bs.sinkFailed("PutBlock", name, err)
 	}

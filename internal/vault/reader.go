@@ -18,6 +18,12 @@ import (
 // blocks (a few times 4 MiB).
 const readAhead = 4
 
+// DefaultReadAhead is how many blocks ReadAt fetches ahead of a sequential reader (SQL
+// Server restoring: one ranged GET at a time per stripe). It lets the store round trip and
+// the decryption of the next blocks overlap SQL Server's work on this one; each costs one
+// decrypted block (4 MiB) per stripe. BENCHMARKS.md shows how it was chosen.
+const DefaultReadAhead = 2
+
 // BlockError reports a block that failed to read, decrypt or verify.
 type BlockError struct {
 	Blob  string
@@ -42,19 +48,25 @@ type StripeReader struct {
 	plainOff  []int64 // plainOff[i] = plaintext offset of block i; last entry = size
 	storedOff []int64
 
+	ahead int                // blocks ReadAt fetches ahead of a sequential reader
+	bg    context.Context    // background fetches run under it (a child of OpenStripe's ctx)
+	stop  context.CancelFunc //
+
 	mu    sync.Mutex
-	cache [2]cachedBlock // the last two blocks decrypted by ReadAt
-	tick  uint64
+	cache map[int]*readEntry // the window of blocks around the last read: [i-1, i+ahead]
+	next  int                // the block after the last one read: reading it is sequential
 }
 
-type cachedBlock struct {
-	i    int
+// readEntry is one block fetched (or being fetched) for ReadAt.
+type readEntry struct {
+	done chan struct{}
 	data []byte
-	used uint64
+	err  error
 }
 
 // OpenStripe loads the stripe's index, checks it against s (its recorded SHA-256, totals
-// and digest) and that it was written with key, and returns a reader.
+// and digest) and that it was written with key, and returns a reader. The reader's
+// background fetches (read-ahead) end with ctx or Close, whichever comes first.
 func (r *Repository) OpenStripe(ctx context.Context, s StripeInfo, key *blockcrypt.Key) (*StripeReader, error) {
 	data, err := r.store.Get(ctx, s.Index)
 	if err != nil {
@@ -76,11 +88,22 @@ func (r *Repository) OpenStripe(ctx context.Context, s StripeInfo, key *blockcry
 		sr.plainOff[i+1] = sr.plainOff[i] + b.Plain
 		sr.storedOff[i+1] = sr.storedOff[i] + b.Stored
 	}
-	for i := range sr.cache {
-		sr.cache[i].i = -1
-	}
+	sr.ahead, sr.cache = DefaultReadAhead, map[int]*readEntry{}
+	sr.bg, sr.stop = context.WithCancel(ctx)
 	return sr, nil
 }
+
+// SetReadAhead sets how many blocks ReadAt fetches ahead of a sequential reader (0: none,
+// only the block being read). Call it before the first read.
+func (sr *StripeReader) SetReadAhead(n int) {
+	sr.mu.Lock()
+	sr.ahead = max(n, 0)
+	sr.mu.Unlock()
+}
+
+// Close stops the reader's background fetches. Reads after Close still work, fetching on
+// demand.
+func (sr *StripeReader) Close() { sr.stop() }
 
 // Size is the stripe's plaintext length.
 func (sr *StripeReader) Size() int64 { return sr.plainOff[len(sr.plainOff)-1] }
@@ -124,31 +147,57 @@ func (sr *StripeReader) blockAt(off int64) int {
 	return sort.Search(len(sr.idx.Blocks), func(i int) bool { return sr.plainOff[i+1] > off })
 }
 
+// cached returns block i, from the window if it is there or being fetched. A read of the
+// block after the last one read (or of the same block again) is sequential and starts the
+// fetches of the next sr.ahead blocks; blocks outside [i-1, i+ahead] leave the window, so
+// memory stays ahead+2 blocks whatever the reader does.
 func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, error) {
 	sr.mu.Lock()
-	sr.tick++
+	e := sr.start(i)
+	if i == sr.next || i+1 == sr.next {
+		for k := 1; k <= sr.ahead && i+k < len(sr.idx.Blocks); k++ {
+			sr.start(i + k)
+		}
+	}
+	sr.next = i + 1
 	for j := range sr.cache {
-		if sr.cache[j].i == i {
-			sr.cache[j].used = sr.tick
-			data := sr.cache[j].data
-			sr.mu.Unlock()
-			return data, nil
+		if j < i-1 || j > i+sr.ahead {
+			delete(sr.cache, j)
 		}
 	}
 	sr.mu.Unlock()
-	data, err := sr.fetch(ctx, i)
-	if err != nil {
-		return nil, err
+	select {
+	case <-e.done:
+	case <-ctx.Done():
+		return nil, ctx.Err()
 	}
+	if e.err == nil {
+		return e.data, nil // never written to once fetched, so sharing it is safe
+	}
+	// A background fetch failed or was cancelled (Close, or OpenStripe's ctx ended). Try
+	// once more under the caller's context, so that only this read's own failure fails it;
+	// a block that is really bad fails again here, with its BlockError.
 	sr.mu.Lock()
-	victim := 0
-	if sr.cache[1].used < sr.cache[0].used {
-		victim = 1
+	if sr.cache[i] == e {
+		delete(sr.cache, i)
 	}
-	sr.tick++
-	sr.cache[victim] = cachedBlock{i: i, data: data, used: sr.tick}
 	sr.mu.Unlock()
-	return data, nil // never written to once cached, so sharing it is safe
+	return sr.fetch(ctx, i)
+}
+
+// start returns the window's entry for block i, starting its fetch if there is none.
+// Call with sr.mu held.
+func (sr *StripeReader) start(i int) *readEntry {
+	if e := sr.cache[i]; e != nil {
+		return e
+	}
+	e := &readEntry{done: make(chan struct{})}
+	sr.cache[i] = e
+	go func() {
+		defer close(e.done)
+		e.data, e.err = sr.fetch(sr.bg, i)
+	}()
+	return e
 }
 
 // fetch reads, decrypts and verifies block i.

@@ -71,7 +71,7 @@ func newFixture(t *testing.T) *fixture {
 // writeStripe puts blocks in a shuffled order, concurrently, and commits them in order.
 func (f *fixture) writeStripe(t *testing.T, blob string, blocks [][]byte, compress bool) StripeInfo {
 	ctx := ctxT(t)
-	w := f.repo.NewStripeWriter(blob, f.key, compress)
+	w := f.repo.NewStripeWriter(blob, f.key, StripeWriterOptions{Compress: compress})
 	order := mrand.New(mrand.NewPCG(42, 1)).Perm(len(blocks))
 	var wg sync.WaitGroup
 	errs := make([]error, len(blocks))
@@ -189,6 +189,7 @@ func TestReadAtCachesBlocks(t *testing.T) {
 	cs := &countingStore{Store: f.store}
 	sr, err := NewRepository(cs, nil).OpenStripe(ctx, info, f.key)
 	require.NoError(t, err)
+	sr.SetReadAhead(0) // reader_test.go covers read-ahead
 	p := make([]byte, 100)
 	for off := int64(0); off+100 <= int64(len(blocks[0])); off += 100 {
 		_, err := sr.ReadAt(ctx, p, off)
@@ -216,7 +217,7 @@ func TestCommitOrderIsClientOrderAndRePutReplaces(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	blob := DataBlob(f.item, NewPointID(time.Now(), BackupLog, "d"), 1, 0)
-	w := f.repo.NewStripeWriter(blob, f.key, true)
+	w := f.repo.NewStripeWriter(blob, f.key, StripeWriterOptions{Compress: true})
 	require.NoError(t, w.PutBlock(ctx, "C", []byte("ccc")))
 	require.NoError(t, w.PutBlock(ctx, "A", []byte("stale first version of A")))
 	require.NoError(t, w.PutBlock(ctx, "B", []byte("bb")))
@@ -246,7 +247,7 @@ func TestCommitRejectsBadLists(t *testing.T) {
 	ctx := ctxT(t)
 	blob := DataBlob(f.item, NewPointID(time.Now(), BackupFull, "e"), 1, 0)
 	fs := &failingStore{Store: f.store}
-	w := NewRepository(fs, nil).NewStripeWriter(blob, f.key, false)
+	w := NewRepository(fs, nil).NewStripeWriter(blob, f.key, StripeWriterOptions{})
 	require.NoError(t, w.PutBlock(ctx, "A", []byte("a")))
 	_, err := w.Commit(ctx, []string{"A", "X"})
 	assert.ErrorIs(t, err, ErrInvalidBlockList)
@@ -335,7 +336,7 @@ func TestVerifyStripesCatches(t *testing.T) {
 		info := f.writeStripe(t, blob, pages(3, 5), false)
 		require.NoError(t, f.store.Delete(ctx, blob))
 		// Blocks staged again but never committed: still not a blob.
-		w := f.repo.NewStripeWriter(blob, f.key, false)
+		w := f.repo.NewStripeWriter(blob, f.key, StripeWriterOptions{})
 		require.NoError(t, w.PutBlock(ctx, clientID(0), []byte("x")))
 		assert.ErrorIs(t, f.repo.VerifyStripes(ctx, []StripeInfo{info}), ErrDataNotCommitted)
 	})

@@ -1,0 +1,149 @@
+package vault
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// rangeLog records which stored ranges were read (by offset) and can fail chosen reads.
+type rangeLog struct {
+	Store
+	mu    sync.Mutex
+	reads map[int64]int
+	fail  map[int64]int // offset → how many more reads of it fail
+}
+
+func (r *rangeLog) ReadRange(ctx context.Context, blob string, off, n int64) ([]byte, error) {
+	r.mu.Lock()
+	r.reads[off]++
+	if r.fail[off] > 0 {
+		r.fail[off]--
+		r.mu.Unlock()
+		return nil, fmt.Errorf("injected: %w", ErrUnavailable)
+	}
+	r.mu.Unlock()
+	return r.Store.ReadRange(ctx, blob, off, n)
+}
+
+func (r *rangeLog) count(off int64) int { r.mu.Lock(); defer r.mu.Unlock(); return r.reads[off] }
+func (r *rangeLog) total() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	n := 0
+	for _, k := range r.reads {
+		n += k
+	}
+	return n
+}
+
+func openLogged(t *testing.T, nblocks int) (*fixture, *rangeLog, *StripeReader, []byte) {
+	f := newFixture(t)
+	blocks := pages(nblocks, 11)
+	info := f.writeStripe(t, DataBlob(f.item, NewPointID(time.Now(), BackupFull, "ra"), 1, 0), blocks, true)
+	rl := &rangeLog{Store: f.store, reads: map[int64]int{}, fail: map[int64]int{}}
+	sr, err := NewRepository(rl, nil).OpenStripe(ctxT(t), info, f.key)
+	require.NoError(t, err)
+	t.Cleanup(sr.Close)
+	return f, rl, sr, concat(blocks)
+}
+
+// A sequential reader (SQL Server restoring: one ranged GET after another) gets the next
+// blocks fetched before it asks, each block fetched once, and the exact plaintext.
+func TestReadAtReadsAheadOfASequentialReader(t *testing.T) {
+	_, rl, sr, plain := openLogged(t, 10)
+	ctx := ctxT(t)
+	sr.SetReadAhead(2)
+	p := make([]byte, 1000)
+	_, err := sr.ReadAt(ctx, p, 0)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return rl.count(sr.storedOff[1]) == 1 && rl.count(sr.storedOff[2]) == 1 },
+		10*time.Second, 5*time.Millisecond, "blocks 1 and 2 are fetched ahead of the reader")
+	assert.Zero(t, rl.count(sr.storedOff[3]), "no further than the read-ahead")
+
+	var got bytes.Buffer
+	got.Write(p)
+	for off := int64(len(p)); off < sr.Size(); {
+		n, err := sr.ReadAt(ctx, p, off)
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF)
+		}
+		got.Write(p[:n])
+		off += int64(n)
+	}
+	assert.True(t, bytes.Equal(plain, got.Bytes()), "the plaintext, exactly")
+	for i := range sr.idx.Blocks {
+		assert.Equal(t, 1, rl.count(sr.storedOff[i]), "block %d fetched once", i)
+	}
+	sr.mu.Lock()
+	assert.LessOrEqual(t, len(sr.cache), 2+2, "the window holds at most ahead+2 blocks")
+	sr.mu.Unlock()
+}
+
+// Random reads do not read ahead (nothing is fetched that was not asked for beyond the
+// window) and still return the right bytes.
+func TestReadAtRandomReadsStayCorrect(t *testing.T) {
+	_, _, sr, plain := openLogged(t, 12)
+	ctx := ctxT(t)
+	sr.SetReadAhead(3)
+	for _, off := range []int64{sr.Size() - 10, 5, sr.plainOff[7] - 3, sr.plainOff[2], sr.plainOff[3] + 17, 0} {
+		p := make([]byte, 10)
+		n, err := sr.ReadAt(ctx, p, off)
+		if err != nil {
+			require.ErrorIs(t, err, io.EOF)
+		}
+		assert.Equal(t, plain[off:off+int64(n)], p[:n])
+		sr.mu.Lock()
+		assert.LessOrEqual(t, len(sr.cache), 3+2)
+		sr.mu.Unlock()
+	}
+}
+
+// A prefetch that fails (a transient store error) does not fail the read that needs the
+// block: it is fetched again under the reader's own context. A block that is really bad
+// fails its read with a BlockError.
+func TestReadAtRetriesAFailedPrefetch(t *testing.T) {
+	f, rl, sr, plain := openLogged(t, 6)
+	ctx := ctxT(t)
+	sr.SetReadAhead(2)
+	rl.mu.Lock()
+	rl.fail[sr.storedOff[2]] = 1
+	rl.mu.Unlock()
+	p := make([]byte, 100)
+	_, err := sr.ReadAt(ctx, p, 0)
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return rl.count(sr.storedOff[2]) == 1 }, 10*time.Second, 5*time.Millisecond)
+	n, err := sr.ReadAt(ctx, p, sr.plainOff[2])
+	require.NoError(t, err, "the failed prefetch is retried by the read")
+	assert.Equal(t, plain[sr.plainOff[2]:sr.plainOff[2]+int64(n)], p[:n])
+	assert.Equal(t, 2, rl.count(sr.storedOff[2]))
+
+	// Corrupt block 4 in the store: its read fails, named, even after the retry.
+	require.NoError(t, f.store.Tamper(sr.info.Blob, func(b []byte) []byte { b[sr.storedOff[4]+40] ^= 1; return b }))
+	sr2, err := NewRepository(rl, nil).OpenStripe(ctx, sr.info, f.key)
+	require.NoError(t, err)
+	defer sr2.Close()
+	_, err = sr2.ReadAt(ctx, p, sr.plainOff[4])
+	var be *BlockError
+	require.True(t, errors.As(err, &be), "got %v", err)
+	assert.Equal(t, 4, be.Block)
+}
+
+// Close stops the read-ahead; the reader still answers reads, on demand.
+func TestReadAtAfterClose(t *testing.T) {
+	_, _, sr, plain := openLogged(t, 4)
+	ctx := ctxT(t)
+	sr.Close()
+	p := make([]byte, 64)
+	n, err := sr.ReadAt(ctx, p, sr.plainOff[1])
+	require.NoError(t, err)
+	assert.Equal(t, plain[sr.plainOff[1]:sr.plainOff[1]+int64(n)], p[:n])
+}
