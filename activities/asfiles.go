@@ -39,6 +39,9 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		if err != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", step.PointID, err)
 		}
+		if err := checkStepManifest(i, step, m); err != nil {
+			return res, err
+		}
 		var paths []string
 		for n, s := range m.Stripes {
 			path := filepath.Join(in.Dir, fmt.Sprintf("%02d-%s-s%d.bak", i+1, step.PointID, n+1))

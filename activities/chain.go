@@ -36,24 +36,27 @@ func (a *Agent) fullMaxAge(ctx context.Context, itemID string) time.Duration {
 // vault holds, or "" when it can. It compares SQL Server's view (the log chain's next LSN,
 // msdb's newest full) with the recovery points in the vault.
 func (a *Agent) chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserver.Database, itemID string, t protocol.BackupType) (string, error) {
-	points, err := a.Vault.ListPoints(ctx, itemID)
+	// Summaries (one listing) carry every field used here; this runs before every log
+	// backup, and reading each manifest would cost a Get per recovery point.
+	points, err := a.Vault.ListPointSummaries(ctx, itemID)
 	if err != nil {
 		return "", protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list recovery points: %v", err)
 	}
-	var lastLog, lastFull *vault.Manifest
+	var lastLog, lastFull *vault.PointSummary
 	ours := map[string]bool{}
 	// baseEnd is the highest LastLSN of a full or differential in the vault: a log whose
 	// FirstLSN is at or below it continues a chain from that base.
 	var baseEnd vault.LSN
-	for _, m := range points {
-		ours[m.Backup.BackupSetGUID] = true
-		if m.Backup.Type != vault.BackupLog && (baseEnd == "" || m.Backup.LastLSN.Compare(baseEnd) > 0) {
-			baseEnd = m.Backup.LastLSN
+	for i := range points {
+		m := &points[i]
+		ours[m.BackupSetGUID] = true
+		if m.Type != vault.BackupLog && (baseEnd == "" || m.LastLSN.Compare(baseEnd) > 0) {
+			baseEnd = m.LastLSN
 		}
 		switch {
-		case m.Backup.Type == vault.BackupLog && (lastLog == nil || m.Backup.LastLSN.Compare(lastLog.Backup.LastLSN) > 0):
+		case m.Type == vault.BackupLog && (lastLog == nil || m.LastLSN.Compare(lastLog.LastLSN) > 0):
 			lastLog = m
-		case m.Backup.Type == vault.BackupFull && !m.Backup.CopyOnly && (lastFull == nil || m.Backup.StartTime.After(lastFull.Backup.StartTime)):
+		case m.Type == vault.BackupFull && !m.CopyOnly && (lastFull == nil || m.StartTime.After(lastFull.StartTime)):
 			lastFull = m
 		}
 	}
@@ -66,7 +69,7 @@ func (a *Agent) chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserv
 		if err != nil {
 			return "", sqlError(err, db.Name)
 		}
-		if age := now.Sub(lastFull.Backup.StartTime); age > maxAge {
+		if age := now.Sub(lastFull.StartTime); age > maxAge {
 			return fmt.Sprintf("the newest full (%s) is %s old, older than the policy allows (%s)", lastFull.PointID,
 				age.Round(time.Minute), maxAge), nil
 		}
@@ -77,7 +80,7 @@ func (a *Agent) chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserv
 			return "SQL Server has no log chain for it (its recovery model was switched to SIMPLE and back, or it was restored)", nil
 		}
 		next := vault.LSN(db.LastLogBackupLSN) // the next log backup's FirstLSN
-		continues := (lastLog != nil && lastLog.Backup.LastLSN == next) || (baseEnd != "" && next.Compare(baseEnd) <= 0)
+		continues := (lastLog != nil && lastLog.LastLSN == next) || (baseEnd != "" && next.Compare(baseEnd) <= 0)
 		if !continues {
 			if foreign, err := conn.BackupSetByLastLSN(ctx, db.Name, db.LastLogBackupLSN); err == nil && foreign != nil && !ours[foreign.BackupSetGUID] {
 				return fmt.Sprintf("a log backup taken by another tool (to %s) took log records the vault does not have", foreign.Devices[0]), nil

@@ -72,6 +72,15 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	if err != nil {
 		return res, err
 	}
+	// The manifest first: the plan was made from the listing's summaries, and a step whose
+	// manifest disagrees must neither run nor be taken as applied (applied trusts its LSNs).
+	m, err := a.Vault.Manifest(ctx, in.ItemID, in.Step.PointID)
+	if err != nil {
+		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", in.Step.PointID, err)
+	}
+	if err := checkStepManifest(in.Index, in.Step, m); err != nil {
+		return res, err
+	}
 	st, err := conn.Target(ctx, in.TargetDatabase)
 	if err != nil {
 		return res, sqlError(err, in.TargetDatabase)
@@ -80,10 +89,10 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 		log.Info("restore step already applied; skipping")
 		return protocol.RestoreStepResult{AlreadyApplied: true}, nil
 	}
-	m, err := a.Vault.Manifest(ctx, in.ItemID, in.Step.PointID)
-	if err != nil {
-		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", in.Step.PointID, err)
-	}
+	// The stripe readers fetch ahead in the background under this context: it ends with the
+	// step, after the session is closed.
+	ctx, stopReaders := context.WithCancel(ctx)
+	defer stopReaders()
 	sess, urls, err := a.openRestoreSession(ctx, m, "")
 	if err != nil {
 		return res, err

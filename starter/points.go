@@ -52,6 +52,20 @@ func (f *itemFlags) points(ctx context.Context, g *globals) ([]*vault.Manifest, 
 	return repo.ListPoints(ctx, item)
 }
 
+// summaries reads the named database's recovery point summaries from one vault listing,
+// oldest first (what planning needs, without reading every manifest).
+func (f *itemFlags) summaries(ctx context.Context, g *globals) ([]vault.PointSummary, error) {
+	item, err := f.itemID()
+	if err != nil {
+		return nil, err
+	}
+	repo, _, err := g.vault(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return repo.ListPointSummaries(ctx, item)
+}
+
 // manifest reads one recovery point's manifest, with the repository and configuration it
 // came from (verify needs both).
 func (f *itemFlags) manifest(ctx context.Context, g *globals, pointID string) (*vault.Repository, *config.Config, *vault.Manifest, error) {

@@ -138,13 +138,13 @@ func newRestorableCmd(g *globals) *cobra.Command {
 		Use:   "restorable --instance NAME --database DB",
 		Short: "Show the time ranges a database can be restored to (and its recovery points)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ms, err := f.points(cmd.Context(), g)
+			ms, err := f.summaries(cmd.Context(), g)
 			if err != nil {
 				return err
 			}
 			points := make([]planner.Point, len(ms))
 			for i, m := range ms {
-				points[i] = planner.FromManifest(m)
+				points[i] = planner.FromSummary(m)
 			}
 			ranges := planner.Restorable(points)
 			out := cmd.OutOrStdout()

@@ -51,18 +51,19 @@ func newStatusCmd(g *globals) *cobra.Command {
 			for _, it := range items {
 				st := itemStatus{Instance: it.Instance, Database: it.Database, Policy: it.Policy, State: it.State,
 					LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{}}
-				ms, err := repo.ListPoints(ctx, it.ItemID)
+				// One listing per item: the summaries carry type and finish time.
+				ms, err := repo.ListPointSummaries(ctx, it.ItemID)
 				if err != nil {
 					return err
 				}
 				st.PointCount = len(ms)
 				var newest time.Time
 				for _, m := range ms {
-					if m.Backup.FinishTime.After(st.LastGood[m.Backup.Type]) {
-						st.LastGood[m.Backup.Type] = m.Backup.FinishTime
+					if m.FinishTime.After(st.LastGood[m.Type]) {
+						st.LastGood[m.Type] = m.FinishTime
 					}
-					if m.Backup.FinishTime.After(newest) {
-						newest = m.Backup.FinishTime
+					if m.FinishTime.After(newest) {
+						newest = m.FinishTime
 					}
 				}
 				var target time.Duration

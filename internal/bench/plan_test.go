@@ -31,6 +31,8 @@ type history struct {
 	n                              int
 	manifests                      [][]byte
 	names                          []string
+	// metadata is what CommitManifest writes on each manifest blob (its point's summary).
+	metadata []map[string]string
 }
 
 func newHistory(instance, database string) *history {
@@ -69,6 +71,7 @@ func (h *history) add(at time.Time, typ string, first, last, ck, dbBackup, diffB
 	}
 	h.manifests = append(h.manifests, data)
 	h.names = append(h.names, vault.ManifestBlob(h.item, point))
+	h.metadata = append(h.metadata, vault.SummaryMetadata(&m))
 }
 
 func (h *history) full(at time.Time) {
@@ -122,25 +125,33 @@ func (h *history) short() *history {
 	return h
 }
 
-func (h *history) put(tb testing.TB, s vault.Store) {
+// put writes the manifests as CommitManifest does, each with its summary as blob metadata,
+// or (legacy) as builds before summaries did, without.
+func (h *history) put(tb testing.TB, s vault.Store, legacy bool) {
 	ctx := context.Background()
 	for i, data := range h.manifests {
-		require.NoError(tb, s.Put(ctx, h.names[i], data, vault.PutOptions{}))
+		var md map[string]string
+		if !legacy {
+			md = h.metadata[i]
+			require.NotNil(tb, md)
+		}
+		require.NoError(tb, s.Put(ctx, h.names[i], data, vault.PutOptions{Metadata: md}))
 	}
 }
 
 // planVault is a MemStore holding SQLVAULT_BENCH_PLAN_DBS databases' manifests (default
 // 2,000): "Sales" with 35 days of backups (35 fulls, 105 differentials, 3,360 logs) and the
-// others with a full, a differential and eight logs each.
-func planVault(tb testing.TB) (*CountingStore, *history, *history) {
+// others with a full, a differential and eight logs each. legacy writes them without
+// summaries, as builds before them did.
+func planVault(tb testing.TB, legacy bool) (*CountingStore, *history, *history) {
 	nDB := int(envInt("SQLVAULT_BENCH_PLAN_DBS", 2000))
 	mem := vault.NewMemStore()
 	big := newHistory("PLANVM", "Sales").days(35)
-	big.put(tb, mem)
+	big.put(tb, mem, legacy)
 	var small *history
 	for i := 1; i < nDB; i++ {
 		h := newHistory("PLANVM", fmt.Sprintf("Db%04d", i)).short()
-		h.put(tb, mem)
+		h.put(tb, mem, legacy)
 		if small == nil {
 			small = h
 		}
@@ -167,9 +178,32 @@ func timePlan(tb testing.TB, cs *CountingStore, in protocol.PlanRestoreInput, re
 	return times[len(times)/2], calls, plan
 }
 
-// rawReads is the baseline: the same vault calls PlanRestore needs (list the item's points,
-// read every manifest, 8 at a time as vault.Repository.ListPoints does), without decoding,
-// validating or planning. Median of reps.
+// rawList is the baseline of a plan over summaries: the one vault call it needs (list the
+// item's points with their metadata), without decoding, validating or planning. Median of
+// reps.
+func rawList(tb testing.TB, s vault.Store, item string, reps int) time.Duration {
+	ctx := context.Background()
+	var times []time.Duration
+	for range reps {
+		t0 := time.Now()
+		var n int
+		require.NoError(tb, s.List(ctx, vault.PointsPrefix(item), func(b vault.BlobInfo) error {
+			if b.Metadata[vault.SummaryMetadataKey] != "" {
+				n++
+			}
+			return nil
+		}))
+		times = append(times, time.Since(t0))
+		require.Positive(tb, n, "the listing carries the summaries")
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i] < times[j] })
+	return times[len(times)/2]
+}
+
+// rawReads is the baseline of a plan that reads every manifest (before summaries, and still
+// for manifests written before them): list the item's points, read every manifest, 8 at a
+// time as vault.Repository.ListPoints does, without decoding, validating or planning.
+// Median of reps.
 func rawReads(tb testing.TB, s vault.Store, item string, reps int) time.Duration {
 	ctx := context.Background()
 	var times []time.Duration
@@ -201,31 +235,41 @@ func rawReads(tb testing.TB, s vault.Store, item string, reps int) time.Duration
 
 // BenchmarkPlanRestore (issue 6, item 6): activities.(*Control).PlanRestore with
 // vault.Repository over a vault of 2,000 databases' manifests (MemStore, wrapped to count
-// Store calls): a point-in-time restore of "Sales" over 35 days of 15-minute logs (3,360
-// logs; the worst-case instant, 27 steps), a restore to its latest point, and a
+// Store calls), each manifest blob carrying its point's summary as metadata, as
+// CommitManifest writes them: a point-in-time restore of "Sales" over 35 days of 15-minute
+// logs (3,360 logs; the worst-case instant, 27 steps), a restore to its latest point, and a
 // point-in-time restore of a database with 10 points; time per plan (median of 5) and
-// Store.List / Store.Get calls per plan. Baseline: the raw List + Get of the same manifests
-// (same parallelism) without decode, validation or planning. The same plans are also timed
-// over Azurite (3,500 manifests uploaded there), where every Get is an HTTP request, and the
-// planner alone (planner.PlanRestore over in-memory points) is timed for reference.
+// Store.List / Store.Get calls per plan. Baseline: the raw List (with metadata) of the
+// item's points, without decode, validation or planning. Legacy: the same plan over the same
+// manifests written without summaries (as before them: 1 List and a Get per point), with
+// its own baseline, the raw List + Gets (same parallelism). The same plans are also timed
+// over Azurite (3,500 manifests uploaded there, with and without summaries), where every
+// call is an HTTP request, and the planner alone (planner.PlanRestore over in-memory
+// points) is timed for reference. Every plan is checked to be the same chain.
 func BenchmarkPlanRestore(b *testing.B) {
-	cs, big, small := planVault(b)
+	cs, big, small := planVault(b, false)
+	legacy, _, _ := planVault(b, true)
 	at := planDay.AddDate(0, 0, 34).Add(11*time.Hour + 52*time.Minute)
+	pitIn := protocol.PlanRestoreInput{Instance: big.instance, Database: big.database, At: &at}
 	for i := 0; i < b.N; i++ {
-		pit, pitCalls, plan := timePlan(b, cs, protocol.PlanRestoreInput{Instance: big.instance, Database: big.database, At: &at}, 5)
+		pit, pitCalls, plan := timePlan(b, cs, pitIn, 5)
 		require.Len(b, plan.Steps, 27)
 		latest, latestCalls, _ := timePlan(b, cs, protocol.PlanRestoreInput{Instance: big.instance, Database: big.database,
 			PointID: vault.NewPointID(planDay.AddDate(0, 0, 34).Add(23*time.Hour+50*time.Minute), vault.BackupLog, fmt.Sprintf("%08d", big.n))}, 5)
 		smallAt := planDay.Add(7 * time.Hour)
 		sm, smCalls, _ := timePlan(b, cs, protocol.PlanRestoreInput{Instance: small.instance, Database: small.database, At: &smallAt}, 5)
-		raw := rawReads(b, cs.Store, big.item, 5)
+		raw := rawList(b, cs.Store, big.item, 5)
+
+		lpit, lpitCalls, lplan := timePlan(b, legacy, pitIn, 5)
+		require.Equal(b, plan, lplan, "the same plan with and without summaries")
+		lraw := rawReads(b, legacy.Store, big.item, 5)
 
 		// The planner alone, over the decoded points.
-		ms, err := vault.NewRepository(cs.Store, nil).ListPoints(context.Background(), big.item)
+		sums, err := vault.NewRepository(cs.Store, nil).ListPointSummaries(context.Background(), big.item)
 		require.NoError(b, err)
-		pts := make([]planner.Point, len(ms))
-		for k, m := range ms {
-			pts[k] = planner.FromManifest(m)
+		pts := make([]planner.Point, len(sums))
+		for k, s := range sums {
+			pts[k] = planner.FromSummary(s)
 		}
 		t0 := time.Now()
 		const loops = 20
@@ -240,25 +284,43 @@ func BenchmarkPlanRestore(b *testing.B) {
 		b.ReportMetric(float64(pitCalls.Lists), "pit-lists")
 		b.ReportMetric(float64(pitCalls.Gets), "pit-gets")
 		b.ReportMetric(latest.Seconds()*1e3, "latest-ms")
+		b.ReportMetric(float64(latestCalls.Lists), "latest-lists")
 		b.ReportMetric(float64(latestCalls.Gets), "latest-gets")
 		b.ReportMetric(sm.Seconds()*1e3, "small-ms")
 		b.ReportMetric(float64(smCalls.Lists), "small-lists")
 		b.ReportMetric(float64(smCalls.Gets), "small-gets")
 		b.ReportMetric(raw.Seconds()*1e3, "raw-ms")
 		b.ReportMetric(pit.Seconds()/raw.Seconds(), "ratio")
+		b.ReportMetric(lpit.Seconds()*1e3, "legacy-pit-ms")
+		b.ReportMetric(float64(lpitCalls.Lists), "legacy-pit-lists")
+		b.ReportMetric(float64(lpitCalls.Gets), "legacy-pit-gets")
+		b.ReportMetric(lraw.Seconds()*1e3, "legacy-raw-ms")
+		b.ReportMetric(lpit.Seconds()/pit.Seconds(), "speedup")
 		b.ReportMetric(pure.Seconds()*1e3, "planner-only-ms")
 		b.ReportMetric(float64(len(plan.Steps)), "steps")
 
 		if envInt("SQLVAULT_BENCH_PLAN_AZURITE", 1) == 1 {
-			store, _ := newContainer(b, sharedAzurite(b))
-			big.put(b, store)
+			az := sharedAzurite(b)
+			store, _ := newContainer(b, az)
+			big.put(b, store, false)
 			acs := &CountingStore{Store: store}
-			apit, apitCalls, _ := timePlan(b, acs, protocol.PlanRestoreInput{Instance: big.instance, Database: big.database, At: &at}, 3)
-			araw := rawReads(b, store, big.item, 3)
+			apit, apitCalls, aplan := timePlan(b, acs, pitIn, 3)
+			require.Equal(b, plan, aplan)
+			araw := rawList(b, store, big.item, 3)
+			lstore, _ := newContainer(b, az)
+			big.put(b, lstore, true)
+			lacs := &CountingStore{Store: lstore}
+			alpit, alpitCalls, _ := timePlan(b, lacs, pitIn, 3)
+			alraw := rawReads(b, lstore, big.item, 3)
 			b.ReportMetric(apit.Seconds()*1e3, "azurite-pit-ms")
+			b.ReportMetric(float64(apitCalls.Lists), "azurite-pit-lists")
 			b.ReportMetric(float64(apitCalls.Gets), "azurite-pit-gets")
 			b.ReportMetric(araw.Seconds()*1e3, "azurite-raw-ms")
 			b.ReportMetric(apit.Seconds()/araw.Seconds(), "azurite-ratio")
+			b.ReportMetric(alpit.Seconds()*1e3, "azurite-legacy-pit-ms")
+			b.ReportMetric(float64(alpitCalls.Gets), "azurite-legacy-pit-gets")
+			b.ReportMetric(alraw.Seconds()*1e3, "azurite-legacy-raw-ms")
+			b.ReportMetric(alpit.Seconds()/apit.Seconds(), "azurite-speedup")
 		}
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"sort"
@@ -44,6 +45,7 @@ type fblob struct {
 	isSmall   bool
 	exists    bool
 	modified  time.Time
+	metadata  map[string]string // from Put; List returns it
 }
 
 var _ vault.Store = (*BlockStore)(nil)
@@ -165,7 +167,7 @@ func (s *BlockStore) CommitBlocks(ctx context.Context, blob string, blockIDs []s
 	for i, blk := range list {
 		offs[i+1] = offs[i] + blk.size
 	}
-	b.committed, b.offs, b.small, b.isSmall = list, offs, nil, false
+	b.committed, b.offs, b.small, b.isSmall, b.metadata = list, offs, nil, false, nil
 	b.staged = map[string]fblock{}
 	b.exists, b.modified = true, time.Now()
 	s.mu.Unlock()
@@ -281,6 +283,7 @@ func (s *BlockStore) Put(ctx context.Context, blob string, data []byte, o vault.
 	}
 	b.committed, b.offs, b.staged = nil, nil, map[string]fblock{}
 	b.small, b.isSmall, b.exists, b.modified = bytes.Clone(data), true, true, time.Now()
+	b.metadata = maps.Clone(o.Metadata)
 	s.mu.Unlock()
 	s.removeFiles(drop...)
 	return nil
@@ -327,7 +330,7 @@ func (s *BlockStore) List(ctx context.Context, prefix string, fn func(vault.Blob
 	var infos []vault.BlobInfo
 	for name, b := range s.blobs {
 		if b.exists && strings.HasPrefix(name, prefix) {
-			infos = append(infos, vault.BlobInfo{Name: name, Size: b.size(), LastModified: b.modified})
+			infos = append(infos, vault.BlobInfo{Name: name, Size: b.size(), LastModified: b.modified, Metadata: maps.Clone(b.metadata)})
 		}
 	}
 	s.mu.Unlock()

@@ -11,8 +11,8 @@ import (
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// Point is what the planner needs of a recovery point (built from a vault.Manifest by the
-// caller, see FromManifest).
+// Point is what the planner needs of a recovery point (built by the caller from the
+// summary a vault listing gives, see FromSummary, or from a manifest, see FromManifest).
 type Point struct {
 	ID       string
 	Type     string // vault.BackupFull, vault.BackupDifferential or vault.BackupLog
@@ -23,21 +23,25 @@ type Point struct {
 	Start, Finish                                                            time.Time
 }
 
-// FromManifest takes from a manifest what the planner needs.
-func FromManifest(m *vault.Manifest) Point {
-	b := m.Backup
+// FromManifest takes from a manifest what the planner needs: exactly what FromSummary takes
+// from the manifest's summary, so a plan is the same whichever the caller read.
+func FromManifest(m *vault.Manifest) Point { return FromSummary(vault.SummaryOf(m)) }
+
+// FromSummary takes from a recovery point's summary (vault.Repository.ListPointSummaries)
+// what the planner needs.
+func FromSummary(s vault.PointSummary) Point {
 	return Point{
-		ID:                  m.PointID,
-		Type:                b.Type,
-		CopyOnly:            b.CopyOnly,
-		FirstLSN:            string(b.FirstLSN),
-		LastLSN:             string(b.LastLSN),
-		CheckpointLSN:       string(b.CheckpointLSN),
-		DatabaseBackupLSN:   string(b.DatabaseBackupLSN),
-		DifferentialBaseLSN: string(b.DifferentialBaseLSN),
-		DatabaseGUID:        m.Database.GUID,
-		Start:               b.StartTime,
-		Finish:              b.FinishTime,
+		ID:                  s.PointID,
+		Type:                s.Type,
+		CopyOnly:            s.CopyOnly,
+		FirstLSN:            string(s.FirstLSN),
+		LastLSN:             string(s.LastLSN),
+		CheckpointLSN:       string(s.CheckpointLSN),
+		DatabaseBackupLSN:   string(s.DatabaseBackupLSN),
+		DifferentialBaseLSN: string(s.DifferentialBaseLSN),
+		DatabaseGUID:        s.DatabaseGUID,
+		Start:               s.StartTime,
+		Finish:              s.FinishTime,
 	}
 }
 

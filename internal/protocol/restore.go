@@ -25,6 +25,9 @@ const (
 	ErrTargetInAG           = "TargetInAvailabilityGroup"
 	ErrRestoreChainRejected = "RestoreChainRejected"
 	ErrVerifyFailed         = "RestoredDatabaseCheckFailed"
+	// ErrPlanMismatch: a step's manifest does not say what the plan was made from (the
+	// listing's summary of that point disagrees with the manifest). The step refuses to run.
+	ErrPlanMismatch = "RestorePlanDoesNotMatchManifest"
 )
 
 // RestoreInput starts sqlvault.Restore. JSON examples:
@@ -109,6 +112,10 @@ type RestoreStepPlan struct {
 	FirstLSN string     `json:"firstLsn"`
 	LastLSN  string     `json:"lastLsn"`
 	StopAt   *time.Time `json:"stopAt,omitempty"`
+	// SummaryDigest fingerprints everything the plan knew of the point
+	// (vault.PointSummary.Digest): the step checks it, with Type and the LSNs, against the
+	// manifest it restores from. Empty in plans made before it existed.
+	SummaryDigest string `json:"summaryDigest,omitempty"`
 }
 
 // RestorePlan is the chain the planner chose.

@@ -34,4 +34,14 @@
 // (uncommitted blocks are invisible); CommitManifest verifies them and creates the manifest
 // with If-None-Match, so a retried commit is idempotent and a point never changes once
 // written. Data with no manifest is garbage once older than a grace period (Sweep).
+//
+// # Point summaries
+//
+// The same Put gives the manifest blob its point's summary as blob metadata
+// ("sqlvaultpoint" = "v1:" + a URL query of type, LSNs, GUIDs and times; see PointSummary),
+// so ListPointSummaries lists an item's points with all that planning needs in one listing
+// (one List request per 5,000 blobs) instead of a Get per manifest. The manifest stays the
+// record: manifests without a summary (written before summaries existed) or with an unknown
+// summary version are read instead, and a restore step checks the manifest it reads against
+// the summary its plan was made from.
 package vault

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"strings"
 	"time"
 )
@@ -94,10 +93,19 @@ type WorkflowRef struct {
 	RunID string `json:"runId"`
 }
 
-var lsnRe = regexp.MustCompile(`^(0|[1-9][0-9]{0,24})$`)
-
-// Valid reports whether l is a decimal numeric(25,0) without sign or leading zeros.
-func (l LSN) Valid() bool { return lsnRe.MatchString(string(l)) }
+// Valid reports whether l is a decimal numeric(25,0) without sign or leading zeros
+// (^(0|[1-9][0-9]{0,24})$, without a regular expression: listings check thousands).
+func (l LSN) Valid() bool {
+	if len(l) == 0 || len(l) > 25 || (l[0] == '0' && len(l) > 1) {
+		return false
+	}
+	for i := 0; i < len(l); i++ {
+		if l[i] < '0' || l[i] > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 // Compare orders two valid LSNs numerically (-1, 0, +1).
 func (l LSN) Compare(o LSN) int {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -25,6 +26,7 @@ type memBlob struct {
 	committed []memBlock // nil with committed == false: staged only, not a blob yet
 	exists    bool
 	modified  time.Time
+	metadata  map[string]string // names in lower case; nil for none
 }
 
 type memBlock struct {
@@ -139,7 +141,7 @@ func (m *MemStore) CommitBlocks(ctx context.Context, blob string, blockIDs []str
 		list = append(list, memBlock{id: id, data: data})
 	}
 	b.committed, b.exists, b.modified = list, true, m.now()
-	b.staged = map[string][]byte{}
+	b.staged, b.metadata = map[string][]byte{}, nil // Put Block List without metadata clears it
 	return nil
 }
 
@@ -195,6 +197,9 @@ func (m *MemStore) Put(ctx context.Context, blob string, data []byte, o PutOptio
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	if err := CheckMetadata(o.Metadata); err != nil {
+		return err
+	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	b := m.blob(blob, true)
@@ -205,6 +210,7 @@ func (m *MemStore) Put(ctx context.Context, blob string, data []byte, o PutOptio
 	// blocks are discarded.
 	b.committed = []memBlock{{data: bytes.Clone(data)}}
 	b.staged, b.exists, b.modified = map[string][]byte{}, true, m.now()
+	b.metadata = lowerMetadata(o.Metadata) // a copy: the caller may reuse its map
 	return nil
 }
 
@@ -250,7 +256,7 @@ func (m *MemStore) List(ctx context.Context, prefix string, fn func(BlobInfo) er
 		for _, blk := range b.committed {
 			size += int64(len(blk.data))
 		}
-		infos = append(infos, BlobInfo{Name: name, Size: size, LastModified: b.modified})
+		infos = append(infos, BlobInfo{Name: name, Size: size, LastModified: b.modified, Metadata: maps.Clone(b.metadata)})
 	}
 	m.mu.Unlock()
 	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })

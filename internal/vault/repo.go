@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"go.uber.org/zap"
 
@@ -125,9 +126,10 @@ func (r *Repository) DeepVerify(ctx context.Context, m *Manifest, key *blockcryp
 }
 
 // CommitManifest is the commit confirmation: it verifies the stripes (VerifyStripes) and then
-// creates the manifest blob only if none exists. If one exists with the same content the call
-// succeeds (a retried commit); with different content it fails with ErrExists, because a
-// recovery point, once it exists, never changes.
+// creates the manifest blob only if none exists, with the point's summary as its metadata
+// (SummaryMetadata, read back by ListPointSummaries). If one exists with the same content
+// the call succeeds (a retried commit); with different content it fails with ErrExists,
+// because a recovery point, once it exists, never changes.
 func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -140,7 +142,13 @@ func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 		return err
 	}
 	name := ManifestBlob(m.ItemID, m.PointID)
-	err = r.store.Put(ctx, name, data, PutOptions{IfNoneMatch: true})
+	// The summary rides on the manifest's own Put: the two can never disagree on write.
+	md := SummaryMetadata(m)
+	if md == nil {
+		r.log.Warn("no summary for this recovery point (over the metadata limit, or it does not read back); listings will read its manifest",
+			zap.String("item", m.ItemID), zap.String("point", m.PointID))
+	}
+	err = r.store.Put(ctx, name, data, PutOptions{IfNoneMatch: true, Metadata: md})
 	if errors.Is(err, ErrExists) {
 		existing, gerr := r.store.Get(ctx, name)
 		if gerr != nil {
@@ -213,15 +221,30 @@ func (r *Repository) ListPoints(ctx context.Context, itemID string) ([]*Manifest
 }
 
 func pointLess(a, b *Manifest) bool {
-	ta, _, _ := ParsePointID(a.PointID)
-	tb, _, _ := ParsePointID(b.PointID)
-	if !ta.Equal(tb) {
-		return ta.Before(tb)
+	return pointOrder(a.PointID, a.CreatedAt, b.PointID, b.CreatedAt)
+}
+
+// pointOrder is the chronological order of points (ListPoints, ListPointSummaries): the
+// time in the point id, then creation time, then id.
+func pointOrder(idA string, createdA time.Time, idB string, createdB time.Time) bool {
+	// The ids' fixed-width UTC time prefixes compare as their times do (no parsing: a
+	// listing sorts thousands).
+	n := len(pointTimeLayout)
+	if len(idA) > n && len(idB) > n {
+		if c := strings.Compare(idA[:n], idB[:n]); c != 0 {
+			return c < 0
+		}
+	} else {
+		ta, _, _ := ParsePointID(idA)
+		tb, _, _ := ParsePointID(idB)
+		if !ta.Equal(tb) {
+			return ta.Before(tb)
+		}
 	}
-	if !a.CreatedAt.Equal(b.CreatedAt) {
-		return a.CreatedAt.Before(b.CreatedAt)
+	if !createdA.Equal(createdB) {
+		return createdA.Before(createdB)
 	}
-	return a.PointID < b.PointID
+	return idA < idB
 }
 
 // ListItems returns the ids of every item with any blob in the vault, sorted.

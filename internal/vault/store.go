@@ -3,6 +3,8 @@ package vault
 import (
 	"context"
 	"errors"
+	"fmt"
+	"strings"
 	"time"
 )
 
@@ -43,14 +45,17 @@ type Store interface {
 	// ReadRange returns n bytes from off, or fewer if the blob ends first. A range starting
 	// at or past the end is ErrRange; n == 0 returns nothing.
 	ReadRange(ctx context.Context, blob string, off, n int64) ([]byte, error)
-	// Put writes a small blob whole (manifests, indexes).
+	// Put writes a small blob whole (manifests, indexes), with o.Metadata as its metadata in
+	// the same request: content and metadata appear together or not at all. Writing a blob
+	// again (Put or CommitBlocks) replaces its metadata, as Azure does.
 	Put(ctx context.Context, blob string, data []byte, o PutOptions) error
 	// Get reads a whole (small) blob.
 	Get(ctx context.Context, blob string) ([]byte, error)
 	// Props returns size and last-modified time.
 	Props(ctx context.Context, blob string) (Props, error)
 	// List calls fn for every committed blob whose name starts with prefix, in name order,
-	// fetching page by page. An error from fn stops the listing and is returned.
+	// fetching page by page, with each blob's metadata (names in lower case; nil when the
+	// blob has none). An error from fn stops the listing and is returned.
 	List(ctx context.Context, prefix string, fn func(BlobInfo) error) error
 	// Delete removes a blob; ErrNotFound if there was none.
 	Delete(ctx context.Context, blob string) error
@@ -66,7 +71,15 @@ type CommitOptions struct {
 type PutOptions struct {
 	// IfNoneMatch makes the write fail with ErrExists if the blob already exists.
 	IfNoneMatch bool
+	// Metadata is stored on the blob with its content (Azure blob metadata). Azure's rules
+	// hold: names are C# identifiers, compared without case (write them in lower case, as
+	// List returns them); values are printable ASCII; names and values together at most
+	// MaxMetadataBytes.
+	Metadata map[string]string
 }
+
+// MaxMetadataBytes is Azure's limit on one blob's metadata: every name and value together.
+const MaxMetadataBytes = 8 << 10
 
 // Block is one committed block of a block blob.
 type Block struct {
@@ -85,4 +98,62 @@ type BlobInfo struct {
 	Name         string
 	Size         int64
 	LastModified time.Time
+	// Metadata is the blob's metadata, names in lower case; nil when it has none.
+	Metadata map[string]string
+}
+
+// CheckMetadata applies Azure's rules for blob metadata (see PutOptions.Metadata), so that a
+// store in tests refuses what Azure would refuse.
+func CheckMetadata(md map[string]string) error {
+	total := 0
+	seen := make(map[string]bool, len(md))
+	for name, value := range md {
+		if !metadataName(name) {
+			return fmt.Errorf("vault: metadata name %q is not a C# identifier", name)
+		}
+		lower := strings.ToLower(name)
+		if seen[lower] {
+			return fmt.Errorf("vault: metadata name %q given twice (names ignore case)", name)
+		}
+		seen[lower] = true
+		for i := 0; i < len(value); i++ {
+			if value[i] < 0x20 || value[i] > 0x7e {
+				return fmt.Errorf("vault: metadata %s: value has a byte (%#x) that is not printable ASCII", name, value[i])
+			}
+		}
+		if strings.TrimSpace(value) != value {
+			return fmt.Errorf("vault: metadata %s: value starts or ends with white space", name)
+		}
+		total += len(name) + len(value)
+	}
+	if total > MaxMetadataBytes {
+		return fmt.Errorf("vault: metadata of %d bytes is over the %d-byte limit", total, MaxMetadataBytes)
+	}
+	return nil
+}
+
+func metadataName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		letter := c == '_' || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z')
+		if !letter && (i == 0 || c < '0' || c > '9') {
+			return false
+		}
+	}
+	return true
+}
+
+// lowerMetadata copies md with lower-case names; nil for none.
+func lowerMetadata(md map[string]string) map[string]string {
+	if len(md) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(md))
+	for k, v := range md {
+		out[strings.ToLower(k)] = v
+	}
+	return out
 }

@@ -270,6 +270,13 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, o vault.PutOp
 	if o.IfNoneMatch {
 		opts.AccessConditions = ifNoneMatchAny()
 	}
+	if len(o.Metadata) > 0 {
+		// Sent as x-ms-meta-* headers of the same Put Blob: content and metadata are one write.
+		opts.Metadata = make(map[string]*string, len(o.Metadata))
+		for k, v := range o.Metadata {
+			opts.Metadata[k] = to.Ptr(v)
+		}
+	}
 	_, err := s.c.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
 	return s.mapErr("put", name, err)
 }
@@ -287,7 +294,9 @@ func (s *Store) Props(ctx context.Context, name string) (vault.Props, error) {
 }
 
 func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
-	opts := &container.ListBlobsFlatOptions{Prefix: &prefix}
+	// With metadata: the listing then carries each manifest's summary (vault.PointSummary),
+	// which spares a Get per recovery point; blobs without metadata cost nothing extra.
+	opts := &container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}}
 	if s.pageSize > 0 {
 		opts.MaxResults = &s.pageSize
 	}
@@ -304,6 +313,13 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo)
 			info := vault.BlobInfo{Name: deref(item.Name)}
 			if p := item.Properties; p != nil {
 				info.Size, info.LastModified = deref(p.ContentLength), deref(p.LastModified)
+			}
+			for k, v := range item.Metadata {
+				if info.Metadata == nil {
+					info.Metadata = make(map[string]string, len(item.Metadata))
+				}
+				// Names are case-insensitive in Azure; the contract says lower case.
+				info.Metadata[strings.ToLower(k)] = deref(v)
 			}
 			if err := fn(info); err != nil {
 				return err

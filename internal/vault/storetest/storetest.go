@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -43,6 +44,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vault.Store, o Options) {
 		{"PutIfNoneMatch", testPutIfNoneMatch},
 		{"Props", testProps},
 		{"List", testList},
+		{"PutMetadataListed", testPutMetadataListed},
 		{"ListPaging", func(t *testing.T, s vault.Store) { testListPaging(t, s, o.ListPageSize) }},
 		{"Delete", testDelete},
 	}
@@ -230,6 +232,39 @@ func testList(t *testing.T, s vault.Store) {
 	err := s.List(ctx, "", func(vault.BlobInfo) error { calls++; return stop })
 	assert.ErrorIs(t, err, stop)
 	assert.Equal(t, 1, calls)
+}
+
+// testPutMetadataListed: metadata given to Put comes back from List, on that blob only, with
+// the value byte for byte; a blob written without metadata lists with none; writing a blob
+// again replaces its metadata; a refused conditional write leaves it as it was.
+func testPutMetadataListed(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	value := "v1:createdAt=2026-11-26T10%3A20%3A00.123456789Z&firstLsn=37000000012300001&pointId=20261126T101530Z-full-k&type=full" +
+		"&x=" + strings.Repeat("0123456789", 100) // a long value, as a summary with long GUIDs would be
+	md := map[string]string{"sqlvaultpoint": value, "other_1": "A b-c.d/e:f"}
+	require.NoError(t, s.Put(ctx, "md/with", []byte("{}"), vault.PutOptions{IfNoneMatch: true, Metadata: md}))
+	require.NoError(t, s.Put(ctx, "md/without", []byte("{}"), vault.PutOptions{}))
+	md["other_1"] = "changed after Put" // the store must have kept its own copy
+
+	listed := func() map[string]vault.BlobInfo {
+		out := map[string]vault.BlobInfo{}
+		require.NoError(t, s.List(ctx, "md/", func(b vault.BlobInfo) error { out[b.Name] = b; return nil }))
+		return out
+	}
+	got := listed()
+	require.Len(t, got, 2)
+	assert.Equal(t, map[string]string{"sqlvaultpoint": value, "other_1": "A b-c.d/e:f"}, got["md/with"].Metadata)
+	assert.Empty(t, got["md/without"].Metadata, "a blob written without metadata lists with none")
+	assert.Equal(t, int64(2), got["md/with"].Size)
+
+	err := s.Put(ctx, "md/with", []byte("{}"), vault.PutOptions{IfNoneMatch: true, Metadata: map[string]string{"sqlvaultpoint": "other"}})
+	require.ErrorIs(t, err, vault.ErrExists)
+	assert.Equal(t, value, listed()["md/with"].Metadata["sqlvaultpoint"], "a refused write changes no metadata")
+
+	require.NoError(t, s.Put(ctx, "md/with", []byte("{ }"), vault.PutOptions{}))
+	assert.Empty(t, listed()["md/with"].Metadata, "a Put without metadata replaces the blob's metadata")
+	require.NoError(t, s.Put(ctx, "md/without", []byte("{}"), vault.PutOptions{Metadata: map[string]string{"k": "v"}}))
+	assert.Equal(t, map[string]string{"k": "v"}, listed()["md/without"].Metadata)
 }
 
 func testListPaging(t *testing.T, s vault.Store, page int) {

@@ -1,0 +1,291 @@
+package vault
+
+import (
+	"context"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// callCounter counts the Store calls a listing makes.
+type callCounter struct {
+	Store
+	lists, gets atomic.Int64
+}
+
+func (c *callCounter) List(ctx context.Context, prefix string, fn func(BlobInfo) error) error {
+	c.lists.Add(1)
+	return c.Store.List(ctx, prefix, fn)
+}
+
+func (c *callCounter) Get(ctx context.Context, blob string) ([]byte, error) {
+	c.gets.Add(1)
+	return c.Store.Get(ctx, blob)
+}
+
+func (c *callCounter) reset() { c.lists.Store(0); c.gets.Store(0) }
+
+// summaryPoints commits one point of every kind the summary must carry: a full, a
+// copy-only full, a differential, a log, and an on-demand full with its own retention (set
+// in another time zone) whose backup set GUID needs escaping, and no database backup LSN.
+func summaryPoints(t *testing.T, f *fixture) []*Manifest {
+	ctx := ctxT(t)
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	var out []*Manifest
+	add := func(at time.Duration, typ, suffix string, mod func(*Manifest)) {
+		p := NewPointID(base.Add(at), typ, suffix)
+		info := f.writeStripe(t, DataBlob(f.item, p, 1, 0), pages(1, 3), true)
+		m := f.manifest(p, base.Add(at+time.Minute+123456789), info)
+		if mod != nil {
+			mod(m)
+		}
+		require.NoError(t, f.repo.CommitManifest(ctx, m))
+		out = append(out, m)
+	}
+	add(0, BackupFull, "full", nil)
+	add(time.Hour, BackupFull, "copy", func(m *Manifest) { m.Backup.CopyOnly = true })
+	add(2*time.Hour, BackupDifferential, "diff", func(m *Manifest) {
+		m.Backup.DifferentialBaseGUID = "0e0a3c6e-0000-4000-8000-00000000000d"
+	})
+	add(3*time.Hour, BackupLog, "log", func(m *Manifest) {
+		m.Backup.FirstLSN, m.Backup.LastLSN, m.Backup.CheckpointLSN = "37000000012300001", "37000000019900001", "37000000015500001"
+	})
+	add(4*time.Hour, BackupFull, "ondemand", func(m *Manifest) {
+		until := time.Date(2027, 1, 31, 23, 59, 59, 999, time.FixedZone("CET", 3600))
+		m.RetainUntil = &until
+		m.Backup.BackupSetGUID = "odd & = % + ; ünïcode guid"
+		m.Backup.DatabaseBackupLSN = ""
+		m.Database.FamilyGUID = ""
+	})
+	return out
+}
+
+func TestSummaryRoundTripEveryType(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	ms := summaryPoints(t, f)
+
+	cc := &callCounter{Store: f.store}
+	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), cc.lists.Load(), "one listing")
+	assert.Equal(t, int64(0), cc.gets.Load(), "no manifest read: every summary came with the listing")
+	require.Len(t, got, len(ms))
+	for i, m := range ms {
+		want := SummaryOf(m)
+		assert.Equal(t, want, got[i], "point %s", m.PointID)
+		stored, err := f.repo.Manifest(ctx, f.item, m.PointID)
+		require.NoError(t, err)
+		assert.Equal(t, SummaryOf(stored), got[i], "the summary says what the stored manifest says (%s)", m.PointID)
+		assert.Equal(t, SummaryOf(stored).Digest(), got[i].Digest())
+	}
+	assert.True(t, got[1].CopyOnly)
+	assert.False(t, got[0].CopyOnly)
+	assert.Equal(t, LSN("37000000012300001"), got[2].DifferentialBaseLSN)
+	assert.Equal(t, "0e0a3c6e-0000-4000-8000-00000000000d", got[2].DifferentialBaseGUID)
+	assert.Equal(t, LSN("37000000019900001"), got[3].LastLSN)
+	require.NotNil(t, got[4].RetainUntil)
+	assert.True(t, ms[4].RetainUntil.Equal(*got[4].RetainUntil))
+	assert.Equal(t, "odd & = % + ; ünïcode guid", got[4].BackupSetGUID)
+	assert.Equal(t, LSN(""), got[4].DatabaseBackupLSN)
+	assert.Nil(t, got[0].RetainUntil)
+	assert.Equal(t, 123456789, got[0].CreatedAt.Nanosecond(), "times keep their nanoseconds")
+
+	// What is stored: one metadata entry, versioned, header-safe.
+	require.NoError(t, f.store.List(ctx, PointsPrefix(f.item), func(b BlobInfo) error {
+		require.Len(t, b.Metadata, 1, b.Name)
+		v := b.Metadata[SummaryMetadataKey]
+		assert.True(t, strings.HasPrefix(v, "v1:"), v)
+		assert.NoError(t, CheckMetadata(b.Metadata))
+		assert.Less(t, len(v), 1024, "a summary is far below Azure's 8 KiB")
+		return nil
+	}))
+}
+
+// putOld writes m's manifest as a build before summaries did: no metadata.
+func putOld(t *testing.T, s Store, m *Manifest, md map[string]string) {
+	data, err := encodeManifest(m)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(context.Background(), ManifestBlob(m.ItemID, m.PointID), data, PutOptions{Metadata: md}))
+}
+
+func TestSummaryFallsBackToManifests(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	kinds := []string{BackupFull, BackupLog, BackupDifferential, BackupLog, BackupLog, BackupFull, BackupLog}
+	var withMeta, old, future int
+	for i, typ := range kinds {
+		p := NewPointID(base.Add(time.Duration(i)*15*time.Minute), typ, "p"+string(rune('a'+i)))
+		m := f.manifest(p, base.Add(time.Duration(i)*15*time.Minute+time.Minute), StripeInfo{
+			Blob: DataBlob(f.item, p, 1, 0), Index: IndexBlob(DataBlob(f.item, p, 1, 0)),
+			IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)})
+		switch i % 3 {
+		case 0:
+			putOld(t, f.store, m, SummaryMetadata(m))
+			withMeta++
+		case 1:
+			putOld(t, f.store, m, nil) // written before summaries existed
+			old++
+		case 2:
+			// A later build's format: this build does not read it and reads the manifest.
+			putOld(t, f.store, m, map[string]string{SummaryMetadataKey: "v2:whatever=it&may=be", "other": "x"})
+			future++
+		}
+	}
+	// Two points of the same second, committed in the other order: creation time decides.
+	same := base.Add(5 * time.Hour)
+	for i, suffix := range []string{"zz", "aa"} {
+		p := NewPointID(same, BackupLog, suffix)
+		m := f.manifest(p, same.Add(time.Duration(i+1)*time.Minute), StripeInfo{
+			Blob: DataBlob(f.item, p, 1, 0), Index: IndexBlob(DataBlob(f.item, p, 1, 0)),
+			IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)})
+		putOld(t, f.store, m, SummaryMetadata(m))
+		withMeta++
+	}
+
+	cc := &callCounter{Store: f.store}
+	repo := NewRepository(cc, nil)
+	got, err := repo.ListPointSummaries(ctx, f.item)
+	require.NoError(t, err)
+	assert.Equal(t, int64(1), cc.lists.Load())
+	assert.Equal(t, int64(old+future), cc.gets.Load(), "only manifests without a readable summary are read")
+
+	ms, err := repo.ListPoints(ctx, f.item)
+	require.NoError(t, err)
+	require.Len(t, got, len(ms))
+	for i, m := range ms {
+		assert.Equal(t, SummaryOf(m), got[i], "same points, same order as ListPoints (%d)", i)
+	}
+	assert.True(t, strings.HasSuffix(got[len(got)-2].PointID, "-zz"), "same second: the earlier created first")
+	assert.Equal(t, withMeta+old+future, len(got))
+
+	empty, err := repo.ListPointSummaries(ctx, ItemID("X", "Y"))
+	require.NoError(t, err)
+	assert.Empty(t, empty)
+}
+
+func TestSummaryThatDoesNotDecodeFailsTheCall(t *testing.T) {
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	for _, c := range []struct {
+		name string
+		edit func(v string) string
+		want string
+	}{
+		{"not a query", func(string) string { return "v1:%zz" }, "not a query string"},
+		{"unknown key", func(v string) string { return v + "&colour=blue" }, `unknown key "colour"`},
+		{"another point", func(v string) string {
+			return strings.Replace(v, "pointId=20261126T080001Z-log-p1", "pointId=20261126T080001Z-log-p2", 1)
+		}, "summarizes point"},
+		{"bad LSN", func(v string) string { return strings.Replace(v, "lastLsn=", "lastLsn=0", 1) }, "lastLsn"},
+		{"type", func(v string) string { return strings.Replace(v, "type=log", "type=full", 1) }, `type says "full"`},
+		{"missing time", func(v string) string { return strings.Replace(v, "startTime=", "startTimeX=", 1) }, "startTimeX"},
+		{"empty value", func(v string) string { return v + "&familyGuid=" }, "familyGuid"},
+		{"copy-only", func(v string) string { return v + "&copyOnly=yes" }, "copyOnly"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f := newFixture(t)
+			ctx := ctxT(t)
+			for i, suffix := range []string{"p0", "p1", "p3"} {
+				p := NewPointID(base.Add(time.Duration(i)*time.Second), BackupLog, suffix)
+				m := f.manifest(p, base.Add(time.Minute), StripeInfo{Blob: DataBlob(f.item, p, 1, 0),
+					Index: IndexBlob(DataBlob(f.item, p, 1, 0)), IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)})
+				md := SummaryMetadata(m)
+				if suffix == "p1" {
+					md[SummaryMetadataKey] = c.edit(md[SummaryMetadataKey])
+				}
+				putOld(t, f.store, m, md)
+			}
+			_, err := f.repo.ListPointSummaries(ctx, f.item)
+			require.ErrorIs(t, err, ErrInvalidSummary)
+			assert.Contains(t, err.Error(), c.want)
+			assert.Contains(t, err.Error(), "20261126T080001Z-log-p1.json", "the error names the blob")
+		})
+	}
+}
+
+func TestSummaryOverTheMetadataLimitIsReadFromTheManifest(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	p := NewPointID(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), BackupFull, "big")
+	info := f.writeStripe(t, DataBlob(f.item, p, 1, 0), pages(1, 3), true)
+	m := f.manifest(p, time.Date(2026, 11, 26, 8, 1, 0, 0, time.UTC), info)
+	m.Backup.BackupSetGUID = strings.Repeat("g", MaxMetadataBytes) // msdb would never, but the rule holds
+	assert.Nil(t, SummaryMetadata(m))
+	require.NoError(t, f.repo.CommitManifest(ctx, m))
+
+	cc := &callCounter{Store: f.store}
+	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, SummaryOf(m), got[0])
+	assert.Equal(t, int64(1), cc.gets.Load())
+}
+
+func TestSummaryDigest(t *testing.T) {
+	f := newFixture(t)
+	ms := summaryPoints(t, f)
+	m := ms[2]
+	d := SummaryOf(m).Digest()
+	assert.Regexp(t, `^v1:[0-9a-f]{32}$`, d)
+	match, known := CheckSummaryDigest(m, d)
+	assert.True(t, match && known)
+
+	other := *m
+	other.Backup.StartTime = other.Backup.StartTime.Add(time.Second)
+	match, known = CheckSummaryDigest(&other, d)
+	assert.True(t, known)
+	assert.False(t, match, "any planning field changes the digest")
+
+	_, known = CheckSummaryDigest(m, "v9:0123")
+	assert.False(t, known, "a later version's digest is not checked by this build")
+
+	// Fields outside the summary do not change it.
+	other = *m
+	other.Reason, other.Server.VM = "another reason", "vm9"
+	match, _ = CheckSummaryDigest(&other, d)
+	assert.True(t, match)
+}
+
+func TestCheckMetadata(t *testing.T) {
+	assert.NoError(t, CheckMetadata(nil))
+	assert.NoError(t, CheckMetadata(map[string]string{"a_1": "x y", "_b": ""}))
+	assert.Error(t, CheckMetadata(map[string]string{"1a": "x"}))
+	assert.Error(t, CheckMetadata(map[string]string{"a-b": "x"}))
+	assert.Error(t, CheckMetadata(map[string]string{"a": "é"}))
+	assert.Error(t, CheckMetadata(map[string]string{"a": "x\n"}))
+	assert.Error(t, CheckMetadata(map[string]string{"a": " x"}))
+	assert.Error(t, CheckMetadata(map[string]string{"A": "x", "a": "y"}))
+	assert.Error(t, CheckMetadata(map[string]string{"a": strings.Repeat("x", MaxMetadataBytes)}))
+	assert.NoError(t, CheckMetadata(map[string]string{"a": strings.Repeat("x", MaxMetadataBytes-1)}))
+}
+
+// A summary is only written when it reads back as itself; a point without start or finish
+// time (msdb always has them, but Manifest.Validate does not require them) still has one.
+func TestSummaryMetadataOnlyWhatReadsBack(t *testing.T) {
+	f := newFixture(t)
+	p := NewPointID(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), BackupLog, "t")
+	m := f.manifest(p, time.Date(2026, 11, 26, 8, 1, 0, 0, time.UTC))
+	m.Backup.StartTime, m.Backup.FinishTime = time.Time{}, time.Time{}
+	md := SummaryMetadata(m)
+	require.NotNil(t, md)
+	got, ok, err := decodeSummary(f.item, p, md)
+	require.NoError(t, err)
+	require.True(t, ok)
+	assert.Equal(t, SummaryOf(m), got)
+
+	for name, mod := range map[string]func(*Manifest){
+		"bad LSN":        func(m *Manifest) { m.Backup.FirstLSN = "x" },
+		"type":           func(m *Manifest) { m.Backup.Type = BackupFull },
+		"not a point id": func(m *Manifest) { m.PointID = "nodash" },
+		"no createdAt":   func(m *Manifest) { m.CreatedAt = time.Time{} },
+	} {
+		bad := *m
+		mod(&bad)
+		assert.Nil(t, SummaryMetadata(&bad), name)
+	}
+}
