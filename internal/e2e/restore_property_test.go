@@ -136,12 +136,13 @@ func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 }
 
 // oracle says whether instant at is certainly restorable ("yes"), certainly not ("no"), or
-// cannot tell ("maybe"), from the timeline alone. Certainly yes: some full (or copy-only
-// full) at or before it, no chain break since that full, and a log backup after it with no
-// break in between. Certainly no: before every full, or after the last log backup (its
-// changes are in no backup yet), or inside a stretch with no log chain.
+// cannot tell ("maybe"), from the timeline alone. Certainly yes: the log chain is running at
+// that instant — started by a full or a differential at or before it, with no chain break
+// between (the first full starts it; after a switch to SIMPLE and back only a full or a
+// differential restarts it, never a copy-only full, as in SQL Server, where BACKUP LOG fails
+// with 4214 until then) — and a log backup after it with no break in between. Certainly no:
+// before every full, or after the last log backup (its changes are in no backup yet).
 func oracle(events []event, at time.Time) string {
-	var lastBase, lastBreak time.Time
 	var firstFull *time.Time
 	for _, e := range events {
 		switch e.kind {
@@ -164,13 +165,14 @@ func oracle(events []event, at time.Time) string {
 	if !at.Before(lastLog) {
 		return "no"
 	}
+	var chainStart, lastBreak time.Time
 	for _, e := range events {
 		if e.at.After(at) {
 			if e.kind == "break" {
 				return "maybe"
 			}
 			if e.kind == "log" {
-				if !lastBase.IsZero() && !lastBreak.After(lastBase) {
+				if !chainStart.IsZero() && chainStart.After(lastBreak) {
 					return "yes"
 				}
 				return "maybe"
@@ -178,8 +180,8 @@ func oracle(events []event, at time.Time) string {
 			continue
 		}
 		switch e.kind {
-		case "full", "copy":
-			lastBase = e.at
+		case "full", "diff":
+			chainStart = e.at
 		case "break":
 			lastBreak = e.at
 		}
