@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"runtime/debug"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -31,6 +33,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 	defer func() { _ = log.Sync() }()
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
+	}
+	if limit := cfg.AgentMemoryLimit(os.Getenv); limit > 0 {
+		debug.SetMemoryLimit(limit)
+		log.Info("agent soft memory limit set", zap.Int("mib", cfg.Agent.MemoryLimitMiB))
 	}
 	tc, err := temporalx.Dial(ctx, cfg.Temporal, log)
 	if err != nil {

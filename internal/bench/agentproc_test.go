@@ -61,8 +61,9 @@ type agentProc struct {
 	out *bufio.Scanner
 }
 
-// startAgentProc starts the agent as a separate process. store is "discard" or "file".
-func (h *simHost) startAgentProc(tb testing.TB, store string) *agentProc {
+// startAgentProc starts the agent as a separate process. store is "discard" or "file"; env
+// is added to the process's environment.
+func (h *simHost) startAgentProc(tb testing.TB, store string, env ...string) *agentProc {
 	tb.Helper()
 	bin := buildAgentbench(tb)
 	args := []string{"-host", agentHost, "-cert", h.certFile, "-key", h.keyFile, "-dsn", h.dsn,
@@ -72,6 +73,7 @@ func (h *simHost) startAgentProc(tb testing.TB, store string) *agentProc {
 	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
+	cmd.Env = append(os.Environ(), env...)
 	in, err := cmd.StdinPipe()
 	require.NoError(tb, err)
 	out, err := cmd.StdoutPipe()

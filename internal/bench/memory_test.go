@@ -16,8 +16,9 @@ import (
 // RSS (VmHWM) for each: the process's idle RSS, the peak during the backup, and the peak
 // during the restore (VmHWM reset in between). The stripe count is the product's own choice
 // for the size (activities.StripesFor). Every restore is checked against the source
-// digest. The product's defaults run (blocks in flight, read-ahead); the first size is also
-// backed up with 4 blocks in flight, to show what the knob costs.
+// digest. The product's defaults run (blocks in flight, read-ahead, the agent's soft memory
+// limit); the first size is also backed up with 4 blocks in flight, to show what the knob
+// costs, and the largest is also backed up and restored without the memory limit.
 // CPU seconds per GB are reported for the agent (its own getrusage) and for the simulator
 // (this process, which runs only the simulator while the agent works).
 func BenchmarkAgentMemory(b *testing.B) {
@@ -54,6 +55,20 @@ func BenchmarkAgentMemory(b *testing.B) {
 			b.ReportMetric(rs.CPUSeconds/gb, "restore-cpu-s/GB-"+tag)
 			b.ReportMetric(simBackup/gb, "sim-backup-cpu-s/GB-"+tag)
 			b.ReportMetric(simRestore/gb, "sim-restore-cpu-s/GB-"+tag)
+			if k == len(sizes)-1 {
+				// The same backup and restore without the agent's soft memory limit.
+				p.stop()
+				u := h.startAgentProc(b, "file", "GOMEMLIMIT=off")
+				ub := u.do(b, AgentCommand{Op: "backup", Backup: &BackupRequest{Database: name, Type: protocol.Full,
+					Stripes: stripes, Compress: true}})
+				u.do(b, AgentCommand{Op: "resetPeak"})
+				ur := u.do(b, AgentCommand{Op: "restore", Restore: &RestoreRequest{ItemID: ub.Backup.ItemID,
+					PointID: ub.Backup.PointID, Target: target + "_nolimit"}})
+				require.Equal(b, src.Digest(), h.db(b, target+"_nolimit").Digest())
+				b.ReportMetric(float64(ub.HWMKiB)/1024, "backupHWM-nolimit-MiB-"+tag)
+				b.ReportMetric(float64(ur.HWMKiB)/1024, "restoreHWM-nolimit-MiB-"+tag)
+				u.stop()
+			}
 			if k == 0 {
 				// More blocks in flight cost memory: measure 4 on a fresh process.
 				p.stop()

@@ -130,6 +130,11 @@ type Agent struct {
 	// background while SQL Server sends the next ones (1: one at a time). Each costs about
 	// 8 MiB per stripe; BENCHMARKS.md shows how the default was chosen.
 	BlocksInFlight int `yaml:"blocksInFlight" json:"blocksInFlight"`
+	// MemoryLimitMiB is the soft memory limit an agent process (role agent) gives the Go
+	// runtime, so that the collector works harder instead of letting garbage from streaming
+	// hundreds of MB/s push the process's footprint on the SQL Server VM up; 0: none.
+	// GOMEMLIMIT in the environment wins. It is soft: the agent never fails for it.
+	MemoryLimitMiB int `yaml:"memoryLimitMiB" json:"memoryLimitMiB"`
 }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
@@ -171,6 +176,8 @@ const (
 	DefaultMaxConcurrentBackups = 4
 	DefaultBlocksInFlight       = 2
 	MaxBlocksInFlight           = 16
+	DefaultAgentMemoryLimitMiB  = 192
+	MinAgentMemoryLimitMiB      = 64
 	DefaultSQLPort              = 1433
 	DefaultEncrypt              = "true"
 )
@@ -202,6 +209,7 @@ func Default() *Config {
 			Endpoint:             Endpoint{Host: shortHostname(), Listen: DefaultEndpointListen},
 			MaxConcurrentBackups: DefaultMaxConcurrentBackups,
 			BlocksInFlight:       DefaultBlocksInFlight,
+			MemoryLimitMiB:       DefaultAgentMemoryLimitMiB,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}
@@ -365,6 +373,14 @@ var overrides = []override{
 		c.Agent.BlocksInFlight = n
 		return nil
 	}},
+	{"SQLVAULT_AGENT_MEMORY_LIMIT_MIB", "memory-limit-mib", "soft memory limit of an agent process in MiB (0: none)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		c.Agent.MemoryLimitMiB = n
+		return nil
+	}},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }
@@ -445,4 +461,15 @@ func (c *Config) secrets() []namedSecret {
 			namedSecret{fmt.Sprintf("agent.instances[%d].dsn", i), in.ConnectionString})
 	}
 	return s
+}
+
+// AgentMemoryLimit is the soft memory limit in bytes to set for this process (see
+// Agent.MemoryLimitMiB), or 0 to leave the runtime alone: the process is not an agent-only
+// worker (a control worker's memory follows its workflows, not a stream), the limit is off,
+// or GOMEMLIMIT is set in the environment.
+func (c *Config) AgentMemoryLimit(getenv func(string) string) int64 {
+	if c.Role != RoleAgent || c.Agent.MemoryLimitMiB <= 0 || getenv("GOMEMLIMIT") != "" {
+		return 0
+	}
+	return int64(c.Agent.MemoryLimitMiB) << 20
 }

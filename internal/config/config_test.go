@@ -55,6 +55,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, Endpoint{Host: "sqlvm1", Listen: ":8443"}, c.Agent.Endpoint)
 	assert.Equal(t, 4, c.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 2, c.Agent.BlocksInFlight, "the measured default (BENCHMARKS.md)")
+	assert.Equal(t, 192, c.Agent.MemoryLimitMiB)
 	assert.Equal(t, Log{Level: "info", Format: "json"}, c.Log)
 	assert.Equal(t, "sqlvault-agent-sqlvm1", c.AgentTaskQueue(""))
 }
@@ -145,6 +146,8 @@ func TestLoadEveryOverride(t *testing.T) {
 			v = "7"
 		case "SQLVAULT_AGENT_BLOCKS_IN_FLIGHT":
 			v = "3"
+		case "SQLVAULT_AGENT_MEMORY_LIMIT_MIB":
+			v = "300"
 		}
 		kv = append(kv, o.env, v)
 	}
@@ -171,6 +174,7 @@ func TestLoadEveryOverride(t *testing.T) {
 			CertFile: "x-sqlvault_agent_endpoint_cert_file", KeyFile: "x-sqlvault_agent_endpoint_key_file"},
 		MaxConcurrentBackups: 7,
 		BlocksInFlight:       3,
+		MemoryLimitMiB:       300,
 	}, c.Agent)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }
@@ -189,6 +193,8 @@ func TestLoadEveryFlag(t *testing.T) {
 			v = "9"
 		case "blocks-in-flight":
 			v = "5"
+		case "memory-limit-mib":
+			v = "0"
 		}
 		args = append(args, "--"+o.flag+"="+v)
 	}
@@ -208,6 +214,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, "f-endpoint-host", c.Agent.Endpoint.Host)
 	assert.Equal(t, 9, c.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 5, c.Agent.BlocksInFlight)
+	assert.Equal(t, 0, c.Agent.MemoryLimitMiB)
 	assert.Equal(t, Log{Level: "f-log-level", Format: "f-log-format"}, c.Log)
 
 	bare, err := Load("", envMap(), flagSet(t, "--temporal-tls"))
@@ -319,4 +326,29 @@ func TestDocListsEveryOverride(t *testing.T) {
 		}
 	}
 	assert.NotNil(t, fs.Lookup("config"))
+}
+
+// The soft memory limit applies to agent-only processes, and GOMEMLIMIT wins.
+func TestAgentMemoryLimit(t *testing.T) {
+	env := func(kv ...string) func(string) string {
+		m := map[string]string{}
+		for i := 0; i+1 < len(kv); i += 2 {
+			m[kv[i]] = kv[i+1]
+		}
+		return func(k string) string { return m[k] }
+	}
+	c := Default()
+	c.Role = RoleAgent
+	assert.Equal(t, int64(192)<<20, c.AgentMemoryLimit(env()))
+	assert.Zero(t, c.AgentMemoryLimit(env("GOMEMLIMIT", "off")), "the environment wins")
+	c.Agent.MemoryLimitMiB = 0
+	assert.Zero(t, c.AgentMemoryLimit(env()), "0 turns it off")
+	c.Agent.MemoryLimitMiB = 256
+	for _, r := range []Role{RoleControl, RoleBoth} {
+		c.Role = r
+		assert.Zero(t, c.AgentMemoryLimit(env()), "role %s", r)
+	}
+	c.Role = RoleAgent
+	c.Agent.MemoryLimitMiB = 10
+	assert.Contains(t, errorLines(c.Validate()), "agent.memoryLimitMiB: must be 0 (no limit) or at least 64 (got 10): below that the collector would run all the time")
 }

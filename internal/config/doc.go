@@ -46,6 +46,7 @@
 //	SQLVAULT_AGENT_ENDPOINT_KEY_FILE      --endpoint-key-file         agent.endpoint.keyFile
 //	SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS --max-concurrent-backups    agent.maxConcurrentBackups
 //	SQLVAULT_AGENT_BLOCKS_IN_FLIGHT       --blocks-in-flight          agent.blocksInFlight
+//	SQLVAULT_AGENT_MEMORY_LIMIT_MIB       --memory-limit-mib          agent.memoryLimitMiB (0: none)
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //

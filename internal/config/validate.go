@@ -142,6 +142,9 @@ func (c *Config) validateAgent(v *validator) {
 	if a.BlocksInFlight < 1 || a.BlocksInFlight > MaxBlocksInFlight {
 		v.addf("agent.blocksInFlight", "must be 1 to %d (got %d); each block in flight costs about 8 MiB of memory per stripe", MaxBlocksInFlight, a.BlocksInFlight)
 	}
+	if a.MemoryLimitMiB != 0 && a.MemoryLimitMiB < MinAgentMemoryLimitMiB {
+		v.addf("agent.memoryLimitMiB", "must be 0 (no limit) or at least %d (got %d): below that the collector would run all the time", MinAgentMemoryLimitMiB, a.MemoryLimitMiB)
+	}
 	if a.Endpoint.Host == "" {
 		v.addf("agent.endpoint.host", "set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)")
 	}

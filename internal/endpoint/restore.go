@@ -139,7 +139,12 @@ func (rs *RestoreSession) get(ctx context.Context, w http.ResponseWriter, r *htt
 		return nil
 	}
 
-	buf := make([]byte, min(n, readChunk))
+	bufp := readBufs.Get().(*[]byte)
+	defer readBufs.Put(bufp)
+	if int64(cap(*bufp)) < min(n, readChunk) {
+		*bufp = make([]byte, readChunk)
+	}
+	buf := (*bufp)[:min(n, readChunk)]
 	for off, sent := start, false; off <= end; {
 		k := min(end-off+1, int64(len(buf)))
 		err := rs.call(func() error { return readFull(ctx, b.src, buf[:k], off) })
@@ -167,6 +172,10 @@ func (rs *RestoreSession) get(ctx context.Context, w http.ResponseWriter, r *htt
 	rs.moved(0, 1)
 	return nil
 }
+
+// readBufs recycles the chunk buffers of ranged reads: SQL Server restores with one GET per
+// chunk, and a fresh buffer per GET is garbage that raises the agent's peak memory.
+var readBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // readFull fills p from src at off. The source ending early is an error: it promised
 // Size() bytes.

@@ -20,9 +20,10 @@ const readAhead = 4
 
 // DefaultReadAhead is how many blocks ReadAt fetches ahead of a sequential reader (SQL
 // Server restoring: one ranged GET at a time per stripe). It lets the store round trip and
-// the decryption of the next blocks overlap SQL Server's work on this one; each costs one
-// decrypted block (4 MiB) per stripe. BENCHMARKS.md shows how it was chosen.
-const DefaultReadAhead = 2
+// the decryption of the next block overlap SQL Server's work on this one; each costs one
+// decrypted block (4 MiB) per stripe, twice that in peak memory with the collector's
+// headroom. BENCHMARKS.md shows how it was chosen.
+const DefaultReadAhead = 1
 
 // BlockError reports a block that failed to read, decrypt or verify.
 type BlockError struct {
@@ -53,16 +54,27 @@ type StripeReader struct {
 	stop  context.CancelFunc //
 
 	mu    sync.Mutex
-	cache map[int]*readEntry // the window of blocks around the last read: [i-1, i+ahead]
+	cache map[int]*readEntry // the window of blocks from the last read: [i, i+ahead]
 	next  int                // the block after the last one read: reading it is sequential
 }
 
-// readEntry is one block fetched (or being fetched) for ReadAt.
+// readEntry is one block fetched (or being fetched) for ReadAt. Its buffer comes from
+// windowBufs and goes back once the block has left the window and no read is copying from
+// it: at hundreds of MB/s, a fresh 4 MiB buffer per block is garbage that the collector's
+// headroom turns into peak memory.
 type readEntry struct {
-	done chan struct{}
+	done chan struct{} // closed when data or err is set
 	data []byte
 	err  error
+
+	// under StripeReader.mu:
+	bufp    *[]byte // the pooled buffer behind data; nil once returned (or on error)
+	refs    int     // reads holding data
+	evicted bool    // left the window
+	fetched bool    // the fetch is over
 }
+
+var windowBufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // OpenStripe loads the stripe's index, checks it against s (its recorded SHA-256, totals
 // and digest) and that it was written with key, and returns a reader. The reader's
@@ -127,11 +139,12 @@ func (sr *StripeReader) ReadAt(ctx context.Context, p []byte, off int64) (int, e
 	n := 0
 	for n < len(p) && off < size {
 		i := sr.blockAt(off)
-		data, err := sr.cached(ctx, i)
+		data, release, err := sr.cached(ctx, i)
 		if err != nil {
 			return n, err
 		}
 		c := copy(p[n:], data[off-sr.plainOff[i]:])
+		release()
 		n += c
 		off += int64(c)
 	}
@@ -147,11 +160,13 @@ func (sr *StripeReader) blockAt(off int64) int {
 	return sort.Search(len(sr.idx.Blocks), func(i int) bool { return sr.plainOff[i+1] > off })
 }
 
-// cached returns block i, from the window if it is there or being fetched. A read of the
-// block after the last one read (or of the same block again) is sequential and starts the
-// fetches of the next sr.ahead blocks; blocks outside [i-1, i+ahead] leave the window, so
-// memory stays ahead+2 blocks whatever the reader does.
-func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, error) {
+// cached returns block i, from the window if it is there or being fetched, and the release
+// to call once the caller has copied from it. A read of the block after the last one read
+// (or of the same block again) is sequential and starts the fetches of the next sr.ahead
+// blocks; blocks outside [i, i+ahead] leave the window, so memory stays ahead+1 blocks
+// whatever the reader does (a read spanning two blocks asks for them in order, so the
+// earlier one is never needed again by a sequential reader).
+func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, func(), error) {
 	sr.mu.Lock()
 	e := sr.start(i)
 	if i == sr.next || i+1 == sr.next {
@@ -160,19 +175,29 @@ func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, error) {
 		}
 	}
 	sr.next = i + 1
-	for j := range sr.cache {
-		if j < i-1 || j > i+sr.ahead {
+	for j, x := range sr.cache {
+		if j < i || j > i+sr.ahead {
 			delete(sr.cache, j)
+			x.evicted = true
+			sr.recycle(x)
 		}
 	}
+	e.refs++
 	sr.mu.Unlock()
+	release := func() {
+		sr.mu.Lock()
+		e.refs--
+		sr.recycle(e)
+		sr.mu.Unlock()
+	}
 	select {
 	case <-e.done:
 	case <-ctx.Done():
-		return nil, ctx.Err()
+		release()
+		return nil, nil, ctx.Err()
 	}
 	if e.err == nil {
-		return e.data, nil // never written to once fetched, so sharing it is safe
+		return e.data, release, nil
 	}
 	// A background fetch failed or was cancelled (Close, or OpenStripe's ctx ended). Try
 	// once more under the caller's context, so that only this read's own failure fails it;
@@ -180,9 +205,12 @@ func (sr *StripeReader) cached(ctx context.Context, i int) ([]byte, error) {
 	sr.mu.Lock()
 	if sr.cache[i] == e {
 		delete(sr.cache, i)
+		e.evicted = true
 	}
 	sr.mu.Unlock()
-	return sr.fetch(ctx, i)
+	release()
+	data, err := sr.fetch(ctx, i, nil)
+	return data, func() {}, err
 }
 
 // start returns the window's entry for block i, starting its fetch if there is none.
@@ -194,14 +222,35 @@ func (sr *StripeReader) start(i int) *readEntry {
 	e := &readEntry{done: make(chan struct{})}
 	sr.cache[i] = e
 	go func() {
-		defer close(e.done)
-		e.data, e.err = sr.fetch(sr.bg, i)
+		bufp := windowBufs.Get().(*[]byte)
+		data, err := sr.fetch(sr.bg, i, (*bufp)[:0])
+		sr.mu.Lock()
+		e.data, e.err, e.fetched = data, err, true
+		if err == nil {
+			*bufp = data[:0] // Open may have grown it
+			e.bufp = bufp
+		} else {
+			windowBufs.Put(bufp)
+		}
+		sr.recycle(e)
+		sr.mu.Unlock()
+		close(e.done)
 	}()
 	return e
 }
 
-// fetch reads, decrypts and verifies block i.
-func (sr *StripeReader) fetch(ctx context.Context, i int) ([]byte, error) {
+// recycle returns e's buffer to the pool once nothing can read it any more. Call with sr.mu
+// held.
+func (sr *StripeReader) recycle(e *readEntry) {
+	if e.evicted && e.refs == 0 && e.fetched && e.bufp != nil {
+		windowBufs.Put(e.bufp)
+		e.bufp, e.data = nil, nil
+	}
+}
+
+// fetch reads, decrypts and verifies block i, into dst's memory when it is large enough
+// (nil: a new buffer).
+func (sr *StripeReader) fetch(ctx context.Context, i int, dst []byte) ([]byte, error) {
 	b := sr.idx.Blocks[i]
 	fail := func(err error) error {
 		return &BlockError{Blob: sr.info.Blob, Block: i, Off: sr.plainOff[i], Err: err}
@@ -213,7 +262,10 @@ func (sr *StripeReader) fetch(ctx context.Context, i int) ([]byte, error) {
 	if int64(len(frame)) != b.Stored {
 		return nil, fail(fmt.Errorf("%w: read %d stored bytes, index says %d", ErrSizeMismatch, len(frame), b.Stored))
 	}
-	plain, err := sr.key.Open(make([]byte, 0, b.Plain), frame, blockAAD(sr.info.Blob, b.ID))
+	if int64(cap(dst)) < b.Plain {
+		dst = make([]byte, 0, b.Plain)
+	}
+	plain, err := sr.key.Open(dst[:0], frame, blockAAD(sr.info.Blob, b.ID))
 	if err != nil {
 		return nil, fail(err)
 	}
@@ -247,7 +299,7 @@ func (sr *StripeReader) WriteTo(ctx context.Context, w io.Writer) (int64, error)
 				return
 			}
 			go func(i int) {
-				data, err := sr.fetch(ctx, i)
+				data, err := sr.fetch(ctx, i, nil)
 				ch <- result{data, err}
 			}(i)
 		}

@@ -16,10 +16,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"runtime/debug"
 	"time"
 
 	"github.com/sqlvault/sqlvault/internal/bench"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -32,6 +34,15 @@ func main() {
 	storeKind := flag.String("store", "discard", "discard | file")
 	dir := flag.String("dir", "", "directory of the file store")
 	flag.Parse()
+
+	// The agent worker's runtime setting (worker/run.go): its soft memory limit, unless
+	// GOMEMLIMIT is in the environment (the memory benchmark sets GOMEMLIMIT=off to show the
+	// footprint without it).
+	cfg := config.Default()
+	cfg.Role = config.RoleAgent
+	if limit := cfg.AgentMemoryLimit(os.Getenv); limit > 0 {
+		debug.SetMemoryLimit(limit)
+	}
 
 	var store vault.Store
 	switch *storeKind {
