@@ -17,7 +17,8 @@ import (
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// countingStore counts the calls a plan makes.
+// countingStore counts the calls a plan makes; lists counts every listing, flat or
+// hierarchical.
 type countingStore struct {
 	vault.Store
 	lists, gets atomic.Int64
@@ -26,6 +27,11 @@ type countingStore struct {
 func (c *countingStore) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
 	c.lists.Add(1)
 	return c.Store.List(ctx, prefix, fn)
+}
+
+func (c *countingStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	c.lists.Add(1)
+	return c.Store.ListPrefixes(ctx, prefix, delimiter, fn)
 }
 
 func (c *countingStore) Get(ctx context.Context, blob string) ([]byte, error) {

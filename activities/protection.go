@@ -41,15 +41,17 @@ func (c *Control) LoadPolicy(ctx context.Context, name string) (policy.Policy, e
 }
 
 // RegisterItems records the databases as protected items, refusing to pass the vault's
-// database limit.
+// database limit. The limit counts item records in any state (stopped ones too) from one
+// listing that reads none of them (Repository.ItemIDs), so the check costs a request per
+// ~1,600 items, not a walk of every recovery point nor a read per item.
 func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsInput) ([]string, error) {
-	existing, err := c.Vault.Items(ctx)
+	existing, err := c.Vault.ItemIDs(ctx)
 	if err != nil {
 		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
 	}
 	have := map[string]bool{}
-	for _, it := range existing {
-		have[it.ItemID] = true
+	for _, id := range existing {
+		have[id] = true
 	}
 	added := 0
 	for _, d := range in.Databases {

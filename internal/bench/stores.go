@@ -9,6 +9,7 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -346,6 +347,33 @@ func (s *BlockStore) List(ctx context.Context, prefix string, fn func(vault.Blob
 	return nil
 }
 
+// ListPrefixes lists the virtual folders directly under prefix, in name order.
+func (s *BlockStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	if delimiter == "" {
+		return vault.ErrEmptyDelimiter
+	}
+	s.mu.Lock()
+	seen := map[string]bool{}
+	for name, b := range s.blobs {
+		if !b.exists {
+			continue
+		}
+		if folder, ok := vault.FolderOf(name, prefix, delimiter); ok {
+			seen[folder] = true
+		}
+	}
+	s.mu.Unlock()
+	for _, f := range slices.Sorted(maps.Keys(seen)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Delete removes a blob and its block files.
 func (s *BlockStore) Delete(ctx context.Context, blob string) error {
 	if err := ctx.Err(); err != nil {
@@ -368,27 +396,30 @@ func (s *BlockStore) Delete(ctx context.Context, blob string) error {
 }
 
 // CountingStore wraps a Store and counts calls per method, for "how many vault calls does
-// this operation make".
+// this operation make". Lists counts every listing call, flat (List) and hierarchical
+// (ListPrefixes); PrefixLists counts the hierarchical ones among them.
 type CountingStore struct {
 	vault.Store
-	Stages, Commits, BlockLists, Reads, Puts, Gets, PropsCalls, Lists, Deletes atomic.Int64
+	Stages, Commits, BlockLists, Reads, Puts, Gets, PropsCalls, Lists, PrefixLists, Deletes atomic.Int64
 }
 
 // Counts is a snapshot of a CountingStore's counters.
 type Counts struct {
-	Stages, Commits, BlockLists, Reads, Puts, Gets, Props, Lists, Deletes int64
+	Stages, Commits, BlockLists, Reads, Puts, Gets, Props, Lists, PrefixLists, Deletes int64
 }
 
 // Snapshot returns the counters so far.
 func (c *CountingStore) Snapshot() Counts {
-	return Counts{c.Stages.Load(), c.Commits.Load(), c.BlockLists.Load(), c.Reads.Load(), c.Puts.Load(),
-		c.Gets.Load(), c.PropsCalls.Load(), c.Lists.Load(), c.Deletes.Load()}
+	return Counts{Stages: c.Stages.Load(), Commits: c.Commits.Load(), BlockLists: c.BlockLists.Load(), Reads: c.Reads.Load(),
+		Puts: c.Puts.Load(), Gets: c.Gets.Load(), Props: c.PropsCalls.Load(), Lists: c.Lists.Load(),
+		PrefixLists: c.PrefixLists.Load(), Deletes: c.Deletes.Load()}
 }
 
 // Sub is c - o.
 func (c Counts) Sub(o Counts) Counts {
-	return Counts{c.Stages - o.Stages, c.Commits - o.Commits, c.BlockLists - o.BlockLists, c.Reads - o.Reads,
-		c.Puts - o.Puts, c.Gets - o.Gets, c.Props - o.Props, c.Lists - o.Lists, c.Deletes - o.Deletes}
+	return Counts{Stages: c.Stages - o.Stages, Commits: c.Commits - o.Commits, BlockLists: c.BlockLists - o.BlockLists,
+		Reads: c.Reads - o.Reads, Puts: c.Puts - o.Puts, Gets: c.Gets - o.Gets, Props: c.Props - o.Props,
+		Lists: c.Lists - o.Lists, PrefixLists: c.PrefixLists - o.PrefixLists, Deletes: c.Deletes - o.Deletes}
 }
 
 func (c *CountingStore) StageBlock(ctx context.Context, blob, id string, data []byte) error {
@@ -429,6 +460,12 @@ func (c *CountingStore) Props(ctx context.Context, blob string) (vault.Props, er
 func (c *CountingStore) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
 	c.Lists.Add(1)
 	return c.Store.List(ctx, prefix, fn)
+}
+
+func (c *CountingStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	c.Lists.Add(1)
+	c.PrefixLists.Add(1)
+	return c.Store.ListPrefixes(ctx, prefix, delimiter, fn)
 }
 
 func (c *CountingStore) Delete(ctx context.Context, blob string) error {

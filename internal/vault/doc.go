@@ -19,6 +19,11 @@
 // sorts in time order as plain text. attempt numbers a retried backup, so a retry never
 // overwrites (or mixes blocks with) the stripes of a failed try.
 //
+// Enumerating items never walks their points: ListItems is one hierarchical listing of the
+// item folders (delimiter "/"), and ItemIDs (the database limit's count) and Items list the
+// item records with delimiter 't', which the layout's names make return at most three
+// folders per item (see recordDelimiter); Items then reads one record per item.
+//
 // # Stripes
 //
 // A data blob is a sequence of frames (package blockcrypt), one per block SQL Server sent:

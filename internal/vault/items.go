@@ -8,6 +8,8 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -82,24 +84,71 @@ func (r *Repository) Item(ctx context.Context, itemID string) (*ProtectedItem, e
 	return &it, nil
 }
 
-// Items lists every item record, by instance then database.
+// ItemIDs returns the ids of the items that have an item record, in any state (protected or
+// stopped), sorted: what the vault's database limit counts. It reads no record: it is one
+// listing of ItemsPrefix with recordDelimiter, which returns at most three folders per item
+// (one request per ~1,600 items) however many recovery points the items hold. A record that
+// exists but cannot be read is counted here; Items fails on it.
+func (r *Repository) ItemIDs(ctx context.Context) ([]string, error) {
+	var ids []string
+	err := r.store.ListPrefixes(ctx, ItemsPrefix, recordDelimiter, func(folder string) error {
+		if id, ok := itemOfRecordFolder(folder); ok {
+			ids = append(ids, id) // folders come in name order and ids have one length: sorted
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("vault: list item records: %w", err)
+	}
+	return ids, nil
+}
+
+// Items lists every item record, by instance then database: the records ItemIDs finds, read
+// up to manifestReaders at a time. A record that cannot be read or decoded fails the whole
+// call (the error of the first such item in id order), so no item is ever silently left out;
+// a record deleted since the listing (retention removing a stopped item) is skipped.
 func (r *Repository) Items(ctx context.Context) ([]*ProtectedItem, error) {
-	ids, err := r.ListItems(ctx)
+	ids, err := r.ItemIDs(ctx)
 	if err != nil {
 		return nil, err
 	}
-	var out []*ProtectedItem
-	for _, id := range ids {
-		it, err := r.Item(ctx, id)
-		if errors.Is(err, ErrItemNotFound) {
-			continue // recovery points of a database that was never protected by policy
+	recs := make([]*ProtectedItem, len(ids))
+	errs := make([]error, len(ids))
+	var failed atomic.Bool
+	sem := make(chan struct{}, manifestReaders)
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		sem <- struct{}{}
+		if failed.Load() {
+			// Every item before i has been read or is being read, so the first failure in id
+			// order is among them: reading the rest would not change the answer.
+			<-sem
+			break
 		}
-		if err != nil {
-			return nil, err
-		}
-		out = append(out, it)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() { <-sem }()
+			recs[i], errs[i] = r.Item(ctx, id)
+			if errs[i] != nil && !errors.Is(errs[i], ErrItemNotFound) {
+				failed.Store(true)
+			}
+		}()
 	}
-	sort.Slice(out, func(i, j int) bool {
+	wg.Wait()
+	var out []*ProtectedItem
+	for i := range ids {
+		if errors.Is(errs[i], ErrItemNotFound) {
+			continue // deleted since the listing, or a blob beside the record named like it
+		}
+		if errs[i] != nil {
+			return nil, errs[i]
+		}
+		if recs[i] != nil {
+			out = append(out, recs[i])
+		}
+	}
+	sort.SliceStable(out, func(i, j int) bool {
 		if !strings.EqualFold(out[i].Instance, out[j].Instance) {
 			return strings.ToUpper(out[i].Instance) < strings.ToUpper(out[j].Instance)
 		}

@@ -110,6 +110,32 @@ func ManifestBlob(itemID, pointID string) string { return PointsPrefix(itemID) +
 // ItemBlob is reserved for the protected-item record (config and policy).
 func ItemBlob(itemID string) string { return ItemPrefix(itemID) + "item.json" }
 
+// recordDelimiter lists the item records without walking the items' points (ItemIDs). Under
+// ItemsPrefix, the first 't' of every name the layout defines falls before the name fans out
+// per point: an item id ("i" + hex) has none, and the three names in an item's folder have one
+// within their first word — "it"em.json, "point"s/…, "dat"a/…. A listing of ItemsPrefix with
+// 't' as its delimiter therefore returns at most three folders per item, however many points
+// it has, and the folder recordFolder(item) stands for the item record. TestRecordDelimiter
+// pins this; a new name in an item's folder must keep it (a 't' in its first segment, and
+// not starting with "it").
+const recordDelimiter = "t"
+
+// recordFolder is the folder (for recordDelimiter) that ItemBlob lies in.
+func recordFolder(itemID string) string { return ItemPrefix(itemID) + "it" }
+
+// itemOfRecordFolder returns the item whose record folder is f.
+func itemOfRecordFolder(f string) (string, bool) {
+	rest, ok := strings.CutPrefix(f, ItemsPrefix)
+	if !ok {
+		return "", false
+	}
+	id, tail, ok := strings.Cut(rest, "/")
+	if !ok || tail != "it" || !ValidItemID(id) {
+		return "", false
+	}
+	return id, true
+}
+
 // DataBlob is the encrypted data of one stripe of one attempt. Attempts (the workflow's
 // activity attempt, from 1) keep a retried backup from colliding with the blobs of a failed
 // one; the losers become garbage for Sweep.

@@ -85,3 +85,40 @@ func TestLSN(t *testing.T) {
 	assert.Equal(t, 1, LSN("12345678901234567890123").Compare("9223372036854775807"))
 	assert.Equal(t, 0, LSN("42").Compare("42"))
 }
+
+// TestRecordDelimiter pins what ItemIDs relies on: cut at the first recordDelimiter after
+// ItemsPrefix, every name of an item's folder gives one of three folders, whatever its point,
+// attempt or stripe, and only the item record gives recordFolder.
+func TestRecordDelimiter(t *testing.T) {
+	at := time.Date(2026, 11, 26, 23, 59, 59, 0, time.UTC)
+	folders := map[string]bool{}
+	for _, db := range []string{"Sales", "tttt", "数据"} {
+		item := ItemID("VM1", db)
+		assert.NotContains(t, item, recordDelimiter)
+		record, ok := FolderOf(ItemBlob(item), ItemsPrefix, recordDelimiter)
+		require.True(t, ok)
+		assert.Equal(t, recordFolder(item), record)
+		id, ok := itemOfRecordFolder(record)
+		assert.True(t, ok)
+		assert.Equal(t, item, id)
+		for _, typ := range []string{BackupFull, BackupDifferential, BackupLog} {
+			for _, rnd := range []string{"t", "tt0", "abc", "zzzzzzzzzzzzzzzzzzzzzzzzzzzzzzzt"} {
+				p := NewPointID(at, typ, rnd)
+				data := DataBlob(item, p, 12, 3)
+				for _, name := range []string{ManifestBlob(item, p), data, IndexBlob(data)} {
+					f, ok := FolderOf(name, ItemsPrefix, recordDelimiter)
+					require.True(t, ok, name)
+					assert.NotEqual(t, recordFolder(item), f, name)
+					_, isRecord := itemOfRecordFolder(f)
+					assert.False(t, isRecord, name)
+					folders[strings.TrimPrefix(f, ItemPrefix(item))] = true
+				}
+			}
+		}
+	}
+	assert.Equal(t, map[string]bool{"point": true, "dat": true}, folders)
+	for _, f := range []string{ItemsPrefix + "x/it", ItemsPrefix + ItemID("a", "b") + "/item", ItemsPrefix + ItemID("a", "b") + "/it/"} {
+		_, ok := itemOfRecordFolder(f)
+		assert.False(t, ok, f)
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -265,6 +266,33 @@ func (m *MemStore) List(ctx context.Context, prefix string, fn func(BlobInfo) er
 			return err
 		}
 		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (m *MemStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	if delimiter == "" {
+		return ErrEmptyDelimiter
+	}
+	m.mu.Lock()
+	seen := map[string]bool{}
+	for name, b := range m.blobs {
+		if !b.exists {
+			continue
+		}
+		if folder, ok := FolderOf(name, prefix, delimiter); ok {
+			seen[folder] = true
+		}
+	}
+	m.mu.Unlock()
+	folders := slices.Sorted(maps.Keys(seen))
+	for _, f := range folders {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
 			return err
 		}
 	}

@@ -247,14 +247,15 @@ func pointOrder(idA string, createdA time.Time, idB string, createdB time.Time) 
 	return idA < idB
 }
 
-// ListItems returns the ids of every item with any blob in the vault, sorted.
+// ListItems returns the ids of every item with any blob in its folder, sorted. It is one
+// hierarchical listing of ItemsPrefix (one request per 5,000 items), not a walk of the items'
+// points and stripes.
 func (r *Repository) ListItems(ctx context.Context) ([]string, error) {
 	var items []string
-	err := r.store.List(ctx, ItemsPrefix, func(b BlobInfo) error {
-		rest := strings.TrimPrefix(b.Name, ItemsPrefix)
-		id, _, _ := strings.Cut(rest, "/")
-		if ValidItemID(id) && (len(items) == 0 || items[len(items)-1] != id) {
-			items = append(items, id) // the listing is in name order, so equal ids are adjacent
+	err := r.store.ListPrefixes(ctx, ItemsPrefix, "/", func(folder string) error {
+		id := strings.TrimSuffix(strings.TrimPrefix(folder, ItemsPrefix), "/")
+		if ValidItemID(id) {
+			items = append(items, id) // in name order, and ids have one length: sorted
 		}
 		return nil
 	})

@@ -57,8 +57,36 @@ type Store interface {
 	// fetching page by page, with each blob's metadata (names in lower case; nil when the
 	// blob has none). An error from fn stops the listing and is returned.
 	List(ctx context.Context, prefix string, fn func(BlobInfo) error) error
+	// ListPrefixes lists one level of the name hierarchy under prefix: it calls fn once for
+	// each distinct virtual folder, in name order, where the folder of a committed blob whose
+	// name starts with prefix is its name up to and including the first delimiter after
+	// prefix. Blobs with no delimiter after prefix are not reported, and neither is anything
+	// below a folder, so the cost is one request per page of folders (5,000 on Azure)
+	// however many blobs each folder holds. delimiter must not be empty; the vault uses single
+	// characters only (Azurite cuts a longer delimiter to its first character in what it
+	// reports). An error from fn stops the listing and is returned.
+	ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error
 	// Delete removes a blob; ErrNotFound if there was none.
 	Delete(ctx context.Context, blob string) error
+}
+
+// ErrEmptyDelimiter is what ListPrefixes returns for an empty delimiter.
+var ErrEmptyDelimiter = errors.New("vault: list prefixes needs a delimiter")
+
+// FolderOf returns the virtual folder name lies in under prefix for delimiter, as
+// ListPrefixes reports it: name up to and including the first delimiter after prefix. ok is
+// false when name does not start with prefix or has no delimiter after it. It is for Store
+// implementations that list in memory.
+func FolderOf(name, prefix, delimiter string) (folder string, ok bool) {
+	rest, found := strings.CutPrefix(name, prefix)
+	if !found || delimiter == "" {
+		return "", false
+	}
+	i := strings.Index(rest, delimiter)
+	if i < 0 {
+		return "", false
+	}
+	return name[:len(prefix)+i+len(delimiter)], true
 }
 
 // CommitOptions conditions CommitBlocks.

@@ -11,7 +11,8 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// callCounter counts the Store calls a listing makes.
+// callCounter counts the Store calls a listing makes; lists counts every listing, flat or
+// hierarchical.
 type callCounter struct {
 	Store
 	lists, gets atomic.Int64
@@ -20,6 +21,11 @@ type callCounter struct {
 func (c *callCounter) List(ctx context.Context, prefix string, fn func(BlobInfo) error) error {
 	c.lists.Add(1)
 	return c.Store.List(ctx, prefix, fn)
+}
+
+func (c *callCounter) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	c.lists.Add(1)
+	return c.Store.ListPrefixes(ctx, prefix, delimiter, fn)
 }
 
 func (c *callCounter) Get(ctx context.Context, blob string) ([]byte, error) {

@@ -329,6 +329,46 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo)
 	return nil
 }
 
+// ListPrefixes lists with azblob's hierarchy pager (List Blobs with a delimiter): the
+// service returns each folder as one BlobPrefix and nothing below it, so a page holds up to
+// ListPageSize (5,000) folders and blobs directly under prefix, whatever the folders hold.
+// Blobs are requested without metadata: only the prefixes are used. A folder repeated at the
+// head of the next page is reported once.
+func (s *Store) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
+	if delimiter == "" {
+		return fmt.Errorf("azstore: list prefixes %s: %w", prefix, vault.ErrEmptyDelimiter)
+	}
+	opts := &container.ListBlobsHierarchyOptions{Prefix: &prefix}
+	if s.pageSize > 0 {
+		opts.MaxResults = &s.pageSize
+	}
+	pager := s.c.NewListBlobsHierarchyPager(delimiter, opts)
+	last := ""
+	for pager.More() {
+		page, err := pager.NextPage(ctx)
+		if err != nil {
+			return s.mapErr("list prefixes", prefix, err)
+		}
+		if s.onPage != nil {
+			s.onPage()
+		}
+		if page.Segment == nil {
+			continue
+		}
+		for _, p := range page.Segment.BlobPrefixes {
+			name := deref(p.Name)
+			if name == "" || name == last {
+				continue
+			}
+			last = name
+			if err := fn(name); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
 func (s *Store) Delete(ctx context.Context, name string) error {
 	_, err := s.c.NewBlobClient(name).Delete(ctx, nil)
 	return s.mapErr("delete", name, err)

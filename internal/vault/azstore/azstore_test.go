@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"sort"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -81,6 +82,82 @@ func TestListFetchesPages(t *testing.T) {
 	require.NoError(t, s.List(ctx, "x/", func(vault.BlobInfo) error { n++; return nil }))
 	assert.Equal(t, 7, n)
 	assert.Equal(t, 4, pages, "7 blobs at 2 per page")
+}
+
+func TestListPrefixesFetchesPagesOfFolders(t *testing.T) {
+	s := newContainer(t, func(c *Config) { c.ListPageSize = 2 })
+	ctx := ctxT(t)
+	for i := 0; i < 7; i++ {
+		for j := 0; j < 5; j++ {
+			require.NoError(t, s.Put(ctx, fmt.Sprintf("x/%d/%d", i, j), []byte("y"), vault.PutOptions{}))
+		}
+	}
+	pages := 0
+	s.onPage = func() { pages++ }
+	var got []string
+	require.NoError(t, s.ListPrefixes(ctx, "x/", "/", func(p string) error { got = append(got, p); return nil }))
+	assert.Equal(t, []string{"x/0/", "x/1/", "x/2/", "x/3/", "x/4/", "x/5/", "x/6/"}, got)
+	assert.Equal(t, 4, pages, "7 folders at 2 per page, whatever they hold")
+}
+
+// On Azure's listing (Azurite), enumerating items costs pages of item folders, not of the
+// items' blobs: ListItems one folder per item, ItemIDs and Items at most three.
+func TestItemListingsArePagesOfItemsNotBlobs(t *testing.T) {
+	s := newContainer(t, func(c *Config) { c.ListPageSize = 5 })
+	ctx := ctxT(t)
+	repo := vault.NewRepository(s, nil)
+	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
+	var records []string
+	const items, points = 4, 30
+	for i := 0; i < items; i++ {
+		db := fmt.Sprintf("Db %d ]ñ", i)
+		id := vault.ItemID("SQLVM1", db)
+		require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: db,
+			Policy: "daily", State: vault.ItemProtected, CreatedAt: now, UpdatedAt: now}))
+		records = append(records, id)
+		for p := 0; p < points; p++ {
+			putPoint(t, s, id, vault.NewPointID(now.Add(time.Duration(p)*15*time.Minute), vault.BackupLog, fmt.Sprintf("t%02d", p)))
+		}
+	}
+	loose := vault.ItemID("SQLVM1", "no record") // points, no item record
+	putPoint(t, s, loose, vault.NewPointID(now, vault.BackupFull, "tt"))
+	sort.Strings(records)
+	all := append([]string{loose}, records...)
+	sort.Strings(all)
+
+	pages := 0
+	s.onPage = func() { pages++ }
+	ids, err := repo.ListItems(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, all, ids)
+	assert.Equal(t, 1, pages, "5 item folders: one page of 5")
+
+	pages = 0
+	ids, err = repo.ItemIDs(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, records, ids)
+	assert.Equal(t, 3, pages, "14 folders (dat, it and point of 4 items; dat and point of the loose one) at 5 per page")
+
+	pages = 0
+	got, err := repo.Items(ctx)
+	require.NoError(t, err)
+	require.Len(t, got, items)
+	assert.Equal(t, "Db 0 ]ñ", got[0].Database)
+	assert.Equal(t, 3, pages, "the same listing, then one Get per record")
+
+	pages, blobs := 0, 0
+	require.NoError(t, s.List(ctx, vault.ItemsPrefix, func(vault.BlobInfo) error { blobs++; return nil }))
+	assert.Equal(t, items*(1+3*points)+3, blobs, "what the flat listing these replace walked")
+	assert.Equal(t, (blobs+4)/5, pages)
+}
+
+// putPoint writes a point's manifest, data and index blobs (contents are not read here).
+func putPoint(t *testing.T, s vault.Store, item, point string) {
+	ctx := ctxT(t)
+	data := vault.DataBlob(item, point, 1, 0)
+	for _, b := range []string{vault.ManifestBlob(item, point), data, vault.IndexBlob(data)} {
+		require.NoError(t, s.Put(ctx, b, []byte("{}"), vault.PutOptions{}))
+	}
 }
 
 func TestConnectionString(t *testing.T) {

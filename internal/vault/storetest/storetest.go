@@ -46,6 +46,9 @@ func Run(t *testing.T, newStore func(t *testing.T) vault.Store, o Options) {
 		{"List", testList},
 		{"PutMetadataListed", testPutMetadataListed},
 		{"ListPaging", func(t *testing.T, s vault.Store) { testListPaging(t, s, o.ListPageSize) }},
+		{"ListPrefixes", testListPrefixes},
+		{"ListPrefixesOtherDelimiter", testListPrefixesOtherDelimiter},
+		{"ListPrefixesPaging", func(t *testing.T, s vault.Store) { testListPrefixesPaging(t, s, o.ListPageSize) }},
 		{"Delete", testDelete},
 	}
 	for _, tc := range tests {
@@ -281,6 +284,76 @@ func testListPaging(t *testing.T, s vault.Store, page int) {
 	var got []string
 	require.NoError(t, s.List(ctx, "pg/", func(b vault.BlobInfo) error { got = append(got, b.Name); return nil }))
 	assert.Equal(t, want, got, "every blob once, in name order, across pages")
+}
+
+func prefixes(t *testing.T, s vault.Store, prefix, delimiter string) []string {
+	t.Helper()
+	got := []string{}
+	require.NoError(t, s.ListPrefixes(ctxT(t), prefix, delimiter, func(p string) error { got = append(got, p); return nil }))
+	return got
+}
+
+// testListPrefixes: one level of folders, each once and in name order, whatever it holds;
+// blobs directly under the prefix, deeper folders, names outside the prefix and staged-only
+// blobs are not reported; names with spaces, ']' and non-ASCII letters come back byte for
+// byte.
+func testListPrefixes(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	for _, n := range []string{
+		"h/a/2", "h/a/1", "h/a/sub/3", "h/a", // a blob beside the folder of the same name
+		"h/b c/1", "h/x]y/[z]/1", "h/ünï 数据/1", "h/ünï 数据/2",
+		"h/direct", "h//empty-segment", "hx/1", "g/h/1",
+	} {
+		require.NoError(t, s.Put(ctx, n, []byte(n), vault.PutOptions{}))
+	}
+	require.NoError(t, s.StageBlock(ctx, "h/staged/only", bid(1), []byte("x")))
+
+	assert.Equal(t, []string{"h//", "h/a/", "h/b c/", "h/x]y/", "h/ünï 数据/"}, prefixes(t, s, "h/", "/"))
+	assert.Equal(t, []string{"h/a/sub/"}, prefixes(t, s, "h/a/", "/"), "only the direct children")
+	assert.Equal(t, []string{"h/x]y/[z]/"}, prefixes(t, s, "h/x]y/", "/"))
+	assert.Equal(t, []string{"g/", "h/", "hx/"}, prefixes(t, s, "", "/"))
+	assert.Equal(t, []string{"h/ünï 数据/"}, prefixes(t, s, "h/ü", "/"), "a prefix need not end at a delimiter")
+	assert.Empty(t, prefixes(t, s, "h/a/sub/", "/"), "blobs only: no folders")
+	assert.Empty(t, prefixes(t, s, "nothing/", "/"), "nothing under the prefix")
+	assert.Empty(t, prefixes(t, s, "h/staged/", "/"))
+
+	stop := errors.New("stop")
+	calls := 0
+	err := s.ListPrefixes(ctx, "h/", "/", func(string) error { calls++; return stop })
+	assert.ErrorIs(t, err, stop)
+	assert.Equal(t, 1, calls)
+	assert.ErrorIs(t, s.ListPrefixes(ctx, "h/", "", func(string) error { return nil }), vault.ErrEmptyDelimiter)
+}
+
+// testListPrefixesOtherDelimiter: any character can delimit (the vault lists item records
+// with 't'), and only an occurrence after the prefix counts.
+func testListPrefixesOtherDelimiter(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	for _, n := range []string{"it/i1/item.json", "it/i1/points/p1", "it/i1/points/p2", "it/i1/data/p1/s", "it/i2/data/p3/s", "it/i3/none"} {
+		require.NoError(t, s.Put(ctx, n, []byte("x"), vault.PutOptions{}))
+	}
+	assert.Equal(t, []string{"it/i1/dat", "it/i1/it", "it/i1/point", "it/i2/dat"}, prefixes(t, s, "it/", "t"))
+}
+
+// testListPrefixesPaging: more folders than three pages, each holding more blobs than a
+// page (so a folder straddles page boundaries), with blobs between them: every folder once,
+// in order.
+func testListPrefixesPaging(t *testing.T, s vault.Store, page int) {
+	ctx := ctxT(t)
+	folders, perFolder := 7, 3
+	if page > 0 {
+		folders, perFolder = 3*page+1, page+2
+	}
+	var want []string
+	for i := 0; i < folders; i++ {
+		f := fmt.Sprintf("pp/%04d/", i)
+		want = append(want, f)
+		for j := 0; j < perFolder; j++ {
+			require.NoError(t, s.Put(ctx, fmt.Sprintf("%s%02d", f, j), []byte{byte(j)}, vault.PutOptions{}))
+		}
+		require.NoError(t, s.Put(ctx, fmt.Sprintf("pp/%04d-blob", i), []byte{byte(i)}, vault.PutOptions{}))
+	}
+	assert.Equal(t, want, prefixes(t, s, "pp/", "/"), "every folder once, in name order, across pages")
 }
 
 func testDelete(t *testing.T, s vault.Store) {
