@@ -682,8 +682,9 @@ func BenchmarkFleet(b *testing.B) {
 		})
 		b.StopTimer()
 		f.checkPoints(b, fullIDs, logIDs)
-		// What the vault limit check of every ConfigureProtection call (RegisterItems, via
-		// Repository.Items) walks once the items have points: every blob under items/.
+		// What a flat listing of items/ walks once the items have points (every blob under
+		// items/): what the limit check of every ConfigureProtection call listed before it
+		// became a folder listing (Repository.ItemIDs), kept for the report's comparison.
 		listed := 0
 		require.NoError(b, f.store.List(context.Background(), vault.ItemsPrefix, func(vault.BlobInfo) error { listed++; return nil }))
 		var peak int64
