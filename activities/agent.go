@@ -17,6 +17,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/endpoint"
+	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -43,6 +44,8 @@ type Agent struct {
 	// BlocksInFlight is how many blocks per stripe are sealed and staged in the background
 	// while SQL Server sends the next (vault.StripeWriterOptions); 0 means 1.
 	BlocksInFlight int
+	// Memory is the soft memory limit to raise while stripes stream (nil: none).
+	Memory *memlimit.Budget
 
 	mu      sync.Mutex
 	running map[string]bool // item + lane: one data and one log stream per database

@@ -34,6 +34,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	fmt.Fprintf(&script, "-- Restore %s from the files sqlvault wrote (%d step(s)). Run on %s, e.g. with sqlcmd -i restore.sql.\n",
 		sqlserver.QuoteName(in.TargetDatabase), len(in.Plan.Steps), in.TargetInstance)
 	target := sqlserver.QuoteName(in.TargetDatabase)
+	defer a.Memory.Hold(1)() // the files are written one stripe at a time
 	for i, step := range in.Plan.Steps {
 		m, err := a.Vault.Manifest(ctx, in.Plan.ItemID, step.PointID)
 		if err != nil {

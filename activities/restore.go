@@ -93,6 +93,7 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	// step, after the session is closed.
 	ctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
+	defer a.Memory.Hold(len(m.Stripes))() // SQL Server reads every stripe at once
 	sess, urls, err := a.openRestoreSession(ctx, m, "")
 	if err != nil {
 		return res, err

@@ -63,6 +63,7 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 			"another %s backup of %s is running on this agent; this one will retry", in.Type.Lane(), in.Database)
 	}
 	defer a.unlock(lane)
+	defer a.Memory.Hold(in.Stripes)()
 
 	// A retry first looks for an earlier attempt that SQL Server completed: its stripes may
 	// be whole in the vault even though the agent died before reporting them. Taking a new

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime/debug"
 
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
@@ -16,6 +15,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/endpoint"
 	"github.com/sqlvault/sqlvault/internal/logging"
+	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -34,9 +34,10 @@ func run(ctx context.Context, cfg *config.Config) error {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
-	if limit := cfg.AgentMemoryLimit(os.Getenv); limit > 0 {
-		debug.SetMemoryLimit(limit)
-		log.Info("agent soft memory limit set", zap.Int("mib", cfg.Agent.MemoryLimitMiB))
+	var memory *memlimit.Budget
+	if mib := cfg.AgentMemoryLimitMiB(os.Getenv); mib > 0 {
+		memory = memlimit.New(mib, config.MemoryPerStripeMiB)
+		log.Info("agent soft memory limit set", zap.Int("mib", mib), zap.Int("perFurtherStripeMiB", config.MemoryPerStripeMiB))
 	}
 	tc, err := temporalx.Dial(ctx, cfg.Temporal, log)
 	if err != nil {
@@ -58,6 +59,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		defer closeAgent()
+		agent.Memory = memory
 		workers = append(workers, NewAgentWorker(tc, cfg, agent))
 	}
 	for _, w := range workers {

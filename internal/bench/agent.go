@@ -15,6 +15,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/endpoint"
+	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -31,6 +32,7 @@ type AgentConfig struct {
 	Store    vault.Store
 	Key      *blockcrypt.Key
 	Log      *zap.Logger
+	Memory   *memlimit.Budget // the agent's soft memory limit (nil: none)
 }
 
 // Agent runs the agent's real activities (activities.Agent, activities.Control) outside a
@@ -68,7 +70,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	repo := vault.NewRepository(cfg.Store, cfg.Log)
 	a := &Agent{Cfg: cfg, EP: ep, Conn: conn, Repo: repo}
 	a.Act = &activities.Agent{VM: "BENCHVM", Endpoint: ep, Vault: repo, Key: cfg.Key, Log: cfg.Log,
-		HeartbeatEvery: time.Second, Instances: []activities.Instance{{Name: cfg.Instance, Conn: conn}}}
+		HeartbeatEvery: time.Second, Memory: cfg.Memory, Instances: []activities.Instance{{Name: cfg.Instance, Conn: conn}}}
 	a.Ctl = &activities.Control{Vault: repo, Log: cfg.Log}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(temporalx.NewZapLogger(zap.NewNop()))

@@ -131,9 +131,11 @@ type Agent struct {
 	// 8 MiB per stripe; BENCHMARKS.md shows how the default was chosen.
 	BlocksInFlight int `yaml:"blocksInFlight" json:"blocksInFlight"`
 	// MemoryLimitMiB is the soft memory limit an agent process (role agent) gives the Go
-	// runtime, so that the collector works harder instead of letting garbage from streaming
-	// hundreds of MB/s push the process's footprint on the SQL Server VM up; 0: none.
-	// GOMEMLIMIT in the environment wins. It is soft: the agent never fails for it.
+	// runtime with one stripe in progress; each further stripe in progress (of any stream)
+	// raises it by MemoryPerStripeMiB (package memlimit). It makes the collector work harder
+	// instead of letting garbage from streaming hundreds of MB/s push the process's footprint
+	// on the SQL Server VM up; 0: none. GOMEMLIMIT in the environment wins. It is soft: the
+	// agent never fails for it.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB" json:"memoryLimitMiB"`
 }
 
@@ -176,8 +178,9 @@ const (
 	DefaultMaxConcurrentBackups = 4
 	DefaultBlocksInFlight       = 2
 	MaxBlocksInFlight           = 16
-	DefaultAgentMemoryLimitMiB  = 192
+	DefaultAgentMemoryLimitMiB  = 128
 	MinAgentMemoryLimitMiB      = 64
+	MemoryPerStripeMiB          = 32
 	DefaultSQLPort              = 1433
 	DefaultEncrypt              = "true"
 )
@@ -463,13 +466,13 @@ func (c *Config) secrets() []namedSecret {
 	return s
 }
 
-// AgentMemoryLimit is the soft memory limit in bytes to set for this process (see
+// AgentMemoryLimitMiB is the base soft memory limit to manage for this process (see
 // Agent.MemoryLimitMiB), or 0 to leave the runtime alone: the process is not an agent-only
 // worker (a control worker's memory follows its workflows, not a stream), the limit is off,
 // or GOMEMLIMIT is set in the environment.
-func (c *Config) AgentMemoryLimit(getenv func(string) string) int64 {
+func (c *Config) AgentMemoryLimitMiB(getenv func(string) string) int {
 	if c.Role != RoleAgent || c.Agent.MemoryLimitMiB <= 0 || getenv("GOMEMLIMIT") != "" {
 		return 0
 	}
-	return int64(c.Agent.MemoryLimitMiB) << 20
+	return c.Agent.MemoryLimitMiB
 }

@@ -55,7 +55,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, Endpoint{Host: "sqlvm1", Listen: ":8443"}, c.Agent.Endpoint)
 	assert.Equal(t, 4, c.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 2, c.Agent.BlocksInFlight, "the measured default (BENCHMARKS.md)")
-	assert.Equal(t, 192, c.Agent.MemoryLimitMiB)
+	assert.Equal(t, 128, c.Agent.MemoryLimitMiB)
 	assert.Equal(t, Log{Level: "info", Format: "json"}, c.Log)
 	assert.Equal(t, "sqlvault-agent-sqlvm1", c.AgentTaskQueue(""))
 }
@@ -339,14 +339,14 @@ func TestAgentMemoryLimit(t *testing.T) {
 	}
 	c := Default()
 	c.Role = RoleAgent
-	assert.Equal(t, int64(192)<<20, c.AgentMemoryLimit(env()))
-	assert.Zero(t, c.AgentMemoryLimit(env("GOMEMLIMIT", "off")), "the environment wins")
+	assert.Equal(t, 128, c.AgentMemoryLimitMiB(env()))
+	assert.Zero(t, c.AgentMemoryLimitMiB(env("GOMEMLIMIT", "off")), "the environment wins")
 	c.Agent.MemoryLimitMiB = 0
-	assert.Zero(t, c.AgentMemoryLimit(env()), "0 turns it off")
+	assert.Zero(t, c.AgentMemoryLimitMiB(env()), "0 turns it off")
 	c.Agent.MemoryLimitMiB = 256
 	for _, r := range []Role{RoleControl, RoleBoth} {
 		c.Role = r
-		assert.Zero(t, c.AgentMemoryLimit(env()), "role %s", r)
+		assert.Zero(t, c.AgentMemoryLimitMiB(env()), "role %s", r)
 	}
 	c.Role = RoleAgent
 	c.Agent.MemoryLimitMiB = 10

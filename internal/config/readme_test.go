@@ -31,5 +31,5 @@ func TestReadmeExampleLoads(t *testing.T) {
 	assert.Equal(t, "SQLVAULT_SQL_PASSWORD", cfg.Agent.Instances[0].Password.Env)
 	assert.Equal(t, 4, cfg.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 2, cfg.Agent.BlocksInFlight)
-	assert.Equal(t, 192, cfg.Agent.MemoryLimitMiB)
+	assert.Equal(t, 128, cfg.Agent.MemoryLimitMiB)
 }

@@ -16,12 +16,12 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"time"
 
 	"github.com/sqlvault/sqlvault/internal/bench"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -35,13 +35,14 @@ func main() {
 	dir := flag.String("dir", "", "directory of the file store")
 	flag.Parse()
 
-	// The agent worker's runtime setting (worker/run.go): its soft memory limit, unless
-	// GOMEMLIMIT is in the environment (the memory benchmark sets GOMEMLIMIT=off to show the
-	// footprint without it).
+	// The agent worker's runtime setting (worker/run.go): its soft memory limit, following
+	// the stripes in progress, unless GOMEMLIMIT is in the environment (the memory benchmark
+	// sets GOMEMLIMIT=off to show the footprint without it).
 	cfg := config.Default()
 	cfg.Role = config.RoleAgent
-	if limit := cfg.AgentMemoryLimit(os.Getenv); limit > 0 {
-		debug.SetMemoryLimit(limit)
+	var memory *memlimit.Budget
+	if mib := cfg.AgentMemoryLimitMiB(os.Getenv); mib > 0 {
+		memory = memlimit.New(mib, config.MemoryPerStripeMiB)
 	}
 
 	var store vault.Store
@@ -64,7 +65,7 @@ func main() {
 		fail(err)
 	}
 	a, err := bench.StartAgent(bench.AgentConfig{Host: *host, CertFile: *cert, KeyFile: *key, Instance: *instance,
-		DSN: *dsn, Store: store, Key: k})
+		DSN: *dsn, Store: store, Key: k, Memory: memory})
 	if err != nil {
 		fail(err)
 	}
