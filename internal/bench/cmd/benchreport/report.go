@@ -336,11 +336,13 @@ func item2(m *md, r, mem *result, profiles map[string]string) {
 		saturation(r.med("cores-busy-backup")))
 	m.p("overlap staging in Azurite with sealing and with the simulator's next block (ratio %s with 1",
 		f2(r.med("backup-inflight1-ratio")))
-	m.p("block in flight, %s with the default 2, %s with 4). What remains is CPU: `UploadStream` sends",
+	m.p("block in flight, %s with the default 2, %s with 4). What remains: `UploadStream` sends bytes",
 		f2(r.med("backup-ratio")), f2(r.med("backup-inflight4-ratio")))
-	m.p("bytes it already has, while the backup must also generate them (the simulator), carry them over")
-	m.p("TLS to the endpoint, and hash, compress and encrypt them, on the same 2 cores that Azurite (one")
-	m.p("Node.js event loop, %s busy cores during the upload baseline alone) and other work use. On a", f2(r.med("cores-busy-upload")))
+	m.p("it already has, 4 blocks at a time, while each of the backup's blocks must first be generated")
+	m.p("(the simulator, which sends a stripe's next block only after the previous Put Block is")
+	m.p("answered), carried over TLS to the endpoint, and hashed, compressed and encrypted, on the same")
+	m.p("2 cores that Azurite (one Node.js event loop, %s busy cores during the upload baseline alone)", f2(r.med("cores-busy-upload")))
+	m.p("uses; more blocks in flight buy a little more (4: above) for ≈ 8 MiB per block per stripe. On a")
 	m.p("real deployment SQL Server and the agent have the VM's cores and the storage account is")
 	m.p("elsewhere; without a store (item 1) the same path runs faster than one core can seal in a")
 	m.p("tight loop — the agent is not what limits the backup.")
@@ -619,8 +621,8 @@ func item5(m *md, r *result) {
 	m.p("  blob under `items/` and Get every item record just to check the vault's limit — a flat walk")
 	m.p("  of every recovery point's blobs (%s blobs in this vault after one full and one log per", n0("items-list-blobs"))
 	m.p("  database; millions with 35 days of 15-minute logs). Now it is one hierarchical listing (at")
-	m.p("  most three folders per item) and no Get; the %s Gets per call above are `Discover`'s and", n0("configure-vault-gets/call"))
-	m.p("  `EnsureSchedules`' reads of each item's record and policy (left alone: small blobs, one each).")
+	m.p("  most three folders per item) and no Get; the %s Gets per call above are the other", n0("configure-vault-gets/call"))
+	m.p("  activities' reads of item records and the policy (small blobs, one each: left alone).")
 	m.p("")
 	m.p("### Burst of log backups")
 	m.p("")
@@ -760,6 +762,14 @@ func recommendations(m *md, pipe, az, cpu *result) {
 	m.p("   the former cost). Tests: `internal/vault/summary_test.go`, the store contract,")
 	m.p("   `activities/plan_test.go`, `internal/e2e/summary_test.go` (a summary that lies is refused by")
 	m.p("   name at its step).")
+	m.p("4. **The agent's memory** (item 3). Pooled Put Block bodies, ranged-read chunks and read-ahead")
+	m.p("   blocks (refcounted), and a soft Go memory limit for agent-only workers that follows the")
+	m.p("   stripes in progress (`internal/memlimit`, `agent.memoryLimitMiB`). Tests:")
+	m.p("   `internal/memlimit`, `internal/config` (only agent-only processes, GOMEMLIMIT wins).")
+	m.p("5. **Configure protection at fleet scale** (item 5): a call's schedules are created")
+	m.p("   concurrently (behind `workflow.GetVersion`, replay-tested over both histories), and the")
+	m.p("   vault's item count is a folder listing instead of a walk of every blob (`Store.ListPrefixes`,")
+	m.p("   `Repository.ItemIDs`; contract-tested on MemStore, Azurite and the bench file store).")
 	m.p("")
 	m.p("Left alone: the simulator's URL client (`internal/sqlsim/urlio.BlobWriter`) sends one Put")
 	m.p("Block at a time per backup; a real SQL Server may keep several buffers in flight (BUFFERCOUNT,")
@@ -829,7 +839,7 @@ func saturation(busy float64) string {
 	if busy < 1.6 {
 		return "the cores were not saturated, the time goes to the serial chain."
 	}
-	return "the machine was close to saturated (other work on it included), and the chain is serial too."
+	return "the machine was close to saturated (Azurite and any other work included), and the chain is serial too."
 }
 
 func mn(r *result, unit string) float64 { lo, _ := r.minmax(unit); return lo }
