@@ -4,12 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"sync/atomic"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/storetest"
@@ -115,4 +117,42 @@ func TestFileStoreContract(t *testing.T) {
 		require.NoError(t, err)
 		return s
 	}, storetest.Options{})
+}
+
+// The agent's activities hold the memory budget for the stripes they stream: the limit rises
+// by the per-stripe budget while a 3-stripe backup and its restore run, and comes back down.
+func TestStreamsHoldTheMemoryBudget(t *testing.T) {
+	h := newSimHost(t, "MEMLIMVM")
+	src := h.createDB(t, "Budget", 12*mib)
+	store, err := NewFileStore(t.TempDir())
+	require.NoError(t, err)
+	var mu sync.Mutex
+	var limits []int64
+	budget := memlimit.NewFunc(128, 32, func(n int64) int64 {
+		mu.Lock()
+		limits = append(limits, n)
+		mu.Unlock()
+		return 0
+	})
+	a, err := StartAgent(AgentConfig{Host: agentHost, CertFile: h.certFile, KeyFile: h.keyFile,
+		Instance: h.inst.ServerName(), DSN: h.dsn, Store: store, Key: h.key, Memory: budget})
+	require.NoError(t, err)
+	t.Cleanup(a.Close)
+	ctx := context.Background()
+	const base, three = 128 << 20, (128 + 2*32) << 20
+
+	res, err := a.Backup(ctx, BackupRequest{Database: "Budget", Type: protocol.Full, Stripes: 3, Compress: true})
+	require.NoError(t, err)
+	mu.Lock()
+	assert.Equal(t, []int64{base, three, base}, limits, "raised for the backup's 3 stripes, then back")
+	limits = nil
+	mu.Unlock()
+
+	_, err = a.Restore(ctx, RestoreRequest{ItemID: res.ItemID, PointID: res.PointID, Target: "Budget_r"})
+	require.NoError(t, err)
+	assert.Equal(t, src.Digest(), h.db(t, "Budget_r").Digest())
+	mu.Lock()
+	assert.Equal(t, []int64{three, base}, limits, "raised for the restore's 3 stripes, then back")
+	mu.Unlock()
+	assert.Equal(t, int64(base), budget.Limit())
 }

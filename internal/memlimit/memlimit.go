@@ -33,6 +33,12 @@ func New(baseMiB, perStripeMiB int) *Budget {
 	return newBudget(baseMiB, perStripeMiB, debug.SetMemoryLimit)
 }
 
+// NewFunc is New with the function that applies a limit (debug.SetMemoryLimit in New):
+// tests pass one that records.
+func NewFunc(baseMiB, perStripeMiB int, set func(int64) int64) *Budget {
+	return newBudget(baseMiB, perStripeMiB, set)
+}
+
 func newBudget(baseMiB, perStripeMiB int, set func(int64) int64) *Budget {
 	b := &Budget{base: int64(baseMiB) << 20, perStripe: int64(perStripeMiB) << 20, set: set}
 	b.set(b.limitFor(0))
