@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -16,28 +15,6 @@ import (
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
-
-// countingStore counts the calls a plan makes; lists counts every listing, flat or
-// hierarchical.
-type countingStore struct {
-	vault.Store
-	lists, gets atomic.Int64
-}
-
-func (c *countingStore) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
-	c.lists.Add(1)
-	return c.Store.List(ctx, prefix, fn)
-}
-
-func (c *countingStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
-	c.lists.Add(1)
-	return c.Store.ListPrefixes(ctx, prefix, delimiter, fn)
-}
-
-func (c *countingStore) Get(ctx context.Context, blob string) ([]byte, error) {
-	c.gets.Add(1)
-	return c.Store.Get(ctx, blob)
-}
 
 const (
 	planInstance = "SQLVM1"
@@ -137,15 +114,15 @@ func TestPlanRestoreIsOneListingAndNoManifestRead(t *testing.T) {
 	ms := planHistory()
 	mem := vault.NewMemStore()
 	putManifests(t, mem, ms, func(int) bool { return true })
-	cs := &countingStore{Store: mem}
+	cs := &vault.CountingStore{Store: mem}
 	ctl := &Control{Vault: vault.NewRepository(cs, nil)}
 	ctx := context.Background()
 
 	at := planDay.AddDate(0, 0, 1).Add(17*time.Hour + 52*time.Minute)
 	plan, err := ctl.PlanRestore(ctx, protocol.PlanRestoreInput{Instance: planInstance, Database: planDatabase, At: &at})
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), cs.lists.Load(), "one List call")
-	assert.Equal(t, int64(0), cs.gets.Load(), "no manifest read")
+	assert.Equal(t, int64(1), cs.Lists.Load(), "one List call")
+	assert.Equal(t, int64(0), cs.Gets.Load(), "no manifest read")
 	// The full, the noon differential, and the logs of 12:05 to 18:05 (the one holding 17:52).
 	require.Len(t, plan.Steps, 2+25)
 	assert.Equal(t, planFromManifests(t, vault.NewRepository(mem, nil), planner.Target{At: at}), stepIDs(plan),
@@ -156,12 +133,12 @@ func TestPlanRestoreIsOneListingAndNoManifestRead(t *testing.T) {
 		assert.NoError(t, checkStepManifest(i, s, m))
 	}
 
-	cs.lists.Store(0)
+	cs.Lists.Store(0)
 	last := ms[len(ms)-1].PointID
 	plan, err = ctl.PlanRestore(ctx, protocol.PlanRestoreInput{Instance: planInstance, Database: planDatabase, PointID: last})
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), cs.lists.Load())
-	assert.Equal(t, int64(0), cs.gets.Load())
+	assert.Equal(t, int64(1), cs.Lists.Load())
+	assert.Equal(t, int64(0), cs.Gets.Load())
 	assert.Equal(t, last, plan.Steps[len(plan.Steps)-1].PointID)
 }
 
@@ -179,13 +156,13 @@ func TestPlanRestoreOverManifestsWithoutSummaries(t *testing.T) {
 	mem := vault.NewMemStore()
 	// Every third written by a build before summaries.
 	putManifests(t, mem, ms, func(i int) bool { return i%3 != 0 })
-	cs := &countingStore{Store: mem}
+	cs := &vault.CountingStore{Store: mem}
 	ctl := &Control{Vault: vault.NewRepository(cs, nil)}
 	at := planDay.AddDate(0, 0, 1).Add(9*time.Hour + 1*time.Minute)
 	plan, err := ctl.PlanRestore(context.Background(), protocol.PlanRestoreInput{Instance: planInstance, Database: planDatabase, At: &at})
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), cs.lists.Load())
-	assert.Equal(t, int64((len(ms)+2)/3), cs.gets.Load(), "only the manifests without a summary are read")
+	assert.Equal(t, int64(1), cs.Lists.Load())
+	assert.Equal(t, int64((len(ms)+2)/3), cs.Gets.Load(), "only the manifests without a summary are read")
 	assert.Equal(t, planFromManifests(t, vault.NewRepository(mem, nil), planner.Target{At: at}), stepIDs(plan))
 	for i, s := range plan.Steps {
 		assert.NoError(t, checkStepManifest(i, s, ms[indexOf(ms, s.PointID)]))

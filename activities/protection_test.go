@@ -18,7 +18,7 @@ import (
 func TestRegisterItemsChecksTheLimitWithOneListing(t *testing.T) {
 	ctx := context.Background()
 	mem := vault.NewMemStore()
-	cs := &countingStore{Store: mem}
+	cs := &vault.CountingStore{Store: mem}
 	repo := vault.NewRepository(cs, nil)
 	created := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	now := created.Add(25 * 24 * time.Hour)
@@ -54,22 +54,22 @@ func TestRegisterItemsChecksTheLimitWithOneListing(t *testing.T) {
 		}
 		return out
 	}
-	reset := func() { cs.lists.Store(0); cs.gets.Store(0) }
+	reset := func() { cs.Lists.Store(0); cs.Gets.Store(0) }
 
 	reset()
 	_, err := c.RegisterItems(ctx, in("New1", "New2"))
 	require.Error(t, err)
 	assert.Equal(t, protocol.ErrVaultFull, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "protects 1999 databases and this would add 2")
-	assert.Equal(t, int64(1), cs.lists.Load(), "one listing")
-	assert.Zero(t, cs.gets.Load(), "no record read for the check")
+	assert.Equal(t, int64(1), cs.Lists.Load(), "one listing")
+	assert.Zero(t, cs.Gets.Load(), "no record read for the check")
 
 	reset()
 	ids, err := c.RegisterItems(ctx, in(first, "New1"))
 	require.NoError(t, err, "an item already in the vault does not count twice")
 	assert.Equal(t, []string{vault.ItemID(instance, first), vault.ItemID(instance, "New1")}, ids)
-	assert.Equal(t, int64(1), cs.lists.Load())
-	assert.Equal(t, int64(2), cs.gets.Load(), "only the registered items' own records (to keep createdAt)")
+	assert.Equal(t, int64(1), cs.Lists.Load())
+	assert.Equal(t, int64(2), cs.Gets.Load(), "only the registered items' own records (to keep createdAt)")
 	it, err := repo.Item(ctx, vault.ItemID(instance, first))
 	require.NoError(t, err)
 	assert.Equal(t, created, it.CreatedAt)

@@ -210,7 +210,7 @@ type fleet struct {
 	cfg   fleetConfig
 	tc    client.Client
 	tag   string
-	store *CountingStore
+	store *vault.CountingStore
 	repo  *vault.Repository
 	// control is the control worker's task queue; parked is the queue the schedules'
 	// actions start their backups on, which no worker polls (see BenchmarkFleet).
@@ -223,7 +223,7 @@ type fleet struct {
 
 func newFleet(tb testing.TB, tc client.Client, cfg fleetConfig) *fleet {
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), containerSeq.Add(1))
-	store := &CountingStore{Store: vault.NewMemStore()}
+	store := &vault.CountingStore{Store: vault.NewMemStore()}
 	f := &fleet{cfg: cfg, tc: tc, tag: tag, store: store, repo: vault.NewRepository(store, nil),
 		control: "bench-control-" + tag, parked: "bench-parked-" + tag, times: &activityTimes{}}
 	tb.Cleanup(f.close) // on failure; a run that ends well closes it itself

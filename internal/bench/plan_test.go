@@ -143,7 +143,7 @@ func (h *history) put(tb testing.TB, s vault.Store, legacy bool) {
 // 2,000): "Sales" with 35 days of backups (35 fulls, 105 differentials, 3,360 logs) and the
 // others with a full, a differential and eight logs each. legacy writes them without
 // summaries, as builds before them did.
-func planVault(tb testing.TB, legacy bool) (*CountingStore, *history, *history) {
+func planVault(tb testing.TB, legacy bool) (*vault.CountingStore, *history, *history) {
 	nDB := int(envInt("SQLVAULT_BENCH_PLAN_DBS", 2000))
 	mem := vault.NewMemStore()
 	big := newHistory("PLANVM", "Sales").days(35)
@@ -156,15 +156,15 @@ func planVault(tb testing.TB, legacy bool) (*CountingStore, *history, *history) 
 			small = h
 		}
 	}
-	return &CountingStore{Store: mem}, big, small
+	return &vault.CountingStore{Store: mem}, big, small
 }
 
 // timePlan runs the PlanRestore activity reps times and returns the median time and the
 // vault calls of one plan.
-func timePlan(tb testing.TB, cs *CountingStore, in protocol.PlanRestoreInput, reps int) (time.Duration, Counts, protocol.RestorePlan) {
+func timePlan(tb testing.TB, cs *vault.CountingStore, in protocol.PlanRestoreInput, reps int) (time.Duration, vault.Counts, protocol.RestorePlan) {
 	ctl := &activities.Control{Vault: vault.NewRepository(cs, nil)}
 	var times []time.Duration
-	var calls Counts
+	var calls vault.Counts
 	var plan protocol.RestorePlan
 	for range reps {
 		before := cs.Snapshot()
@@ -303,13 +303,13 @@ func BenchmarkPlanRestore(b *testing.B) {
 			az := sharedAzurite(b)
 			store, _ := newContainer(b, az)
 			big.put(b, store, false)
-			acs := &CountingStore{Store: store}
+			acs := &vault.CountingStore{Store: store}
 			apit, apitCalls, aplan := timePlan(b, acs, pitIn, 3)
 			require.Equal(b, plan, aplan)
 			araw := rawList(b, store, big.item, 3)
 			lstore, _ := newContainer(b, az)
 			big.put(b, lstore, true)
-			lacs := &CountingStore{Store: lstore}
+			lacs := &vault.CountingStore{Store: lstore}
 			alpit, alpitCalls, _ := timePlan(b, lacs, pitIn, 3)
 			alraw := rawReads(b, lstore, big.item, 3)
 			b.ReportMetric(apit.Seconds()*1e3, "azurite-pit-ms")

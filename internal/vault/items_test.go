@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"sort"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -53,33 +52,6 @@ func TestItemsAndPolicies(t *testing.T) {
 	assert.Len(t, items, 2)
 }
 
-// listingCounter counts listings (calls and what they return) and Gets.
-type listingCounter struct {
-	Store
-	lists, listed, prefixLists, prefixesListed, gets atomic.Int64
-}
-
-func (c *listingCounter) List(ctx context.Context, prefix string, fn func(BlobInfo) error) error {
-	c.lists.Add(1)
-	return c.Store.List(ctx, prefix, func(b BlobInfo) error { c.listed.Add(1); return fn(b) })
-}
-
-func (c *listingCounter) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
-	c.prefixLists.Add(1)
-	return c.Store.ListPrefixes(ctx, prefix, delimiter, func(p string) error { c.prefixesListed.Add(1); return fn(p) })
-}
-
-func (c *listingCounter) Get(ctx context.Context, blob string) ([]byte, error) {
-	c.gets.Add(1)
-	return c.Store.Get(ctx, blob)
-}
-
-func (c *listingCounter) reset() {
-	for _, n := range []*atomic.Int64{&c.lists, &c.listed, &c.prefixLists, &c.prefixesListed, &c.gets} {
-		n.Store(0)
-	}
-}
-
 // putPointBlobs writes the three blobs of a recovery point (their content is not read here).
 func putPointBlobs(t *testing.T, s Store, item, point string) {
 	data := DataBlob(item, point, 1, 0)
@@ -92,7 +64,7 @@ func putPointBlobs(t *testing.T, s Store, item, point string) {
 // recovery points the items hold: no blob of any point is listed.
 func TestItemListingsDoNotWalkPoints(t *testing.T) {
 	ctx := context.Background()
-	cs := &listingCounter{Store: NewMemStore()}
+	cs := &CountingStore{Store: NewMemStore()}
 	r := NewRepository(cs, nil)
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	const items, points = 100, 50
@@ -117,32 +89,32 @@ func TestItemListingsDoNotWalkPoints(t *testing.T) {
 	folders := append([]string{loose}, records...)
 	sort.Strings(folders)
 
-	cs.reset()
+	cs.Reset()
 	got, err := r.Items(ctx)
 	require.NoError(t, err)
 	require.Len(t, got, items)
 	assert.Equal(t, "Db000", got[0].Database)
 	assert.Equal(t, ItemStoppedRetain, got[0].State)
 	assert.Equal(t, "Db099", got[items-1].Database)
-	assert.Zero(t, cs.lists.Load(), "no flat listing")
-	assert.Equal(t, int64(1), cs.prefixLists.Load(), "one hierarchical listing")
-	assert.Equal(t, int64(3*items+2), cs.prefixesListed.Load(), "three folders per item (dat, it, point), two for the loose one")
-	assert.Equal(t, int64(items), cs.gets.Load(), "one Get per item record")
+	assert.Zero(t, cs.Lists.Load()-cs.PrefixLists.Load(), "no flat listing")
+	assert.Equal(t, int64(1), cs.PrefixLists.Load(), "one hierarchical listing")
+	assert.Equal(t, int64(3*items+2), cs.PrefixesListed.Load(), "three folders per item (dat, it, point), two for the loose one")
+	assert.Equal(t, int64(items), cs.Gets.Load(), "one Get per item record")
 
-	cs.reset()
+	cs.Reset()
 	ids, err := r.ItemIDs(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, records, ids)
-	assert.Equal(t, [3]int64{0, 1, 0}, [3]int64{cs.lists.Load(), cs.prefixLists.Load(), cs.gets.Load()}, "a count reads no record")
+	assert.Equal(t, [3]int64{0, 1, 0}, [3]int64{cs.Lists.Load() - cs.PrefixLists.Load(), cs.PrefixLists.Load(), cs.Gets.Load()}, "a count reads no record")
 
-	cs.reset()
+	cs.Reset()
 	ids, err = r.ListItems(ctx)
 	require.NoError(t, err)
 	assert.Equal(t, folders, ids, "every item folder, with or without a record")
-	assert.Equal(t, [3]int64{0, 1, 0}, [3]int64{cs.lists.Load(), cs.prefixLists.Load(), cs.gets.Load()})
-	assert.Equal(t, int64(items+1), cs.prefixesListed.Load(), "one folder per item")
+	assert.Equal(t, [3]int64{0, 1, 0}, [3]int64{cs.Lists.Load() - cs.PrefixLists.Load(), cs.PrefixLists.Load(), cs.Gets.Load()})
+	assert.Equal(t, int64(items+1), cs.PrefixesListed.Load(), "one folder per item")
 
-	cs.reset()
+	cs.Reset()
 	n := 0
 	require.NoError(t, cs.List(ctx, ItemsPrefix, func(BlobInfo) error { n++; return nil }))
 	assert.Equal(t, items*(1+3*points)+3, n, "the blobs the flat listing of before walked")

@@ -3,37 +3,12 @@ package vault
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
-
-// callCounter counts the Store calls a listing makes; lists counts every listing, flat or
-// hierarchical.
-type callCounter struct {
-	Store
-	lists, gets atomic.Int64
-}
-
-func (c *callCounter) List(ctx context.Context, prefix string, fn func(BlobInfo) error) error {
-	c.lists.Add(1)
-	return c.Store.List(ctx, prefix, fn)
-}
-
-func (c *callCounter) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
-	c.lists.Add(1)
-	return c.Store.ListPrefixes(ctx, prefix, delimiter, fn)
-}
-
-func (c *callCounter) Get(ctx context.Context, blob string) ([]byte, error) {
-	c.gets.Add(1)
-	return c.Store.Get(ctx, blob)
-}
-
-func (c *callCounter) reset() { c.lists.Store(0); c.gets.Store(0) }
 
 // summaryPoints commits one point of every kind the summary must carry: a full, a
 // copy-only full, a differential, a log, and an on-demand full with its own retention (set
@@ -75,11 +50,11 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	ctx := ctxT(t)
 	ms := summaryPoints(t, f)
 
-	cc := &callCounter{Store: f.store}
+	cc := &CountingStore{Store: f.store}
 	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), cc.lists.Load(), "one listing")
-	assert.Equal(t, int64(0), cc.gets.Load(), "no manifest read: every summary came with the listing")
+	assert.Equal(t, int64(1), cc.Lists.Load(), "one listing")
+	assert.Equal(t, int64(0), cc.Gets.Load(), "no manifest read: every summary came with the listing")
 	require.Len(t, got, len(ms))
 	for i, m := range ms {
 		want := SummaryOf(m)
@@ -154,12 +129,12 @@ func TestSummaryFallsBackToManifests(t *testing.T) {
 		withMeta++
 	}
 
-	cc := &callCounter{Store: f.store}
+	cc := &CountingStore{Store: f.store}
 	repo := NewRepository(cc, nil)
 	got, err := repo.ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
-	assert.Equal(t, int64(1), cc.lists.Load())
-	assert.Equal(t, int64(old+future), cc.gets.Load(), "only manifests without a readable summary are read")
+	assert.Equal(t, int64(1), cc.Lists.Load())
+	assert.Equal(t, int64(old+future), cc.Gets.Load(), "only manifests without a readable summary are read")
 
 	ms, err := repo.ListPoints(ctx, f.item)
 	require.NoError(t, err)
@@ -224,12 +199,12 @@ func TestSummaryOverTheMetadataLimitIsReadFromTheManifest(t *testing.T) {
 	assert.Nil(t, SummaryMetadata(m))
 	require.NoError(t, f.repo.CommitManifest(ctx, m))
 
-	cc := &callCounter{Store: f.store}
+	cc := &CountingStore{Store: f.store}
 	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
 	assert.Equal(t, SummaryOf(m), got[0])
-	assert.Equal(t, int64(1), cc.gets.Load())
+	assert.Equal(t, int64(1), cc.Gets.Load())
 }
 
 func TestSummaryDigest(t *testing.T) {

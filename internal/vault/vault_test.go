@@ -186,7 +186,7 @@ func TestReadAtCachesBlocks(t *testing.T) {
 	ctx := ctxT(t)
 	blocks := pages(4, 2)
 	info := f.writeStripe(t, DataBlob(f.item, NewPointID(time.Now(), BackupFull, "c"), 1, 0), blocks, true)
-	cs := &countingStore{Store: f.store}
+	cs := &CountingStore{Store: f.store}
 	sr, err := NewRepository(cs, nil).OpenStripe(ctx, info, f.key)
 	require.NoError(t, err)
 	sr.SetReadAhead(0) // reader_test.go covers read-ahead
@@ -195,23 +195,8 @@ func TestReadAtCachesBlocks(t *testing.T) {
 		_, err := sr.ReadAt(ctx, p, off)
 		require.NoError(t, err)
 	}
-	assert.Equal(t, 1, cs.reads(), "sequential small reads within one block fetch it once")
+	assert.Equal(t, int64(1), cs.Reads.Load(), "sequential small reads within one block fetch it once")
 }
-
-type countingStore struct {
-	Store
-	mu sync.Mutex
-	n  int
-}
-
-func (c *countingStore) ReadRange(ctx context.Context, blob string, off, n int64) ([]byte, error) {
-	c.mu.Lock()
-	c.n++
-	c.mu.Unlock()
-	return c.Store.ReadRange(ctx, blob, off, n)
-}
-
-func (c *countingStore) reads() int { c.mu.Lock(); defer c.mu.Unlock(); return c.n }
 
 func TestCommitOrderIsClientOrderAndRePutReplaces(t *testing.T) {
 	f := newFixture(t)
