@@ -9,7 +9,6 @@ import (
 	"maps"
 	"os"
 	"path/filepath"
-	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -335,43 +334,20 @@ func (s *BlockStore) List(ctx context.Context, prefix string, fn func(vault.Blob
 		}
 	}
 	s.mu.Unlock()
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return vault.SendListing(ctx, infos, fn)
 }
 
 // ListPrefixes lists the virtual folders directly under prefix, in name order.
 func (s *BlockStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
-	if delimiter == "" {
-		return vault.ErrEmptyDelimiter
-	}
 	s.mu.Lock()
-	seen := map[string]bool{}
+	var names []string
 	for name, b := range s.blobs {
-		if !b.exists {
-			continue
-		}
-		if folder, ok := vault.FolderOf(name, prefix, delimiter); ok {
-			seen[folder] = true
+		if b.exists {
+			names = append(names, name)
 		}
 	}
 	s.mu.Unlock()
-	for _, f := range slices.Sorted(maps.Keys(seen)) {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return nil
+	return vault.SendFolders(ctx, names, prefix, delimiter, fn)
 }
 
 // Delete removes a blob and its block files.

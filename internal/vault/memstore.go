@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"fmt"
 	"maps"
-	"slices"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -260,43 +258,19 @@ func (m *MemStore) List(ctx context.Context, prefix string, fn func(BlobInfo) er
 		infos = append(infos, BlobInfo{Name: name, Size: size, LastModified: b.modified, Metadata: maps.Clone(b.metadata)})
 	}
 	m.mu.Unlock()
-	sort.Slice(infos, func(i, j int) bool { return infos[i].Name < infos[j].Name })
-	for _, info := range infos {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(info); err != nil {
-			return err
-		}
-	}
-	return nil
+	return SendListing(ctx, infos, fn)
 }
 
 func (m *MemStore) ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error {
-	if delimiter == "" {
-		return ErrEmptyDelimiter
-	}
 	m.mu.Lock()
-	seen := map[string]bool{}
+	var names []string
 	for name, b := range m.blobs {
-		if !b.exists {
-			continue
-		}
-		if folder, ok := FolderOf(name, prefix, delimiter); ok {
-			seen[folder] = true
+		if b.exists {
+			names = append(names, name)
 		}
 	}
 	m.mu.Unlock()
-	folders := slices.Sorted(maps.Keys(seen))
-	for _, f := range folders {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := fn(f); err != nil {
-			return err
-		}
-	}
-	return nil
+	return SendFolders(ctx, names, prefix, delimiter, fn)
 }
 
 func (m *MemStore) Delete(ctx context.Context, blob string) error {

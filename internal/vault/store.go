@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 )
@@ -87,6 +89,45 @@ func FolderOf(name, prefix, delimiter string) (folder string, ok bool) {
 		return "", false
 	}
 	return name[:len(prefix)+i+len(delimiter)], true
+}
+
+// SendListing is Store.List's delivery for stores that hold their blobs in memory: infos
+// (a snapshot taken under the store's lock, so fn may write to the store) to fn in name
+// order, stopping at fn's first error or when ctx ends.
+func SendListing(ctx context.Context, infos []BlobInfo, fn func(BlobInfo) error) error {
+	slices.SortFunc(infos, func(a, b BlobInfo) int { return strings.Compare(a.Name, b.Name) })
+	for _, info := range infos {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(info); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// SendFolders is Store.ListPrefixes for stores that hold their blobs in memory: the
+// distinct folders (FolderOf) of names under prefix, to fn in name order.
+func SendFolders(ctx context.Context, names []string, prefix, delimiter string, fn func(string) error) error {
+	if delimiter == "" {
+		return ErrEmptyDelimiter
+	}
+	seen := map[string]bool{}
+	for _, name := range names {
+		if folder, ok := FolderOf(name, prefix, delimiter); ok {
+			seen[folder] = true
+		}
+	}
+	for _, f := range slices.Sorted(maps.Keys(seen)) {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := fn(f); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // CommitOptions conditions CommitBlocks.
