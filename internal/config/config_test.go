@@ -352,3 +352,22 @@ func TestAgentMemoryLimit(t *testing.T) {
 	c.Agent.MemoryLimitMiB = 10
 	assert.Contains(t, errorLines(c.Validate()), "agent.memoryLimitMiB: must be 0 (no limit) or at least 64 (got 10): below that the collector would run all the time")
 }
+
+// The streaming knobs refuse values outside what was measured, by name, with the bound.
+func TestAgentStreamingKnobsAreBounded(t *testing.T) {
+	c := Default()
+	c.Role = RoleAgent
+	c.Agent.BlocksInFlight = MaxBlocksInFlight + 1
+	c.Agent.MemoryLimitMiB = 0 // no limit is allowed
+	lines := errorLines(c.Validate())
+	assert.Contains(t, lines, "agent.blocksInFlight: must be 1 to 16 (got 17); each block in flight costs about 8 MiB of memory per stripe")
+	for _, l := range lines {
+		assert.NotContains(t, l, "memoryLimitMiB", "0 turns the limit off")
+	}
+	c.Agent.BlocksInFlight = MaxBlocksInFlight
+	c.Agent.MemoryLimitMiB = MinAgentMemoryLimitMiB
+	for _, l := range errorLines(c.Validate()) {
+		assert.NotContains(t, l, "blocksInFlight")
+		assert.NotContains(t, l, "memoryLimitMiB")
+	}
+}
