@@ -33,6 +33,12 @@
 // digest (SHA-256 over the block SHA-256s). The manifest records each index's SHA-256, so
 // the chain manifest → index → block → plaintext is checked end to end on every read.
 //
+// StripeWriter seals and stages up to BlocksInFlight blocks in the background while SQL
+// Server sends the next (its Commit fails the stripe if any of them failed), and
+// StripeReader.ReadAt fetches the next blocks of a sequential reader ahead of it (bounded,
+// pooled buffers): without them the agent's work and SQL Server's alternate instead of
+// overlapping (BENCHMARKS.md measures both).
+//
 // # Commit protocol
 //
 // A point exists if and only if its manifest does. Stripes are written and committed first
