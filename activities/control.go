@@ -67,6 +67,8 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 			DatabaseBackupLSN: vault.LSN(bs.DatabaseBackupLSN), DifferentialBaseLSN: vault.LSN(bs.DifferentialBaseLSN),
 			DifferentialBaseGUID: bs.DifferentialBaseGUID, BackupSetGUID: bs.BackupSetGUID,
 			StartTime: bs.Start, FinishTime: bs.Finish, SizeBytes: bs.SizeBytes, HasChecksums: bs.HasChecksums,
+			FirstForkGUID: bs.FirstForkGUID, ForkGUID: bs.ForkGUID, ForkPointLSN: vault.LSN(bs.ForkPointLSN),
+			ForkTime: utcPtr(bs.ForkTime),
 		},
 		Encryption:  vault.EncryptionInfo{Algorithm: "AES-256-GCM", KeyID: in.Stream.KeyID, Compression: in.Stream.Compression},
 		Workflow:    vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},
@@ -89,6 +91,14 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 			zap.String("type", string(in.Type)), zap.String("lastLsn", bs.LastLSN))
 	}
 	return RecoveryPointOf(m), nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
 }
 
 // manifestType is the vault's name for the kind of backup (the protocol and the vault

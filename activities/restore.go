@@ -268,7 +268,7 @@ func fileSafe(s string) string {
 // restoreError names restore refusals; the rest is retried.
 func restoreError(err error, in protocol.RestoreStepInput) error {
 	switch errNumber(err) {
-	case 4305, 4326, 3136, 3117, 4338, 4335:
+	case 4305, 4326, 4330, 3136, 3117, 4338, 4335: // 4330: a log of another recovery fork
 		return protocol.UserError(protocol.ErrRestoreChainRejected,
 			"SQL Server refused step %d (%s %s) of the chain: %v; the target is left RESTORING: start the restore again (with overwrite) or restore under another name",
 			in.Index+1, in.Step.Type, in.Step.PointID, err)

@@ -249,5 +249,6 @@ func backupSetOf(b *sqlserver.BackupSet) protocol.BackupSet {
 		CheckpointLSN: b.CheckpointLSN, DatabaseBackupLSN: b.DatabaseBackupLSN, DifferentialBaseLSN: b.DifferentialBaseLSN,
 		DifferentialBaseGUID: b.DifferentialBaseGUID, BackupSetGUID: b.BackupSetGUID, DatabaseGUID: b.DatabaseGUID,
 		FamilyGUID: b.FamilyGUID, Start: b.Start, Finish: b.Finish, SizeBytes: b.SizeBytes, HasChecksums: b.HasChecksums,
-		RecoveryModel: b.RecoveryModel}
+		RecoveryModel: b.RecoveryModel, FirstForkGUID: b.FirstForkGUID, ForkGUID: b.ForkGUID, ForkPointLSN: b.ForkPointLSN,
+		ForkTime: b.ForkTime}
 }

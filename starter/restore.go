@@ -156,21 +156,43 @@ func newRestorableCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "FROM (UTC)\tUNTIL (UTC, exclusive)")
+			fmt.Fprintln(tw, "FROM (UTC)\tUNTIL (UTC, exclusive)\tRECOVERY FORK")
 			for _, r := range ranges {
 				to := r.To.UTC().Format(time.RFC3339)
 				if r.From.Equal(r.To) {
 					to = "(that instant only)"
 				}
-				fmt.Fprintf(tw, "%s\t%s\n", r.From.UTC().Format(time.RFC3339), to)
+				fmt.Fprintf(tw, "%s\t%s\t%s\n", r.From.UTC().Format(time.RFC3339), to, forkLabel(r.Fork))
 			}
 			if err := tw.Flush(); err != nil {
 				return err
 			}
 			fmt.Fprintf(out, "%d recovery point(s); any instant in a range, or any recovery point, can be restored\n", len(ms))
+			if forks := countForks(ranges); forks > 1 {
+				fmt.Fprintf(out, "the database was restored over itself: its history has %d recovery forks, and an instant restores from the fork that was live at it\n", forks)
+			}
 			return nil
 		},
 	}
 	f.bind(cmd)
 	return cmd
+}
+
+// forkLabel shortens a recovery fork GUID for the table (the JSON has it whole).
+func forkLabel(f string) string {
+	switch {
+	case f == "":
+		return "-"
+	case len(f) > 8:
+		return f[:8]
+	}
+	return f
+}
+
+func countForks(rs []planner.Range) int {
+	seen := map[string]bool{}
+	for _, r := range rs {
+		seen[r.Fork] = true
+	}
+	return len(seen)
 }

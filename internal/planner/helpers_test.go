@@ -2,6 +2,7 @@ package planner
 
 import (
 	"errors"
+	"fmt"
 	"math/big"
 	"testing"
 	"time"
@@ -28,10 +29,62 @@ type timeline struct {
 	diffBase string // checkpoint LSN of the latest non-copy-only full, "" before any
 	logFrom  string // FirstLSN of the next log backup, "" before the chain starts
 	points   []Point
+	// Recovery forks, as SQL Server records them: the current fork, and where it began
+	// (the fork it came from, the LSN and the instant) after a restore.
+	fork, prevFork string
+	forkPoint      string
+	forkTime       *time.Time
+	forks          int
+	// live records when each fork became the live one, for oracles.
+	live []forkStart
+}
+
+type forkStart struct {
+	fork string
+	at   time.Time
+}
+
+// liveFork is the fork the database lived on at t.
+func (tl *timeline) liveFork(t time.Time) string {
+	f := "fork-0"
+	for _, s := range tl.live {
+		if !t.Before(s.at) {
+			f = s.fork
+		}
+	}
+	return f
 }
 
 func newTimeline() *timeline {
-	return &timeline{now: day, next: big.NewInt(1000), guid: "6f1c0b8e-0000-4000-8000-000000000001"}
+	return &timeline{now: day, next: big.NewInt(1000), guid: "6f1c0b8e-0000-4000-8000-000000000001", fork: "fork-0"}
+}
+
+// restoredTo is an overwrite restore that recovered the database at the end of point id
+// (a full, differential or log), at the current time: a new recovery fork begins at that
+// point's last LSN, and the LSNs the database hands out start again from there — the old
+// fork's later LSNs are reused, as in SQL Server. base is the checkpoint LSN of the full the
+// restore chain started from (the differential base afterwards). knownTime false leaves the
+// fork's start out of the points (msdb had no restore history).
+func (tl *timeline) restoredTo(id string, knownTime bool) *timeline {
+	p := tl.point(id)
+	tl.forks++
+	tl.prevFork, tl.forkPoint = p.Fork, p.LastLSN
+	tl.fork = fmt.Sprintf("fork-%d", tl.forks)
+	tl.forkTime = nil
+	tl.live = append(tl.live, forkStart{tl.fork, tl.now})
+	if knownTime {
+		at := tl.now
+		tl.forkTime = &at
+	}
+	tl.next, _ = new(big.Int).SetString(p.LastLSN, 10)
+	tl.logFrom = p.LastLSN
+	if p.Type == vault.BackupFull && !p.CopyOnly {
+		tl.diffBase = p.CheckpointLSN
+	}
+	if p.Type != vault.BackupFull {
+		tl.diffBase = p.DatabaseBackupLSN
+	}
+	return tl
 }
 
 // lsnFrom restarts LSNs at a decimal value (for LSNs beyond int64).
@@ -81,6 +134,10 @@ func (tl *timeline) append() *big.Int {
 
 func (tl *timeline) add(p Point) {
 	p.DatabaseGUID, p.Start = tl.guid, tl.now
+	p.FirstFork, p.Fork = tl.fork, tl.fork
+	if p.Type == vault.BackupLog && tl.forkPoint != "" && bigLSNOf(p.FirstLSN).Cmp(bigLSNOf(tl.forkPoint)) <= 0 {
+		p.FirstFork, p.ForkPoint, p.ForkTime = tl.prevFork, tl.forkPoint, tl.forkTime
+	}
 	p.Finish = tl.now.Add(20 * time.Second)
 	tl.points = append(tl.points, p)
 }
@@ -166,6 +223,14 @@ func ids(p Plan) []string {
 	return out
 }
 
+func bigLSNOf(s string) *big.Int {
+	n, ok := new(big.Int).SetString(s, 10)
+	if !ok {
+		panic(s)
+	}
+	return n
+}
+
 func bigLSN(t *testing.T, s string) *big.Int {
 	n, ok := new(big.Int).SetString(s, 10)
 	require.True(t, ok, "LSN %q", s)
@@ -193,6 +258,12 @@ func checkChain(t *testing.T, p Plan) {
 	for i, s := range p.Steps[k:] {
 		l := s.Point
 		require.Equal(t, vault.BackupLog, l.Type, "after the base only logs")
+		// The log must hold the LSN the data stands at on the data's recovery fork.
+		onFork := l.FirstFork
+		if l.ForkPoint != "" && bigLSN(t, prev.LastLSN).Cmp(bigLSN(t, l.ForkPoint)) > 0 {
+			onFork = l.Fork
+		}
+		assert.Equal(t, prev.Fork, onFork, "log %s is on another recovery fork than %s", l.ID, prev.ID)
 		if i == 0 {
 			assert.True(t, bigLSN(t, l.FirstLSN).Cmp(bigLSN(t, base.LastLSN)) <= 0 &&
 				bigLSN(t, base.LastLSN).Cmp(bigLSN(t, l.LastLSN)) < 0, "first log %s does not follow %s", l.ID, base.ID)
@@ -225,6 +296,10 @@ func checkChain(t *testing.T, p Plan) {
 			assert.False(t, s.Point.Start.After(at), "log %s after the target is not the last", s.Point.ID)
 		} else {
 			assert.True(t, s.Point.Start.After(at), "the last log %s must start after the target", s.Point.ID)
+			if s.Point.FirstFork != s.Point.Fork {
+				require.NotNil(t, s.Point.ForkTime, "log %s spans a fork of unknown start: it holds no instant", s.Point.ID)
+				assert.False(t, at.Before(*s.Point.ForkTime), "log %s holds no instant before its fork began", s.Point.ID)
+			}
 		}
 	}
 }

@@ -21,6 +21,13 @@ type Point struct {
 	FirstLSN, LastLSN, CheckpointLSN, DatabaseBackupLSN, DifferentialBaseLSN string
 	DatabaseGUID                                                             string
 	Start, Finish                                                            time.Time
+	// Recovery forks (see vault.BackupInfo): FirstFork and Fork are the forks the backup
+	// starts and ends on ("" when unknown: a point recorded before forks were); a log with
+	// them different spans ForkPoint, and holds no instant before ForkTime (nil: unknown,
+	// so none before its own start).
+	FirstFork, Fork string
+	ForkPoint       string
+	ForkTime        *time.Time
 }
 
 // FromManifest takes from a manifest what the planner needs: exactly what FromSummary takes
@@ -42,6 +49,10 @@ func FromSummary(s vault.PointSummary) Point {
 		DatabaseGUID:        s.DatabaseGUID,
 		Start:               s.StartTime,
 		Finish:              s.FinishTime,
+		FirstFork:           s.FirstForkGUID,
+		Fork:                s.ForkGUID,
+		ForkPoint:           string(s.ForkPointLSN),
+		ForkTime:            s.ForkTime,
 	}
 }
 
@@ -69,9 +80,14 @@ type Plan struct {
 }
 
 // Range is a span of restorable instants: From inclusive, To exclusive; From == To means
-// exactly that one instant.
+// exactly that one instant. Fork is the recovery fork the database lived on during the
+// range ("" when the points do not say): after a restore that recovered to an earlier
+// point, the instants before and after it belong to different forks, and each range
+// belongs to one.
 type Range struct {
-	From, To time.Time
+	From time.Time `json:"from"`
+	To   time.Time `json:"to"`
+	Fork string    `json:"fork,omitempty"`
 }
 
 var (
@@ -228,6 +244,9 @@ func unusable(p Point) string {
 		return "has a checkpoint LSN that is not a decimal LSN"
 	case p.Type == vault.BackupDifferential && !valid(p.DifferentialBaseLSN):
 		return "is a differential without a decimal differential base LSN"
+	case p.spansFork() && (p.Type != vault.BackupLog || !valid(p.ForkPoint) ||
+		lsn(p.ForkPoint).Compare(lsn(p.FirstLSN)) < 0 || lsn(p.ForkPoint).Compare(lsn(p.LastLSN)) > 0):
+		return "spans a recovery fork without a fork point inside a log"
 	case p.Type == vault.BackupLog && lsn(p.FirstLSN).Compare(lsn(p.LastLSN)) >= 0:
 		// SQL Server would refuse it as "too early" (4326) wherever it stood in a chain.
 		return "is a log whose last LSN is not after its first"
@@ -258,6 +277,50 @@ func (g *group) next(i int) []int { return g.logs[g.succ[i][0]:g.succ[i][1]] }
 
 // prev returns the logs that log i may follow, in (Start, ID) order.
 func (g *group) prev(i int) []int { return g.logsByLast[g.pred[i][0]:g.pred[i][1]] }
+
+// spansFork reports whether p (a log) starts on one recovery fork and ends on another.
+func (p *Point) spansFork() bool {
+	return p.FirstFork != "" && p.Fork != "" && !strings.EqualFold(p.FirstFork, p.Fork)
+}
+
+// forkAt is the recovery fork on which log p holds LSN at (within its range): past its
+// fork point, the fork it ends on.
+func (p *Point) forkAt(at vault.LSN) string {
+	if p.spansFork() && at.Compare(lsn(p.ForkPoint)) > 0 {
+		return p.Fork
+	}
+	if p.FirstFork != "" {
+		return p.FirstFork
+	}
+	return p.Fork
+}
+
+// sameFork: an unknown fork ("") is taken to match, as before forks were recorded.
+func sameFork(a, b string) bool { return a == "" || b == "" || strings.EqualFold(a, b) }
+
+// continues reports whether log l can be restored onto data that stands at LSN at on fork
+// fork: SQL Server refuses a log of another recovery path (4330), and a plan that joined two
+// forks would restore one timeline's data under the other's instants.
+func continues(l *Point, at vault.LSN, fork string) bool { return sameFork(fork, l.forkAt(at)) }
+
+// follows reports whether log s may be restored right after point i (a log).
+func (g *group) follows(i, s int) bool {
+	return continues(g.pts[s], lastLSN(g.pts[i]), g.pts[i].Fork)
+}
+
+// holds reports whether log p, restored after a chain whose points all started at or
+// before t, holds instant t: t is before the log's start and, for a log that spans a fork
+// point, not before the fork began — before then the database lived on the old fork, whose
+// changes this log does not have.
+func holds(p *Point, t time.Time) bool {
+	if !p.Start.After(t) {
+		return false
+	}
+	if !p.spansFork() {
+		return true
+	}
+	return p.ForkTime != nil && !t.Before(*p.ForkTime)
+}
 
 func firstLSN(p *Point) vault.LSN { return lsn(p.FirstLSN) }
 func lastLSN(p *Point) vault.LSN  { return lsn(p.LastLSN) }
@@ -390,14 +453,16 @@ func newGroup(pts []*Point) *group {
 }
 
 // firstLogs calls visit for every log that may follow the base b: L.FirstLSN <= B.LastLSN <
-// L.LastLSN. Callers choose among them with a total order, so the visiting order is free.
+// L.LastLSN, on B's recovery fork. Callers choose among them with a total order, so the
+// visiting order is free.
 func (g *group) firstLogs(b base, visit func(i int)) {
 	after := lsn(g.pts[b.last()].LastLSN)
+	fork := g.pts[b.last()].Fork
 	k := sort.Search(len(g.logs), func(k int) bool {
 		return lsn(g.pts[g.logs[k]].FirstLSN).Compare(after) > 0
 	}) - 1
 	for ; k >= 0 && g.maxLast[k].Compare(after) > 0; k-- {
-		if i := g.logs[k]; lsn(g.pts[i].LastLSN).Compare(after) > 0 {
+		if i := g.logs[k]; lsn(g.pts[i].LastLSN).Compare(after) > 0 && continues(g.pts[i], after, fork) {
 			visit(i)
 		}
 	}
@@ -470,12 +535,14 @@ func (g *group) planAt(t time.Time) *candidate {
 		i := g.logs[k]
 		next[i] = -1
 		if g.pts[i].Start.After(t) {
-			reach[i] = 1 // t < L.Start: this log holds t, the chain ends here
+			if holds(g.pts[i], t) {
+				reach[i] = 1 // t < L.Start: this log holds t, the chain ends here
+			}
 			continue
 		}
 		best := -1
 		for _, s := range g.next(i) {
-			if reach[s] > 0 && (best < 0 || shorter(g, reach, s, best)) {
+			if reach[s] > 0 && g.follows(i, s) && (best < 0 || shorter(g, reach, s, best)) {
 				best = s
 			}
 		}
@@ -522,7 +589,7 @@ func (g *group) planToLog(x int) *candidate {
 	for head := 0; head < len(queue); head++ {
 		y := queue[head]
 		for _, p := range g.prev(y) {
-			if dist[p] == 0 {
+			if dist[p] == 0 && g.follows(p, y) {
 				dist[p], toward[p] = dist[y]+1, int32(y)
 				queue = append(queue, p)
 			}
@@ -547,49 +614,78 @@ func (g *group) planToLog(x int) *candidate {
 	return best
 }
 
-// span is a set of instants [from, to) or, with closed, [from, to].
+// span is a set of instants [from, to) or, with closed, [from, to], on one recovery fork.
 type span struct {
 	from, to time.Time
 	closed   bool
+	fork     string
 }
 
+// restorable walks every chain once, forward: from[i] is the earliest instant at which some
+// chain has restored everything before log i (the latest start among its base and earlier
+// logs), so log i holds [from[i], i.Start) — less, for a log that spans a fork point, the
+// instants before its fork began. planAt decides an instant by the same rules.
 func restorable(groups []*group) []Range {
 	var spans []span
 	for _, g := range groups {
-		// furthest[i]: the latest Start of any log an unbroken run from log i reaches.
-		furthest := make([]time.Time, len(g.pts))
-		for k := len(g.logs) - 1; k >= 0; k-- {
-			i := g.logs[k]
-			f := g.pts[i].Start
-			for _, s := range g.next(i) {
-				if furthest[s].After(f) {
-					f = furthest[s]
-				}
+		from := make([]time.Time, len(g.pts))
+		reached := make([]bool, len(g.pts))
+		offer := func(i int, at time.Time) {
+			if !reached[i] || at.Before(from[i]) {
+				from[i], reached[i] = at, true
 			}
-			furthest[i] = f
 		}
 		for _, b := range g.bases {
-			from := g.pts[b.last()].Start
-			spans = append(spans, span{from: from, to: from, closed: true})
-			var end time.Time
-			g.firstLogs(b, func(i int) {
-				if furthest[i].After(end) {
-					end = furthest[i]
+			at := g.pts[b.last()].Start
+			if f := g.pts[b.full].Start; f.After(at) {
+				at = f
+			}
+			spans = append(spans, span{from: at, to: at, closed: true, fork: g.pts[b.last()].Fork})
+			g.firstLogs(b, func(i int) { offer(i, at) })
+		}
+		// FirstLSN order puts every log after the logs it may follow.
+		for _, i := range g.logs {
+			if !reached[i] {
+				continue
+			}
+			p := g.pts[i]
+			lo := from[i]
+			if p.spansFork() {
+				switch {
+				case p.ForkTime == nil:
+					lo = p.Start
+				case p.ForkTime.After(lo):
+					lo = *p.ForkTime
 				}
-			})
-			if end.After(from) {
-				spans = append(spans, span{from: from, to: end})
+			}
+			if p.Start.After(lo) {
+				spans = append(spans, span{from: lo, to: p.Start, fork: p.Fork})
+			}
+			next := from[i]
+			if p.Start.After(next) {
+				next = p.Start
+			}
+			for _, s := range g.next(i) {
+				if g.follows(i, s) {
+					offer(s, next)
+				}
 			}
 		}
 	}
 	return mergeSpans(spans)
 }
 
+// mergeSpans merges the spans of each fork where they overlap or touch, and returns them
+// all as ranges sorted by start (ranges of different forks are never merged: an instant
+// may be restorable on two forks only when the points do not say when a fork began).
 func mergeSpans(spans []span) []Range {
 	if len(spans) == 0 {
 		return nil
 	}
 	slices.SortFunc(spans, func(a, b span) int {
+		if c := strings.Compare(a.fork, b.fork); c != 0 {
+			return c
+		}
 		if c := a.from.Compare(b.from); c != 0 {
 			return c
 		}
@@ -600,7 +696,7 @@ func mergeSpans(spans []span) []Range {
 		cur := &merged[len(merged)-1]
 		// Every span includes its from, so s joins cur when it starts at or before cur's
 		// end: overlapping, or touching [a, b) ∪ [b, c).
-		if s.from.After(cur.to) {
+		if s.fork != cur.fork || s.from.After(cur.to) {
 			merged = append(merged, s)
 			continue
 		}
@@ -614,13 +710,19 @@ func mergeSpans(spans []span) []Range {
 	var out []Range
 	for _, s := range merged {
 		if s.from.Before(s.to) {
-			out = append(out, Range{From: s.from, To: s.to})
+			out = append(out, Range{From: s.from, To: s.to, Fork: s.fork})
 		}
 		if s.closed {
 			// [a, b] is [a, b) and the instant b.
-			out = append(out, Range{From: s.to, To: s.to})
+			out = append(out, Range{From: s.to, To: s.to, Fork: s.fork})
 		}
 	}
+	slices.SortStableFunc(out, func(a, b Range) int {
+		if c := a.From.Compare(b.From); c != 0 {
+			return c
+		}
+		return a.To.Compare(b.To)
+	})
 	return out
 }
 
@@ -644,7 +746,7 @@ func notRestorable(t time.Time, ranges []Range) *NotRestorableError {
 			e.After = &a
 			break
 		}
-		if b := latest(r); b.Before(t) {
+		if b := latest(r); b.Before(t) && (e.Before == nil || b.After(*e.Before)) {
 			e.Before = &b
 		}
 	}

@@ -42,7 +42,7 @@ func TestSimpleFullAndLogs(t *testing.T) {
 		{"00:15", []string{"F1", "L1", "L2"}},
 		{"00:44:59", []string{"F1", "L1", "L2", "L3"}},
 	})
-	assert.Equal(t, []Range{{clock("00:00"), clock("00:45")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("00:45"), "fork-0"}}, Restorable(pts))
 
 	// Nothing holds the changes at or after 00:45 (the last log's start).
 	_, err := PlanRestore(pts, Target{At: clock("00:45")})
@@ -90,7 +90,7 @@ func TestDifferentialShortensTheChain(t *testing.T) {
 		{"01:59:59", []string{"F1", "D1", "L5", "L6", "L7", "L8"}},
 		{"02:10", []string{"F1", "D2"}}, // a base alone restores exactly its own instant
 	})
-	assert.Equal(t, []Range{{clock("00:00"), clock("02:00")}, {clock("02:10"), clock("02:10")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("02:00"), "fork-0"}, {clock("02:10"), clock("02:10"), "fork-0"}}, Restorable(pts))
 	_, err := PlanRestore(pts, Target{At: clock("02:05")})
 	var nr *NotRestorableError
 	require.ErrorAs(t, err, &nr)
@@ -133,7 +133,7 @@ func TestCopyOnlyFull(t *testing.T) {
 
 func TestCopyOnlyFullAloneStartsNoChain(t *testing.T) {
 	pts := newTimeline().at("00:00").copyFull("C1").pts()
-	assert.Equal(t, []Range{{clock("00:00"), clock("00:00")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("00:00"), "fork-0"}}, Restorable(pts))
 	plan, err := PlanRestore(pts, Target{At: clock("00:00")})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"C1"}, ids(plan))
@@ -148,7 +148,7 @@ func TestTwoFullsWithInterleavedLogs(t *testing.T) {
 		{"00:20", []string{"F2", "L1", "L2"}},
 		{"00:50", []string{"F3", "L3", "L4"}}, // not F1/F2 + L1..L4
 	})
-	assert.Equal(t, []Range{{clock("00:00"), clock("01:00")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("01:00"), "fork-0"}}, Restorable(pts))
 	checkConsistent(t, pts)
 }
 
@@ -187,7 +187,7 @@ func TestMissingLogBreaksTheChain(t *testing.T) {
 	pts := newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:30").log("L2").
 		at("00:45").lostLog().at("01:00").log("L4").at("01:15").log("L5").
 		at("01:20").full("F2").at("01:30").log("L6").at("01:45").log("L7").pts()
-	assert.Equal(t, []Range{{clock("00:00"), clock("00:30")}, {clock("01:20"), clock("01:45")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("00:30"), "fork-0"}, {clock("01:20"), clock("01:45"), "fork-0"}}, Restorable(pts))
 	runInstants(t, pts, []instantCase{
 		{"00:20", []string{"F1", "L1", "L2"}},
 		{"01:25", []string{"F2", "L6"}}, // only the later full serves instants after the gap
@@ -211,7 +211,7 @@ func TestMissingLogBreaksTheChain(t *testing.T) {
 func TestDifferentialBridgesAMissingLog(t *testing.T) {
 	pts := newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:30").lostLog().
 		at("00:40").diff("D1").at("00:45").log("L3").at("01:00").log("L4").pts()
-	assert.Equal(t, []Range{{clock("00:00"), clock("00:15")}, {clock("00:40"), clock("01:00")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("00:15"), "fork-0"}, {clock("00:40"), clock("01:00"), "fork-0"}}, Restorable(pts))
 	runInstants(t, pts, []instantCase{
 		{"00:10", []string{"F1", "L1"}},
 		{"00:50", []string{"F1", "D1", "L3", "L4"}},
@@ -312,7 +312,7 @@ func TestLSNsBeyondInt64(t *testing.T) {
 	plan, err := PlanRestore(pts, Target{PointID: "L8"})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"F1", "D1", "L5", "L6", "L7", "L8"}, ids(plan))
-	assert.Equal(t, []Range{{clock("00:00"), clock("02:00")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("02:00"), "fork-0"}}, Restorable(pts))
 	checkConsistent(t, pts)
 }
 
@@ -333,8 +333,8 @@ func TestRecreatedDatabaseIsAnotherChain(t *testing.T) {
 	plan, err := PlanRestore(pts, Target{At: clock("01:12")})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"B-F", "B-L1"}, ids(plan))
-	assert.Equal(t, []Range{{clock("00:00"), clock("00:30")}, {clock("01:00"), clock("01:15")},
-		{clock("01:20"), clock("01:20")}}, Restorable(pts))
+	assert.Equal(t, []Range{{clock("00:00"), clock("00:30"), "fork-0"}, {clock("01:00"), clock("01:15"), "fork-0"},
+		{clock("01:20"), clock("01:20"), "fork-0"}}, Restorable(pts))
 }
 
 func TestRestorableMerging(t *testing.T) {
@@ -344,25 +344,25 @@ func TestRestorableMerging(t *testing.T) {
 		want []Range
 	}{
 		{"full alone is one instant", newTimeline().at("00:00").full("F1"),
-			[]Range{{clock("00:00"), clock("00:00")}}},
+			[]Range{{clock("00:00"), clock("00:00"), "fork-0"}}},
 		{"fulls alone stay separate instants", newTimeline().at("00:00").full("F1").at("00:10").full("F2"),
-			[]Range{{clock("00:00"), clock("00:00")}, {clock("00:10"), clock("00:10")}}},
+			[]Range{{clock("00:00"), clock("00:00"), "fork-0"}, {clock("00:10"), clock("00:10"), "fork-0"}}},
 		{"overlapping runs of two fulls merge",
 			newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:20").full("F2").at("00:30").log("L2"),
-			[]Range{{clock("00:00"), clock("00:30")}}},
+			[]Range{{clock("00:00"), clock("00:30"), "fork-0"}}},
 		{"touching ranges merge: F2 starts where F1's run ends",
 			newTimeline().at("00:00").full("F1").at("00:20").log("L1").lostLog().full("F2").at("00:30").log("L2"),
-			[]Range{{clock("00:00"), clock("00:30")}}},
+			[]Range{{clock("00:00"), clock("00:30"), "fork-0"}}},
 		{"a full alone at the end of a run stays its own instant",
 			newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:20").lostLog().at("00:20").full("F2"),
-			[]Range{{clock("00:00"), clock("00:15")}, {clock("00:20"), clock("00:20")}}},
+			[]Range{{clock("00:00"), clock("00:15"), "fork-0"}, {clock("00:20"), clock("00:20"), "fork-0"}}},
 		{"a full alone exactly at the end of a run",
 			newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:15").lostLog().at("00:15").full("F2"),
-			[]Range{{clock("00:00"), clock("00:15")}, {clock("00:15"), clock("00:15")}}},
+			[]Range{{clock("00:00"), clock("00:15"), "fork-0"}, {clock("00:15"), clock("00:15"), "fork-0"}}},
 		{"a gap stays a gap",
 			newTimeline().at("00:00").full("F1").at("00:15").log("L1").at("00:30").lostLog().at("00:40").full("F2").
 				at("00:45").log("L3"),
-			[]Range{{clock("00:00"), clock("00:15")}, {clock("00:40"), clock("00:45")}}},
+			[]Range{{clock("00:00"), clock("00:15"), "fork-0"}, {clock("00:40"), clock("00:45"), "fork-0"}}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			pts := tc.tl.pts()
@@ -466,7 +466,7 @@ func TestThirtyFiveDaysOfLogs(t *testing.T) {
 	pts := thirtyFiveDays().pts()
 	require.Len(t, pts, 35+35*3+35*96)
 	last := pts[len(pts)-1].Start
-	assert.Equal(t, []Range{{day, last}}, Restorable(pts))
+	assert.Equal(t, []Range{{day, last, "fork-0"}}, Restorable(pts))
 
 	// Every 17 minutes over the whole window (so every phase of the quarter hours): a valid
 	// chain from that day's full and its latest differential, never more than full +

@@ -61,6 +61,13 @@ type BackupSet struct {
 	SizeBytes            int64     `json:"sizeBytes"`
 	HasChecksums         bool      `json:"hasChecksums"`
 	RecoveryModel        string    `json:"recoveryModel"`
+	// Recovery forks (msdb first_recovery_fork_guid, last_recovery_fork_guid, fork_point_lsn)
+	// and, for a backup that spans a fork point, when that fork began (see
+	// vault.BackupInfo).
+	FirstForkGUID string     `json:"firstRecoveryForkGuid,omitempty"`
+	ForkGUID      string     `json:"recoveryForkGuid,omitempty"`
+	ForkPointLSN  string     `json:"forkPointLsn,omitempty"`
+	ForkTime      *time.Time `json:"forkTime,omitempty"`
 }
 
 // Stripe is one committed stripe in the vault (its block map lives in the index blob).

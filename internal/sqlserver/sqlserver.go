@@ -321,6 +321,14 @@ type BackupSet struct {
 	RecoveryModel        string
 	Families             int
 	Devices              []string
+	// FirstForkGUID and ForkGUID are backupset's first_recovery_fork_guid and
+	// last_recovery_fork_guid; ForkPointLSN is fork_point_lsn, set ("" otherwise) when they
+	// differ: the backup spans the point where a restore recovered and began a new recovery
+	// fork. ForkTime, for such a backup only, is when that fork began as far as msdb tells
+	// (see ForkStart); nil when msdb does not say.
+	FirstForkGUID, ForkGUID string
+	ForkPointLSN            string
+	ForkTime                *time.Time
 }
 
 // BackupSetByDevice finds the newest backup set that wrote to device URL, or nil.
@@ -345,7 +353,8 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		CAST(bs.database_backup_lsn AS nvarchar(40)), CAST(bs.differential_base_lsn AS nvarchar(40)),
 		bs.differential_base_guid, bs.backup_set_uuid, bs.database_guid, bs.family_guid,
 		bs.backup_start_date, bs.backup_finish_date, CAST(bs.backup_size AS bigint), CAST(bs.compressed_backup_size AS bigint),
-		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int), mf.physical_device_name
+		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int), mf.physical_device_name,
+		bs.first_recovery_fork_guid, bs.last_recovery_fork_guid, CAST(bs.fork_point_lsn AS nvarchar(40)), bs.database_name
 		FROM msdb.dbo.backupset AS bs
 		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
 		WHERE `+where+`
@@ -353,10 +362,12 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	var b BackupSet
 	var dbLSN, diffLSN sql.NullString
 	var device string
-	var diffGUID, setGUID, dbGUID, famGUID mssql.NullUniqueIdentifier
+	var diffGUID, setGUID, dbGUID, famGUID, firstFork, lastFork mssql.NullUniqueIdentifier
+	var forkPoint sql.NullString
+	var dbName string
 	err := row.Scan(&b.ID, &b.Type, &b.CopyOnly, &b.FirstLSN, &b.LastLSN, &b.CheckpointLSN, &dbLSN, &diffLSN,
 		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &b.CompressedBytes, &b.HasChecksums,
-		&b.RecoveryModel, &b.Families, &device)
+		&b.RecoveryModel, &b.Families, &device, &firstFork, &lastFork, &forkPoint, &dbName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -367,7 +378,36 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	b.Devices = []string{device}
 	b.DifferentialBaseGUID = guidString(diffGUID)
 	b.BackupSetGUID, b.DatabaseGUID, b.FamilyGUID = guidString(setGUID), guidString(dbGUID), guidString(famGUID)
+	b.FirstForkGUID, b.ForkGUID = guidString(firstFork), guidString(lastFork)
+	if b.FirstForkGUID != "" && b.ForkGUID != "" && !strings.EqualFold(b.FirstForkGUID, b.ForkGUID) {
+		b.ForkPointLSN = forkPoint.String
+		t, err := c.ForkStart(ctx, dbName, b.Start)
+		if err != nil {
+			return nil, err
+		}
+		b.ForkTime = t
+	}
 	return &b, nil
+}
+
+// ForkStart is the instant from which a recovery fork of database that began before
+// backupStart holds changes, as msdb tells it: the start of the newest restore step into
+// the database before the backup (msdb.dbo.restorehistory.restore_date). The fork began when
+// that restore sequence recovered, which is at or after the step's start; nothing was
+// written to the database in between, as it was RESTORING. nil when msdb has no such row
+// (history purged, or recovered by RESTORE … WITH RECOVERY alone, which restores no
+// backup set): then no instant before the backup is credited to the fork.
+func (c *Conn) ForkStart(ctx context.Context, database string, backupStart time.Time) (*time.Time, error) {
+	var t sql.NullTime
+	err := c.db.QueryRowContext(ctx, `SELECT MAX(restore_date) FROM msdb.dbo.restorehistory
+		WHERE destination_database_name = @p1 AND restore_date <= @p2`, database, backupStart).Scan(&t)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	if !t.Valid {
+		return nil, nil
+	}
+	return &t.Time, nil
 }
 
 func guidString(g mssql.NullUniqueIdentifier) string {

@@ -435,9 +435,10 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 		LSNOffset: sh.lsnOffset.String(), IsCopyOnly: o.copyOnly && typ != 5, HasBackupChecksums: o.checksum,
 		Compressed: o.compression, SoftwareVersionMajor: int(major), SoftwareVersionMinor: int(minor),
 		SoftwareVersionBuild: int(build), CompatibilityLevel: 160, Files: files, StripeCount: len(devs),
-		DatabaseCreationDate: db.created, RecoveryForkGUID: db.forkGUID, FirstRecoveryForkGUID: db.firstForkGUID,
+		DatabaseCreationDate: db.created, RecoveryForkGUID: db.forkGUID, FirstRecoveryForkGUID: db.forkGUID,
 		IsReadOnly: db.readOnly,
 	}
+	prevFork, forkPoint := db.prevForkGUID, db.forkPoint
 	if s, ok := o.name.(string); ok {
 		h.BackupName = s
 	}
@@ -484,6 +485,11 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 	case 2:
 		mark := c.Append(now, markerKind())
 		h.FirstLSN, h.LastLSN = sh.lastLogBackup, mark+1
+		if forkPoint != 0 && h.FirstLSN <= forkPoint {
+			// The log starts on the fork the restore recovered from and goes on, past the
+			// fork point, on the current one.
+			h.FirstRecoveryForkGUID, h.ForkPointLSN = prevFork, forkPoint
+		}
 		h.CheckpointLSN = mark
 		h.DatabaseBackupLSN = sh.diffBase
 		p.records = c.Records(h.FirstLSN, h.LastLSN)
@@ -712,8 +718,9 @@ func (in *Instance) recordBackup(db *Database, h media.Header, tr media.Trailer,
 		server: h.ServerName, machine: h.MachineName, database: h.DatabaseName, databaseGUID: h.DatabaseGUID,
 		familyGUID: h.FamilyGUID, created: db.created, start: h.BackupStartDate, finish: finish, typ: typ,
 		firstLSN: sh.ext(h.FirstLSN), lastLSN: sh.ext(h.LastLSN), checkpointLSN: sh.ext(h.CheckpointLSN),
-		databaseBackupLSN: sh.extOrNull(h.DatabaseBackupLSN), forkGUID: db.forkGUID, firstForkGUID: db.firstForkGUID,
-		checksums: h.HasBackupChecksums, copyOnly: h.IsCopyOnly, readOnly: db.readOnly, recovery: h.RecoveryModel,
+		databaseBackupLSN: sh.extOrNull(h.DatabaseBackupLSN), forkGUID: h.RecoveryForkGUID, firstForkGUID: h.FirstRecoveryForkGUID,
+		forkPointLSN: sh.extOrNull(h.ForkPointLSN),
+		checksums:    h.HasBackupChecksums, copyOnly: h.IsCopyOnly, readOnly: db.readOnly, recovery: h.RecoveryModel,
 		size: tr.BackupSize, compressed: written, collation: h.Collation,
 	}
 	if h.BackupType == 5 {

@@ -68,11 +68,21 @@ type Database struct {
 	mirroringGUID *sqltypes.UUID
 	forkGUID      sqltypes.UUID
 	firstForkGUID sqltypes.UUID
-	ag            *AvailabilityGroup
-	busy          map[string]bool // "data", "log", "restore": operations that must be serialized
-	restore       *restoreState   // while RESTORING: where the restore sequence stands
-	standby       bool
-	corruptPage   *int64 // set by Corrupt: DBCC CHECKDB reports it
+	// prevForkGUID and forkPoint say where the current recovery fork began: the LSN at which
+	// the restore sequence that started it recovered, on fork prevForkGUID. forkPoint is 0
+	// for a database that was never restored. The first log backup after a fork spans the
+	// fork point, and msdb records both forks and the point for it (backupset
+	// first_recovery_fork_guid, last_recovery_fork_guid, fork_point_lsn).
+	prevForkGUID sqltypes.UUID
+	forkPoint    content.LSN
+	// createdByRestore: RESTORE created this database and has not yet applied its full, so
+	// the full leaves it the new GUID RESTORE gave it.
+	createdByRestore bool
+	ag               *AvailabilityGroup
+	busy             map[string]bool // "data", "log", "restore": operations that must be serialized
+	restore          *restoreState   // while RESTORING: where the restore sequence stands
+	standby          bool
+	corruptPage      *int64 // set by Corrupt: DBCC CHECKDB reports it
 
 	shared *sharedState // content and log chain; shared by the replicas of an AG database
 }

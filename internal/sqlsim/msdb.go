@@ -64,6 +64,7 @@ type backupSetRow struct {
 	diffBaseGUID        any
 	forkGUID            sqltypes.UUID
 	firstForkGUID       sqltypes.UUID
+	forkPointLSN        any // numeric, or NULL when the backup does not span a fork point
 	beginsLogChain      bool
 	checksums           bool
 	copyOnly            bool
@@ -99,7 +100,7 @@ func (r *backupSetRow) row() []any {
 		uint8(r.major), uint8(r.minor), int16(r.build), r.server, r.machine,
 		r.database, r.databaseGUID, r.familyGUID, r.created, r.start, r.finish, r.typ,
 		r.firstLSN, r.lastLSN, r.checkpointLSN, r.databaseBackupLSN, r.diffBaseLSN, r.diffBaseGUID,
-		r.firstForkGUID, r.forkGUID, nil, r.beginsLogChain, r.checksums, r.copyOnly, false, r.readOnly, false,
+		r.firstForkGUID, r.forkGUID, r.forkPointLSN, r.beginsLogChain, r.checksums, r.copyOnly, false, r.readOnly, false,
 		r.recovery, decimalInt(r.size), decimalInt(r.compressed), r.collation, uint8(160),
 	}
 }

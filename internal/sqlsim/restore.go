@@ -23,7 +23,10 @@ type restoreState struct {
 	logApplied     bool
 	stopped        bool      // a STOPAT/STOPATMARK point was reached: only WITH RECOVERY may follow
 	lastTime       time.Time // time of the newest change applied
-	forked         bool      // the restore stopped inside the log: recovery starts a new fork
+	// fork is the recovery fork the restored data stands on at redo: the full's or
+	// differential's, then each log's once it is applied past its fork point. A log must
+	// start on this fork (RESTORE refuses it otherwise, 4330).
+	fork sqltypes.UUID
 }
 
 type restoreOptions struct {
@@ -300,7 +303,7 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 		nvarchar("Collation", 128), col("FamilyGUID", sqltypes.UniqueIdentifier), col("IsReadOnly", sqltypes.Bit),
 		col("HasBackupChecksums", sqltypes.Bit), col("IsDamaged", sqltypes.Bit), col("BeginsLogChain", sqltypes.Bit),
 		col("IsCopyOnly", sqltypes.Bit), col("FirstRecoveryForkID", sqltypes.UniqueIdentifier),
-		nvarchar("RecoveryModel", 60), col("DifferentialBaseLSN", sqltypes.Numeric),
+		col("ForkPointLSN", sqltypes.Numeric), nvarchar("RecoveryModel", 60), col("DifferentialBaseLSN", sqltypes.Numeric),
 		col("DifferentialBaseGUID", sqltypes.UniqueIdentifier), nvarchar("BackupTypeDescription", 60),
 		col("BackupSetGUID", sqltypes.UniqueIdentifier), sqltypes.Column{Name: "CompressedBackupSize", Type: sqltypes.Numeric, Precision: 20},
 	}}
@@ -315,7 +318,7 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 		extLSNOrNull(h, h.DatabaseBackupLSN), h.BackupStartDate, tr.BackupFinishDate, uint8(h.CompatibilityLevel),
 		int32(h.SoftwareVersionMajor), int32(h.SoftwareVersionMinor), int32(h.SoftwareVersionBuild), h.MachineName,
 		h.RecoveryForkGUID, h.Collation, h.FamilyGUID, h.IsReadOnly, h.HasBackupChecksums, h.IsDamaged, false,
-		h.IsCopyOnly, h.FirstRecoveryForkGUID, h.RecoveryModel, diffBase, diffGUID, desc, h.BackupSetGUID,
+		h.IsCopyOnly, h.FirstRecoveryForkGUID, extLSNOrNull(h, h.ForkPointLSN), h.RecoveryModel, diffBase, diffGUID, desc, h.BackupSetGUID,
 		decimalInt(tr.CompressedBackupSize),
 	}}
 	return t
@@ -548,7 +551,9 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 		if !exists {
 			id := in.nextDBID
 			in.nextDBID++
-			db = &Database{in: in, id: id, name: name, guid: h.DatabaseGUID, created: in.sim.Now(), userAccess: "MULTI_USER",
+			// "RESTORE always generates a new GUID when you restore a database that does not
+			// yet exist" (sys.database_recovery_status, database_guid).
+			db = &Database{in: in, id: id, name: name, guid: newGUID(), createdByRestore: true, created: in.sim.Now(), userAccess: "MULTI_USER",
 				busy: map[string]bool{}, forkGUID: h.RecoveryForkGUID, firstForkGUID: h.FirstRecoveryForkGUID,
 				shared: &sharedState{content: content.NewRestoring(h.Seed, h.DataPages), lsnOffset: big.NewInt(0)}}
 			in.dbs[strings.ToUpper(name)] = db
@@ -580,6 +585,9 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 			if h.LastLSN <= rs.redo {
 				return nil, nil, sqlErr(4326, "The log in this backup set terminates at LSN %s, which is too early to apply to the database. A more recent log backup that includes LSN %s can be restored.", extLSN(h, h.LastLSN), sh.ext(rs.redo))
 			}
+			if onOtherFork(h, rs) {
+				return nil, nil, sqlErr(4330, "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.")
+			}
 			if o.stopAt != nil && o.stopAt.Before(rs.lastTime) {
 				return nil, nil, sqlErr(4335, "The specified STOPAT time is too early. All or part of the database is already rolled forward beyond that point.")
 			}
@@ -591,6 +599,21 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 		delete(db.busy, "restore")
 		in.mu.Unlock()
 	}, nil
+}
+
+// onOtherFork reports whether log h cannot continue the restore rs because they are on
+// different recovery forks: the restored data stands on rs.fork at LSN rs.redo, and the log
+// holds that LSN on its first fork (or, past its fork point, on its last one).
+func onOtherFork(h media.Header, rs *restoreState) bool {
+	var zero sqltypes.UUID
+	if rs.fork == zero {
+		return false
+	}
+	want := h.FirstRecoveryForkGUID
+	if h.ForkPointLSN != 0 && rs.redo > h.ForkPointLSN {
+		want = h.RecoveryForkGUID
+	}
+	return want != zero && want != rs.fork
 }
 
 // tailNotBackedUpLocked reports whether the log holds changes no log backup has taken.
@@ -686,12 +709,17 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			off = big.NewInt(0)
 		}
 		db.shared = &sharedState{content: rebuilt, lsnOffset: off, familyGUID: h.FamilyGUID}
-		db.guid = h.DatabaseGUID
+		if !db.createdByRestore {
+			// Over an existing database the restored one takes the backup's identity
+			// (an assumption: Microsoft documents only the new-database case).
+			db.guid = h.DatabaseGUID
+		}
+		db.createdByRestore = false
 		db.recovery = h.RecoveryModel
 		db.readOnly = h.IsReadOnly
 		db.forkGUID, db.firstForkGUID = h.RecoveryForkGUID, h.FirstRecoveryForkGUID
 		rebuilt.SetNextLSN(h.LastLSN)
-		db.restore = &restoreState{redo: h.LastLSN, baseCheckpoint: h.CheckpointLSN, lastTime: h.BackupStartDate}
+		db.restore = &restoreState{redo: h.LastLSN, baseCheckpoint: h.CheckpointLSN, lastTime: h.BackupStartDate, fork: h.RecoveryForkGUID}
 		out.needMore = o.stopAt != nil || o.stopAtLSN != nil
 	case 5:
 		c := db.shared.content
@@ -700,6 +728,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		}
 		c.SetNextLSN(h.LastLSN)
 		db.restore.redo, db.restore.diffApplied, db.restore.lastTime = h.LastLSN, true, h.BackupStartDate
+		db.restore.fork = h.RecoveryForkGUID
 		out.needMore = o.stopAt != nil || o.stopAtLSN != nil
 	case 2:
 		rs := db.restore
@@ -740,8 +769,11 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			rs.lastTime = h.BackupStartDate
 		}
 		rs.logApplied = true
+		if h.ForkPointLSN == 0 || rs.redo > h.ForkPointLSN {
+			rs.fork = h.RecoveryForkGUID
+		}
 		if stopped {
-			rs.stopped, rs.forked = true, true
+			rs.stopped = true
 		}
 		sh.content.SetNextLSN(h.LastLSN)
 		out.needMore = (o.stopAt != nil || o.stopAtLSN != nil) && !stopped
@@ -812,9 +844,12 @@ func (db *Database) recoverLocked() {
 			sh.lastLogBackup = rs.redo
 		}
 		sh.mu.Unlock()
-		if rs.forked {
-			db.forkGUID = newGUID()
-		}
+		// Every recovery of a restore sequence starts a new recovery fork at the LSN it
+		// recovered at ("Recovery Paths": restoring a full and recovering without other
+		// backups creates a new recovery path, as does any recovery short of the end of the
+		// log). The first log backup after it spans that fork point.
+		db.prevForkGUID, db.forkPoint = rs.fork, rs.redo
+		db.forkGUID = newGUID()
 	}
 	db.state = StateOnline
 	db.restore = nil

@@ -9,14 +9,18 @@ import (
 	"time"
 )
 
-// ManifestSchema is the manifest format this build writes and reads.
-const ManifestSchema = "sqlvault.manifest/v1"
+// ManifestSchema is the manifest format this build writes. v2 adds the recovery forks to
+// BackupInfo; this build reads v1 manifests too (their forks are unknown).
+const ManifestSchema = "sqlvault.manifest/v2"
+
+// ManifestSchemaV1 is the format written before recovery forks were recorded.
+const ManifestSchemaV1 = "sqlvault.manifest/v1"
 
 // AlgorithmAES256GCM is the only encryption algorithm of manifest v1.
 const AlgorithmAES256GCM = "AES-256-GCM"
 
 // ErrUnknownSchema: a manifest of a schema this build cannot read (written by a newer one).
-var ErrUnknownSchema = errors.New("vault: unknown manifest schema (this build reads " + ManifestSchema + ")")
+var ErrUnknownSchema = errors.New("vault: unknown manifest schema (this build reads " + ManifestSchemaV1 + " and " + ManifestSchema + "; upgrade sqlvault to read newer ones)")
 
 // ErrInvalidManifest: a manifest that breaks the v1 rules.
 var ErrInvalidManifest = errors.New("vault: invalid manifest")
@@ -78,6 +82,21 @@ type BackupInfo struct {
 	FinishTime           time.Time `json:"finishTime"`
 	SizeBytes            int64     `json:"sizeBytes"`
 	HasChecksums         bool      `json:"hasChecksums"`
+	// Recovery forks (v2). FirstForkGUID and ForkGUID are msdb's first_recovery_fork_guid
+	// and last_recovery_fork_guid (equal for a data backup); a log backup that spans the
+	// point where a restore recovered and began a new fork has them differ, and ForkPointLSN
+	// is that point. ForkTime, on such a log only, is the instant from which the new fork
+	// held changes (msdb's restore history): the log holds no instant before it, since
+	// before it the database lived on the old fork. Empty in v1 manifests (fork unknown).
+	FirstForkGUID string     `json:"firstRecoveryForkGuid,omitempty"`
+	ForkGUID      string     `json:"recoveryForkGuid,omitempty"`
+	ForkPointLSN  LSN        `json:"forkPointLsn,omitempty"`
+	ForkTime      *time.Time `json:"forkTime,omitempty"`
+}
+
+// SpansFork reports whether the backup spans a recovery fork point.
+func (b BackupInfo) SpansFork() bool {
+	return b.FirstForkGUID != "" && b.ForkGUID != "" && !strings.EqualFold(b.FirstForkGUID, b.ForkGUID)
 }
 
 // EncryptionInfo says how the stripes were sealed (key by id only, never the key).
@@ -124,8 +143,11 @@ func (m *Manifest) Validate() error {
 	bad := func(format string, args ...any) error {
 		return fmt.Errorf("%w %s/%s: %s", ErrInvalidManifest, m.ItemID, m.PointID, fmt.Sprintf(format, args...))
 	}
-	if m.Schema != ManifestSchema {
+	if m.Schema != ManifestSchema && m.Schema != ManifestSchemaV1 {
 		return fmt.Errorf("%w: got %q", ErrUnknownSchema, m.Schema)
+	}
+	if err := m.validateForks(); err != nil {
+		return bad("%v", err)
 	}
 	if !ValidItemID(m.ItemID) {
 		return bad("itemId is not an item id")
@@ -199,6 +221,31 @@ func (m *Manifest) Validate() error {
 	return nil
 }
 
+// validateForks checks the v2 recovery-fork fields: a planner that trusted a malformed fork
+// could join two timelines.
+func (m *Manifest) validateForks() error {
+	b := m.Backup
+	if m.Schema == ManifestSchemaV1 {
+		if b.FirstForkGUID != "" || b.ForkGUID != "" || b.ForkPointLSN != "" || b.ForkTime != nil {
+			return errors.New("a v1 manifest has no recovery-fork fields")
+		}
+		return nil
+	}
+	if !b.SpansFork() {
+		if b.ForkPointLSN != "" || b.ForkTime != nil {
+			return errors.New("backup.forkPointLsn and backup.forkTime belong to a backup that spans a fork point (firstRecoveryForkGuid differs from recoveryForkGuid)")
+		}
+		return nil
+	}
+	if b.Type != BackupLog {
+		return fmt.Errorf("a %s backup cannot span a recovery fork point (only a log backup can)", b.Type)
+	}
+	if !b.ForkPointLSN.Valid() || b.ForkPointLSN.Compare(b.FirstLSN) < 0 || b.ForkPointLSN.Compare(b.LastLSN) > 0 {
+		return fmt.Errorf("backup.forkPointLsn %q is not a decimal LSN between firstLsn and lastLsn", b.ForkPointLSN)
+	}
+	return nil
+}
+
 // encodeManifest is the one canonical encoding: fixed field order (struct order) and every
 // time in UTC, so the same manifest always encodes to the same bytes. CommitManifest relies
 // on that to recognise an idempotent retry.
@@ -207,6 +254,10 @@ func encodeManifest(m *Manifest) ([]byte, error) {
 	c.CreatedAt = c.CreatedAt.UTC()
 	c.Backup.StartTime = c.Backup.StartTime.UTC()
 	c.Backup.FinishTime = c.Backup.FinishTime.UTC()
+	if c.Backup.ForkTime != nil {
+		t := c.Backup.ForkTime.UTC()
+		c.Backup.ForkTime = &t
+	}
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetIndent("", "  ") // manifests are small and read by people during incidents
@@ -225,7 +276,7 @@ func DecodeManifest(data []byte) (*Manifest, error) {
 	if err := json.Unmarshal(data, &head); err != nil {
 		return nil, fmt.Errorf("%w: not JSON: %v", ErrInvalidManifest, err)
 	}
-	if head.Schema != ManifestSchema {
+	if head.Schema != ManifestSchema && head.Schema != ManifestSchemaV1 {
 		return nil, fmt.Errorf("%w: got %q", ErrUnknownSchema, head.Schema)
 	}
 	var m Manifest

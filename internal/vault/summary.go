@@ -28,15 +28,23 @@ import (
 // empty: pointId, type, copyOnly ("true"), firstLsn, lastLsn, checkpointLsn,
 // databaseBackupLsn, differentialBaseLsn, differentialBaseGuid, backupSetGuid, databaseGuid,
 // familyGuid, startTime, finishTime, createdAt, retainUntil (times RFC 3339 with
-// nanoseconds, UTC). Any change to that set of keys or their meaning is a new version
-// ("v2:"); a build that meets a version it does not know reads the manifest instead, as it
-// does for manifests written before summaries existed (no metadata).
+// nanoseconds, UTC). Any change to that set of keys or their meaning is a new version; a
+// build that meets a version it does not know reads the manifest instead, as it does for
+// manifests written before summaries existed (no metadata).
+//
+// "v2:" (written by this build; v1 is still read) adds the recovery forks: firstForkGuid,
+// forkGuid, forkPointLsn and forkTime (BackupInfo's fork fields). The planner needs them to
+// keep an instant on the timeline that was live at it.
 
 // SummaryMetadataKey is the manifest blob's metadata name that holds its summary.
 const SummaryMetadataKey = "sqlvaultpoint"
 
-// summaryV1 is the prefix of the summary format this build writes and reads.
-const summaryV1 = "v1:"
+// summaryV1 and summaryV2 are the prefixes of the summary formats this build reads; it
+// writes v2.
+const (
+	summaryV1 = "v1:"
+	summaryV2 = "v2:"
+)
 
 // ErrInvalidSummary: a manifest blob's summary metadata is of a version this build reads but
 // does not decode, breaks the manifest rules, or names another point than its blob.
@@ -56,6 +64,10 @@ type PointSummary struct {
 	DatabaseGUID, FamilyGUID                                                 string
 	StartTime, FinishTime                                                    time.Time
 	RetainUntil                                                              *time.Time
+	// Recovery forks, as in BackupInfo ("" and nil from a v1 summary or manifest).
+	FirstForkGUID, ForkGUID string
+	ForkPointLSN            LSN
+	ForkTime                *time.Time
 }
 
 // SummaryOf takes a manifest's summary (times in UTC).
@@ -74,12 +86,20 @@ func SummaryOf(m *Manifest) PointSummary {
 		t := m.RetainUntil.UTC()
 		s.RetainUntil = &t
 	}
+	s.FirstForkGUID, s.ForkGUID, s.ForkPointLSN = b.FirstForkGUID, b.ForkGUID, b.ForkPointLSN
+	if b.ForkTime != nil {
+		t := b.ForkTime.UTC()
+		s.ForkTime = &t
+	}
 	return s
 }
 
-// encode is the v1 metadata value (with its "v1:" prefix). The same summary always encodes
-// to the same string.
-func (s PointSummary) encode() string {
+// encode is the metadata value this build writes (v2, with its prefix). The same summary
+// always encodes to the same string.
+func (s PointSummary) encode() string { return s.encodeAs(summaryV2) }
+
+// encodeAs encodes s in format version (summaryV1 leaves the fork keys out).
+func (s PointSummary) encodeAs(version string) string {
 	v := url.Values{}
 	set := func(k, val string) {
 		if val != "" {
@@ -112,25 +132,38 @@ func (s PointSummary) encode() string {
 	if s.RetainUntil != nil {
 		set("retainUntil", ts(*s.RetainUntil))
 	}
-	return summaryV1 + v.Encode()
+	if version != summaryV1 {
+		set("firstForkGuid", s.FirstForkGUID)
+		set("forkGuid", s.ForkGUID)
+		set("forkPointLsn", string(s.ForkPointLSN))
+		if s.ForkTime != nil {
+			set("forkTime", ts(*s.ForkTime))
+		}
+	}
+	return version + v.Encode()
 }
 
-// Digest is a short fingerprint of the summary, "v1:" + 32 hex digits of the SHA-256 of its
-// v1 encoding. A restore plan carries it per step, so the step can check that the manifest
+// Digest is a short fingerprint of the summary, "v2:" + 32 hex digits of the SHA-256 of its
+// v2 encoding. A restore plan carries it per step, so the step can check that the manifest
 // it reads still says exactly what the plan was made from (CheckSummaryDigest).
-func (s PointSummary) Digest() string {
-	h := sha256.Sum256([]byte(s.encode()))
-	return summaryV1 + hex.EncodeToString(h[:16])
+func (s PointSummary) Digest() string { return s.digestAs(summaryV2) }
+
+func (s PointSummary) digestAs(version string) string {
+	h := sha256.Sum256([]byte(s.encodeAs(version)))
+	return version + hex.EncodeToString(h[:16])
 }
 
 // CheckSummaryDigest reports whether digest (from PointSummary.Digest, perhaps of another
 // build) is m's. known is false for a digest of a version this build cannot compute, which
 // the caller then cannot check.
 func CheckSummaryDigest(m *Manifest, digest string) (match, known bool) {
-	if !strings.HasPrefix(digest, summaryV1) {
-		return false, false
+	for _, version := range []string{summaryV1, summaryV2} {
+		if strings.HasPrefix(digest, version) {
+			// A v1 digest (a plan made by an earlier build) covers the v1 fields only.
+			return SummaryOf(m).digestAs(version) == digest, true
+		}
 	}
-	return SummaryOf(m).Digest() == digest, true
+	return false, false
 }
 
 // SummaryMetadata is the metadata CommitManifest writes on m's manifest blob: the summary,
@@ -157,10 +190,11 @@ func decodeSummary(itemID, pointID string, md map[string]string) (s PointSummary
 	if !found {
 		return PointSummary{}, false, nil
 	}
-	body, v1 := strings.CutPrefix(raw, summaryV1)
-	if !v1 {
+	version := raw[:min(len(raw), len(summaryV2))]
+	if version != summaryV1 && version != summaryV2 {
 		return PointSummary{}, false, nil
 	}
+	body := raw[len(version):]
 	bad := func(format string, args ...any) (PointSummary, bool, error) {
 		return PointSummary{}, false, fmt.Errorf("%w: %s: %s", ErrInvalidSummary, ManifestBlob(itemID, pointID), fmt.Sprintf(format, args...))
 	}
@@ -173,19 +207,27 @@ func decodeSummary(itemID, pointID string, md map[string]string) (s PointSummary
 		FirstLSN: LSN(get(kFirstLsn)), LastLSN: LSN(get(kLastLsn)), CheckpointLSN: LSN(get(kCheckpointLsn)),
 		DatabaseBackupLSN: LSN(get(kDatabaseBackupLsn)), DifferentialBaseLSN: LSN(get(kDifferentialBaseLsn)),
 		DifferentialBaseGUID: get(kDifferentialBaseGuid), BackupSetGUID: get(kBackupSetGuid),
-		DatabaseGUID: get(kDatabaseGuid), FamilyGUID: get(kFamilyGuid)}
+		DatabaseGUID: get(kDatabaseGuid), FamilyGUID: get(kFamilyGuid),
+		FirstForkGUID: get(kFirstForkGuid), ForkGUID: get(kForkGuid), ForkPointLSN: LSN(get(kForkPointLsn))}
+	if version == summaryV1 {
+		for k := kFirstForkGuid; k < nSummaryKeys; k++ {
+			if get(k) != "" {
+				return bad("a v1 summary has no %s", summaryKeyNames[k])
+			}
+		}
+	}
 	switch c := get(kCopyOnly); c {
 	case "", "true":
 		s.CopyOnly = c == "true"
 	default:
 		return bad("copyOnly %q", c)
 	}
-	var retain time.Time
+	var retain, fork time.Time
 	for _, f := range []struct {
 		key      summaryKey
 		dst      *time.Time
 		required bool // as Manifest.Validate requires it
-	}{{kStartTime, &s.StartTime, false}, {kFinishTime, &s.FinishTime, false}, {kCreatedAt, &s.CreatedAt, true}, {kRetainUntil, &retain, false}} {
+	}{{kStartTime, &s.StartTime, false}, {kFinishTime, &s.FinishTime, false}, {kCreatedAt, &s.CreatedAt, true}, {kRetainUntil, &retain, false}, {kForkTime, &fork, false}} {
 		v := get(f.key)
 		if v == "" {
 			if f.required {
@@ -201,6 +243,9 @@ func decodeSummary(itemID, pointID string, md map[string]string) (s PointSummary
 	}
 	if get(kRetainUntil) != "" {
 		s.RetainUntil = &retain
+	}
+	if get(kForkTime) != "" {
+		s.ForkTime = &fork
 	}
 	if s.PointID != pointID {
 		return bad("it summarizes point %q", s.PointID)
@@ -231,12 +276,16 @@ const (
 	kFinishTime
 	kCreatedAt
 	kRetainUntil
+	kFirstForkGuid // v2 keys from here on
+	kForkGuid
+	kForkPointLsn
+	kForkTime
 	nSummaryKeys
 )
 
 var summaryKeyNames = [nSummaryKeys]string{"pointId", "type", "copyOnly", "firstLsn", "lastLsn", "checkpointLsn",
 	"databaseBackupLsn", "differentialBaseLsn", "differentialBaseGuid", "backupSetGuid", "databaseGuid", "familyGuid",
-	"startTime", "finishTime", "createdAt", "retainUntil"}
+	"startTime", "finishTime", "createdAt", "retainUntil", "firstForkGuid", "forkGuid", "forkPointLsn", "forkTime"}
 
 // queryByte: the bytes url.Values.Encode writes (unreserved, '%', '+', '=' and '&').
 var queryByte = func() (t [256]bool) {
@@ -267,7 +316,7 @@ func parseSummaryQuery(q string) ([nSummaryKeys]string, error) {
 			k++
 		}
 		if k == nSummaryKeys {
-			return out, fmt.Errorf("unknown key %q (a v1 summary has exactly the v1 keys)", key)
+			return out, fmt.Errorf("unknown key %q (a summary has exactly the keys of its version)", key)
 		}
 		if seen[k] || value == "" {
 			return out, fmt.Errorf("key %q must have one non-empty value", key)
@@ -312,7 +361,10 @@ func (s PointSummary) validate() error {
 	if s.Type == BackupDifferential && s.DifferentialBaseLSN == "" {
 		return errors.New("a differential needs differentialBaseLsn")
 	}
-	return nil
+	// The manifest's fork rules, on the summary's fields.
+	m := Manifest{Schema: ManifestSchema, Backup: BackupInfo{Type: s.Type, FirstLSN: s.FirstLSN, LastLSN: s.LastLSN,
+		FirstForkGUID: s.FirstForkGUID, ForkGUID: s.ForkGUID, ForkPointLSN: s.ForkPointLSN, ForkTime: s.ForkTime}}
+	return m.validateForks()
 }
 
 // ListPointSummaries returns the summaries of an item's recovery points, in ListPoints'

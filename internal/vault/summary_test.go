@@ -42,6 +42,13 @@ func summaryPoints(t *testing.T, f *fixture) []*Manifest {
 		m.Backup.DatabaseBackupLSN = ""
 		m.Database.FamilyGUID = ""
 	})
+	add(5*time.Hour, BackupLog, "forked", func(m *Manifest) {
+		m.Backup.FirstLSN, m.Backup.LastLSN, m.Backup.CheckpointLSN = "37000000019900001", "37000000029900001", "37000000025500001"
+		m.Backup.FirstForkGUID, m.Backup.ForkGUID = "aaaa0000-0000-4000-8000-000000000001", "bbbb0000-0000-4000-8000-000000000002"
+		m.Backup.ForkPointLSN = "37000000019900001"
+		fork := time.Date(2026, 11, 26, 13, 30, 0, 5, time.FixedZone("CET", 3600))
+		m.Backup.ForkTime = &fork
+	})
 	return out
 }
 
@@ -74,13 +81,23 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	assert.Equal(t, "odd & = % + ; ünïcode guid", got[4].BackupSetGUID)
 	assert.Equal(t, LSN(""), got[4].DatabaseBackupLSN)
 	assert.Nil(t, got[0].RetainUntil)
+	assert.Equal(t, "aaaa0000-0000-4000-8000-000000000001", got[5].FirstForkGUID)
+	assert.Equal(t, "bbbb0000-0000-4000-8000-000000000002", got[5].ForkGUID)
+	assert.Equal(t, LSN("37000000019900001"), got[5].ForkPointLSN)
+	require.NotNil(t, got[5].ForkTime)
+	assert.True(t, ms[5].Backup.ForkTime.Equal(*got[5].ForkTime))
+	assert.Equal(t, time.UTC, got[5].ForkTime.Location())
+	assert.Equal(t, "", got[0].FirstForkGUID)
+	for i, m := range ms {
+		assert.Equal(t, SummaryOf(m), got[i], "summary %d is the manifest's", i)
+	}
 	assert.Equal(t, 123456789, got[0].CreatedAt.Nanosecond(), "times keep their nanoseconds")
 
 	// What is stored: one metadata entry, versioned, header-safe.
 	require.NoError(t, f.store.List(ctx, PointsPrefix(f.item), func(b BlobInfo) error {
 		require.Len(t, b.Metadata, 1, b.Name)
 		v := b.Metadata[SummaryMetadataKey]
-		assert.True(t, strings.HasPrefix(v, "v1:"), v)
+		assert.True(t, strings.HasPrefix(v, "v2:"), v)
 		assert.NoError(t, CheckMetadata(b.Metadata))
 		assert.Less(t, len(v), 1024, "a summary is far below Azure's 8 KiB")
 		return nil
@@ -114,7 +131,7 @@ func TestSummaryFallsBackToManifests(t *testing.T) {
 			old++
 		case 2:
 			// A later build's format: this build does not read it and reads the manifest.
-			putOld(t, f.store, m, map[string]string{SummaryMetadataKey: "v2:whatever=it&may=be", "other": "x"})
+			putOld(t, f.store, m, map[string]string{SummaryMetadataKey: "v3:whatever=it&may=be", "other": "x"})
 			future++
 		}
 	}
@@ -212,9 +229,21 @@ func TestSummaryDigest(t *testing.T) {
 	ms := summaryPoints(t, f)
 	m := ms[2]
 	d := SummaryOf(m).Digest()
-	assert.Regexp(t, `^v1:[0-9a-f]{32}$`, d)
+	assert.Regexp(t, `^v2:[0-9a-f]{32}$`, d)
 	match, known := CheckSummaryDigest(m, d)
 	assert.True(t, match && known)
+
+	// A plan made by an earlier build carries v1 digests: still checked, on the v1 fields.
+	d1 := SummaryOf(m).digestAs(summaryV1)
+	assert.Regexp(t, `^v1:[0-9a-f]{32}$`, d1)
+	match, known = CheckSummaryDigest(m, d1)
+	assert.True(t, match && known)
+
+	// The recovery forks are planning fields: a v2 digest covers them.
+	forked := *m
+	forked.Backup.FirstForkGUID, forked.Backup.ForkGUID = "f1", "f1"
+	match, _ = CheckSummaryDigest(&forked, d)
+	assert.False(t, match, "a changed recovery fork changes the digest")
 
 	other := *m
 	other.Backup.StartTime = other.Backup.StartTime.Add(time.Second)
@@ -268,5 +297,64 @@ func TestSummaryMetadataOnlyWhatReadsBack(t *testing.T) {
 		bad := *m
 		mod(&bad)
 		assert.Nil(t, SummaryMetadata(&bad), name)
+	}
+}
+
+// A vault written before recovery forks were recorded (v1 manifests, v1 summaries) still
+// lists and plans; a v1 summary cannot carry fork keys, and a v1 manifest cannot carry fork
+// fields.
+func TestSummaryAndManifestV1StillRead(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	p := NewPointID(base, BackupFull, "v1")
+	info := f.writeStripe(t, DataBlob(f.item, p, 1, 0), pages(1, 3), true)
+	m := f.manifest(p, base.Add(time.Minute), info)
+	m.Schema = ManifestSchemaV1
+	require.NoError(t, m.Validate())
+	v1 := map[string]string{SummaryMetadataKey: SummaryOf(m).encodeAs(summaryV1)}
+	putOld(t, f.store, m, v1)
+
+	cc := &CountingStore{Store: f.store}
+	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	assert.Equal(t, SummaryOf(m), got[0])
+	assert.Equal(t, int64(0), cc.Gets.Load(), "a v1 summary is read from the listing")
+	back, err := f.repo.Manifest(ctx, f.item, p)
+	require.NoError(t, err)
+	assert.Equal(t, ManifestSchemaV1, back.Schema)
+
+	withFork := strings.Replace(v1[SummaryMetadataKey], "type=", "forkGuid=x&type=", 1)
+	_, _, err = decodeSummary(f.item, p, map[string]string{SummaryMetadataKey: withFork})
+	assert.ErrorIs(t, err, ErrInvalidSummary)
+	assert.Contains(t, err.Error(), "a v1 summary has no forkGuid")
+
+	m.Backup.ForkGUID = "f"
+	assert.ErrorIs(t, m.Validate(), ErrInvalidManifest, "a v1 manifest has no fork fields")
+}
+
+func TestManifestForkRules(t *testing.T) {
+	f := newFixture(t)
+	base := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	p := NewPointID(base, BackupLog, "fork")
+	m := f.manifest(p, base.Add(time.Minute), StripeInfo{Blob: DataBlob(f.item, p, 1, 0), Index: IndexBlob(DataBlob(f.item, p, 1, 0)),
+		IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)})
+	m.Backup.FirstLSN, m.Backup.LastLSN = "100", "200"
+	m.Backup.FirstForkGUID, m.Backup.ForkGUID, m.Backup.ForkPointLSN = "f1", "f2", "100"
+	require.NoError(t, m.Validate())
+	for name, mod := range map[string]func(b *BackupInfo){
+		"fork point outside the log": func(b *BackupInfo) { b.ForkPointLSN = "201" },
+		"fork point missing":         func(b *BackupInfo) { b.ForkPointLSN = "" },
+		"fork point without a fork":  func(b *BackupInfo) { b.ForkGUID = "f1" },
+		"fork time without a fork":   func(b *BackupInfo) { b.ForkGUID, b.ForkPointLSN, b.ForkTime = "f1", "", &base },
+		"a full that spans a fork":   func(b *BackupInfo) { b.Type = BackupFull },
+	} {
+		c := *m
+		mod(&c.Backup)
+		if c.Backup.Type == BackupFull {
+			c.PointID = NewPointID(base, BackupFull, "fork")
+		}
+		assert.ErrorIs(t, c.Validate(), ErrInvalidManifest, name)
 	}
 }

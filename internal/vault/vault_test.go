@@ -413,7 +413,7 @@ func TestCommitManifestIdempotent(t *testing.T) {
 
 	raw, err := f.store.Get(ctx, ManifestBlob(f.item, point))
 	require.NoError(t, err)
-	assert.Contains(t, string(raw), `"schema": "sqlvault.manifest/v1"`)
+	assert.Contains(t, string(raw), `"schema": "sqlvault.manifest/v2"`)
 	assert.Contains(t, string(raw), `"lastLsn": "12345678901234567890123"`)
 	assert.Contains(t, string(raw), `"indexSha256": "`+info.IndexSHA256+`"`)
 }
@@ -442,11 +442,11 @@ func TestManifestUnknownSchema(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	point := NewPointID(time.Now(), BackupFull, "m")
-	require.NoError(t, f.store.Put(ctx, ManifestBlob(f.item, point), []byte(`{"schema":"sqlvault.manifest/v2","pointId":"x"}`), PutOptions{}))
+	require.NoError(t, f.store.Put(ctx, ManifestBlob(f.item, point), []byte(`{"schema":"sqlvault.manifest/v3","pointId":"x"}`), PutOptions{}))
 	_, err := f.repo.Manifest(ctx, f.item, point)
 	require.ErrorIs(t, err, ErrUnknownSchema)
-	assert.Contains(t, err.Error(), "this build reads sqlvault.manifest/v1")
-	assert.Contains(t, err.Error(), "v2")
+	assert.Contains(t, err.Error(), "this build reads sqlvault.manifest/v1 and sqlvault.manifest/v2")
+	assert.Contains(t, err.Error(), "v3")
 }
 
 func TestListPointsChronological(t *testing.T) {

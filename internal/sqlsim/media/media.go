@@ -71,7 +71,10 @@ type Header struct {
 	// Identity details RESTORE HEADERONLY reports and a restore carries over.
 	DatabaseCreationDate                    time.Time
 	RecoveryForkGUID, FirstRecoveryForkGUID sqltypes.UUID
-	IsReadOnly                              bool
+	// ForkPointLSN is set (non-zero) when FirstRecoveryForkGUID differs from RecoveryForkGUID:
+	// a log backup that spans the point where a restore recovered and started a new fork.
+	ForkPointLSN content.LSN
+	IsReadOnly   bool
 }
 
 // Trailer is what is known only when the backup ends.
