@@ -540,7 +540,7 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 			writers = append(writers, w)
 			continue
 		}
-		w, err := in.sim.blob.Create(ctx, d.url, d.sas, urlio.WriteOptions{Format: o.format, BlockSize: o.maxTransfer, MaxBlocks: int(in.sim.blockLimit.Load())})
+		w, err := in.blobClient().Create(ctx, d.url, d.sas, urlio.WriteOptions{Format: o.format, BlockSize: o.maxTransfer, MaxBlocks: int(in.sim.blockLimit.Load())})
 		if err != nil {
 			abort()
 			if ctx.Err() != nil {

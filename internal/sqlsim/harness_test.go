@@ -40,7 +40,7 @@ type env struct {
 	in    *sqlsim.Instance
 	blobs *blobfake.Server
 	srv   *httptest.Server
-	base  string // https://blob.sqlsim.test/backups: no port, as SQL Server requires
+	base  string            // https://blob.sqlsim.test/backups: no port, as SQL Server requires
 	hosts map[string]string // the simulated hosts file: blobHost → the blob service's loopback address
 	db    *sql.DB
 	ca    *testenv.CA

@@ -119,7 +119,7 @@ func New(cfg Config) *Simulator {
 	return &Simulator{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		blob:      urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, Forward: cfg.Forward, UserAgent: "SQLSIM/16.0 (BackupToUrl)"}),
+		blob:      newBlobClient(cfg, cfg.Resolve),
 		instances: map[string]*Instance{},
 		groups:    map[string]*AvailabilityGroup{},
 	}

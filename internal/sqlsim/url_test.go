@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
+	"github.com/sqlvault/sqlvault/internal/testenv"
 )
 
 // SQL Server accepts a backup URL only with https, a DNS host name and the default port.
@@ -56,4 +58,46 @@ func TestURLRefusedLikeSQLServer(t *testing.T) {
 			assert.Equal(t, before, len(e.blobs.Requests()), "no request reached the blob service")
 		})
 	}
+}
+
+// Each simulated machine has its own hosts file: two instances of one simulator reach two
+// blob services under the same name (as two VMs each reach their own agent at
+// sqlvault-agent.local), and a machine without an entry falls back to Config.Resolve.
+func TestHostsEntryIsPerMachine(t *testing.T) {
+	e := newEnv(t)
+	// A second blob service under the same name, on a loopback address of its own.
+	ln, err := testenv.ListenLoopback443()
+	require.NoError(t, err)
+	ip2 := testenv.LoopbackIP(ln.Addr().String())
+	certFile, keyFile, err := e.ca.Issue(t.TempDir(), blobHost)
+	require.NoError(t, err)
+	blobs2 := blobfake.New()
+	blobs2.AddContainer(container, sasToken)
+	srv2, err := blobfake.NewTLSServer(ln, blobs2, certFile, keyFile)
+	require.NoError(t, err)
+	t.Cleanup(srv2.Close)
+
+	other, err := e.sim.StartInstance(sqlsim.InstanceConfig{Machine: "SQLVM2"})
+	require.NoError(t, err)
+	other.SetHostsEntry(strings.ToUpper(blobHost), ip2) // names are case-insensitive
+	_, err = other.CreateDatabase(sqlsim.DatabaseSpec{Name: "D2", DataPages: 16})
+	require.NoError(t, err)
+	db2 := e.connectTo(other)
+	_, err = db2.Exec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", e.base, sasToken))
+	require.NoError(t, err)
+	_, err = db2.Exec("BACKUP DATABASE D2 TO URL = @p1", e.url("d2.bak"))
+	require.NoError(t, err)
+
+	e.createDB(sqlsim.DatabaseSpec{Name: "D1", DataPages: 16})
+	e.mustExec("BACKUP DATABASE D1 TO URL = @p1", e.url("d1.bak"))
+
+	names := func(s *blobfake.Server) []string {
+		var out []string
+		for _, b := range s.Blobs() {
+			out = append(out, b.Name)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"d2.bak"}, names(blobs2), "SQLVM2's hosts entry sends it to the second service")
+	assert.Equal(t, []string{"d1.bak"}, names(e.blobs), "SQLVM1 still resolves through Config.Resolve")
 }
