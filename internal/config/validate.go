@@ -251,6 +251,9 @@ func validateEndpointHost(v *validator, host string) {
 	name := host
 	if _, rest, ok := strings.Cut(name, "://"); ok {
 		name, _, _ = strings.Cut(rest, "/")
+		if h, _, err := net.SplitHostPort(name); err == nil {
+			name = h // the suggestion must not carry the port either
+		}
 		v.addf(key, "%q is a URL: set the host name alone (%s); the agent always gives SQL Server https://<host>/… (SQL Server refuses http)", host, name)
 		return
 	}

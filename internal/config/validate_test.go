@@ -177,7 +177,7 @@ func TestValidateRefusesEndpointHostsSQLServerRefuses(t *testing.T) {
 		"::1":                                `agent.endpoint.host: "::1" is an IP address`,
 		"[::1]":                              `agent.endpoint.host: "[::1]" is an IP address`,
 		"http://sqlvault-agent.local":        `agent.endpoint.host: "http://sqlvault-agent.local" is a URL: set the host name alone (sqlvault-agent.local); the agent always gives SQL Server https://<host>/… (SQL Server refuses http)`,
-		"https://sqlvault-agent.local:8443/": `agent.endpoint.host: "https://sqlvault-agent.local:8443/" is a URL: set the host name alone (sqlvault-agent.local:8443)`,
+		"https://sqlvault-agent.local:8443/": `agent.endpoint.host: "https://sqlvault-agent.local:8443/" is a URL: set the host name alone (sqlvault-agent.local);`,
 		"agent_1.corp":                       `agent.endpoint.host: "agent_1.corp" is not a DNS name`,
 	} {
 		c := validAgent(t)

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
 	"github.com/sqlvault/sqlvault/internal/testenv"
 )
@@ -99,4 +100,29 @@ func TestListenAddressTakenSaysWhatToDo(t *testing.T) {
 	// And a server that cannot start opens no sessions.
 	_, err = srv.OpenBackup(map[string]BackupSink{"db.bak": newSink()}, time.Minute)
 	assert.Error(t, err)
+}
+
+// The default configuration (config.Default) makes an endpoint whose URLs have no port,
+// listening where the endpoint's own default says: port 443 of 127.0.0.5.
+func TestDefaultConfigurationGivesPortlessURL(t *testing.T) {
+	d := config.Default().Agent.Endpoint
+	assert.Equal(t, DefaultListen, d.Listen)
+	require.NoError(t, CheckHost(d.Host))
+
+	ca, err := testenv.NewCA()
+	require.NoError(t, err)
+	certFile, keyFile, err := ca.Issue(t.TempDir(), d.Host)
+	require.NoError(t, err)
+	// Not d.Listen itself: a `make run` on this machine may hold 127.0.0.5:443.
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	srv, err := New(Options{Host: d.Host, Listen: listen, CertFile: certFile, KeyFile: keyFile})
+	require.NoError(t, err)
+	require.NoError(t, srv.Start())
+	defer srv.Close()
+	u, err := url.Parse(srv.BaseURL())
+	require.NoError(t, err)
+	assert.Equal(t, "https", u.Scheme)
+	assert.Equal(t, d.Host, u.Host)
+	assert.Empty(t, u.Port(), "SQL Server refuses a backup URL with a port")
 }
