@@ -8,42 +8,53 @@ import (
 	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
 )
 
-// hostsFile is one simulated machine's own hosts-file entries, over Config.Resolve (which
-// every machine shares). Backup URLs carry no port and name the endpoint by host name
-// (SQL Server refuses anything else), so on a real VM the hosts file decides which
-// endpoint a name reaches: several agents in one simulator, each on its own VM, all
-// called sqlvault-agent.local, differ only here.
-type hostsFile struct {
-	mu      sync.Mutex
-	entries map[string]string // lower-cased host name → IP address
-	client  *urlio.Client     // built from Config.Resolve + entries; nil: use the simulator's
+// hostsFiles are the simulated machines' own hosts-file entries, over Config.Resolve (which
+// every machine shares). Backup URLs carry no port and name the endpoint by host name (SQL
+// Server refuses anything else), so on a real VM the hosts file decides which endpoint a
+// name reaches: several agents in one simulator, each on its own VM and all called
+// sqlvault-agent.local, differ only here. Instances on one machine share its file.
+type hostsFiles struct {
+	mu       sync.Mutex
+	machines map[string]*machineHosts // by lower-cased machine name
 }
 
-// SetHostsEntry maps name to ip in this instance's machine's hosts file, as an operator
+type machineHosts struct {
+	entries map[string]string // lower-cased host name → IP address
+	client  *urlio.Client     // SQL Server's blob client on that machine
+}
+
+// SetHostsEntry maps name to ip in the hosts file of this instance's machine, as an operator
 // edits C:\Windows\System32\drivers\etc\hosts or /etc/hosts. Later BACKUP and RESTORE
-// statements of this instance resolve name to ip, port 443.
+// statements of every instance on that machine resolve name to ip, port 443.
 func (in *Instance) SetHostsEntry(name, ip string) {
-	h := &in.hosts
+	h := &in.sim.hosts
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	if h.entries == nil {
-		h.entries = map[string]string{}
+	if h.machines == nil {
+		h.machines = map[string]*machineHosts{}
 	}
-	h.entries[strings.ToLower(name)] = ip
+	key := strings.ToLower(in.cfg.Machine)
+	m := h.machines[key]
+	if m == nil {
+		m = &machineHosts{entries: map[string]string{}}
+		h.machines[key] = m
+	}
+	m.entries[strings.ToLower(name)] = ip
 	resolve := map[string]string{}
 	for k, v := range in.sim.cfg.Resolve {
 		resolve[strings.ToLower(k)] = v
 	}
-	maps.Copy(resolve, h.entries)
-	h.client = newBlobClient(in.sim.cfg, resolve)
+	maps.Copy(resolve, m.entries)
+	m.client = newBlobClient(in.sim.cfg, resolve)
 }
 
-// blobClient is the blob client of this instance's machine.
+// blobClient is SQL Server's blob client on this instance's machine.
 func (in *Instance) blobClient() *urlio.Client {
-	in.hosts.mu.Lock()
-	defer in.hosts.mu.Unlock()
-	if in.hosts.client != nil {
-		return in.hosts.client
+	h := &in.sim.hosts
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if m := h.machines[strings.ToLower(in.cfg.Machine)]; m != nil {
+		return m.client
 	}
 	return in.sim.blob
 }

@@ -36,8 +36,6 @@ type Instance struct {
 	msdb        msdbHistory
 	faults      faultState
 	requests    map[uint16]*request // running BACKUP/RESTORE, for sys.dm_exec_requests
-
-	hosts hostsFile // this machine's own hosts-file entries (hosts.go)
 }
 
 type credential struct {

@@ -102,6 +102,7 @@ type Simulator struct {
 	last   time.Time
 
 	blockLimit atomic.Int64 // blocks per blob the blob service allows (0: Azure's 50,000)
+	hosts      hostsFiles   // each machine's own hosts-file entries (hosts.go)
 
 	mu        sync.Mutex
 	instances map[string]*Instance // by upper-cased server name

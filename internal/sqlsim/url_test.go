@@ -60,9 +60,10 @@ func TestURLRefusedLikeSQLServer(t *testing.T) {
 	}
 }
 
-// Each simulated machine has its own hosts file: two instances of one simulator reach two
-// blob services under the same name (as two VMs each reach their own agent at
-// sqlvault-agent.local), and a machine without an entry falls back to Config.Resolve.
+// Each simulated machine has its own hosts file: instances on two machines of one simulator
+// reach two blob services under the same name (as two VMs each reach their own agent at
+// sqlvault-agent.local), instances on one machine share it, and a machine without an entry
+// falls back to Config.Resolve.
 func TestHostsEntryIsPerMachine(t *testing.T) {
 	e := newEnv(t)
 	// A second blob service under the same name, on a loopback address of its own.
@@ -88,6 +89,17 @@ func TestHostsEntryIsPerMachine(t *testing.T) {
 	_, err = db2.Exec("BACKUP DATABASE D2 TO URL = @p1", e.url("d2.bak"))
 	require.NoError(t, err)
 
+	// A named instance on the same machine reads the same hosts file.
+	named, err := e.sim.StartInstance(sqlsim.InstanceConfig{Machine: "sqlvm2", Instance: "INST2"})
+	require.NoError(t, err)
+	_, err = named.CreateDatabase(sqlsim.DatabaseSpec{Name: "D3", DataPages: 16})
+	require.NoError(t, err)
+	db3 := e.connectTo(named)
+	_, err = db3.Exec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", e.base, sasToken))
+	require.NoError(t, err)
+	_, err = db3.Exec("BACKUP DATABASE D3 TO URL = @p1", e.url("d3.bak"))
+	require.NoError(t, err)
+
 	e.createDB(sqlsim.DatabaseSpec{Name: "D1", DataPages: 16})
 	e.mustExec("BACKUP DATABASE D1 TO URL = @p1", e.url("d1.bak"))
 
@@ -98,6 +110,6 @@ func TestHostsEntryIsPerMachine(t *testing.T) {
 		}
 		return out
 	}
-	assert.Equal(t, []string{"d2.bak"}, names(blobs2), "SQLVM2's hosts entry sends it to the second service")
+	assert.ElementsMatch(t, []string{"d2.bak", "d3.bak"}, names(blobs2), "SQLVM2's hosts entry sends both its instances to the second service")
 	assert.Equal(t, []string{"d1.bak"}, names(e.blobs), "SQLVM1 still resolves through Config.Resolve")
 }
