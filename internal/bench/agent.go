@@ -24,7 +24,8 @@ import (
 
 // AgentConfig is one agent: its endpoint, its SQL Server instance and its vault.
 type AgentConfig struct {
-	Host     string // endpoint DNS name (the simulator resolves it to 127.0.0.1)
+	Host     string // endpoint DNS name, in port-less URLs (the simulator's hosts file maps it to Listen's IP)
+	Listen   string // endpoint bind address, ip:443; default endpoint.DefaultListen
 	CertFile string
 	KeyFile  string
 	Instance string // @@SERVERNAME of the instance it manages
@@ -49,12 +50,12 @@ type Agent struct {
 	env  *testsuite.TestActivityEnvironment
 }
 
-// StartAgent starts the endpoint on a free loopback port and connects to the instance.
+// StartAgent starts the endpoint on cfg.Listen and connects to the instance.
 func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	ep, err := endpoint.New(endpoint.Options{Host: cfg.Host, Listen: "127.0.0.1:0", CertFile: cfg.CertFile,
+	ep, err := endpoint.New(endpoint.Options{Host: cfg.Host, Listen: cfg.Listen, CertFile: cfg.CertFile,
 		KeyFile: cfg.KeyFile, Logger: cfg.Log})
 	if err != nil {
 		return nil, err

@@ -66,7 +66,7 @@ type agentProc struct {
 func (h *simHost) startAgentProc(tb testing.TB, store string, env ...string) *agentProc {
 	tb.Helper()
 	bin := buildAgentbench(tb)
-	args := []string{"-host", agentHost, "-cert", h.certFile, "-key", h.keyFile, "-dsn", h.dsn,
+	args := []string{"-host", agentHost, "-listen", h.endpointAddr(tb), "-cert", h.certFile, "-key", h.keyFile, "-dsn", h.dsn,
 		"-instance", h.inst.ServerName(), "-store", store}
 	if store == "file" {
 		args = append(args, "-dir", tempDir(tb, "sqlvault-bench-vault-"))

@@ -134,7 +134,7 @@ func TestStreamsHoldTheMemoryBudget(t *testing.T) {
 		mu.Unlock()
 		return 0
 	})
-	a, err := StartAgent(AgentConfig{Host: agentHost, CertFile: h.certFile, KeyFile: h.keyFile,
+	a, err := StartAgent(AgentConfig{Host: agentHost, Listen: h.endpointAddr(t), CertFile: h.certFile, KeyFile: h.keyFile,
 		Instance: h.inst.ServerName(), DSN: h.dsn, Store: store, Key: h.key, Memory: budget})
 	require.NoError(t, err)
 	t.Cleanup(a.Close)

@@ -248,7 +248,7 @@ func newFleet(tb testing.TB, tc client.Client, cfg fleetConfig) *fleet {
 			require.NoError(tb, err)
 			vm.dbs = append(vm.dbs, db)
 		}
-		ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: "127.0.0.1:0", CertFile: h.certFile, KeyFile: h.keyFile})
+		ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile})
 		require.NoError(tb, err)
 		require.NoError(tb, ep.Start())
 		f.closers = append(f.closers, func() { _ = ep.Close() })

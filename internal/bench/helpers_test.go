@@ -19,6 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/endpoint"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -95,8 +96,9 @@ func newKey(tb testing.TB) *blockcrypt.Key {
 	return k
 }
 
-// newSimHost starts a simulator instance named machine that resolves agentHost to loopback
-// and trusts the endpoint certificate.
+// newSimHost starts a simulator instance named machine that trusts the endpoint
+// certificate. Each agent started for it maps agentHost in the machine's hosts file to the
+// loopback address it listens on (port 443: SQL Server accepts no port in a URL).
 func newSimHost(tb testing.TB, machine string) *simHost {
 	tb.Helper()
 	cert, key, ca := endpointCert(tb)
@@ -104,7 +106,7 @@ func newSimHost(tb testing.TB, machine string) *simHost {
 	require.NoError(tb, err)
 	pool := x509.NewCertPool()
 	require.True(tb, pool.AppendCertsFromPEM(caPEM))
-	sim := sqlsim.New(sqlsim.Config{TrustedRoots: pool, Resolve: map[string]string{agentHost: "127.0.0.1"}})
+	sim := sqlsim.New(sqlsim.Config{TrustedRoots: pool})
 	tb.Cleanup(func() { _ = sim.Close() })
 	inst, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: machine,
 		Logins: []sqlsim.Login{{Name: sqlLogin, Password: sqlPass, Sysadmin: true}}})
@@ -123,11 +125,21 @@ func (h *simHost) createDB(tb testing.TB, name string, size int64) *sqlsim.Datab
 // agent starts an in-process agent on this host over store.
 func (h *simHost) agent(tb testing.TB, store vault.Store) *Agent {
 	tb.Helper()
-	a, err := StartAgent(AgentConfig{Host: agentHost, CertFile: h.certFile, KeyFile: h.keyFile,
+	a, err := StartAgent(AgentConfig{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile,
 		Instance: h.inst.ServerName(), DSN: h.dsn, Store: store, Key: h.key})
 	require.NoError(tb, err)
 	tb.Cleanup(a.Close)
 	return a
+}
+
+// endpointAddr picks port 443 of a fresh loopback address for an agent's endpoint and maps
+// agentHost to it in this machine's hosts file.
+func (h *simHost) endpointAddr(tb testing.TB) string {
+	tb.Helper()
+	listen, err := testenv.Loopback443()
+	require.NoError(tb, err)
+	h.inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
+	return listen
 }
 
 func (h *simHost) db(tb testing.TB, name string) *sqlsim.Database {

@@ -140,9 +140,12 @@ type Agent struct {
 }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
+// The name in the URL and the address the endpoint binds are separate: SQL Server accepts
+// only https://<DNS name>/… with no port, so the URL is always https://<Host>/…, and the
+// SQL Server host's hosts file (or DNS) maps Host to the address in Listen.
 type Endpoint struct {
-	Host     string `yaml:"host" json:"host"`     // the name SQL Server uses in the URL; the certificate must match it
-	Listen   string `yaml:"listen" json:"listen"` // host:port to listen on
+	Host     string `yaml:"host" json:"host"`     // the DNS name SQL Server uses in the URL, no port; the certificate must match it
+	Listen   string `yaml:"listen" json:"listen"` // ip:port the endpoint binds; default 127.0.0.5:443
 	CertFile string `yaml:"certFile" json:"certFile"`
 	KeyFile  string `yaml:"keyFile" json:"keyFile"`
 }
@@ -174,7 +177,7 @@ const (
 	DefaultControlTaskQueue     = "sqlvault-control"
 	DefaultContainer            = "sqlvault"
 	DefaultKeyFile              = "/etc/sqlvault/vault.key"
-	DefaultEndpointListen       = ":8443"
+	DefaultEndpointListen       = "127.0.0.5:443" // a loopback address of its own, so IIS/SSRS on 0.0.0.0:443 are not disturbed
 	DefaultMaxConcurrentBackups = 4
 	DefaultBlocksInFlight       = 2
 	MaxBlocksInFlight           = 16
@@ -356,8 +359,8 @@ var overrides = []override{
 	}},
 	{"SQLVAULT_KEY_FILE", "key-file", "vault encryption key file", setString(func(c *Config) *string { return &c.Key.File })},
 	{"SQLVAULT_AGENT_VM", "vm", "this VM's name (agent task queue suffix)", setString(func(c *Config) *string { return &c.Agent.VM })},
-	{"SQLVAULT_AGENT_ENDPOINT_HOST", "endpoint-host", "host name SQL Server uses to reach the agent endpoint", setString(func(c *Config) *string { return &c.Agent.Endpoint.Host })},
-	{"SQLVAULT_AGENT_ENDPOINT_LISTEN", "endpoint-listen", "address the agent endpoint listens on", setString(func(c *Config) *string { return &c.Agent.Endpoint.Listen })},
+	{"SQLVAULT_AGENT_ENDPOINT_HOST", "endpoint-host", "DNS name SQL Server uses in backup URLs (https://<host>/…, never a port)", setString(func(c *Config) *string { return &c.Agent.Endpoint.Host })},
+	{"SQLVAULT_AGENT_ENDPOINT_LISTEN", "endpoint-listen", "ip:port the agent endpoint binds (default 127.0.0.5:443; SQL Server connects to 443)", setString(func(c *Config) *string { return &c.Agent.Endpoint.Listen })},
 	{"SQLVAULT_AGENT_ENDPOINT_CERT_FILE", "endpoint-cert-file", "agent endpoint TLS certificate file", setString(func(c *Config) *string { return &c.Agent.Endpoint.CertFile })},
 	{"SQLVAULT_AGENT_ENDPOINT_KEY_FILE", "endpoint-key-file", "agent endpoint TLS key file", setString(func(c *Config) *string { return &c.Agent.Endpoint.KeyFile })},
 	{"SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS", "max-concurrent-backups", "backups one agent runs at a time", func(c *Config, v string) error {

@@ -52,7 +52,7 @@ func TestLoadDefaults(t *testing.T) {
 	assert.Equal(t, Secret{Env: "SQLVAULT_VAULT_CONNECTION_STRING"}, c.Vault.ConnectionString)
 	assert.Equal(t, "/etc/sqlvault/vault.key", c.Key.File)
 	assert.Equal(t, "sqlvm1", c.Agent.VM, "short host name")
-	assert.Equal(t, Endpoint{Host: "sqlvm1", Listen: ":8443"}, c.Agent.Endpoint)
+	assert.Equal(t, Endpoint{Host: "sqlvm1", Listen: "127.0.0.5:443"}, c.Agent.Endpoint)
 	assert.Equal(t, 4, c.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 2, c.Agent.BlocksInFlight, "the measured default (BENCHMARKS.md)")
 	assert.Equal(t, 128, c.Agent.MemoryLimitMiB)

@@ -32,4 +32,6 @@ func TestReadmeExampleLoads(t *testing.T) {
 	assert.Equal(t, 4, cfg.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 2, cfg.Agent.BlocksInFlight)
 	assert.Equal(t, 128, cfg.Agent.MemoryLimitMiB)
+	assert.Equal(t, "sqlvault-agent.local", cfg.Agent.Endpoint.Host, "a DNS name without a port: what SQL Server accepts")
+	assert.Equal(t, DefaultEndpointListen, cfg.Agent.Endpoint.Listen)
 }

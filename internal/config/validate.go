@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"strconv"
 	"strings"
 )
 
@@ -145,12 +146,8 @@ func (c *Config) validateAgent(v *validator) {
 	if a.MemoryLimitMiB != 0 && a.MemoryLimitMiB < MinAgentMemoryLimitMiB {
 		v.addf("agent.memoryLimitMiB", "must be 0 (no limit) or at least %d (got %d): below that the collector would run all the time", MinAgentMemoryLimitMiB, a.MemoryLimitMiB)
 	}
-	if a.Endpoint.Host == "" {
-		v.addf("agent.endpoint.host", "set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)")
-	}
-	if _, _, err := net.SplitHostPort(a.Endpoint.Listen); err != nil {
-		v.addf("agent.endpoint.listen", "%q is not [host]:port (for example %s)", a.Endpoint.Listen, DefaultEndpointListen)
-	}
+	validateEndpointHost(v, a.Endpoint.Host)
+	validateEndpointListen(v, a.Endpoint.Listen)
 	if (a.Endpoint.CertFile == "") != (a.Endpoint.KeyFile == "") {
 		v.addf("agent.endpoint", "certFile and keyFile go together: set both, or neither")
 	}
@@ -243,4 +240,70 @@ func reason(err error) string {
 		return pe.Err.Error()
 	}
 	return err.Error()
+}
+
+// validateEndpointHost refuses a host that would give SQL Server a backup URL it refuses:
+// SQL Server takes https://<DNS name>/… only, with no port (sources:
+// internal/sqlsim/FIDELITY.md, "Backup URL and endpoint address"). Each message says what
+// to write instead.
+func validateEndpointHost(v *validator, host string) {
+	const key = "agent.endpoint.host"
+	name := host
+	if _, rest, ok := strings.Cut(name, "://"); ok {
+		name, _, _ = strings.Cut(rest, "/")
+		if h, _, err := net.SplitHostPort(name); err == nil {
+			name = h // the suggestion must not carry the port either
+		}
+		v.addf(key, "%q is a URL: set the host name alone (%s); the agent always gives SQL Server https://<host>/… (SQL Server refuses http)", host, name)
+		return
+	}
+	switch {
+	case host == "":
+		v.addf(key, "set the DNS name SQL Server uses to reach this agent (it must match the endpoint certificate), e.g. sqlvault-agent.local")
+	case net.ParseIP(strings.Trim(host, "[]")) != nil:
+		v.addf(key, "%q is an IP address, and SQL Server refuses a backup URL whose host is not a DNS name: set a name (e.g. sqlvault-agent.local) and map it to the agent's listen address in the SQL Server host's hosts file", host)
+	case strings.Contains(host, ":"):
+		name, port, _ := strings.Cut(host, ":")
+		v.addf(key, "%q has a port, and SQL Server refuses a backup URL with a port (it connects to 443 only): set %s to %q, and the address the agent binds in agent.endpoint.listen (default %s; port %s there works only behind a port forward)", host, key, name, DefaultEndpointListen, port)
+	case !validDNSName(host):
+		v.addf(key, "%q is not a DNS name: use letters, digits and hyphens in dot-separated labels, e.g. sqlvault-agent.local", host)
+	}
+}
+
+// validateEndpointListen checks the address the endpoint binds. Its port is not part of any
+// URL: SQL Server always connects to port 443 of the host's address, so another port only
+// works behind a port forward (the agent warns at start).
+func validateEndpointListen(v *validator, listen string) {
+	const key = "agent.endpoint.listen"
+	_, port, err := net.SplitHostPort(listen)
+	if err != nil {
+		v.addf(key, "%q is not ip:port (for example %s, a loopback address of the agent's own on the only port SQL Server accepts)", listen, DefaultEndpointListen)
+		return
+	}
+	n, err := strconv.Atoi(port)
+	switch {
+	case err != nil || n < 0 || n > 65535:
+		v.addf(key, "%q: the port must be a number (443)", listen)
+	case n == 0:
+		v.addf(key, "%q: port 0 picks a random port, which SQL Server cannot find; SQL Server connects to port 443 only (for example %s)", listen, DefaultEndpointListen)
+	}
+}
+
+// validDNSName accepts letters, digits and hyphens in dot-separated labels of 1..63
+// characters that neither start nor end with a hyphen.
+func validDNSName(h string) bool {
+	if h == "" || len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }

@@ -1,6 +1,7 @@
 package config
 
 import (
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -105,8 +106,8 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 		`agent.vm: cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM`,
 		`agent.maxConcurrentBackups: must be at least 1 (got 0)`,
 		`agent.blocksInFlight: must be 1 to 16 (got 0); each block in flight costs about 8 MiB of memory per stripe`,
-		`agent.endpoint.host: set the host name SQL Server uses to reach this agent (it must match the endpoint certificate)`,
-		`agent.endpoint.listen: "8443" is not [host]:port (for example :8443)`,
+		`agent.endpoint.host: set the DNS name SQL Server uses to reach this agent (it must match the endpoint certificate), e.g. sqlvault-agent.local`,
+		`agent.endpoint.listen: "8443" is not ip:port (for example 127.0.0.5:443, a loopback address of the agent's own on the only port SQL Server accepts)`,
 		`agent.endpoint: certFile and keyFile go together: set both, or neither`,
 		`agent.endpoint.keyFile: cannot read ` + missing + `: no such file or directory; fix the path or create the file`,
 		`agent.instances[0].host: set the SQL Server host (or give a full connection string with dsn:)`,
@@ -163,4 +164,58 @@ func TestValidateVaultAuthModes(t *testing.T) {
 			assert.Equal(t, tc.want, errorLines(c.Validate()))
 		})
 	}
+}
+
+// Each endpoint host that would give SQL Server a backup URL it refuses (a port, an IP
+// address, http) is refused by name, saying what to set instead.
+func TestValidateRefusesEndpointHostsSQLServerRefuses(t *testing.T) {
+	for host, want := range map[string]string{
+		"sqlvault-agent.local:8443":          `agent.endpoint.host: "sqlvault-agent.local:8443" has a port, and SQL Server refuses a backup URL with a port (it connects to 443 only): set agent.endpoint.host to "sqlvault-agent.local", and the address the agent binds in agent.endpoint.listen (default 127.0.0.5:443; port 8443 there works only behind a port forward)`,
+		"sqlvault-agent.local:443":           `agent.endpoint.host: "sqlvault-agent.local:443" has a port`,
+		"10.0.0.5":                           `agent.endpoint.host: "10.0.0.5" is an IP address, and SQL Server refuses a backup URL whose host is not a DNS name: set a name (e.g. sqlvault-agent.local) and map it to the agent's listen address in the SQL Server host's hosts file`,
+		"127.0.0.5":                          `agent.endpoint.host: "127.0.0.5" is an IP address`,
+		"::1":                                `agent.endpoint.host: "::1" is an IP address`,
+		"[::1]":                              `agent.endpoint.host: "[::1]" is an IP address`,
+		"http://sqlvault-agent.local":        `agent.endpoint.host: "http://sqlvault-agent.local" is a URL: set the host name alone (sqlvault-agent.local); the agent always gives SQL Server https://<host>/… (SQL Server refuses http)`,
+		"https://sqlvault-agent.local:8443/": `agent.endpoint.host: "https://sqlvault-agent.local:8443/" is a URL: set the host name alone (sqlvault-agent.local);`,
+		"agent_1.corp":                       `agent.endpoint.host: "agent_1.corp" is not a DNS name`,
+	} {
+		c := validAgent(t)
+		c.Agent.Endpoint.Host = host
+		lines := errorLines(c.Validate())
+		require.Len(t, lines, 1, host)
+		assert.True(t, strings.HasPrefix(lines[0], want), "%s:\n got %s\nwant %s…", host, lines[0], want)
+	}
+}
+
+func TestValidateEndpointListen(t *testing.T) {
+	for listen, want := range map[string]string{
+		"127.0.0.5":   `agent.endpoint.listen: "127.0.0.5" is not ip:port (for example 127.0.0.5:443, a loopback address of the agent's own on the only port SQL Server accepts)`,
+		"127.0.0.5:0": `agent.endpoint.listen: "127.0.0.5:0": port 0 picks a random port, which SQL Server cannot find; SQL Server connects to port 443 only (for example 127.0.0.5:443)`,
+		"127.0.0.5:x": `agent.endpoint.listen: "127.0.0.5:x": the port must be a number (443)`,
+	} {
+		c := validAgent(t)
+		c.Agent.Endpoint.Listen = listen
+		assert.Equal(t, []string{want}, errorLines(c.Validate())[:1], listen)
+	}
+	// The port is not part of the URL: another port (behind a forward), or every
+	// interface (a container), is the operator's choice.
+	for _, listen := range []string{"127.0.0.5:443", "127.0.0.6:443", ":443", "0.0.0.0:443", "127.0.0.5:8443"} {
+		c := validAgent(t)
+		c.Agent.Endpoint.Listen = listen
+		assert.NoError(t, c.Validate(), listen)
+	}
+}
+
+// The default configuration gives SQL Server a URL without a port, served on port 443 of a
+// loopback address of the endpoint's own, not on every interface.
+func TestDefaultEndpointIsLoopback443WithPortlessURL(t *testing.T) {
+	c := Default()
+	ip, port, err := net.SplitHostPort(c.Agent.Endpoint.Listen)
+	require.NoError(t, err)
+	assert.Equal(t, "443", port)
+	assert.True(t, net.ParseIP(ip).IsLoopback(), "loopback by default, not all interfaces")
+	assert.NotEqual(t, "127.0.0.1", ip, "an address of its own")
+	assert.NotContains(t, c.Agent.Endpoint.Host, ":", "the URL's host has no port")
+	assert.Nil(t, net.ParseIP(c.Agent.Endpoint.Host), "the URL's host is a name")
 }

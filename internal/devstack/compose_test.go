@@ -1,6 +1,7 @@
 package devstack
 
 import (
+	"net"
 	"os"
 	"path"
 	"path/filepath"
@@ -27,6 +28,8 @@ type composeFile struct {
 		Entrypoint  []string          `yaml:"entrypoint"`
 		Environment map[string]string `yaml:"environment"`
 		Volumes     []string          `yaml:"volumes"`
+		Ports       []string          `yaml:"ports"`
+		Sysctls     map[string]string `yaml:"sysctls"`
 		Networks    map[string]struct {
 			Aliases []string `yaml:"aliases"`
 		} `yaml:"networks"`
@@ -81,9 +84,15 @@ func TestComposeFileAgreesWithItsWorkerConfig(t *testing.T) {
 	}
 	assert.Contains(t, env["SQLVAULT_VAULT_CONNECTION_STRING"], "BlobEndpoint=http://azurite:10000/devstoreaccount1;")
 
-	// SQL Server reaches the agent by the endpoint host, through a network alias, and
-	// trusts the CA the init step made for exactly that host.
+	// SQL Server reaches the agent by the endpoint host, through a network alias, on port
+	// 443 (its URLs carry no port), and trusts the CA the init step made for exactly that
+	// host. The endpoint is not published to the Docker host.
 	assert.Contains(t, worker.Networks["default"].Aliases, cfg.Agent.Endpoint.Host)
+	_, port, err := net.SplitHostPort(cfg.Agent.Endpoint.Listen)
+	require.NoError(t, err)
+	assert.Equal(t, "443", port)
+	assert.Empty(t, worker.Ports, "the endpoint is for SQL Server on the compose network only")
+	assert.Equal(t, "0", worker.Sysctls["net.ipv4.ip_unprivileged_port_start"], "a non-root worker may bind 443")
 	initCmd := strings.Join(cf.Services["init"].Command, " ")
 	assert.Contains(t, initCmd, "worker cert generate --host "+cfg.Agent.Endpoint.Host+" --dir "+path.Dir(cfg.Agent.Endpoint.CertFile))
 	assert.Contains(t, initCmd, "worker key generate --file "+cfg.Key.File)

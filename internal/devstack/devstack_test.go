@@ -36,10 +36,23 @@ const (
 )
 
 // TestRunShBacksUpAndStopsCleanly starts run.sh on free ports with a fresh state directory,
-// runs the commands its banner prints with the environment its banner prints, and checks
-// that Ctrl-C (SIGINT to the script's process group, as a terminal sends it) leaves no
-// process and no listener behind.
+// the agent endpoint on port 443 of a loopback address of its own (the tests run as root,
+// as in CI), runs the commands its banner prints with the environment its banner prints,
+// and checks that Ctrl-C (SIGINT to the script's process group, as a terminal sends it)
+// leaves no process and no listener behind.
 func TestRunShBacksUpAndStopsCleanly(t *testing.T) {
+	runStack(t, "")
+}
+
+// TestRunShForwardsWhenTheEndpointIsNotOn443 runs the stack the way an ordinary user gets
+// it (port 443 not allowed, here chosen with SQLVAULT_DEV_ENDPOINT_PORT): the endpoint binds
+// another port, the simulator forwards 443 to it, the banner says so, and backups work
+// with the same port-less URLs.
+func TestRunShForwardsWhenTheEndpointIsNotOn443(t *testing.T) {
+	runStack(t, "forwarded")
+}
+
+func runStack(t *testing.T, mode string) {
 	root, err := testenv.RepoRoot()
 	require.NoError(t, err)
 	// The tools come from `make tools`; a missing one fails, never skips, so an unprepared
@@ -52,20 +65,35 @@ func TestRunShBacksUpAndStopsCleanly(t *testing.T) {
 	}
 
 	ports := freePorts(t, 5)
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	endpoint := listen // where the endpoint listens
 	env := append(cleanEnv(),
 		"SQLVAULT_DEV_DIR="+t.TempDir(),
 		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
 		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
 		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
 		"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
-		"SQLVAULT_DEV_ENDPOINT_PORT="+strconv.Itoa(ports[4]),
+		"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
 	)
+	if mode == "forwarded" {
+		endpoint = net.JoinHostPort(testenv.LoopbackIP(listen), strconv.Itoa(ports[4]))
+		env = append(env, "SQLVAULT_DEV_ENDPOINT_PORT="+strconv.Itoa(ports[4]))
+	}
+	ports = ports[:4]
 	s := startScript(t, root, env)
 
 	banner := s.waitFor(t, endBanner, 3*time.Minute)
 	require.Contains(t, banner, upBanner)
 	for _, p := range ports {
 		assert.Contains(t, banner, ":"+strconv.Itoa(p), "the banner shows every address")
+	}
+	// SQL Server is given port-less URLs; the banner says where the endpoint really listens.
+	assert.Contains(t, banner, "endpoint https://sqlvault-agent.local/ (listening on "+endpoint+")")
+	if mode == "forwarded" {
+		assert.Contains(t, banner, "simulator forwards "+listen+" to it")
+	} else {
+		assert.NotContains(t, banner, "forwards")
 	}
 	exports, commands := parseNextSteps(t, banner)
 	assert.Equal(t, []string{
@@ -127,12 +155,16 @@ func TestRunShBacksUpAndStopsCleanly(t *testing.T) {
 		err := syscall.Kill(c.pid, 0)
 		assert.ErrorIs(t, err, syscall.ESRCH, "%s (pid %d) still runs after Ctrl-C", c.name, c.pid)
 	}
+	addrs := []string{endpoint}
 	for _, p := range ports {
-		conn, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", p), time.Second)
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	for _, a := range addrs {
+		conn, err := net.DialTimeout("tcp", a, time.Second)
 		if err == nil {
 			conn.Close()
 		}
-		assert.Error(t, err, "something still listens on port %d after Ctrl-C", p)
+		assert.Error(t, err, "something still listens on %s after Ctrl-C", a)
 	}
 }
 

@@ -9,15 +9,25 @@
 # and one log per service in logs/. The key and certificate are made once and reused; the
 # vault key especially, because backups already in Azurite can only be read with it.
 #
-# Environment (defaults in brackets); the ports let a second stack (a test) run beside one:
+# Environment (defaults in brackets); the ports and the endpoint address let a second stack
+# (a test) run beside one:
 #   SQLVAULT_DEV_DIR            state directory [.run]
 #   SQLVAULT_DEV_TEMPORAL_PORT  Temporal frontend (gRPC) [7233]
 #   SQLVAULT_DEV_UI_PORT        Temporal Web UI [8233]
 #   SQLVAULT_DEV_AZURITE_PORT   Azurite blob service [10000]
 #   SQLVAULT_DEV_SQL_PORT       SQL Server simulator (TDS) [14330]
-#   SQLVAULT_DEV_ENDPOINT_PORT  the agent's HTTPS blob endpoint [8443]
+#   SQLVAULT_DEV_ENDPOINT_ADDR  loopback address of the agent's HTTPS blob endpoint [127.0.0.5]
+#   SQLVAULT_DEV_ENDPOINT_PORT  the port it binds [443, or 8443 when 443 is not allowed]
 #   SQLVAULT_DEV_START_TIMEOUT  seconds each service may take to become ready [90]
 #   SQLVAULT_SQL_PASSWORD       the simulator's sa password [Sim-Passw0rd]
+#
+# The agent endpoint: SQL Server accepts a backup URL only as https://<DNS name>/… with no
+# port, so SQL Server (here the simulator) always connects to port 443 of the address its
+# hosts file gives for sqlvault-agent.local (--resolve). Port 443 is privileged on Linux: as
+# root, or with net.ipv4.ip_unprivileged_port_start <= 443, the endpoint binds 443. As an
+# ordinary user the script says so and binds 8443 instead, and the simulator forwards 443
+# there (--forward), as a port redirect (iptables REDIRECT) would on a VM: the URLs keep
+# having no port. A real agent never does this by itself (see README, "The endpoint address").
 #
 # internal/devstack/devstack_test.go runs this script the way a person does and backs up
 # through it, so a change here is tested by `go test ./internal/devstack`.
@@ -42,7 +52,37 @@ temporal_port=$(port_var SQLVAULT_DEV_TEMPORAL_PORT 7233)
 ui_port=$(port_var SQLVAULT_DEV_UI_PORT 8233)
 azurite_port=$(port_var SQLVAULT_DEV_AZURITE_PORT 10000)
 sql_port=$(port_var SQLVAULT_DEV_SQL_PORT 14330)
-endpoint_port=$(port_var SQLVAULT_DEV_ENDPOINT_PORT 8443)
+endpoint_addr=${SQLVAULT_DEV_ENDPOINT_ADDR:-127.0.0.5}
+[[ $endpoint_addr =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
+  die "SQLVAULT_DEV_ENDPOINT_ADDR=$endpoint_addr is not a loopback address 127.x.y.z (the endpoint binds only loopback)"
+
+# can_bind_443: root, or a kernel that lets ordinary processes bind 443. The worker binary is
+# rebuilt on every start, so a capability set on it (setcap) would not last.
+can_bind_443() {
+  ((EUID == 0)) && return 0
+  local start
+  start=$(cat /proc/sys/net/ipv4/ip_unprivileged_port_start 2>/dev/null) || return 0 # not Linux: no privileged-port rule to predict
+  ((start <= 443))
+}
+endpoint_note=
+if [[ -n ${SQLVAULT_DEV_ENDPOINT_PORT:-} ]]; then
+  endpoint_port=$(port_var SQLVAULT_DEV_ENDPOINT_PORT 443)
+elif can_bind_443; then
+  endpoint_port=443
+else
+  endpoint_port=8443
+  endpoint_note="note: port 443 is privileged on Linux and this shell is not root, so the agent endpoint
+      listens on $endpoint_addr:8443 and the simulator forwards $endpoint_addr:443 to it, as a port
+      redirect would on a VM. Backup URLs still carry no port, as SQL Server requires. To run it
+      on 443 as a real agent runs: sudo make run, or allow ordinary processes to bind 443 with
+        sudo sysctl -w net.ipv4.ip_unprivileged_port_start=443
+      A real agent never moves to another port by itself: it stops and says how to get 443."
+fi
+if [[ -z $endpoint_note ]] && ((endpoint_port != 443)); then
+  endpoint_note="note: the agent endpoint listens on $endpoint_addr:$endpoint_port (SQLVAULT_DEV_ENDPOINT_PORT) and the
+      simulator forwards $endpoint_addr:443 to it, as a port redirect would on a VM; backup URLs
+      carry no port, as SQL Server requires."
+fi
 start_timeout=${SQLVAULT_DEV_START_TIMEOUT:-90}
 [[ $start_timeout =~ ^[0-9]+$ ]] || die "SQLVAULT_DEV_START_TIMEOUT=$start_timeout is not a number of seconds"
 
@@ -90,14 +130,18 @@ check_port() { # port, what, variable
     die "port $1 ($2) is already in use: stop what listens there (another make run?), or choose another port, e.g. $3=$alt make run"
   fi
 }
+if (exec 3<>"/dev/tcp/$endpoint_addr/$endpoint_port") 2>/dev/null; then
+  die "$endpoint_addr:$endpoint_port (agent endpoint) is already in use: stop what listens there (another make run?), or choose another loopback address, e.g. SQLVAULT_DEV_ENDPOINT_ADDR=127.0.0.6 make run"
+fi
 check_port "$temporal_port" "Temporal frontend" SQLVAULT_DEV_TEMPORAL_PORT
 check_port "$ui_port" "Temporal Web UI" SQLVAULT_DEV_UI_PORT
 check_port "$azurite_port" "Azurite" SQLVAULT_DEV_AZURITE_PORT
 check_port "$sql_port" "SQL Server simulator" SQLVAULT_DEV_SQL_PORT
-check_port "$endpoint_port" "agent endpoint" SQLVAULT_DEV_ENDPOINT_PORT
-if [[ $(printf '%s\n' "$temporal_port" "$ui_port" "$azurite_port" "$sql_port" "$endpoint_port" | sort -u | wc -l) -ne 5 ]]; then
+if [[ $(printf '%s\n' "$temporal_port" "$ui_port" "$azurite_port" "$sql_port" | sort -u | wc -l) -ne 4 ]]; then
   die "two SQLVAULT_DEV_*_PORT variables name the same port; every service needs its own"
 fi
+
+[[ -z $endpoint_note ]] || echo "$endpoint_note"
 
 # --- build and one-time set-up -------------------------------------------------------------
 
@@ -146,7 +190,7 @@ agent:
   vm: $vm
   endpoint:
     host: $agent_host
-    listen: 127.0.0.1:$endpoint_port
+    listen: $endpoint_addr:$endpoint_port
     certFile: $(yq "$cert_file")
     keyFile: $(yq "$cert_key")
   instances:
@@ -275,8 +319,14 @@ launch azurite "$azurite_bin" --blobHost 127.0.0.1 --blobPort "$azurite_port" --
 wait_ready azurite listening "$azurite_port"
 
 # The password goes through the environment, not argv, where ps would show it.
+# The simulated VM's hosts file maps the agent's name to the endpoint's address; URLs carry no
+# port, so it connects to 443 there (forwarded when the endpoint could not bind 443).
+forward=()
+if ((endpoint_port != 443)); then
+  forward=(--forward "$endpoint_addr:443=$endpoint_addr:$endpoint_port")
+fi
 launch sqlsim env SQLSIM_PASSWORD="$sql_password" "$root/bin/sqlsim" --listen "127.0.0.1:$sql_port" \
-  --trust-ca "$ca_file" --resolve "$agent_host=127.0.0.1" --workload 20
+  --trust-ca "$ca_file" --resolve "$agent_host=$endpoint_addr" "${forward[@]}" --workload 20
 # sqlsim prints its "listening" line after the sample databases exist; the port opens earlier.
 wait_ready sqlsim logged sqlsim "listening on"
 
@@ -313,7 +363,7 @@ sqlvault stack is up (state in $dir, logs in $logs):
   Temporal frontend  127.0.0.1:$temporal_port, namespace default
   Azurite blob       $blob_endpoint  (vault container sqlvault)
   SQL Server (sim)   127.0.0.1:$sql_port  $login  (encrypt=disable), instance $vm
-  sqlvault worker    control + agent for $vm, endpoint https://$agent_host:$endpoint_port
+  sqlvault worker    control + agent for $vm, endpoint https://$agent_host/ (listening on $endpoint_addr:$endpoint_port)
   worker config      $config
   logs               $logs/{temporal,azurite,sqlsim,worker}.log
 
@@ -325,8 +375,9 @@ Next, in another terminal in $root:
 (the two exports are also in $env_file: source it instead)
 
 Query the simulator:  $sqlq -e "SELECT name, recovery_model_desc FROM sys.databases"
-Ctrl-C stops everything.
 MSG
+[[ -z $endpoint_note ]] || printf '%s\n\n' "$endpoint_note"
+echo "Ctrl-C stops everything."
 
 # Stay in the foreground; a service that dies takes the stack down with a pointer to its log.
 while :; do

@@ -57,8 +57,10 @@ type agentProcess struct {
 func (s *stack) startAgentProcess(name string) *agentProcess {
 	bin := buildBinary(s.t, "./worker")
 	dir := s.t.TempDir()
-	port, err := testenv.FreePort()
+	// Port 443 of a loopback address of its own, which this VM's hosts file names.
+	listen, err := testenv.Loopback443()
 	require.NoError(s.t, err)
+	s.inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
 	cfg := fmt.Sprintf(`role: agent
 temporal:
   address: %s
@@ -73,7 +75,7 @@ agent:
   vm: %s
   endpoint:
     host: %s
-    listen: 127.0.0.1:%d
+    listen: %s
     certFile: %s
     keyFile: %s
   instances:
@@ -87,7 +89,7 @@ agent:
 log:
   level: debug
   format: json
-`, s.temporal.HostPort, s.temporal.Namespace, s.container, s.keyFile, s.agentVM(), agentHost, port, s.certFile, s.keyPEM,
+`, s.temporal.HostPort, s.temporal.Namespace, s.container, s.keyFile, s.agentVM(), agentHost, listen, s.certFile, s.keyPEM,
 		vm, s.inst.Port(), sqlLogin)
 	cfgPath := filepath.Join(dir, "agent.yaml")
 	require.NoError(s.t, os.WriteFile(cfgPath, []byte(cfg), 0o600))

@@ -161,7 +161,10 @@ func newStack(t *testing.T) *stack {
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
 
 	s.clock = sqlsim.NewManualClock(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
-	s.sim = sqlsim.New(sqlsim.Config{Clock: s.clock, TrustedRoots: pool, Resolve: map[string]string{agentHost: "127.0.0.1"}})
+	// No shared name resolution: each agent listens on port 443 of a loopback address of its
+	// own and its instance's machine maps agentHost there (startAgentFor), as each VM's hosts
+	// file does.
+	s.sim = sqlsim.New(sqlsim.Config{Clock: s.clock, TrustedRoots: pool})
 	t.Cleanup(func() { _ = s.sim.Close() })
 	s.inst, err = s.sim.StartInstance(sqlsim.InstanceConfig{Machine: vm, Logins: []sqlsim.Login{{Name: sqlLogin, Password: sqlPassword, Sysadmin: true}}})
 	require.NoError(t, err)
@@ -202,9 +205,12 @@ func (s *stack) startAgent() { s.startAgentFor(s.inst, vm, s.agentVM()) }
 
 // startAgentFor runs an in-process agent for one instance on VM vmName.
 func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
-	ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: "127.0.0.1:0", CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log})
+	listen, err := testenv.Loopback443()
+	require.NoError(s.t, err)
+	ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: listen, CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log})
 	require.NoError(s.t, err)
 	require.NoError(s.t, ep.Start())
+	inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
 	conn, err := sqlserver.Open(inst.DSN(sqlLogin, sqlPassword, ""))
 	require.NoError(s.t, err)
 	a := &activities.Agent{VM: vmName, Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,

@@ -148,9 +148,12 @@ func serial() *big.Int {
 // reach the agent under host, on Windows and on Linux.
 func TrustInstructions(host, caFile string) string {
 	base := filepath.Base(caFile)
+	ip, _, _ := net.SplitHostPort(DefaultListen)
 	var b strings.Builder
-	fmt.Fprintf(&b, `SQL Server reaches the sqlvault agent at https://%[1]s:<port>/ and checks its certificate
-like any HTTPS client. Make the SQL Server host trust the agent's CA (%[2]s) and resolve %[1]s.
+	fmt.Fprintf(&b, `SQL Server reaches the sqlvault agent at https://%[1]s/ (port 443: SQL Server refuses a backup
+URL with a port) and checks its certificate like any HTTPS client. Make the SQL Server host
+trust the agent's CA (%[2]s) and resolve %[1]s to the address the agent listens on
+(agent.endpoint.listen; by default %[4]s, a loopback address of its own on the SQL Server VM).
 The CA can only vouch for %[1]s (it is name-constrained) and its private key was not kept.
 
 Windows (SQL Server on Windows), in an elevated PowerShell on the SQL Server host:
@@ -159,9 +162,9 @@ Windows (SQL Server on Windows), in an elevated PowerShell on the SQL Server hos
        Import-Certificate -FilePath C:\sqlvault\%[3]s -CertStoreLocation Cert:\LocalMachine\Root
      or: certlm.msc > Trusted Root Certification Authorities > Certificates >
          All Tasks > Import... > select the file.
-  3. If %[1]s is not in DNS, add the agent's address to C:\Windows\System32\drivers\etc\hosts:
-       <agent-ip>  %[1]s
-  4. Check: Invoke-WebRequest https://%[1]s:<port>/ must fail with 403 (Forbidden),
+  3. Add the agent's address to C:\Windows\System32\drivers\etc\hosts:
+       %[4]s  %[1]s
+  4. Check: Invoke-WebRequest https://%[1]s/ must fail with 403 (Forbidden),
      not with a trust or name error. If BACKUP still reports a certificate error,
      restart the SQL Server service.
 
@@ -169,10 +172,13 @@ Linux (SQL Server on Linux), on the SQL Server host:
   1. sudo cp %[3]s /usr/local/share/ca-certificates/%[3]s   (the name must end in .crt)
   2. sudo update-ca-certificates
      (RHEL: sudo cp %[3]s /etc/pki/ca-trust/source/anchors/ && sudo update-ca-trust)
-  3. If %[1]s is not in DNS, add to /etc/hosts:
-       <agent-ip>  %[1]s
+  3. Add the agent's address to /etc/hosts:
+       %[4]s  %[1]s
   4. sudo systemctl restart mssql-server   (SQL Server reads the trust store at start)
-  5. Check: curl -sS -o /dev/null -w '%%{http_code}\n' https://%[1]s:<port>/ prints 403.
-`, host, caFile, base)
+  5. Check: curl -sS -o /dev/null -w '%%{http_code}\n' https://%[1]s/ prints 403.
+
+If the agent runs on another machine, or listens elsewhere, put that address in the hosts
+file instead of %[4]s; SQL Server still connects to port 443 there.
+`, host, caFile, base, ip)
 	return b.String()
 }

@@ -54,15 +54,18 @@ func TestGenerateSelfSignedServesTheEndpoint(t *testing.T) {
 	assert.Error(t, err)
 
 	// SQL Server's client, trusting only that CA, backs up through the endpoint.
-	srv, err := New(Options{Host: testHost, Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile})
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	srv, err := New(Options{Host: testHost, Listen: listen, CertFile: certFile, KeyFile: keyFile})
 	require.NoError(t, err)
 	require.NoError(t, srv.Start())
 	defer srv.Close()
+	hosts := map[string]string{testHost: testenv.LoopbackIP(listen)}
 	sink := newSink()
 	bs, err := srv.OpenBackup(map[string]BackupSink{"db.bak": sink}, time.Minute)
 	require.NoError(t, err)
 	defer bs.Close()
-	client := urlio.NewClient(urlio.Config{RootCAs: pool, Resolve: map[string]string{testHost: "127.0.0.1"}, Timeout: 10 * time.Second})
+	client := urlio.NewClient(urlio.Config{RootCAs: pool, Resolve: hosts, Timeout: 10 * time.Second})
 	data := randomBytes(t, 1000)
 	require.NoError(t, backup(context.Background(), client, blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{}, data))
 	assert.Equal(t, data, sink.content())
@@ -70,7 +73,7 @@ func TestGenerateSelfSignedServesTheEndpoint(t *testing.T) {
 	// A host that does not trust the CA refuses the endpoint.
 	other, err := testenv.NewCA()
 	require.NoError(t, err)
-	untrusting := urlio.NewClient(urlio.Config{RootCAs: other.Pool(), Resolve: map[string]string{testHost: "127.0.0.1"}, Timeout: 10 * time.Second})
+	untrusting := urlio.NewClient(urlio.Config{RootCAs: other.Pool(), Resolve: hosts, Timeout: 10 * time.Second})
 	_, err = untrusting.Create(context.Background(), blobURL(t, bs, "db.bak"), bs.SAS(), urlio.WriteOptions{Format: true})
 	assert.ErrorIs(t, err, urlio.ErrTLS)
 }
@@ -83,16 +86,19 @@ func TestNewChecksOptions(t *testing.T) {
 	_, err = New(Options{Host: testHost, CertFile: certFile, KeyFile: keyFile})
 	assert.ErrorContains(t, err, "does not cover host", "a certificate for another name is caught at start")
 	_, err = New(Options{Host: "127.0.0.1", CertFile: certFile, KeyFile: keyFile})
-	assert.ErrorContains(t, err, "DNS name", "SQL Server refuses IP address URLs")
+	assert.ErrorContains(t, err, "IP address", "SQL Server refuses IP address URLs")
+	_, err = New(Options{Host: testHost + ":8443", CertFile: certFile, KeyFile: keyFile})
+	assert.ErrorContains(t, err, "has a port", "SQL Server refuses URLs with a port")
 	_, err = New(Options{Host: testHost, CertFile: filepath.Join(t.TempDir(), "none.pem"), KeyFile: keyFile})
 	assert.Error(t, err)
 
 	srv, err := New(Options{Host: "other.sqlvault.test", CertFile: certFile, KeyFile: keyFile})
 	require.NoError(t, err)
 	assert.Equal(t, DefaultMaxBlockSize, srv.opts.MaxBlockSize)
-	assert.Equal(t, ":8443", srv.opts.Listen)
+	assert.Equal(t, DefaultListen, srv.opts.Listen)
+	assert.Equal(t, "127.0.0.5:443", DefaultListen, "a loopback address of its own, on the only port SQL Server accepts")
 	_, err = srv.OpenBackup(map[string]BackupSink{"db.bak": newSink()}, time.Minute)
-	assert.Error(t, err, "sessions need a running server (their URL has its port)")
+	assert.Error(t, err, "sessions need a running server")
 }
 
 func TestTrustInstructions(t *testing.T) {
@@ -105,10 +111,12 @@ func TestTrustInstructions(t *testing.T) {
 		"update-ca-certificates",
 		"systemctl restart mssql-server",
 		"/etc/hosts",
-		"<agent-ip>  " + testHost,
+		"127.0.0.5  " + testHost,
+		"https://" + testHost + "/",
 		"%{http_code}",
 	} {
 		assert.Contains(t, s, want)
 	}
+	assert.NotContains(t, s, testHost+":", "the instructions never give the endpoint a port")
 	assert.False(t, strings.Contains(s, "%!"), "no formatting mistakes")
 }

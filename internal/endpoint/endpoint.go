@@ -43,14 +43,62 @@ const DefaultMaxBlockSize = 4 << 20
 // speaks. Dates compare correctly as strings.
 const minVersion = "2014-02-14"
 
+// DefaultListen is where the endpoint listens unless told otherwise: port 443, the only
+// port SQL Server accepts in a backup URL, on a loopback address of its own, so that IIS,
+// SSRS or anything else owning 0.0.0.0:443 on the VM is not disturbed, and nothing off the
+// VM can reach it. The VM's hosts file maps Options.Host to this address.
+const DefaultListen = "127.0.0.5:443"
+
 // Options configure a Server.
 type Options struct {
-	Host         string // DNS name SQL Server uses in its URLs; the certificate must cover it
-	Listen       string // listen address, e.g. ":8443" or "127.0.0.1:0"; default ":8443"
+	// Host is the DNS name SQL Server uses in its URLs, https://<Host>/…, never with a
+	// port (SQL Server accepts none); the certificate must cover it.
+	Host string
+	// Listen is the address the endpoint binds; default DefaultListen. SQL Server connects
+	// to Host on port 443, so a port other than 443 works only behind a port forward.
+	Listen       string
 	CertFile     string // PEM server certificate (chain) for Host
 	KeyFile      string // PEM private key
 	Logger       *zap.Logger
 	MaxBlockSize int // larger Put Block bodies get 413; default DefaultMaxBlockSize
+}
+
+// CheckHost refuses a host name SQL Server would refuse in a backup URL: anything but a
+// DNS name (an IP address, a name with a port or a scheme). Sources: internal/sqlsim/FIDELITY.md,
+// "Backup URL and endpoint address".
+func CheckHost(host string) error {
+	switch {
+	case host == "":
+		return errors.New("the endpoint host name is empty")
+	case strings.Contains(host, "://"):
+		return fmt.Errorf("%q is a URL: give the host name alone; the URL is always https://<host>/… (SQL Server refuses http)", host)
+	case net.ParseIP(strings.Trim(host, "[]")) != nil:
+		return fmt.Errorf("%q is an IP address: SQL Server refuses a backup URL whose host is not a DNS name; use a name and map it to the endpoint's address in the SQL Server host's hosts file", host)
+	case strings.Contains(host, ":"):
+		return fmt.Errorf("%q has a port: SQL Server refuses a backup URL with a port (only the default https port, 443, works); give the name alone and bind port 443 with the listen address", host)
+	case !validDNSName(host):
+		return fmt.Errorf("%q is not a DNS name (letters, digits and hyphens in dot-separated labels)", host)
+	}
+	return nil
+}
+
+// validDNSName accepts letters, digits and hyphens in dot-separated labels of 1..63
+// characters that neither start nor end with a hyphen.
+func validDNSName(h string) bool {
+	if len(h) > 253 {
+		return false
+	}
+	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
+		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
+			return false
+		}
+		for _, r := range label {
+			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+				return false
+			}
+		}
+	}
+	return true
 }
 
 // Server is the blob endpoint. Its methods are safe for concurrent use.
@@ -71,12 +119,11 @@ type Server struct {
 
 // New checks the options and loads the certificate; Start begins serving.
 func New(o Options) (*Server, error) {
-	if o.Host == "" || net.ParseIP(o.Host) != nil {
-		// SQL Server rejects URLs with an IP address host as an invalid device.
-		return nil, fmt.Errorf("endpoint: Host must be a DNS name, got %q", o.Host)
+	if err := CheckHost(o.Host); err != nil {
+		return nil, fmt.Errorf("endpoint: Host: %w", err)
 	}
 	if o.Listen == "" {
-		o.Listen = ":8443"
+		o.Listen = DefaultListen
 	}
 	if o.MaxBlockSize == 0 {
 		o.MaxBlockSize = DefaultMaxBlockSize
@@ -122,11 +169,15 @@ func (s *Server) Start() error {
 	}
 	ln, err := net.Listen("tcp", s.opts.Listen)
 	if err != nil {
-		return fmt.Errorf("endpoint: listen: %w", err)
+		return listenError(s.opts.Listen, s.opts.Host, err)
 	}
-	_, port, _ := net.SplitHostPort(ln.Addr().String())
 	s.ln = ln
-	s.baseURL = "https://" + net.JoinHostPort(s.opts.Host, port)
+	// No port, ever: SQL Server refuses a backup URL that names one.
+	s.baseURL = "https://" + s.opts.Host
+	if _, port, _ := net.SplitHostPort(ln.Addr().String()); port != "443" {
+		s.log.Warn("blob endpoint is not on port 443: SQL Server connects to port 443 of its host, so this works only if something forwards it here",
+			zap.String("host", s.opts.Host), zap.String("addr", ln.Addr().String()))
+	}
 	s.http = &http.Server{
 		Handler: s,
 		// No ReadTimeout: it would also cut long restore GETs. Bodies get a deadline of
@@ -179,7 +230,7 @@ func (s *Server) Addr() string {
 	return s.ln.Addr().String()
 }
 
-// BaseURL is https://<Host>:<port>, once started.
+// BaseURL is https://<Host>, once started: the URL has no port.
 func (s *Server) BaseURL() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -224,7 +275,7 @@ type session struct {
 // ID is the session id: the container name op-<id>.
 func (s *session) ID() string { return s.id }
 
-// ContainerURL is https://<host>:<port>/op-<id>: the name of the credential to create.
+// ContainerURL is https://<host>/op-<id>: the name of the credential to create.
 func (s *session) ContainerURL() string { return s.containerURL }
 
 // SAS is the token for the credential's SECRET, without a leading '?'. It is a secret:

@@ -33,9 +33,10 @@ const (
 	mib      = 1 << 20
 )
 
-// env is an endpoint served over HTTPS under testHost with a test CA, a urlio client (SQL
-// Server's blob client) on a host that trusts the CA and resolves testHost to 127.0.0.1,
-// and a plain HTTP client for requests urlio never sends.
+// env is an endpoint served over HTTPS under testHost on port 443 of a loopback address of
+// its own, with a test CA, a urlio client (SQL Server's blob client) on a host that trusts
+// the CA and resolves testHost to that address, and a plain HTTP client for requests urlio
+// never sends.
 type env struct {
 	srv    *Server
 	ca     *testenv.CA
@@ -55,7 +56,9 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 	certFile, keyFile, err := ca.Issue(t.TempDir(), testHost)
 	require.NoError(t, err)
 	core, logs := observer.New(zapcore.DebugLevel)
-	o := Options{Host: testHost, Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile, Logger: zap.New(core)}
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	o := Options{Host: testHost, Listen: listen, CertFile: certFile, KeyFile: keyFile, Logger: zap.New(core)}
 	if mod != nil {
 		mod(&o)
 	}
@@ -71,18 +74,17 @@ func newEnv(t *testing.T, mod func(*Options)) *env {
 
 	e.client = urlio.NewClient(urlio.Config{
 		RootCAs: ca.Pool(),
-		Resolve: map[string]string{testHost: "127.0.0.1"},
+		Resolve: map[string]string{testHost: testenv.LoopbackIP(srv.Addr())},
 		Timeout: 20 * time.Second,
 	})
-	_, port, err := net.SplitHostPort(srv.Addr())
-	require.NoError(t, err)
+	addr := srv.Addr()
 	e.raw = &http.Client{
 		Timeout: 20 * time.Second,
 		Transport: &http.Transport{
 			TLSClientConfig: &tls.Config{RootCAs: ca.Pool()},
 			DialContext: func(ctx context.Context, network, _ string) (net.Conn, error) {
 				var d net.Dialer
-				return d.DialContext(ctx, network, net.JoinHostPort("127.0.0.1", port))
+				return d.DialContext(ctx, network, addr)
 			},
 		},
 	}

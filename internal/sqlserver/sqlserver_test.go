@@ -2,8 +2,6 @@ package sqlserver_test
 
 import (
 	"context"
-	"fmt"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -34,12 +32,14 @@ func newFixture(t *testing.T) *fixture {
 	cert, key, err := ca.Issue(t.TempDir(), host)
 	require.NoError(t, err)
 	blobs := blobfake.New()
-	srv, err := blobfake.NewTLSServer(blobs, cert, key)
+	// Port 443 of a loopback address of its own: SQL Server accepts no port in a URL.
+	ln, err := testenv.ListenLoopback443()
+	require.NoError(t, err)
+	srv, err := blobfake.NewTLSServer(ln, blobs, cert, key)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	u, _ := url.Parse(srv.URL)
 	clock := sqlsim.NewManualClock(time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC))
-	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: "127.0.0.1"}})
+	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: testenv.LoopbackIP(ln.Addr().String())}})
 	t.Cleanup(func() { _ = sim.Close() })
 	in, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "VM1", Instance: "INST2",
 		Logins: []sqlsim.Login{{Name: "sqlvault", Password: "p@ss:w/rd?#%&ü", Sysadmin: true}}})
@@ -47,7 +47,7 @@ func newFixture(t *testing.T) *fixture {
 	conn, err := sqlserver.Open(in.DSN("sqlvault", "p@ss:w/rd?#%&ü", ""))
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = conn.Close() })
-	return &fixture{sim: sim, clock: clock, in: in, conn: conn, blobs: blobs, base: fmt.Sprintf("https://%s:%s", host, u.Port())}
+	return &fixture{sim: sim, clock: clock, in: in, conn: conn, blobs: blobs, base: "https://" + host}
 }
 
 func TestServerAndDatabaseDiscovery(t *testing.T) {

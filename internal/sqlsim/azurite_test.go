@@ -26,15 +26,17 @@ func TestBackupAndRestoreThroughAzurite(t *testing.T) {
 	ca, err := testenv.NewCA()
 	require.NoError(t, err)
 	const host = "azurite.sqlsim.test"
-	cert, key, err := ca.Issue(t.TempDir(), host)
+	// Port 443 of an address of its own: the simulator, like SQL Server, accepts no port.
+	listen, err := testenv.Loopback443()
 	require.NoError(t, err)
-	az := testenv.AzuriteT(t, testenv.AzuriteOptions{TLSCert: cert, TLSKey: key})
+	cert, key, err := ca.Issue(t.TempDir(), host, testenv.LoopbackIP(listen))
+	require.NoError(t, err)
+	az := testenv.AzuriteT(t, testenv.AzuriteOptions{TLSCert: cert, TLSKey: key, Listen: listen})
 
 	ctx := context.Background()
 	cred, err := azblob.NewSharedKeyCredential(az.Account, az.Key)
 	require.NoError(t, err)
-	svcURL := fmt.Sprintf("https://127.0.0.1:%d/%s", az.Port, az.Account)
-	client, err := azblob.NewClientWithSharedKeyCredential(svcURL, cred, clientOptions(ca))
+	client, err := azblob.NewClientWithSharedKeyCredential(az.BlobEndpoint, cred, clientOptions(ca))
 	require.NoError(t, err)
 	_, err = client.CreateContainer(ctx, "sqlbackups", nil)
 	require.NoError(t, err)
@@ -44,14 +46,14 @@ func TestBackupAndRestoreThroughAzurite(t *testing.T) {
 	require.NoError(t, err)
 
 	clock := sqlsim.NewManualClock(t0)
-	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: "127.0.0.1"}})
+	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: az.IP}})
 	t.Cleanup(func() { _ = sim.Close() })
 	in, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "AZVM"})
 	require.NoError(t, err)
 	db, err := sql.Open("sqlserver", in.DSN("sa", saPass, ""))
 	require.NoError(t, err)
 	defer db.Close()
-	containerURL := fmt.Sprintf("https://%s:%d/%s/sqlbackups", host, az.Port, az.Account)
+	containerURL := fmt.Sprintf("https://%s/%s/sqlbackups", host, az.Account)
 	_, err = db.Exec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", containerURL, qp.Encode()))
 	require.NoError(t, err)
 

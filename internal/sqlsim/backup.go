@@ -169,6 +169,11 @@ func (x *executor) resolveDevices(devs []tsql.Device, allowDisk ...bool) ([]devi
 			return nil, &tsql.UnsupportedError{Statement: d.Kind + " backup devices"}
 		}
 		u, err := urlio.ParseURL(raw)
+		if errors.Is(err, urlio.ErrDeviceName) {
+			// http, an IP address or a port: refused before any request (FIDELITY.md,
+			// "Backup URL and endpoint address"). The text names BACKUP for RESTORE too.
+			return nil, sqlErr(3078, "The file name \"%s\" is invalid as a backup device name for the specified device type. Reissue the BACKUP statement with a valid file name and device type.", raw)
+		}
 		if err != nil {
 			return nil, sqlErr(3201, "Cannot open backup device '%s'. Operating system error 87(The parameter is incorrect.).", raw)
 		}
@@ -541,7 +546,7 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 			writers = append(writers, w)
 			continue
 		}
-		w, err := in.sim.blob.Create(ctx, d.url, d.sas, urlio.WriteOptions{Format: o.format, BlockSize: o.maxTransfer, MaxBlocks: int(in.sim.blockLimit.Load())})
+		w, err := in.blobClient().Create(ctx, d.url, d.sas, urlio.WriteOptions{Format: o.format, BlockSize: o.maxTransfer, MaxBlocks: int(in.sim.blockLimit.Load())})
 		if err != nil {
 			abort()
 			if ctx.Err() != nil {

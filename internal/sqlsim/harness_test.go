@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
-	"net/url"
 	"sort"
 	"testing"
 	"time"
@@ -41,7 +40,8 @@ type env struct {
 	in    *sqlsim.Instance
 	blobs *blobfake.Server
 	srv   *httptest.Server
-	base  string // https://blob.sqlsim.test:<port>/backups
+	base  string            // https://blob.sqlsim.test/backups: no port, as SQL Server requires
+	hosts map[string]string // the simulated hosts file: blobHost → the blob service's loopback address
 	db    *sql.DB
 	ca    *testenv.CA
 }
@@ -56,18 +56,20 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	t.Helper()
 	ca, err := testenv.NewCA()
 	require.NoError(t, err)
-	certFile, keyFile, err := ca.Issue(t.TempDir(), blobHost)
+	ln, err := testenv.ListenLoopback443()
+	require.NoError(t, err)
+	// The IP too, for the test's own set-up requests to srv.URL.
+	certFile, keyFile, err := ca.Issue(t.TempDir(), blobHost, testenv.LoopbackIP(ln.Addr().String()))
 	require.NoError(t, err)
 	blobs := blobfake.New()
 	blobs.AddContainer(container, sasToken)
-	srv, err := blobfake.NewTLSServer(blobs, certFile, keyFile)
+	srv, err := blobfake.NewTLSServer(ln, blobs, certFile, keyFile)
 	require.NoError(t, err)
 	t.Cleanup(srv.Close)
-	u, err := url.Parse(srv.URL)
-	require.NoError(t, err)
+	hosts := map[string]string{blobHost: testenv.LoopbackIP(ln.Addr().String())}
 
 	clock := sqlsim.NewManualClock(t0)
-	sim := sqlsim.New(sqlsim.Config{Logger: zaptest.NewLogger(t), Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{blobHost: "127.0.0.1"}})
+	sim := sqlsim.New(sqlsim.Config{Logger: zaptest.NewLogger(t), Clock: clock, TrustedRoots: ca.Pool(), Resolve: hosts})
 	t.Cleanup(func() { _ = sim.Close() })
 	cfg := sqlsim.InstanceConfig{Machine: "SQLVM1"}
 	for _, o := range opts {
@@ -75,8 +77,8 @@ func newEnv(t *testing.T, opts ...envOption) *env {
 	}
 	in, err := sim.StartInstance(cfg)
 	require.NoError(t, err)
-	e := &env{t: t, clock: clock, sim: sim, in: in, blobs: blobs, srv: srv, ca: ca,
-		base: fmt.Sprintf("https://%s:%s/%s", blobHost, u.Port(), container)}
+	e := &env{t: t, clock: clock, sim: sim, in: in, blobs: blobs, srv: srv, ca: ca, hosts: hosts,
+		base: fmt.Sprintf("https://%s/%s", blobHost, container)}
 	e.db = e.connect("sa", saPass)
 	e.mustExec(fmt.Sprintf("CREATE CREDENTIAL [%s] WITH IDENTITY = 'SHARED ACCESS SIGNATURE', SECRET = '%s'", e.base, sasToken))
 	return e

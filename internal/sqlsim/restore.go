@@ -178,7 +178,7 @@ func (x *executor) openStripes(devs []device, metadataOnly ...bool) ([]media.Str
 			})
 			continue
 		}
-		r, err := in.sim.blob.Open(x.ctx, d.url, d.sas)
+		r, err := in.blobClient().Open(x.ctx, d.url, d.sas)
 		if err != nil {
 			closeAll()
 			if x.ctx.Err() != nil {

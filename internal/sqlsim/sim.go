@@ -83,9 +83,13 @@ type Config struct {
 	// TrustedRoots are the certificate authorities the simulated SQL Server hosts trust for
 	// HTTPS backup URLs; nil means the system roots.
 	TrustedRoots *x509.CertPool
-	// Resolve is the simulated hosts' name resolution: host name → IP address. Backup URLs
-	// must use DNS names (SQL Server refuses IP literals), so tests map their names here.
+	// Resolve is the simulated hosts' name resolution: host name → IP address, as a hosts
+	// file. Backup URLs must use DNS names and no port (SQL Server refuses IP literals and
+	// ports), so tests map their names here and serve on port 443 of that address.
 	Resolve map[string]string
+	// Forward is a port redirect on the simulated hosts, ip:port → ip:port (see
+	// urlio.Config.Forward); only for a development stack that cannot bind port 443.
+	Forward map[string]string
 }
 
 // Simulator holds every simulated instance of one process and the availability groups that
@@ -98,6 +102,7 @@ type Simulator struct {
 	last   time.Time
 
 	blockLimit atomic.Int64 // blocks per blob the blob service allows (0: Azure's 50,000)
+	hosts      hostsFiles   // each machine's own hosts-file entries (hosts.go)
 
 	mu        sync.Mutex
 	instances map[string]*Instance // by upper-cased server name
@@ -115,7 +120,7 @@ func New(cfg Config) *Simulator {
 	return &Simulator{
 		cfg:       cfg,
 		log:       cfg.Logger,
-		blob:      urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, UserAgent: "SQLSIM/16.0 (BackupToUrl)"}),
+		blob:      newBlobClient(cfg, cfg.Resolve),
 		instances: map[string]*Instance{},
 		groups:    map[string]*AvailabilityGroup{},
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -29,13 +30,18 @@ var ErrAzuriteMissing = errors.New("testenv: node_modules/.bin/azurite-blob not 
 // CA.Issue) Azurite serves HTTPS.
 type AzuriteOptions struct {
 	TLSCert, TLSKey string
+	// Listen is the ip:port Azurite binds, e.g. from Loopback443 when the simulator's blob
+	// client (which, like SQL Server, accepts no port in a URL) talks to it; empty means
+	// 127.0.0.1 on a free port.
+	Listen string
 	// StartTimeout bounds the wait for Azurite to answer; 0 means 30 s.
 	StartTimeout time.Duration
 }
 
 // Azurite is a running Azurite blob service.
 type Azurite struct {
-	BlobEndpoint     string // http(s)://127.0.0.1:port/devstoreaccount1
+	BlobEndpoint     string // http(s)://ip:port/devstoreaccount1
+	IP               string // the address it listens on (127.0.0.1 unless Listen said otherwise)
 	Port             int
 	Account, Key     string
 	ConnectionString string
@@ -125,8 +131,8 @@ func StartAzurite(opts AzuriteOptions) (*Azurite, func(), error) {
 	if timeout == 0 {
 		timeout = 30 * time.Second
 	}
-	// FreePort can race with another process taking the port; a couple of retries make
-	// that a non-event.
+	// FreePort (and Loopback443) can race with another process taking the port; a couple
+	// of retries make that a non-event.
 	var lastErr error
 	for attempt := 0; attempt < 3; attempt++ {
 		az, stop, err := startAzuriteOnce(bin, opts, timeout)
@@ -144,9 +150,21 @@ func StartAzurite(opts AzuriteOptions) (*Azurite, func(), error) {
 var errExitedEarly = errors.New("azurite exited during start-up")
 
 func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*Azurite, func(), error) {
-	port, err := FreePort()
-	if err != nil {
-		return nil, nil, err
+	ip, port := "127.0.0.1", 0
+	if opts.Listen != "" {
+		h, p, err := net.SplitHostPort(opts.Listen)
+		if err != nil {
+			return nil, nil, fmt.Errorf("testenv: AzuriteOptions.Listen %q: %w", opts.Listen, err)
+		}
+		if port, err = strconv.Atoi(p); err != nil {
+			return nil, nil, fmt.Errorf("testenv: AzuriteOptions.Listen %q: bad port", opts.Listen)
+		}
+		ip = h
+	} else {
+		var err error
+		if port, err = FreePort(); err != nil {
+			return nil, nil, err
+		}
 	}
 	dir, err := os.MkdirTemp("", "azurite-")
 	if err != nil {
@@ -159,7 +177,7 @@ func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*
 		return nil, nil, fmt.Errorf("testenv: %w", err)
 	}
 	args := []string{
-		"--blobHost", "127.0.0.1",
+		"--blobHost", ip,
 		"--blobPort", strconv.Itoa(port),
 		"--location", filepath.Join(dir, "data"),
 		// SQL Server speaks an old x-ms-version and azblob a newer one than Azurite knows.
@@ -195,14 +213,14 @@ func startAzuriteOnce(bin string, opts AzuriteOptions, timeout time.Duration) (*
 	}
 	exited := proc.exited
 
-	base := fmt.Sprintf("%s://127.0.0.1:%d", scheme, port)
+	base := fmt.Sprintf("%s://%s", scheme, net.JoinHostPort(ip, strconv.Itoa(port)))
 	if err := waitHTTP(base, timeout, exited); err != nil {
 		out, _ := os.ReadFile(logPath)
 		stop()
-		return nil, nil, fmt.Errorf("testenv: Azurite on port %d: %w; log:\n%s", port, err, tail(out, 2000))
+		return nil, nil, fmt.Errorf("testenv: Azurite on %s:%d: %w; log:\n%s", ip, port, err, tail(out, 2000))
 	}
 	endpoint := base + "/" + AzuriteAccount
-	az.BlobEndpoint, az.Port, az.Account, az.Key = endpoint, port, AzuriteAccount, AzuriteKey
+	az.BlobEndpoint, az.IP, az.Port, az.Account, az.Key = endpoint, ip, port, AzuriteAccount, AzuriteKey
 	az.ConnectionString = fmt.Sprintf("DefaultEndpointsProtocol=%s;AccountName=%s;AccountKey=%s;BlobEndpoint=%s;",
 		scheme, AzuriteAccount, AzuriteKey, endpoint)
 	az.LogFile, az.base = logPath, base

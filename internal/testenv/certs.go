@@ -66,13 +66,23 @@ func (ca *CA) Pool() *x509.CertPool {
 // PEM returns the CA certificate in PEM form (for processes that take a CA file).
 func (ca *CA) PEM() []byte { return append([]byte(nil), ca.certPEM...) }
 
-// Issue creates a server certificate for dnsNames plus 127.0.0.1 and ::1 (so the same
-// server is also reachable by IP, e.g. by an SDK client that sets up test data), and writes
-// it and its key as PEM files into dir. The file names are unique, so one dir can hold
-// several certificates.
-func (ca *CA) Issue(dir string, dnsNames ...string) (certFile, keyFile string, err error) {
-	if len(dnsNames) == 0 {
-		return "", "", errors.New("testenv: Issue needs at least one DNS name")
+// Issue creates a server certificate for names plus 127.0.0.1 and ::1 (so the same server
+// is also reachable by IP, e.g. by an SDK client that sets up test data), and writes it and
+// its key as PEM files into dir. A name that is an IP address (say the loopback address
+// from Loopback443) becomes an IP address of the certificate. The file names are unique,
+// so one dir can hold several certificates.
+func (ca *CA) Issue(dir string, names ...string) (certFile, keyFile string, err error) {
+	if len(names) == 0 || net.ParseIP(names[0]) != nil {
+		return "", "", errors.New("testenv: Issue needs a DNS name first")
+	}
+	var dnsNames []string
+	ips := []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback}
+	for _, n := range names {
+		if ip := net.ParseIP(n); ip != nil {
+			ips = append(ips, ip)
+		} else {
+			dnsNames = append(dnsNames, n)
+		}
 	}
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
@@ -86,7 +96,7 @@ func (ca *CA) Issue(dir string, dnsNames ...string) (certFile, keyFile string, e
 		SerialNumber: serial,
 		Subject:      pkix.Name{CommonName: dnsNames[0]},
 		DNSNames:     dnsNames,
-		IPAddresses:  []net.IP{net.IPv4(127, 0, 0, 1), net.IPv6loopback},
+		IPAddresses:  ips,
 		NotBefore:    time.Now().Add(-time.Hour),
 		NotAfter:     time.Now().Add(24 * time.Hour),
 		KeyUsage:     x509.KeyUsageDigitalSignature,

@@ -3,6 +3,7 @@ package testenv
 import (
 	"crypto/tls"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -99,4 +100,40 @@ func TestAzuriteServesHTTPSWithIssuedCert(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+}
+
+// Every test endpoint gets port 443 of a loopback address of its own.
+func TestLoopback443GivesDistinctLoopbackAddresses(t *testing.T) {
+	l1, err := ListenLoopback443()
+	require.NoError(t, err)
+	defer l1.Close()
+	a2, err := Loopback443()
+	require.NoError(t, err)
+	for _, a := range []string{l1.Addr().String(), a2} {
+		ip, port, err := net.SplitHostPort(a)
+		require.NoError(t, err)
+		assert.Equal(t, "443", port)
+		assert.True(t, net.ParseIP(ip).IsLoopback(), a)
+		assert.NotEqual(t, "127.0.0.1", ip)
+		assert.Equal(t, ip, LoopbackIP(a))
+	}
+	assert.NotEqual(t, l1.Addr().String(), a2)
+	l2, err := net.Listen("tcp", a2)
+	require.NoError(t, err, "the address Loopback443 returned is free")
+	l2.Close()
+}
+
+// A certificate can name the loopback address a test server listens on.
+func TestIssueTakesIPAddresses(t *testing.T) {
+	ca, err := NewCA()
+	require.NoError(t, err)
+	certFile, keyFile, err := ca.Issue(t.TempDir(), "agent.sqlvault.test", "127.9.8.7")
+	require.NoError(t, err)
+	pair, err := tls.LoadX509KeyPair(certFile, keyFile)
+	require.NoError(t, err)
+	assert.Equal(t, []string{"agent.sqlvault.test"}, pair.Leaf.DNSNames)
+	_, err = pair.Leaf.Verify(x509VerifyOptions(ca, "127.9.8.7"))
+	assert.NoError(t, err)
+	_, _, err = ca.Issue(t.TempDir(), "127.9.8.7")
+	assert.Error(t, err, "a DNS name comes first")
 }

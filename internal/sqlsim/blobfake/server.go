@@ -12,10 +12,12 @@ package blobfake
 import (
 	"crypto/rand"
 	"crypto/tls"
+	"errors"
 	"fmt"
 	"io"
 	"log"
 	"maps"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
@@ -266,14 +268,23 @@ func blockInfos(bs []block) []BlockInfo {
 	return out
 }
 
-// NewTLSServer serves h over HTTPS (HTTP/1.1, as SQL Server's client speaks) on
-// 127.0.0.1 with the given PEM certificate and key, e.g. from testenv.CA.Issue.
-func NewTLSServer(h http.Handler, certFile, keyFile string) (*httptest.Server, error) {
+// NewTLSServer serves h over HTTPS (HTTP/1.1, as SQL Server's client speaks) on ln with the
+// given PEM certificate and key, e.g. from testenv.CA.Issue. SQL Server, and so the
+// simulator's blob client, accepts no port in a backup URL: ln is normally port 443 of a
+// loopback address of the test's own (testenv.ListenLoopback443), which the simulator's
+// hosts map (sqlsim.Config.Resolve) names. The server owns ln from here on.
+func NewTLSServer(ln net.Listener, h http.Handler, certFile, keyFile string) (*httptest.Server, error) {
+	if ln == nil {
+		return nil, errors.New("blobfake: NewTLSServer needs a listener")
+	}
 	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
 	if err != nil {
+		_ = ln.Close()
 		return nil, fmt.Errorf("blobfake: %w", err)
 	}
 	ts := httptest.NewUnstartedServer(h)
+	_ = ts.Listener.Close()
+	ts.Listener = ln
 	ts.TLS = &tls.Config{Certificates: []tls.Certificate{cert}}
 	// Handshake failures are expected in tests of untrusted certificates: keep them quiet.
 	ts.Config.ErrorLog = log.New(io.Discard, "", 0)

@@ -339,12 +339,15 @@ func TestConcurrentWriters(t *testing.T) {
 func TestNewTLSServer(t *testing.T) {
 	ca, err := testenv.NewCA()
 	require.NoError(t, err)
-	certFile, keyFile, err := ca.Issue(t.TempDir(), "agent.sqlvault.test")
+	ln, err := testenv.ListenLoopback443()
 	require.NoError(t, err)
-	ts, err := blobfake.NewTLSServer(blobfake.New(), certFile, keyFile)
+	certFile, keyFile, err := ca.Issue(t.TempDir(), "agent.sqlvault.test", testenv.LoopbackIP(ln.Addr().String()))
+	require.NoError(t, err)
+	ts, err := blobfake.NewTLSServer(ln, blobfake.New(), certFile, keyFile)
 	require.NoError(t, err)
 	defer ts.Close()
-	require.True(t, strings.HasPrefix(ts.URL, "https://127.0.0.1:"))
+	require.True(t, strings.HasPrefix(ts.URL, "https://127."), ts.URL)
+	require.True(t, strings.HasSuffix(ts.URL, ":443"), "on the only port SQL Server accepts: %s", ts.URL)
 	c := &http.Client{Transport: &http.Transport{TLSClientConfig: tlsConfig(ca)}}
 	r, err := c.Get(ts.URL + "/c/x")
 	require.NoError(t, err)

@@ -39,9 +39,12 @@ func newAzuriteEnv(t *testing.T) *azuriteEnv {
 	t.Helper()
 	ca, err := testenv.NewCA()
 	require.NoError(t, err)
-	certFile, keyFile, err := ca.Issue(t.TempDir(), azuriteHost)
+	// Port 443 of an address of its own: like SQL Server, urlio accepts no port in a URL.
+	listen, err := testenv.Loopback443()
 	require.NoError(t, err)
-	az := testenv.AzuriteT(t, testenv.AzuriteOptions{TLSCert: certFile, TLSKey: keyFile})
+	certFile, keyFile, err := ca.Issue(t.TempDir(), azuriteHost, testenv.LoopbackIP(listen))
+	require.NoError(t, err)
+	az := testenv.AzuriteT(t, testenv.AzuriteOptions{TLSCert: certFile, TLSKey: keyFile, Listen: listen})
 
 	cred, err := container.NewSharedKeyCredential(az.Account, az.Key)
 	require.NoError(t, err)
@@ -70,7 +73,7 @@ func newAzuriteEnv(t *testing.T) *azuriteEnv {
 		cont: cont,
 		client: urlio.NewClient(urlio.Config{
 			RootCAs: ca.Pool(),
-			Resolve: map[string]string{azuriteHost: "127.0.0.1"},
+			Resolve: map[string]string{azuriteHost: az.IP},
 			Timeout: 10 * time.Second,
 		}),
 	}
@@ -78,7 +81,7 @@ func newAzuriteEnv(t *testing.T) *azuriteEnv {
 
 func (e *azuriteEnv) url(t *testing.T, name string) urlio.BlobURL {
 	t.Helper()
-	u, err := urlio.ParseURL(fmt.Sprintf("https://%s:%d/%s/%s/%s", azuriteHost, e.az.Port, e.az.Account, containerName, name))
+	u, err := urlio.ParseURL(fmt.Sprintf("https://%s/%s/%s/%s", azuriteHost, e.az.Account, containerName, name))
 	require.NoError(t, err)
 	return u
 }

@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"net/url"
@@ -32,10 +33,17 @@ const APIVersion = "2014-02-14"
 
 // Config is the "SQL Server host" the client runs on.
 type Config struct {
-	RootCAs   *x509.CertPool    // HTTPS roots the host trusts; nil means the system roots
-	Resolve   map[string]string // host name → IP address, like the host's hosts file; the port stays from the URL
-	Timeout   time.Duration     // per request; 0 means 60 s
-	UserAgent string            // e.g. "SQLBLOBSIM/16.0"
+	RootCAs   *x509.CertPool // HTTPS roots the host trusts; nil means the system roots
+	Timeout   time.Duration  // per request; 0 means 60 s
+	UserAgent string         // e.g. "SQLBLOBSIM/16.0"
+
+	// Resolve maps host names to IP addresses, like the host's hosts file (names not in it
+	// go to the system resolver). URLs carry no port, so the client connects to port 443.
+	Resolve map[string]string
+	// Forward maps ip:port to another ip:port, like a port redirect on the host (an iptables
+	// REDIRECT rule, netsh interface portproxy): for a development stack whose endpoint
+	// cannot bind 443 as an ordinary user. Tests leave it empty.
+	Forward map[string]string
 }
 
 // Client sends Blob REST requests the way SQL Server does. It is safe for concurrent use.
@@ -55,6 +63,7 @@ func NewClient(c Config) *Client {
 	for name, ip := range c.Resolve {
 		hosts[strings.ToLower(name)] = ip
 	}
+	forward := maps.Clone(c.Forward)
 	dialer := &net.Dialer{Timeout: timeout}
 	transport := &http.Transport{
 		// SQL Server does not go through the process's proxy settings.
@@ -66,6 +75,9 @@ func NewClient(c Config) *Client {
 			}
 			if ip, ok := hosts[strings.ToLower(host)]; ok {
 				addr = net.JoinHostPort(ip, port)
+			}
+			if to, ok := forward[addr]; ok {
+				addr = to
 			}
 			// Names not in the hosts map go to the system resolver, and fail like DNS.
 			return dialer.DialContext(ctx, network, addr)

@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -31,12 +30,13 @@ const (
 	kib     = 1 << 10
 )
 
-// fakeEnv is a blobfake served over HTTPS under agent.sqlvault.test, and a urlio client on
-// a "SQL Server host" that trusts the test CA and resolves that name to 127.0.0.1.
+// fakeEnv is a blobfake served over HTTPS under agent.sqlvault.test on port 443 of a
+// loopback address of its own, and a urlio client on a "SQL Server host" that trusts the
+// test CA and resolves that name to that address.
 type fakeEnv struct {
 	fake   *blobfake.Server
 	ca     *testenv.CA
-	port   string
+	ip     string
 	client *urlio.Client
 }
 
@@ -48,23 +48,24 @@ func newFakeEnv(t *testing.T) *fakeEnv {
 	require.NoError(t, err)
 	fake := blobfake.New()
 	fake.AddContainer(containerName, goodSAS)
-	ts, err := blobfake.NewTLSServer(fake, certFile, keyFile)
+	ln, err := testenv.ListenLoopback443()
+	require.NoError(t, err)
+	ts, err := blobfake.NewTLSServer(ln, fake, certFile, keyFile)
 	require.NoError(t, err)
 	t.Cleanup(ts.Close)
-	u, err := url.Parse(ts.URL)
-	require.NoError(t, err)
+	ip := testenv.LoopbackIP(ln.Addr().String())
 	return &fakeEnv{
 		fake:   fake,
 		ca:     ca,
-		port:   u.Port(),
-		client: newClient(ca, 5*time.Second),
+		ip:     ip,
+		client: newClient(ca, ip, 5*time.Second),
 	}
 }
 
-func newClient(ca *testenv.CA, timeout time.Duration) *urlio.Client {
+func newClient(ca *testenv.CA, ip string, timeout time.Duration) *urlio.Client {
 	return urlio.NewClient(urlio.Config{
 		RootCAs:   ca.Pool(),
-		Resolve:   map[string]string{agentHost: "127.0.0.1"},
+		Resolve:   map[string]string{agentHost: ip},
 		Timeout:   timeout,
 		UserAgent: "SQLBLOBSIM/16.0",
 	})
@@ -72,7 +73,7 @@ func newClient(ca *testenv.CA, timeout time.Duration) *urlio.Client {
 
 func (e *fakeEnv) url(t *testing.T, blob string) urlio.BlobURL {
 	t.Helper()
-	u, err := urlio.ParseURL(fmt.Sprintf("https://%s:%s/%s/%s", agentHost, e.port, containerName, blob))
+	u, err := urlio.ParseURL(fmt.Sprintf("https://%s/%s/%s", agentHost, containerName, blob))
 	require.NoError(t, err)
 	return u
 }
@@ -270,7 +271,7 @@ func TestBadSASIsAuthErrorWithoutTheToken(t *testing.T) {
 	for _, secret := range []string{badSAS, "WRONGsignature", "sig=", "?"} {
 		assert.NotContains(t, err.Error(), secret)
 	}
-	assert.Contains(t, err.Error(), "https://agent.sqlvault.test:"+env.port+"/backups/x.bak")
+	assert.Contains(t, err.Error(), "https://agent.sqlvault.test/backups/x.bak")
 
 	expired := strings.Replace(goodSAS, "2099", "2001", 1)
 	env.fake.AllowSig(containerName, goodSig) // the signature is known, but the token has expired
@@ -283,8 +284,8 @@ func TestUntrustedCertificateIsTLSError(t *testing.T) {
 	other, err := testenv.NewCA()
 	require.NoError(t, err)
 	for name, c := range map[string]*urlio.Client{
-		"other CA":     newClient(other, 5*time.Second),
-		"system roots": urlio.NewClient(urlio.Config{Resolve: map[string]string{agentHost: "127.0.0.1"}}),
+		"other CA":     newClient(other, env.ip, 5*time.Second),
+		"system roots": urlio.NewClient(urlio.Config{Resolve: map[string]string{agentHost: env.ip}}),
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := c.Create(context.Background(), env.url(t, "x.bak"), goodSAS, urlio.WriteOptions{})
@@ -298,17 +299,17 @@ func TestUntrustedCertificateIsTLSError(t *testing.T) {
 func TestUnreachableHosts(t *testing.T) {
 	env := newFakeEnv(t)
 	t.Run("unresolvable name", func(t *testing.T) {
-		u, err := urlio.ParseURL("https://no-such-host.invalid:" + env.port + "/backups/x.bak")
+		u, err := urlio.ParseURL("https://no-such-host.invalid/backups/x.bak")
 		require.NoError(t, err)
 		_, err = env.client.Create(context.Background(), u, goodSAS, urlio.WriteOptions{})
 		assert.ErrorIs(t, err, urlio.ErrUnreachable)
 	})
 	t.Run("connection refused", func(t *testing.T) {
-		port, err := testenv.FreePort()
+		// A name mapped to a loopback address where nothing listens on 443.
+		free, err := testenv.Loopback443()
 		require.NoError(t, err)
-		u, err := urlio.ParseURL(fmt.Sprintf("https://%s:%d/backups/x.bak", agentHost, port))
-		require.NoError(t, err)
-		_, err = env.client.Open(context.Background(), u, goodSAS)
+		c := urlio.NewClient(urlio.Config{RootCAs: env.ca.Pool(), Resolve: map[string]string{agentHost: testenv.LoopbackIP(free)}})
+		_, err = c.Open(context.Background(), env.url(t, "x.bak"), goodSAS)
 		assert.ErrorIs(t, err, urlio.ErrUnreachable)
 		assert.NotContains(t, err.Error(), "secret")
 	})
@@ -452,7 +453,7 @@ func TestOpenMissingBlobAndDelete(t *testing.T) {
 
 func TestRequestTimeout(t *testing.T) {
 	env := newFakeEnv(t)
-	c := newClient(env.ca, 100*time.Millisecond)
+	c := newClient(env.ca, env.ip, 100*time.Millisecond)
 	env.fake.SetDelay(2 * time.Second)
 	_, err := c.Create(context.Background(), env.url(t, "slow.bak"), goodSAS, urlio.WriteOptions{})
 	require.Error(t, err)

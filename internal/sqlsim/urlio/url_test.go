@@ -16,7 +16,7 @@ func TestParseURL(t *testing.T) {
 	}{
 		{"https://agent.sqlvault.test/backups/db1.bak", "agent.sqlvault.test", "https://agent.sqlvault.test/backups", "db1.bak"},
 		{"https://acct.blob.core.windows.net/c/dir/x.bak", "acct.blob.core.windows.net", "https://acct.blob.core.windows.net/c/dir", "x.bak"},
-		{"https://blob.sqlsim.test:10000/devstoreaccount1/c/x_1.bak", "blob.sqlsim.test:10000", "https://blob.sqlsim.test:10000/devstoreaccount1/c", "x_1.bak"},
+		{"https://blob.sqlsim.test/devstoreaccount1/c/x_1.bak", "blob.sqlsim.test", "https://blob.sqlsim.test/devstoreaccount1/c", "x_1.bak"},
 		{"HTTPS://Agent.SQLVault.test/Backups/A%20B.bak", "Agent.SQLVault.test", "https://Agent.SQLVault.test/Backups", "A B.bak"},
 	}
 	for _, tt := range tests {
@@ -32,11 +32,31 @@ func TestParseURL(t *testing.T) {
 	}
 }
 
+// SQL Server refuses http, IP address hosts and explicit ports as device names, before it
+// sends a request (error 3078; sources in FIDELITY.md, "Backup URL and endpoint address").
+func TestParseURLRefusesDeviceNamesSQLServerRefuses(t *testing.T) {
+	for raw, why := range map[string]string{
+		"http://agent.sqlvault.test/backups/db1.bak":              "https only",
+		"HTTP://agent.sqlvault.test/backups/db1.bak":              "https only",
+		"http://127.0.0.1:20000/devstoreaccount1/baks/x.bak":      "https only", // Azurite #1089
+		"https://127.0.0.1/devstoreaccount1/c/x.bak":              "not an IP address",
+		"https://10.1.2.3/c/x.bak":                                "not an IP address",
+		"https://[::1]/c/x.bak":                                   "not an IP address",
+		"https://[::1]:10000/c/x.bak":                             "not an IP address",
+		"https://agent.sqlvault.test:8443/backups/db1.bak":        "must not name a port",
+		"https://agent.sqlvault.test:443/backups/db1.bak":         "must not name a port",
+		"https://agent.sqlvault.test:/backups/db1.bak":            "must not name a port",
+		"https://blob.sqlsim.test:10000/devstoreaccount1/c/x.bak": "must not name a port",
+	} {
+		_, err := urlio.ParseURL(raw)
+		assert.ErrorIs(t, err, urlio.ErrDeviceName, raw)
+		assert.NotErrorIs(t, err, urlio.ErrInvalidURL, raw)
+		assert.ErrorContains(t, err, why, raw)
+	}
+}
+
 func TestParseURLRefusesWhatSQLServerRefuses(t *testing.T) {
 	for _, raw := range []string{
-		"http://agent.sqlvault.test/backups/db1.bak",     // not https
-		"https://127.0.0.1:10000/devstoreaccount1/c/x",   // IP host
-		"https://[::1]:10000/c/x.bak",                    // IPv6 literal
 		"https://agent.sqlvault.test/db1.bak",            // no container
 		"https://agent.sqlvault.test/backups/",           // no blob name
 		"https://agent.sqlvault.test/backups",            // no blob name
@@ -45,7 +65,6 @@ func TestParseURLRefusesWhatSQLServerRefuses(t *testing.T) {
 		"https://agent.sqlvault.test/c/x.bak?sv=1&sig=s", // SAS in the URL
 		"https://user@agent.sqlvault.test/c/x.bak",       // user info
 		"https://agent_1.sqlvault.test/c/x.bak",          // not a DNS name
-		"https://agent.sqlvault.test:99999/c/x.bak",      // bad port
 		"C:\\backups\\db1.bak",
 		"",
 	} {
@@ -58,7 +77,7 @@ func TestParseURLRefusesWhatSQLServerRefuses(t *testing.T) {
 }
 
 func TestMatchCredential(t *testing.T) {
-	u, err := urlio.ParseURL("https://Agent.sqlvault.test:8443/backups/db1.bak")
+	u, err := urlio.ParseURL("https://Agent.sqlvault.test/backups/db1.bak")
 	require.NoError(t, err)
 	tests := []struct {
 		name  string
@@ -66,13 +85,13 @@ func TestMatchCredential(t *testing.T) {
 		want  string
 		ok    bool
 	}{
-		{"exact", []string{"https://Agent.sqlvault.test:8443/backups"}, "https://Agent.sqlvault.test:8443/backups", true},
-		{"host and scheme ignore case", []string{"HTTPS://agent.SQLVAULT.test:8443/backups"}, "HTTPS://agent.SQLVAULT.test:8443/backups", true},
-		{"picks the matching one", []string{"https://agent.sqlvault.test:8443/other", "https://agent.sqlvault.test:8443/backups"}, "https://agent.sqlvault.test:8443/backups", true},
-		{"container is case sensitive", []string{"https://agent.sqlvault.test:8443/Backups"}, "", false},
-		{"trailing slash does not match", []string{"https://agent.sqlvault.test:8443/backups/"}, "", false},
-		{"port must match", []string{"https://agent.sqlvault.test/backups"}, "", false},
-		{"blob URL is not a container URL", []string{"https://agent.sqlvault.test:8443/backups/db1.bak"}, "", false},
+		{"exact", []string{"https://Agent.sqlvault.test/backups"}, "https://Agent.sqlvault.test/backups", true},
+		{"host and scheme ignore case", []string{"HTTPS://agent.SQLVAULT.test/backups"}, "HTTPS://agent.SQLVAULT.test/backups", true},
+		{"picks the matching one", []string{"https://agent.sqlvault.test/other", "https://agent.sqlvault.test/backups"}, "https://agent.sqlvault.test/backups", true},
+		{"container is case sensitive", []string{"https://agent.sqlvault.test/Backups"}, "", false},
+		{"trailing slash does not match", []string{"https://agent.sqlvault.test/backups/"}, "", false},
+		{"a name with a port is another name", []string{"https://agent.sqlvault.test:443/backups"}, "", false},
+		{"blob URL is not a container URL", []string{"https://agent.sqlvault.test/backups/db1.bak"}, "", false},
 		{"none", nil, "", false},
 	}
 	for _, tt := range tests {
@@ -83,9 +102,9 @@ func TestMatchCredential(t *testing.T) {
 		})
 	}
 
-	emu, err := urlio.ParseURL("https://blob.sqlsim.test:10000/devstoreaccount1/c/x.bak")
+	emu, err := urlio.ParseURL("https://blob.sqlsim.test/devstoreaccount1/c/x.bak")
 	require.NoError(t, err)
-	got, ok := urlio.MatchCredential(emu, []string{"https://blob.sqlsim.test:10000/c", "https://blob.sqlsim.test:10000/devstoreaccount1/c"})
+	got, ok := urlio.MatchCredential(emu, []string{"https://blob.sqlsim.test/c", "https://blob.sqlsim.test/devstoreaccount1/c"})
 	assert.True(t, ok)
-	assert.Equal(t, "https://blob.sqlsim.test:10000/devstoreaccount1/c", got, "path-style URLs include the account segment")
+	assert.Equal(t, "https://blob.sqlsim.test/devstoreaccount1/c", got, "path-style URLs include the account segment")
 }

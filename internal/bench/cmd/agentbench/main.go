@@ -26,7 +26,8 @@ import (
 )
 
 func main() {
-	host := flag.String("host", "", "endpoint DNS name")
+	host := flag.String("host", "", "endpoint DNS name (URLs carry no port)")
+	listen := flag.String("listen", "", "endpoint bind address, ip:443 (default 127.0.0.5:443)")
 	cert := flag.String("cert", "", "endpoint certificate (PEM)")
 	key := flag.String("key", "", "endpoint private key (PEM)")
 	dsn := flag.String("dsn", "", "SQL Server (simulator) DSN")
@@ -64,7 +65,7 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	a, err := bench.StartAgent(bench.AgentConfig{Host: *host, CertFile: *cert, KeyFile: *key, Instance: *instance,
+	a, err := bench.StartAgent(bench.AgentConfig{Host: *host, Listen: *listen, CertFile: *cert, KeyFile: *key, Instance: *instance,
 		DSN: *dsn, Store: store, Key: k, Memory: memory})
 	if err != nil {
 		fail(err)

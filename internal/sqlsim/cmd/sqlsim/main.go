@@ -7,6 +7,7 @@ import (
 	"context"
 	"crypto/x509"
 	"fmt"
+	"net"
 	"os"
 	"os/signal"
 	"strings"
@@ -30,7 +31,7 @@ type options struct {
 	login, password                    string
 	sample                             bool
 	caFile                             string
-	resolve                            []string
+	resolve, forward                   []string
 	workload                           int
 }
 
@@ -41,7 +42,8 @@ func newCommand() *cobra.Command {
 		Short: "Run the SQL Server simulator (a test and demo stand-in for SQL Server 2022)",
 		Long: `sqlsim serves TDS on --listen with SQL authentication and no TLS (connect with
 encrypt=disable). BACKUP … TO URL and RESTORE … FROM URL reach HTTPS blob endpoints whose
-host names resolve through --resolve and whose certificates chain to --trust-ca.`,
+host names resolve through --resolve (port 443: like SQL Server, the simulator refuses a
+URL with a port) and whose certificates chain to --trust-ca.`,
 		SilenceUsage: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			return run(cmd.Context(), o)
@@ -57,6 +59,7 @@ host names resolve through --resolve and whose certificates chain to --trust-ca.
 	f.BoolVar(&o.sample, "sample", true, "create the sample databases")
 	f.StringVar(&o.caFile, "trust-ca", "", "PEM file of CA certificates the simulated host trusts for HTTPS backup URLs")
 	f.StringSliceVar(&o.resolve, "resolve", nil, "host=ip entries of the simulated host's name resolution (repeatable)")
+	f.StringSliceVar(&o.forward, "forward", nil, "ip:443=ip:port port redirects on the simulated host, for an endpoint that cannot bind 443 (repeatable)")
 	f.IntVar(&o.workload, "workload", 0, "page writes per second to each sample database (0: none)")
 	return cmd
 }
@@ -79,7 +82,22 @@ func run(ctx context.Context, o options) error {
 		if !ok {
 			return fmt.Errorf("--resolve %q: want host=ip", r)
 		}
+		if net.ParseIP(ip) == nil {
+			return fmt.Errorf("--resolve %q: %q is not an IP address (a hosts file maps names to addresses, not ports)", r, ip)
+		}
 		cfg.Resolve[host] = ip
+	}
+	for _, r := range o.forward {
+		from, to, ok := strings.Cut(r, "=")
+		_, _, ferr := net.SplitHostPort(from)
+		_, _, terr := net.SplitHostPort(to)
+		if !ok || ferr != nil || terr != nil {
+			return fmt.Errorf("--forward %q: want ip:port=ip:port, e.g. 127.0.0.5:443=127.0.0.5:8443", r)
+		}
+		if cfg.Forward == nil {
+			cfg.Forward = map[string]string{}
+		}
+		cfg.Forward[from] = to
 	}
 	if o.caFile != "" {
 		pem, err := os.ReadFile(o.caFile)
