@@ -685,7 +685,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		if off == nil {
 			off = big.NewInt(0)
 		}
-		db.shared = &sharedState{content: rebuilt, lsnOffset: off, familyGUID: h.FamilyGUID}
+		db.shared = &sharedState{content: rebuilt, lsnOffset: off, familyGUID: h.FamilyGUID, tables: h.TableOps}
 		db.guid = h.DatabaseGUID
 		db.recovery = h.RecoveryModel
 		db.readOnly = h.IsReadOnly
@@ -699,6 +699,9 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			c.SetPage(p.ID, p.Version)
 		}
 		c.SetNextLSN(h.LastLSN)
+		db.shared.mu.Lock()
+		db.shared.tables = h.TableOps // a differential carries the tables as of its LastLSN
+		db.shared.mu.Unlock()
 		db.restore.redo, db.restore.diffApplied, db.restore.lastTime = h.LastLSN, true, h.BackupStartDate
 		out.needMore = o.stopAt != nil || o.stopAtLSN != nil
 	case 2:
@@ -716,6 +719,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			}
 		}
 		stopped := false
+		from := rs.redo
 		for _, r := range records {
 			if r.LSN < rs.redo {
 				continue // already applied by an earlier backup
@@ -739,6 +743,10 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			rs.redo = h.LastLSN
 			rs.lastTime = h.BackupStartDate
 		}
+		// The table changes of the records just applied, and none beyond the stop point.
+		sh.mu.Lock()
+		sh.tables = append(sh.tables, opsBetween(h.TableOps, from, rs.redo)...)
+		sh.mu.Unlock()
 		rs.logApplied = true
 		if stopped {
 			rs.stopped, rs.forked = true, true
