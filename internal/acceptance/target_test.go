@@ -26,14 +26,14 @@ import (
 // Environment variables that point the suite at a real SQL Server and its surroundings
 // (README, "Acceptance suite on a real SQL Server").
 const (
-	envDSN             = "SQLVAULT_ACCEPTANCE_DSN"              // go-mssqldb connection string of a sysadmin login
-	envEndpointHost    = "SQLVAULT_ACCEPTANCE_ENDPOINT_HOST"    // DNS name SQL Server resolves to the agent [sqlvault-agent.local]
-	envEndpointListen  = "SQLVAULT_ACCEPTANCE_ENDPOINT_LISTEN"  // address the agent's endpoint binds [:443]
+	envDSN             = "SQLVAULT_ACCEPTANCE_DSN"                // go-mssqldb connection string of a sysadmin login
+	envEndpointHost    = "SQLVAULT_ACCEPTANCE_ENDPOINT_HOST"      // DNS name SQL Server resolves to the agent [sqlvault-agent.local]
+	envEndpointListen  = "SQLVAULT_ACCEPTANCE_ENDPOINT_LISTEN"    // address the agent's endpoint binds [:443]
 	envEndpointCert    = "SQLVAULT_ACCEPTANCE_ENDPOINT_CERT_FILE" // certificate for the host, issued by a CA SQL Server trusts
 	envEndpointKey     = "SQLVAULT_ACCEPTANCE_ENDPOINT_KEY_FILE"
-	envVM              = "SQLVAULT_ACCEPTANCE_VM"                // the agent's VM name (task queue) [<machine>-acceptance]
-	envTemporal        = "SQLVAULT_ACCEPTANCE_TEMPORAL_ADDRESS"  // a Temporal frontend [a dev server started from bin/temporal]
-	envNamespace       = "SQLVAULT_ACCEPTANCE_TEMPORAL_NAMESPACE" // [default]
+	envVM              = "SQLVAULT_ACCEPTANCE_VM"                      // the agent's VM name (task queue) [<machine>-acceptance]
+	envTemporal        = "SQLVAULT_ACCEPTANCE_TEMPORAL_ADDRESS"        // a Temporal frontend [a dev server started from bin/temporal]
+	envNamespace       = "SQLVAULT_ACCEPTANCE_TEMPORAL_NAMESPACE"      // [default]
 	envVaultConnection = "SQLVAULT_ACCEPTANCE_VAULT_CONNECTION_STRING" // Azure Storage / Azurite [Azurite started from node_modules]
 	// agentDSNVar carries the DSN to the worker process, referenced by its config file, so
 	// the password is never written to disk.
