@@ -250,8 +250,13 @@ func (in *Instance) isPreferredReplica(name string) bool {
 		ag = db.ag
 	}
 	in.mu.Unlock()
+	if !ok {
+		// No such database: 0 from SQL Server 2019 CU20 and 2022 CU2 on (1 before); the
+		// simulator reports a 2022 build after CU2.
+		return false
+	}
 	if ag == nil {
-		return true // not in an availability group (or no such database): 1, as on SQL Server
+		return true // not in an availability group: always 1
 	}
 	ag.lock()
 	defer ag.unlock()

@@ -185,8 +185,14 @@ func TestAvailabilityGroupSecondarySeesOnlyLocalState(t *testing.T) {
 	assert.Equal(t, 3, count(a.dbs[0], dbStates), "the primary: its database and each secondary's")
 	assert.Equal(t, 1, count(a.dbs[2], dbStates), "a secondary: its own database only")
 	assert.Equal(t, 1, count(a.dbs[2], "SELECT COUNT(*) FROM sys.dm_hadr_database_replica_states WHERE is_local = 1 AND database_id IS NOT NULL"))
-	// The preferred-replica function needs no view of the others.
+	// The preferred-replica function needs no view of the others. Outside a group it is
+	// always 1; for a database that does not exist, 0 (SQL Server 2022 CU2 and later).
 	assert.Equal(t, []bool{false, true, false}, a.preferred())
+	a.createDB(sqlsim.DatabaseSpec{Name: "Solo", DataPages: 16})
+	var solo, missing bool
+	require.NoError(t, a.dbs[0].QueryRow("SELECT sys.fn_hadr_backup_is_preferred_replica(N'Solo'), sys.fn_hadr_backup_is_preferred_replica(N'NoSuchDb')").Scan(&solo, &missing))
+	assert.True(t, solo)
+	assert.False(t, missing)
 
 	// After a failover the new primary sees everything and the old one only itself.
 	require.NoError(t, a.ag.Failover(a.nodes[1]))
