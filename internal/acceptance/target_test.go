@@ -130,22 +130,11 @@ func newTarget(t *testing.T) *target {
 	_, err = blockcrypt.GenerateKeyFile(tg.keyFile)
 	require.NoError(t, err)
 
-	bins := buildCommands(t, tg.dir)
+	bins, err := testenv.BuildCommands(filepath.Join(tg.dir, "bin"), "./worker", "./starter")
+	require.NoError(t, err)
 	tg.starterBin = bins["starter"]
 	tg.startWorker(bins["worker"], host, listen, certFile, keyFile)
 	return tg
-}
-
-// buildCommands builds the product's worker and starter, as `make build` would.
-func buildCommands(t *testing.T, dir string) map[string]string {
-	root, err := testenv.RepoRoot()
-	require.NoError(t, err)
-	out := filepath.Join(dir, "bin")
-	cmd := exec.Command("go", "build", "-o", out+string(filepath.Separator), "./worker", "./starter")
-	cmd.Dir = root
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build:\n%s", b)
-	return map[string]string{"worker": filepath.Join(out, "worker"), "starter": filepath.Join(out, "starter")}
 }
 
 // productEnv is the environment the product's commands get: this process's, without any
