@@ -197,6 +197,9 @@ func (x *executor) createTable(st *tsql.CreateTable) error {
 	if db.id <= 4 {
 		return &tsql.UnsupportedError{Statement: "CREATE TABLE in system database " + db.Name()}
 	}
+	sh := db.sharedState()
+	sh.tableMu.Lock()
+	defer sh.tableMu.Unlock()
 	if err := db.writable(); err != nil {
 		return err
 	}
@@ -232,6 +235,9 @@ func (x *executor) insert(st *tsql.Insert) error {
 	if err != nil {
 		return err
 	}
+	sh := db.sharedState()
+	sh.tableMu.Lock()
+	defer sh.tableMu.Unlock()
 	tables, err := db.readTables()
 	if err != nil {
 		return err

@@ -120,3 +120,26 @@ func TestUserTableErrors(t *testing.T) {
 	_, err = e.db.Exec("INSERT INTO T1.dbo.t (id, name) VALUES (9, 'z')")
 	requireSQLError(t, err, 3906)
 }
+
+// Concurrent INSERTs of the same key: exactly one wins, the others get 2627.
+func TestUserTableConcurrentInsertsKeepTheKey(t *testing.T) {
+	e := newEnv(t)
+	e.mustExec("CREATE DATABASE C1")
+	e.mustExec("CREATE TABLE C1.dbo.t (id int PRIMARY KEY)")
+	errs := make(chan error, 8)
+	for range 8 {
+		go func() {
+			_, err := e.db.Exec("INSERT INTO C1.dbo.t VALUES (1)")
+			errs <- err
+		}()
+	}
+	ok := 0
+	for range 8 {
+		if err := <-errs; err == nil {
+			ok++
+		} else {
+			requireSQLError(t, err, 2627)
+		}
+	}
+	assert.Equal(t, 1, ok)
+}
