@@ -13,7 +13,7 @@ GOTEST_FLAGS  ?= -count=1 -timeout 25m
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build test test-short bench lint run clean
+.PHONY: all tools build test test-short acceptance bench lint run clean
 
 all: build
 
@@ -38,6 +38,12 @@ build:
 ## test: the whole suite; installs and starts what it needs (services run as plain processes).
 test: tools lint
 	$(GO) test $(GOTEST_FLAGS) ./...
+
+## acceptance: the core scenarios (internal/acceptance) against the SQL Server named by
+## SQLVAULT_ACCEPTANCE_DSN and the SQLVAULT_ACCEPTANCE_* agent settings (README, "Acceptance
+## suite on a real SQL Server"); without SQLVAULT_ACCEPTANCE_DSN, against the simulator (as in make test).
+acceptance: tools
+	$(GO) test $(GOTEST_FLAGS) -v -run 'TestAcceptance' ./internal/acceptance/
 
 ## bench: every benchmark; results and method go to BENCHMARKS.md.
 bench: tools

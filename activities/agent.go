@@ -62,6 +62,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.RestoreAsFiles, activity.RegisterOptions{Name: protocol.ActivityRestoreAsFiles})
 	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
 	r.RegisterActivityWithOptions(a.Discover, activity.RegisterOptions{Name: protocol.ActivityDiscover})
+	r.RegisterActivityWithOptions(a.AvailabilityGroupView, activity.RegisterOptions{Name: protocol.ActivityAGView})
 }
 
 func (a *Agent) instance(name string) (*sqlserver.Conn, error) {
@@ -125,7 +126,7 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	typ, reason := in.Type, ""
 	var ag *protocol.AGInfo
 	if db.InAvailabilityGp {
-		if ag, err = a.agOf(ctx, conn, db.Name); err != nil {
+		if ag, err = a.agOf(ctx, conn, db); err != nil {
 			return res, err
 		}
 	}
@@ -154,24 +155,55 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	}, nil
 }
 
-// agOf returns the availability group database name belongs to, as this replica sees it.
-func (a *Agent) agOf(ctx context.Context, conn *sqlserver.Conn, name string) (*protocol.AGInfo, error) {
+// agOf returns the availability group db belongs to, as this replica sees it.
+func (a *Agent) agOf(ctx context.Context, conn *sqlserver.Conn, db sqlserver.Database) (*protocol.AGInfo, error) {
 	ags, err := conn.AvailabilityGroups(ctx)
 	if err != nil {
-		return nil, sqlError(err, name)
+		return nil, sqlError(err, db.Name)
 	}
 	for _, g := range ags {
 		for _, d := range g.Databases {
-			if strings.EqualFold(d, name) {
-				info := &protocol.AGInfo{Name: g.Name, Preference: g.Preference}
-				for _, r := range g.Replicas {
-					info.Replicas = append(info.Replicas, protocol.AGReplica{Server: r.Server, Role: r.Role, BackupPriority: r.BackupPriority})
-				}
+			if strings.EqualFold(d, db.Name) {
+				info := agInfo(g)
+				info.LocalPreferred = db.PreferredReplica
 				return info, nil
 			}
 		}
 	}
 	return nil, nil
+}
+
+// agInfo is the protocol's form of a group as this replica sees it: on a secondary the
+// other replicas' roles are unknown ("").
+func agInfo(g sqlserver.AvailabilityGroup) *protocol.AGInfo {
+	info := &protocol.AGInfo{Name: g.Name, Preference: g.Preference}
+	for _, r := range g.Replicas {
+		info.Replicas = append(info.Replicas, protocol.AGReplica{Server: r.Server, Role: r.Role, BackupPriority: r.BackupPriority})
+		if r.Local {
+			info.Local = r.Server
+		}
+	}
+	return info
+}
+
+// AvailabilityGroupView tells the backup workflow how this replica sees a database's
+// group, so that a backup asked of a secondary (which cannot see the primary) can find the
+// primary by asking each replica. Read-only; safe to repeat.
+func (a *Agent) AvailabilityGroupView(ctx context.Context, in protocol.AGViewInput) (protocol.AGViewResult, error) {
+	var res protocol.AGViewResult
+	conn, err := a.instance(in.Instance)
+	if err != nil {
+		return res, err
+	}
+	db, err := conn.Database(ctx, in.Database)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	if !db.InAvailabilityGp {
+		return res, nil
+	}
+	res.AG, err = a.agOf(ctx, conn, db)
+	return res, err
 }
 
 func notSysadmin(srv sqlserver.ServerInfo) error {

@@ -32,10 +32,7 @@ func (a *Agent) Discover(ctx context.Context, in protocol.InquiryInput) (protoco
 		}
 		agOf := map[string]*protocol.AGInfo{}
 		for _, ag := range ags {
-			info := &protocol.AGInfo{Name: ag.Name, Preference: ag.Preference}
-			for _, r := range ag.Replicas {
-				info.Replicas = append(info.Replicas, protocol.AGReplica{Server: r.Server, Role: r.Role, BackupPriority: r.BackupPriority})
-			}
+			info := agInfo(ag)
 			for _, d := range ag.Databases {
 				agOf[strings.ToUpper(d)] = info
 			}

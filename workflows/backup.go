@@ -76,7 +76,15 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	// names for this type (the reference's table), so it follows failovers.
 	instance := in.Instance
 	if workflow.GetVersion(ctx, "ag-replica-choice", workflow.DefaultVersion, 1) == 1 && prep.AG != nil {
-		target, err := protocol.ReplicaFor(*prep.AG, typ)
+		var target string
+		var err error
+		// A secondary sees only its own role, so routing follows what the asked replica
+		// can see and asks the other replicas when that is not enough.
+		if workflow.GetVersion(ctx, "ag-visible-routing", workflow.DefaultVersion, 1) == 1 {
+			target, err = routeInGroup(ctx, *prep.AG, prep.Database, typ)
+		} else {
+			target, err = protocol.ReplicaFor(*prep.AG, typ)
+		}
 		if err != nil {
 			return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrSecondaryReplica, nil)
 		}
@@ -160,4 +168,45 @@ func newPointID(t time.Time, typ protocol.BackupType, runID string) string {
 		suffix = suffix[len(suffix)-10:]
 	}
 	return fmt.Sprintf("%s-%s-%s", t.UTC().Format("20060102T150405Z"), typ.Kind(), suffix)
+}
+
+// agViewTimeout bounds asking one replica's agent for its view of the group; a replica
+// whose agent does not answer in time is skipped.
+const agViewTimeout = 2 * time.Minute
+
+// routeInGroup picks the replica that takes a backup of type typ from what the asked
+// replica sees (view). When that is not enough — a secondary cannot see which replica is
+// primary — it asks each other replica's agent for its own view, in the group's metadata
+// order, until it reaches the primary, whose view decides.
+func routeInGroup(ctx workflow.Context, view protocol.AGInfo, database string, typ protocol.BackupType) (string, error) {
+	target, decided, err := protocol.RouteFromView(view, typ)
+	if decided || err != nil {
+		return target, err
+	}
+	log := workflow.GetLogger(ctx)
+	var unreachable []string
+	for _, replica := range protocol.AskOrder(view) {
+		vm, _, _ := strings.Cut(replica, `\`)
+		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			TaskQueue:              protocol.AgentTaskQueue(vm),
+			ScheduleToCloseTimeout: agViewTimeout,
+			StartToCloseTimeout:    time.Minute,
+			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumAttempts: 3,
+				NonRetryableErrorTypes: protocol.UserErrors},
+		})
+		var res protocol.AGViewResult
+		if err := workflow.ExecuteActivity(actx, protocol.ActivityAGView, protocol.AGViewInput{Instance: replica, Database: database}).Get(ctx, &res); err != nil {
+			log.Warn("availability group replica did not answer", "replica", replica, "error", err)
+			unreachable = append(unreachable, replica)
+			continue
+		}
+		if res.AG != nil && protocol.IsPrimaryView(*res.AG) {
+			return protocol.ReplicaFor(*res.AG, typ)
+		}
+	}
+	msg := fmt.Sprintf("availability group %s: the asked replica %s is a secondary and no other replica reported itself primary", view.Name, view.Local)
+	if len(unreachable) > 0 {
+		msg += fmt.Sprintf(" (no answer from the agents of %s: check that each replica's VM runs an agent managing its instance)", strings.Join(unreachable, ", "))
+	}
+	return "", fmt.Errorf("%s", msg)
 }

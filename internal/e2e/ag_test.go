@@ -92,11 +92,19 @@ func TestAvailabilityGroupNodeChoice(t *testing.T) {
 	run := s.start(protocol.BackupInput{Instance: nodes[1].ServerName(), Database: "AgDb", Type: protocol.Log, VM: nodes[1].ServerName()})
 	require.NoError(t, run.Get(t.Context(), nil))
 	record(t, "backup-ag-routed", s.history(run.GetID(), run.GetRunID()))
+	// A full asked of a secondary, which cannot see the primary: the workflow asks the
+	// replicas' agents until the primary answers, and the full runs there.
+	s.clock.Advance(time.Minute)
+	run = s.start(protocol.BackupInput{Instance: nodes[2].ServerName(), Database: "AgDb", Type: protocol.Full, VM: nodes[2].ServerName()})
+	var routed protocol.BackupResult
+	require.NoError(t, run.Get(t.Context(), &routed))
+	assert.Equal(t, nodes[1].ServerName(), routed.RecoveryPoint.Instance, "the full ran on the primary")
+	record(t, "backup-ag-asked-of-secondary", s.history(run.GetID(), run.GetRunID()))
 
 	// One item for the group, one unbroken chain: the last log restores exactly elsewhere.
 	ms, err := s.repo.ListPoints(t.Context(), vault.ItemID("AG:AG1", "AgDb"))
 	require.NoError(t, err)
-	require.Len(t, ms, 20)
+	require.Len(t, ms, 21)
 	last := ms[len(ms)-1]
 	_, err = s.restore(protocol.RestoreInput{Instance: "AG:AG1", Database: "AgDb", PointID: last.PointID,
 		TargetInstance: nodes[2].ServerName(), TargetVM: nodes[2].ServerName(), TargetDatabase: "AgDb_copy"})

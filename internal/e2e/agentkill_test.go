@@ -33,17 +33,12 @@ func buildBinary(t *testing.T, pkg string) string {
 	if p, ok := binPaths[pkg]; ok {
 		return p
 	}
-	root, err := testenv.RepoRoot()
-	require.NoError(t, err)
 	dir, err := os.MkdirTemp("", "sqlvault-bin-")
 	require.NoError(t, err)
-	out := filepath.Join(dir, filepath.Base(pkg))
-	cmd := exec.Command("go", "build", "-o", out, pkg)
-	cmd.Dir = root
-	b, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build %s:\n%s", pkg, b)
-	binPaths[pkg] = out
-	return out
+	paths, err := testenv.BuildCommands(dir, pkg)
+	require.NoError(t, err)
+	binPaths[pkg] = paths[filepath.Base(pkg)]
+	return binPaths[pkg]
 }
 
 // agentProcess is the worker binary running the agent role, as on a SQL Server VM.

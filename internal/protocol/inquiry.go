@@ -54,16 +54,21 @@ type DatabaseInfo struct {
 	BackupTypes []BackupType `json:"backupTypes,omitempty"`
 }
 
-// AGInfo is the database's availability group.
+// AGInfo is the database's availability group as one replica sees it. Every replica is
+// listed (the group's metadata), but a secondary sees only its own role: the others' Role
+// is "" there. Local names the replica that answered; LocalPreferred is its
+// sys.fn_hadr_backup_is_preferred_replica for the database.
 type AGInfo struct {
-	Name       string      `json:"name"`
-	Preference string      `json:"preference"`
-	Replicas   []AGReplica `json:"replicas"`
+	Name           string      `json:"name"`
+	Preference     string      `json:"preference"`
+	Replicas       []AGReplica `json:"replicas"`
+	Local          string      `json:"local,omitempty"`
+	LocalPreferred bool        `json:"localPreferred,omitempty"`
 }
 
 // AGReplica is one replica.
 type AGReplica struct {
 	Server         string `json:"server"`
-	Role           string `json:"role"`
+	Role           string `json:"role"` // PRIMARY, SECONDARY; "" when the answering replica cannot see it
 	BackupPriority int    `json:"backupPriority"`
 }

@@ -438,8 +438,9 @@ func (c *Conn) Credentials(ctx context.Context, prefix string) ([]string, error)
 // AGReplica is one replica of an availability group.
 type AGReplica struct {
 	Server         string
-	Role           string // PRIMARY, SECONDARY
+	Role           string // PRIMARY, SECONDARY, RESOLVING; "" where this instance cannot see it
 	BackupPriority int
+	Local          bool // the replica on this instance
 }
 
 // AvailabilityGroup is an availability group as this instance sees it.
@@ -450,10 +451,14 @@ type AvailabilityGroup struct {
 	Databases  []string
 }
 
-// AvailabilityGroups lists the availability groups this instance takes part in.
+// AvailabilityGroups lists the availability groups this instance takes part in. Every
+// replica comes from sys.availability_replicas (the group's metadata, the same on every
+// replica); its role from sys.dm_hadr_availability_replica_states, which on a secondary
+// holds only the local row (Microsoft's documentation of the view), so there the other
+// replicas' roles are "".
 func (c *Conn) AvailabilityGroups(ctx context.Context) ([]AvailabilityGroup, error) {
 	rows, err := c.db.QueryContext(ctx, `SELECT ag.name, ag.automated_backup_preference_desc, ar.replica_server_name,
-		ar.backup_priority, ISNULL(rs.role_desc, N'')
+		ar.backup_priority, ISNULL(rs.role_desc, N''), CASE WHEN rs.is_local = 1 THEN 1 ELSE 0 END
 		FROM sys.availability_groups AS ag
 		JOIN sys.availability_replicas AS ar ON ar.group_id = ag.group_id
 		LEFT JOIN sys.dm_hadr_availability_replica_states AS rs ON rs.replica_id = ar.replica_id
@@ -465,8 +470,8 @@ func (c *Conn) AvailabilityGroups(ctx context.Context) ([]AvailabilityGroup, err
 	var out []*AvailabilityGroup
 	for rows.Next() {
 		var name, pref, server, role string
-		var prio int
-		if err := rows.Scan(&name, &pref, &server, &prio, &role); err != nil {
+		var prio, local int
+		if err := rows.Scan(&name, &pref, &server, &prio, &role, &local); err != nil {
 			rows.Close()
 			return nil, Classify(err)
 		}
@@ -476,7 +481,7 @@ func (c *Conn) AvailabilityGroups(ctx context.Context) ([]AvailabilityGroup, err
 			byName[name] = ag
 			out = append(out, ag)
 		}
-		ag.Replicas = append(ag.Replicas, AGReplica{Server: server, Role: role, BackupPriority: prio})
+		ag.Replicas = append(ag.Replicas, AGReplica{Server: server, Role: role, BackupPriority: prio, Local: local == 1})
 	}
 	rows.Close()
 	dbRows, err := c.db.QueryContext(ctx, `SELECT ag.name, adc.database_name FROM sys.availability_groups AS ag

@@ -250,8 +250,13 @@ func (in *Instance) isPreferredReplica(name string) bool {
 		ag = db.ag
 	}
 	in.mu.Unlock()
+	if !ok {
+		// No such database: 0 from SQL Server 2019 CU20 and 2022 CU2 on (1 before); the
+		// simulator reports a 2022 build after CU2.
+		return false
+	}
 	if ag == nil {
-		return true // not in an availability group (or no such database): 1, as on SQL Server
+		return true // not in an availability group: always 1
 	}
 	ag.lock()
 	defer ag.unlock()
@@ -259,7 +264,12 @@ func (in *Instance) isPreferredReplica(name string) bool {
 	return p != nil && p.in == in
 }
 
-// agView builds the availability-group catalog views as instance in sees them.
+// agView builds the availability-group catalog views as instance in sees them. What a
+// replica sees follows Microsoft's documentation: the group's metadata
+// (sys.availability_groups, sys.availability_replicas with every replica's name and
+// backup_priority, sys.availability_databases_cluster) is the same everywhere, while the
+// state DMVs (sys.dm_hadr_availability_replica_states, sys.dm_hadr_database_replica_states)
+// show every replica only on the primary and only local rows on a secondary.
 func (s *Simulator) agView(object string, in *Instance) *query.Table {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -304,7 +314,13 @@ func (s *Simulator) agView(object string, in *Instance) *query.Table {
 			nvarchar("synchronization_health_desc", 60),
 		}}
 		for _, ag := range groups {
+			// A secondary sees only its own row; the primary sees every replica
+			// (sys.dm_hadr_availability_replica_states, FIDELITY.md).
+			full := ag.replicas[ag.primary].in == in
 			for i, r := range ag.replicas {
+				if !full && r.in != in {
+					continue
+				}
 				role, desc := uint8(2), "SECONDARY"
 				if i == ag.primary {
 					role, desc = 1, "PRIMARY"
@@ -325,7 +341,13 @@ func (s *Simulator) agView(object string, in *Instance) *query.Table {
 			nvarchar("synchronization_state_desc", 60), nvarchar("database_state_desc", 60),
 		}}
 		for _, ag := range groups {
+			// A secondary has a row for each of its own databases; the primary has its own
+			// and one for each secondary database (sys.dm_hadr_database_replica_states).
+			full := ag.replicas[ag.primary].in == in
 			for i, r := range ag.replicas {
+				if !full && r.in != in {
+					continue
+				}
 				for name, gid := range ag.databases {
 					var dbid any
 					if r.in == in {

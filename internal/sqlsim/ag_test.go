@@ -85,7 +85,8 @@ func TestAvailabilityGroupPreferredReplica(t *testing.T) {
 
 func TestAvailabilityGroupCatalogAndSecondaryLimits(t *testing.T) {
 	a := newAGEnv(t, sqlsim.PreferSecondary)
-	rows := queryRowsDB(t, a.dbs[2], `SELECT ag.name, ag.automated_backup_preference_desc, ar.replica_server_name, ar.backup_priority, rs.role_desc, rs.is_local
+	// Asked of the primary, every replica's state is visible.
+	rows := queryRowsDB(t, a.dbs[0], `SELECT ag.name, ag.automated_backup_preference_desc, ar.replica_server_name, ar.backup_priority, rs.role_desc, rs.is_local
 		FROM sys.availability_groups ag
 		JOIN sys.availability_replicas ar ON ar.group_id = ag.group_id
 		JOIN sys.dm_hadr_availability_replica_states rs ON rs.replica_id = ar.replica_id
@@ -95,7 +96,8 @@ func TestAvailabilityGroupCatalogAndSecondaryLimits(t *testing.T) {
 	assert.Equal(t, "SQLVM1", rows[0]["replica_server_name"])
 	assert.Equal(t, "PRIMARY", rows[0]["role_desc"])
 	assert.EqualValues(t, 60, rows[1]["backup_priority"])
-	assert.Equal(t, true, rows[2]["is_local"])
+	assert.Equal(t, true, rows[0]["is_local"])
+	assert.Equal(t, false, rows[2]["is_local"])
 	dbRows := queryRowsDB(t, a.dbs[1], "SELECT name, replica_id, group_database_id FROM sys.databases WHERE name = 'AgDb'")
 	require.Len(t, dbRows, 1)
 	assert.NotNil(t, dbRows[0]["group_database_id"])
@@ -143,4 +145,57 @@ func TestAvailabilityGroupCatalogAndSecondaryLimits(t *testing.T) {
 	_, err = a.dbs[1].Exec("ALTER AVAILABILITY GROUP AG1 MODIFY REPLICA ON N'SQLVM3' WITH (BACKUP_PRIORITY = 0)")
 	require.NoError(t, err)
 	assert.Equal(t, []bool{false, true, false}, a.preferred())
+}
+
+// TestAvailabilityGroupSecondarySeesOnlyLocalState: Microsoft documents that
+// sys.dm_hadr_availability_replica_states and sys.dm_hadr_database_replica_states return only
+// local rows on a secondary and every replica's on the primary, while the group's metadata
+// (sys.availability_replicas) and sys.fn_hadr_backup_is_preferred_replica answer everywhere.
+// A product that looks for the primary's role from a secondary finds nothing.
+func TestAvailabilityGroupSecondarySeesOnlyLocalState(t *testing.T) {
+	a := newAGEnv(t, sqlsim.PreferSecondary)
+	const view = `SELECT ar.replica_server_name, ar.backup_priority, ISNULL(rs.role_desc, N'') AS role_desc,
+		CASE WHEN rs.is_local = 1 THEN 1 ELSE 0 END AS is_local
+		FROM sys.availability_groups ag
+		JOIN sys.availability_replicas ar ON ar.group_id = ag.group_id
+		LEFT JOIN sys.dm_hadr_availability_replica_states rs ON rs.replica_id = ar.replica_id
+		ORDER BY ar.replica_server_name`
+	roles := func(db *sql.DB) []string {
+		rows := queryRowsDB(t, db, view)
+		require.Len(t, rows, 3, "the group's metadata lists every replica on every replica")
+		out := make([]string, len(rows))
+		for i, r := range rows {
+			out[i] = r["role_desc"].(string)
+		}
+		return out
+	}
+	assert.Equal(t, []string{"PRIMARY", "SECONDARY", "SECONDARY"}, roles(a.dbs[0]))
+	assert.Equal(t, []string{"", "SECONDARY", ""}, roles(a.dbs[1]), "a secondary sees only its own state")
+	assert.Equal(t, []string{"", "", "SECONDARY"}, roles(a.dbs[2]))
+
+	count := func(db *sql.DB, q string) int {
+		var n int
+		require.NoError(t, db.QueryRow(q).Scan(&n))
+		return n
+	}
+	const states = "SELECT COUNT(*) FROM sys.dm_hadr_availability_replica_states"
+	const dbStates = "SELECT COUNT(*) FROM sys.dm_hadr_database_replica_states"
+	assert.Equal(t, 3, count(a.dbs[0], states))
+	assert.Equal(t, 1, count(a.dbs[1], states))
+	assert.Equal(t, 3, count(a.dbs[0], dbStates), "the primary: its database and each secondary's")
+	assert.Equal(t, 1, count(a.dbs[2], dbStates), "a secondary: its own database only")
+	assert.Equal(t, 1, count(a.dbs[2], "SELECT COUNT(*) FROM sys.dm_hadr_database_replica_states WHERE is_local = 1 AND database_id IS NOT NULL"))
+	// The preferred-replica function needs no view of the others. Outside a group it is
+	// always 1; for a database that does not exist, 0 (SQL Server 2022 CU2 and later).
+	assert.Equal(t, []bool{false, true, false}, a.preferred())
+	a.createDB(sqlsim.DatabaseSpec{Name: "Solo", DataPages: 16})
+	var solo, missing bool
+	require.NoError(t, a.dbs[0].QueryRow("SELECT sys.fn_hadr_backup_is_preferred_replica(N'Solo'), sys.fn_hadr_backup_is_preferred_replica(N'NoSuchDb')").Scan(&solo, &missing))
+	assert.True(t, solo)
+	assert.False(t, missing)
+
+	// After a failover the new primary sees everything and the old one only itself.
+	require.NoError(t, a.ag.Failover(a.nodes[1]))
+	assert.Equal(t, []string{"SECONDARY", "PRIMARY", "SECONDARY"}, roles(a.dbs[1]))
+	assert.Equal(t, []string{"SECONDARY", "", ""}, roles(a.dbs[0]))
 }

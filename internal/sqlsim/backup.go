@@ -466,6 +466,7 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 		ck := c.Append(now, checkpointKind())
 		h.FirstLSN, h.CheckpointLSN, h.LastLSN = ck, ck, ck+1
 		h.DatabaseBackupLSN = sh.diffBase
+		h.TableOps = opsBetween(sh.tables, 0, h.LastLSN)
 		if typ == 1 {
 			p.snap = c.Snapshot()
 			p.total = c.DataPages() * content.PageSize
@@ -498,6 +499,7 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 		h.CheckpointLSN = mark
 		h.DatabaseBackupLSN = sh.diffBase
 		p.records = c.Records(h.FirstLSN, h.LastLSN)
+		h.TableOps = opsBetween(sh.tables, h.FirstLSN, h.LastLSN)
 		p.total = int64(len(p.records)) * 512
 		last := h.LastLSN
 		copyOnly := o.copyOnly

@@ -70,6 +70,9 @@ func (e *env) Table(name tsql.Name, args []any) (*query.Table, error) {
 			return t, nil
 		}
 	}
+	if t, err := in.userTableView(inDB, schema, object); t != nil || err != nil {
+		return t, err
+	}
 	return nil, sqlErr(208, "Invalid object name '%s'.", display)
 }
 

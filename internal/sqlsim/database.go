@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/content"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/media"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/sqltypes"
 )
 
@@ -101,6 +102,10 @@ type sharedState struct {
 	// lastLogBackup is sys.database_recovery_status.last_log_backup_lsn: the first LSN of the
 	// next log backup; 0 means NULL (no log backup possible).
 	lastLogBackup content.LSN
+	// tables is the log of user-table changes, in LSN order (table.go). tableMu serializes
+	// CREATE TABLE and INSERT from the check (duplicate name, primary key) to the write.
+	tables  []media.TableOp
+	tableMu sync.Mutex
 }
 
 var defaultLSNOffset = big.NewInt(37_000_000_000_000_000)

@@ -190,7 +190,8 @@ func TestTSQLReadAsSQLServerReadsIt(t *testing.T) {
 		{"BACKUP DATABASE x TO URL = 'u' WITH FROM", 156},
 		{"EXEC dbo.no_such_proc", 2812},
 		{"SELECT 1 / 0", 8134},
-		{"INSERT INTO t VALUES (1)", 40000},
+		{"INSERT INTO t VALUES (1)", 208},
+		{"UPDATE t SET a = 1", 40000},
 		{"GO", 2812},
 	}
 	for _, c := range cases {

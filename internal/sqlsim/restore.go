@@ -708,7 +708,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		if off == nil {
 			off = big.NewInt(0)
 		}
-		db.shared = &sharedState{content: rebuilt, lsnOffset: off, familyGUID: h.FamilyGUID}
+		db.shared = &sharedState{content: rebuilt, lsnOffset: off, familyGUID: h.FamilyGUID, tables: h.TableOps}
 		if !db.createdByRestore {
 			// Over an existing database the restored one takes the backup's identity
 			// (an assumption: Microsoft documents only the new-database case).
@@ -727,6 +727,9 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			c.SetPage(p.ID, p.Version)
 		}
 		c.SetNextLSN(h.LastLSN)
+		db.shared.mu.Lock()
+		db.shared.tables = h.TableOps // a differential carries the tables as of its LastLSN
+		db.shared.mu.Unlock()
 		db.restore.redo, db.restore.diffApplied, db.restore.lastTime = h.LastLSN, true, h.BackupStartDate
 		db.restore.fork = h.RecoveryForkGUID
 		out.needMore = o.stopAt != nil || o.stopAtLSN != nil
@@ -745,6 +748,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			}
 		}
 		stopped := false
+		from := rs.redo
 		for _, r := range records {
 			if r.LSN < rs.redo {
 				continue // already applied by an earlier backup
@@ -768,6 +772,10 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			rs.redo = h.LastLSN
 			rs.lastTime = h.BackupStartDate
 		}
+		// The table changes of the records just applied, and none beyond the stop point.
+		sh.mu.Lock()
+		sh.tables = append(sh.tables, opsBetween(h.TableOps, from, rs.redo)...)
+		sh.mu.Unlock()
 		rs.logApplied = true
 		if h.ForkPointLSN == 0 || rs.redo > h.ForkPointLSN {
 			rs.fork = h.RecoveryForkGUID

@@ -237,6 +237,10 @@ func (x *executor) run(st tsql.Statement) error {
 		return x.alterAG(st)
 	case *tsql.Kill:
 		return x.kill(st)
+	case *tsql.CreateTable:
+		return x.createTable(st)
+	case *tsql.Insert:
+		return x.insert(st)
 	}
 	return &tsql.UnsupportedError{Statement: fmt.Sprintf("%T", st)}
 }

@@ -75,6 +75,31 @@ type Header struct {
 	// a log backup that spans the point where a restore recovered and started a new fork.
 	ForkPointLSN content.LSN
 	IsReadOnly   bool
+	// TableOps are the changes to the database's user tables the backup carries: a full or
+	// differential carries every change before LastLSN, a log backup those in
+	// [FirstLSN, LastLSN). The simulator's tables hold small test workloads, so their rows
+	// travel in the header rather than in pages.
+	TableOps []TableOp `json:",omitempty"`
+}
+
+// TableOp is one change to a user table, made by the log record LSN: a CREATE TABLE
+// (Create set) or an INSERT (Rows, each value encoded as text, nil for NULL).
+type TableOp struct {
+	LSN    content.LSN
+	Schema string
+	Table  string
+	Create []TableColumn `json:",omitempty"`
+	Rows   [][]*string   `json:",omitempty"`
+}
+
+// TableColumn is a column of CREATE TABLE.
+type TableColumn struct {
+	Name       string
+	Type       string // lower-case type name as written: int, nvarchar, datetime2, …
+	Args       []int  `json:",omitempty"`
+	Max        bool   `json:",omitempty"`
+	NotNull    bool   `json:",omitempty"`
+	PrimaryKey bool   `json:",omitempty"`
 }
 
 // Trailer is what is known only when the backup ends.

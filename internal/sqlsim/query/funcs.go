@@ -209,6 +209,8 @@ func compileFunc(s *scope, fc *tsql.FuncCall) (*cexpr, error) {
 			return compileCase(s, &tsql.Case{Whens: []tsql.When{{Cond: fc.Args[0], Result: fc.Args[1]}}, Else: fc.Args[2]})
 		case "DATEADD", "DATEDIFF", "DATEDIFF_BIG", "DATEPART":
 			return compileDateFunc(s, name, fc)
+		case "BINARY_CHECKSUM":
+			return compileBinaryChecksum(s, fc)
 		}
 		if f, ok := scalarFuncs[name]; ok {
 			return compileScalar(s, name, f, fc)

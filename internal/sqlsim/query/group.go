@@ -9,7 +9,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/sqlsim/tsql"
 )
 
-var aggregates = map[string]bool{"COUNT": true, "COUNT_BIG": true, "SUM": true, "AVG": true, "MIN": true, "MAX": true}
+var aggregates = map[string]bool{"COUNT": true, "COUNT_BIG": true, "SUM": true, "AVG": true, "MIN": true, "MAX": true, "CHECKSUM_AGG": true}
 
 // grouping is a grouped query's GROUP BY keys and aggregates. After grouping, a row is the
 // key values followed by the aggregate results; the select list, HAVING and ORDER BY
@@ -178,6 +178,13 @@ func aggResultType(name string, c sqltypes.Column) (sqltypes.Column, error) {
 			return sqltypes.Column{}, errOperandInvalid(c.Type, strings.ToLower(name))
 		}
 		return c, nil
+	case "CHECKSUM_AGG":
+		// An integer expression; the result is int.
+		switch c.Type {
+		case sqltypes.Int, sqltypes.SmallInt, sqltypes.TinyInt, tDynamic, tNull:
+			return sqltypes.Column{Type: sqltypes.Int}, nil
+		}
+		return sqltypes.Column{}, errOperandInvalid(c.Type, "checksum_agg")
 	}
 	switch c.Type {
 	case tDynamic, tNull:
@@ -227,6 +234,8 @@ func (a *aggregate) compute(rows [][]any, outer *frame) (any, error) {
 		return countResult(int64(len(vals)), a.name)
 	case "MIN", "MAX":
 		return extreme(vals, types, a.name == "MAX")
+	case "CHECKSUM_AGG":
+		return checksumAgg(vals, types)
 	}
 	if len(vals) == 0 {
 		return nil, nil // SUM and AVG of nothing are NULL

@@ -25,6 +25,8 @@ func (p *parser) create() Statement {
 		return p.credential(false)
 	case p.atWord("LOGIN"):
 		return p.createLogin()
+	case p.atWord("TABLE"):
+		return p.createTable()
 	}
 	p.unsupportedObject(verb)
 	return nil

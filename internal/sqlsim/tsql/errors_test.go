@@ -131,11 +131,12 @@ func TestParseErrors(t *testing.T) {
 var unsupportedCases = []struct {
 	sql, what string
 }{
-	{"INSERT INTO t VALUES (1)", "INSERT"},
+	{"INSERT INTO t SELECT 1", "INSERT without VALUES (INSERT … SELECT, EXEC, DEFAULT VALUES)"},
 	{"update t set a = 1", "UPDATE"},
 	{"DELETE FROM t", "DELETE"},
 	{"MERGE t USING s ON 1 = 1 WHEN MATCHED THEN DELETE;", "MERGE"},
-	{"CREATE TABLE t (a int)", "CREATE TABLE"},
+	{"CREATE TABLE t (a int IDENTITY(1,1))", "CREATE TABLE column option IDENTITY"},
+	{"CREATE TABLE t (a int, CONSTRAINT pk PRIMARY KEY (a))", "CREATE TABLE with table constraints"},
 	{"CREATE PROCEDURE p AS SELECT 1", "CREATE PROCEDURE"},
 	{"DROP TABLE t", "DROP TABLE"},
 	{"ALTER TABLE t ADD c int", "ALTER TABLE"},

@@ -338,13 +338,14 @@ func (p *parser) call(name Name) Expr {
 	return f
 }
 
-// args reads (a, b, …) after the opening parenthesis, with COUNT(*) and aggregate DISTINCT.
+// args reads (a, b, …) after the opening parenthesis, with COUNT(*), BINARY_CHECKSUM(*) and
+// aggregate DISTINCT.
 func (p *parser) args(name Name) []Expr {
 	if p.acceptOp(")") {
 		return nil
 	}
 	fn := strings.ToUpper(name.Last())
-	if len(name.Parts) == 1 && (fn == "COUNT" || fn == "COUNT_BIG") && p.atOp("*") {
+	if len(name.Parts) == 1 && (fn == "COUNT" || fn == "COUNT_BIG" || fn == "BINARY_CHECKSUM" || fn == "CHECKSUM") && p.atOp("*") {
 		p.next()
 		p.expectOp(")")
 		return []Expr{&Star{}}

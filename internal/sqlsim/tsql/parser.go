@@ -297,6 +297,8 @@ func (p *parser) statement(first bool) []Statement {
 		out = one(p.restore())
 	case word == "DBCC":
 		out = one(p.dbcc())
+	case word == "INSERT":
+		out = one(p.insert())
 	case word == "WITH":
 		p.unsupported("WITH (common table expressions)", t.line)
 	case unsupportedStatements[word]:

@@ -325,3 +325,29 @@ func TestParseDatabase(t *testing.T)    { runParseCases(t, databaseCases) }
 func TestParseSecurity(t *testing.T)    { runParseCases(t, securityCases) }
 func TestParseBackup(t *testing.T)      { runParseCases(t, backupCases) }
 func TestParseMaintenance(t *testing.T) { runParseCases(t, maintenanceCases) }
+
+// The workload's statements: CREATE TABLE and INSERT … VALUES, as the acceptance suite
+// writes them (three-part names, bracketed identifiers, several rows per INSERT).
+var tableCases = []parseCase{
+	{
+		name: "CREATE TABLE with a three-part name, NULL options and a column PRIMARY KEY",
+		sql:  "CREATE TABLE [Shop].dbo.[work load] (id int NOT NULL PRIMARY KEY CLUSTERED, step bigint NULL, payload NVARCHAR(100) not null, at datetime2(7))",
+		want: []Statement{&CreateTable{Name: Name{Parts: []string{"Shop", "dbo", "work load"}}, Columns: []ColumnDef{
+			{Name: "id", Type: TypeName{Name: "int"}, NotNull: true, PrimaryKey: true},
+			{Name: "step", Type: TypeName{Name: "bigint"}},
+			{Name: "payload", Type: TypeName{Name: "nvarchar", Args: []int{100}}, NotNull: true},
+			{Name: "at", Type: TypeName{Name: "datetime2", Args: []int{7}}},
+		}}},
+	},
+	{
+		name: "INSERT with a column list and several rows; INTO is optional",
+		sql:  "INSERT INTO Shop.dbo.t (id, payload) VALUES (1, N'a'), (@p1, NULL); INSERT t VALUES (2, 'b')",
+		want: []Statement{
+			&Insert{Table: Name{Parts: []string{"Shop", "dbo", "t"}}, Columns: []string{"id", "payload"},
+				Rows: [][]Expr{{num("1"), &StringLit{Value: "a", Unicode: true}}, {vr("p1"), &NullLit{}}}},
+			&Insert{Table: Name{Parts: []string{"t"}}, Rows: [][]Expr{{num("2"), &StringLit{Value: "b"}}}},
+		},
+	},
+}
+
+func TestParseTables(t *testing.T) { runParseCases(t, tableCases) }
