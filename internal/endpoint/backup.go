@@ -1,18 +1,19 @@
 package endpoint
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
-	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/blocklist"
 )
 
 // BackupSink receives one stripe's blocks (the vault's stripe writer implements it).
@@ -32,7 +33,7 @@ const (
 	maxCommittedBlocks   = 50000
 	maxUncommittedBlocks = 100000
 	maxBlockIDBytes      = 64
-	maxBlockListBody     = 8 << 20 // 50,000 ids of 64 bytes in base64 and their tags fit
+	maxBlockListBody     = 16 << 20 // 50,000 ids of 64 bytes in base64 and their tags fit, in UTF-16 too
 )
 
 // BackupSession is one BACKUP TO URL operation: a container whose blobs are the stripes.
@@ -324,71 +325,35 @@ func (bs *BackupSession) putBlockList(ctx context.Context, w http.ResponseWriter
 	return nil
 }
 
-// listEntry is one id of a Put Block List body and the list it names.
-type listEntry struct {
-	kind string // Latest, Committed or Uncommitted
-	id   string
-}
-
-// parseBlockList reads <BlockList><Latest|Committed|Uncommitted>id</…>…</BlockList>.
-func parseBlockList(body []byte) ([]listEntry, *apiError) {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	var out []listEntry
-	inList := false
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, errInvalidBlockList
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if !inList {
-				if t.Name.Local != "BlockList" {
-					return nil, errInvalidBlockList
-				}
-				inList = true
-				continue
-			}
-			switch t.Name.Local {
-			case "Latest", "Committed", "Uncommitted":
-			default:
-				return nil, errInvalidBlockList
-			}
-			var id string
-			if err := dec.DecodeElement(&id, &t); err != nil {
-				return nil, errInvalidBlockList
-			}
-			out = append(out, listEntry{kind: t.Name.Local, id: string(bytes.TrimSpace([]byte(id)))})
-			if len(out) > maxCommittedBlocks {
-				return nil, errBlockListTooLong
-			}
-		}
-	}
-	if !inList {
+// parseBlockList reads a Put Block List body in any encoding SQL Server sends (see package
+// blocklist: UTF-8, UTF-8 declared as utf-16, UTF-16 with or without a byte-order mark).
+func parseBlockList(body []byte) ([]blocklist.Entry, *apiError) {
+	list, err := blocklist.Parse(body, maxCommittedBlocks)
+	switch {
+	case errors.Is(err, blocklist.ErrTooLong):
+		return nil, errBlockListTooLong
+	case err != nil:
 		return nil, errInvalidBlockList
 	}
-	return out, nil
+	return list, nil
 }
 
 // resolve finds each listed block: Latest among the uncommitted blocks first, then the
 // committed ones; Committed and Uncommitted only in their own list. An unknown id makes
 // the whole list invalid.
-func (b *backupBlob) resolve(list []listEntry) ([]blockRef, *apiError) {
+func (b *backupBlob) resolve(list []blocklist.Entry) ([]blockRef, *apiError) {
 	committed := make(map[string]blockRef, len(b.committed))
 	for _, bl := range b.committed {
 		committed[bl.id] = bl
 	}
 	out := make([]blockRef, 0, len(list))
 	for _, e := range list {
-		i, staged := b.staged[e.id]
-		c, isCommitted := committed[e.id]
+		i, staged := b.staged[e.ID]
+		c, isCommitted := committed[e.ID]
 		switch {
-		case staged && (e.kind == "Latest" || e.kind == "Uncommitted"):
+		case staged && (e.Kind == blocklist.Latest || e.Kind == blocklist.Uncommitted):
 			out = append(out, b.uncommitted[i])
-		case isCommitted && (e.kind == "Latest" || e.kind == "Committed"):
+		case isCommitted && (e.Kind == blocklist.Latest || e.Kind == blocklist.Committed):
 			out = append(out, c)
 		default:
 			return nil, errInvalidBlockList
@@ -402,6 +367,42 @@ type xmlBlock struct {
 	Size int64
 }
 
+func toXMLBlocks(bs []blockRef) []xmlBlock {
+	out := make([]xmlBlock, len(bs))
+	for i, bl := range bs {
+		out[i] = xmlBlock{Name: bl.id, Size: bl.size}
+	}
+	return out
+}
+
+// blockListType reads Get Block List's blocklisttype: committed (the default), uncommitted
+// or all, in any letter case (Azure's reference spells them in lower case; WAL-G's proxy
+// matches them case-insensitively).
+func blockListType(r *http.Request) (committed, uncommitted bool, e *apiError) {
+	switch strings.ToLower(r.URL.Query().Get("blocklisttype")) {
+	case "", "committed":
+		return true, false, nil
+	case "uncommitted":
+		return false, true, nil
+	case "all":
+		return true, true, nil
+	}
+	return false, false, newErr(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: blocklisttype.")
+}
+
+// writeBlockList sends a Get Block List answer.
+func writeBlockList(w http.ResponseWriter, committed, uncommitted []xmlBlock) {
+	list := struct {
+		XMLName     xml.Name   `xml:"BlockList"`
+		Committed   []xmlBlock `xml:"CommittedBlocks>Block"`
+		Uncommitted []xmlBlock `xml:"UncommittedBlocks>Block"`
+	}{Committed: committed, Uncommitted: uncommitted}
+	out, _ := xml.Marshal(list)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append([]byte(xml.Header), out...))
+}
+
 func getBlockList(w http.ResponseWriter, r *http.Request, b *backupBlob, now time.Time) *apiError {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -411,36 +412,22 @@ func getBlockList(w http.ResponseWriter, r *http.Request, b *backupBlob, now tim
 	if e := b.lease.checkRead(now, r.Header.Get("x-ms-lease-id")); e != nil {
 		return e
 	}
-	var list struct {
-		XMLName     xml.Name   `xml:"BlockList"`
-		Committed   []xmlBlock `xml:"CommittedBlocks>Block"`
-		Uncommitted []xmlBlock `xml:"UncommittedBlocks>Block"`
+	wantCommitted, wantUncommitted, e := blockListType(r)
+	if e != nil {
+		return e
 	}
-	toXML := func(bs []blockRef) []xmlBlock {
-		out := make([]xmlBlock, len(bs))
-		for i, bl := range bs {
-			out[i] = xmlBlock{Name: bl.id, Size: bl.size}
-		}
-		return out
+	var committed, uncommitted []xmlBlock
+	if wantCommitted {
+		committed = toXMLBlocks(b.committed)
 	}
-	switch r.URL.Query().Get("blocklisttype") {
-	case "", "committed":
-		list.Committed = toXML(b.committed)
-	case "uncommitted":
-		list.Uncommitted = toXML(b.uncommitted)
-	case "all":
-		list.Committed, list.Uncommitted = toXML(b.committed), toXML(b.uncommitted)
-	default:
-		return newErr(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: blocklisttype.")
+	if wantUncommitted {
+		uncommitted = toXMLBlocks(b.uncommitted)
 	}
-	out, _ := xml.Marshal(list)
 	if b.exists {
 		w.Header().Set("ETag", etag(b.version))
 		w.Header().Set("Last-Modified", b.modified.UTC().Format(http.TimeFormat))
 		w.Header().Set("x-ms-blob-content-length", itoa(b.size))
 	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append([]byte(xml.Header), out...))
+	writeBlockList(w, committed, uncommitted)
 	return nil
 }

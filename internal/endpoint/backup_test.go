@@ -65,7 +65,7 @@ func TestBackupStripesReachSinksInOrder(t *testing.T) {
 		assert.Equal(t, "BlockBlob", head.header.Get("x-ms-blob-type"))
 		assert.Equal(t, "available", head.header.Get("x-ms-lease-state"), "the writer released its lease")
 		assert.NotEmpty(t, head.header.Get("x-ms-request-id"))
-		assert.Equal(t, urlio.APIVersion, head.header.Get("x-ms-version"))
+		assert.Equal(t, sasVersion, head.header.Get("x-ms-version"), "answered with the token's version")
 	}
 	p := bs.Progress()
 	assert.Equal(t, wantBytes, p.Bytes)
