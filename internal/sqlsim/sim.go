@@ -86,6 +86,9 @@ type Config struct {
 	// Resolve is the simulated hosts' name resolution: host name → IP address. Backup URLs
 	// must use DNS names (SQL Server refuses IP literals), so tests map their names here.
 	Resolve map[string]string
+	// BlockListEncoding fixes the Put Block List encoding of the simulated blob client;
+	// empty picks one of SQL Server's builds' at random, logged (see urlio.Config).
+	BlockListEncoding urlio.BlockListEncoding
 }
 
 // Simulator holds every simulated instance of one process and the availability groups that
@@ -113,9 +116,10 @@ func New(cfg Config) *Simulator {
 		cfg.Logger = zap.NewNop()
 	}
 	return &Simulator{
-		cfg:       cfg,
-		log:       cfg.Logger,
-		blob:      urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, UserAgent: "SQLSIM/16.0 (BackupToUrl)"}),
+		cfg: cfg,
+		log: cfg.Logger,
+		blob: urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, UserAgent: "SQLSIM/16.0 (BackupToUrl)",
+			BlockListEncoding: cfg.BlockListEncoding, Logger: cfg.Logger}),
 		instances: map[string]*Instance{},
 		groups:    map[string]*AvailabilityGroup{},
 	}

@@ -99,6 +99,7 @@ type Request struct {
 	Query     url.Values
 	Header    http.Header
 	Status    int
+	Body      []byte // a Put Block List's body, as received (other bodies are not kept)
 }
 
 // BlobInfo is a committed blob as tests see it.
@@ -346,6 +347,11 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // client went away
+	}
+	if kind == KindPutBlockList {
+		s.mu.Lock()
+		s.requests[idx].Body = body
+		s.mu.Unlock()
 	}
 
 	s.mu.Lock()
