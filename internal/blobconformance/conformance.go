@@ -71,6 +71,7 @@ func Run(t *testing.T, tg Target) {
 		{"VersionHeaderIgnoredOnSAS", testVersionIgnored},
 		{"GetBlockListTypes", testGetBlockListTypes},
 		{"RestoreAsSQLServerReads", testRestoreAsSQLServerReads},
+		{"PutBlobWithContent", testPutBlobWithContent},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, &conn{tg: tg}) })
@@ -573,4 +574,17 @@ func testRestoreAsSQLServerReads(t *testing.T, c *conn) {
 	assert.Equal(t, http.StatusOK, r.status)
 	head = c.do(t, http.MethodHead, u, sas, "", nil, nil)
 	assert.Equal(t, "available", head.header.Get("x-ms-lease-state"))
+}
+
+// testPutBlobWithContent: SQL Server creates its blob with 0 bytes, but Azure (and WAL-G's
+// proxy) take a Put Blob with content too; never be stricter than Azure.
+func testPutBlobWithContent(t *testing.T, c *conn) {
+	u, sas := c.tg.NewWritable(t)
+	body := bytes.Repeat([]byte("0123456789"), 1000)
+	r := c.do(t, http.MethodPut, u, sas, "", map[string]string{"x-ms-blob-type": "BlockBlob"}, body)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	head := c.do(t, http.MethodHead, u, sas, "", nil, nil)
+	assert.Equal(t, "10000", head.header.Get("Content-Length"))
+	r = c.do(t, http.MethodPut, u, sas, "", map[string]string{"x-ms-blob-type": "PageBlob"}, nil)
+	assert.Equal(t, http.StatusBadRequest, r.status, "a page blob without x-ms-blob-content-length: 400, as in Azure")
 }

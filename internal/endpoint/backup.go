@@ -5,6 +5,8 @@ import (
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strings"
@@ -120,7 +122,7 @@ func (bs *BackupSession) serveBlob(ctx context.Context, w http.ResponseWriter, r
 	leaseID := r.Header.Get("x-ms-lease-id")
 	switch op {
 	case opPutBlob:
-		return bs.putBlob(w, r, b, now)
+		return bs.putBlob(ctx, w, r, b, name, now)
 	case opPutBlock:
 		return bs.putBlock(ctx, w, r, b, name)
 	case opPutBlockList:
@@ -196,26 +198,86 @@ func (b *backupBlob) checkWriteAccess(r *http.Request, now time.Time) *apiError 
 	return nil
 }
 
-// putBlob creates (or, WITH FORMAT, empties) the blob. SQL Server always sends 0 bytes and
-// the content follows as blocks, which is the only form the sink takes.
-func (bs *BackupSession) putBlob(w http.ResponseWriter, r *http.Request, b *backupBlob, now time.Time) *apiError {
+// putBlob creates (or, WITH FORMAT, empties) the blob. SQL Server sends 0 bytes and the
+// content follows as blocks. A Put Blob with content, which Azure accepts (up to 5,000 MiB)
+// and WAL-G's proxy takes too, is cut into blocks of MaxBlockSize for the sink and committed
+// at once, so that the endpoint is never stricter than Azure; memory stays at one block.
+func (bs *BackupSession) putBlob(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string, now time.Time) *apiError {
 	if r.Header.Get("x-ms-blob-type") != "BlockBlob" {
 		return errInvalidHeader("x-ms-blob-type")
 	}
-	if _, e := readBody(w, r, 0); e != nil {
+	b.mu.Lock()
+	e := b.checkWriteAccess(r, now)
+	b.mu.Unlock()
+	if e != nil {
 		return e
 	}
+	var blocks []blockRef
+	if r.ContentLength != 0 {
+		if blocks, e = bs.putBlobContent(ctx, w, r, b, name); e != nil {
+			return e
+		}
+	}
+	now = bs.srv.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e := b.checkWriteAccess(r, now); e != nil {
-		return e
+		return e // the lease changed while the content was stored
 	}
 	b.reset(now)
 	b.exists = true
+	if len(blocks) > 0 {
+		b.committed, b.sinkHas = blocks, true
+		for _, bl := range blocks {
+			b.size += bl.size
+		}
+	}
 	w.Header().Set("ETag", etag(b.version))
 	w.Header().Set("Last-Modified", now.UTC().Format(http.TimeFormat))
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// putBlobContent hands a Put Blob body to the sink as blocks and commits them.
+func (bs *BackupSession) putBlobContent(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string) ([]blockRef, *apiError) {
+	rc := http.NewResponseController(w)
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	bufp := blockBufs.Get().(*[]byte)
+	defer blockBufs.Put(bufp)
+	if cap(*bufp) < bs.srv.opts.MaxBlockSize {
+		*bufp = make([]byte, bs.srv.opts.MaxBlockSize)
+	}
+	buf := (*bufp)[:bs.srv.opts.MaxBlockSize]
+	var blocks []blockRef
+	ids := []string{}
+	for i := 0; ; i++ {
+		_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
+		n, err := io.ReadFull(r.Body, buf)
+		if n > 0 {
+			if len(blocks) == maxCommittedBlocks {
+				_, _ = io.CopyN(io.Discard, r.Body, drainLimit)
+				return nil, errBodyTooLarge
+			}
+			id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "putblob-%08d", i))
+			data := buf[:n]
+			if cerr := bs.call(func() error { return b.sink.PutBlock(ctx, id, data) }); cerr != nil {
+				return nil, bs.sinkFailed("PutBlock", name, cerr)
+			}
+			bs.moved(int64(n), 1)
+			blocks = append(blocks, blockRef{id: id, size: int64(n)})
+			ids = append(ids, id)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, newErr(400, "InvalidInput", "The request body could not be read.")
+		}
+	}
+	if err := bs.call(func() error { return b.sink.Commit(ctx, ids) }); err != nil {
+		return nil, bs.sinkFailed("Commit", name, err)
+	}
+	return blocks, nil
 }
 
 func (bs *BackupSession) putBlock(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string) *apiError {

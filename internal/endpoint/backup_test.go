@@ -194,15 +194,26 @@ func TestPutBlobIfNoneMatchAndDelete(t *testing.T) {
 	assert.Contains(t, string(r.body), "<Code>BlobAlreadyExists</Code>")
 	assert.Equal(t, []string{"db.bak"}, bs.Committed(), "a refused Put Blob changes nothing")
 
-	// Put Blob with content is not a form SQL Server uses; the sink only takes blocks.
-	r = e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, []byte("content"))
-	assert.Equal(t, http.StatusRequestEntityTooLarge, r.status)
+	// Put Blob with content, which Azure accepts and WAL-G's proxy too (SQL Server is not
+	// known to send it): the sink gets it as blocks of at most MaxBlockSize, committed.
+	content := randomBytes(t, 9*mib+3)
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, content)
+	require.Equal(t, http.StatusCreated, r.status, "%s", r.body)
+	assert.Equal(t, content, sink.content())
+	lists := sink.commitLists()
+	assert.Len(t, lists[len(lists)-1], 3, "4 MiB + 4 MiB + 1 MiB")
+	for _, n := range sink.sizes() {
+		assert.LessOrEqual(t, n, DefaultMaxBlockSize)
+	}
+	r = e.do(t, http.MethodHead, u, bs.SAS(), "", nil, nil)
+	assert.Equal(t, "9437187", r.header.Get("Content-Length"))
+	assert.Equal(t, []string{"db.bak"}, bs.Committed())
 
 	// Delete forgets the session's state; the sink (the vault) keeps its data.
 	r = e.do(t, http.MethodDelete, u, bs.SAS(), "", nil, nil)
 	assert.Equal(t, http.StatusAccepted, r.status)
 	assert.Empty(t, bs.Committed())
-	assert.Equal(t, data, sink.content(), "nothing is deleted from the vault through the endpoint")
+	assert.Equal(t, content, sink.content(), "nothing is deleted from the vault through the endpoint")
 	r = e.do(t, http.MethodHead, u, bs.SAS(), "", nil, nil)
 	assert.Equal(t, http.StatusNotFound, r.status)
 	assert.Equal(t, "BlobNotFound", r.code())
