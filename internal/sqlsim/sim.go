@@ -115,11 +115,12 @@ func New(cfg Config) *Simulator {
 	if cfg.Logger == nil {
 		cfg.Logger = zap.NewNop()
 	}
+	blob := urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, UserAgent: "SQLSIM/16.0 (BackupToUrl)",
+		BlockListEncoding: cfg.BlockListEncoding, Logger: cfg.Logger})
 	return &Simulator{
-		cfg: cfg,
-		log: cfg.Logger,
-		blob: urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: cfg.Resolve, UserAgent: "SQLSIM/16.0 (BackupToUrl)",
-			BlockListEncoding: cfg.BlockListEncoding, Logger: cfg.Logger}),
+		cfg:       cfg,
+		log:       cfg.Logger,
+		blob:      blob,
 		instances: map[string]*Instance{},
 		groups:    map[string]*AvailabilityGroup{},
 	}
