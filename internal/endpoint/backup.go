@@ -1,18 +1,21 @@
 package endpoint
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
 	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/blocklist"
 )
 
 // BackupSink receives one stripe's blocks (the vault's stripe writer implements it).
@@ -32,7 +35,7 @@ const (
 	maxCommittedBlocks   = 50000
 	maxUncommittedBlocks = 100000
 	maxBlockIDBytes      = 64
-	maxBlockListBody     = 8 << 20 // 50,000 ids of 64 bytes in base64 and their tags fit
+	maxBlockListBody     = 16 << 20 // 50,000 ids of 64 bytes in base64 and their tags fit, in UTF-16 too
 )
 
 // BackupSession is one BACKUP TO URL operation: a container whose blobs are the stripes.
@@ -119,7 +122,7 @@ func (bs *BackupSession) serveBlob(ctx context.Context, w http.ResponseWriter, r
 	leaseID := r.Header.Get("x-ms-lease-id")
 	switch op {
 	case opPutBlob:
-		return bs.putBlob(w, r, b, now)
+		return bs.putBlob(ctx, w, r, b, name, now)
 	case opPutBlock:
 		return bs.putBlock(ctx, w, r, b, name)
 	case opPutBlockList:
@@ -195,26 +198,86 @@ func (b *backupBlob) checkWriteAccess(r *http.Request, now time.Time) *apiError 
 	return nil
 }
 
-// putBlob creates (or, WITH FORMAT, empties) the blob. SQL Server always sends 0 bytes and
-// the content follows as blocks, which is the only form the sink takes.
-func (bs *BackupSession) putBlob(w http.ResponseWriter, r *http.Request, b *backupBlob, now time.Time) *apiError {
+// putBlob creates (or, WITH FORMAT, empties) the blob. SQL Server sends 0 bytes and the
+// content follows as blocks. A Put Blob with content, which Azure accepts (up to 5,000 MiB)
+// and WAL-G's proxy takes too, is cut into blocks of MaxBlockSize for the sink and committed
+// at once, so that the endpoint is never stricter than Azure; memory stays at one block.
+func (bs *BackupSession) putBlob(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string, now time.Time) *apiError {
 	if r.Header.Get("x-ms-blob-type") != "BlockBlob" {
 		return errInvalidHeader("x-ms-blob-type")
 	}
-	if _, e := readBody(w, r, 0); e != nil {
+	b.mu.Lock()
+	e := b.checkWriteAccess(r, now)
+	b.mu.Unlock()
+	if e != nil {
 		return e
 	}
+	var blocks []blockRef
+	if r.ContentLength != 0 {
+		if blocks, e = bs.putBlobContent(ctx, w, r, b, name); e != nil {
+			return e
+		}
+	}
+	now = bs.srv.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if e := b.checkWriteAccess(r, now); e != nil {
-		return e
+		return e // the lease changed while the content was stored
 	}
 	b.reset(now)
 	b.exists = true
+	if len(blocks) > 0 {
+		b.committed, b.sinkHas = blocks, true
+		for _, bl := range blocks {
+			b.size += bl.size
+		}
+	}
 	w.Header().Set("ETag", etag(b.version))
 	w.Header().Set("Last-Modified", now.UTC().Format(http.TimeFormat))
 	w.WriteHeader(http.StatusCreated)
 	return nil
+}
+
+// putBlobContent hands a Put Blob body to the sink as blocks and commits them.
+func (bs *BackupSession) putBlobContent(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string) ([]blockRef, *apiError) {
+	rc := http.NewResponseController(w)
+	defer func() { _ = rc.SetReadDeadline(time.Time{}) }()
+	bufp := blockBufs.Get().(*[]byte)
+	defer blockBufs.Put(bufp)
+	if cap(*bufp) < bs.srv.opts.MaxBlockSize {
+		*bufp = make([]byte, bs.srv.opts.MaxBlockSize)
+	}
+	buf := (*bufp)[:bs.srv.opts.MaxBlockSize]
+	var blocks []blockRef
+	ids := []string{}
+	for i := 0; ; i++ {
+		_ = rc.SetReadDeadline(time.Now().Add(bodyTimeout))
+		n, err := io.ReadFull(r.Body, buf)
+		if n > 0 {
+			if len(blocks) == maxCommittedBlocks {
+				_, _ = io.CopyN(io.Discard, r.Body, drainLimit)
+				return nil, errBodyTooLarge
+			}
+			id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "putblob-%08d", i))
+			data := buf[:n]
+			if cerr := bs.call(func() error { return b.sink.PutBlock(ctx, id, data) }); cerr != nil {
+				return nil, bs.sinkFailed("PutBlock", name, cerr)
+			}
+			bs.moved(int64(n), 1)
+			blocks = append(blocks, blockRef{id: id, size: int64(n)})
+			ids = append(ids, id)
+		}
+		if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+			break
+		}
+		if err != nil {
+			return nil, newErr(400, "InvalidInput", "The request body could not be read.")
+		}
+	}
+	if err := bs.call(func() error { return b.sink.Commit(ctx, ids) }); err != nil {
+		return nil, bs.sinkFailed("Commit", name, err)
+	}
+	return blocks, nil
 }
 
 func (bs *BackupSession) putBlock(ctx context.Context, w http.ResponseWriter, r *http.Request, b *backupBlob, name string) *apiError {
@@ -324,71 +387,35 @@ func (bs *BackupSession) putBlockList(ctx context.Context, w http.ResponseWriter
 	return nil
 }
 
-// listEntry is one id of a Put Block List body and the list it names.
-type listEntry struct {
-	kind string // Latest, Committed or Uncommitted
-	id   string
-}
-
-// parseBlockList reads <BlockList><Latest|Committed|Uncommitted>id</…>…</BlockList>.
-func parseBlockList(body []byte) ([]listEntry, *apiError) {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	var out []listEntry
-	inList := false
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return nil, errInvalidBlockList
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			if !inList {
-				if t.Name.Local != "BlockList" {
-					return nil, errInvalidBlockList
-				}
-				inList = true
-				continue
-			}
-			switch t.Name.Local {
-			case "Latest", "Committed", "Uncommitted":
-			default:
-				return nil, errInvalidBlockList
-			}
-			var id string
-			if err := dec.DecodeElement(&id, &t); err != nil {
-				return nil, errInvalidBlockList
-			}
-			out = append(out, listEntry{kind: t.Name.Local, id: string(bytes.TrimSpace([]byte(id)))})
-			if len(out) > maxCommittedBlocks {
-				return nil, errBlockListTooLong
-			}
-		}
-	}
-	if !inList {
+// parseBlockList reads a Put Block List body in any encoding SQL Server sends (see package
+// blocklist: UTF-8, UTF-8 declared as utf-16, UTF-16 with or without a byte-order mark).
+func parseBlockList(body []byte) ([]blocklist.Entry, *apiError) {
+	list, err := blocklist.Parse(body, maxCommittedBlocks)
+	switch {
+	case errors.Is(err, blocklist.ErrTooLong):
+		return nil, errBlockListTooLong
+	case err != nil:
 		return nil, errInvalidBlockList
 	}
-	return out, nil
+	return list, nil
 }
 
 // resolve finds each listed block: Latest among the uncommitted blocks first, then the
 // committed ones; Committed and Uncommitted only in their own list. An unknown id makes
 // the whole list invalid.
-func (b *backupBlob) resolve(list []listEntry) ([]blockRef, *apiError) {
+func (b *backupBlob) resolve(list []blocklist.Entry) ([]blockRef, *apiError) {
 	committed := make(map[string]blockRef, len(b.committed))
 	for _, bl := range b.committed {
 		committed[bl.id] = bl
 	}
 	out := make([]blockRef, 0, len(list))
 	for _, e := range list {
-		i, staged := b.staged[e.id]
-		c, isCommitted := committed[e.id]
+		i, staged := b.staged[e.ID]
+		c, isCommitted := committed[e.ID]
 		switch {
-		case staged && (e.kind == "Latest" || e.kind == "Uncommitted"):
+		case staged && (e.Kind == blocklist.Latest || e.Kind == blocklist.Uncommitted):
 			out = append(out, b.uncommitted[i])
-		case isCommitted && (e.kind == "Latest" || e.kind == "Committed"):
+		case isCommitted && (e.Kind == blocklist.Latest || e.Kind == blocklist.Committed):
 			out = append(out, c)
 		default:
 			return nil, errInvalidBlockList
@@ -402,6 +429,42 @@ type xmlBlock struct {
 	Size int64
 }
 
+func toXMLBlocks(bs []blockRef) []xmlBlock {
+	out := make([]xmlBlock, len(bs))
+	for i, bl := range bs {
+		out[i] = xmlBlock{Name: bl.id, Size: bl.size}
+	}
+	return out
+}
+
+// blockListType reads Get Block List's blocklisttype: committed (the default), uncommitted
+// or all, in any letter case (Azure's reference spells them in lower case; WAL-G's proxy
+// matches them case-insensitively).
+func blockListType(r *http.Request) (committed, uncommitted bool, e *apiError) {
+	switch strings.ToLower(r.URL.Query().Get("blocklisttype")) {
+	case "", "committed":
+		return true, false, nil
+	case "uncommitted":
+		return false, true, nil
+	case "all":
+		return true, true, nil
+	}
+	return false, false, newErr(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: blocklisttype.")
+}
+
+// writeBlockList sends a Get Block List answer.
+func writeBlockList(w http.ResponseWriter, committed, uncommitted []xmlBlock) {
+	list := struct {
+		XMLName     xml.Name   `xml:"BlockList"`
+		Committed   []xmlBlock `xml:"CommittedBlocks>Block"`
+		Uncommitted []xmlBlock `xml:"UncommittedBlocks>Block"`
+	}{Committed: committed, Uncommitted: uncommitted}
+	out, _ := xml.Marshal(list)
+	w.Header().Set("Content-Type", "application/xml")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write(append([]byte(xml.Header), out...))
+}
+
 func getBlockList(w http.ResponseWriter, r *http.Request, b *backupBlob, now time.Time) *apiError {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -411,36 +474,22 @@ func getBlockList(w http.ResponseWriter, r *http.Request, b *backupBlob, now tim
 	if e := b.lease.checkRead(now, r.Header.Get("x-ms-lease-id")); e != nil {
 		return e
 	}
-	var list struct {
-		XMLName     xml.Name   `xml:"BlockList"`
-		Committed   []xmlBlock `xml:"CommittedBlocks>Block"`
-		Uncommitted []xmlBlock `xml:"UncommittedBlocks>Block"`
+	wantCommitted, wantUncommitted, e := blockListType(r)
+	if e != nil {
+		return e
 	}
-	toXML := func(bs []blockRef) []xmlBlock {
-		out := make([]xmlBlock, len(bs))
-		for i, bl := range bs {
-			out[i] = xmlBlock{Name: bl.id, Size: bl.size}
-		}
-		return out
+	var committed, uncommitted []xmlBlock
+	if wantCommitted {
+		committed = toXMLBlocks(b.committed)
 	}
-	switch r.URL.Query().Get("blocklisttype") {
-	case "", "committed":
-		list.Committed = toXML(b.committed)
-	case "uncommitted":
-		list.Uncommitted = toXML(b.uncommitted)
-	case "all":
-		list.Committed, list.Uncommitted = toXML(b.committed), toXML(b.uncommitted)
-	default:
-		return newErr(400, "InvalidQueryParameterValue", "Value for one of the query parameters specified in the request URI is invalid: blocklisttype.")
+	if wantUncommitted {
+		uncommitted = toXMLBlocks(b.uncommitted)
 	}
-	out, _ := xml.Marshal(list)
 	if b.exists {
 		w.Header().Set("ETag", etag(b.version))
 		w.Header().Set("Last-Modified", b.modified.UTC().Format(http.TimeFormat))
 		w.Header().Set("x-ms-blob-content-length", itoa(b.size))
 	}
-	w.Header().Set("Content-Type", "application/xml")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(append([]byte(xml.Header), out...))
+	writeBlockList(w, committed, uncommitted)
 	return nil
 }

@@ -39,8 +39,9 @@ import (
 // Block from SQL Server is bigger.
 const DefaultMaxBlockSize = 4 << 20
 
-// minVersion is the oldest x-ms-version accepted: the one SQL Server's block-blob client
-// speaks. Dates compare correctly as strings.
+// minVersion is the version named in answers to requests that fail authentication (an
+// authenticated request is answered with its token's sv): the one SQL Server's block-blob
+// client speaks.
 const minVersion = "2014-02-14"
 
 // DefaultListen is where the endpoint listens unless told otherwise: port 443, the only
@@ -565,15 +566,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, op, container, bl
 			zap.String("permissions", tok.perms))
 		return errPermission
 	}
-	// After authentication, so that an anonymous probe learns nothing but 403.
-	v := r.Header.Get("x-ms-version")
-	if v == "" {
-		return errMissingVersion
-	}
-	if _, err := time.Parse(time.DateOnly, v); err != nil || v < minVersion {
-		return errInvalidHeader("x-ms-version")
-	}
-	w.Header().Set("x-ms-version", v)
+	// Every request here carries a SAS, and on a SAS request Azure ignores x-ms-version: the
+	// token's signed version (sv) alone decides how it is processed ("Previous Azure Storage
+	// versions", Microsoft). So any x-ms-version, or none, is accepted, and the answer names sv.
+	w.Header().Set("x-ms-version", tok.version)
 	if blob == "" || op == opUnsupported {
 		return errUnsupported // container and account operations are not part of the endpoint
 	}

@@ -53,7 +53,6 @@ var (
 	errBlockCountExceeded   = newErr(409, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.")
 	errBodyTooLarge         = newErr(413, "RequestBodyTooLarge", "The request body is too large and exceeds the maximum permissible limit.")
 	errUnsupported          = newErr(400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb or operation.")
-	errMissingVersion       = newErr(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-version.")
 	errInternal             = newErr(500, "InternalError", "The server encountered an internal error. Please retry the request.")
 	errLeaseIDMissing       = newErr(412, "LeaseIdMissing", "There is currently a lease on the blob and no lease ID was specified in the request.")
 	errLeaseIDMismatchBlob  = newErr(412, "LeaseIdMismatchWithBlobOperation", "The lease ID specified did not match the lease ID for the blob.")

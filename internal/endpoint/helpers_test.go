@@ -269,6 +269,17 @@ func (s *fakeSink) putIDs() []string {
 	return append([]string(nil), s.puts...)
 }
 
+// sizes is the size of every block the sink accepted, by id.
+func (s *fakeSink) sizes() map[string]int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := make(map[string]int, len(s.blocks))
+	for id, b := range s.blocks {
+		out[id] = len(b)
+	}
+	return out
+}
+
 func (s *fakeSink) commitLists() [][]string {
 	s.mu.Lock()
 	defer s.mu.Unlock()

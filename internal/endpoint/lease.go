@@ -104,18 +104,38 @@ func (l *lease) setHeaders(h http.Header, now time.Time) {
 	}
 }
 
-// apply runs one Lease Blob action (acquire, renew, change, release, break) and returns
-// the success status and the headers to send with it.
+// leaseDuration reads an acquire's x-ms-lease-duration: -1 (infinite) or 15 to 60 seconds.
+// Azure requires the header on acquire (service versions from 2012-02-12 on); the endpoint
+// does not: without it the lease is infinite, the lease SQL Server takes for backup and
+// restore alike (Microsoft, "Delete backup blob files with active leases"), as WAL-G's
+// proxy, which real SQL Server works with, does not require it either. A lease SQL Server
+// did not ask to be finite must not expire under it mid-backup.
+func leaseDuration(h http.Header) (int, *apiError) {
+	v := strings.TrimSpace(h.Get("x-ms-lease-duration"))
+	if v == "" {
+		return -1, nil
+	}
+	d, err := strconv.Atoi(v)
+	if err != nil || (d != -1 && (d < 15 || d > 60)) {
+		return 0, errInvalidHeader("x-ms-lease-duration")
+	}
+	return d, nil
+}
+
+// apply runs one Lease Blob action and returns the success status and the headers to send
+// with it. The action is matched in any letter case: SQL Server sends Acquire, Renew,
+// Change, Release and Break capitalised (the form WAL-G's proxy matches), Azure's reference
+// spells them in lower case, and Azure takes both.
 func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, http.Header, *apiError) {
 	id := h.Get("x-ms-lease-id")
 	proposed := h.Get("x-ms-proposed-lease-id")
 	state := l.stateAt(now)
 	out := http.Header{}
-	switch h.Get("x-ms-lease-action") {
+	switch strings.ToLower(strings.TrimSpace(h.Get("x-ms-lease-action"))) {
 	case "acquire":
-		d, err := strconv.Atoi(h.Get("x-ms-lease-duration"))
-		if err != nil || (d != -1 && (d < 15 || d > 60)) {
-			return 0, nil, errInvalidHeader("x-ms-lease-duration")
+		d, e := leaseDuration(h)
+		if e != nil {
+			return 0, nil, e
 		}
 		if proposed == "" {
 			proposed = newID()

@@ -2,6 +2,7 @@ package endpoint
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -109,8 +110,51 @@ func (rs *RestoreSession) serveBlob(ctx context.Context, w http.ResponseWriter, 
 		return nil
 	case opGetBlob:
 		return rs.get(ctx, w, r, b, name)
+	case opGetBlockList:
+		return getRestoreBlockList(w, r, b)
 	}
 	return errUnsupported
+}
+
+// Block is one committed block of a blob, for Get Block List.
+type Block struct {
+	ID   string // base64, as the backup named it
+	Size int64
+}
+
+// BlockLister is implemented by a RestoreSource that knows its blob's committed blocks.
+type BlockLister interface {
+	Blocks() []Block
+}
+
+// syntheticBlockSize is the block size of the list a source without BlockLister reports.
+const syntheticBlockSize = DefaultMaxBlockSize
+
+// getRestoreBlockList answers Get Block List on a restore session, read-only as Azure answers
+// it with a read SAS: the committed blocks (from the source when it knows them, otherwise
+// equal blocks of 4 MiB that add up to the blob's size, with ids of one length) and never an
+// uncommitted one, since nothing is ever staged in a restore session.
+func getRestoreBlockList(w http.ResponseWriter, r *http.Request, b *restoreBlob) *apiError {
+	wantCommitted, _, e := blockListType(r)
+	if e != nil {
+		return e
+	}
+	var committed []xmlBlock
+	if wantCommitted {
+		if bl, ok := b.src.(BlockLister); ok {
+			for _, x := range bl.Blocks() {
+				committed = append(committed, xmlBlock{Name: x.ID, Size: x.Size})
+			}
+		} else {
+			for off, i := int64(0), 0; off < b.size; off, i = off+syntheticBlockSize, i+1 {
+				id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "sqlvault%08d", i))
+				committed = append(committed, xmlBlock{Name: id, Size: min(syntheticBlockSize, b.size-off)})
+			}
+		}
+	}
+	w.Header().Set("x-ms-blob-content-length", itoa(b.size))
+	writeBlockList(w, committed, nil)
+	return nil
 }
 
 // get answers Get Blob, whole or with x-ms-range (preferred, as in Azure) or Range.

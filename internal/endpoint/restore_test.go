@@ -51,7 +51,7 @@ func TestRestoreRandomReads(t *testing.T) {
 	// The restore lease is on while the reader is open and off after Close.
 	head := e.do(t, http.MethodHead, rs.URL("db_1.bak"), rs.SAS(), "", nil, nil)
 	assert.Equal(t, "leased", head.header.Get("x-ms-lease-state"))
-	assert.Equal(t, "fixed", head.header.Get("x-ms-lease-duration"))
+	assert.Equal(t, "infinite", head.header.Get("x-ms-lease-duration"), "SQL Server's restore lease is infinite")
 	require.NoError(t, r.Close())
 	head = e.do(t, http.MethodHead, rs.URL("db_1.bak"), rs.SAS(), "", nil, nil)
 	assert.Equal(t, "available", head.header.Get("x-ms-lease-state"))
@@ -185,4 +185,39 @@ func TestCloseMidRestoreFailsClientPromptly(t *testing.T) {
 
 	head := e.do(t, http.MethodHead, rs.URL("db.bak"), rs.SAS(), "", nil, nil)
 	assert.Equal(t, http.StatusForbidden, head.status)
+}
+
+// listedSource is a source that knows the blocks its backup was written in.
+type listedSource struct {
+	*memSource
+	blocks []Block
+}
+
+func (l listedSource) Blocks() []Block { return l.blocks }
+
+// Get Block List on a restore session answers, read-only, with the source's blocks when it
+// knows them and otherwise with equal blocks that add up to the blob; never an uncommitted one.
+func TestRestoreGetBlockList(t *testing.T) {
+	e := newEnv(t, nil)
+	data := randomBytes(t, 9*mib+5)
+	known := []Block{{ID: "QUFBQQ==", Size: 4 * mib}, {ID: "QkJCQg==", Size: 5*mib + 5}}
+	rs := e.openRestore(t, map[string]RestoreSource{
+		"plain.bak":  newSource(data),
+		"listed.bak": listedSource{memSource: newSource(data), blocks: known},
+	})
+	r := e.do(t, http.MethodGet, rs.URL("plain.bak"), rs.SAS(), "comp=blocklist&blocklisttype=All", nil, nil)
+	require.Equal(t, http.StatusOK, r.status, "%s", r.body)
+	assert.Equal(t, "9437189", r.header.Get("x-ms-blob-content-length"))
+	assert.Contains(t, string(r.body), "<Size>4194304</Size></Block><Block><Name>c3FsdmF1bHQwMDAwMDAwMg==</Name><Size>1048581</Size></Block></CommittedBlocks>")
+	assert.NotContains(t, string(r.body), "<UncommittedBlocks><Block>")
+
+	r = e.do(t, http.MethodGet, rs.URL("listed.bak"), rs.SAS(), "comp=blocklist", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.Contains(t, string(r.body), "<CommittedBlocks><Block><Name>QUFBQQ==</Name><Size>4194304</Size></Block><Block><Name>QkJCQg==</Name><Size>5242885</Size></Block></CommittedBlocks>")
+
+	r = e.do(t, http.MethodGet, rs.URL("listed.bak"), rs.SAS(), "comp=blocklist&blocklisttype=uncommitted", nil, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	assert.NotContains(t, string(r.body), "<Block>")
+	r = e.do(t, http.MethodPut, rs.URL("listed.bak"), rs.SAS(), "comp=blocklist", nil, []byte("<BlockList/>"))
+	assert.Equal(t, http.StatusForbidden, r.status, "still read-only")
 }

@@ -29,8 +29,9 @@ var (
 
 // sasToken is a token's signed fields.
 type sasToken struct {
-	perms  string
-	expiry time.Time
+	version string // sv: the service version the request is processed with
+	perms   string
+	expiry  time.Time
 }
 
 // signature is base64(HMAC-SHA256(key, string-to-sign)). The string binds the container
@@ -86,7 +87,7 @@ func verifySAS(key []byte, container string, q url.Values, now time.Time) (sasTo
 	if !now.Before(expiry) {
 		return sasToken{}, errTokenExpired
 	}
-	return sasToken{perms: sp, expiry: expiry}, nil
+	return sasToken{version: sv, perms: sp, expiry: expiry}, nil
 }
 
 // allows reports whether the token grants permission p ('r', 'w', 'd', …).

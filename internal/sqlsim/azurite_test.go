@@ -16,6 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
 	"github.com/sqlvault/sqlvault/internal/testenv"
 )
 
@@ -46,7 +47,10 @@ func TestBackupAndRestoreThroughAzurite(t *testing.T) {
 	require.NoError(t, err)
 
 	clock := sqlsim.NewManualClock(t0)
-	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: az.IP}})
+	// Azurite 3.37 answers a UTF-16 block list with 400 (measured), where Azure takes what
+	// every SQL Server build sends: the emulator is given SQL Server 2022's form.
+	sim := sqlsim.New(sqlsim.Config{Clock: clock, TrustedRoots: ca.Pool(), Resolve: map[string]string{host: az.IP},
+		BlockListEncoding: urlio.UTF8DeclaredUTF16})
 	t.Cleanup(func() { _ = sim.Close() })
 	in, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "AZVM"})
 	require.NoError(t, err)

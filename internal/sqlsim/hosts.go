@@ -62,5 +62,5 @@ func (in *Instance) blobClient() *urlio.Client {
 // newBlobClient is SQL Server's blob client on a host that resolves names with resolve.
 func newBlobClient(cfg Config, resolve map[string]string) *urlio.Client {
 	return urlio.NewClient(urlio.Config{RootCAs: cfg.TrustedRoots, Resolve: resolve, Forward: cfg.Forward,
-		UserAgent: "SQLSIM/16.0 (BackupToUrl)"})
+		UserAgent: "SQLSIM/16.0 (BackupToUrl)", BlockListEncoding: cfg.BlockListEncoding, Logger: cfg.Logger})
 }

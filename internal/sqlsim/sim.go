@@ -90,6 +90,9 @@ type Config struct {
 	// Forward is a port redirect on the simulated hosts, ip:port → ip:port (see
 	// urlio.Config.Forward); only for a development stack that cannot bind port 443.
 	Forward map[string]string
+	// BlockListEncoding fixes the Put Block List encoding of the simulated blob client;
+	// empty picks one of SQL Server's builds' at random, logged (see urlio.Config).
+	BlockListEncoding urlio.BlockListEncoding
 }
 
 // Simulator holds every simulated instance of one process and the availability groups that

@@ -45,7 +45,6 @@ var (
 	errBlockListTooLong     = newErr(400, "BlockListTooLong", "The block list may not contain more than 50,000 blocks.")
 	errBlockCountExceeded   = newErr(409, "BlockCountExceedsLimit", "The uncommitted block count cannot exceed the maximum limit of 100,000 blocks.")
 	errUnsupported          = newErr(400, "UnsupportedHttpVerb", "The resource doesn't support the specified HTTP verb or operation.")
-	errMissingVersion       = newErr(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: x-ms-version.")
 	errLeaseIDMissing       = newErr(412, "LeaseIdMissing", "There is currently a lease on the blob and no lease ID was specified in the request.")
 	errLeaseIDMismatchBlob  = newErr(412, "LeaseIdMismatchWithBlobOperation", "The lease ID specified did not match the lease ID for the blob.")
 	errLeaseNotPresentBlob  = newErr(412, "LeaseNotPresentWithBlobOperation", "There is currently no lease on the blob.")
@@ -56,6 +55,10 @@ var (
 	errLeaseIDMismatchLease = newErr(409, "LeaseIdMismatchWithLeaseOperation", "The lease ID specified did not match the lease ID for the blob.")
 	errLeaseNotPresentLease = newErr(409, "LeaseNotPresentWithLeaseOperation", "There is currently no lease on the blob.")
 )
+
+func errMissingHeader(name string) *apiError {
+	return newErr(400, "MissingRequiredHeader", "An HTTP header that's mandatory for this request is not specified: "+name+".")
+}
 
 func errInvalidHeader(name string) *apiError {
 	return newErr(400, "InvalidHeaderValue", "The value for one of the HTTP headers is not in the correct format: "+name+".")

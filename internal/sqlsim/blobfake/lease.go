@@ -43,6 +43,9 @@ func (l *lease) stateAt(now time.Time) string {
 	return l.state
 }
 
+// Lease ids are GUIDs, and Azure compares them case-insensitively: every comparison below
+// uses strings.EqualFold.
+
 // checkWrite applies Azure's lease rules for an operation that modifies or deletes the
 // blob: an active (or breaking) lease demands its id; a lease id on an unleased blob is an
 // error too.
@@ -52,7 +55,7 @@ func (l *lease) checkWrite(now time.Time, leaseID string) *apiError {
 		if leaseID == "" {
 			return errLeaseIDMissing
 		}
-		if leaseID != l.id {
+		if !strings.EqualFold(leaseID, l.id) {
 			return errLeaseIDMismatchBlob
 		}
 	case LeaseExpired, LeaseBroken:
@@ -74,7 +77,7 @@ func (l *lease) checkRead(now time.Time, leaseID string) *apiError {
 	}
 	switch l.stateAt(now) {
 	case LeaseLeased, LeaseBreaking:
-		if leaseID != l.id {
+		if !strings.EqualFold(leaseID, l.id) {
 			return errLeaseIDMismatchBlob
 		}
 		return nil
@@ -86,14 +89,22 @@ func (l *lease) checkRead(now time.Time, leaseID string) *apiError {
 
 // apply runs one Lease Blob action and returns the status and the headers to send.
 func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, http.Header, *apiError) {
-	action := h.Get("x-ms-lease-action")
+	// Azure takes the action in any letter case: SQL Server sends it capitalised (Acquire,
+	// Renew, Change, Release, Break), the REST reference spells it in lower case.
+	action := strings.ToLower(strings.TrimSpace(h.Get("x-ms-lease-action")))
 	id := h.Get("x-ms-lease-id")
 	proposed := h.Get("x-ms-proposed-lease-id")
 	state := l.stateAt(now)
 	out := http.Header{}
 	switch action {
 	case "acquire":
-		d, err := strconv.Atoi(h.Get("x-ms-lease-duration"))
+		// Required on acquire from service version 2012-02-12 on (Azure's Lease Blob
+		// reference), which every SAS this fake accepts is newer than.
+		v := strings.TrimSpace(h.Get("x-ms-lease-duration"))
+		if v == "" {
+			return 0, nil, errMissingHeader("x-ms-lease-duration")
+		}
+		d, err := strconv.Atoi(v)
 		if err != nil || (d != -1 && (d < 15 || d > 60)) {
 			return 0, nil, errInvalidHeader("x-ms-lease-duration")
 		}
@@ -105,7 +116,7 @@ func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, h
 		switch state {
 		case LeaseLeased:
 			// Acquiring again with the same id is allowed and restarts the duration.
-			if proposed != l.id {
+			if !strings.EqualFold(proposed, l.id) {
 				return 0, nil, errLeaseAlreadyPresent
 			}
 		case LeaseBreaking:
@@ -122,7 +133,7 @@ func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, h
 		if state == LeaseAvailable {
 			return 0, nil, errLeaseNotPresentLease
 		}
-		if id != l.id {
+		if !strings.EqualFold(id, l.id) {
 			return 0, nil, errLeaseIDMismatchLease
 		}
 		if state == LeaseBreaking || state == LeaseBroken {
@@ -139,7 +150,7 @@ func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, h
 		if state != LeaseLeased {
 			return 0, nil, errLeaseNotPresentLease
 		}
-		if id != l.id && proposed != l.id {
+		if !strings.EqualFold(id, l.id) && !strings.EqualFold(proposed, l.id) {
 			return 0, nil, errLeaseIDMismatchLease
 		}
 		l.id = proposed
@@ -152,7 +163,7 @@ func (l *lease) apply(now time.Time, h http.Header, newID func() string) (int, h
 		if state == LeaseAvailable {
 			return 0, nil, errLeaseNotPresentLease
 		}
-		if id != l.id {
+		if !strings.EqualFold(id, l.id) {
 			return 0, nil, errLeaseIDMismatchLease
 		}
 		*l = lease{state: LeaseAvailable}

@@ -6,12 +6,13 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sqlvault/sqlvault/internal/blocklist"
 )
 
 // handle runs one blob operation with s.mu held. It writes the success response itself and
@@ -193,61 +194,37 @@ func indexOf(bs []block, id string) int {
 	return -1
 }
 
-// resolveBlockList reads a Put Block List body: <Latest> looks among the uncommitted
-// blocks first, <Committed> and <Uncommitted> only in their own list.
+// resolveBlockList reads a Put Block List body (in any encoding SQL Server sends: see
+// package blocklist): <Latest> looks among the uncommitted blocks first, <Committed> and
+// <Uncommitted> only in their own list.
 func (b *blob) resolveBlockList(body []byte) ([]block, *apiError) {
-	dec := xml.NewDecoder(bytes.NewReader(body))
-	var out []block
-	depth := 0
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
+	list, err := blocklist.Parse(body, maxCommittedBlocks)
+	switch {
+	case errors.Is(err, blocklist.ErrTooLong):
+		return nil, errBlockListTooLong
+	case err != nil:
+		return nil, errInvalidBlockList
+	}
+	out := make([]block, 0, len(list))
+	for _, e := range list {
+		found := -1
+		var from []block
+		switch e.Kind {
+		case blocklist.Latest:
+			if found = indexOf(b.uncommitted, e.ID); found >= 0 {
+				from = b.uncommitted
+			} else if found = indexOf(b.committed, e.ID); found >= 0 {
+				from = b.committed
+			}
+		case blocklist.Uncommitted:
+			from, found = b.uncommitted, indexOf(b.uncommitted, e.ID)
+		case blocklist.Committed:
+			from, found = b.committed, indexOf(b.committed, e.ID)
 		}
-		if err != nil {
+		if found < 0 {
 			return nil, errInvalidBlockList
 		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			if depth == 1 {
-				if t.Name.Local != "BlockList" {
-					return nil, errInvalidBlockList
-				}
-				continue
-			}
-			var id string
-			if err := dec.DecodeElement(&id, &t); err != nil {
-				return nil, errInvalidBlockList
-			}
-			depth--
-			id = strings.TrimSpace(id)
-			found := -1
-			var from []block
-			switch t.Name.Local {
-			case "Latest":
-				if found = indexOf(b.uncommitted, id); found >= 0 {
-					from = b.uncommitted
-				} else if found = indexOf(b.committed, id); found >= 0 {
-					from = b.committed
-				}
-			case "Uncommitted":
-				from, found = b.uncommitted, indexOf(b.uncommitted, id)
-			case "Committed":
-				from, found = b.committed, indexOf(b.committed, id)
-			default:
-				return nil, errInvalidBlockList
-			}
-			if found < 0 {
-				return nil, errInvalidBlockList
-			}
-			out = append(out, from[found])
-			if len(out) > maxCommittedBlocks {
-				return nil, errBlockListTooLong
-			}
-		case xml.EndElement:
-			depth--
-		}
+		out = append(out, from[found])
 	}
 	return out, nil
 }
@@ -274,7 +251,9 @@ func (s *Server) getBlockList(w http.ResponseWriter, b *blob, q url.Values, now 
 		Committed   []xmlBlock `xml:"CommittedBlocks>Block"`
 		Uncommitted []xmlBlock `xml:"UncommittedBlocks>Block"`
 	}
-	switch t := q.Get("blocklisttype"); t {
+	// Any letter case: Azure's reference spells the values in lower case, WAL-G's proxy
+	// matches them case-insensitively.
+	switch t := strings.ToLower(q.Get("blocklisttype")); t {
 	case "", "committed":
 		list.Committed = toXMLBlocks(b.committed)
 	case "uncommitted":

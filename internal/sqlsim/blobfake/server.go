@@ -101,6 +101,7 @@ type Request struct {
 	Query     url.Values
 	Header    http.Header
 	Status    int
+	Body      []byte // a Put Block List's body, as received (other bodies are not kept)
 }
 
 // BlobInfo is a committed blob as tests see it.
@@ -338,7 +339,13 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 		panic(http.ErrAbortHandler) // closes the connection without a response
 	}
 	w.Header().Set("x-ms-request-id", strconv.Itoa(reqID))
-	w.Header().Set("x-ms-version", r.Header.Get("x-ms-version"))
+	// A SAS request is processed with the token's version, x-ms-version is ignored (Azure,
+	// "Previous Azure Storage versions"); the answer names the version used.
+	if sv := q.Get("sv"); sv != "" {
+		w.Header().Set("x-ms-version", sv)
+	} else {
+		w.Header().Set("x-ms-version", r.Header.Get("x-ms-version"))
+	}
 	w.Header().Set("Date", time.Now().UTC().Format(http.TimeFormat))
 	if injected != 0 {
 		code := "InternalError"
@@ -351,6 +358,11 @@ func (s *Server) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
 	body, err := io.ReadAll(r.Body)
 	if err != nil {
 		return // client went away
+	}
+	if kind == KindPutBlockList {
+		s.mu.Lock()
+		s.requests[idx].Body = body
+		s.mu.Unlock()
 	}
 
 	s.mu.Lock()
@@ -401,7 +413,8 @@ func requestKind(method string, q url.Values, h http.Header) string {
 	case method == http.MethodPut && comp == "blocklist":
 		return KindPutBlockList
 	case method == http.MethodPut && comp == "lease":
-		return "Lease:" + h.Get("x-ms-lease-action")
+		// One kind per action whatever its letter case (SQL Server capitalises it).
+		return "Lease:" + strings.ToLower(strings.TrimSpace(h.Get("x-ms-lease-action")))
 	case method == http.MethodGet && comp == "blocklist":
 		return KindGetBlockList
 	case method == http.MethodGet && comp == "":

@@ -24,6 +24,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"go.uber.org/zap"
 )
 
 // APIVersion is the x-ms-version sent with every request: the 2014-02-14 era that SQL
@@ -44,14 +46,49 @@ type Config struct {
 	// REDIRECT rule, netsh interface portproxy): for a development stack whose endpoint
 	// cannot bind 443 as an ordinary user. Tests leave it empty.
 	Forward map[string]string
+
+	// BlockListEncoding is how Put Block List bodies are encoded. Empty: the environment
+	// variable SQLSIM_BLOCKLIST_ENCODING, else one of SQLServerBlockListEncodings drawn from
+	// Seed, so that every simulated instance is one of SQL Server's builds and a whole test
+	// run exercises them all. The choice is logged.
+	BlockListEncoding BlockListEncoding
+	// Seed draws the random choices above; 0 draws a seed (logged, to rerun a failure).
+	Seed uint64
+	// BlocksInFlight is how many Put Blocks of one blob may be outstanding, as SQL Server
+	// keeps several backup buffers in flight per device; 0 means DefaultBlocksInFlight.
+	BlocksInFlight int
+	// ReadAhead is how many ranged GETs of one blob may be outstanding once a restore reads
+	// it sequentially; 0 means DefaultReadAhead, 1 turns read-ahead off.
+	ReadAhead int
+	// Logger receives the client's configuration once; nil discards it.
+	Logger *zap.Logger
 }
+
+// Concurrency defaults. SQL Server keeps several transfers per device outstanding (its
+// BUFFERCOUNT buffers of MAXTRANSFERSIZE; WAL-G's proxy serves them with 8 concurrent
+// uploads and downloads by default). The exact number per device is not documented: 4 is
+// an assumption (internal/sqlsim/FIDELITY.md).
+const (
+	DefaultBlocksInFlight = 4
+	DefaultReadAhead      = 4
+	// ReadSegment is the size of one read-ahead GET: the default MAXTRANSFERSIZE of URL
+	// backups and restores.
+	ReadSegment = 1 << 20
+)
 
 // Client sends Blob REST requests the way SQL Server does. It is safe for concurrent use.
 type Client struct {
 	http      *http.Client
 	timeout   time.Duration
 	userAgent string
+	listEnc   BlockListEncoding
+	inFlight  int
+	readAhead int
+	configErr error // returned by Create and Open: a bad Config is reported where it is used
 }
+
+// BlockListEncoding is the encoding this client sends Put Block List bodies in.
+func (c *Client) BlockListEncoding() BlockListEncoding { return c.listEnc }
 
 // NewClient returns a client for the given host configuration.
 func NewClient(c Config) *Client {
@@ -91,6 +128,28 @@ func NewClient(c Config) *Client {
 	if ua == "" {
 		ua = "SQLBLOBSIM/16.0"
 	}
+	seed := c.Seed
+	if seed == 0 {
+		seed = newSeed()
+	}
+	enc, source, err := pickBlockListEncoding(c.BlockListEncoding, seed)
+	inFlight, readAhead := c.BlocksInFlight, c.ReadAhead
+	if inFlight == 0 {
+		inFlight = DefaultBlocksInFlight
+	}
+	if readAhead == 0 {
+		readAhead = DefaultReadAhead
+	}
+	if err == nil && (inFlight < 1 || inFlight > 64 || readAhead < 1 || readAhead > 64) {
+		err = fmt.Errorf("urlio: BlocksInFlight %d and ReadAhead %d must be from 1 to 64", c.BlocksInFlight, c.ReadAhead)
+	}
+	log := c.Logger
+	if log == nil {
+		log = zap.NewNop()
+	}
+	log.Info("simulated SQL Server blob client", zap.String("block_list_encoding", string(enc)),
+		zap.String("chosen_by", source), zap.Uint64("seed", seed), zap.Int("blocks_in_flight", inFlight),
+		zap.Int("read_ahead", readAhead), zap.NamedError("config_error", err))
 	return &Client{
 		http: &http.Client{
 			Transport: transport,
@@ -99,6 +158,10 @@ func NewClient(c Config) *Client {
 		},
 		timeout:   timeout,
 		userAgent: ua,
+		listEnc:   enc,
+		inFlight:  inFlight,
+		readAhead: readAhead,
+		configErr: err,
 	}
 }
 
@@ -239,6 +302,13 @@ func newGUID() string {
 func (c *Client) Delete(ctx context.Context, u BlobURL, sas string) error {
 	return c.do(ctx, call{op: "Delete Blob", method: http.MethodDelete, u: u, sas: sas, want: http.StatusAccepted}, nil)
 }
+
+// Lease actions as SQL Server sends them: capitalised (the form WAL-G's proxy, which real
+// SQL Server works with, matches; Azure takes any letter case).
+const (
+	actionAcquire = "Acquire"
+	actionRelease = "Release"
+)
 
 // lease sends a Lease Blob action.
 func (c *Client) lease(ctx context.Context, u BlobURL, sas, action string, h http.Header, want int) error {

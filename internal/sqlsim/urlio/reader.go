@@ -10,35 +10,54 @@ import (
 	"time"
 )
 
-// RestoreLeaseID is the fixed lease id SQL Server uses while it restores from a URL.
+// RestoreLeaseID is the fixed lease id SQL Server uses while it restores from a URL
+// (Microsoft, "Delete backup blob files with active leases").
 const RestoreLeaseID = "BAC2BAC2BAC2BAC2BAC2BAC2BAC2BAC2"
 
-// restoreLeaseSeconds is the restore lease's duration: a finite lease (renewed while the
-// restore runs) frees the blob by itself if the restoring process dies.
-const restoreLeaseSeconds = 60
-
-// restoreLeaseRenewEvery is a variable so tests can watch renewals without waiting.
-var restoreLeaseRenewEvery = 20 * time.Second
-
 // BlobReader reads one backup blob with ranged GETs under the restore lease. ReadAt may be
-// called concurrently, as io.ReaderAt allows.
+// called concurrently, as io.ReaderAt allows. Once reads run sequentially (a restore
+// streaming a stripe), it keeps up to the client's ReadAhead GETs of ReadSegment bytes in
+// flight ahead of the reader, as SQL Server keeps several reads of a device outstanding;
+// other reads (a RESTORE HEADERONLY reading a head and a tail) get one GET each for exactly
+// the bytes asked for.
 type BlobReader struct {
-	c    *Client
-	ctx  context.Context
-	u    BlobURL
-	sas  string
-	size int64
+	c      *Client
+	ctx    context.Context // the reads' context: Close cancels it
+	cancel context.CancelFunc
+	parent context.Context
+	u      BlobURL
+	sas    string
+	size   int64
 
-	stopRenew chan struct{}
-	renewDone chan struct{}
+	mu     sync.Mutex
+	closed bool
+	next   int64              // where the last read ended; -1 before the first
+	run    int                // reads in a row that began where the previous one ended
+	segs   map[int64]*segment // read-ahead segments by index
+	gets   sync.WaitGroup     // read-ahead GETs in flight
+
 	closeOnce sync.Once
 	closeErr  error
 }
 
-// Open opens a blob for RESTORE: HEAD for its size, then the restore lease (a lease already
-// held under the same id, say by a restore that died, is taken over). ctx governs every
-// request of the reader, including the lease renewals.
+// segment is one read-ahead GET: ReadSegment bytes at index*ReadSegment.
+type segment struct {
+	done chan struct{}
+	data []byte
+	err  error
+}
+
+// sequentialAfter is how many reads in a row must continue each other before read-ahead
+// starts: a HEADERONLY reads a fixed head and its header right after it, and nothing more.
+const sequentialAfter = 2
+
+// Open opens a blob for RESTORE: HEAD for its size, then the restore lease, infinite, under
+// SQL Server's fixed id (a lease already held under that id, say by a restore that died, is
+// taken over). ctx governs every request of the reader.
 func (c *Client) Open(ctx context.Context, u BlobURL, sas string) (*BlobReader, error) {
+	if c.configErr != nil {
+		return nil, c.configErr
+	}
 	var size int64
 	err := c.do(ctx, call{op: "Get Blob Properties", method: http.MethodHead, u: u, sas: sas, want: http.StatusOK},
 		func(resp *http.Response) error {
@@ -56,39 +75,20 @@ func (c *Client) Open(ctx context.Context, u BlobURL, sas string) (*BlobReader, 
 	if err != nil {
 		return nil, err
 	}
-	lh := http.Header{"X-Ms-Lease-Duration": {fmt.Sprint(restoreLeaseSeconds)}, "X-Ms-Proposed-Lease-Id": {RestoreLeaseID}}
-	if err := c.lease(ctx, u, sas, "acquire", lh, http.StatusCreated); err != nil {
+	lh := http.Header{"X-Ms-Lease-Duration": {"-1"}, "X-Ms-Proposed-Lease-Id": {RestoreLeaseID}}
+	if err := c.lease(ctx, u, sas, actionAcquire, lh, http.StatusCreated); err != nil {
 		return nil, err
 	}
-	r := &BlobReader{c: c, ctx: ctx, u: u, sas: sas, size: size,
-		stopRenew: make(chan struct{}), renewDone: make(chan struct{})}
-	go r.renew()
-	return r, nil
-}
-
-// renew keeps the restore lease alive until Close. A failed renewal is not fatal by
-// itself: if the lease is really lost, the next ranged GET fails with ErrLeaseHeld.
-func (r *BlobReader) renew() {
-	defer close(r.renewDone)
-	t := time.NewTicker(restoreLeaseRenewEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-r.stopRenew:
-			return
-		case <-r.ctx.Done():
-			return
-		case <-t.C:
-			_ = r.c.lease(r.ctx, r.u, r.sas, "renew", http.Header{"X-Ms-Lease-Id": {RestoreLeaseID}}, http.StatusOK)
-		}
-	}
+	rctx, cancel := context.WithCancel(ctx)
+	return &BlobReader{c: c, ctx: rctx, cancel: cancel, parent: ctx, u: u, sas: sas, size: size,
+		next: -1, segs: map[int64]*segment{}}, nil
 }
 
 // Size returns the blob's size as of Open.
 func (r *BlobReader) Size() int64 { return r.size }
 
-// ReadAt reads len(p) bytes at off with one ranged GET, with io.ReaderAt semantics: fewer
-// bytes only at the end of the blob, together with io.EOF.
+// ReadAt reads len(p) bytes at off, with io.ReaderAt semantics: fewer bytes only at the end
+// of the blob, together with io.EOF.
 func (r *BlobReader) ReadAt(p []byte, off int64) (int, error) {
 	if off < 0 {
 		return 0, errors.New("urlio: negative offset")
@@ -103,39 +103,119 @@ func (r *BlobReader) ReadAt(p []byte, off int64) (int, error) {
 	if off+n > r.size {
 		n = r.size - off
 	}
-	select {
-	case <-r.stopRenew:
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
 		return 0, ErrClosed
-	default:
 	}
+	if off == r.next {
+		r.run++
+	} else {
+		r.run = 0
+	}
+	r.next = off + n
+	if r.run < sequentialAfter || r.c.readAhead < 2 {
+		clear(r.segs) // random access: what was read ahead is not going to be asked for
+		r.mu.Unlock()
+		got, err := r.get(p[:n], off)
+		if err == nil && int64(got) < int64(len(p)) {
+			err = io.EOF
+		}
+		return got, err
+	}
+	need := r.segments(off, n)
+	r.mu.Unlock()
+
+	copied := 0
+	for _, s := range need {
+		<-s.done
+		if s.err != nil {
+			return copied, s.err
+		}
+	}
+	for i, s := range need {
+		start := (off/ReadSegment + int64(i)) * ReadSegment
+		from := max(off, start) - start
+		copied += copy(p[copied:n], s.data[from:])
+	}
+	if int64(copied) < int64(len(p)) {
+		return copied, io.EOF
+	}
+	return copied, nil
+}
+
+// segments returns the segments covering [off, off+n), starting their GETs and those of the
+// segments after them up to readAhead from the first, and forgets the segments before off
+// (read already). Called with r.mu held.
+func (r *BlobReader) segments(off, n int64) []*segment {
+	first, last := off/ReadSegment, (off+n-1)/ReadSegment
+	end := max(last, first+int64(r.c.readAhead)-1)
+	for i := range r.segs {
+		if i < first {
+			delete(r.segs, i)
+		}
+	}
+	var need []*segment
+	for i := first; i <= end && i*ReadSegment < r.size; i++ {
+		s := r.segs[i]
+		if s == nil {
+			s = r.fetch(i)
+			r.segs[i] = s
+		}
+		if i <= last {
+			need = append(need, s)
+		}
+	}
+	return need
+}
+
+// fetch starts the GET of segment i.
+func (r *BlobReader) fetch(i int64) *segment {
+	s := &segment{done: make(chan struct{})}
+	start := i * ReadSegment
+	buf := make([]byte, min(ReadSegment, r.size-start))
+	r.gets.Add(1)
+	go func() {
+		defer r.gets.Done()
+		defer close(s.done)
+		got, err := r.get(buf, start)
+		if err == nil && got < len(buf) {
+			err = fmt.Errorf("urlio: %s ended at %d, before its size %d: %w", r.u.String(), start+int64(got), r.size, io.ErrUnexpectedEOF)
+		}
+		s.data, s.err = buf, err
+	}()
+	return s
+}
+
+// get reads len(p) bytes at off with one ranged GET under the restore lease (the range is
+// within the blob).
+func (r *BlobReader) get(p []byte, off int64) (int, error) {
 	h := http.Header{
-		"X-Ms-Range":    {fmt.Sprintf("bytes=%d-%d", off, off+n-1)},
+		"X-Ms-Range":    {fmt.Sprintf("bytes=%d-%d", off, off+int64(len(p))-1)},
 		"X-Ms-Lease-Id": {RestoreLeaseID},
 	}
 	var got int
 	err := r.c.do(r.ctx, call{op: "Get Blob", method: http.MethodGet, u: r.u, sas: r.sas, header: h, want: http.StatusPartialContent},
 		func(resp *http.Response) error {
 			var err error
-			got, err = io.ReadFull(resp.Body, p[:n])
+			got, err = io.ReadFull(resp.Body, p)
 			return err
 		})
-	if err != nil {
-		return got, err
-	}
-	if got < len(p) {
-		return got, io.EOF
-	}
-	return got, nil
+	return got, err
 }
 
-// Close stops the lease renewals and releases the restore lease.
+// Close stops the reads in flight and releases the restore lease.
 func (r *BlobReader) Close() error {
 	r.closeOnce.Do(func() {
-		close(r.stopRenew)
-		<-r.renewDone
-		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.ctx), 15*time.Second)
+		r.mu.Lock()
+		r.closed = true
+		clear(r.segs)
+		r.mu.Unlock()
+		r.cancel()
+		r.gets.Wait()
+		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.parent), 15*time.Second)
 		defer cancel()
-		r.closeErr = r.c.lease(ctx, r.u, r.sas, "release", http.Header{"X-Ms-Lease-Id": {RestoreLeaseID}}, http.StatusOK)
+		r.closeErr = r.c.lease(ctx, r.u, r.sas, actionRelease, http.Header{"X-Ms-Lease-Id": {RestoreLeaseID}}, http.StatusOK)
 	})
 	return r.closeErr
 }

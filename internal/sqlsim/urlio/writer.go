@@ -1,7 +1,6 @@
 package urlio
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"fmt"
@@ -27,8 +26,10 @@ type WriteOptions struct {
 	MaxBlocks int  // 0 means 50000, Azure's limit
 }
 
-// BlobWriter writes one backup blob: a Put Block per BlockSize bytes, committed by Close.
-// It is not safe for concurrent use (one backup stream writes one device).
+// BlobWriter writes one backup blob: a Put Block per BlockSize bytes, with up to the client's
+// BlocksInFlight of them outstanding at once (as SQL Server keeps several buffers of a
+// device in flight), committed in order by Close. Write, Close and Abort are serialised
+// (one backup stream writes one device; Abort may come from elsewhere).
 type BlobWriter struct {
 	c         *Client
 	ctx       context.Context
@@ -38,12 +39,19 @@ type BlobWriter struct {
 	blockSize int
 	maxBlocks int
 
-	mu      sync.Mutex
-	buf     []byte
-	ids     []string
+	puts       context.Context // the Put Blocks' context: Abort cancels it
+	cancelPuts context.CancelFunc
+	free       chan []byte // buffers not in flight; a Put Block returns its buffer here
+	inFlight   sync.WaitGroup
+
+	call   sync.Mutex // serialises Write, Close and Abort
+	buf    []byte     // being filled
+	ids    []string
+	closed bool
+
+	mu      sync.Mutex // guards what Put Block goroutines update
 	written int64
 	err     error // sticky: once a request failed, the blob cannot be completed
-	closed  bool
 }
 
 // Create opens a blob for writing the way SQL Server starts a backup to URL: Put Blob of 0
@@ -51,6 +59,9 @@ type BlobWriter struct {
 // accident), then an infinite lease with a proposed lease id, which keeps other writers out
 // for the whole backup. ctx governs every request of the writer, including Close.
 func (c *Client) Create(ctx context.Context, u BlobURL, sas string, o WriteOptions) (*BlobWriter, error) {
+	if c.configErr != nil {
+		return nil, c.configErr
+	}
 	bs := o.BlockSize
 	if bs == 0 {
 		bs = DefaultBlockSize
@@ -77,8 +88,16 @@ func (c *Client) Create(ctx context.Context, u BlobURL, sas string, o WriteOptio
 	}
 	w := &BlobWriter{c: c, ctx: ctx, u: u, sas: sas, leaseID: newGUID(), blockSize: bs, maxBlocks: maxBlocks}
 	lh := http.Header{"X-Ms-Lease-Duration": {"-1"}, "X-Ms-Proposed-Lease-Id": {w.leaseID}}
-	if err := c.lease(ctx, u, sas, "acquire", lh, http.StatusCreated); err != nil {
+	if err := c.lease(ctx, u, sas, actionAcquire, lh, http.StatusCreated); err != nil {
 		return nil, err
+	}
+	w.puts, w.cancelPuts = context.WithCancel(ctx)
+	// inFlight buffers in all: the one being filled and the others free until sent. A full
+	// buffer is sent before the next one is taken, so up to inFlight are on the wire while
+	// the stream waits for one to come back. Allocated when first used.
+	w.free = make(chan []byte, c.inFlight)
+	for range c.inFlight - 1 {
+		w.free <- nil
 	}
 	w.buf = make([]byte, 0, bs)
 	return w, nil
@@ -87,16 +106,33 @@ func (c *Client) Create(ctx context.Context, u BlobURL, sas string, o WriteOptio
 // LeaseID is the lease the writer holds on the blob.
 func (w *BlobWriter) LeaseID() string { return w.leaseID }
 
-// Write buffers p and puts a block each time the buffer is full; it returns only after the
-// service has acknowledged those blocks, so memory stays at one block.
-func (w *BlobWriter) Write(p []byte) (int, error) {
+// failure is the first failed request's error, if any.
+func (w *BlobWriter) failure() error {
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	return w.err
+}
+
+func (w *BlobWriter) fail(err error) error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.err == nil {
+		w.err = err
+	}
+	return w.err
+}
+
+// Write buffers p and sends a Put Block each time the buffer is full. It returns once the
+// block is on its way and a buffer is free again, so at most BlocksInFlight blocks are
+// outstanding; a failed Put Block is reported by a later Write or by Close.
+func (w *BlobWriter) Write(p []byte) (int, error) {
+	w.call.Lock()
+	defer w.call.Unlock()
 	if w.closed {
 		return 0, ErrClosed
 	}
-	if w.err != nil {
-		return 0, w.err
+	if err := w.failure(); err != nil {
+		return 0, err
 	}
 	n := 0
 	for len(p) > 0 {
@@ -126,81 +162,90 @@ func blockID(i int) string {
 	return base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "sqlsim%06d", i))
 }
 
+// putBlock sends the full buffer as the next block and takes a free buffer to fill next.
 func (w *BlobWriter) putBlock() error {
+	if err := w.failure(); err != nil {
+		return err
+	}
 	if len(w.ids) >= w.maxBlocks {
-		w.err = &Error{Op: "Put Block", URL: w.u.String(), Kind: ErrTooManyBlocks,
-			Err: fmt.Errorf("%d blocks of %d bytes are full; use a larger MAXTRANSFERSIZE or more URLs", w.maxBlocks, w.blockSize)}
-		return w.err
+		w.inFlight.Wait() // what was sent is settled before the backup is declared failed
+		return w.fail(&Error{Op: "Put Block", URL: w.u.String(), Kind: ErrTooManyBlocks,
+			Err: fmt.Errorf("%d blocks of %d bytes are full; use a larger MAXTRANSFERSIZE or more URLs", w.maxBlocks, w.blockSize)})
 	}
 	id := blockID(len(w.ids))
-	err := w.c.do(w.ctx, call{op: "Put Block", method: http.MethodPut, u: w.u, sas: w.sas,
-		query:  "comp=block&blockid=" + url.QueryEscape(id),
-		header: http.Header{"X-Ms-Lease-Id": {w.leaseID}}, body: w.buf, want: http.StatusCreated}, nil)
-	if err != nil {
-		w.err = err
-		return err
-	}
 	w.ids = append(w.ids, id)
-	w.written += int64(len(w.buf))
-	w.buf = w.buf[:0]
-	return nil
+	data := w.buf
+	w.inFlight.Add(1)
+	go func() {
+		defer w.inFlight.Done()
+		err := w.c.do(w.puts, call{op: "Put Block", method: http.MethodPut, u: w.u, sas: w.sas,
+			query:  "comp=block&blockid=" + url.QueryEscape(id),
+			header: http.Header{"X-Ms-Lease-Id": {w.leaseID}}, body: data, want: http.StatusCreated}, nil)
+		if err != nil {
+			w.fail(err)
+		} else {
+			w.mu.Lock()
+			w.written += int64(len(data))
+			w.mu.Unlock()
+		}
+		w.free <- data[:0]
+	}()
+	next := <-w.free
+	if cap(next) < w.blockSize {
+		next = make([]byte, 0, w.blockSize)
+	}
+	w.buf = next
+	return w.failure()
 }
 
-// Close puts the last partial block, commits the block list and releases the lease. After
-// a failed Write it only releases the lease and returns that failure. The blob is backed up
-// only if Close returns nil.
+// Close puts the last partial block, waits for every block, commits the block list (in the
+// client's encoding) and releases the lease. After a failed request it only releases the
+// lease and returns that failure. The blob is backed up only if Close returns nil.
 func (w *BlobWriter) Close() error {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.call.Lock()
+	defer w.call.Unlock()
 	if w.closed {
-		return w.err
+		return w.failure()
 	}
 	w.closed = true
-	if w.err != nil {
+	defer w.cancelPuts()
+	if len(w.buf) > 0 && w.failure() == nil {
+		_ = w.putBlock()
+	}
+	w.inFlight.Wait()
+	w.buf = nil
+	if err := w.failure(); err != nil {
 		w.release()
-		return w.err
+		return err
 	}
-	if len(w.buf) > 0 {
-		if err := w.putBlock(); err != nil {
-			w.release()
-			return err
-		}
-	}
-	var list bytes.Buffer
-	list.WriteString(`<?xml version="1.0" encoding="utf-8"?><BlockList>`)
-	for _, id := range w.ids {
-		fmt.Fprintf(&list, "<Latest>%s</Latest>", id) // base64 needs no XML escaping
-	}
-	list.WriteString("</BlockList>")
 	err := w.c.do(w.ctx, call{op: "Put Block List", method: http.MethodPut, u: w.u, sas: w.sas,
 		query: "comp=blocklist", header: http.Header{"X-Ms-Lease-Id": {w.leaseID}},
-		body: list.Bytes(), want: http.StatusCreated}, nil)
+		body: encodeBlockList(w.c.listEnc, w.ids), want: http.StatusCreated}, nil)
 	if err != nil {
-		w.err = err
+		w.fail(err)
 		w.release()
 		return err
 	}
-	w.buf = nil
-	if err := w.c.lease(w.ctx, w.u, w.sas, "release", http.Header{"X-Ms-Lease-Id": {w.leaseID}}, http.StatusOK); err != nil {
-		w.err = err
-		return err
+	if err := w.c.lease(w.ctx, w.u, w.sas, actionRelease, http.Header{"X-Ms-Lease-Id": {w.leaseID}}, http.StatusOK); err != nil {
+		return w.fail(err)
 	}
 	return nil
 }
 
-// Abort stops the backup without committing anything and, like SQL Server, tries to leave
-// the blob unleased so that a retry WITH FORMAT can overwrite it. If the service cannot be
-// reached the lease stays, and the retry sees ErrLeaseHeld.
+// Abort stops the backup without committing anything: blocks still in flight are cancelled
+// and, like SQL Server, it tries to leave the blob unleased so that a retry WITH FORMAT can
+// overwrite it. If the service cannot be reached the lease stays, and the retry sees
+// ErrLeaseHeld.
 func (w *BlobWriter) Abort() {
-	w.mu.Lock()
-	defer w.mu.Unlock()
+	w.call.Lock()
+	defer w.call.Unlock()
 	if w.closed {
 		return
 	}
 	w.closed = true
-	if w.err == nil {
-		w.err = ErrClosed
-	}
+	w.fail(ErrClosed)
+	w.cancelPuts()
+	w.inFlight.Wait()
 	w.buf = nil
 	w.release()
 }
@@ -210,5 +255,5 @@ func (w *BlobWriter) Abort() {
 func (w *BlobWriter) release() {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(w.ctx), 15*time.Second)
 	defer cancel()
-	_ = w.c.lease(ctx, w.u, w.sas, "release", http.Header{"X-Ms-Lease-Id": {w.leaseID}}, http.StatusOK)
+	_ = w.c.lease(ctx, w.u, w.sas, actionRelease, http.Header{"X-Ms-Lease-Id": {w.leaseID}}, http.StatusOK)
 }
