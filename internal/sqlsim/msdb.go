@@ -20,6 +20,7 @@ type mediaFamilyRow struct {
 	seq        uint8
 	familyID   sqltypes.UUID
 	device     string
+	deviceType uint8 // media.DeviceDisk, media.DeviceURL
 }
 
 type mediaSetRow struct {

@@ -96,7 +96,15 @@ func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
 				return o, sqlErr(4332, "The STOPATMARK value '%s' is not a valid log sequence number.", s)
 			}
 			o.stopAtLSN, o.stopBefore = &d, opt.Name == "STOPBEFOREMARK"
-		case "CHECKSUM", "NO_CHECKSUM", "BUFFERCOUNT", "MAXTRANSFERSIZE", "BLOCKSIZE", "KEEP_REPLICATION",
+		case "BLOCKSIZE":
+			if _, err := x.blockSizeOption(opt.Value); err != nil {
+				return o, err
+			}
+		case "MAXTRANSFERSIZE":
+			if _, err := x.maxTransferOption(opt.Value); err != nil {
+				return o, err
+			}
+		case "CHECKSUM", "NO_CHECKSUM", "BUFFERCOUNT", "KEEP_REPLICATION",
 			"KEEP_CDC", "RESTRICTED_USER", "NOUNLOAD", "UNLOAD", "REWIND", "NOREWIND", "STOP_ON_ERROR":
 		case "STANDBY", "PARTIAL", "CONTINUE_AFTER_ERROR", "PASSWORD", "MEDIAPASSWORD", "CREDENTIAL", "PAGE", "FILESTREAM":
 			return o, &tsql.UnsupportedError{Statement: "RESTORE … WITH " + opt.Name}
@@ -310,7 +318,7 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 	}
 	t.Rows = [][]any{{
 		nilIfEmpty(h.BackupName), nilIfEmpty(h.BackupDescription), int16(h.BackupType), nil, h.Compressed, int16(1),
-		uint8(9), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate,
+		uint8(headerDeviceType(h)), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate,
 		decimalInt(tr.BackupSize), extLSN(h, h.FirstLSN), extLSN(h, h.LastLSN), extLSN(h, h.CheckpointLSN),
 		extLSNOrNull(h, h.DatabaseBackupLSN), h.BackupStartDate, tr.BackupFinishDate, uint8(h.CompatibilityLevel),
 		int32(h.SoftwareVersionMajor), int32(h.SoftwareVersionMinor), int32(h.SoftwareVersionBuild), h.MachineName,
@@ -319,6 +327,15 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 		decimalInt(tr.CompressedBackupSize),
 	}}
 	return t
+}
+
+// headerDeviceType is the DeviceType RESTORE HEADERONLY reports: the device the backup was
+// written to (media written before the simulator recorded it were all URL backups).
+func headerDeviceType(h media.Header) int {
+	if h.DeviceType == 0 {
+		return media.DeviceURL
+	}
+	return h.DeviceType
 }
 
 func fileListOnly(h media.Header) *query.Table {
@@ -778,7 +795,7 @@ func (in *Instance) restoredSetLocked(h media.Header, tr media.Trailer, devices 
 	mediaID := int32(len(hist.mediaSets) + 1)
 	hist.mediaSets = append(hist.mediaSets, mediaSetRow{id: mediaID, uuid: h.MediaSetGUID, families: uint8(len(devices)), compressed: h.Compressed})
 	for i, d := range devices {
-		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d})
+		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d, deviceType: uint8(headerDeviceType(h))})
 	}
 	dec := func(l content.LSN) sqltypes.Decimal { return extLSN(h, l).(sqltypes.Decimal) }
 	row := &backupSetRow{
