@@ -578,7 +578,12 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 		if !exists {
 			return nil, nil, sqlErr(3118, "The database \"%s\" does not exist. RESTORE can only create a database when restoring either a full backup or a file backup of the primary file.", name)
 		}
-		if db.state != StateRestoring || db.restore == nil || (db.restore.stopped && h.BackupType == 2) {
+		// A log restore that stopped at its STOPAT point may be rolled forward again, to the
+		// same or a later point (Microsoft, "Best Practices for Recovering a Database to a
+		// Specific Recovery Point": roll forward again WITH STOPAT; the time can be changed
+		// while the database has not gone past it). 3117 is for a database with nothing
+		// to roll forward: not being restored.
+		if db.state != StateRestoring || db.restore == nil {
 			return nil, nil, sqlErr(3117, "The log or differential backup cannot be restored because no files are ready to rollforward.")
 		}
 		rs := db.restore
