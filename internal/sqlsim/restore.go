@@ -93,7 +93,7 @@ func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
 			}
 			d, err := sqltypes.ParseDecimal(s[4:])
 			if err != nil || d.Scale != 0 {
-				return o, sqlErr(4332, "The STOPATMARK value '%s' is not a valid log sequence number.", s)
+				return o, sqlErr(4334, "The named mark does not identify a valid LSN.")
 			}
 			o.stopAtLSN, o.stopBefore = &d, opt.Name == "STOPBEFOREMARK"
 		case "BLOCKSIZE":
@@ -730,7 +730,9 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		if o.stopAtLSN != nil {
 			l, ok := sh.internal(*o.stopAtLSN)
 			if !ok || l < h.FirstLSN || l >= h.LastLSN {
-				return out, sqlErr(4336, "The log in this backup set does not contain LSN %s.", o.stopAtLSN.String())
+				// 4334 is Microsoft's message for a mark that names no valid LSN; that SQL
+				// Server answers an LSN outside this log with it is an assumption.
+				return out, sqlErr(4334, "The named mark does not identify a valid LSN.")
 			}
 			stopLSN = l
 			if !o.stopBefore {
@@ -854,7 +856,7 @@ func (x *executor) recoverOnly(name string) error {
 	if db.state != StateRestoring || db.restore == nil {
 		in.mu.Unlock()
 		if db.state == StateRestoring {
-			return sqlErr(3120, "The database \"%s\" cannot be recovered because a full restore did not complete. Restore a full backup first.", db.name)
+			return sqlErr(4333, "The database cannot be recovered because the log was not restored.")
 		}
 		return sqlErr(3117, "The log or differential backup cannot be restored because no files are ready to rollforward.")
 	}

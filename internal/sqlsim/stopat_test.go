@@ -37,8 +37,15 @@ func TestStopAtRollsForwardAgain(t *testing.T) {
 	// The same log again, with the same point: nothing moves, and it is recorded again.
 	e.mustExec("RESTORE LOG Sa2 FROM URL = @p1 WITH NORECOVERY, STOPAT = @p2", e.url("Sa_log2.trn"), early)
 	assert.Equal(t, stopped, redo())
+	// A mark that names no LSN of this log: 4334 (Microsoft: "The named mark does not
+	// identify a valid LSN."), for a malformed LSN too.
+	_, err := e.db.Exec("RESTORE LOG Sa2 FROM URL = @p1 WITH NORECOVERY, STOPATMARK = 'lsn:12x'", e.url("Sa_log2.trn"))
+	requireSQLError(t, err, 4334)
+	_, err = e.db.Exec("RESTORE LOG Sa2 FROM URL = @p1 WITH NORECOVERY, STOPATMARK = @p2", e.url("Sa_log2.trn"), "lsn:"+f.lastLSN[e.url("Sa_log3.trn")])
+	requireSQLError(t, err, 4334)
+	assert.Equal(t, stopped, redo(), "a refused restore changes nothing")
 	// An earlier point than what is applied: 4335.
-	_, err := e.db.Exec("RESTORE LOG Sa2 FROM URL = @p1 WITH NORECOVERY, STOPAT = @p2", e.url("Sa_log2.trn"), f.tDiff.Add(-time.Minute))
+	_, err = e.db.Exec("RESTORE LOG Sa2 FROM URL = @p1 WITH NORECOVERY, STOPAT = @p2", e.url("Sa_log2.trn"), f.tDiff.Add(-time.Minute))
 	requireSQLError(t, err, 4335)
 	// A later point: it rolls forward to it, and recovers there exactly.
 	e.mustExec("RESTORE LOG Sa2 FROM URL = @p1 WITH RECOVERY, STOPAT = @p2", e.url("Sa_log2.trn"), f.mid)
