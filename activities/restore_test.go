@@ -49,3 +49,17 @@ func TestAppliedDecidesFromState(t *testing.T) {
 		assert.Equal(t, c.want, got, c.name)
 	}
 }
+
+// SQL Server's restore refusals become named, non-retried errors (numbers and messages:
+// Microsoft's error reference 3000-3999 and 4000-4999).
+func TestRestoreErrorNames(t *testing.T) {
+	in := protocol.RestoreStepInput{TargetDatabase: "T", Step: protocol.RestoreStepPlan{PointID: "p", Type: vault.BackupLog}}
+	for n, want := range map[int32]string{
+		4305: protocol.ErrRestoreChainRejected, 4326: protocol.ErrRestoreChainRejected, 3136: protocol.ErrRestoreChainRejected,
+		3117: protocol.ErrRestoreChainRejected, 4338: protocol.ErrRestoreChainRejected, 4335: protocol.ErrRestoreChainRejected,
+		3154: protocol.ErrTargetExists, 3159: protocol.ErrTargetExists, 3104: protocol.ErrTargetInAG,
+	} {
+		err := restoreError(&sqlserver.Error{Kind: sqlserver.ErrOther, Number: n, Text: "refused"}, in)
+		assert.Equal(t, want, protocol.ErrorType(err), "%d", n)
+	}
+}
