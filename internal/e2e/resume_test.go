@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -45,9 +46,13 @@ func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
 	}
 	s.stopAgent()
 
+	// Every log step carries the STOPAT (SQL Server's advice: give the point early in the
+	// sequence); the first log ends before the instant and applies whole, the second stops
+	// inside: hold the reply of the second.
+	var stopAtLogs atomic.Int32
 	stall := &sqlsim.ReplyStall{Stall: 3 * time.Minute, Match: func(q string) bool {
 		q = strings.ToUpper(q)
-		return strings.Contains(q, "RESTORE LOG") && strings.Contains(q, "STOPAT")
+		return strings.Contains(q, "RESTORE LOG") && strings.Contains(q, "STOPAT") && stopAtLogs.Add(1) == 2
 	}}
 	s.inst.InjectReplyStall(stall)
 	first := s.startAgentProcess("pit-agent-1")
@@ -66,6 +71,7 @@ func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
 	require.NoError(t, run.Get(ctx, &res))
 	require.Len(t, res.Steps, 3, "full, log 1, log 2 up to the instant")
 	require.NotNil(t, res.Steps[2].StopAt)
+	require.EqualValues(t, 2, stopAtLogs.Load(), "the held reply was the second log's")
 	assert.Equal(t, "ONLINE", res.State)
 	assert.Equal(t, db.DigestAt(at), s.db("PitResumed").Digest())
 	// SQL Server applied each backup set exactly once: the STOPAT log was not run again.
