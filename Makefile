@@ -17,8 +17,18 @@ export PATH := $(BIN):$(PATH)
 
 all: build
 
-## tools: the Temporal CLI (dev server + Web UI) and workflowcheck built from the Go module proxy, and Azurite from npm.
-tools: $(TEMPORAL) $(AZURITE) $(WORKFLOWCHECK)
+## tools: the Temporal CLI (dev server + Web UI) and workflowcheck built from the Go module proxy, Azurite from npm,
+## and FreeTDS's tsql (Debian package freetds-bin), the second TDS client the simulator's tests run.
+tools: $(TEMPORAL) $(AZURITE) $(WORKFLOWCHECK) freetds
+
+.PHONY: freetds
+freetds:
+	@if ! command -v tsql >/dev/null 2>&1; then \
+		echo ">> installing FreeTDS (tsql) with apt-get"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
+		$$SUDO apt-get install -y freetds-bin || { $$SUDO apt-get update && $$SUDO apt-get install -y freetds-bin; }; \
+	fi
+	@command -v tsql >/dev/null 2>&1 || { echo "FreeTDS tsql is still missing: install the Debian package freetds-bin (apt-get install -y freetds-bin)"; exit 1; }
 
 $(WORKFLOWCHECK):
 	GOBIN=$(BIN) $(GO) install go.temporal.io/sdk/contrib/tools/workflowcheck@$(WORKFLOWCHECK_VERSION)

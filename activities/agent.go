@@ -103,6 +103,21 @@ func StripesFor(size int64) int {
 	return min(n, maxStripes)
 }
 
+// logSizer tells how much log the next log backup would take (sqlserver.Conn).
+type logSizer interface {
+	LogBackupBytes(ctx context.Context, db sqlserver.Database) (int64, error)
+}
+
+// backupBytes is about what a backup of typ writes, to choose its stripes: a log backup
+// takes the log since the last log backup (what SQL Server will write), every other type
+// at most the data files.
+func backupBytes(ctx context.Context, s logSizer, db sqlserver.Database, typ protocol.BackupType) (int64, error) {
+	if typ == protocol.Log {
+		return s.LogBackupBytes(ctx, db)
+	}
+	return db.DataBytes, nil
+}
+
 // PrepareBackup checks, on the VM, that the backup can run: the instance is ours, our
 // login is sysadmin, the database exists in a state and recovery model that allow this
 // type. Each refusal is a named user error saying what to do.
@@ -146,7 +161,11 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	}
 	stripes := in.Stripes
 	if stripes == 0 {
-		stripes = StripesFor(db.DataBytes)
+		size, err := backupBytes(ctx, conn, db, typ)
+		if err != nil {
+			return res, sqlError(err, in.Database)
+		}
+		stripes = StripesFor(size)
 	}
 	return protocol.PrepareBackupResult{
 		ServerName: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,

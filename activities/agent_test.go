@@ -1,6 +1,7 @@
 package activities
 
 import (
+	"context"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -54,4 +55,29 @@ func TestCheckBackupAllowed(t *testing.T) {
 		}
 		assert.Equal(t, c.want, protocol.ErrorType(err), c.name)
 	}
+}
+
+type fixedLog int64
+
+func (f fixedLog) LogBackupBytes(context.Context, sqlserver.Database) (int64, error) {
+	return int64(f), nil
+}
+
+// A log backup's stripes follow its log (what SQL Server will write), not the data files: a
+// 40 GiB database with 1 GiB of log since the last log backup streams its log on one stripe,
+// and its full on five.
+func TestBackupBytesSizesLogBackupsByTheirLog(t *testing.T) {
+	const gib = int64(1) << 30
+	db := sqlserver.Database{Name: "Big", DataBytes: 40 * gib, LogBytes: 8 * gib}
+	ctx := context.Background()
+	log, err := backupBytes(ctx, fixedLog(gib), db, protocol.Log)
+	assert.NoError(t, err)
+	assert.Equal(t, gib, log)
+	assert.Equal(t, 1, StripesFor(log))
+	for _, typ := range []protocol.BackupType{protocol.Full, protocol.Differential, protocol.CopyOnlyFull} {
+		data, err := backupBytes(ctx, fixedLog(gib), db, typ)
+		assert.NoError(t, err)
+		assert.Equal(t, 40*gib, data, typ)
+	}
+	assert.Equal(t, 5, StripesFor(40*gib))
 }

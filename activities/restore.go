@@ -127,11 +127,6 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
-		// A STOPAT log restore that already reached its stop point refuses to roll forward
-		// again (3117): the step was applied before a crash.
-		if in.Step.StopAt != nil && sqlserver.KindOf(err) == sqlserver.ErrOther && errNumber(err) == 3117 {
-			return protocol.RestoreStepResult{AlreadyApplied: true}, nil
-		}
 		if serr := sess.Err(); serr != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, serr, "reading the vault failed: %v", serr)
 		}
@@ -148,8 +143,17 @@ func errNumber(err error) int32 {
 	return 0
 }
 
-// applied reports whether the target already shows this step applied: it is RESTORING and
-// its next roll forward starts at (full, differential) or past (log) the step's last LSN.
+// applied reports whether the target already shows this step applied (a resumed restore
+// after a crash), from the database's state alone, never from an error number:
+//   - it is RESTORING and its next roll forward (redo_start_lsn) starts at the step's
+//     LastLSN (full, differential) or at or past it (log; WAL-G decides a log is applied
+//     the same way);
+//   - or, for a log restore WITH STOPAT that stopped inside its log, redo_start_lsn lies
+//     inside this log (FirstLSN <= redo < LastLSN) and the newest restore into the database
+//     (msdb.dbo.restorehistory) was this backup set. Before the step, redo_start_lsn can lie
+//     inside the log too (the first log after a full starts before the full ends), so the
+//     LSN alone cannot tell; the history row that SQL Server writes when the restore
+//     completes can.
 func applied(st sqlserver.TargetState, in protocol.RestoreStepInput) bool {
 	if !st.Exists || st.State != "RESTORING" || st.RedoStartLSN == "" {
 		return false
@@ -158,10 +162,22 @@ func applied(st sqlserver.TargetState, in protocol.RestoreStepInput) bool {
 	if !redo.Valid() || !last.Valid() {
 		return false
 	}
-	if in.Step.Type == vault.BackupLog {
-		return redo.Compare(last) >= 0
+	if in.Step.Type != vault.BackupLog {
+		return redo.Compare(last) == 0
 	}
-	return redo.Compare(last) == 0
+	if redo.Compare(last) >= 0 {
+		return true
+	}
+	first := vault.LSN(in.Step.FirstLSN)
+	if in.Step.StopAt == nil || st.LastRestore == nil || !first.Valid() || redo.Compare(first) < 0 {
+		return false
+	}
+	return sameLSN(st.LastRestore.FirstLSN, first) && sameLSN(st.LastRestore.LastLSN, last)
+}
+
+func sameLSN(s string, l vault.LSN) bool {
+	v := vault.LSN(s)
+	return v.Valid() && v.Compare(l) == 0
 }
 
 // openRestoreSession opens every stripe of a recovery point for reading and an endpoint

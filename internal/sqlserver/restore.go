@@ -141,10 +141,22 @@ type TargetState struct {
 	Exists bool
 	State  string
 	InAG   bool
-	// RedoStartLSN is where the next roll forward starts ("" unless RESTORING with a
-	// restore sequence under way): how a resumed restore knows which steps are applied.
+	// RedoStartLSN is where the next roll forward starts: the highest
+	// sys.master_files.redo_start_lsn of the database's files ("" unless RESTORING, which is
+	// when Microsoft documents it non-NULL). WAL-G's SQL Server restore decides "already
+	// applied" from the same column (internal/databases/sqlserver, IsLogAlreadyApplied).
 	RedoStartLSN  string
 	RecoveryModel string
+	// LastRestore is the backup set the newest msdb.dbo.restorehistory row of this database
+	// restored (nil if none): with RedoStartLSN it tells whether a STOPAT step that stopped
+	// inside its log was applied.
+	LastRestore *RestoredSet
+}
+
+// RestoredSet is a backup set as msdb.dbo.backupset recorded it when it was restored.
+type RestoredSet struct {
+	FirstLSN, LastLSN string
+	StopAt            *time.Time // restorehistory.stop_at
 }
 
 // Target reads the target database's state.
@@ -154,7 +166,7 @@ func (c *Conn) Target(ctx context.Context, name string) (TargetState, error) {
 	var ag int
 	err := c.db.QueryRowContext(ctx, `SELECT d.state_desc, d.recovery_model_desc,
 		CASE WHEN d.group_database_id IS NULL THEN 0 ELSE 1 END,
-		(SELECT TOP (1) CAST(f.redo_start_lsn AS nvarchar(40)) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.file_id = 1)
+		(SELECT CAST(MAX(f.redo_start_lsn) AS nvarchar(40)) FROM sys.master_files f WHERE f.database_id = d.database_id)
 		FROM sys.databases d WHERE d.name = @p1`, name).Scan(&st.State, &st.RecoveryModel, &ag, &redo)
 	if errors.Is(err, sql.ErrNoRows) {
 		return TargetState{}, nil
@@ -163,6 +175,26 @@ func (c *Conn) Target(ctx context.Context, name string) (TargetState, error) {
 		return st, Classify(err)
 	}
 	st.Exists, st.InAG, st.RedoStartLSN = true, ag == 1, redo.String
+	if st.State != "RESTORING" {
+		return st, nil
+	}
+	var first, last sql.NullString
+	var stopAt sql.NullTime
+	err = c.db.QueryRowContext(ctx, `SELECT TOP (1) CAST(bs.first_lsn AS nvarchar(40)), CAST(bs.last_lsn AS nvarchar(40)), rh.stop_at
+		FROM msdb.dbo.restorehistory AS rh
+		JOIN msdb.dbo.backupset AS bs ON bs.backup_set_id = rh.backup_set_id
+		WHERE rh.destination_database_name = @p1
+		ORDER BY rh.restore_history_id DESC`, name).Scan(&first, &last, &stopAt)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return st, Classify(err)
+	default:
+		st.LastRestore = &RestoredSet{FirstLSN: first.String, LastLSN: last.String}
+		if stopAt.Valid {
+			st.LastRestore.StopAt = &stopAt.Time
+		}
+	}
 	return st, nil
 }
 

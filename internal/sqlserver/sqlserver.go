@@ -316,10 +316,10 @@ type BackupSet struct {
 	FamilyGUID           string
 	Start, Finish        time.Time
 	SizeBytes            int64
-	CompressedBytes      int64
+	CompressedBytes      int64 // backup_size when msdb has NULL (after an msdb upgrade)
 	HasChecksums         bool
 	RecoveryModel        string
-	Families             int
+	Families             int // backupmediaset.media_family_count: the stripes of the media set
 	Devices              []string
 	// FirstForkGUID and ForkGUID are backupset's first_recovery_fork_guid and
 	// last_recovery_fork_guid; ForkPointLSN is fork_point_lsn, set ("" otherwise) when they
@@ -353,9 +353,10 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		CAST(bs.database_backup_lsn AS nvarchar(40)), CAST(bs.differential_base_lsn AS nvarchar(40)),
 		bs.differential_base_guid, bs.backup_set_uuid, bs.database_guid, bs.family_guid,
 		bs.backup_start_date, bs.backup_finish_date, CAST(bs.backup_size AS bigint), CAST(bs.compressed_backup_size AS bigint),
-		bs.has_backup_checksums, bs.recovery_model, CAST(bs.last_family_number AS int), mf.physical_device_name,
+		bs.has_backup_checksums, bs.recovery_model, CAST(ms.media_family_count AS int), mf.physical_device_name,
 		bs.first_recovery_fork_guid, bs.last_recovery_fork_guid, CAST(bs.fork_point_lsn AS nvarchar(40)), bs.database_name
 		FROM msdb.dbo.backupset AS bs
+		JOIN msdb.dbo.backupmediaset AS ms ON ms.media_set_id = bs.media_set_id
 		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
 		WHERE `+where+`
 		ORDER BY bs.backup_set_id DESC`, args...)
@@ -365,8 +366,9 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	var diffGUID, setGUID, dbGUID, famGUID, firstFork, lastFork mssql.NullUniqueIdentifier
 	var forkPoint sql.NullString
 	var dbName string
+	var compressed sql.NullInt64
 	err := row.Scan(&b.ID, &b.Type, &b.CopyOnly, &b.FirstLSN, &b.LastLSN, &b.CheckpointLSN, &dbLSN, &diffLSN,
-		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &b.CompressedBytes, &b.HasChecksums,
+		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &compressed, &b.HasChecksums,
 		&b.RecoveryModel, &b.Families, &device, &firstFork, &lastFork, &forkPoint, &dbName)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
@@ -375,6 +377,12 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		return nil, Classify(err)
 	}
 	b.DatabaseBackupLSN, b.DifferentialBaseLSN = dbLSN.String, diffLSN.String
+	// compressed_backup_size is NULL after an msdb upgrade, which Microsoft documents as
+	// "an uncompressed backup": the stored size is then the backup size.
+	b.CompressedBytes = b.SizeBytes
+	if compressed.Valid {
+		b.CompressedBytes = compressed.Int64
+	}
 	b.Devices = []string{device}
 	b.DifferentialBaseGUID = guidString(diffGUID)
 	b.BackupSetGUID, b.DatabaseGUID, b.FamilyGUID = guidString(setGUID), guidString(dbGUID), guidString(famGUID)
@@ -516,6 +524,30 @@ func (c *Conn) LatestBackupSet(ctx context.Context, database, typ string, copyOn
 // BackupSetByLastLSN finds the log backup of a database that ended at lsn, or nil.
 func (c *Conn) BackupSetByLastLSN(ctx context.Context, database, lsn string) (*BackupSet, error) {
 	return c.backupSetWhere(ctx, "bs.database_name = @p1 AND bs.type = 'L' AND CAST(bs.last_lsn AS nvarchar(40)) = @p2", database, lsn)
+}
+
+// LogBackupBytes estimates what BACKUP LOG would write now: the log since the last log
+// backup (sys.dm_db_log_stats.log_since_last_log_backup_mb, SQL Server 2016 SP2 and later).
+// Where that is not known — older builds (error 208: no such function), or NULL (an
+// availability-group secondary returns only a few of its columns) — it falls back to the
+// size of the log files (db.LogBytes), the most a log backup can hold, so stripes are never
+// too few.
+func (c *Conn) LogBackupBytes(ctx context.Context, db Database) (int64, error) {
+	var mb sql.NullFloat64
+	err := c.db.QueryRowContext(ctx, `SELECT ls.log_since_last_log_backup_mb FROM sys.dm_db_log_stats(@p1) AS ls`, db.ID).Scan(&mb)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return db.LogBytes, nil
+	case err != nil:
+		var me mssql.Error
+		if errors.As(err, &me) && me.Number == 208 {
+			return db.LogBytes, nil
+		}
+		return 0, Classify(err)
+	case !mb.Valid:
+		return db.LogBytes, nil
+	}
+	return int64(mb.Float64 * (1 << 20)), nil
 }
 
 // Now is the server's clock (msdb's times are on it).

@@ -80,8 +80,12 @@ func (x *executor) backupOptions(st *tsql.Backup) (backupOptions, error) {
 		case "CHECKSUM":
 			o.checksum = true
 		case "NO_CHECKSUM", "INIT", "NOINIT", "SKIP", "NOSKIP", "NOUNLOAD", "UNLOAD", "REWIND", "NOREWIND",
-			"CONTINUE_AFTER_ERROR", "STOP_ON_ERROR", "NO_TRUNCATE", "BUFFERCOUNT", "BLOCKSIZE":
+			"CONTINUE_AFTER_ERROR", "STOP_ON_ERROR", "NO_TRUNCATE", "BUFFERCOUNT":
 			// Accepted; INIT/SKIP have no effect on URL devices (SQL Server ignores them there).
+		case "BLOCKSIZE":
+			if _, err := x.blockSizeOption(opt.Value); err != nil {
+				return o, err
+			}
 		case "FORMAT":
 			o.format = true
 		case "NOFORMAT":
@@ -108,14 +112,11 @@ func (x *executor) backupOptions(st *tsql.Backup) (backupOptions, error) {
 				o.description = s
 			}
 		case "MAXTRANSFERSIZE":
-			n, err := x.evalInt(opt.Value)
+			n, err := x.maxTransferOption(opt.Value)
 			if err != nil {
 				return o, err
 			}
-			if n < 65536 || n > 4194304 || n%65536 != 0 {
-				return o, sqlErr(3268, "Cannot use the backup file '%s' because it was originally formatted with sector size %d and is now on a device with sector size 512.", "MAXTRANSFERSIZE", n)
-			}
-			o.maxTransfer = int(n)
+			o.maxTransfer = n
 		case "ENCRYPTION", "CREDENTIAL", "MEDIANAME", "MEDIADESCRIPTION", "RETAINDAYS", "EXPIREDATE", "PASSWORD", "MEDIAPASSWORD":
 			return o, &tsql.UnsupportedError{Statement: "BACKUP … WITH " + opt.Name}
 		default:
@@ -123,6 +124,39 @@ func (x *executor) backupOptions(st *tsql.Backup) (backupOptions, error) {
 		}
 	}
 	return o, nil
+}
+
+// blockSizeOption checks BLOCKSIZE: a power of two from 512 to 65536 (BACKUP's documented
+// sizes). A value that is not a power of two gets 3253, one outside the range 3250: the two
+// messages of Microsoft's error reference (3000-3999) that name the block size and a range.
+func (x *executor) blockSizeOption(e tsql.Expr) (int, error) {
+	n, err := x.evalInt(e)
+	if err != nil {
+		return 0, err
+	}
+	if n <= 0 || n&(n-1) != 0 {
+		return 0, sqlErr(3253, "The block size parameter must supply a value that is a power of 2.")
+	}
+	if n < 512 || n > 65536 {
+		return 0, sqlErr(3250, "The value '%d' is not within range for the %s parameter.", n, "BLOCKSIZE")
+	}
+	return int(n), nil
+}
+
+// maxTransferOption checks MAXTRANSFERSIZE: 64 KiB to 4 MiB (BACKUP's documentation), else
+// 3250. Values in range that are not a multiple of 64 KiB are accepted, as SQL Server accepts
+// 65537 (Microsoft's SQLCAT TDE-compression post uses it); the simulator rounds them up to
+// whole 64 KiB units for its Put Blocks (an assumption: what size SQL Server then uses is
+// not documented).
+func (x *executor) maxTransferOption(e tsql.Expr) (int, error) {
+	n, err := x.evalInt(e)
+	if err != nil {
+		return 0, err
+	}
+	if n < 65536 || n > 4194304 {
+		return 0, sqlErr(3250, "The value '%d' is not within range for the %s parameter.", n, "MAXTRANSFERSIZE")
+	}
+	return int((n + 65535) / 65536 * 65536), nil
 }
 
 // resolveDatabaseName returns the database a BACKUP/RESTORE names, literally or by variable.
@@ -139,6 +173,14 @@ type device struct {
 	url  urlio.BlobURL
 	sas  string
 	file string // DISK = '…' path
+}
+
+// deviceType is the device's number in RESTORE HEADERONLY and msdb backupmediafamily.
+func (d device) deviceType() int {
+	if d.file != "" {
+		return media.DeviceDisk
+	}
+	return media.DeviceURL
 }
 
 func (d device) name() string {
@@ -441,7 +483,7 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 		Compressed: o.compression, SoftwareVersionMajor: int(major), SoftwareVersionMinor: int(minor),
 		SoftwareVersionBuild: int(build), CompatibilityLevel: 160, Files: files, StripeCount: len(devs),
 		DatabaseCreationDate: db.created, RecoveryForkGUID: db.forkGUID, FirstRecoveryForkGUID: db.forkGUID,
-		IsReadOnly: db.readOnly,
+		IsReadOnly: db.readOnly, DeviceType: devs[0].deviceType(),
 	}
 	prevFork, forkPoint := db.prevForkGUID, db.forkPoint
 	if s, ok := o.name.(string); ok {
@@ -715,7 +757,7 @@ func (in *Instance) recordBackup(db *Database, h media.Header, tr media.Trailer,
 	mediaID := int32(len(hist.mediaSets) + 1)
 	hist.mediaSets = append(hist.mediaSets, mediaSetRow{id: mediaID, uuid: h.MediaSetGUID, families: uint8(len(devs)), compressed: compressed})
 	for i, d := range devs {
-		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d.name()})
+		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d.name(), deviceType: uint8(d.deviceType())})
 	}
 	typ := map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType]
 	row := &backupSetRow{

@@ -60,6 +60,9 @@ func (e *env) Table(name tsql.Name, args []any) (*query.Table, error) {
 	if dbPart != "" {
 		inDB = dbPart
 	}
+	if schema == "sys" && object == "dm_db_log_stats" {
+		return e.x.logStats(args)
+	}
 	if schema == "sys" {
 		if t := in.sysView(object, inDB, e.x.s); t != nil {
 			return t, nil
@@ -473,7 +476,7 @@ func (in *Instance) msdbTable(object string) *query.Table {
 			col("device_type", sqltypes.TinyInt), col("physical_block_size", sqltypes.Int), col("mirror", sqltypes.TinyInt),
 		}}
 		for _, f := range h.families {
-			t.Rows = append(t.Rows, []any{f.mediaSetID, f.seq, f.familyID, int32(1), nil, f.device, uint8(9), int32(65536), uint8(0)})
+			t.Rows = append(t.Rows, []any{f.mediaSetID, f.seq, f.familyID, int32(1), nil, f.device, f.deviceType, int32(65536), uint8(0)})
 		}
 		return t
 	case "backupmediaset":

@@ -12,6 +12,7 @@ import (
 type faultState struct {
 	refuseLogins bool
 	stream       *StreamFault
+	reply        *ReplyStall
 }
 
 // StreamFault makes the next BACKUP or RESTORE data stream misbehave after AfterBytes
@@ -41,6 +42,52 @@ func (in *Instance) InjectStreamFault(f *StreamFault) {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	in.faults.stream = f
+}
+
+// ReplyStall holds back the end of the reply to the next batch whose text Match accepts,
+// after the batch ran and its effects are applied, for Stall or until the client goes away:
+// the window in which a client that crashes loses the answer to a statement SQL Server
+// completed (a RESTORE applied, its success never reported).
+type ReplyStall struct {
+	Match func(sql string) bool
+	Stall time.Duration
+
+	once    sync.Once
+	reached chan struct{}
+}
+
+// Reached is closed when a batch has run and its reply is being held.
+func (r *ReplyStall) Reached() <-chan struct{} {
+	r.once.Do(func() { r.reached = make(chan struct{}) })
+	return r.reached
+}
+
+// InjectReplyStall arms r for the next matching batch on this instance.
+func (in *Instance) InjectReplyStall(r *ReplyStall) {
+	r.Reached()
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	in.faults.reply = r
+}
+
+// stallReply applies an armed ReplyStall to a batch that completed.
+func (in *Instance) stallReply(ctx context.Context, sql string) {
+	in.mu.Lock()
+	r := in.faults.reply
+	if r == nil || !r.Match(sql) {
+		in.mu.Unlock()
+		return
+	}
+	in.faults.reply = nil
+	in.mu.Unlock()
+	r.Reached()
+	close(r.reached)
+	t := time.NewTimer(r.Stall)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
 }
 
 // RefuseLogins makes every new login fail with 18456 until turned off.

@@ -20,6 +20,7 @@ type mediaFamilyRow struct {
 	seq        uint8
 	familyID   sqltypes.UUID
 	device     string
+	deviceType uint8 // media.DeviceDisk, media.DeviceURL
 }
 
 type mediaSetRow struct {
@@ -72,6 +73,9 @@ type backupSetRow struct {
 	recovery            string
 	size, compressed    int64
 	collation           string
+	// upgraded: the row predates an msdb upgrade (SimulateMsdbUpgrade), which leaves the
+	// columns Microsoft documents as nullable NULL.
+	upgraded bool
 }
 
 var backupsetColumns = []sqltypes.Column{
@@ -95,13 +99,17 @@ var backupsetColumns = []sqltypes.Column{
 }
 
 func (r *backupSetRow) row() []any {
+	var first, last, compressed any = uint8(1), r.families, decimalInt(r.compressed)
+	if r.upgraded {
+		first, last, compressed = nil, nil, nil
+	}
 	return []any{
-		r.id, r.uuid, r.mediaSetID, uint8(1), r.families, r.name, r.description, r.user,
+		r.id, r.uuid, r.mediaSetID, first, last, r.name, r.description, r.user,
 		uint8(r.major), uint8(r.minor), int16(r.build), r.server, r.machine,
 		r.database, r.databaseGUID, r.familyGUID, r.created, r.start, r.finish, r.typ,
 		r.firstLSN, r.lastLSN, r.checkpointLSN, r.databaseBackupLSN, r.diffBaseLSN, r.diffBaseGUID,
 		r.firstForkGUID, r.forkGUID, r.forkPointLSN, r.beginsLogChain, r.checksums, r.copyOnly, false, r.readOnly, false,
-		r.recovery, decimalInt(r.size), decimalInt(r.compressed), r.collation, uint8(160),
+		r.recovery, decimalInt(r.size), compressed, r.collation, uint8(160),
 	}
 }
 
@@ -123,4 +131,18 @@ func (r *request) percent() float64 {
 		p = 100
 	}
 	return p
+}
+
+// SimulateMsdbUpgrade makes every backupset row so far look as it does after an msdb
+// upgrade: compressed_backup_size NULL (Microsoft's backupset page: "During an msdb upgrade,
+// this value is set to NULL"), and first/last_family_number NULL (documented as "Can be
+// NULL"; that an upgrade is when is the simulator's assumption). Tests use it to prove the
+// product reads what is documented as always there (backupmediaset.media_family_count) and
+// survives the nullable columns.
+func (in *Instance) SimulateMsdbUpgrade() {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for _, r := range in.msdb.sets {
+		r.upgraded = true
+	}
 }

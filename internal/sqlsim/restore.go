@@ -96,10 +96,18 @@ func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
 			}
 			d, err := sqltypes.ParseDecimal(s[4:])
 			if err != nil || d.Scale != 0 {
-				return o, sqlErr(4332, "The STOPATMARK value '%s' is not a valid log sequence number.", s)
+				return o, sqlErr(4334, "The named mark does not identify a valid LSN.")
 			}
 			o.stopAtLSN, o.stopBefore = &d, opt.Name == "STOPBEFOREMARK"
-		case "CHECKSUM", "NO_CHECKSUM", "BUFFERCOUNT", "MAXTRANSFERSIZE", "BLOCKSIZE", "KEEP_REPLICATION",
+		case "BLOCKSIZE":
+			if _, err := x.blockSizeOption(opt.Value); err != nil {
+				return o, err
+			}
+		case "MAXTRANSFERSIZE":
+			if _, err := x.maxTransferOption(opt.Value); err != nil {
+				return o, err
+			}
+		case "CHECKSUM", "NO_CHECKSUM", "BUFFERCOUNT", "KEEP_REPLICATION",
 			"KEEP_CDC", "RESTRICTED_USER", "NOUNLOAD", "UNLOAD", "REWIND", "NOREWIND", "STOP_ON_ERROR":
 		case "STANDBY", "PARTIAL", "CONTINUE_AFTER_ERROR", "PASSWORD", "MEDIAPASSWORD", "CREDENTIAL", "PAGE", "FILESTREAM":
 			return o, &tsql.UnsupportedError{Statement: "RESTORE … WITH " + opt.Name}
@@ -313,7 +321,7 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 	}
 	t.Rows = [][]any{{
 		nilIfEmpty(h.BackupName), nilIfEmpty(h.BackupDescription), int16(h.BackupType), nil, h.Compressed, int16(1),
-		uint8(9), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate,
+		uint8(headerDeviceType(h)), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate,
 		decimalInt(tr.BackupSize), extLSN(h, h.FirstLSN), extLSN(h, h.LastLSN), extLSN(h, h.CheckpointLSN),
 		extLSNOrNull(h, h.DatabaseBackupLSN), h.BackupStartDate, tr.BackupFinishDate, uint8(h.CompatibilityLevel),
 		int32(h.SoftwareVersionMajor), int32(h.SoftwareVersionMinor), int32(h.SoftwareVersionBuild), h.MachineName,
@@ -322,6 +330,15 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 		decimalInt(tr.CompressedBackupSize),
 	}}
 	return t
+}
+
+// headerDeviceType is the DeviceType RESTORE HEADERONLY reports: the device the backup was
+// written to (media written before the simulator recorded it were all URL backups).
+func headerDeviceType(h media.Header) int {
+	if h.DeviceType == 0 {
+		return media.DeviceURL
+	}
+	return h.DeviceType
 }
 
 func fileListOnly(h media.Header) *query.Table {
@@ -566,7 +583,12 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 		if !exists {
 			return nil, nil, sqlErr(3118, "The database \"%s\" does not exist. RESTORE can only create a database when restoring either a full backup or a file backup of the primary file.", name)
 		}
-		if db.state != StateRestoring || db.restore == nil || (db.restore.stopped && h.BackupType == 2) {
+		// A log restore that stopped at its STOPAT point may be rolled forward again, to the
+		// same or a later point (Microsoft, "Best Practices for Recovering a Database to a
+		// Specific Recovery Point": roll forward again WITH STOPAT; the time can be changed
+		// while the database has not gone past it). 3117 is for a database with nothing
+		// to roll forward: not being restored.
+		if db.state != StateRestoring || db.restore == nil {
 			return nil, nil, sqlErr(3117, "The log or differential backup cannot be restored because no files are ready to rollforward.")
 		}
 		rs := db.restore
@@ -740,7 +762,9 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		if o.stopAtLSN != nil {
 			l, ok := sh.internal(*o.stopAtLSN)
 			if !ok || l < h.FirstLSN || l >= h.LastLSN {
-				return out, sqlErr(4336, "The log in this backup set does not contain LSN %s.", o.stopAtLSN.String())
+				// 4334 is Microsoft's message for a mark that names no valid LSN; that SQL
+				// Server answers an LSN outside this log with it is an assumption.
+				return out, sqlErr(4334, "The named mark does not identify a valid LSN.")
 			}
 			stopLSN = l
 			if !o.stopBefore {
@@ -818,7 +842,7 @@ func (in *Instance) restoredSetLocked(h media.Header, tr media.Trailer, devices 
 	mediaID := int32(len(hist.mediaSets) + 1)
 	hist.mediaSets = append(hist.mediaSets, mediaSetRow{id: mediaID, uuid: h.MediaSetGUID, families: uint8(len(devices)), compressed: h.Compressed})
 	for i, d := range devices {
-		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d})
+		hist.families = append(hist.families, mediaFamilyRow{mediaSetID: mediaID, seq: uint8(i + 1), familyID: newGUID(), device: d, deviceType: uint8(headerDeviceType(h))})
 	}
 	dec := func(l content.LSN) sqltypes.Decimal { return extLSN(h, l).(sqltypes.Decimal) }
 	row := &backupSetRow{
@@ -875,7 +899,7 @@ func (x *executor) recoverOnly(name string) error {
 	if db.state != StateRestoring || db.restore == nil {
 		in.mu.Unlock()
 		if db.state == StateRestoring {
-			return sqlErr(3120, "The database \"%s\" cannot be recovered because a full restore did not complete. Restore a full backup first.", db.name)
+			return sqlErr(4333, "The database cannot be recovered because the log was not restored.")
 		}
 		return sqlErr(3117, "The log or differential backup cannot be restored because no files are ready to rollforward.")
 	}

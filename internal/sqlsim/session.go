@@ -98,6 +98,7 @@ func (s *session) Exec(ctx context.Context, sql string, params []tds.Param, w td
 			return
 		}
 	}
+	s.in.stallReply(ctx, sql)
 }
 
 // sendErr writes err as an ERROR token (or tokens) and ends the statement.

@@ -25,7 +25,7 @@ const (
 	tagPage     = 'P'
 	tagLog      = 'L'
 	pageItemFix = 1 + 8 + 8
-	logItemLen  = 1 + 8 + 8 + 1 + 8 + content.LogPayloadSize
+	logItemLen  = LogItemBytes
 
 	defaultChunkSize = 1 << 20
 	maxChunkSize     = 64 << 20

@@ -35,6 +35,16 @@ const (
 	TypeDifferential = 5
 )
 
+// Device types, as RESTORE HEADERONLY's DeviceType and msdb backupmediafamily.device_type
+// report them (Microsoft's RESTORE HEADERONLY and backupmediafamily pages: 2 disk, 5 tape,
+// 7 virtual device, 9 URL; the HEADERONLY page adds 102/105/107/109 for "physical" devices).
+const (
+	DeviceDisk    = 2
+	DeviceTape    = 5
+	DeviceVirtual = 7
+	DeviceURL     = 9
+)
+
 // MaxStripes is SQL Server's limit of devices (URLs) per backup.
 const MaxStripes = 64
 
@@ -68,6 +78,9 @@ type Header struct {
 	DataPages                                                                 int64
 	Files                                                                     []FileInfo
 	StripeCount                                                               int // families in the media set
+	// DeviceType is the device the backup was written to, as RESTORE HEADERONLY reports it
+	// (DeviceDisk, DeviceURL); 0 in media written before it was recorded (read as URL).
+	DeviceType int
 	// Identity details RESTORE HEADERONLY reports and a restore carries over.
 	DatabaseCreationDate                    time.Time
 	RecoveryForkGUID, FirstRecoveryForkGUID sqltypes.UUID
@@ -197,3 +210,7 @@ func errPage(device string, family int, db string, id int64, why string) error {
 	e.Page = id
 	return e
 }
+
+// LogItemBytes is what one log record takes in a backup set: a log backup's BackupSize is
+// its record count times this.
+const LogItemBytes = 1 + 8 + 8 + 1 + 8 + content.LogPayloadSize

@@ -9,6 +9,9 @@ import (
 type LoginRequest struct {
 	User, Password, Database, AppName, HostName, ServerName, Language string
 	PacketSize                                                        uint32
+	// TDSVersion is the highest TDS version the client speaks (LOGIN7's TDSVersion, e.g.
+	// 0x74000004 for 7.4, 0x71000001 for 7.1).
+	TDSVersion uint32
 }
 
 // PRELOGIN option tokens and encryption values (MS-TDS 2.2.6.5).
@@ -90,6 +93,7 @@ func parseLogin7(data []byte) (LoginRequest, error) {
 	if len(data) < login7FixedSize {
 		return req, fmt.Errorf("tds: LOGIN7 of %d bytes is too short", len(data))
 	}
+	req.TDSVersion = binary.LittleEndian.Uint32(data[4:])
 	req.PacketSize = binary.LittleEndian.Uint32(data[8:])
 	optionFlags3 := data[27]
 	str := func(at int, mangled bool) (string, error) {

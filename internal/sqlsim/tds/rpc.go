@@ -47,9 +47,11 @@ func rpcError(format string, args ...any) *Message {
 // parseRPC decodes an RPC request. sp_executesql (by id or name) becomes its @stmt with
 // the remaining parameters; any other procedure becomes "EXEC name" with all of them.
 // loc is the zone given to datetime/datetime2 values, which carry none on the wire.
-func parseRPC(data []byte, loc *time.Location) (rpcCall, error) {
+func parseRPC(data []byte, loc *time.Location, allHeaders bool) (rpcCall, error) {
 	r := &byteReader{b: data}
-	r.skipAllHeaders()
+	if allHeaders {
+		r.skipAllHeaders()
+	}
 	var name string
 	if n := r.u16(); n == 0xFFFF {
 		id := r.u16()

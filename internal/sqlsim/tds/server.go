@@ -204,6 +204,9 @@ type conn struct {
 	spid   atomic.Uint32 // the session's SPID once logged in (read by CloseSession)
 	tranID uint64        // current transaction descriptor, 0 outside a transaction
 	nextTx uint64
+	// tdsVersion is the version agreed at login: below 7.3 the date and time types of TDS
+	// 7.3 travel as nvarchar, as SQL Server sends them to down-level clients.
+	tdsVersion uint32
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -315,9 +318,10 @@ func (c *conn) handshake() (Session, error) {
 		if msg.Server == "" {
 			msg.Server = c.srv.opts.ServerName
 		}
+		c.tdsVersion = negotiateTDS(req.TDSVersion)
 		var b tokenBuf
-		b.message(msg)
-		b.done(tokDone, doneError, 0, 0)
+		b.message(msg, !c.allHeaders())
+		b.done(tokDone, doneError, 0, 0, !c.allHeaders())
 		if werr := c.reply(b); werr != nil {
 			return nil, werr
 		}
@@ -325,21 +329,26 @@ func (c *conn) handshake() (Session, error) {
 	}
 	c.pw.spid = sess.ID()
 	db := sess.Database()
+	c.tdsVersion = negotiateTDS(req.TDSVersion)
 	var b tokenBuf
 	b.envChangeString(envDatabase, db, "master")
-	b.message(c.info(5701, 2, fmt.Sprintf("Changed database context to '%s'.", db)))
+	b.message(c.info(5701, 2, fmt.Sprintf("Changed database context to '%s'.", db)), !c.allHeaders())
 	b.envChangeString(envLanguage, "us_english", "")
-	b.message(c.info(5703, 1, "Changed language setting to us_english."))
+	b.message(c.info(5703, 1, "Changed language setting to us_english."), !c.allHeaders())
 	b.envChangeBytes(envSQLCollation, collationLatin1CIAS, nil)
-	b.loginAck(c.srv.opts)
+	b.loginAck(c.srv.opts, c.tdsVersion)
 	b.packetSizeChange(size)
-	b.done(tokDone, doneFinal, 0, 0)
+	b.done(tokDone, doneFinal, 0, 0, !c.allHeaders())
 	if err := c.reply(b); err != nil {
 		sess.Close()
 		return nil, err
 	}
 	return sess, nil
 }
+
+// allHeaders reports whether the client's requests start with ALL_HEADERS: TDS 7.2 and
+// later (MS-TDS 2.2.5.3); a 7.1 client sends the SQL text or RPC at once.
+func (c *conn) allHeaders() bool { return c.tdsVersion == 0 || c.tdsVersion >= tdsVersion72 }
 
 func (c *conn) info(number int32, state uint8, text string) Message {
 	return Message{Number: number, State: state, Class: 0, Text: text, Server: c.srv.opts.ServerName, Line: 1}
@@ -360,19 +369,21 @@ func (c *conn) handle(m message, in <-chan message) error {
 		// The request it meant to cancel had already ended; the client still waits for
 		// the acknowledgement, as a response of its own.
 		var b tokenBuf
-		b.done(tokDone, doneAttn, 0, 0)
+		b.done(tokDone, doneAttn, 0, 0, !c.allHeaders())
 		return c.reply(b)
 	case pktSQLBatch:
 		prefix := c.resetIfAsked(m)
 		r := &byteReader{b: m.data}
-		r.skipAllHeaders()
+		if c.allHeaders() {
+			r.skipAllHeaders()
+		}
 		if r.err != nil {
 			return r.err
 		}
 		return c.run(prefix, decodeUCS2(m.data[r.off:]), nil, false, in)
 	case pktRPC:
 		prefix := c.resetIfAsked(m)
-		call, err := parseRPC(m.data, c.srv.opts.Location)
+		call, err := parseRPC(m.data, c.srv.opts.Location, c.allHeaders())
 		if err != nil {
 			return c.replyError(prefix, err, true)
 		}
@@ -455,7 +466,9 @@ const (
 func (c *conn) transaction(m message) error {
 	prefix := c.resetIfAsked(m)
 	r := &byteReader{b: m.data}
-	r.skipAllHeaders()
+	if c.allHeaders() {
+		r.skipAllHeaders()
+	}
 	kind := r.u16()
 	b := prefix
 	switch kind {
@@ -479,14 +492,14 @@ func (c *conn) transaction(m message) error {
 		}
 	default:
 		b.message(Message{Number: 50000, State: 1, Class: 16, Server: c.srv.opts.ServerName,
-			Text: fmt.Sprintf("Transaction manager request %d is not supported by the simulator.", kind)})
-		b.done(tokDone, doneError, 0, 0)
+			Text: fmt.Sprintf("Transaction manager request %d is not supported by the simulator.", kind)}, !c.allHeaders())
+		b.done(tokDone, doneError, 0, 0, !c.allHeaders())
 		return c.reply(b)
 	}
 	if r.err != nil {
 		return r.err
 	}
-	b.done(tokDone, doneFinal, 0, 0)
+	b.done(tokDone, doneFinal, 0, 0, !c.allHeaders())
 	return c.reply(b)
 }
 

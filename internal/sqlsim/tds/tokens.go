@@ -44,6 +44,10 @@ const (
 	envResetConnAck  = 18
 	loginAckSQLTSQL  = 1
 	tdsVersion74     = 0x74000004
+	tdsVersion73A    = 0x730A0003
+	tdsVersion73B    = 0x730B0003
+	tdsVersion72     = 0x72090002
+	tdsVersion71     = 0x71000001
 	progNameSQLServe = "Microsoft SQL Server"
 )
 
@@ -89,15 +93,23 @@ func (b *tokenBuf) withLength(tok byte, body func(*tokenBuf)) {
 	b.raw(inner)
 }
 
-func (b *tokenBuf) done(tok byte, status, curCmd uint16, rows uint64) {
+// done writes DONE, DONEPROC or DONEINPROC. narrow: the row count is a LONG, as TDS 7.1
+// clients read it (a ULONGLONG since 7.2, MS-TDS 2.2.7.6).
+func (b *tokenBuf) done(tok byte, status, curCmd uint16, rows uint64, narrow bool) {
 	b.u8(tok)
 	b.u16(status)
 	b.u16(curCmd)
-	b.u64(rows)
+	if narrow {
+		b.u32(uint32(min(rows, 1<<31-1)))
+	} else {
+		b.u64(rows)
+	}
 }
 
 // message writes an INFO or ERROR token.
-func (b *tokenBuf) message(m Message) {
+// message writes INFO or ERROR. shortLine: the line number is a USHORT, as TDS 7.1 clients
+// read it (a LONG since 7.2, MS-TDS 2.2.7.10).
+func (b *tokenBuf) message(m Message, shortLine bool) {
 	tok := byte(tokInfo)
 	if m.isError() {
 		tok = tokError
@@ -109,7 +121,11 @@ func (b *tokenBuf) message(m Message) {
 		t.usVarChar(m.Text)
 		t.bVarChar(m.Server)
 		t.bVarChar(m.Proc)
-		t.u32(uint32(m.Line))
+		if shortLine {
+			t.u16(uint16(m.Line))
+		} else {
+			t.u32(uint32(m.Line))
+		}
 	})
 }
 
@@ -140,11 +156,23 @@ func (b *tokenBuf) packetSizeChange(size int) {
 	b.envChangeString(envPacketSize, s, s)
 }
 
+// negotiateTDS is the TDS version the server answers a client with: the client's own when
+// the server speaks it, else the highest the server speaks below it (MS-TDS LOGINACK:
+// "the TDS version being used by the server"; SQL Server 2022 still accepts 7.1 clients).
+func negotiateTDS(client uint32) uint32 {
+	for _, v := range []uint32{tdsVersion74, tdsVersion73B, tdsVersion73A, tdsVersion72, tdsVersion71} {
+		if client >= v {
+			return v
+		}
+	}
+	return tdsVersion71
+}
+
 // loginAck writes LOGINACK: interface, TDS version and program version are big-endian.
-func (b *tokenBuf) loginAck(o Options) {
+func (b *tokenBuf) loginAck(o Options, version uint32) {
 	b.withLength(tokLoginAck, func(t *tokenBuf) {
 		t.u8(loginAckSQLTSQL)
-		*t = binary.BigEndian.AppendUint32(*t, tdsVersion74)
+		*t = binary.BigEndian.AppendUint32(*t, version)
 		t.bVarChar(progNameSQLServe)
 		t.u8(o.VersionMajor)
 		t.u8(o.VersionMinor)

@@ -1,6 +1,8 @@
 package tds
 
 import (
+	"time"
+
 	"errors"
 	"fmt"
 	"sync"
@@ -97,11 +99,16 @@ func (w *resultWriter) Columns(cols []sqltypes.Column) error {
 	if len(cols) == 0 {
 		return errors.New("tds: a result set needs at least one column")
 	}
+	cols = w.c.downLevel(cols)
 	var b tokenBuf
 	b.u8(tokColMetadata)
 	b.u16(uint16(len(cols)))
 	for _, c := range cols {
-		b.u32(0)      // user type
+		if w.c.allHeaders() {
+			b.u32(0) // user type: a ULONG since TDS 7.2
+		} else {
+			b.u16(0) // a USHORT for TDS 7.1 clients (MS-TDS COLMETADATA)
+		}
 		b.u16(0x0001) // flags: nullable
 		if err := appendTypeInfo(&b, c); err != nil {
 			return err
@@ -136,6 +143,9 @@ func (w *resultWriter) Row(values []any) error {
 	}
 	b := tokenBuf{tokRow}
 	for i, v := range values {
+		if t, ok := v.(time.Time); ok && w.cols[i].Type == sqltypes.NVarChar {
+			v = t.Format(downLevelDateTime2) // a datetime2 column sent down-level
+		}
 		if err := appendValue(&b, w.cols[i], v); err != nil {
 			return err
 		}
@@ -169,13 +179,13 @@ func (w *resultWriter) done(rowCount int64, hasCount bool) error {
 	var b tokenBuf
 	if w.rpc {
 		// Inside an RPC every DONEINPROC has MORE: DONEPROC always follows.
-		b.done(tokDoneInProc, status|doneMore, curCmd, uint64(max(rowCount, 0)))
+		b.done(tokDoneInProc, status|doneMore, curCmd, uint64(max(rowCount, 0)), !w.c.allHeaders())
 		return w.send(b)
 	}
 	if err := w.releasePending(); err != nil {
 		return err
 	}
-	b.done(tokDone, status, curCmd, uint64(max(rowCount, 0)))
+	b.done(tokDone, status, curCmd, uint64(max(rowCount, 0)), !w.c.allHeaders())
 	w.pending = b
 	return nil
 }
@@ -193,7 +203,7 @@ func (w *resultWriter) Message(m Message) error {
 		return err
 	}
 	var b tokenBuf
-	b.message(m)
+	b.message(m, !w.c.allHeaders())
 	if m.isError() {
 		w.errPending, w.anyError = true, true
 	}
@@ -240,14 +250,14 @@ func (w *resultWriter) finish(attention bool) error {
 		if err := w.releasePending(); err != nil {
 			return err
 		}
-		b.done(tokDone, doneAttn, 0, 0)
+		b.done(tokDone, doneAttn, 0, 0, !w.c.allHeaders())
 	case w.rpc:
 		var status uint16
 		if w.anyError {
 			status = doneError
 		}
 		b.returnStatus(0)
-		b.done(tokDoneProc, status, 0, 0)
+		b.done(tokDoneProc, status, 0, 0, !w.c.allHeaders())
 	case w.pending != nil:
 		b, w.pending = w.pending, nil // the last statement's DONE, without MORE
 	default:
@@ -258,7 +268,7 @@ func (w *resultWriter) finish(attention bool) error {
 		if w.errPending {
 			status = doneError
 		}
-		b.done(tokDone, status, 0, 0)
+		b.done(tokDone, status, 0, 0, !w.c.allHeaders())
 	}
 	if err := w.send(b); err != nil {
 		return err
@@ -267,4 +277,23 @@ func (w *resultWriter) finish(attention bool) error {
 		w.fail(err)
 	}
 	return w.err
+}
+
+// downLevelDateTime2 is how SQL Server sends a datetime2 value to a client older than TDS
+// 7.3: nvarchar(27), 'YYYY-MM-DD hh:mm:ss.nnnnnnn' (Microsoft's datetime2 page, "Backward
+// compatibility for down-level clients").
+const downLevelDateTime2 = "2006-01-02 15:04:05.0000000"
+
+// downLevel returns the columns as a client of the agreed TDS version receives them.
+func (c *conn) downLevel(cols []sqltypes.Column) []sqltypes.Column {
+	if c.tdsVersion == 0 || c.tdsVersion >= tdsVersion73A {
+		return cols
+	}
+	out := append([]sqltypes.Column(nil), cols...)
+	for i := range out {
+		if out[i].Type == sqltypes.DateTime2 {
+			out[i] = sqltypes.Column{Name: out[i].Name, Type: sqltypes.NVarChar, Size: len(downLevelDateTime2)}
+		}
+	}
+	return out
 }
