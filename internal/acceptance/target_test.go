@@ -28,7 +28,7 @@ import (
 const (
 	envDSN             = "SQLVAULT_ACCEPTANCE_DSN"                // go-mssqldb connection string of a sysadmin login
 	envEndpointHost    = "SQLVAULT_ACCEPTANCE_ENDPOINT_HOST"      // DNS name SQL Server resolves to the agent [sqlvault-agent.local]
-	envEndpointListen  = "SQLVAULT_ACCEPTANCE_ENDPOINT_LISTEN"    // address the agent's endpoint binds [:443]
+	envEndpointListen  = "SQLVAULT_ACCEPTANCE_ENDPOINT_LISTEN"    // address the agent's endpoint binds [127.0.0.5:443]
 	envEndpointCert    = "SQLVAULT_ACCEPTANCE_ENDPOINT_CERT_FILE" // certificate for the host, issued by a CA SQL Server trusts
 	envEndpointKey     = "SQLVAULT_ACCEPTANCE_ENDPOINT_KEY_FILE"
 	envVM              = "SQLVAULT_ACCEPTANCE_VM"                      // the agent's VM name (task queue) [<machine>-acceptance]
@@ -74,7 +74,7 @@ func newTarget(t *testing.T) *target {
 			host = "sqlvault-agent.local"
 		}
 		if listen == "" {
-			listen = ":443"
+			listen = "127.0.0.5:443" // the agent's default (config: agent.endpoint.listen)
 		}
 		if certFile == "" || keyFile == "" {
 			t.Fatalf("%s is set, so the suite runs against that SQL Server, whose BACKUP … TO URL must reach the agent over HTTPS: set %s and %s to a certificate for %s (%s) issued by a CA that SQL Server trusts (see the README's acceptance section; `worker cert generate` makes one)",
@@ -90,15 +90,17 @@ func newTarget(t *testing.T) *target {
 		require.NoError(t, err)
 		pool := x509.NewCertPool()
 		require.True(t, pool.AppendCertsFromPEM(caPEM))
-		sim := sqlsim.New(sqlsim.Config{TrustedRoots: pool, Resolve: map[string]string{host: "127.0.0.1"}})
+		// URLs SQL Server is given carry no port: the endpoint takes port 443 of a loopback
+		// address of its own, and the simulated VM's hosts file maps the name to it.
+		addr, err := testenv.Loopback443()
+		require.NoError(t, err)
+		listen = addr
+		sim := sqlsim.New(sqlsim.Config{TrustedRoots: pool, Resolve: map[string]string{host: testenv.LoopbackIP(addr)}})
 		t.Cleanup(func() { _ = sim.Close() })
 		const login, password = "sqlvault_acceptance", "Acc3ptance-Pa55word!"
 		inst, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "ACCVM", Logins: []sqlsim.Login{{Name: login, Password: password, Sysadmin: true}}})
 		require.NoError(t, err)
 		tg.dsn = inst.DSN(login, password, "")
-		port, err := testenv.FreePort()
-		require.NoError(t, err)
-		listen = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 
 	var err error
