@@ -26,12 +26,27 @@ func TestRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T) 
 	f := s.buildChain("Over")
 	at := f.inside[5]
 
+	// First an overwrite restore, whose tail-log backup is the one Backup that may take a
+	// tail-log (issue 11, item 9): its child passes the guard. Recorded for replay: the
+	// strict-input and tail-log guard markers.
+	run := s.startRestore(protocol.RestoreInput{Instance: vm, Database: "Over", PointID: f.points[len(f.points)-1].PointID, Overwrite: true})
+	var over protocol.RestoreResult
+	require.NoError(t, run.Get(context.Background(), &over))
+	require.NotNil(t, over.TailLog, "the tail-log child ran")
+	record(t, "restore-overwrite-strict-input", s.history(run.GetID(), run.GetRunID()))
+	record(t, "backup-tail-log-child", s.history(protocol.TailLogWorkflowID(run.GetID()), ""))
+
+	recorded := false
 	asFiles := func(target string) string {
 		t.Helper()
 		run := s.startRestore(protocol.RestoreInput{Instance: vm, Database: "Over", At: &at, TargetDatabase: target, AsFilesDir: t.TempDir()})
 		var res protocol.RestoreResult
 		require.NoError(t, run.Get(context.Background(), &res))
 		require.NotNil(t, res.Files)
+		if !recorded {
+			record(t, "restore-as-files-strict-input", s.history(run.GetID(), run.GetRunID()))
+			recorded = true
+		}
 		b, err := os.ReadFile(res.Files.Script)
 		require.NoError(t, err)
 		return string(b)
