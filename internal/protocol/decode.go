@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"slices"
 	"strings"
@@ -198,10 +199,18 @@ func editDistance(a, b string) int {
 
 // explicitly reports whether keys holds field (JSON field names match case-insensitively,
 // as encoding/json matches them) with a value other than null.
+//
+// An exact match wins; otherwise the keys are tried in sorted order, so that the answer
+// never depends on map order (this runs in workflow code, which must be deterministic).
 func explicitly(keys map[string]json.RawMessage, field string) (json.RawMessage, bool) {
-	for k, v := range keys {
-		if strings.EqualFold(k, field) && string(bytes.TrimSpace(v)) != "null" {
-			return v, true
+	set := func(v json.RawMessage) bool { return string(bytes.TrimSpace(v)) != "null" }
+	if v, ok := keys[field]; ok {
+		return v, set(v)
+	}
+	names := slices.Sorted(maps.Keys(keys))
+	for _, k := range names {
+		if strings.EqualFold(k, field) {
+			return keys[k], set(keys[k])
 		}
 	}
 	return nil, false
