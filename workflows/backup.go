@@ -34,6 +34,20 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	if err := in.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
 	}
+	// A tail-log backup (BACKUP LOG … WITH NORECOVERY) leaves the database RESTORING: only a
+	// Restore that overwrites that database may ask for one, as its child.
+	if in.TailLog && workflow.GetVersion(ctx, "tail-log-only-from-restore", workflow.DefaultVersion, 1) == 1 {
+		info := workflow.GetInfo(ctx)
+		parent := ""
+		if info.ParentWorkflowExecution != nil {
+			parent = info.ParentWorkflowExecution.ID
+		}
+		if !protocol.IsTailLogChild(info.WorkflowExecution.ID, parent) {
+			return nil, temporal.NewNonRetryableApplicationError(
+				`"tailLog" is not accepted here: a tail-log backup leaves the database RESTORING, so it is taken only as the first step of a restore over that database (sqlvault.Restore with "overwrite": true); for a log backup, leave "tailLog" out`,
+				protocol.ErrInvalidInput, nil)
+		}
+	}
 	progress := protocol.BackupProgress{Phase: protocol.PhasePreparing}
 	if err := workflow.SetQueryHandler(ctx, protocol.QueryProgress, func() (protocol.BackupProgress, error) {
 		return progress, nil
