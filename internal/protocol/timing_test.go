@@ -1,6 +1,9 @@
 package protocol
 
 import (
+	"fmt"
+	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -25,4 +28,13 @@ func TestSweepGraceOutlastsStreamAndCommit(t *testing.T) {
 	g, err = SweepGrace(MinSweepGraceHours())
 	require.NoError(t, err)
 	assert.GreaterOrEqual(t, g, MinSweepGrace)
+}
+
+// The README states the bound the code enforces.
+func TestReadmeStatesTheSweepGraceBound(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	require.NoError(t, err)
+	text := strings.Join(strings.Fields(string(readme)), " ")
+	assert.Contains(t, text, fmt.Sprintf("default %d; anything under %d", DefaultSweepGraceHours, MinSweepGraceHours()))
+	assert.Contains(t, text, fmt.Sprintf("retried for up to %d hours", int(CommitRetryWindow.Hours())))
 }
