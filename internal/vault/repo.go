@@ -90,6 +90,9 @@ func (r *Repository) verifyStripe(ctx context.Context, s StripeInfo) error {
 		}
 	}
 	props, err := r.store.Props(ctx, s.Blob)
+	if errors.Is(err, ErrNotFound) { // deleted since its block list was read
+		return stripeErr(s.Blob, ErrDataNotCommitted, "no committed blob")
+	}
 	if err != nil {
 		return fmt.Errorf("vault: properties of %s: %w", s.Blob, err)
 	}
