@@ -137,12 +137,13 @@ func (r *Repository) DeepVerify(ctx context.Context, m *Manifest, key *blockcryp
 // result was lost is not failed by its retry; with different substance it fails with
 // ErrExists, because a recovery point, once it exists, never changes.
 //
-// Safety against the sweep: the touch gives every stripe blob a new ETag before the checks,
-// and the sweep deletes only with the ETag it listed (Store.DeleteIfMatch), so a sweep that
-// listed a stripe before this commit can no longer delete it; a sweep that deleted it first
-// makes the checks fail. After writing, the stripes are verified again, and if they are gone
-// (a deleter that is not conditional) the manifest is withdrawn: a point exists only with
-// its data.
+// Safety against the sweep, which lists (with ETags), re-reads the manifest, then deletes
+// only if the ETag is unchanged (Store.DeleteIfMatch): the stripes are touched (new ETag and
+// Last-Modified) before the checks and again after the manifest write, then verified again.
+// A sweep that found no manifest listed before that second touch, so its delete fails; a
+// sweep that deleted first makes the touch or the check fail, and the manifest is withdrawn:
+// a point exists only with its data. (The first touch also makes a stripe young for a sweep
+// that lists it later, so in practice the withdrawal is never needed.)
 func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
@@ -178,7 +179,14 @@ func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	} else if err != nil {
 		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
 	}
-	if err := r.VerifyStripes(ctx, m.Stripes); err != nil {
+	// Touch again, after the write: a sweep that re-checked for this manifest before it was
+	// written listed the stripes before this touch, so its conditional delete now fails,
+	// whatever the clocks say; one that deleted first makes the touch or the check fail.
+	err = r.touchStripes(ctx, m.Stripes)
+	if err == nil {
+		err = r.VerifyStripes(ctx, m.Stripes)
+	}
+	if err != nil {
 		var se *StripeError
 		if !errors.As(err, &se) {
 			return fmt.Errorf("vault: commit point %s: re-verify after writing the manifest: %w", m.PointID, err)

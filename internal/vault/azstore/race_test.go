@@ -81,7 +81,7 @@ func TestSweepLosesTheRaceToACommitOnAzurite(t *testing.T) {
 }
 
 // TestSweepAndCommitRaceOnAzurite runs them concurrently: a point that exists afterwards
-// always has its data, and the sweep never reports an orphan.
+// always has its data, and then the sweep reported no orphan.
 func TestSweepAndCommitRaceOnAzurite(t *testing.T) {
 	s := newContainer(t, nil)
 	ctx := ctxT(t)
@@ -97,15 +97,21 @@ func TestSweepAndCommitRaceOnAzurite(t *testing.T) {
 		go func() { defer wg.Done(); rep, sweepErr = repo.Sweep(ctx, time.Now().Add(72*time.Hour), time.Hour, false) }()
 		go func() { defer wg.Done(); commitErr = repo.CommitManifest(ctx, m) }()
 		wg.Wait()
-		require.NoError(t, sweepErr, "round %d", i)
-		assert.Empty(t, rep.Orphaned, "round %d", i)
 		if got, err := repo.Manifest(ctx, m.ItemID, m.PointID); err == nil {
+			require.NoError(t, sweepErr, "round %d", i)
+			assert.Empty(t, rep.Orphaned, "round %d", i)
 			require.NoError(t, commitErr, "round %d", i)
 			require.NoError(t, repo.VerifyStripes(ctx, got.Stripes), "round %d: the point that exists has its data", i)
 		} else {
 			require.ErrorIs(t, err, vault.ErrNotFound, "round %d", i)
 			var se *vault.StripeError
 			require.ErrorAs(t, commitErr, &se, "round %d: no point, so the commit failed verifying", i)
+			// The sweep's "now" is days ahead of the service's clock here, so a touched stripe
+			// does not look young: the sweep may catch the point between its write and its
+			// withdrawal and report it, and it is gone now.
+			if sweepErr != nil {
+				require.ErrorIs(t, sweepErr, vault.ErrOrphanedPoint, "round %d", i)
+			}
 		}
 	}
 }
