@@ -94,7 +94,10 @@ func TestSweepAndCommitRaceOnAzurite(t *testing.T) {
 		var sweepErr, commitErr error
 		var rep vault.SweepReport
 		wg.Add(2)
-		go func() { defer wg.Done(); rep, sweepErr = repo.Sweep(ctx, time.Now().Add(72*time.Hour), time.Hour, false) }()
+		go func() {
+			defer wg.Done()
+			rep, sweepErr = repo.Sweep(ctx, time.Now().Add(72*time.Hour), time.Hour, false)
+		}()
 		go func() { defer wg.Done(); commitErr = repo.CommitManifest(ctx, m) }()
 		wg.Wait()
 		if got, err := repo.Manifest(ctx, m.ItemID, m.PointID); err == nil {
