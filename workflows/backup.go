@@ -27,6 +27,7 @@ const (
 	// commitMaxInterval caps the commit's retry backoff: within CommitRetryWindow it is
 	// tried about every few minutes until the vault is back.
 	commitMaxInterval = 5 * time.Minute
+	commitMaxAttempts = 10000
 )
 
 // Backup takes one backup of one database and commits it as a recovery point:
@@ -152,6 +153,10 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		commitOpts.ScheduleToCloseTimeout = protocol.CommitRetryWindow
 		commitOpts.RetryPolicy = &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: commitMaxInterval,
+			// The window (ScheduleToClose) is the bound; this count is never reached within
+			// it (~75 attempts), and is set only because the SDK's test environment caps an
+			// unlimited count at 10, so the tests could not exercise the window.
+			MaximumAttempts:        commitMaxAttempts,
 			NonRetryableErrorTypes: []string{protocol.ErrRecoveryPointVerifyError},
 		}
 	}
