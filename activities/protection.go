@@ -195,7 +195,7 @@ func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.Sch
 		Args: []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule",
 			AutoFull: t != protocol.Full}},
 		TaskQueue:                c.ControlQueue,
-		WorkflowExecutionTimeout: 48 * time.Hour,
+		WorkflowExecutionTimeout: policy.BackupMaxDuration, // retention relies on this bound
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),
 			protocol.SADatabase.ValueSet(it.Database), protocol.SABackupType.ValueSet(kind), protocol.SAVM.ValueSet(it.VM)),
 	}

@@ -46,6 +46,11 @@
 //     what it does not understand is not retention's call.
 //   - An invalid policy keeps everything, with the validation error as the reason.
 //
+//   - For an item that takes differentials, the newest non-copy-only full of each database is
+//     kept, and an older one until the full after it has been finished for
+//     BackupMaxDuration: a differential still streaming (not yet in the listing) is based
+//     on it.
+//
 // Days are calendar days in the policy's zone (a day across a clock change is 23 or 25 hours).
 //
 // Then the chains kept points need are kept too ("needed by …"), so a kept point is always
