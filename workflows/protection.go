@@ -238,9 +238,10 @@ func pickDatabases(inv protocol.InquiryResult, in protocol.ConfigureProtectionIn
 	return chosen, nil
 }
 
-// StopProtection removes an item's schedules first, then either keeps its recovery points
-// forever (stopped-retain) or deletes them through retention (stopped-delete): data is
-// only deleted once nothing can add to it any more.
+// StopProtection removes an item's schedules first, records the item as stopped (from then
+// on commits to it are refused), cancels its running backups and waits for them, then either
+// keeps its recovery points forever (stopped-retain) or deletes them through retention
+// (stopped-delete): data is only deleted once nothing can add to it any more.
 func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error {
 	item := vault.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
@@ -254,6 +255,14 @@ func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error
 	}
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, nil); err != nil {
 		return err
+	}
+	if workflow.GetVersion(ctx, "stop-cancels-backups", workflow.DefaultVersion, 1) == 1 {
+		// The item is stopped, so a running backup's commit would be refused anyway: cancel
+		// it and wait for it to close, so nothing writes the item's data while it is deleted.
+		var cr protocol.CancelItemBackupsResult
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityCancelItemBackups, protocol.CancelItemBackupsInput{ItemID: item}).Get(ctx, &cr); err != nil {
+			return err
+		}
 	}
 	if in.DeleteData {
 		var rr protocol.ApplyRetentionResult
@@ -275,26 +284,51 @@ func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) e
 
 // Retention deletes every expired recovery point of every item (never one a kept point
 // needs), then sweeps unreferenced blobs. With dryRun it only lists what it would delete.
+// A Temporal Schedule runs it (EnsureSchedules creates it with the items' schedules).
+//
+// Each item's failure is its own: it is logged and reported in the result (Failed), and the
+// other items and the sweep proceed. (Before, one unreadable manifest failed its item 20
+// times and then aborted the run before the sweep, for every item: issue 11, item 7.)
 func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.RetentionResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
-	items := in.Items
-	if len(items) == 0 {
-		var all []vault.ProtectedItem
-		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
-			return nil, err
-		}
-		for _, it := range all {
-			items = append(items, it.ItemID)
-		}
+	isolate := workflow.GetVersion(ctx, "retention-isolate-items", workflow.DefaultVersion, 1) == 1
+	if isolate {
+		cctx = controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
 	}
 	res := &protocol.RetentionResult{DryRun: in.DryRun}
+	items := in.Items
+	if len(items) == 0 {
+		if isolate {
+			// Ids only: reading the records here would let one unreadable record stop all.
+			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItemIDs).Get(ctx, &items); err != nil {
+				workflow.GetLogger(ctx).Error("retention could not list the items; sweeping anyway", "error", err)
+				res.Failed = append(res.Failed, retentionFailure("", err))
+			}
+		} else {
+			var all []vault.ProtectedItem
+			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
+				return nil, err
+			}
+			for _, it := range all {
+				items = append(items, it.ItemID)
+			}
+		}
+	}
 	for _, item := range items {
 		var ar protocol.ApplyRetentionResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityApplyRetention, protocol.ApplyRetentionInput{ItemID: item, DryRun: in.DryRun}).Get(ctx, &ar); err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			workflow.GetLogger(ctx).Error("retention failed for an item; the others proceed", "item", item, "error", err)
+			res.Failed = append(res.Failed, retentionFailure(item, err))
+			continue
 		}
 		res.Deleted = append(res.Deleted, ar.Deleted...)
 		res.Kept += ar.Kept
+		if ar.ItemRemoved {
+			res.ItemsRemoved = append(res.ItemsRemoved, item)
+		}
 	}
 	var sw protocol.RetentionResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySweep, in).Get(ctx, &sw); err != nil {
@@ -302,6 +336,10 @@ func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.Rete
 	}
 	res.SweptBlobs, res.SweptBytes = sw.SweptBlobs, sw.SweptBytes
 	return res, nil
+}
+
+func retentionFailure(item string, err error) protocol.RetentionFailure {
+	return protocol.RetentionFailure{ItemID: item, ErrorType: protocol.ErrorType(err), Error: err.Error()}
 }
 
 // Reconcile rebuilds every item's schedules from the vault (after losing Temporal's

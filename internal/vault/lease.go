@@ -151,3 +151,23 @@ func (l *ItemLease) Release(ctx context.Context) error {
 	l.rec = rec
 	return nil
 }
+
+// DeleteItem removes the item record and every lease blob of the item, this one included
+// (which then counts as released): what is left of an item stopped with delete once its
+// points are gone. The record goes first, so a crash in between leaves only lease blobs.
+func (l *ItemLease) DeleteItem(ctx context.Context) error {
+	if err := l.r.DeleteItem(ctx, l.rec.ItemID); err != nil {
+		return err
+	}
+	seqs, err := l.r.leases(ctx, l.rec.ItemID)
+	if err != nil {
+		return err
+	}
+	for _, s := range seqs {
+		if err := l.r.store.Delete(ctx, leaseBlob(l.rec.ItemID, s)); err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+	}
+	l.rec.Released = true
+	return nil
+}

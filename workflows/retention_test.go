@@ -1,0 +1,75 @@
+package workflows
+
+import (
+	"context"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/mock"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+func retentionEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Retention, workflowOpts(protocol.WorkflowRetention))
+	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+		activity.RegisterOptions{Name: protocol.ActivityListItems})
+	env.RegisterActivityWithOptions(func(context.Context) ([]string, error) { return nil, nil },
+		activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
+		return protocol.ApplyRetentionResult{}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.RetentionInput) (protocol.RetentionResult, error) {
+		return protocol.RetentionResult{}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivitySweep})
+	return env
+}
+
+// One item whose manifest cannot be read used to fail its ApplyRetention 20 times and then
+// abort the run, before the other items and before Sweep. Now the item is reported and the
+// rest proceed (issue 11, item 7).
+func TestRetentionIsolatesAFailedItem(t *testing.T) {
+	env := retentionEnv(t)
+	attempts := map[string]int{}
+	env.OnActivity(protocol.ActivityListItemIDs, mock.Anything).Return([]string{"item-a", "item-bad", "item-c"}, nil)
+	// (What the code before the fix listed: the same items, as records.)
+	env.OnActivity(protocol.ActivityListItems, mock.Anything).Return([]vault.ProtectedItem{
+		{ItemID: "item-a"}, {ItemID: "item-bad"}, {ItemID: "item-c"}}, nil).Maybe()
+	env.OnActivity(protocol.ActivityApplyRetention, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
+			attempts[in.ItemID]++
+			if in.ItemID == "item-bad" {
+				return protocol.ApplyRetentionResult{}, protocol.UserError(protocol.ErrUnreadableRecord,
+					"point P1 of item-bad cannot be read: vault: invalid manifest")
+			}
+			return protocol.ApplyRetentionResult{Kept: 1, Deleted: []protocol.RetentionDecision{{ItemID: in.ItemID, PointID: "old", Delete: true}}}, nil
+		})
+	swept := false
+	env.OnActivity(protocol.ActivitySweep, mock.Anything, mock.Anything).Return(
+		func(context.Context, protocol.RetentionInput) (protocol.RetentionResult, error) {
+			swept = true
+			return protocol.RetentionResult{SweptBlobs: []string{"orphan"}, SweptBytes: 10}, nil
+		})
+	env.ExecuteWorkflow(protocol.WorkflowRetention, protocol.RetentionInput{})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res protocol.RetentionResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.True(t, swept, "the sweep runs although an item failed")
+	assert.Equal(t, []string{"orphan"}, res.SweptBlobs)
+	assert.Equal(t, 2, res.Kept)
+	require.Len(t, res.Deleted, 2)
+	assert.Equal(t, "item-a", res.Deleted[0].ItemID)
+	assert.Equal(t, "item-c", res.Deleted[1].ItemID)
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "item-bad", res.Failed[0].ItemID)
+	assert.Equal(t, protocol.ErrUnreadableRecord, res.Failed[0].ErrorType)
+	assert.Contains(t, res.Failed[0].Error, "cannot be read")
+	assert.Equal(t, 1, attempts["item-bad"], "an unreadable record is not retried")
+}
