@@ -146,6 +146,13 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	_, err := s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
 		Databases: []string{"Keep", "Drop"}, Policy: "daily-30d"}, &cr)
 	require.NoError(t, err)
+	// Retention and the sweep run by themselves: ConfigureProtection made their schedule
+	// (issue 11, item 7).
+	rs, err := s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Describe(context.Background())
+	require.NoError(t, err, "the retention schedule exists after configure protection")
+	ra, ok := rs.Schedule.Action.(*client.ScheduleWorkflowAction)
+	require.True(t, ok)
+	assert.Equal(t, protocol.WorkflowRetention, ra.Workflow)
 	s.clock.Advance(time.Minute)
 	s.mustBackup(s.backupInput("Keep", protocol.Log))
 	keep, drop := vault.ItemID(vm, "Keep"), vault.ItemID(vm, "Drop")
@@ -180,11 +187,14 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 			require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), activities.ScheduleID(item, kind)).Delete(context.Background()))
 		}
 	}
+	require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Delete(context.Background()))
 	var rec protocol.ReconcileResult
 	run, err = s.run(protocol.WorkflowReconcile, nil, &rec)
 	require.NoError(t, err)
 	record(t, "reconcile", s.history(run.GetID(), run.GetRunID()))
 	assert.Equal(t, 4, rec.Created)
+	_, err = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Describe(context.Background())
+	require.NoError(t, err, "reconcile re-creates the retention schedule")
 	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
 	assert.Equal(t, []string{"full", "log"}, s.schedules(drop))
 
@@ -194,8 +204,11 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	record(t, "stop-protection-delete", s.history(run.GetID(), run.GetRunID()))
 	assert.Empty(t, s.schedules(drop))
 	assert.Empty(t, s.points(vm, "Drop"))
-	_, err = s.repo.Item(context.Background(), drop)
-	assert.ErrorIs(t, err, vault.ErrItemNotFound)
+	// The record stays as a tombstone (stopped-delete) while a backup started before the
+	// stop may still commit: such a commit is refused, not left without a record.
+	it, err = s.repo.Item(context.Background(), drop)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedDelete, it.State)
 	h := s.history(run.GetID(), run.GetRunID())
 	var order []string
 	for _, e := range h.Events {
@@ -203,7 +216,8 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
 		}
 	}
-	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "ApplyRetention"}, order, "data is deleted only after the item is stopped")
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order,
+		"data is deleted only after the item is stopped and its running backups are gone")
 	// The other item is untouched.
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	s.requireNoGarbageAfterSweep()

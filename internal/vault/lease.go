@@ -171,3 +171,14 @@ func (l *ItemLease) DeleteItem(ctx context.Context) error {
 	l.rec.Released = true
 	return nil
 }
+
+// IsLeaseBlob reports whether name is an item lease blob: catalog state that is neither a
+// point's data nor garbage (the newest one of an item stays, released, to carry the number).
+func IsLeaseBlob(name string) bool {
+	bn := parseBlobName(name)
+	if bn.itemID == "" || bn.kind != "" {
+		return false
+	}
+	rest := strings.TrimPrefix(name, leasePrefix(bn.itemID))
+	return rest != name && len(rest) == 25 && strings.HasSuffix(rest, ".json")
+}

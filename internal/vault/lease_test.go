@@ -51,6 +51,9 @@ func TestItemLeaseExcludesReleasesAndExpires(t *testing.T) {
 
 	// Lease blobs are outside the layout the sweep, ItemIDs and ListPoints read.
 	assert.Equal(t, blobName{itemID: item}, parseBlobName(d.blob))
+	assert.True(t, IsLeaseBlob(d.blob))
+	assert.False(t, IsLeaseBlob(ItemBlob(item)))
+	assert.False(t, IsLeaseBlob(leasePrefix(item)+"x.json"))
 	ids, err := r.ItemIDs(ctx)
 	require.NoError(t, err)
 	assert.Empty(t, ids)
