@@ -175,6 +175,23 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	assert.Len(t, s.points(vm, "Drop"), 1)
 
+	// One unreadable manifest fails its own item, once, and is reported; the other item and
+	// the sweep proceed (issue 11, item 7: it used to fail 20 times and abort the run).
+	bad := vault.ManifestBlob(drop, vault.NewPointID(time.Now(), vault.BackupLog, "unreadable"))
+	require.NoError(t, s.repo.Store().Put(context.Background(), bad, []byte("{not json"), vault.PutOptions{}))
+	rr = protocol.RetentionResult{}
+	run, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{}, &rr)
+	require.NoError(t, err)
+	h := s.history(run.GetID(), run.GetRunID())
+	record(t, "retention-item-failed", h)
+	require.Len(t, rr.Failed, 1)
+	assert.Equal(t, drop, rr.Failed[0].ItemID)
+	assert.Equal(t, protocol.ErrUnreadableRecord, rr.Failed[0].ErrorType)
+	assert.Equal(t, 2, rr.Kept, "the other item was processed")
+	assert.EqualValues(t, 1, activityAttempts(h)[protocol.ActivityApplyRetention], "no retry of an unreadable record")
+	assert.Contains(t, activityAttempts(h), protocol.ActivitySweep, "the sweep ran")
+	require.NoError(t, s.repo.Store().Delete(context.Background(), bad))
+
 	// Resume restarts the schedules.
 	run, err = s.run(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: vm, Database: "Keep"}, nil)
 	require.NoError(t, err)
@@ -209,7 +226,7 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	it, err = s.repo.Item(context.Background(), drop)
 	require.NoError(t, err)
 	assert.Equal(t, vault.ItemStoppedDelete, it.State)
-	h := s.history(run.GetID(), run.GetRunID())
+	h = s.history(run.GetID(), run.GetRunID())
 	var order []string
 	for _, e := range h.Events {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
