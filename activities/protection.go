@@ -142,7 +142,13 @@ func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedul
 		return res, err
 	}
 	it, err := c.Vault.Item(ctx, in.ItemID)
-	if err != nil {
+	switch {
+	case errors.Is(err, vault.ErrItemNotFound):
+		// Removed since it was listed (an item stopped with delete): it has no schedules.
+		it, in.Remove = &vault.ProtectedItem{ItemID: in.ItemID}, true
+	case err != nil && unreadableRecord(err):
+		return res, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", in.ItemID, err)
+	case err != nil:
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 	}
 	desired := map[string]client.ScheduleSpec{}

@@ -347,9 +347,13 @@ func retentionFailure(item string, err error) protocol.RetentionFailure {
 // none.
 func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
+	// Isolated items: see below. Asked first, because it decides whether the records are read.
+	isolate := workflow.GetVersion(ctx, "reconcile-isolate-items", workflow.DefaultVersion, 1) == 1
 	var all []vault.ProtectedItem
-	if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
-		return nil, err
+	if !isolate {
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
+			return nil, err
+		}
 	}
 	res := &protocol.ReconcileResult{Items: len(all)}
 	// Auto-protected instances need their rediscovery schedule too.
@@ -359,6 +363,29 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 			List: true, EnsureSchedule: true}).Get(ctx, &instances); err != nil {
 			return nil, err
 		}
+	}
+	if isolate {
+		// One item whose record cannot be read, or whose schedules fail, must not keep every
+		// other item from its schedules: it is reported (Failed) and the rest proceed. The
+		// ids come from a listing that reads no record; EnsureSchedules reads each item's
+		// state itself (a stopped item gets no schedules).
+		var ids []string
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItemIDs).Get(ctx, &ids); err != nil {
+			return nil, err
+		}
+		rctx := controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
+		res.Items = len(ids)
+		for _, id := range ids {
+			var sr protocol.EnsureSchedulesResult
+			if err := workflow.ExecuteActivity(rctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: id}).Get(ctx, &sr); err != nil {
+				workflow.GetLogger(ctx).Error("reconcile failed for an item; the others proceed", "item", id, "error", err)
+				res.Failed = append(res.Failed, retentionFailure(id, err))
+				continue
+			}
+			res.Created += sr.Created
+			res.Deleted += sr.Deleted
+		}
+		return res, nil
 	}
 	for _, it := range all {
 		var sr protocol.EnsureSchedulesResult

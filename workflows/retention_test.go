@@ -73,3 +73,43 @@ func TestRetentionIsolatesAFailedItem(t *testing.T) {
 	assert.Contains(t, res.Failed[0].Error, "cannot be read")
 	assert.Equal(t, 1, attempts["item-bad"], "an unreadable record is not retried")
 }
+
+// The same pattern in Reconcile: one item whose record cannot be read (or whose schedules
+// fail) stopped the rebuild of every other item's schedules. It is now reported and the
+// rest proceed.
+func TestReconcileIsolatesAFailedItem(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
+	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+		activity.RegisterOptions{Name: protocol.ActivityListItems})
+	env.RegisterActivityWithOptions(func(context.Context) ([]string, error) { return nil, nil },
+		activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.AutoProtectionInput) ([]protocol.AutoProtectedInstance, error) {
+		return nil, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
+		return protocol.EnsureSchedulesResult{}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
+	env.OnActivity(protocol.ActivityListItemIDs, mock.Anything).Return([]string{"item-a", "item-bad", "item-c"}, nil)
+	// Reading every record fails on the unreadable one (vault.Repository.Items does).
+	env.OnActivity(protocol.ActivityListItems, mock.Anything).Return(nil,
+		protocol.UserError(protocol.ErrUnreadableRecord, "the item record of item-bad cannot be read")).Maybe()
+	env.OnActivity(protocol.ActivityEnsureSchedule, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
+			if in.ItemID == "item-bad" {
+				return protocol.EnsureSchedulesResult{}, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of item-bad cannot be read")
+			}
+			return protocol.EnsureSchedulesResult{Created: 2}, nil
+		})
+	env.ExecuteWorkflow(protocol.WorkflowReconcile)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res protocol.ReconcileResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	assert.Equal(t, 3, res.Items)
+	assert.Equal(t, 4, res.Created, "the items after the failed one got their schedules")
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "item-bad", res.Failed[0].ItemID)
+	assert.Equal(t, protocol.ErrUnreadableRecord, res.Failed[0].ErrorType)
+}

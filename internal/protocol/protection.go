@@ -180,6 +180,8 @@ type ReconcileResult struct {
 	Items   int `json:"items"`
 	Created int `json:"created"`
 	Deleted int `json:"deleted"`
+	// Failed lists the items whose schedules could not be rebuilt; the others were.
+	Failed []RetentionFailure `json:"failed,omitempty"`
 }
 
 // Retention's and the item lock's named errors and types (issue 11, item 7).
