@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/sqlvault/sqlvault/activities"
 	"github.com/sqlvault/sqlvault/internal/policy"
@@ -424,4 +425,56 @@ func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, s.db("Ledger_copy").Digest())
 	s.requireNoGarbageAfterSweep()
+}
+
+// TestStopProtectionCancelsTheRunningBackup (issue 11, item 7): StopProtection with delete
+// while a full is streaming cancels that backup and waits for it to close before deleting
+// the data; no recovery point is left, and the item's record stays as a tombstone that would
+// refuse a late commit.
+func TestStopProtectionCancelsTheRunningBackup(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	const name = "StopMidStream"
+	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: name, DataPages: 2048})
+	require.NoError(t, err)
+	_, err = db.Write(20)
+	require.NoError(t, err)
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Databases: []string{name}, Policy: "daily-30d", SkipFirstFull: true}, nil)
+	require.NoError(t, err)
+	item := vault.ItemID(vm, name)
+
+	s.inst.InjectStreamFault(&sqlsim.StreamFault{AfterBytes: 1 << 20, Stall: 3 * time.Minute})
+	// Started under the data lane's own ID, as the schedule and the starter start it.
+	backup, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: protocol.BackupWorkflowID(item, protocol.Full),
+		TaskQueue: s.controlQueue(), WorkflowExecutionTimeout: 10 * time.Minute}, protocol.WorkflowBackup, s.backupInput(name, protocol.Full))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		_ = s.sqlDB.QueryRow("SELECT COUNT(*) FROM sys.dm_exec_requests WHERE command = 'BACKUP DATABASE' AND percent_complete > 0").Scan(&n)
+		return n == 1
+	}, 2*time.Minute, 50*time.Millisecond, "the backup is streaming")
+
+	began := time.Now()
+	run, err := s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: name, DeleteData: true}, nil)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(began), 2*time.Minute, "the stop did not wait for the stalled stream to end by itself")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = backup.Get(ctx, nil)
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, err, &canceled, "the running backup was cancelled")
+	assert.Empty(t, s.points(vm, name), "no recovery point from the cancelled backup")
+	it, err := s.repo.Item(context.Background(), item)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedDelete, it.State)
+	var order []string
+	for _, e := range s.history(run.GetID(), run.GetRunID()).Events {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
+		}
+	}
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order)
 }
