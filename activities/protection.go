@@ -74,11 +74,25 @@ func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsIn
 		}
 		it := &vault.ProtectedItem{ItemID: d.ItemID, VM: in.VM, Instance: in.Instance, Database: d.Name, Policy: in.Policy,
 			State: vault.ItemProtected, BackupTypes: types, CreatedAt: now, UpdatedAt: now}
-		if old, err := c.Vault.Item(ctx, d.ItemID); err == nil {
+		old, err := c.Vault.Item(ctx, d.ItemID)
+		if err == nil {
 			it.CreatedAt = old.CreatedAt
 		}
-		if err := c.Vault.PutItem(ctx, it); err != nil {
-			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
+		put := func(*vault.ItemLease) error {
+			if err := c.Vault.PutItem(ctx, it); err != nil {
+				return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
+			}
+			return nil
+		}
+		if err == nil && old.State != vault.ItemProtected {
+			// Protecting a stopped item again changes its state: under its lease, so it does
+			// not interleave with retention removing the stopped item's points and record.
+			err = c.withItemLease(ctx, d.ItemID, "protect again", put)
+		} else {
+			err = put(nil)
+		}
+		if err != nil {
+			return nil, err
 		}
 		ids = append(ids, d.ItemID)
 	}

@@ -179,3 +179,22 @@ func isNonRetryable(err error) bool {
 	var ae *temporal.ApplicationError
 	return errors.As(err, &ae) && ae.NonRetryable()
 }
+
+// Protecting a stopped item again waits for retention, which may be removing that item's
+// points and record: otherwise the record just written could be deleted behind it.
+func TestProtectingAStoppedItemAgainWaitsForRetention(t *testing.T) {
+	f := newRetentionFixture(t)
+	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}))
+	l, err := f.repo.AcquireItemLease(f.ctx, f.item, "retention", f.now, time.Hour)
+	require.NoError(t, err)
+	in := protocol.RegisterItemsInput{VM: rtInstance, Instance: rtInstance, Policy: "daily",
+		Databases: []protocol.DatabaseInfo{{Name: rtDatabase, ItemID: f.item}}}
+	_, err = f.c.RegisterItems(f.ctx, in)
+	assert.Equal(t, protocol.ErrItemBusy, protocol.ErrorType(err))
+	require.NoError(t, l.Release(f.ctx))
+	_, err = f.c.RegisterItems(f.ctx, in)
+	require.NoError(t, err)
+	it, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemProtected, it.State)
+}
