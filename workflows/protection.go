@@ -173,6 +173,14 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 		known[it.ItemID] = true // stopped items stay stopped: never re-protected behind the user's back
 	}
 	res := &protocol.RediscoverResult{}
+	// One instance whose policy is gone, or whose items cannot be recorded, must not keep
+	// the others from their discovery: it is reported (Failed) and the rest proceed.
+	isolate := workflow.GetVersion(ctx, "rediscover-isolate-instances", workflow.DefaultVersion, 1) == 1
+	fail := func(inst protocol.AutoProtectedInstance, err error) {
+		workflow.GetLogger(ctx).Error("rediscovery failed for an instance; the others proceed", "vm", inst.VM, "instance", inst.Instance, "error", err)
+		res.Failed = append(res.Failed, protocol.InstanceFailure{VM: inst.VM, Instance: inst.Instance,
+			ErrorType: protocol.ErrorType(err), Error: err.Error()})
+	}
 	for _, inst := range instances {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
 			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
@@ -185,12 +193,20 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 		}
 		var p policy.Policy
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, inst.Policy).Get(ctx, &p); err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			fail(inst, err)
+			continue
 		}
 		added, err := protect(ctx, inst.VM, inst.Instance, inst.Policy, p.Compression, protectable(inv, inst.Instance, known), true,
 			"first full after auto-protection discovered the database")
 		if err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			fail(inst, err)
+			continue
 		}
 		res.Protected = append(res.Protected, added...)
 	}

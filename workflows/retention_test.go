@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
+	"github.com/sqlvault/sqlvault/internal/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -112,4 +114,47 @@ func TestReconcileIsolatesAFailedItem(t *testing.T) {
 	require.Len(t, res.Failed, 1)
 	assert.Equal(t, "item-bad", res.Failed[0].ItemID)
 	assert.Equal(t, protocol.ErrUnreadableRecord, res.Failed[0].ErrorType)
+}
+
+// The same pattern in Rediscover: one auto-protected instance whose policy is gone (or whose
+// items cannot be recorded) stopped the discovery of every instance after it. It is now
+// reported and the others are protected.
+func TestRediscoverIsolatesAFailedInstance(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
+	env.RegisterWorkflowWithOptions(func(workflow.Context, protocol.BackupInput) (*protocol.BackupResult, error) {
+		return &protocol.BackupResult{}, nil
+	}, workflowOpts(protocol.WorkflowBackup))
+	env.RegisterActivityWithOptions(func(context.Context, protocol.AutoProtectionInput) ([]protocol.AutoProtectedInstance, error) {
+		return []protocol.AutoProtectedInstance{{VM: "VM1", Instance: "VM1", Policy: "gone"}, {VM: "VM2", Instance: "VM2", Policy: "daily"}}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
+	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+		activity.RegisterOptions{Name: protocol.ActivityListItems})
+	env.RegisterActivityWithOptions(func(_ context.Context, in protocol.InquiryInput) (protocol.InquiryResult, error) {
+		return protocol.InquiryResult{VM: in.VM, Instances: []protocol.InstanceInfo{{Name: in.VM,
+			Databases: []protocol.DatabaseInfo{{Name: "New", ItemID: "item-" + in.VM, Protectable: true}}}}}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityDiscover})
+	env.RegisterActivityWithOptions(func(_ context.Context, name string) (policy.Policy, error) {
+		if name == "gone" {
+			return policy.Policy{}, protocol.UserError(protocol.ErrPolicyNotFound, "no policy named %q in the vault", name)
+		}
+		return policy.Policy{Name: name}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityLoadPolicy})
+	env.RegisterActivityWithOptions(func(_ context.Context, in protocol.RegisterItemsInput) ([]string, error) {
+		return []string{in.Databases[0].ItemID}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityRegisterItems})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
+		return protocol.EnsureSchedulesResult{Schedules: []string{"full"}}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
+	env.ExecuteWorkflow(protocol.WorkflowRediscover)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	var res protocol.RediscoverResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Len(t, res.Protected, 1, "the instance after the failed one was protected")
+	assert.Equal(t, "item-VM2", res.Protected[0].ItemID)
+	require.Len(t, res.Failed, 1)
+	assert.Equal(t, "VM1", res.Failed[0].Instance)
+	assert.Equal(t, protocol.ErrPolicyNotFound, res.Failed[0].ErrorType)
 }

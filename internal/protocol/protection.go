@@ -47,6 +47,16 @@ type AutoProtectedInstance struct {
 // RediscoverResult lists the databases rediscovery protected.
 type RediscoverResult struct {
 	Protected []ProtectedDatabase `json:"protected"`
+	// Failed lists the instances that could not be processed; the others were.
+	Failed []InstanceFailure `json:"failed,omitempty"`
+}
+
+// InstanceFailure is one auto-protected instance Rediscover could not process.
+type InstanceFailure struct {
+	VM        string `json:"vm"`
+	Instance  string `json:"instance"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error"`
 }
 
 // Protection's named errors.
