@@ -2,6 +2,7 @@ package activities
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"testing"
@@ -12,6 +13,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/planner"
 	"github.com/sqlvault/sqlvault/internal/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -59,7 +61,7 @@ func (f *retentionFixture) stream(typ protocol.BackupType, at time.Time) protoco
 	require.NoError(f.t, err)
 	first := f.lsn
 	f.lsn += 100
-	bs := protocol.BackupSet{Type: map[protocol.BackupType]string{protocol.Full: "D", protocol.Log: "L"}[typ],
+	bs := protocol.BackupSet{Type: map[protocol.BackupType]string{protocol.Full: "D", protocol.Differential: "I", protocol.Log: "L"}[typ],
 		FirstLSN: fmt.Sprint(first), LastLSN: fmt.Sprint(f.lsn), CheckpointLSN: fmt.Sprint(first + 10),
 		BackupSetGUID: "b-" + point, DatabaseGUID: "6f1c0b8e-0000-4000-8000-000000000001", FamilyGUID: "6f1c0b8e-0000-4000-8000-000000000002",
 		Start: at, Finish: at.Add(time.Minute), SizeBytes: 100, RecoveryModel: "FULL"}
@@ -197,4 +199,61 @@ func TestProtectingAStoppedItemAgainWaitsForRetention(t *testing.T) {
 	it, err := f.repo.Item(f.ctx, f.item)
 	require.NoError(t, err)
 	assert.Equal(t, vault.ItemProtected, it.State)
+}
+
+// The reviewer's first case (issue 11, item 7), through ApplyRetention and the commit: a
+// weekly full kept one week, differentials kept one day. Saturday's differential (based on
+// last Sunday's full) is still streaming when retention runs just after midnight on Sunday;
+// retention used to delete the full, and the differential then committed without its base.
+func TestRetentionKeepsTheFullOfADifferentialStillStreaming(t *testing.T) {
+	f := newRetentionFixture(t)
+	p := policy.Policy{Name: "weekly",
+		Full:         policy.FullSchedule{Frequency: policy.FrequencyWeekly, Weekdays: []time.Weekday{time.Sunday}, TimeOfDay: "23:00", TimeZone: "UTC"},
+		Differential: &policy.DiffSchedule{Weekdays: []time.Weekday{1, 2, 3, 4, 5, 6}, TimeOfDay: "23:00"},
+		Retention:    policy.Retention{Weekly: &policy.KeepWeekly{Weeks: 1, Weekday: time.Sunday}, DifferentialDays: 1},
+	}
+	require.NoError(t, p.Validate())
+	doc, err := json.Marshal(p)
+	require.NoError(t, err)
+	require.NoError(t, f.repo.PutPolicy(f.ctx, "weekly", doc))
+	it, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	it.Policy = "weekly"
+	require.NoError(t, f.repo.PutItem(f.ctx, it))
+
+	sunday := time.Date(2026, 3, 1, 23, 0, 0, 0, time.UTC)
+	full := f.stream(protocol.Full, sunday)
+	base := full.Stream.BackupSet.CheckpointLSN
+	_, err = f.c.CommitRecoveryPoint(f.ctx, full)
+	require.NoError(t, err)
+	diff := func(at time.Time) protocol.CommitInput {
+		in := f.stream(protocol.Differential, at)
+		in.Stream.BackupSet.DifferentialBaseLSN = base
+		in.Stream.BackupSet.DatabaseBackupLSN = base
+		return in
+	}
+	for d := 1; d <= 5; d++ {
+		f.now = sunday.AddDate(0, 0, d).Add(10 * time.Minute)
+		_, err := f.c.CommitRecoveryPoint(f.ctx, diff(sunday.AddDate(0, 0, d)))
+		require.NoError(t, err)
+	}
+	saturday := diff(sunday.AddDate(0, 0, 6)) // streaming: not committed yet
+
+	f.now = time.Date(2026, 3, 8, 0, 30, 0, 0, time.UTC)
+	rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	require.NoError(t, err)
+	for _, d := range rr.Deleted {
+		assert.NotEqual(t, full.PointID, d.PointID, "the base of the differential in flight was deleted: %v", d.Reasons)
+	}
+	f.now = f.now.Add(90 * time.Minute)
+	_, err = f.c.CommitRecoveryPoint(f.ctx, saturday)
+	require.NoError(t, err)
+	ms, err := f.repo.ListPoints(f.ctx, f.item)
+	require.NoError(t, err)
+	pts := make([]planner.Point, len(ms))
+	for i, m := range ms {
+		pts[i] = planner.FromManifest(m)
+	}
+	_, err = planner.PlanRestore(pts, planner.Target{PointID: saturday.PointID})
+	require.NoError(t, err, "Saturday's differential restores (its base full is still in the vault)")
 }
