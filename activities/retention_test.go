@@ -257,3 +257,40 @@ func TestRetentionKeepsTheFullOfADifferentialStillStreaming(t *testing.T) {
 	_, err = planner.PlanRestore(pts, planner.Target{PointID: saturday.PointID})
 	require.NoError(t, err, "Saturday's differential restores (its base full is still in the vault)")
 }
+
+// Retry safety: a retention attempt killed after some deletions and before its result
+// leaves its lease held; the retry waits (ItemBusy) until the lease expires, then finishes
+// the job. Stopping twice keeps the time of the first stop (the tombstone counts from it).
+func TestApplyRetentionAfterAKilledAttempt(t *testing.T) {
+	f := newRetentionFixture(t)
+	for i := range 3 {
+		_, err := f.c.CommitRecoveryPoint(f.ctx, f.stream(protocol.Full, f.now.Add(time.Duration(i)*time.Hour)))
+		require.NoError(t, err)
+	}
+	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}))
+	stopped, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	f.now = f.now.Add(time.Hour)
+	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}), "a retried stop")
+	again, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Equal(t, stopped.UpdatedAt, again.UpdatedAt)
+
+	// The killed attempt: lease taken for its 10-minute StartToClose, one point deleted.
+	_, err = f.repo.AcquireItemLease(f.ctx, f.item, "retention", f.now, 10*time.Minute+leaseMargin)
+	require.NoError(t, err)
+	ms, err := f.repo.ListPoints(f.ctx, f.item)
+	require.NoError(t, err)
+	require.NoError(t, f.repo.DeletePoint(f.ctx, ms[0]))
+
+	f.now = f.now.Add(5 * time.Minute)
+	_, err = f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	assert.Equal(t, protocol.ErrItemBusy, protocol.ErrorType(err), "the dead attempt's lease still holds")
+	f.now = f.now.Add(7 * time.Minute)
+	rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	require.NoError(t, err)
+	assert.Len(t, rr.Deleted, 2)
+	ms, err = f.repo.ListPoints(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Empty(t, ms)
+}
