@@ -24,6 +24,9 @@ type Control struct {
 	ControlQueue string
 	// Now is the clock for manifests' createdAt (tests pin it); nil means time.Now.
 	Now func() time.Time
+	// LeaseWait is how long an activity waits for another's item lease before failing
+	// retryably (0: 30 seconds).
+	LeaseWait time.Duration
 }
 
 // Register registers the control activities under their public names.
@@ -38,6 +41,8 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.ApplyRetention, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
 	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
 	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
+	r.RegisterActivityWithOptions(c.ListItemIDs, activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
+	r.RegisterActivityWithOptions(c.CancelItemBackups, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
 }
 
 func (c *Control) now() time.Time {
@@ -85,6 +90,11 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 		m.Stripes = append(m.Stripes, vault.StripeInfo{Blob: s.Blob, Index: s.Index, IndexSHA256: s.IndexSHA256,
 			PlainBytes: s.PlainBytes, StoredBytes: s.StoredBytes, Blocks: s.Blocks, Digest: s.Digest})
 	}
+	release, err := c.admitCommit(ctx, in)
+	if err != nil {
+		return protocol.RecoveryPoint{}, err
+	}
+	defer release()
 	if err := c.Vault.CommitManifest(ctx, m); err != nil {
 		if isVerifyError(err) {
 			return protocol.RecoveryPoint{}, protocol.UserError(protocol.ErrRecoveryPointVerifyError,

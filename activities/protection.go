@@ -11,6 +11,7 @@ import (
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
@@ -74,7 +75,8 @@ func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsIn
 		}
 		it := &vault.ProtectedItem{ItemID: d.ItemID, VM: in.VM, Instance: in.Instance, Database: d.Name, Policy: in.Policy,
 			State: vault.ItemProtected, BackupTypes: types, CreatedAt: now, UpdatedAt: now}
-		if old, err := c.Vault.Item(ctx, d.ItemID); err == nil {
+		old, err := c.Vault.Item(ctx, d.ItemID)
+		if err == nil {
 			it.CreatedAt = old.CreatedAt
 			if sameItem(old, it) {
 				// Already recorded (a retried attempt, or configured again unchanged):
@@ -83,28 +85,54 @@ func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsIn
 				continue
 			}
 		}
-		if err := c.Vault.PutItem(ctx, it); err != nil {
-			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
+		put := func(*vault.ItemLease) error {
+			if err := c.Vault.PutItem(ctx, it); err != nil {
+				return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
+			}
+			return nil
+		}
+		if err == nil && old.State != vault.ItemProtected {
+			// Protecting a stopped item again changes its state: under its lease, so it does
+			// not interleave with retention removing the stopped item's points and record.
+			err = c.withItemLease(ctx, d.ItemID, "protect again", put)
+		} else {
+			err = put(nil)
+		}
+		if err != nil {
+			return nil, err
 		}
 		ids = append(ids, d.ItemID)
 	}
 	return ids, nil
 }
 
-// SetItemState changes an item's protection state.
+// SetItemState changes an item's protection state, holding the item's lease: a commit in
+// progress finishes first, and one after sees the new state.
 func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInput) error {
-	it, err := c.Vault.Item(ctx, in.ItemID)
-	if errors.Is(err, vault.ErrItemNotFound) {
-		return protocol.UserError(protocol.ErrNotProtected, "no protected item %s in the vault", in.ItemID)
-	}
+	return c.withItemLease(ctx, in.ItemID, "set state "+in.State, func(*vault.ItemLease) error {
+		it, err := c.Vault.Item(ctx, in.ItemID)
+		if errors.Is(err, vault.ErrItemNotFound) {
+			return protocol.UserError(protocol.ErrNotProtected, "no protected item %s in the vault", in.ItemID)
+		}
+		if err != nil {
+			return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+		}
+		if it.State == in.State {
+			return nil // a retry after the write: keep the time of the change (the tombstone counts from it)
+		}
+		it.State, it.UpdatedAt = in.State, c.now()
+		return c.Vault.PutItem(ctx, it)
+	})
+}
+
+// ListItemIDs returns the ids of every item record without reading them (Retention: one
+// unreadable record must fail only its own item).
+func (c *Control) ListItemIDs(ctx context.Context) ([]string, error) {
+	ids, err := c.Vault.ItemIDs(ctx)
 	if err != nil {
-		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
 	}
-	if it.State == in.State {
-		return nil // already in that state (a retried attempt): nothing to write
-	}
-	it.State, it.UpdatedAt = in.State, c.now()
-	return c.Vault.PutItem(ctx, it)
+	return ids, nil
 }
 
 // sameItem reports whether two item records say the same thing, timestamps aside.
@@ -137,8 +165,19 @@ func ScheduleID(itemID, kind string) string { return "sqlvault-" + itemID + "-" 
 // so this is also how Reconcile rebuilds them.
 func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
 	var res protocol.EnsureSchedulesResult
+	// Every vault with items needs retention and the sweep to run by themselves (before,
+	// only a person running `starter retention` ever deleted anything).
+	if err := c.ensureRetentionSchedule(ctx); err != nil {
+		return res, err
+	}
 	it, err := c.Vault.Item(ctx, in.ItemID)
-	if err != nil {
+	switch {
+	case errors.Is(err, vault.ErrItemNotFound):
+		// Removed since it was listed (an item stopped with delete): it has no schedules.
+		it, in.Remove = &vault.ProtectedItem{ItemID: in.ItemID}, true
+	case err != nil && unreadableRecord(err):
+		return res, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", in.ItemID, err)
+	case err != nil:
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 	}
 	desired := map[string]client.ScheduleSpec{}
@@ -213,7 +252,7 @@ func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.Sch
 		Args: []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule",
 			AutoFull: t != protocol.Full}},
 		TaskQueue:                c.ControlQueue,
-		WorkflowExecutionTimeout: 48 * time.Hour,
+		WorkflowExecutionTimeout: policy.BackupMaxDuration, // retention relies on this bound
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),
 			protocol.SADatabase.ValueSet(it.Database), protocol.SABackupType.ValueSet(kind), protocol.SAVM.ValueSet(it.VM)),
 	}
@@ -222,15 +261,38 @@ func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.Sch
 // ApplyRetention decides, for one item, which recovery points have expired under its
 // policy (all of them for an item stopped with delete; none for one stopped with retain)
 // and deletes those (manifest first, so a point stops existing at once; then its data).
-// It is the only code that deletes recovery points.
+// It is the only code that deletes recovery points. It holds the item's lease from the
+// listing to the last delete, so no commit lands between the decision and the deletions.
+//
+// An item stopped with delete keeps its record, as a tombstone that refuses commits, until
+// BackupMaxDuration after the stop: a backup that started before the stop may commit until
+// then. The first run after that removes the record (ItemRemoved).
 func (c *Control) ApplyRetention(ctx context.Context, in protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
+	var res protocol.ApplyRetentionResult
+	err := c.withItemLease(ctx, in.ItemID, "retention", func(l *vault.ItemLease) error {
+		var err error
+		res, err = c.applyRetention(ctx, in, l)
+		return err
+	})
+	return res, err
+}
+
+func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetentionInput, l *vault.ItemLease) (protocol.ApplyRetentionResult, error) {
 	var res protocol.ApplyRetentionResult
 	it, err := c.Vault.Item(ctx, in.ItemID)
 	if err != nil {
+		if unreadableRecord(err) {
+			return res, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", in.ItemID, err)
+		}
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 	}
 	ms, err := c.Vault.ListPoints(ctx, in.ItemID)
 	if err != nil {
+		if unreadableRecord(err) {
+			return res, protocol.UserError(protocol.ErrUnreadableRecord,
+				"a recovery point of item %s (%s on %s) cannot be read, so retention leaves the item alone (look at it in the vault): %v",
+				in.ItemID, it.Database, it.Instance, err)
+		}
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list points: %v", err)
 	}
 	var decisions []policy.Decision
@@ -275,9 +337,13 @@ func (c *Control) ApplyRetention(ctx context.Context, in protocol.ApplyRetention
 				zap.Strings("reasons", d.Reasons))
 		}
 	}
-	if it.State == vault.ItemStoppedDelete && !in.DryRun {
-		if err := c.Vault.DeleteItem(ctx, in.ItemID); err != nil {
+	if it.State == vault.ItemStoppedDelete && !in.DryRun && !c.now().Before(it.UpdatedAt.Add(policy.BackupMaxDuration)) {
+		if err := l.DeleteItem(ctx); err != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "remove item: %v", err)
+		}
+		res.ItemRemoved = true
+		if c.Log != nil {
+			c.Log.Info("retention removed an item stopped with delete", zap.String("item", in.ItemID))
 		}
 	}
 	return res, nil
@@ -349,4 +415,105 @@ func (c *Control) ensureRediscoverSchedule(ctx context.Context) error {
 		return protocol.RetryableError(protocol.ErrBackupFailed, err, "create the rediscovery schedule: %v", err)
 	}
 	return nil
+}
+
+// RetentionAt is when the retention schedule runs each day (UTC): after the night's fulls
+// of most zones have started, and well apart from the hour marks logs cluster on.
+const RetentionAt = "01:37"
+
+// RetentionTimeout bounds one scheduled retention run (items one after another, then the
+// sweep); the next day's run takes over from a run that did not finish.
+const RetentionTimeout = 20 * time.Hour
+
+// ensureRetentionSchedule creates the daily schedule of sqlvault.Retention if it is missing.
+// An existing one is left as it is: an operator may have paused it or changed its time in
+// the UI, and creating it again must not undo that.
+func (c *Control) ensureRetentionSchedule(ctx context.Context) error {
+	_, err := c.Temporal.ScheduleClient().Create(ctx, client.ScheduleOptions{
+		ID: protocol.RetentionScheduleID,
+		Spec: client.ScheduleSpec{Calendars: []client.ScheduleCalendarSpec{{
+			Hour:   []client.ScheduleRange{{Start: 1}},
+			Minute: []client.ScheduleRange{{Start: 37}},
+		}}},
+		Overlap: enumspb.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Note:    "sqlvault: delete expired recovery points of every item, then sweep unreferenced blobs",
+		Action: &client.ScheduleWorkflowAction{ID: "sqlvault-retention-run", Workflow: protocol.WorkflowRetention,
+			Args: []any{protocol.RetentionInput{}}, TaskQueue: c.ControlQueue, WorkflowExecutionTimeout: RetentionTimeout},
+	})
+	if err != nil && !errors.Is(err, temporal.ErrScheduleAlreadyRunning) {
+		return protocol.RetryableError(protocol.ErrBackupFailed, err, "create the retention schedule: %v", err)
+	}
+	return nil
+}
+
+// cancelWait bounds how long StopProtection waits for cancelled backups to close.
+const cancelWait = 5 * time.Minute
+
+// CancelItemBackups cancels the item's running backups (its data and log lanes, the
+// workflow IDs the schedules and the starter use) and waits for them to close, so that
+// StopProtection deletes nothing a backup still writes. A backup it cannot see (started
+// under another ID) is still refused at commit: the item is stopped by then.
+func (c *Control) CancelItemBackups(ctx context.Context, in protocol.CancelItemBackupsInput) (protocol.CancelItemBackupsResult, error) {
+	var res protocol.CancelItemBackupsResult
+	running := func(id string) (bool, error) {
+		d, err := c.Temporal.DescribeWorkflowExecution(ctx, id, "")
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return false, nil
+		}
+		if err != nil {
+			return false, protocol.RetryableError(protocol.ErrBackupFailed, err, "describe %s: %v", id, err)
+		}
+		return d.GetWorkflowExecutionInfo().GetStatus() == enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING, nil
+	}
+	var ids []string
+	for _, t := range []protocol.BackupType{protocol.Full, protocol.Log} {
+		id := protocol.BackupWorkflowID(in.ItemID, t)
+		run, err := running(id)
+		if err != nil {
+			return res, err
+		}
+		if !run {
+			continue
+		}
+		if err := c.Temporal.CancelWorkflow(ctx, id, ""); err != nil {
+			var nf *serviceerror.NotFound
+			if !errors.As(err, &nf) {
+				return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "cancel %s: %v", id, err)
+			}
+		}
+		ids = append(ids, id)
+		if c.Log != nil {
+			c.Log.Info("stop protection: cancelled a running backup", zap.String("item", in.ItemID), zap.String("workflow", id))
+		}
+	}
+	res.Cancelled = ids
+	give := time.Now().Add(cancelWait)
+	for _, id := range ids {
+		for {
+			run, err := running(id)
+			if err != nil {
+				return res, err
+			}
+			if !run {
+				break
+			}
+			if time.Now().After(give) {
+				// Not fatal: its commit is refused (the item is stopped) and its data swept.
+				if c.Log != nil {
+					c.Log.Warn("a cancelled backup is still running; its commit will be refused", zap.String("workflow", id))
+				}
+				break
+			}
+			if activity.IsActivity(ctx) {
+				activity.RecordHeartbeat(ctx, id)
+			}
+			select {
+			case <-ctx.Done():
+				return res, ctx.Err()
+			case <-time.After(time.Second):
+			}
+		}
+	}
+	return res, nil
 }

@@ -68,7 +68,10 @@ func TestRegisterItemsChecksTheLimitWithOneListing(t *testing.T) {
 	ids, err := c.RegisterItems(ctx, in(first, "New1"))
 	require.NoError(t, err, "an item already in the vault does not count twice")
 	assert.Equal(t, []string{vault.ItemID(instance, first), vault.ItemID(instance, "New1")}, ids)
-	assert.Equal(t, int64(1), cs.Lists.Load())
+	// One listing for the limit; the other two are the lease of the first item, which was
+	// stopped and is protected again (taking a lease lists the item's lease folder before
+	// and after creating its lease: issue 11, item 7).
+	assert.Equal(t, int64(3), cs.Lists.Load())
 	assert.Equal(t, int64(2), cs.Gets.Load(), "only the registered items' own records (to keep createdAt)")
 	it, err := repo.Item(ctx, vault.ItemID(instance, first))
 	require.NoError(t, err)

@@ -240,7 +240,7 @@ func newRetentionCmd(g *globals) *cobra.Command {
 				fmt.Fprintf(out, "%s %s/%s: %s\n", verb, d.ItemID, d.PointID, strings.Join(d.Reasons, "; "))
 			}
 			fmt.Fprintf(out, "%d recovery point(s) %s, %d kept; %d unreferenced blob(s) %s\n", len(res.Deleted), verb, res.Kept, len(res.SweptBlobs), verb)
-			return nil
+			return failedItems(cmd, "retention", res.Failed)
 		},
 	}
 	cmd.Flags().BoolVar(&in.DryRun, "dry-run", false, "only list what would be deleted")
@@ -258,7 +258,23 @@ func newReconcileCmd(g *globals) *cobra.Command {
 				return err
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%d item(s): %d schedule(s) created, %d deleted\n", res.Items, res.Created, res.Deleted)
-			return nil
+			return failedItems(cmd, "reconcile", res.Failed)
 		},
 	}
+}
+
+// failedItems reports the items a run could not process (the others were) and makes the
+// command fail, so that a script notices.
+func failedItems(cmd *cobra.Command, what string, failed []protocol.RetentionFailure) error {
+	if len(failed) == 0 {
+		return nil
+	}
+	for _, f := range failed {
+		item := f.ItemID
+		if item == "" {
+			item = "(listing)"
+		}
+		fmt.Fprintf(cmd.ErrOrStderr(), "failed %s: %s\n", item, f.Error)
+	}
+	return fmt.Errorf("%s could not process %d item(s) (listed above); the others were processed", what, len(failed))
 }

@@ -173,6 +173,14 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 		known[it.ItemID] = true // stopped items stay stopped: never re-protected behind the user's back
 	}
 	res := &protocol.RediscoverResult{}
+	// One instance whose policy is gone, or whose items cannot be recorded, must not keep
+	// the others from their discovery: it is reported (Failed) and the rest proceed.
+	isolate := workflow.GetVersion(ctx, "rediscover-isolate-instances", workflow.DefaultVersion, 1) == 1
+	fail := func(inst protocol.AutoProtectedInstance, err error) {
+		workflow.GetLogger(ctx).Error("rediscovery failed for an instance; the others proceed", "vm", inst.VM, "instance", inst.Instance, "error", err)
+		res.Failed = append(res.Failed, protocol.InstanceFailure{VM: inst.VM, Instance: inst.Instance,
+			ErrorType: protocol.ErrorType(err), Error: err.Error()})
+	}
 	for _, inst := range instances {
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
 			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
@@ -185,12 +193,20 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 		}
 		var p policy.Policy
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, inst.Policy).Get(ctx, &p); err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			fail(inst, err)
+			continue
 		}
 		added, err := protect(ctx, inst.VM, inst.Instance, inst.Policy, p.Compression, protectable(inv, inst.Instance, known), true,
 			"first full after auto-protection discovered the database")
 		if err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			fail(inst, err)
+			continue
 		}
 		res.Protected = append(res.Protected, added...)
 	}
@@ -238,9 +254,10 @@ func pickDatabases(inv protocol.InquiryResult, in protocol.ConfigureProtectionIn
 	return chosen, nil
 }
 
-// StopProtection removes an item's schedules first, then either keeps its recovery points
-// forever (stopped-retain) or deletes them through retention (stopped-delete): data is
-// only deleted once nothing can add to it any more.
+// StopProtection removes an item's schedules first, records the item as stopped (from then
+// on commits to it are refused), cancels its running backups and waits for them, then either
+// keeps its recovery points forever (stopped-retain) or deletes them through retention
+// (stopped-delete): data is only deleted once nothing can add to it any more.
 func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error {
 	item := vault.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
@@ -254,6 +271,14 @@ func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error
 	}
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, nil); err != nil {
 		return err
+	}
+	if workflow.GetVersion(ctx, "stop-cancels-backups", workflow.DefaultVersion, 1) == 1 {
+		// The item is stopped, so a running backup's commit would be refused anyway: cancel
+		// it and wait for it to close, so nothing writes the item's data while it is deleted.
+		var cr protocol.CancelItemBackupsResult
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityCancelItemBackups, protocol.CancelItemBackupsInput{ItemID: item}).Get(ctx, &cr); err != nil {
+			return err
+		}
 	}
 	if in.DeleteData {
 		var rr protocol.ApplyRetentionResult
@@ -275,26 +300,51 @@ func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) e
 
 // Retention deletes every expired recovery point of every item (never one a kept point
 // needs), then sweeps unreferenced blobs. With dryRun it only lists what it would delete.
+// A Temporal Schedule runs it (EnsureSchedules creates it with the items' schedules).
+//
+// Each item's failure is its own: it is logged and reported in the result (Failed), and the
+// other items and the sweep proceed. (Before, one unreadable manifest failed its item 20
+// times and then aborted the run before the sweep, for every item: issue 11, item 7.)
 func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.RetentionResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
-	items := in.Items
-	if len(items) == 0 {
-		var all []vault.ProtectedItem
-		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
-			return nil, err
-		}
-		for _, it := range all {
-			items = append(items, it.ItemID)
-		}
+	isolate := workflow.GetVersion(ctx, "retention-isolate-items", workflow.DefaultVersion, 1) == 1
+	if isolate {
+		cctx = controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
 	}
 	res := &protocol.RetentionResult{DryRun: in.DryRun}
+	items := in.Items
+	if len(items) == 0 {
+		if isolate {
+			// Ids only: reading the records here would let one unreadable record stop all.
+			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItemIDs).Get(ctx, &items); err != nil {
+				workflow.GetLogger(ctx).Error("retention could not list the items; sweeping anyway", "error", err)
+				res.Failed = append(res.Failed, retentionFailure("", err))
+			}
+		} else {
+			var all []vault.ProtectedItem
+			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
+				return nil, err
+			}
+			for _, it := range all {
+				items = append(items, it.ItemID)
+			}
+		}
+	}
 	for _, item := range items {
 		var ar protocol.ApplyRetentionResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityApplyRetention, protocol.ApplyRetentionInput{ItemID: item, DryRun: in.DryRun}).Get(ctx, &ar); err != nil {
-			return nil, err
+			if !isolate {
+				return nil, err
+			}
+			workflow.GetLogger(ctx).Error("retention failed for an item; the others proceed", "item", item, "error", err)
+			res.Failed = append(res.Failed, retentionFailure(item, err))
+			continue
 		}
 		res.Deleted = append(res.Deleted, ar.Deleted...)
 		res.Kept += ar.Kept
+		if ar.ItemRemoved {
+			res.ItemsRemoved = append(res.ItemsRemoved, item)
+		}
 	}
 	var sw protocol.RetentionResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySweep, in).Get(ctx, &sw); err != nil {
@@ -304,14 +354,22 @@ func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.Rete
 	return res, nil
 }
 
+func retentionFailure(item string, err error) protocol.RetentionFailure {
+	return protocol.RetentionFailure{ItemID: item, ErrorType: protocol.ErrorType(err), Error: err.Error()}
+}
+
 // Reconcile rebuilds every item's schedules from the vault (after losing Temporal's
 // database, or after drift): protected items get their policy's schedules, stopped items
 // none.
 func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
+	// Isolated items: see below. Asked first, because it decides whether the records are read.
+	isolate := workflow.GetVersion(ctx, "reconcile-isolate-items", workflow.DefaultVersion, 1) == 1
 	var all []vault.ProtectedItem
-	if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
-		return nil, err
+	if !isolate {
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
+			return nil, err
+		}
 	}
 	res := &protocol.ReconcileResult{Items: len(all)}
 	// Auto-protected instances need their rediscovery schedule too.
@@ -321,6 +379,29 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 			List: true, EnsureSchedule: true}).Get(ctx, &instances); err != nil {
 			return nil, err
 		}
+	}
+	if isolate {
+		// One item whose record cannot be read, or whose schedules fail, must not keep every
+		// other item from its schedules: it is reported (Failed) and the rest proceed. The
+		// ids come from a listing that reads no record; EnsureSchedules reads each item's
+		// state itself (a stopped item gets no schedules).
+		var ids []string
+		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItemIDs).Get(ctx, &ids); err != nil {
+			return nil, err
+		}
+		rctx := controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
+		res.Items = len(ids)
+		for _, id := range ids {
+			var sr protocol.EnsureSchedulesResult
+			if err := workflow.ExecuteActivity(rctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: id}).Get(ctx, &sr); err != nil {
+				workflow.GetLogger(ctx).Error("reconcile failed for an item; the others proceed", "item", id, "error", err)
+				res.Failed = append(res.Failed, retentionFailure(id, err))
+				continue
+			}
+			res.Created += sr.Created
+			res.Deleted += sr.Deleted
+		}
+		return res, nil
 	}
 	for _, it := range all {
 		var sr protocol.EnsureSchedulesResult

@@ -460,7 +460,7 @@ func (f *fleet) countSchedules(tb testing.TB, want map[string]bool) int {
 			switch {
 			case want[s.ID]:
 				seen++
-			case strings.HasPrefix(s.ID, "sqlvault-") && s.ID != protocol.RediscoverScheduleID:
+			case strings.HasPrefix(s.ID, "sqlvault-") && s.ID != protocol.RediscoverScheduleID && s.ID != protocol.RetentionScheduleID:
 				extra = append(extra, s.ID)
 			}
 		}

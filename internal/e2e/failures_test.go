@@ -118,7 +118,7 @@ func (s *stack) requireNoGarbageAfterSweep() {
 		}
 	}
 	for _, b := range s.blobs() {
-		config := strings.HasPrefix(b.Name, vault.PoliciesPrefix) || strings.HasSuffix(b.Name, "/item.json")
+		config := strings.HasPrefix(b.Name, vault.PoliciesPrefix) || strings.HasSuffix(b.Name, "/item.json") || vault.IsLeaseBlob(b.Name)
 		assert.True(s.t, referenced[b.Name] || config, "garbage left after the sweep: %s", b.Name)
 	}
 }

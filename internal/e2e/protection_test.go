@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/sqlvault/sqlvault/activities"
 	"github.com/sqlvault/sqlvault/internal/policy"
@@ -146,6 +147,13 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	_, err := s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
 		Databases: []string{"Keep", "Drop"}, Policy: "daily-30d"}, &cr)
 	require.NoError(t, err)
+	// Retention and the sweep run by themselves: ConfigureProtection made their schedule
+	// (issue 11, item 7).
+	rs, err := s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Describe(context.Background())
+	require.NoError(t, err, "the retention schedule exists after configure protection")
+	ra, ok := rs.Schedule.Action.(*client.ScheduleWorkflowAction)
+	require.True(t, ok)
+	assert.Equal(t, protocol.WorkflowRetention, ra.Workflow)
 	s.clock.Advance(time.Minute)
 	s.mustBackup(s.backupInput("Keep", protocol.Log))
 	keep, drop := vault.ItemID(vm, "Keep"), vault.ItemID(vm, "Drop")
@@ -168,6 +176,23 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	assert.Len(t, s.points(vm, "Drop"), 1)
 
+	// One unreadable manifest fails its own item, once, and is reported; the other item and
+	// the sweep proceed (issue 11, item 7: it used to fail 20 times and abort the run).
+	bad := vault.ManifestBlob(drop, vault.NewPointID(time.Now(), vault.BackupLog, "unreadable"))
+	require.NoError(t, s.repo.Store().Put(context.Background(), bad, []byte("{not json"), vault.PutOptions{}))
+	rr = protocol.RetentionResult{}
+	run, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{}, &rr)
+	require.NoError(t, err)
+	h := s.history(run.GetID(), run.GetRunID())
+	record(t, "retention-item-failed", h)
+	require.Len(t, rr.Failed, 1)
+	assert.Equal(t, drop, rr.Failed[0].ItemID)
+	assert.Equal(t, protocol.ErrUnreadableRecord, rr.Failed[0].ErrorType)
+	assert.Equal(t, 2, rr.Kept, "the other item was processed")
+	assert.EqualValues(t, 1, activityAttempts(h)[protocol.ActivityApplyRetention], "no retry of an unreadable record")
+	assert.Contains(t, activityAttempts(h), protocol.ActivitySweep, "the sweep ran")
+	require.NoError(t, s.repo.Store().Delete(context.Background(), bad))
+
 	// Resume restarts the schedules.
 	run, err = s.run(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: vm, Database: "Keep"}, nil)
 	require.NoError(t, err)
@@ -180,11 +205,14 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 			require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), activities.ScheduleID(item, kind)).Delete(context.Background()))
 		}
 	}
+	require.NoError(t, s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Delete(context.Background()))
 	var rec protocol.ReconcileResult
 	run, err = s.run(protocol.WorkflowReconcile, nil, &rec)
 	require.NoError(t, err)
 	record(t, "reconcile", s.history(run.GetID(), run.GetRunID()))
 	assert.Equal(t, 4, rec.Created)
+	_, err = s.tc.ScheduleClient().GetHandle(context.Background(), protocol.RetentionScheduleID).Describe(context.Background())
+	require.NoError(t, err, "reconcile re-creates the retention schedule")
 	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
 	assert.Equal(t, []string{"full", "log"}, s.schedules(drop))
 
@@ -194,16 +222,20 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	record(t, "stop-protection-delete", s.history(run.GetID(), run.GetRunID()))
 	assert.Empty(t, s.schedules(drop))
 	assert.Empty(t, s.points(vm, "Drop"))
-	_, err = s.repo.Item(context.Background(), drop)
-	assert.ErrorIs(t, err, vault.ErrItemNotFound)
-	h := s.history(run.GetID(), run.GetRunID())
+	// The record stays as a tombstone (stopped-delete) while a backup started before the
+	// stop may still commit: such a commit is refused, not left without a record.
+	it, err = s.repo.Item(context.Background(), drop)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedDelete, it.State)
+	h = s.history(run.GetID(), run.GetRunID())
 	var order []string
 	for _, e := range h.Events {
 		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
 			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
 		}
 	}
-	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "ApplyRetention"}, order, "data is deleted only after the item is stopped")
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order,
+		"data is deleted only after the item is stopped and its running backups are gone")
 	// The other item is untouched.
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	s.requireNoGarbageAfterSweep()
@@ -393,4 +425,56 @@ func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, s.db("Ledger_copy").Digest())
 	s.requireNoGarbageAfterSweep()
+}
+
+// TestStopProtectionCancelsTheRunningBackup (issue 11, item 7): StopProtection with delete
+// while a full is streaming cancels that backup and waits for it to close before deleting
+// the data; no recovery point is left, and the item's record stays as a tombstone that would
+// refuse a late commit.
+func TestStopProtectionCancelsTheRunningBackup(t *testing.T) {
+	s := newStack(t)
+	s.startControl()
+	s.startAgent()
+	s.putPolicy(dailyPolicy())
+	const name = "StopMidStream"
+	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: name, DataPages: 2048})
+	require.NoError(t, err)
+	_, err = db.Write(20)
+	require.NoError(t, err)
+	_, err = s.run(protocol.WorkflowConfigureProtection, protocol.ConfigureProtectionInput{VM: s.agentVM(), Instance: vm,
+		Databases: []string{name}, Policy: "daily-30d", SkipFirstFull: true}, nil)
+	require.NoError(t, err)
+	item := vault.ItemID(vm, name)
+
+	s.inst.InjectStreamFault(&sqlsim.StreamFault{AfterBytes: 1 << 20, Stall: 3 * time.Minute})
+	// Started under the data lane's own ID, as the schedule and the starter start it.
+	backup, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{ID: protocol.BackupWorkflowID(item, protocol.Full),
+		TaskQueue: s.controlQueue(), WorkflowExecutionTimeout: 10 * time.Minute}, protocol.WorkflowBackup, s.backupInput(name, protocol.Full))
+	require.NoError(t, err)
+	require.Eventually(t, func() bool {
+		var n int
+		_ = s.sqlDB.QueryRow("SELECT COUNT(*) FROM sys.dm_exec_requests WHERE command = 'BACKUP DATABASE' AND percent_complete > 0").Scan(&n)
+		return n == 1
+	}, 2*time.Minute, 50*time.Millisecond, "the backup is streaming")
+
+	began := time.Now()
+	run, err := s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: name, DeleteData: true}, nil)
+	require.NoError(t, err)
+	assert.Less(t, time.Since(began), 2*time.Minute, "the stop did not wait for the stalled stream to end by itself")
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	err = backup.Get(ctx, nil)
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, err, &canceled, "the running backup was cancelled")
+	assert.Empty(t, s.points(vm, name), "no recovery point from the cancelled backup")
+	it, err := s.repo.Item(context.Background(), item)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedDelete, it.State)
+	var order []string
+	for _, e := range s.history(run.GetID(), run.GetRunID()).Events {
+		if a := e.GetActivityTaskScheduledEventAttributes(); a != nil {
+			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
+		}
+	}
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order)
 }

@@ -35,16 +35,26 @@
 //     week, month or year is the first of the N kept, so "4 weeks" keeps 4 weekly points.
 //     Only scheduled fulls are weekly, monthly or yearly points, so an ad-hoc or copy-only
 //     full taken early in a period never takes the place the schedule promises.
+//
 //   - A differential is kept DifferentialDays days after its Start, a log LogDays days.
+//
 //   - A point with OnDemandRetainUntil (an on-demand backup of any type) is kept until that
 //     instant (exclusive) and no rule applies to it: its retention was chosen when it was
 //     taken.
+//
 //   - A copy-only full without OnDemandRetainUntil is kept by the policy's base rule, as long
 //     as a scheduled full would be at least: daily (Daily.Days) for a daily full, weekly
 //     (Weekly.Weeks, by week) for a weekly one.
+//
 //   - A point Retain cannot date or classify (no start time, unknown type) is kept: deleting
 //     what it does not understand is not retention's call.
+//
 //   - An invalid policy keeps everything, with the validation error as the reason.
+//
+//   - For an item that takes differentials, the newest non-copy-only full of each database is
+//     kept, and an older one until the full after it has been finished for
+//     BackupMaxDuration: a differential still streaming (not yet in the listing) is based
+//     on it.
 //
 // Days are calendar days in the policy's zone (a day across a clock change is 23 or 25 hours).
 //

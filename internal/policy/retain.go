@@ -21,6 +21,8 @@ type Point struct {
 	// restarted) from being taken for one chain.
 	DatabaseGUID string
 	Start        time.Time
+	// Finish is when SQL Server finished the backup (zero: unknown, Start is used).
+	Finish time.Time
 	// OnDemandRetainUntil is set on on-demand backups: kept until then, whatever the policy.
 	OnDemandRetainUntil *time.Time
 }
@@ -39,8 +41,15 @@ func FromManifest(m *vault.Manifest) Point {
 		DifferentialBaseLSN: string(b.DifferentialBaseLSN),
 		DatabaseGUID:        m.Database.GUID,
 		Start:               b.StartTime,
+		Finish:              b.FinishTime,
 	}
 }
+
+// BackupMaxDuration bounds how long a backup may run from its start to its commit: the
+// scheduled Backup workflow's execution timeout (activities use it for the schedules'
+// action). Retention uses it to know when no differential based on an older full can still
+// be in flight.
+const BackupMaxDuration = 48 * time.Hour
 
 // Decision is retention's verdict on one point.
 type Decision struct {
@@ -83,6 +92,7 @@ func Retain(points []Point, p Policy, now time.Time) []Decision {
 		return strings.Compare(points[a].ID, points[b].ID)
 	})
 	r.ownRules()
+	r.keepInFlightBases()
 	r.index()
 	r.anchorLogs()
 	r.keepDiffBases()
@@ -182,6 +192,48 @@ func (r *retainer) ownRules() {
 	for _, i := range scheduled {
 		if !r.keep[i] {
 			r.expired[i] = "expired: full outside every retention rule (" + r.fullRules() + ")"
+		}
+	}
+}
+
+// keepInFlightBases keeps the fulls that a differential not yet in the listing may be based
+// on. SQL Server bases a differential on the newest non-copy-only full of the database, and a
+// backup is only in the listing once committed, up to BackupMaxDuration after it started.
+// So the newest full is kept, and an older one until its successor has been finished for
+// BackupMaxDuration (a differential started before that finish commits by then). Without
+// this, a short differential window and a weekly full let retention delete the base of the
+// differential still streaming (issue 11, item 7).
+//
+// Only for items that take differentials (the policy schedules them, or the vault holds
+// one, an on-demand differential): for the others no backup in flight needs an old full.
+func (r *retainer) keepInFlightBases() {
+	if r.p.Differential == nil && !slices.ContainsFunc(r.pts, func(p Point) bool { return p.Type == KindDifferential }) {
+		return
+	}
+	next := map[string]int{} // database → the full after the one in hand (walking backwards)
+	for k := len(r.order) - 1; k >= 0; k-- {
+		i := r.order[k]
+		pt := r.pts[i]
+		if pt.Type != KindFull || pt.CopyOnly || pt.Start.IsZero() {
+			continue
+		}
+		j, has := next[pt.DatabaseGUID]
+		next[pt.DatabaseGUID] = i
+		if r.keep[i] {
+			continue
+		}
+		if !has {
+			r.keep[i] = true
+			r.own[i] = append(r.own[i], "the newest full: the base of differentials that may still be in flight")
+			continue
+		}
+		finish := r.pts[j].Finish
+		if finish.IsZero() {
+			finish = r.pts[j].Start
+		}
+		if until := finish.Add(BackupMaxDuration); r.now.Before(until) {
+			r.keep[i] = true
+			r.own[i] = append(r.own[i], "a differential based on it may still be in flight until "+stamp(until))
 		}
 	}
 }

@@ -20,6 +20,9 @@ const (
 	WorkflowRediscover = "sqlvault.Rediscover"
 	// RediscoverScheduleID is the schedule that runs discovery for auto-protected instances.
 	RediscoverScheduleID = "sqlvault-rediscover"
+	// RetentionScheduleID is the schedule that runs sqlvault.Retention (every item, then
+	// the sweep) every day; EnsureSchedules creates it with the items' schedules.
+	RetentionScheduleID = "sqlvault-retention"
 )
 
 // AutoProtectionInput records an auto-protected instance and ensures the rediscovery
@@ -44,6 +47,16 @@ type AutoProtectedInstance struct {
 // RediscoverResult lists the databases rediscovery protected.
 type RediscoverResult struct {
 	Protected []ProtectedDatabase `json:"protected"`
+	// Failed lists the instances that could not be processed; the others were.
+	Failed []InstanceFailure `json:"failed,omitempty"`
+}
+
+// InstanceFailure is one auto-protected instance Rediscover could not process.
+type InstanceFailure struct {
+	VM        string `json:"vm"`
+	Instance  string `json:"instance"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error"`
 }
 
 // Protection's named errors.
@@ -156,6 +169,9 @@ type ApplyRetentionInput struct {
 type ApplyRetentionResult struct {
 	Deleted []RetentionDecision `json:"deleted"`
 	Kept    int                 `json:"kept"`
+	// ItemRemoved: the item was stopped with delete, every point is gone and no backup
+	// started before the stop can still commit, so its record was removed too.
+	ItemRemoved bool `json:"itemRemoved,omitempty"`
 }
 
 // RetentionResult sums a Retention run.
@@ -166,6 +182,8 @@ type RetentionResult struct {
 	SweptBlobs   []string            `json:"sweptBlobs,omitempty"`
 	SweptBytes   int64               `json:"sweptBytes,omitempty"`
 	ItemsRemoved []string            `json:"itemsRemoved,omitempty"`
+	// Failed lists the items retention could not process; the others and the sweep ran.
+	Failed []RetentionFailure `json:"failed,omitempty"`
 }
 
 // ReconcileResult says what Reconcile changed.
@@ -173,4 +191,42 @@ type ReconcileResult struct {
 	Items   int `json:"items"`
 	Created int `json:"created"`
 	Deleted int `json:"deleted"`
+	// Failed lists the items whose schedules could not be rebuilt; the others were.
+	Failed []RetentionFailure `json:"failed,omitempty"`
+}
+
+// Retention's and the item lock's named errors and types (issue 11, item 7).
+const (
+	// ActivityListItemIDs lists the ids of every item record without reading them, so one
+	// unreadable record fails only its own item's retention.
+	ActivityListItemIDs = "sqlvault.control.ListItemIDs"
+	// ErrUnreadableRecord: a record of the vault (item record, manifest) cannot be read or
+	// decoded; retrying does not help, a person must look at it (the message names it).
+	ErrUnreadableRecord = "VaultRecordUnreadable"
+	// ErrItemStopped: a backup's commit reached an item whose protection was stopped while
+	// it ran; no recovery point is recorded (its data is swept later).
+	ErrItemStopped = "ItemStopped"
+	// ErrItemBusy: another operation (commit, retention, stop) holds the item's lease; the
+	// activity is retried.
+	ErrItemBusy = "ItemBusy"
+	// ActivityCancelItemBackups cancels an item's running backups and waits for them to
+	// close (StopProtection).
+	ActivityCancelItemBackups = "sqlvault.control.CancelItemBackups"
+)
+
+// CancelItemBackupsInput names the item whose running backups StopProtection cancels.
+type CancelItemBackupsInput struct {
+	ItemID string `json:"itemId"`
+}
+
+// CancelItemBackupsResult lists the backup workflows that were running and were cancelled.
+type CancelItemBackupsResult struct {
+	Cancelled []string `json:"cancelled,omitempty"`
+}
+
+// RetentionFailure is one item retention could not process (the others proceeded).
+type RetentionFailure struct {
+	ItemID    string `json:"itemId"`
+	ErrorType string `json:"errorType,omitempty"`
+	Error     string `json:"error"`
 }
