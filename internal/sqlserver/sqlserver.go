@@ -323,13 +323,13 @@ type BackupSet struct {
 	UTCOffsetMinutes int
 	// LocalStart is backup_start_date as msdb holds it (the server's wall clock), to compare
 	// with other msdb dates.
-	LocalStart time.Time
-	SizeBytes  int64
-	CompressedBytes      int64 // backup_size when msdb has NULL (after an msdb upgrade)
-	HasChecksums         bool
-	RecoveryModel        string
-	Families             int // backupmediaset.media_family_count: the stripes of the media set
-	Devices              []string
+	LocalStart      time.Time
+	SizeBytes       int64
+	CompressedBytes int64 // backup_size when msdb has NULL (after an msdb upgrade)
+	HasChecksums    bool
+	RecoveryModel   string
+	Families        int // backupmediaset.media_family_count: the stripes of the media set
+	Devices         []string
 	// FirstForkGUID and ForkGUID are backupset's first_recovery_fork_guid and
 	// last_recovery_fork_guid; ForkPointLSN is fork_point_lsn, set ("" otherwise) when they
 	// differ: the backup spans the point where a restore recovered and began a new recovery

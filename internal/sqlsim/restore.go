@@ -823,7 +823,6 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 	return out, nil
 }
 
-
 // restoredSetLocked returns the msdb backupset row of a restored backup set, adding it (with
 // its media rows) if this instance has none: SQL Server records every backup set it
 // restores, so restorehistory always links to one.
