@@ -51,7 +51,7 @@ func (c *Control) PlanRestore(ctx context.Context, in protocol.PlanRestoreInput)
 			FirstLSN: s.Point.FirstLSN, LastLSN: s.Point.LastLSN, StopAt: s.StopAt, SummaryDigest: byID[s.Point.ID].Digest()})
 	}
 	if in.At != nil {
-		if err := c.localStopAt(ctx, item, *in.At, out.Steps); err != nil {
+		if err := localStopAt(*in.At, out.Steps, byID); err != nil {
 			return protocol.RestorePlan{}, err
 		}
 	}

@@ -1,7 +1,6 @@
 package activities
 
 import (
-	"context"
 	"fmt"
 	"time"
 
@@ -14,7 +13,8 @@ import (
 // takes: a datetime on the clock of the server that wrote the log, with no offset
 // (Microsoft, RESTORE: STOPAT = { 'datetime' | @datetime_var }; the times in a log are that
 // server's local time, see internal/sqlserver/localtime.go). Recovery points hold UTC and
-// the server's offset when each backup ran (vault.BackupInfo.ServerUTCOffsetMinutes).
+// the server's offset when each backup ran (vault.BackupInfo.ServerUTCOffsetMinutes, in
+// the summaries the plan was made from, so planning still reads no manifest).
 //
 // Only the last log step stops inside its log; the earlier ones end before at and roll
 // forward whole, so they get no STOPAT at all: after an autumn change their local times
@@ -30,7 +30,7 @@ import (
 // models that and pins it in TestInstanceClockIsLocalTimeWithDST) or not at all. sqlvault
 // refuses such an instant (AmbiguousServerTime) rather than restore another one, and names
 // the nearest instants it can restore.
-func (c *Control) localStopAt(ctx context.Context, item string, at time.Time, steps []protocol.RestoreStepPlan) error {
+func localStopAt(at time.Time, steps []protocol.RestoreStepPlan, byID map[string]*vault.PointSummary) error {
 	last := -1
 	for i := range steps {
 		if steps[i].StopAt != nil {
@@ -45,27 +45,20 @@ func (c *Control) localStopAt(ctx context.Context, item string, at time.Time, st
 			steps[i].StopAt = nil
 		}
 	}
-	lm, err := c.Vault.Manifest(ctx, item, steps[last].PointID)
-	if err != nil {
-		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", steps[last].PointID, err)
-	}
-	pm, err := c.Vault.Manifest(ctx, item, steps[last-1].PointID)
-	if err != nil {
-		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", steps[last-1].PointID, err)
-	}
-	off := lm.Backup.ServerUTCOffsetMinutes
+	lm, pm := byID[steps[last].PointID], byID[steps[last-1].PointID]
+	off := lm.ServerUTCOffsetMinutes
 	if off == nil {
 		return nil // a point from before offsets were recorded: its times are local already
 	}
-	if prev := pm.Backup.ServerUTCOffsetMinutes; prev != nil && *prev != *off {
+	if prev := pm.ServerUTCOffsetMinutes; prev != nil && *prev != *off {
 		return protocol.UserError(protocol.ErrAmbiguousServerTime,
 			"%s lies in log backup %s, between %s and %s, across which SQL Server's clock changed from UTC%s to UTC%s "+
 				"(a daylight-saving change): RESTORE LOG … STOPAT takes the server's local time without an offset, and "+
 				"local times in that log do not name one instant each, so sqlvault will not guess. Restore to an instant "+
 				"before %s or at or after %s, or to recovery point %s or %s",
-			at.UTC().Format(time.RFC3339Nano), lm.PointID, pm.Backup.StartTime.UTC().Format(time.RFC3339),
-			lm.Backup.StartTime.UTC().Format(time.RFC3339), offsetString(*prev), offsetString(*off),
-			pm.Backup.StartTime.UTC().Format(time.RFC3339), lm.Backup.StartTime.UTC().Format(time.RFC3339),
+			at.UTC().Format(time.RFC3339Nano), lm.PointID, pm.StartTime.UTC().Format(time.RFC3339),
+			lm.StartTime.UTC().Format(time.RFC3339), offsetString(*prev), offsetString(*off),
+			pm.StartTime.UTC().Format(time.RFC3339), lm.StartTime.UTC().Format(time.RFC3339),
 			pm.PointID, lm.PointID)
 	}
 	steps[last].StopAtLocal = sqlserver.ToLocal(at, *off).Format(protocol.LocalTimeLayout)
