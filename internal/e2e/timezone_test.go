@@ -127,3 +127,12 @@ func TestRetentionOnALocalTimeServerIsExact(t *testing.T) {
 	assert.False(t, deleted(30*24*time.Hour-2*time.Hour), "2 hours before it is 30 days old, it is kept")
 	assert.True(t, deleted(30*24*time.Hour+2*time.Hour), "2 hours after, it has expired")
 }
+
+// TestForkTimelinesOnALocalTimeServer: the recovery-fork scenario of
+// TestInstantBeforeAnOverwriteRestoreIsRestoredFromItsOwnTimeline on a server on New York
+// time. The fork's start comes from msdb.dbo.restorehistory.restore_date, local time with
+// no offset: read as UTC it lies five hours early, and the instant before the overwrite
+// would be credited to the new fork.
+func TestForkTimelinesOnALocalTimeServer(t *testing.T) {
+	forkTimelines(t, inZone(newYork(t)))
+}
