@@ -157,7 +157,7 @@ type TargetState struct {
 // RestoredSet is a backup set as msdb.dbo.backupset recorded it when it was restored.
 type RestoredSet struct {
 	FirstLSN, LastLSN string
-	StopAt            *time.Time // restorehistory.stop_at
+	StopAt            *time.Time // restorehistory.stop_at: the server's local time, no offset
 }
 
 // Target reads the target database's state.
