@@ -17,9 +17,11 @@ import (
 // the summaries the plan was made from, so planning still reads no manifest).
 //
 // Only the last log step stops inside its log; the earlier ones end before at and roll
-// forward whole, so they get no STOPAT at all: after an autumn change their local times
-// can lie after at's local time (01:50 EDT comes before 01:30 EST), and a STOPAT there
-// would stop them early.
+// forward whole. They carry the same STOPAT (Microsoft's advice for a point-in-time
+// sequence, a guard against rolling past the point) while no offset change lies between
+// their start and at; an earlier log with a change after it gets none: after an autumn
+// change its local times can lie after at's local time (01:50 EDT comes before 01:30 EST),
+// and a STOPAT there would stop it early.
 //
 // The last log holds at. Its local time is exact when the server's offset was the same at
 // the start of the step before and at this log's start: no offset change lies in the log,
@@ -40,11 +42,6 @@ func localStopAt(at time.Time, steps []protocol.RestoreStepPlan, byID map[string
 	if last < 1 {
 		return nil
 	}
-	for i := range steps[:last] {
-		if steps[i].Type == vault.BackupLog {
-			steps[i].StopAt = nil
-		}
-	}
 	lm, pm := byID[steps[last].PointID], byID[steps[last-1].PointID]
 	off := lm.ServerUTCOffsetMinutes
 	if off == nil {
@@ -61,7 +58,26 @@ func localStopAt(at time.Time, steps []protocol.RestoreStepPlan, byID map[string
 			pm.StartTime.UTC().Format(time.RFC3339), lm.StartTime.UTC().Format(time.RFC3339),
 			pm.PointID, lm.PointID)
 	}
-	steps[last].StopAtLocal = sqlserver.ToLocal(at, *off).Format(protocol.LocalTimeLayout)
+	local := sqlserver.ToLocal(at, *off).Format(protocol.LocalTimeLayout)
+	// From the last log back: a step keeps STOPAT while the server's offset at its start
+	// (the start of the step before it) and at every later step is the instant's offset.
+	uniform := true
+	for i := last; i >= 1; i-- {
+		if steps[i].StopAt == nil {
+			continue
+		}
+		same := func(o *int) bool { return o != nil && *o == *off }
+		// (The last step's own start was checked above, where an older point before it is
+		// let through.)
+		if !same(byID[steps[i].PointID].ServerUTCOffsetMinutes) || (i < last && !same(byID[steps[i-1].PointID].ServerUTCOffsetMinutes)) {
+			uniform = false
+		}
+		if uniform {
+			steps[i].StopAtLocal = local
+		} else {
+			steps[i].StopAt = nil
+		}
+	}
 	return nil
 }
 

@@ -29,8 +29,8 @@ func TestLocalStopAt(t *testing.T) {
 	steps := plan()
 	byID := map[string]*vault.PointSummary{"full": sum("full", -100, &edt), "l1": sum("l1", 0, &edt), "l2": sum("l2", 30, &est), "l3": sum("l3", 45, &est)}
 	require.NoError(t, localStopAt(at, steps, byID))
-	assert.Nil(t, steps[1].StopAt, "an earlier log rolls forward whole")
-	assert.Nil(t, steps[2].StopAt)
+	assert.Nil(t, steps[1].StopAt, "an earlier log with the change after it rolls forward whole, without STOPAT")
+	assert.Nil(t, steps[2].StopAt, "l2 started on EDT (l1's start)")
 	assert.Equal(t, "", steps[2].StopAtLocal)
 	assert.Equal(t, "2026-11-01T01:30:30", steps[3].StopAtLocal, "the server's local time (EST)")
 	got, err := stopAtOf(steps[3])
@@ -55,6 +55,16 @@ func TestLocalStopAt(t *testing.T) {
 	got, err = stopAtOf(steps[3])
 	require.NoError(t, err)
 	assert.Equal(t, at, *got)
+
+	// No offset change anywhere in the chain: every log step carries the same local STOPAT,
+	// as before (Microsoft's advice for a point-in-time sequence).
+	steps = plan()
+	byID = map[string]*vault.PointSummary{"full": sum("full", -100, &est), "l1": sum("l1", 0, &est), "l2": sum("l2", 30, &est), "l3": sum("l3", 45, &est)}
+	require.NoError(t, localStopAt(at, steps, byID))
+	for _, i := range []int{1, 2, 3} {
+		require.NotNil(t, steps[i].StopAt, "step %d", i)
+		assert.Equal(t, "2026-11-01T01:30:30", steps[i].StopAtLocal, "step %d", i)
+	}
 
 	_, err = stopAtOf(protocol.RestoreStepPlan{PointID: "x", StopAtLocal: "01:30 tomorrow"})
 	assert.Equal(t, protocol.ErrInvalidInput, protocol.ErrorType(err))
