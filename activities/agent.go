@@ -46,6 +46,9 @@ type Agent struct {
 	BlocksInFlight int
 	// Memory is the soft memory limit to raise while stripes stream (nil: none).
 	Memory *memlimit.Budget
+	// RestoreRoots are the folders restores may write to when a request names a path
+	// (agent.restoreRoots; package pathpolicy).
+	RestoreRoots []string
 
 	mu      sync.Mutex
 	running map[string]bool // item + lane: one data and one log stream per database
@@ -123,6 +126,9 @@ func backupBytes(ctx context.Context, s logSizer, db sqlserver.Database, typ pro
 // type. Each refusal is a named user error saying what to do.
 func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInput) (protocol.PrepareBackupResult, error) {
 	var res protocol.PrepareBackupResult
+	if err := checkNames("instance", in.Instance, "database", in.Database); err != nil {
+		return res, err
+	}
 	conn, err := a.instance(in.Instance)
 	if err != nil {
 		return res, err

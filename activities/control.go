@@ -49,15 +49,21 @@ func (c *Control) now() time.Time {
 
 // CommitRecoveryPoint is the commit confirmation: it checks that every stripe the agent
 // reported is committed in the vault as the agent described it, then writes the manifest.
-// From that write on, the recovery point exists. Retrying is safe: an identical manifest
-// already written counts as success.
+// From that write on, the recovery point exists. Retrying is safe: everything it writes
+// comes from its input (createdAt is workflow time, in.CreatedAt), and a manifest already
+// written that is equal in substance counts as success (vault.SameSubstance), so an attempt
+// whose write succeeded but whose result was lost is not failed by the next one.
 func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInput) (protocol.RecoveryPoint, error) {
 	bs := in.Stream.BackupSet
+	createdAt := in.CreatedAt.UTC()
+	if in.CreatedAt.IsZero() {
+		createdAt = c.now() // a workflow started before CreatedAt was passed in
+	}
 	m := &vault.Manifest{
 		Schema:    vault.ManifestSchema,
 		PointID:   in.PointID,
 		ItemID:    in.ItemID,
-		CreatedAt: c.now(),
+		CreatedAt: createdAt,
 		Server: vault.ServerInfo{VM: in.VM, Instance: in.Instance, ServerName: in.ServerName,
 			ProductVersion: in.ProductVersion, Edition: in.Edition},
 		Database: vault.DatabaseInfo{Name: in.Database, GUID: bs.DatabaseGUID, FamilyGUID: bs.FamilyGUID, RecoveryModel: bs.RecoveryModel},

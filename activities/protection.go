@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"reflect"
 	"sort"
 	"strings"
 	"time"
@@ -75,6 +76,12 @@ func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsIn
 			State: vault.ItemProtected, BackupTypes: types, CreatedAt: now, UpdatedAt: now}
 		if old, err := c.Vault.Item(ctx, d.ItemID); err == nil {
 			it.CreatedAt = old.CreatedAt
+			if sameItem(old, it) {
+				// Already recorded (a retried attempt, or configured again unchanged):
+				// rewriting would only move updatedAt.
+				ids = append(ids, d.ItemID)
+				continue
+			}
 		}
 		if err := c.Vault.PutItem(ctx, it); err != nil {
 			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "record item %s: %v", d.Name, err)
@@ -93,8 +100,19 @@ func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInpu
 	if err != nil {
 		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 	}
+	if it.State == in.State {
+		return nil // already in that state (a retried attempt): nothing to write
+	}
 	it.State, it.UpdatedAt = in.State, c.now()
 	return c.Vault.PutItem(ctx, it)
+}
+
+// sameItem reports whether two item records say the same thing, timestamps aside.
+func sameItem(a, b *vault.ProtectedItem) bool {
+	x, y := *a, *b
+	x.CreatedAt, x.UpdatedAt, y.CreatedAt, y.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
+	x.Schema, y.Schema = "", "" // PutItem stamps the schema
+	return reflect.DeepEqual(x, y)
 }
 
 // ListItems returns every protected item record.
@@ -267,9 +285,9 @@ func (c *Control) ApplyRetention(ctx context.Context, in protocol.ApplyRetention
 
 // Sweep deletes blobs no manifest references, older than the grace period (or lists them).
 func (c *Control) Sweep(ctx context.Context, in protocol.RetentionInput) (protocol.RetentionResult, error) {
-	grace := time.Duration(in.SweepGraceHours) * time.Hour
-	if in.SweepGraceHours == 0 {
-		grace = 24 * time.Hour
+	grace, err := protocol.SweepGrace(in.SweepGraceHours)
+	if err != nil {
+		return protocol.RetentionResult{}, protocol.UserError(protocol.ErrSweepGraceTooShort, "%v", err)
 	}
 	rep, err := c.Vault.Sweep(ctx, c.now(), grace, in.DryRun)
 	if err != nil {

@@ -29,6 +29,9 @@ func (s stripeSource) ReadAt(ctx context.Context, p []byte, off int64) (int, err
 // overwriting the protected database itself in FULL recovery needs a tail-log backup first.
 func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreInput) (protocol.PrepareRestoreResult, error) {
 	var res protocol.PrepareRestoreResult
+	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
+		return res, err
+	}
 	conn, err := a.instance(in.TargetInstance)
 	if err != nil {
 		return res, err
@@ -67,6 +70,15 @@ func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreIn
 // restore after a crash): redo_start_lsn tells where the next roll forward starts.
 func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (protocol.RestoreStepResult, error) {
 	var res protocol.RestoreStepResult
+	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
+		return res, err
+	}
+	if err := checkPointID(in.Step.PointID); err != nil {
+		return res, err
+	}
+	if err := a.checkRestorePaths("dataPath", in.DataPath, "logPath", in.LogPath); err != nil {
+		return res, err
+	}
 	log := a.logger().With(zap.String("database", in.TargetDatabase), zap.String("point", in.Step.PointID))
 	conn, err := a.instance(in.TargetInstance)
 	if err != nil {
@@ -302,6 +314,9 @@ func restoreError(err error, in protocol.RestoreStepInput) error {
 
 // RecoverDatabase brings the target online and reports its state.
 func (a *Agent) RecoverDatabase(ctx context.Context, in protocol.RecoverInput) (string, error) {
+	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
+		return "", err
+	}
 	conn, err := a.instance(in.TargetInstance)
 	if err != nil {
 		return "", err
@@ -322,8 +337,16 @@ func (a *Agent) RecoverDatabase(ctx context.Context, in protocol.RecoverInput) (
 	return st.State, nil
 }
 
-// VerifyDatabase runs DBCC CHECKDB on a restored database and, for a scratch copy, drops it.
+// VerifyDatabase runs DBCC CHECKDB on a restored database and, for a scratch copy, drops
+// it: only a database named as verify-restore names its scratch copies
+// (protocol.VerifyScratchName) may be dropped.
 func (a *Agent) VerifyDatabase(ctx context.Context, in protocol.VerifyDatabaseInput) (protocol.VerifyDatabaseResult, error) {
+	if err := checkNames("targetInstance", in.TargetInstance, "database", in.Database); err != nil {
+		return protocol.VerifyDatabaseResult{}, err
+	}
+	if err := checkVerifyDrop(in); err != nil {
+		return protocol.VerifyDatabaseResult{}, err
+	}
 	conn, err := a.instance(in.TargetInstance)
 	if err != nil {
 		return protocol.VerifyDatabaseResult{}, err

@@ -56,6 +56,9 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 	if err != nil {
 		return res, err
 	}
+	if err := a.checkBackupItem(ctx, conn, in); err != nil {
+		return res, err
+	}
 	attempt := activity.GetInfo(ctx).Attempt
 	lane := in.ItemID + "/" + in.Type.Lane()
 	if !a.lock(lane) {

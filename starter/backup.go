@@ -35,7 +35,10 @@ func newBackupCmd(g *globals) *cobra.Command {
 			if in.Reason == "" {
 				in.Reason = "on-demand"
 			}
-			if err := in.Validate(); err != nil {
+			if cmd.Flags().Changed("stripes") && in.Stripes == 0 {
+				return fmt.Errorf("--stripes must be between 1 and 64; leave it out to choose the count from the database size")
+			}
+			if err := errors.Join(in.Validate(), in.ValidateNames()); err != nil {
 				return err
 			}
 			return startAndWatch(cmd, g, wait,

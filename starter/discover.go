@@ -21,6 +21,9 @@ func newDiscoverCmd(g *globals) *cobra.Command {
 			if in.VM == "" {
 				return fmt.Errorf("name the VM with --vm (its agent polls sqlvault-agent-<vm>)")
 			}
+			if err := in.ValidateNames(); err != nil {
+				return err
+			}
 			ctx := cmd.Context()
 			tc, cfg, err := g.temporal(ctx)
 			if err != nil {

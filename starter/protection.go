@@ -137,6 +137,9 @@ func newProtectCmd(g *globals) *cobra.Command {
 			if in.VM == "" {
 				in.VM, _, _ = strings.Cut(in.Instance, `\`)
 			}
+			if err := in.ValidateNames(); err != nil {
+				return err
+			}
 			var res protocol.ConfigureProtectionResult
 			id := fmt.Sprintf("sqlvault-configure-%s-%d", strings.ToLower(in.VM), time.Now().UnixNano())
 			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowConfigureProtection, in, &res); err != nil {
@@ -171,6 +174,9 @@ func newUnprotectCmd(g *globals) *cobra.Command {
 		Use:   "unprotect --instance NAME --database DB [--delete-data]",
 		Short: "Stop protection: keep the recovery points forever, or delete them (sqlvault.StopProtection)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := in.ValidateNames(); err != nil {
+				return err
+			}
 			id := "sqlvault-stop-" + vault.ItemID(in.Instance, in.Database)
 			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowStopProtection, in, nil); err != nil {
 				return err
@@ -195,6 +201,9 @@ func newResumeCmd(g *globals) *cobra.Command {
 		Use:   "resume --instance NAME --database DB",
 		Short: "Resume protection stopped with retain (sqlvault.ResumeProtection)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := in.ValidateNames(); err != nil {
+				return err
+			}
 			id := "sqlvault-resume-" + vault.ItemID(in.Instance, in.Database)
 			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowResumeProtection, in, nil); err != nil {
 				return err

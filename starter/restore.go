@@ -36,7 +36,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 				}
 				in.At = &t
 			}
-			if err := in.Validate(); err != nil {
+			if err := errors.Join(in.Validate(), in.ValidateNames()); err != nil {
 				return err
 			}
 			return startAndWatch(cmd, g, wait,
@@ -56,10 +56,10 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.BoolVar(&in.Overwrite, "overwrite", false, "replace the target database if it exists")
 	f.BoolVar(&in.SkipTailLog, "skip-tail-log", false, "when overwriting the protected database, do not back up the tail of its log first")
 	f.BoolVar(&in.NoRecovery, "norecovery", false, "leave the database RESTORING, to apply more logs later")
-	f.StringVar(&in.AsFilesDir, "as-files", "", "write the decrypted backups and a restore script to this folder on the target VM instead")
+	f.StringVar(&in.AsFilesDir, "as-files", "", "write the decrypted backups and a restore script to this folder on the target VM instead (under the agent's agent.restoreRoots)")
 	f.BoolVar(&in.Verify, "verify", false, "restore into a scratch database, run DBCC CHECKDB, report and drop it")
-	f.StringVar(&in.DataPath, "data-path", "", "folder for the data files (default: the instance's default)")
-	f.StringVar(&in.LogPath, "log-path", "", "folder for the log files (default: the instance's default)")
+	f.StringVar(&in.DataPath, "data-path", "", "folder for the data files (default: the instance's default; else under the agent's agent.restoreRoots)")
+	f.StringVar(&in.LogPath, "log-path", "", "folder for the log files (default: the instance's default; else under the agent's agent.restoreRoots)")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, with progress")
 	return cmd
 }

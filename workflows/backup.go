@@ -19,11 +19,15 @@ import (
 // a dead agent is noticed within HeartbeatTimeout and the stream retried on a live one.
 const (
 	prepareTimeout   = 2 * time.Minute
-	streamTimeout    = 24 * time.Hour
+	streamTimeout    = protocol.StreamTimeout
 	heartbeatTimeout = time.Minute
 	commitTimeout    = 10 * time.Minute
 	// agentWait bounds how long a step waits for the VM's agent to pick it up.
-	agentWait = 30 * time.Minute
+	agentWait = protocol.AgentWait
+	// commitMaxInterval caps the commit's retry backoff: within CommitRetryWindow it is
+	// tried about every few minutes until the vault is back.
+	commitMaxInterval = 5 * time.Minute
+	commitMaxAttempts = 10000
 )
 
 // Backup takes one backup of one database and commits it as a recovery point:
@@ -33,6 +37,20 @@ const (
 func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResult, error) {
 	if err := in.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
+	}
+	// A tail-log backup (BACKUP LOG … WITH NORECOVERY) leaves the database RESTORING: only a
+	// Restore that overwrites that database may ask for one, as its child.
+	if in.TailLog && workflow.GetVersion(ctx, "tail-log-only-from-restore", workflow.DefaultVersion, 1) == 1 {
+		info := workflow.GetInfo(ctx)
+		parent := ""
+		if info.ParentWorkflowExecution != nil {
+			parent = info.ParentWorkflowExecution.ID
+		}
+		if !protocol.IsTailLogChild(info.WorkflowExecution.ID, parent) {
+			return nil, temporal.NewNonRetryableApplicationError(
+				`"tailLog" is not accepted here: a tail-log backup leaves the database RESTORING, so it is taken only as the first step of a restore over that database (sqlvault.Restore with "overwrite": true); for a log backup, leave "tailLog" out`,
+				protocol.ErrInvalidInput, nil)
+		}
 	}
 	progress := protocol.BackupProgress{Phase: protocol.PhasePreparing}
 	if err := workflow.SetQueryHandler(ctx, protocol.QueryProgress, func() (protocol.BackupProgress, error) {
@@ -132,13 +150,31 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	}
 
 	progress.Phase = protocol.PhaseCommitting
-	commitCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+	commitOpts := workflow.ActivityOptions{
 		StartToCloseTimeout: commitTimeout,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 20,
 			NonRetryableErrorTypes: []string{protocol.ErrRecoveryPointVerifyError},
 		},
-	})
+	}
+	// Version 1: the commit writes the same manifest on every attempt (its createdAt is
+	// workflow time, passed in), and it is retried for hours (CommitRetryWindow, bounded
+	// below the sweep's grace: protocol.MinSweepGrace) instead of 20 attempts, so an outage
+	// after SQL Server finished the backup neither loses the point nor fails a retry.
+	var createdAt time.Time
+	if workflow.GetVersion(ctx, "commit-idempotent-hours", workflow.DefaultVersion, 1) == 1 {
+		createdAt = workflow.Now(ctx).UTC()
+		commitOpts.ScheduleToCloseTimeout = protocol.CommitRetryWindow
+		commitOpts.RetryPolicy = &temporal.RetryPolicy{
+			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: commitMaxInterval,
+			// The window (ScheduleToClose) is the bound; this count is never reached within
+			// it (~75 attempts), and is set only because the SDK's test environment caps an
+			// unlimited count at 10, so the tests could not exercise the window.
+			MaximumAttempts:        commitMaxAttempts,
+			NonRetryableErrorTypes: []string{protocol.ErrRecoveryPointVerifyError},
+		}
+	}
+	commitCtx := workflow.WithActivityOptions(ctx, commitOpts)
 	info := workflow.GetInfo(ctx)
 	var retainUntil *time.Time
 	if in.RetainDays > 0 {
@@ -150,7 +186,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		ItemID: prep.ItemID, PointID: pointID, VM: vm, Instance: instance, ServerName: prep.ServerName,
 		ProductVersion: prep.ProductVersion, Edition: prep.Edition, Database: prep.Database, Type: typ,
 		Stream: stream, WorkflowID: info.WorkflowExecution.ID, RunID: info.WorkflowExecution.RunID, Reason: reason,
-		RetainUntil: retainUntil,
+		RetainUntil: retainUntil, CreatedAt: createdAt,
 	}).Get(ctx, &rp); err != nil {
 		return nil, err
 	}

@@ -7,15 +7,16 @@ import (
 	"github.com/sqlvault/sqlvault/internal/protocol"
 )
 
-// Register registers every workflow under its public type name.
+// Register registers every workflow under its public type name; those with an input
+// decode it strictly (strictInput).
 func Register(r worker.WorkflowRegistry) {
-	r.RegisterWorkflowWithOptions(Backup, workflowOpts(protocol.WorkflowBackup))
-	r.RegisterWorkflowWithOptions(Restore, workflowOpts(protocol.WorkflowRestore))
-	r.RegisterWorkflowWithOptions(Inquiry, workflowOpts(protocol.WorkflowInquiry))
-	r.RegisterWorkflowWithOptions(ConfigureProtection, workflowOpts(protocol.WorkflowConfigureProtection))
-	r.RegisterWorkflowWithOptions(StopProtection, workflowOpts(protocol.WorkflowStopProtection))
-	r.RegisterWorkflowWithOptions(ResumeProtection, workflowOpts(protocol.WorkflowResumeProtection))
-	r.RegisterWorkflowWithOptions(Retention, workflowOpts(protocol.WorkflowRetention))
+	r.RegisterWorkflowWithOptions(strictInput(Backup), workflowOpts(protocol.WorkflowBackup))
+	r.RegisterWorkflowWithOptions(strictInput(Restore), workflowOpts(protocol.WorkflowRestore))
+	r.RegisterWorkflowWithOptions(strictInput(Inquiry), workflowOpts(protocol.WorkflowInquiry))
+	r.RegisterWorkflowWithOptions(strictInput(ConfigureProtection), workflowOpts(protocol.WorkflowConfigureProtection))
+	r.RegisterWorkflowWithOptions(strictInputOnly(StopProtection), workflowOpts(protocol.WorkflowStopProtection))
+	r.RegisterWorkflowWithOptions(strictInputOnly(ResumeProtection), workflowOpts(protocol.WorkflowResumeProtection))
+	r.RegisterWorkflowWithOptions(strictInput(Retention), workflowOpts(protocol.WorkflowRetention))
 	r.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
 	r.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
 }

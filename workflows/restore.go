@@ -1,7 +1,6 @@
 package workflows
 
 import (
-	"fmt"
 	"strings"
 	"time"
 
@@ -36,7 +35,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreR
 	info := workflow.GetInfo(ctx)
 	if in.Verify {
 		// A scratch name nobody uses, derived from the run so a retry finds the same one.
-		targetDB = fmt.Sprintf("%s_sqlvault_verify_%s", in.Database, shortRunID(info.WorkflowExecution.RunID))
+		targetDB = protocol.VerifyScratchName(in.Database, info.WorkflowExecution.RunID)
 	}
 	vm := in.TargetAgentVM()
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
@@ -97,7 +96,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreR
 		tail := protocol.BackupInput{Instance: in.Instance, Database: in.Database, Type: protocol.Log, TailLog: true,
 			VM: vm, Reason: "tail-log backup before restore " + info.WorkflowExecution.ID}
 		childCtx := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: info.WorkflowExecution.ID + "-tail-log",
+			WorkflowID: protocol.TailLogWorkflowID(info.WorkflowExecution.ID),
 		})
 		var tr protocol.BackupResult
 		if err := workflow.ExecuteChildWorkflow(childCtx, protocol.WorkflowBackup, tail).Get(ctx, &tr); err != nil {

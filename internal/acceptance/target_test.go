@@ -160,6 +160,8 @@ temporal:
   address: %q
   namespace: %q
   controlTaskQueue: %q
+  # The suite's Temporal (a dev server, or the compose network's) has no TLS.
+  allowPlaintext: true
 vault:
   container: %q
   auth: connectionString

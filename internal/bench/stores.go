@@ -45,6 +45,7 @@ type fblob struct {
 	isSmall   bool
 	exists    bool
 	modified  time.Time
+	etag      int64             // the store's write number of the last write (vault.Props.ETag)
 	metadata  map[string]string // from Put; List returns it
 }
 
@@ -169,7 +170,7 @@ func (s *BlockStore) CommitBlocks(ctx context.Context, blob string, blockIDs []s
 	}
 	b.committed, b.offs, b.small, b.isSmall, b.metadata = list, offs, nil, false, nil
 	b.staged = map[string]fblock{}
-	b.exists, b.modified = true, time.Now()
+	b.exists, b.modified, b.etag = true, time.Now(), s.seq.Add(1)
 	s.mu.Unlock()
 	s.removeFiles(drop...)
 	return nil
@@ -282,7 +283,7 @@ func (s *BlockStore) Put(ctx context.Context, blob string, data []byte, o vault.
 		drop = append(drop, blk)
 	}
 	b.committed, b.offs, b.staged = nil, nil, map[string]fblock{}
-	b.small, b.isSmall, b.exists, b.modified = bytes.Clone(data), true, true, time.Now()
+	b.small, b.isSmall, b.exists, b.modified, b.etag = bytes.Clone(data), true, true, time.Now(), s.seq.Add(1)
 	b.metadata = maps.Clone(o.Metadata)
 	s.mu.Unlock()
 	s.removeFiles(drop...)
@@ -321,7 +322,7 @@ func (s *BlockStore) Props(ctx context.Context, blob string) (vault.Props, error
 	if err != nil {
 		return vault.Props{}, err
 	}
-	return vault.Props{Size: b.size(), LastModified: b.modified}, nil
+	return vault.Props{Size: b.size(), LastModified: b.modified, ETag: b.etagString()}, nil
 }
 
 // List lists committed blobs in name order.
@@ -330,7 +331,7 @@ func (s *BlockStore) List(ctx context.Context, prefix string, fn func(vault.Blob
 	var infos []vault.BlobInfo
 	for name, b := range s.blobs {
 		if b.exists && strings.HasPrefix(name, prefix) {
-			infos = append(infos, vault.BlobInfo{Name: name, Size: b.size(), LastModified: b.modified, Metadata: maps.Clone(b.metadata)})
+			infos = append(infos, vault.BlobInfo{Name: name, Size: b.size(), LastModified: b.modified, ETag: b.etagString(), Metadata: maps.Clone(b.metadata)})
 		}
 	}
 	s.mu.Unlock()
@@ -350,8 +351,20 @@ func (s *BlockStore) ListPrefixes(ctx context.Context, prefix, delimiter string,
 	return vault.SendFolders(ctx, names, prefix, delimiter, fn)
 }
 
+func (b *fblob) etagString() string { return fmt.Sprintf("\"0x%X\"", b.etag) }
+
 // Delete removes a blob and its block files.
-func (s *BlockStore) Delete(ctx context.Context, blob string) error {
+func (s *BlockStore) Delete(ctx context.Context, blob string) error { return s.delete(ctx, blob, "") }
+
+// DeleteIfMatch removes a blob only if it was not written since etag was read.
+func (s *BlockStore) DeleteIfMatch(ctx context.Context, blob, etag string) error {
+	if etag == "" {
+		return fmt.Errorf("%w: %s (no ETag to match)", vault.ErrChanged, blob)
+	}
+	return s.delete(ctx, blob, etag)
+}
+
+func (s *BlockStore) delete(ctx context.Context, blob, etag string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
@@ -360,6 +373,10 @@ func (s *BlockStore) Delete(ctx context.Context, blob string) error {
 	if err != nil {
 		s.mu.Unlock()
 		return err
+	}
+	if etag != "" && b.etagString() != etag {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", vault.ErrChanged, blob)
 	}
 	drop := append([]fblock(nil), b.committed...)
 	for _, blk := range b.staged {

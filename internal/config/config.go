@@ -57,6 +57,11 @@ type Temporal struct {
 	TLS              TLS    `yaml:"tls" json:"tls"`
 	APIKey           Secret `yaml:"apiKey,omitempty" json:"apiKey,omitzero"` // Temporal Cloud API key
 	ControlTaskQueue string `yaml:"controlTaskQueue" json:"controlTaskQueue"`
+	// AllowPlaintext lets the worker talk to a Temporal frontend that is not on this
+	// machine without TLS: workflow inputs, results and the control plane then cross the
+	// network in clear. For labs only (a compose network, a test cluster); Validate refuses
+	// a non-loopback address without TLS unless it is set.
+	AllowPlaintext bool `yaml:"allowPlaintext,omitempty" json:"allowPlaintext,omitempty"`
 }
 
 // TLS for the Temporal connection. It is used when Enabled, when any of its fields is set,
@@ -137,6 +142,14 @@ type Agent struct {
 	// on the SQL Server VM up; 0: none. GOMEMLIMIT in the environment wins. It is soft: the
 	// agent never fails for it.
 	MemoryLimitMiB int `yaml:"memoryLimitMiB" json:"memoryLimitMiB"`
+	// RestoreRoots are the folders under which a restore may place files a workflow input
+	// names: the as-files folder (asFilesDir, on this VM) and the data and log folders of a
+	// restored database (dataPath, logPath, on the SQL Server's file system — the same
+	// machine). Absolute paths, Windows (D:\Restore) or Linux (/var/opt/mssql/restore)
+	// style. A path outside them is refused; with none, such inputs are refused and a
+	// restore uses the instance's default folders. Anyone who can start a workflow chooses
+	// these paths, and the agent writes there as SQL Server's sysadmin.
+	RestoreRoots []string `yaml:"restoreRoots,omitempty" json:"restoreRoots,omitempty"`
 }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
@@ -340,6 +353,11 @@ var overrides = []override{
 	{"SQLVAULT_TEMPORAL_TLS_CERT_FILE", "temporal-tls-cert-file", "client certificate file (mTLS)", setString(func(c *Config) *string { return &c.Temporal.TLS.CertFile })},
 	{"SQLVAULT_TEMPORAL_TLS_KEY_FILE", "temporal-tls-key-file", "client key file (mTLS)", setString(func(c *Config) *string { return &c.Temporal.TLS.KeyFile })},
 	{"SQLVAULT_TEMPORAL_TLS_SERVER_NAME", "temporal-tls-server-name", "server name expected in the Temporal certificate", setString(func(c *Config) *string { return &c.Temporal.TLS.ServerName })},
+	{"SQLVAULT_TEMPORAL_ALLOW_PLAINTEXT", "temporal-allow-plaintext", "allow a non-loopback Temporal address without TLS (labs only; true|false)", func(c *Config, v string) error {
+		b, err := strconv.ParseBool(v)
+		c.Temporal.AllowPlaintext = b
+		return boolErr(err)
+	}},
 	{"SQLVAULT_TEMPORAL_API_KEY_ENV", "", "name of the environment variable holding the Temporal API key", func(c *Config, v string) error {
 		c.Temporal.APIKey = Secret{Env: v}
 		return nil
@@ -443,6 +461,12 @@ func (c *Config) Warnings() []string {
 	for _, s := range c.secrets() {
 		if s.secret.Value != "" {
 			w = append(w, fmt.Sprintf("%s: the secret is written in the config file (value:); use env: or file: so the file can be shared", s.path))
+		}
+	}
+	for i, in := range c.Agent.Instances {
+		// A dsn carries its own encrypt setting, which is a secret: not inspected here.
+		if in.ConnectionString.IsZero() && (in.Encrypt == "disable" || in.Encrypt == "false") {
+			w = append(w, fmt.Sprintf("agent.instances[%d].encrypt: %q sends the TDS session to %s unencrypted (with disable, the login and its password too); use encrypt: \"true\" or \"strict\" unless SQL Server offers no TLS at all", i, in.Encrypt, in.Host))
 		}
 	}
 	return w

@@ -140,7 +140,7 @@ func TestLoadEveryOverride(t *testing.T) {
 	for _, o := range overrides {
 		v := "x-" + strings.ToLower(o.env)
 		switch o.env {
-		case "SQLVAULT_TEMPORAL_TLS", "SQLVAULT_VAULT_CREATE_CONTAINER":
+		case "SQLVAULT_TEMPORAL_TLS", "SQLVAULT_VAULT_CREATE_CONTAINER", "SQLVAULT_TEMPORAL_ALLOW_PLAINTEXT":
 			v = "true"
 		case "SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS":
 			v = "7"
@@ -162,6 +162,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		// _FILE comes after _ENV in the table, and the last one set wins.
 		APIKey:           Secret{File: "x-sqlvault_temporal_api_key_file"},
 		ControlTaskQueue: "x-sqlvault_control_task_queue",
+		AllowPlaintext:   true,
 	}, c.Temporal)
 	assert.Equal(t, "x-sqlvault_vault_account_url", c.Vault.AccountURL)
 	assert.Equal(t, "x-sqlvault_vault_container", c.Vault.Container)
@@ -187,7 +188,7 @@ func TestLoadEveryFlag(t *testing.T) {
 		}
 		v := "f-" + o.flag
 		switch o.flag {
-		case "temporal-tls":
+		case "temporal-tls", "temporal-allow-plaintext":
 			v = "true"
 		case "max-concurrent-backups":
 			v = "9"
@@ -204,6 +205,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, "f-temporal-address", c.Temporal.Address)
 	assert.Equal(t, "f-namespace", c.Temporal.Namespace)
 	assert.True(t, c.Temporal.TLS.Enabled)
+	assert.True(t, c.Temporal.AllowPlaintext)
 	assert.Equal(t, "f-temporal-tls-server-name", c.Temporal.TLS.ServerName)
 	assert.Equal(t, "f-control-task-queue", c.Temporal.ControlTaskQueue)
 	assert.Equal(t, "f-vault-account-url", c.Vault.AccountURL)

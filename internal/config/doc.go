@@ -31,6 +31,7 @@
 //	SQLVAULT_TEMPORAL_TLS_CERT_FILE       --temporal-tls-cert-file    temporal.tls.certFile
 //	SQLVAULT_TEMPORAL_TLS_KEY_FILE        --temporal-tls-key-file     temporal.tls.keyFile
 //	SQLVAULT_TEMPORAL_TLS_SERVER_NAME     --temporal-tls-server-name  temporal.tls.serverName
+//	SQLVAULT_TEMPORAL_ALLOW_PLAINTEXT     --temporal-allow-plaintext  temporal.allowPlaintext (labs only: non-loopback without TLS)
 //	SQLVAULT_TEMPORAL_API_KEY_ENV         -                           temporal.apiKey = {env: <value>}
 //	SQLVAULT_TEMPORAL_API_KEY_FILE        -                           temporal.apiKey = {file: <value>}
 //	SQLVAULT_CONTROL_TASK_QUEUE           --control-task-queue        temporal.controlTaskQueue
@@ -55,6 +56,9 @@
 //	SQLVAULT_VAULT_SAS                 vault.sas (vault.auth: sas)
 //	SQLVAULT_VAULT_KEY                 vault.sharedKey.key (vault.auth: sharedKey)
 //	SQLVAULT_VAULT_CONNECTION_STRING   vault.connectionString (vault.auth: connectionString)
+//
+// agent.restoreRoots (the folders restores may write to, see Agent.RestoreRoots) comes from
+// the file only.
 //
 // SQL Server instances (agent.instances) come from the file only; their passwords are
 // references such as {env: SQLVAULT_SQL_PASSWORD}.

@@ -34,4 +34,5 @@ func TestReadmeExampleLoads(t *testing.T) {
 	assert.Equal(t, 128, cfg.Agent.MemoryLimitMiB)
 	assert.Equal(t, "sqlvault-agent.local", cfg.Agent.Endpoint.Host, "a DNS name without a port: what SQL Server accepts")
 	assert.Equal(t, DefaultEndpointListen, cfg.Agent.Endpoint.Listen)
+	assert.Equal(t, []string{"/var/backups/sqlvault"}, cfg.Agent.RestoreRoots, "the folder of the README's --as-files example")
 }

@@ -7,8 +7,11 @@ import (
 	"net"
 	"net/url"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
+
+	"github.com/sqlvault/sqlvault/internal/pathpolicy"
 )
 
 // Validate checks the whole configuration and returns every problem at once (errors.Join),
@@ -47,6 +50,9 @@ func (c *Config) validateTemporal(v *validator) {
 	} else if _, _, err := net.SplitHostPort(t.Address); err != nil {
 		v.addf("temporal.address", "%q is not host:port (for example 127.0.0.1:7233)", t.Address)
 	}
+	if t.Address != "" && !t.TLS.InUse() && t.APIKey.IsZero() && !t.AllowPlaintext && !loopbackHostPort(t.Address) {
+		v.addf("temporal.address", "%q is not on this machine and TLS is off: workflow inputs, results and the control plane would cross the network in clear; enable TLS (temporal.tls.enabled: true, with caFile for a private CA), or for a lab set temporal.allowPlaintext: true (--temporal-allow-plaintext)", t.Address)
+	}
 	if t.Namespace == "" {
 		v.addf("temporal.namespace", "set the Temporal namespace (--namespace or SQLVAULT_TEMPORAL_NAMESPACE)")
 	}
@@ -59,6 +65,9 @@ func (c *Config) validateTemporal(v *validator) {
 	v.file("temporal.tls.caFile", t.TLS.CAFile)
 	v.file("temporal.tls.certFile", t.TLS.CertFile)
 	v.file("temporal.tls.keyFile", t.TLS.KeyFile)
+	if problem := PrivateKeyFileProblem(t.TLS.KeyFile); problem != "" {
+		v.addf("temporal.tls.keyFile", "%s", problem)
+	}
 	if !t.APIKey.IsZero() {
 		v.secret("temporal.apiKey", t.APIKey)
 	}
@@ -153,6 +162,14 @@ func (c *Config) validateAgent(v *validator) {
 	}
 	v.file("agent.endpoint.certFile", a.Endpoint.CertFile)
 	v.file("agent.endpoint.keyFile", a.Endpoint.KeyFile)
+	if problem := PrivateKeyFileProblem(a.Endpoint.KeyFile); problem != "" {
+		v.addf("agent.endpoint.keyFile", "%s", problem)
+	}
+	for i, root := range a.RestoreRoots {
+		if problem := RestoreRootProblem(root); problem != "" {
+			v.addf(fmt.Sprintf("agent.restoreRoots[%d]", i), "%s", problem)
+		}
+	}
 
 	if len(a.Instances) == 0 {
 		v.addf("agent.instances", "list the SQL Server instances this agent backs up (name, host, port, user, password)")
@@ -306,4 +323,42 @@ func validDNSName(h string) bool {
 		}
 	}
 	return true
+}
+
+// loopbackHostPort reports whether host:port names this machine: localhost or a loopback IP.
+func loopbackHostPort(hostPort string) bool {
+	host, _, err := net.SplitHostPort(hostPort)
+	if err != nil {
+		return false
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
+// PrivateKeyFileProblem says why a private key file is too open — readable or writable by
+// group or others, as the vault key file is checked (blockcrypt.LoadKeyFile) — or "".
+// Windows has ACLs, not mode bits: there the check is skipped.
+func PrivateKeyFileProblem(path string) string {
+	if path == "" || runtime.GOOS == "windows" {
+		return ""
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return "" // reported by the readability check
+	}
+	if st.Mode().Perm()&0o077 != 0 {
+		return fmt.Sprintf("%s has mode %04o: a private key must be readable by its owner only (chmod 600 %s)", path, st.Mode().Perm(), path)
+	}
+	return ""
+}
+
+// RestoreRootProblem says what is wrong with an agent.restoreRoots entry, or "".
+func RestoreRootProblem(root string) string {
+	if _, err := pathpolicy.Parse(root); err != nil {
+		return fmt.Sprintf("%q: %v", root, err)
+	}
+	return ""
 }

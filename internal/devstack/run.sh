@@ -193,6 +193,8 @@ agent:
     listen: $endpoint_addr:$endpoint_port
     certFile: $(yq "$cert_file")
     keyFile: $(yq "$cert_key")
+  # Folders a restore may write to when asked (--as-files, --data-path, --log-path).
+  restoreRoots: [$(yq "$dir/restores")]
   instances:
     - name: $vm
       host: 127.0.0.1

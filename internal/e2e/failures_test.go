@@ -55,14 +55,14 @@ func TestUserErrorsFailFast(t *testing.T) {
 				defer c.undo()
 			}
 			run := s.start(c.in)
-			start := time.Now()
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
 			err := run.Get(ctx, nil)
 			require.Error(t, err)
 			assert.Equal(t, c.kind, protocol.ErrorType(err), "%v", err)
 			assert.Contains(t, err.Error(), c.advice)
-			assert.Less(t, time.Since(start), 20*time.Second, "a user error is not retried")
+			// Not retried: every activity ran once (a wall-clock bound would be noise on a
+			// loaded machine; the history is the proof).
 			for act, attempts := range activityAttempts(s.history(run.GetID(), run.GetRunID())) {
 				assert.EqualValues(t, 1, attempts, "%s ran more than once", act)
 			}

@@ -233,7 +233,8 @@ func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
 	conn, err := sqlserver.Open(inst.DSN(sqlLogin, sqlPassword, ""))
 	require.NoError(s.t, err)
 	a := &activities.Agent{VM: vmName, Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
-		Instances: []activities.Instance{{Name: name, Conn: conn}}}
+		RestoreRoots: []string{os.TempDir()}, // t.TempDir() folders
+		Instances:    []activities.Instance{{Name: name, Conn: conn}}}
 	w := worker.New(s.tc, protocol.AgentTaskQueue(vmName), worker.Options{DisableWorkflowWorker: true})
 	a.Register(w)
 	require.NoError(s.t, w.Start())

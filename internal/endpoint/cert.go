@@ -13,6 +13,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"time"
 )
@@ -181,4 +182,21 @@ If the agent runs on another machine, or listens elsewhere, put that address in 
 file instead of %[4]s; SQL Server still connects to port 443 there.
 `, host, caFile, base, ip)
 	return b.String()
+}
+
+// checkKeyFileMode refuses a private key file that group or others may read or write, as
+// the vault key file is refused (blockcrypt.LoadKeyFile): whoever reads it can impersonate
+// the endpoint to SQL Server. Windows has ACLs, not mode bits: there it is skipped.
+func checkKeyFileMode(path string) error {
+	if runtime.GOOS == "windows" {
+		return nil
+	}
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil // LoadX509KeyPair reports it
+	}
+	if perm := st.Mode().Perm(); perm&0o077 != 0 {
+		return fmt.Errorf("endpoint: key file %s has mode %04o: a private key must be readable by its owner only (chmod 600 %s)", path, perm, path)
+	}
+	return nil
 }

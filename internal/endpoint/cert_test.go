@@ -120,3 +120,17 @@ func TestTrustInstructions(t *testing.T) {
 	assert.NotContains(t, s, testHost+":", "the instructions never give the endpoint a port")
 	assert.False(t, strings.Contains(s, "%!"), "no formatting mistakes")
 }
+
+// Issue 11, item 13: the endpoint's private key is refused when group or others may read
+// it, as the vault key file is (blockcrypt.LoadKeyFile).
+func TestNewRefusesAnOpenKeyFile(t *testing.T) {
+	certFile, keyFile, _, err := GenerateSelfSigned(testHost, t.TempDir())
+	require.NoError(t, err)
+	require.NoError(t, os.Chmod(keyFile, 0o644))
+	_, err = New(Options{Host: testHost, CertFile: certFile, KeyFile: keyFile})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "chmod 600")
+	require.NoError(t, os.Chmod(keyFile, 0o600))
+	_, err = New(Options{Host: testHost, CertFile: certFile, KeyFile: keyFile})
+	assert.NoError(t, err)
+}

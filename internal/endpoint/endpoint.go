@@ -135,6 +135,9 @@ func New(o Options) (*Server, error) {
 	if o.Logger == nil {
 		o.Logger = zap.NewNop()
 	}
+	if err := checkKeyFileMode(o.KeyFile); err != nil {
+		return nil, err
+	}
 	cert, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
 	if err != nil {
 		return nil, fmt.Errorf("endpoint: load certificate %s: %w", o.CertFile, err)

@@ -115,4 +115,8 @@ type CommitInput struct {
 	Reason         string             `json:"reason,omitempty"`
 	// RetainUntil: an on-demand backup's own retention.
 	RetainUntil *time.Time `json:"retainUntil,omitempty"`
+	// CreatedAt is the manifest's createdAt: workflow time, fixed in history, so every
+	// attempt of the commit writes the same manifest. Zero in inputs from workflows started
+	// before it existed (the activity then uses its own clock).
+	CreatedAt time.Time `json:"createdAt,omitzero"`
 }

@@ -34,7 +34,7 @@ const (
 var UserErrors = []string{
 	ErrInvalidInput, ErrInstanceNotManaged, ErrNotSysadmin, ErrDatabaseNotFound, ErrDatabaseNotOnline,
 	ErrDatabaseSnapshot, ErrMirroredDatabase, ErrLogBackupSimple, ErrNoLogChain, ErrNoDifferentialBase,
-	ErrReadOnlyDifferential, ErrSecondaryReplica, ErrCompressionNotSupported,
+	ErrReadOnlyDifferential, ErrSecondaryReplica, ErrCompressionNotSupported, ErrSweepGraceTooShort,
 }
 
 // UserError builds a non-retryable named error.

@@ -133,7 +133,8 @@ type RetentionInput struct {
 	DryRun bool     `json:"dryRun,omitempty"`
 	Items  []string `json:"items,omitempty"`
 	// SweepGraceHours is how old an unreferenced blob must be before the sweep deletes it
-	// (default 24: longer than any backup's stream-to-commit time).
+	// (default DefaultSweepGraceHours; at least MinSweepGraceHours, longer than any
+	// backup's stream and commit retries: see SweepGrace).
 	SweepGraceHours int `json:"sweepGraceHours,omitempty"`
 }
 

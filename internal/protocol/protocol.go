@@ -5,6 +5,7 @@
 package protocol
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"time"
@@ -149,8 +150,20 @@ func (in BackupInput) Validate() error {
 		problems = append(problems, `"tailLog" is a log backup: use "type": "log"`)
 	}
 	if in.Stripes < 0 || in.Stripes > 64 {
-		problems = append(problems, `"stripes" must be between 1 and 64 (0 chooses from the database size)`)
+		problems = append(problems, `"stripes" must be between 1 and 64 (leave it out to choose the count from the database size)`)
 	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid backup input: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidateNames checks every name the input carries (instance, database, VM) for what
+// SQL Server and sqlvault's scripts cannot take safely: control characters, line breaks,
+// more than 128 characters. Separate from Validate because released workflow code calls
+// Validate; the workflows apply it behind workflow.GetVersion (workflows/input.go).
+func (in BackupInput) ValidateNames() error {
+	problems := nameProblems("instance", in.Instance, "database", in.Database, "vm", in.VM)
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid backup input: %s", strings.Join(problems, "; "))
 	}
@@ -211,4 +224,16 @@ type StreamProgress struct {
 	Bytes   int64 `json:"bytes"`   // bytes received from SQL Server
 	Blocks  int   `json:"blocks"`
 	Stored  int64 `json:"stored"` // bytes written to the vault (compressed, encrypted)
+}
+
+// presenceProblems: "stripes" is 1–64 when given; leave it out to choose from the size.
+func (in *BackupInput) presenceProblems(keys map[string]json.RawMessage) []string {
+	if _, ok := explicitly(keys, "stripes"); ok && in.Stripes == 0 {
+		return []string{`"stripes" must be between 1 and 64; leave it out to choose the count from the database size`}
+	}
+	return nil
+}
+
+func (in *BackupInput) jsonExample() string {
+	return `{"instance": "SQLVM1", "database": "SalesDB", "type": "full"}`
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf16"
 )
 
 // Restore's workflow and activity types.
@@ -102,6 +103,22 @@ func (in RestoreInput) Validate() error {
 	}
 	if in.Verify && (in.NoRecovery || in.Overwrite) {
 		problems = append(problems, `"verify" restores into a scratch database: it does not combine with "noRecovery" or "overwrite"`)
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("invalid restore input: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidateNames checks every name and path the input carries for control characters and
+// line breaks, and names for SQL Server's 128-character limit (see BackupInput.ValidateNames).
+func (in RestoreInput) ValidateNames() error {
+	problems := nameProblems("instance", in.Instance, "database", in.Database, "pointId", in.PointID,
+		"targetInstance", in.TargetInstance, "targetVm", in.TargetVM, "targetDatabase", in.TargetDatabase)
+	for _, p := range [][2]string{{"dataPath", in.DataPath}, {"logPath", in.LogPath}, {"asFilesDir", in.AsFilesDir}} {
+		if p[1] != "" && strings.ContainsFunc(p[1], isLineOrControl) {
+			problems = append(problems, fmt.Sprintf("%q holds a control character or line break (%s)", p[0], SafeForComment(p[1])))
+		}
 	}
 	if len(problems) > 0 {
 		return fmt.Errorf("invalid restore input: %s", strings.Join(problems, "; "))
@@ -246,4 +263,60 @@ type RestoreProgress struct {
 	Step    int    `json:"step"` // 1-based, 0 before the first
 	Steps   int    `json:"steps"`
 	PointID string `json:"pointId,omitempty"`
+}
+
+func (in *RestoreInput) jsonExample() string {
+	return `{"instance": "SQLVM1", "database": "SalesDB", "at": "2026-11-26T10:15:30Z", "targetDatabase": "SalesDB_copy"}`
+}
+
+// TailLogWorkflowID is the workflow ID of the tail-log backup a Restore over the protected
+// database starts as its child. The Backup workflow accepts "tailLog" only in a child whose
+// ID is this of its parent: BACKUP LOG … WITH NORECOVERY leaves the database RESTORING, so
+// it is a step of a restore that overwrites it, never something a CLI or Web UI start may ask.
+func TailLogWorkflowID(restoreWorkflowID string) string { return restoreWorkflowID + "-tail-log" }
+
+// IsTailLogChild reports whether a Backup run with this workflow ID and parent is the
+// tail-log step of a Restore (see TailLogWorkflowID).
+func IsTailLogChild(workflowID, parentWorkflowID string) bool {
+	return parentWorkflowID != "" && workflowID == TailLogWorkflowID(parentWorkflowID)
+}
+
+// verifyScratchMarker sits between the source name and the run's 12 hex digits in the name
+// of a verify-restore's scratch database.
+const verifyScratchMarker = "_sqlvault_verify_"
+
+// VerifyScratchName is the scratch database a verify-restore of database restores into:
+// derived from the run, so a retry finds the same one, and recognisable, so that the agent
+// drops only databases with such a name (IsVerifyScratchName). The source name is cut so
+// the whole stays within SQL Server's 128 characters.
+func VerifyScratchName(database, runID string) string {
+	r := strings.ReplaceAll(runID, "-", "")
+	if len(r) > 12 {
+		r = r[:12]
+	}
+	suffix := verifyScratchMarker + r
+	prefix := []rune(database)
+	for len(utf16.Encode(prefix))+len(suffix) > MaxNameLength {
+		prefix = prefix[:len(prefix)-1]
+	}
+	return string(prefix) + suffix
+}
+
+// IsVerifyScratchName reports whether name has the shape VerifyScratchName gives: the
+// marker followed by exactly 12 lower-case hex digits at its end.
+func IsVerifyScratchName(name string) bool {
+	i := strings.LastIndex(name, verifyScratchMarker)
+	if i < 0 {
+		return false
+	}
+	tail := name[i+len(verifyScratchMarker):]
+	if len(tail) != 12 {
+		return false
+	}
+	for _, c := range tail {
+		if !(c >= '0' && c <= '9' || c >= 'a' && c <= 'f') {
+			return false
+		}
+	}
+	return true
 }

@@ -92,3 +92,8 @@ func (c *CountingStore) Delete(ctx context.Context, blob string) error {
 	c.Deletes.Add(1)
 	return c.Store.Delete(ctx, blob)
 }
+
+func (c *CountingStore) DeleteIfMatch(ctx context.Context, blob, etag string) error {
+	c.Deletes.Add(1)
+	return c.Store.DeleteIfMatch(ctx, blob, etag)
+}

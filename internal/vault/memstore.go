@@ -18,6 +18,8 @@ type MemStore struct {
 	mu    sync.Mutex
 	blobs map[string]*memBlob
 	now   func() time.Time
+	// writes numbers every write; a blob's ETag is the number of its last write.
+	writes uint64
 }
 
 type memBlob struct {
@@ -25,7 +27,14 @@ type memBlob struct {
 	committed []memBlock // nil with committed == false: staged only, not a blob yet
 	exists    bool
 	modified  time.Time
+	etag      string
 	metadata  map[string]string // names in lower case; nil for none
+}
+
+// written stamps a write of b: its time and a new ETag (Azure changes both on every write).
+func (m *MemStore) written(b *memBlob) {
+	m.writes++
+	b.modified, b.etag = m.now(), fmt.Sprintf("\"0x%X\"", m.writes)
 }
 
 type memBlock struct {
@@ -139,7 +148,8 @@ func (m *MemStore) CommitBlocks(ctx context.Context, blob string, blockIDs []str
 		}
 		list = append(list, memBlock{id: id, data: data})
 	}
-	b.committed, b.exists, b.modified = list, true, m.now()
+	b.committed, b.exists = list, true
+	m.written(b)
 	b.staged, b.metadata = map[string][]byte{}, nil // Put Block List without metadata clears it
 	return nil
 }
@@ -208,7 +218,8 @@ func (m *MemStore) Put(ctx context.Context, blob string, data []byte, o PutOptio
 	// Like Azure's Put Blob: the content becomes one block with no id, and any staged
 	// blocks are discarded.
 	b.committed = []memBlock{{data: bytes.Clone(data)}}
-	b.staged, b.exists, b.modified = map[string][]byte{}, true, m.now()
+	b.staged, b.exists = map[string][]byte{}, true
+	m.written(b)
 	b.metadata = lowerMetadata(o.Metadata) // a copy: the caller may reuse its map
 	return nil
 }
@@ -240,7 +251,7 @@ func (m *MemStore) Props(ctx context.Context, blob string) (Props, error) {
 	for _, blk := range b.committed {
 		size += int64(len(blk.data))
 	}
-	return Props{Size: size, LastModified: b.modified}, nil
+	return Props{Size: size, LastModified: b.modified, ETag: b.etag}, nil
 }
 
 func (m *MemStore) List(ctx context.Context, prefix string, fn func(BlobInfo) error) error {
@@ -255,7 +266,7 @@ func (m *MemStore) List(ctx context.Context, prefix string, fn func(BlobInfo) er
 		for _, blk := range b.committed {
 			size += int64(len(blk.data))
 		}
-		infos = append(infos, BlobInfo{Name: name, Size: size, LastModified: b.modified, Metadata: maps.Clone(b.metadata)})
+		infos = append(infos, BlobInfo{Name: name, Size: size, LastModified: b.modified, ETag: b.etag, Metadata: maps.Clone(b.metadata)})
 	}
 	m.mu.Unlock()
 	return SendListing(ctx, infos, fn)
@@ -281,6 +292,23 @@ func (m *MemStore) Delete(ctx context.Context, blob string) error {
 	defer m.mu.Unlock()
 	if _, err := m.committed(blob); err != nil {
 		return err
+	}
+	delete(m.blobs, blob)
+	return nil
+}
+
+func (m *MemStore) DeleteIfMatch(ctx context.Context, blob, etag string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	b, err := m.committed(blob)
+	if err != nil {
+		return err
+	}
+	if b.etag != etag {
+		return fmt.Errorf("%w: %s", ErrChanged, blob)
 	}
 	delete(m.blobs, blob)
 	return nil

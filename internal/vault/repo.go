@@ -90,6 +90,9 @@ func (r *Repository) verifyStripe(ctx context.Context, s StripeInfo) error {
 		}
 	}
 	props, err := r.store.Props(ctx, s.Blob)
+	if errors.Is(err, ErrNotFound) { // deleted since its block list was read
+		return stripeErr(s.Blob, ErrDataNotCommitted, "no committed blob")
+	}
 	if err != nil {
 		return fmt.Errorf("vault: properties of %s: %w", s.Blob, err)
 	}
@@ -125,14 +128,28 @@ func (r *Repository) DeepVerify(ctx context.Context, m *Manifest, key *blockcryp
 	return nil
 }
 
-// CommitManifest is the commit confirmation: it verifies the stripes (VerifyStripes) and then
-// creates the manifest blob only if none exists, with the point's summary as its metadata
-// (SummaryMetadata, read back by ListPointSummaries). If one exists with the same content
-// the call succeeds (a retried commit); with different content it fails with ErrExists,
-// because a recovery point, once it exists, never changes.
+// CommitManifest is the commit confirmation: it touches the stripes (touchStripes), verifies
+// them (VerifyStripes) and then creates the manifest blob only if none exists, with the
+// point's summary as its metadata (SummaryMetadata, read back by ListPointSummaries).
+//
+// Retry safety: if a manifest for the point exists and is equal in substance (SameSubstance:
+// everything but createdAt), the call succeeds, so a commit whose write succeeded but whose
+// result was lost is not failed by its retry; with different substance it fails with
+// ErrExists, because a recovery point, once it exists, never changes.
+//
+// Safety against the sweep, which lists (with ETags), re-reads the manifest, then deletes
+// only if the ETag is unchanged (Store.DeleteIfMatch): the stripes are touched (new ETag and
+// Last-Modified) before the checks and again after the manifest write, then verified again.
+// A sweep that found no manifest listed before that second touch, so its delete fails; a
+// sweep that deleted first makes the touch or the check fail, and the manifest is withdrawn:
+// a point exists only with its data. (The first touch also makes a stripe young for a sweep
+// that lists it later, so in practice the withdrawal is never needed.)
 func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	if err := m.Validate(); err != nil {
 		return err
+	}
+	if err := r.touchStripes(ctx, m.Stripes); err != nil {
+		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
 	}
 	if err := r.VerifyStripes(ctx, m.Stripes); err != nil {
 		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
@@ -148,23 +165,84 @@ func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 		r.log.Warn("no summary for this recovery point (over the metadata limit, or it does not read back); listings will read its manifest",
 			zap.String("item", m.ItemID), zap.String("point", m.PointID))
 	}
+	retried := false
 	err = r.store.Put(ctx, name, data, PutOptions{IfNoneMatch: true, Metadata: md})
 	if errors.Is(err, ErrExists) {
 		existing, gerr := r.store.Get(ctx, name)
 		if gerr != nil {
 			return fmt.Errorf("vault: commit point %s: exists, and reading it failed: %w", m.PointID, gerr)
 		}
-		if sameManifest(existing, data) {
-			r.log.Info("manifest already committed (retry)", zap.String("item", m.ItemID), zap.String("point", m.PointID))
-			return nil
+		if !SameSubstance(existing, m) {
+			return fmt.Errorf("vault: commit point %s: %w with different content", m.PointID, ErrExists)
 		}
-		return fmt.Errorf("vault: commit point %s: %w with different content", m.PointID, ErrExists)
+		retried = true
+	} else if err != nil {
+		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
+	}
+	// Touch again, after the write: a sweep that re-checked for this manifest before it was
+	// written listed the stripes before this touch, so its conditional delete now fails,
+	// whatever the clocks say; one that deleted first makes the touch or the check fail.
+	err = r.touchStripes(ctx, m.Stripes)
+	if err == nil {
+		err = r.VerifyStripes(ctx, m.Stripes)
 	}
 	if err != nil {
-		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
+		var se *StripeError
+		if !errors.As(err, &se) {
+			return fmt.Errorf("vault: commit point %s: re-verify after writing the manifest: %w", m.PointID, err)
+		}
+		// The data went away while the manifest was written: withdraw the point rather than
+		// leave one that exists and cannot be restored.
+		if derr := r.store.Delete(ctx, name); derr != nil && !errors.Is(derr, ErrNotFound) {
+			r.log.Error("a committed point lost its data and its manifest could not be withdrawn",
+				zap.String("item", m.ItemID), zap.String("point", m.PointID), zap.Error(derr))
+		}
+		return fmt.Errorf("vault: commit point %s: stripes vanished while committing, manifest withdrawn: %w", m.PointID, err)
+	}
+	if retried {
+		r.log.Info("manifest already committed (retry)", zap.String("item", m.ItemID), zap.String("point", m.PointID))
+		return nil
 	}
 	r.log.Info("recovery point committed", zap.String("item", m.ItemID), zap.String("point", m.PointID),
 		zap.String("type", m.Backup.Type), zap.Int("stripes", len(m.Stripes)))
+	return nil
+}
+
+// touchStripes writes every stripe's data blob (its own committed block list, committed
+// again) and index blob (its own bytes, put again) without changing their content, so each
+// gets a new ETag and LastModified: a sweep that listed them earlier cannot delete them
+// (DeleteIfMatch), and one that lists them later sees them young.
+func (r *Repository) touchStripes(ctx context.Context, stripes []StripeInfo) error {
+	for _, s := range stripes {
+		data, err := r.store.Get(ctx, s.Index)
+		if errors.Is(err, ErrNotFound) {
+			return stripeErr(s.Blob, ErrIndexMissing, "%s", s.Index)
+		}
+		if err != nil {
+			return fmt.Errorf("vault: read index of %s: %w", s.Blob, err)
+		}
+		blocks, err := r.store.BlockList(ctx, s.Blob)
+		if errors.Is(err, ErrNotFound) {
+			return stripeErr(s.Blob, ErrDataNotCommitted, "no committed blob")
+		}
+		if err != nil {
+			return fmt.Errorf("vault: block list of %s: %w", s.Blob, err)
+		}
+		ids := make([]string, len(blocks))
+		for i, b := range blocks {
+			ids[i] = b.ID
+		}
+		err = r.store.CommitBlocks(ctx, s.Blob, ids, CommitOptions{})
+		if errors.Is(err, ErrInvalidBlockList) || errors.Is(err, ErrNotFound) {
+			return stripeErr(s.Blob, ErrDataNotCommitted, "deleted while committing")
+		}
+		if err != nil {
+			return fmt.Errorf("vault: touch %s: %w", s.Blob, err)
+		}
+		if err := r.store.Put(ctx, s.Index, data, PutOptions{}); err != nil {
+			return fmt.Errorf("vault: touch %s: %w", s.Index, err)
+		}
+	}
 	return nil
 }
 
@@ -265,16 +343,21 @@ func (r *Repository) ListItems(ctx context.Context) ([]string, error) {
 	return items, nil
 }
 
-// sameManifest compares a stored manifest with a new encoding: byte-equal, or equal after
-// re-encoding the stored one (an older build may have laid out the JSON differently).
-func sameManifest(stored, encoded []byte) bool {
-	if bytes.Equal(stored, encoded) {
-		return true
-	}
-	m, err := DecodeManifest(stored)
+// SameSubstance reports whether a stored manifest records the same recovery point as m:
+// equal after re-encoding, ignoring createdAt (when the commit ran, which an older build
+// stamped anew on every attempt). Anything else that differs (LSNs, stripes, key, …) is a
+// different point.
+func SameSubstance(stored []byte, m *Manifest) bool {
+	old, err := DecodeManifest(stored)
 	if err != nil {
 		return false
 	}
-	again, err := encodeManifest(m)
-	return err == nil && bytes.Equal(again, encoded)
+	a, b := *old, *m
+	a.CreatedAt, b.CreatedAt = time.Time{}, time.Time{}
+	ea, err := encodeManifest(&a)
+	if err != nil {
+		return false
+	}
+	eb, err := encodeManifest(&b)
+	return err == nil && bytes.Equal(ea, eb)
 }

@@ -26,6 +26,9 @@ var (
 	ErrInvalidBlockList = errors.New("vault: block list names a block that was not staged")
 	// ErrUnavailable: the store could not be reached after the transport's retries.
 	ErrUnavailable = errors.New("vault: storage unavailable")
+	// ErrChanged: a conditional delete (DeleteIfMatch) found the blob written since its ETag
+	// was read (Azure's 412 ConditionNotMet), so nothing was deleted.
+	ErrChanged = errors.New("vault: blob changed since it was read")
 )
 
 // Store is the blob backend the repository is built on: Azure Blob Storage in production
@@ -70,6 +73,12 @@ type Store interface {
 	ListPrefixes(ctx context.Context, prefix, delimiter string, fn func(string) error) error
 	// Delete removes a blob; ErrNotFound if there was none.
 	Delete(ctx context.Context, blob string) error
+	// DeleteIfMatch removes a blob only if its ETag is still etag (as List or Props reported
+	// it): any write since then (a Put, a Put Block List, even of the same content) changes
+	// the ETag and the delete fails with ErrChanged, deleting nothing. ErrNotFound if there
+	// was no blob. The sweeper deletes this way so that a commit that touched a stripe after
+	// the sweeper listed it wins the race (Repository.Sweep, CommitManifest).
+	DeleteIfMatch(ctx context.Context, blob, etag string) error
 }
 
 // ErrEmptyDelimiter is what ListPrefixes returns for an empty delimiter.
@@ -160,6 +169,8 @@ type Block struct {
 type Props struct {
 	Size         int64
 	LastModified time.Time
+	// ETag changes with every write of the blob (content, block list or metadata).
+	ETag string
 }
 
 // BlobInfo is one listed blob.
@@ -167,6 +178,8 @@ type BlobInfo struct {
 	Name         string
 	Size         int64
 	LastModified time.Time
+	// ETag changes with every write of the blob; DeleteIfMatch takes it.
+	ETag string
 	// Metadata is the blob's metadata, names in lower case; nil when it has none.
 	Metadata map[string]string
 }

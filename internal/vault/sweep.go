@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.uber.org/zap"
@@ -16,7 +17,19 @@ type SweepReport struct {
 	Deleted      []SweepEntry // deleted, or to be deleted when DryRun
 	Kept         []SweepEntry
 	DeletedBytes int64
+	// Orphaned names points ("item/point") that have a manifest although Sweep deleted
+	// some of their blobs: the check after deleting found a commit that raced the sweep.
+	// With conditional deletes and commits that touch their stripes it stays empty; if not,
+	// Sweep also returns ErrOrphanedPoint, so an operator learns of it at once.
+	Orphaned []string
 }
+
+// ErrOrphanedPoint: Sweep deleted a blob of a point whose manifest exists.
+var ErrOrphanedPoint = errors.New("vault: sweep deleted data of a recovery point that exists")
+
+// ErrNegativeGrace: Sweep was given a negative grace period, which would delete the stripes
+// of backups in flight.
+var ErrNegativeGrace = errors.New("vault: sweep grace period is negative")
 
 // SweepEntry is one blob and why it was deleted or kept.
 type SweepEntry struct {
@@ -34,6 +47,7 @@ const (
 	ReasonUnknownName        = "name outside the vault layout"
 	ReasonNoManifest         = "orphan: the point has no manifest"
 	ReasonUnreferenced       = "orphan: the point's manifest does not reference it"
+	ReasonChanged            = "written since it was listed (a commit is adopting it)"
 )
 
 // Sweep deletes garbage: data and index blobs under v1/items/*/data/<pointID>/ that no
@@ -44,6 +58,11 @@ const (
 //     a stripe's commit to its manifest's commit (a day is generous);
 //   - a blob a manifest references is never deleted, and manifests are re-read just before
 //     deleting a point's blobs, so one committed during the sweep still protects them;
+//   - the delete is conditional on the ETag the listing saw (Store.DeleteIfMatch), and a
+//     commit touches its stripes before it verifies them (CommitManifest): a commit that
+//     raced past the re-read has changed the ETag, and the delete is refused;
+//   - after deleting, each affected point's manifest is read once more, and any that exists
+//     is reported (SweepReport.Orphaned, ErrOrphanedPoint);
 //   - if any manifest of an item cannot be read (corrupt, or a newer schema), nothing of that
 //     item is deleted: we cannot know what it references.
 //
@@ -51,6 +70,9 @@ const (
 // Deletion errors do not stop the sweep; they are joined into the returned error.
 func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Duration, dryRun bool) (SweepReport, error) {
 	rep := SweepReport{DryRun: dryRun}
+	if grace < 0 {
+		return rep, fmt.Errorf("%w (%s): give the time a backup's stripes may wait for their commit", ErrNegativeGrace, grace)
+	}
 	type pointKey struct{ item, point string }
 	manifests := map[pointKey]bool{}
 	var data []BlobInfo
@@ -92,6 +114,7 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 
 	var errs []error
 	rechecked := map[pointKey]bool{}
+	deletedFrom := map[pointKey][]string{} // blobs deleted (or maybe deleted) per point
 	for _, b := range data {
 		bn := parseBlobName(b.Name)
 		entry := SweepEntry{Name: b.Name, Size: b.Size, LastModified: b.LastModified}
@@ -140,7 +163,13 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 			entry.Reason = ReasonUnreferenced
 		}
 		if !dryRun {
-			if err := r.store.Delete(ctx, b.Name); err != nil && !errors.Is(err, ErrNotFound) {
+			err := r.store.DeleteIfMatch(ctx, b.Name, b.ETag)
+			if errors.Is(err, ErrChanged) {
+				keep(ReasonChanged)
+				continue
+			}
+			deletedFrom[k] = append(deletedFrom[k], b.Name)
+			if err != nil && !errors.Is(err, ErrNotFound) {
 				if ctx.Err() != nil {
 					return rep, ctx.Err()
 				}
@@ -153,6 +182,30 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 		rep.Deleted = append(rep.Deleted, entry)
 		rep.DeletedBytes += b.Size
 	}
+	// The check after the fact: a point whose manifest now references a blob this sweep
+	// deleted has lost data (an attempt's unreferenced stripes of a committed point are fine).
+	for k, names := range deletedFrom {
+		m, err := r.Manifest(ctx, k.item, k.point)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			errs = append(errs, fmt.Errorf("vault: sweep: re-check point %s/%s after deleting its blobs: %w", k.item, k.point, err))
+			continue
+		}
+		mine := map[string]bool{}
+		addRefs(mine, m)
+		for _, n := range names {
+			if mine[n] {
+				r.log.Error("sweep: deleted a blob of a recovery point that exists", zap.String("item", k.item),
+					zap.String("point", k.point), zap.String("blob", n))
+				rep.Orphaned = append(rep.Orphaned, k.item+"/"+k.point)
+				errs = append(errs, fmt.Errorf("%w: %s/%s (%s)", ErrOrphanedPoint, k.item, k.point, n))
+				break
+			}
+		}
+	}
+	slices.Sort(rep.Orphaned)
 	return rep, errors.Join(errs...)
 }
 

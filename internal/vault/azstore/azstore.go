@@ -290,7 +290,7 @@ func (s *Store) Props(ctx context.Context, name string) (vault.Props, error) {
 	if err != nil {
 		return vault.Props{}, s.mapErr("properties", name, err)
 	}
-	return vault.Props{Size: deref(resp.ContentLength), LastModified: deref(resp.LastModified)}, nil
+	return vault.Props{Size: deref(resp.ContentLength), LastModified: deref(resp.LastModified), ETag: quotedETag(deref(resp.ETag))}, nil
 }
 
 func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
@@ -312,7 +312,7 @@ func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo)
 		for _, item := range page.Segment.BlobItems {
 			info := vault.BlobInfo{Name: deref(item.Name)}
 			if p := item.Properties; p != nil {
-				info.Size, info.LastModified = deref(p.ContentLength), deref(p.LastModified)
+				info.Size, info.LastModified, info.ETag = deref(p.ContentLength), deref(p.LastModified), quotedETag(deref(p.ETag))
 			}
 			for k, v := range item.Metadata {
 				if info.Metadata == nil {
@@ -372,6 +372,35 @@ func (s *Store) ListPrefixes(ctx context.Context, prefix, delimiter string, fn f
 func (s *Store) Delete(ctx context.Context, name string) error {
 	_, err := s.c.NewBlobClient(name).Delete(ctx, nil)
 	return s.mapErr("delete", name, err)
+}
+
+// DeleteIfMatch is Delete Blob with If-Match: the service refuses with 412 ConditionNotMet
+// when the blob was written since etag was read
+// (https://learn.microsoft.com/rest/api/storageservices/specifying-conditional-headers-for-blob-service-operations).
+func (s *Store) DeleteIfMatch(ctx context.Context, name, etag string) error {
+	if etag == "" {
+		return fmt.Errorf("azstore: delete %s: %w (no ETag to match)", name, vault.ErrChanged)
+	}
+	e := azcore.ETag(etag)
+	_, err := s.c.NewBlobClient(name).Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
+		ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &e}}})
+	if err = s.mapErr("delete", name, err); err != nil {
+		var ae *Error
+		if errors.As(err, &ae) && ae.Status == http.StatusPreconditionFailed {
+			ae.Kind = vault.ErrChanged
+		}
+	}
+	return err
+}
+
+// quotedETag gives ETags one form: the service quotes them in headers ("0x8D…") but not in
+// List Blobs' <Etag> element (0x8D…), and If-Match takes the quoted form.
+func quotedETag(e azcore.ETag) string {
+	s := string(e)
+	if s == "" || strings.HasPrefix(s, `"`) || strings.HasPrefix(s, `W/"`) {
+		return s
+	}
+	return `"` + s + `"`
 }
 
 func deref[T any](p *T) T {

@@ -50,6 +50,8 @@ func Run(t *testing.T, newStore func(t *testing.T) vault.Store, o Options) {
 		{"ListPrefixesOtherDelimiter", testListPrefixesOtherDelimiter},
 		{"ListPrefixesPaging", func(t *testing.T, s vault.Store) { testListPrefixesPaging(t, s, o.ListPageSize) }},
 		{"Delete", testDelete},
+		{"DeleteIfMatch", testDeleteIfMatch},
+		{"RecommitChangesETag", testRecommitChangesETag},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, newStore(t)) })
@@ -363,4 +365,50 @@ func testDelete(t *testing.T, s vault.Store) {
 	_, err := s.Get(ctx, "d")
 	assert.ErrorIs(t, err, vault.ErrNotFound)
 	assert.ErrorIs(t, s.Delete(ctx, "d"), vault.ErrNotFound)
+}
+
+// testDeleteIfMatch: a conditional delete with the listed ETag deletes; after any write
+// (even of the same bytes) it refuses with ErrChanged and the blob stays.
+func testDeleteIfMatch(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	require.NoError(t, s.Put(ctx, "c/a", []byte("x"), vault.PutOptions{}))
+	listed := map[string]string{}
+	require.NoError(t, s.List(ctx, "c/", func(b vault.BlobInfo) error { listed[b.Name] = b.ETag; return nil }))
+	require.NotEmpty(t, listed["c/a"], "List reports an ETag")
+	p, err := s.Props(ctx, "c/a")
+	require.NoError(t, err)
+	assert.Equal(t, listed["c/a"], p.ETag, "Props and List report the same ETag")
+	require.NoError(t, s.Put(ctx, "c/a", []byte("x"), vault.PutOptions{}))
+	assert.ErrorIs(t, s.DeleteIfMatch(ctx, "c/a", listed["c/a"]), vault.ErrChanged)
+	got, err := s.Get(ctx, "c/a")
+	require.NoError(t, err, "a refused conditional delete deletes nothing")
+	assert.Equal(t, []byte("x"), got)
+	p, err = s.Props(ctx, "c/a")
+	require.NoError(t, err)
+	require.NoError(t, s.DeleteIfMatch(ctx, "c/a", p.ETag))
+	_, err = s.Get(ctx, "c/a")
+	assert.ErrorIs(t, err, vault.ErrNotFound)
+	// A blob that is gone: Azurite answers 412 to If-Match on a missing blob, so either
+	// sentinel is "nothing deleted".
+	err = s.DeleteIfMatch(ctx, "c/a", p.ETag)
+	assert.True(t, errors.Is(err, vault.ErrNotFound) || errors.Is(err, vault.ErrChanged), "%v", err)
+}
+
+// testRecommitChangesETag: committing a blob's own committed block list again leaves its
+// content as it was and gives it a new ETag (CommitManifest touches stripes this way).
+func testRecommitChangesETag(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	require.NoError(t, s.StageBlock(ctx, "r", bid(1), []byte("one")))
+	require.NoError(t, s.StageBlock(ctx, "r", bid(2), []byte("two")))
+	require.NoError(t, s.CommitBlocks(ctx, "r", []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	before, err := s.Props(ctx, "r")
+	require.NoError(t, err)
+	require.NoError(t, s.CommitBlocks(ctx, "r", []string{bid(1), bid(2)}, vault.CommitOptions{}))
+	after, err := s.Props(ctx, "r")
+	require.NoError(t, err)
+	assert.NotEqual(t, before.ETag, after.ETag)
+	got, err := s.ReadRange(ctx, "r", 0, 100)
+	require.NoError(t, err)
+	assert.Equal(t, []byte("onetwo"), got)
+	assert.ErrorIs(t, s.DeleteIfMatch(ctx, "r", before.ETag), vault.ErrChanged)
 }
