@@ -96,8 +96,12 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 				opts = append(opts, "MOVE "+sqlserver.QuoteString(mv.Logical)+" TO "+sqlserver.QuoteString(mv.Physical))
 			}
 		}
-		if step.StopAt != nil {
-			opts = append(opts, "STOPAT = '"+step.StopAt.Format("2006-01-02T15:04:05.000")+"'")
+		stop, err := stopAtOf(step)
+		if err != nil {
+			return res, err
+		}
+		if stop != nil {
+			opts = append(opts, "STOPAT = '"+stop.Format("2006-01-02T15:04:05.000")+"'")
 		}
 		fmt.Fprintf(&body, "-- step %d: %s %s\nRESTORE %s %s FROM %s\n  WITH %s;\n", i+1,
 			protocol.SafeForComment(step.Type), protocol.SafeForComment(step.PointID),

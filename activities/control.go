@@ -79,7 +79,7 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 			DifferentialBaseGUID: bs.DifferentialBaseGUID, BackupSetGUID: bs.BackupSetGUID,
 			StartTime: bs.Start, FinishTime: bs.Finish, SizeBytes: bs.SizeBytes, HasChecksums: bs.HasChecksums,
 			FirstForkGUID: bs.FirstForkGUID, ForkGUID: bs.ForkGUID, ForkPointLSN: vault.LSN(bs.ForkPointLSN),
-			ForkTime: utcPtr(bs.ForkTime),
+			ForkTime: utcPtr(bs.ForkTime), ServerUTCOffsetMinutes: bs.UTCOffsetMinutes,
 		},
 		Encryption:  vault.EncryptionInfo{Algorithm: "AES-256-GCM", KeyID: in.Stream.KeyID, Compression: in.Stream.Compression},
 		Workflow:    vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},

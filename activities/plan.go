@@ -50,6 +50,11 @@ func (c *Control) PlanRestore(ctx context.Context, in protocol.PlanRestoreInput)
 		out.Steps = append(out.Steps, protocol.RestoreStepPlan{PointID: s.Point.ID, Type: s.Point.Type,
 			FirstLSN: s.Point.FirstLSN, LastLSN: s.Point.LastLSN, StopAt: s.StopAt, SummaryDigest: byID[s.Point.ID].Digest()})
 	}
+	if in.At != nil {
+		if err := localStopAt(*in.At, out.Steps, byID); err != nil {
+			return protocol.RestorePlan{}, err
+		}
+	}
 	return out, nil
 }
 

@@ -119,8 +119,12 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	}
 	defer a.dropCredential(conn, sess.ContainerURL())
 
+	stop, err := stopAtOf(in.Step)
+	if err != nil {
+		return res, err
+	}
 	cmd := sqlserver.RestoreCommand{Database: in.TargetDatabase, Log: in.Step.Type == vault.BackupLog, URLs: urls,
-		Replace: in.Replace, NoRecovery: true, StopAt: in.Step.StopAt, Stats: statsPercentEvery}
+		Replace: in.Replace, NoRecovery: true, StopAt: stop, Stats: statsPercentEvery}
 	if in.Relocate && in.Index == 0 {
 		files, err := conn.FileList(ctx, urls)
 		if err != nil {

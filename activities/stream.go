@@ -253,5 +253,5 @@ func backupSetOf(b *sqlserver.BackupSet) protocol.BackupSet {
 		DifferentialBaseGUID: b.DifferentialBaseGUID, BackupSetGUID: b.BackupSetGUID, DatabaseGUID: b.DatabaseGUID,
 		FamilyGUID: b.FamilyGUID, Start: b.Start, Finish: b.Finish, SizeBytes: b.SizeBytes, HasChecksums: b.HasChecksums,
 		RecoveryModel: b.RecoveryModel, FirstForkGUID: b.FirstForkGUID, ForkGUID: b.ForkGUID, ForkPointLSN: b.ForkPointLSN,
-		ForkTime: b.ForkTime}
+		ForkTime: b.ForkTime, UTCOffsetMinutes: &b.UTCOffsetMinutes}
 }

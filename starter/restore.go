@@ -30,9 +30,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
   starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-files /var/backups/salesdb`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if at != "" {
-				t, err := time.Parse(time.RFC3339Nano, at)
+				t, err := parseInstant(at)
 				if err != nil {
-					return fmt.Errorf("--at %q: give an RFC 3339 time such as 2026-11-26T10:15:30Z (SQL Server's clock)", at)
+					return err
 				}
 				in.At = &t
 			}
@@ -48,7 +48,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&in.Instance, "instance", "", "instance of the protected database")
 	f.StringVar(&in.Database, "database", "", "the protected database")
-	f.StringVar(&at, "at", "", "restore to this instant (RFC 3339, SQL Server's clock)")
+	f.StringVar(&at, "at", "", "restore to this instant: RFC 3339 with Z or a UTC offset, e.g. 2026-11-26T10:15:30Z")
 	f.StringVar(&in.PointID, "point", "", "restore to this recovery point")
 	f.StringVar(&in.TargetInstance, "to-instance", "", "restore onto another registered instance")
 	f.StringVar(&in.TargetVM, "to-vm", "", "VM of the target instance's agent (default: its machine name)")

@@ -73,13 +73,14 @@ func (w *workload) digestOf(db string) digest {
 	return d
 }
 
-// now is SQL Server's own clock, the one msdb's backup times and STOPAT use: the product
-// takes restore instants on that clock, written as RFC 3339 (README, "Restore a database").
-// SYSDATETIME() carries no offset, so its wall-clock fields are kept and labelled UTC.
+// now is SQL Server's own clock as an instant: restore instants are instants (RFC 3339 with
+// an offset; the agent converts them to the server's local time for STOPAT), so the suite
+// reads SYSUTCDATETIME(), which is UTC whatever the VM's time zone (SYSDATETIME() is local).
+// It carries no offset, so its wall-clock fields are kept and labelled UTC.
 func (w *workload) now() time.Time {
 	w.tg.t.Helper()
 	var t time.Time
-	require.NoError(w.tg.t, w.tg.sql.QueryRow("SELECT SYSDATETIME()").Scan(&t))
+	require.NoError(w.tg.t, w.tg.sql.QueryRow("SELECT SYSUTCDATETIME()").Scan(&t))
 	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
 }
 

@@ -19,7 +19,11 @@ import (
 // is the shorter chain, and it restored L1's content and reported success. The instant
 // belongs to the timeline that was live then: full → L1 → L2 → tail-log.
 func TestInstantBeforeAnOverwriteRestoreIsRestoredFromItsOwnTimeline(t *testing.T) {
-	s := newStack(t)
+	forkTimelines(t)
+}
+
+func forkTimelines(t *testing.T, opts ...stackOption) {
+	s := newStack(t, opts...)
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Forked", DataPages: 512})

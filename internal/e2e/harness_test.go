@@ -135,7 +135,25 @@ var containerSeq struct {
 }
 
 // newStack builds a stack with its own vault container, simulator and in-process workers.
-func newStack(t *testing.T) *stack {
+// stackConfig is what a test may change of a stack's simulated server.
+type stackConfig struct {
+	start time.Time      // the simulator clock's start
+	zone  *time.Location // the instance's time zone (nil: UTC)
+}
+
+type stackOption func(*stackConfig)
+
+// inZone puts the stack's instance on a VM whose clock runs in loc.
+func inZone(loc *time.Location) stackOption { return func(c *stackConfig) { c.zone = loc } }
+
+// startingAt starts the simulator's clock at t.
+func startingAt(t time.Time) stackOption { return func(c *stackConfig) { c.start = t } }
+
+func newStack(t *testing.T, opts ...stackOption) *stack {
+	cfg := stackConfig{start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	for _, o := range opts {
+		o(&cfg)
+	}
 	svc := services(t)
 	containerSeq.Lock()
 	containerSeq.n++
@@ -160,13 +178,14 @@ func newStack(t *testing.T) *stack {
 	pool := x509.NewCertPool()
 	require.True(t, pool.AppendCertsFromPEM(caPEM))
 
-	s.clock = sqlsim.NewManualClock(time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC))
+	s.clock = sqlsim.NewManualClock(cfg.start)
 	// No shared name resolution: each agent listens on port 443 of a loopback address of its
 	// own and its instance's machine maps agentHost there (startAgentFor), as each VM's hosts
 	// file does.
 	s.sim = sqlsim.New(sqlsim.Config{Clock: s.clock, TrustedRoots: pool})
 	t.Cleanup(func() { _ = s.sim.Close() })
-	s.inst, err = s.sim.StartInstance(sqlsim.InstanceConfig{Machine: vm, Logins: []sqlsim.Login{{Name: sqlLogin, Password: sqlPassword, Sysadmin: true}}})
+	s.inst, err = s.sim.StartInstance(sqlsim.InstanceConfig{Machine: vm, Logins: []sqlsim.Login{{Name: sqlLogin, Password: sqlPassword, Sysadmin: true}},
+		Location: cfg.zone})
 	require.NoError(t, err)
 	s.sqlDB, err = sql.Open("sqlserver", s.inst.DSN(sqlLogin, sqlPassword, ""))
 	require.NoError(t, err)

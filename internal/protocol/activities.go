@@ -68,6 +68,9 @@ type BackupSet struct {
 	ForkGUID      string     `json:"recoveryForkGuid,omitempty"`
 	ForkPointLSN  string     `json:"forkPointLsn,omitempty"`
 	ForkTime      *time.Time `json:"forkTime,omitempty"`
+	// UTCOffsetMinutes is the server's local time minus UTC when the backup ran; Start and
+	// Finish are UTC already (the agent converts msdb's local times).
+	UTCOffsetMinutes *int `json:"utcOffsetMinutes,omitempty"`
 }
 
 // Stripe is one committed stripe in the vault (its block map lives in the index blob).

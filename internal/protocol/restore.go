@@ -29,6 +29,10 @@ const (
 	// ErrPlanMismatch: a step's manifest does not say what the plan was made from (the
 	// listing's summary of that point disagrees with the manifest). The step refuses to run.
 	ErrPlanMismatch = "RestorePlanDoesNotMatchManifest"
+	// ErrAmbiguousServerTime: the instant lies in a log backup across which SQL Server's
+	// clock changed its UTC offset (a daylight-saving change). STOPAT is a local time with no
+	// offset, so the local time of the instant may name another instant in that log.
+	ErrAmbiguousServerTime = "AmbiguousServerTime"
 )
 
 // RestoreInput starts sqlvault.Restore. JSON examples:
@@ -129,11 +133,19 @@ type RestoreStepPlan struct {
 	FirstLSN string     `json:"firstLsn"`
 	LastLSN  string     `json:"lastLsn"`
 	StopAt   *time.Time `json:"stopAt,omitempty"`
+	// StopAtLocal is StopAt on the clock of the server that wrote the log (its local time,
+	// LocalTimeLayout), set on the one log step that stops inside its log: RESTORE LOG takes
+	// STOPAT as a local datetime. Empty in plans made before it existed: StopAt's UTC
+	// reading is used then, as it was.
+	StopAtLocal string `json:"stopAtLocal,omitempty"`
 	// SummaryDigest fingerprints everything the plan knew of the point
 	// (vault.PointSummary.Digest): the step checks it, with Type and the LSNs, against the
 	// manifest it restores from. Empty in plans made before it existed.
 	SummaryDigest string `json:"summaryDigest,omitempty"`
 }
+
+// LocalTimeLayout writes a reading of SQL Server's clock (no offset: datetime has none).
+const LocalTimeLayout = "2006-01-02T15:04:05.999999999"
 
 // RestorePlan is the chain the planner chose.
 type RestorePlan struct {

@@ -24,7 +24,8 @@ type RestoreCommand struct {
 	Moves      []Move
 	Replace    bool
 	NoRecovery bool
-	// StopAt is a point in time on the server's clock (msdb's times are the same clock).
+	// StopAt is a reading of the clock of the server that wrote the backup (its local time,
+	// see ToLocal): STOPAT is a datetime, with no offset, compared with the times in the log.
 	StopAt *time.Time
 	Stats  int
 }
@@ -156,7 +157,7 @@ type TargetState struct {
 // RestoredSet is a backup set as msdb.dbo.backupset recorded it when it was restored.
 type RestoredSet struct {
 	FirstLSN, LastLSN string
-	StopAt            *time.Time // restorehistory.stop_at
+	StopAt            *time.Time // restorehistory.stop_at: the server's local time, no offset
 }
 
 // Target reads the target database's state.

@@ -314,13 +314,22 @@ type BackupSet struct {
 	BackupSetGUID        string
 	DatabaseGUID         string
 	FamilyGUID           string
-	Start, Finish        time.Time
-	SizeBytes            int64
-	CompressedBytes      int64 // backup_size when msdb has NULL (after an msdb upgrade)
-	HasChecksums         bool
-	RecoveryModel        string
-	Families             int // backupmediaset.media_family_count: the stripes of the media set
-	Devices              []string
+	// Start and Finish are instants (UTC). msdb's backup_start_date and backup_finish_date
+	// are the server's local time with no offset (see localtime.go); they are converted with
+	// UTCOffsetMinutes.
+	Start, Finish time.Time
+	// UTCOffsetMinutes is the server's local time minus UTC when the backup ran, from
+	// backupset.time_zone, or the server's current offset when msdb does not know it.
+	UTCOffsetMinutes int
+	// LocalStart is backup_start_date as msdb holds it (the server's wall clock), to compare
+	// with other msdb dates.
+	LocalStart      time.Time
+	SizeBytes       int64
+	CompressedBytes int64 // backup_size when msdb has NULL (after an msdb upgrade)
+	HasChecksums    bool
+	RecoveryModel   string
+	Families        int // backupmediaset.media_family_count: the stripes of the media set
+	Devices         []string
 	// FirstForkGUID and ForkGUID are backupset's first_recovery_fork_guid and
 	// last_recovery_fork_guid; ForkPointLSN is fork_point_lsn, set ("" otherwise) when they
 	// differ: the backup spans the point where a restore recovered and began a new recovery
@@ -354,7 +363,7 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		bs.differential_base_guid, bs.backup_set_uuid, bs.database_guid, bs.family_guid,
 		bs.backup_start_date, bs.backup_finish_date, CAST(bs.backup_size AS bigint), CAST(bs.compressed_backup_size AS bigint),
 		bs.has_backup_checksums, bs.recovery_model, CAST(ms.media_family_count AS int), mf.physical_device_name,
-		bs.first_recovery_fork_guid, bs.last_recovery_fork_guid, CAST(bs.fork_point_lsn AS nvarchar(40)), bs.database_name
+		bs.first_recovery_fork_guid, bs.last_recovery_fork_guid, CAST(bs.fork_point_lsn AS nvarchar(40)), bs.database_name, CAST(bs.time_zone AS int)
 		FROM msdb.dbo.backupset AS bs
 		JOIN msdb.dbo.backupmediaset AS ms ON ms.media_set_id = bs.media_set_id
 		JOIN msdb.dbo.backupmediafamily AS mf ON mf.media_set_id = bs.media_set_id
@@ -367,9 +376,10 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	var forkPoint sql.NullString
 	var dbName string
 	var compressed sql.NullInt64
+	var tz sql.NullInt32
 	err := row.Scan(&b.ID, &b.Type, &b.CopyOnly, &b.FirstLSN, &b.LastLSN, &b.CheckpointLSN, &dbLSN, &diffLSN,
 		&diffGUID, &setGUID, &dbGUID, &famGUID, &b.Start, &b.Finish, &b.SizeBytes, &compressed, &b.HasChecksums,
-		&b.RecoveryModel, &b.Families, &device, &firstFork, &lastFork, &forkPoint, &dbName)
+		&b.RecoveryModel, &b.Families, &device, &firstFork, &lastFork, &forkPoint, &dbName, &tz)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, nil
 	}
@@ -377,6 +387,15 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		return nil, Classify(err)
 	}
 	b.DatabaseBackupLSN, b.DifferentialBaseLSN = dbLSN.String, diffLSN.String
+	off, known := offsetFromTimeZone(tz)
+	if !known {
+		if off, err = c.UTCOffset(ctx); err != nil {
+			return nil, err
+		}
+	}
+	b.UTCOffsetMinutes = off
+	b.LocalStart = wallClock(b.Start)
+	b.Start, b.Finish = FromLocal(b.Start, off), FromLocal(b.Finish, off)
 	// compressed_backup_size is NULL after an msdb upgrade, which Microsoft documents as
 	// "an uncompressed backup": the stored size is then the backup size.
 	b.CompressedBytes = b.SizeBytes
@@ -389,7 +408,7 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	b.FirstForkGUID, b.ForkGUID = guidString(firstFork), guidString(lastFork)
 	if b.FirstForkGUID != "" && b.ForkGUID != "" && !strings.EqualFold(b.FirstForkGUID, b.ForkGUID) {
 		b.ForkPointLSN = forkPoint.String
-		t, err := c.ForkStart(ctx, dbName, b.Start)
+		t, err := c.ForkStart(ctx, dbName, b.LocalStart, b.Start, off)
 		if err != nil {
 			return nil, err
 		}
@@ -398,24 +417,44 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 	return &b, nil
 }
 
-// ForkStart is the instant from which a recovery fork of database that began before
-// backupStart holds changes, as msdb tells it: the start of the newest restore step into
-// the database before the backup (msdb.dbo.restorehistory.restore_date). The fork began when
+// ForkStart is the instant from which a recovery fork of database that began before the
+// backup (backup_start_date localStart on the server's clock, instant start, server offset
+// offset) holds changes, as msdb tells it: the start of the newest restore step into the
+// database before the backup (msdb.dbo.restorehistory.restore_date). The fork began when
 // that restore sequence recovered, which is at or after the step's start; nothing was
 // written to the database in between, as it was RESTORING. nil when msdb has no such row
 // (history purged, or recovered by RESTORE … WITH RECOVERY alone, which restores no
 // backup set): then no instant before the backup is credited to the fork.
-func (c *Conn) ForkStart(ctx context.Context, database string, backupStart time.Time) (*time.Time, error) {
+//
+// restore_date is local time with no offset, and msdb does not record the offset of a
+// restore. It is converted with the smallest of the offsets known around it (the backup's,
+// and that of the newest backup on the server that started before the restore): a smaller
+// offset gives a later instant, and a fork start that is late only leaves instants
+// unrestorable, while one that is early would credit the fork with instants it never held.
+func (c *Conn) ForkStart(ctx context.Context, database string, localStart, start time.Time, offset int) (*time.Time, error) {
 	var t sql.NullTime
 	err := c.db.QueryRowContext(ctx, `SELECT MAX(restore_date) FROM msdb.dbo.restorehistory
-		WHERE destination_database_name = @p1 AND restore_date <= @p2`, database, backupStart).Scan(&t)
+		WHERE destination_database_name = @p1 AND restore_date <= @p2`, database, mssql.DateTime1(localStart)).Scan(&t)
 	if err != nil {
 		return nil, Classify(err)
 	}
 	if !t.Valid {
 		return nil, nil
 	}
-	return &t.Time, nil
+	var tz sql.NullInt32
+	err = c.db.QueryRowContext(ctx, `SELECT TOP (1) CAST(time_zone AS int) FROM msdb.dbo.backupset
+		WHERE backup_start_date <= @p1 ORDER BY backup_start_date DESC`, mssql.DateTime1(wallClock(t.Time))).Scan(&tz)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return nil, Classify(err)
+	}
+	if before, known := offsetFromTimeZone(tz); known && before < offset {
+		offset = before
+	}
+	fork := FromLocal(t.Time, offset)
+	if fork.After(start) {
+		fork = start // the fork began before its first backup did
+	}
+	return &fork, nil
 }
 
 func guidString(g mssql.NullUniqueIdentifier) string {
@@ -550,9 +589,9 @@ func (c *Conn) LogBackupBytes(ctx context.Context, db Database) (int64, error) {
 	return int64(mb.Float64 * (1 << 20)), nil
 }
 
-// Now is the server's clock (msdb's times are on it).
+// Now is the server's clock, as an instant (SYSUTCDATETIME: SYSDATETIME is local time).
 func (c *Conn) Now(ctx context.Context) (time.Time, error) {
 	var t time.Time
-	err := c.db.QueryRowContext(ctx, "SELECT SYSDATETIME()").Scan(&t)
-	return t, Classify(err)
+	err := c.db.QueryRowContext(ctx, "SELECT SYSUTCDATETIME()").Scan(&t)
+	return wallClock(t), Classify(err)
 }

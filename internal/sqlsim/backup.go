@@ -501,6 +501,7 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 	c := sh.content
 	now := in.sim.Now()
 	h.BackupStartDate = now
+	h.TimeZone = in.zoneName()
 	h.Seed, h.DataPages = c.Seed(), c.DataPages()
 	p := &plannedBackup{}
 	switch typ {
@@ -770,7 +771,7 @@ func (in *Instance) recordBackup(db *Database, h media.Header, tr media.Trailer,
 		databaseBackupLSN: sh.extOrNull(h.DatabaseBackupLSN), forkGUID: h.RecoveryForkGUID, firstForkGUID: h.FirstRecoveryForkGUID,
 		forkPointLSN: sh.extOrNull(h.ForkPointLSN),
 		checksums:    h.HasBackupChecksums, copyOnly: h.IsCopyOnly, readOnly: db.readOnly, recovery: h.RecoveryModel,
-		size: tr.BackupSize, compressed: written, collation: h.Collation,
+		size: tr.BackupSize, compressed: written, collation: h.Collation, zone: in.zone(),
 	}
 	if h.BackupType == 5 {
 		row.diffBaseLSN = sh.ext(h.DifferentialBaseLSN)

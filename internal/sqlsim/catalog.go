@@ -135,7 +135,12 @@ func (e *env) Function(name tsql.Name, args []any) (any, sqltypes.Type, bool, er
 	}
 	switch fn {
 	case "getdate", "sysdatetime", "getutcdate", "sysutcdatetime", "current_timestamp":
-		t := in.sim.Now()
+		// GETDATE/SYSDATETIME/CURRENT_TIMESTAMP: the server's local time; GETUTCDATE and
+		// SYSUTCDATETIME: UTC (see zone.go for the source).
+		t := in.localNow()
+		if fn == "getutcdate" || fn == "sysutcdatetime" {
+			t = t.UTC()
+		}
 		if fn == "getdate" || fn == "getutcdate" || fn == "current_timestamp" {
 			return t, sqltypes.DateTime, true, nil
 		}
@@ -339,7 +344,7 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 				group = db.ag.databaseGUID(db.name)
 			}
 			t.Rows = append(t.Rows, []any{
-				db.name, db.id, intOrNull(db.snapshotOf), db.created, uint8(160), "SQL_Latin1_General_CP1_CI_AS",
+				db.name, db.id, intOrNull(db.snapshotOf), in.local(db.created), uint8(160), "SQL_Latin1_General_CP1_CI_AS",
 				db.userAccess, db.readOnly || db.snapshotOf != 0, stateCode(db.state), db.state, recoveryCode(db.recovery),
 				db.recovery, db.standby, replica, group, "NOTHING",
 			})
@@ -446,7 +451,7 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 			col("percent_complete", sqltypes.Float), col("start_time", sqltypes.DateTime), nvarchar("status", 30),
 		}}
 		for id, r := range in.requests {
-			t.Rows = append(t.Rows, []any{int16(id), r.command, int16(r.dbID), r.percent(), r.start, "running"})
+			t.Rows = append(t.Rows, []any{int16(id), r.command, int16(r.dbID), r.percent(), in.local(r.start), "running"})
 		}
 		return t
 	case "availability_groups", "availability_replicas", "dm_hadr_availability_replica_states",
@@ -500,7 +505,7 @@ func (in *Instance) msdbTable(object string) *query.Table {
 			if !r.stopAt.IsZero() {
 				stop = r.stopAt
 			}
-			t.Rows = append(t.Rows, []any{r.id, r.date, r.dest, r.user, r.backupSetID, r.typ, r.replace, r.recovery, stop})
+			t.Rows = append(t.Rows, []any{r.id, in.local(r.date), r.dest, r.user, r.backupSetID, r.typ, r.replace, r.recovery, stop})
 		}
 		return t
 	}

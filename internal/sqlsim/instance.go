@@ -111,6 +111,8 @@ func (in *Instance) serve(l net.Listener) {
 		VersionMajor: major,
 		VersionMinor: minor,
 		VersionBuild: build,
+		// datetime parameters carry no zone: they are readings of this server's clock.
+		Location: in.zone(),
 	})
 	go func() {
 		defer close(in.done)

@@ -76,6 +76,9 @@ type backupSetRow struct {
 	// upgraded: the row predates an msdb upgrade (SimulateMsdbUpgrade), which leaves the
 	// columns Microsoft documents as nullable NULL.
 	upgraded bool
+	// zone is the zone of the server that took the backup: its dates are that server's
+	// local time, and time_zone is its offset (zone.go).
+	zone *time.Location
 }
 
 var backupsetColumns = []sqltypes.Column{
@@ -96,6 +99,7 @@ var backupsetColumns = []sqltypes.Column{
 	nvarchar("recovery_model", 60), sqltypes.Column{Name: "backup_size", Type: sqltypes.Numeric, Precision: 20},
 	sqltypes.Column{Name: "compressed_backup_size", Type: sqltypes.Numeric, Precision: 20},
 	nvarchar("collation_name", 128), col("compatibility_level", sqltypes.TinyInt),
+	col("time_zone", sqltypes.SmallInt),
 }
 
 func (r *backupSetRow) row() []any {
@@ -106,11 +110,26 @@ func (r *backupSetRow) row() []any {
 	return []any{
 		r.id, r.uuid, r.mediaSetID, first, last, r.name, r.description, r.user,
 		uint8(r.major), uint8(r.minor), int16(r.build), r.server, r.machine,
-		r.database, r.databaseGUID, r.familyGUID, r.created, r.start, r.finish, r.typ,
+		r.database, r.databaseGUID, r.familyGUID, r.local(r.created), r.local(r.start), r.local(r.finish), r.typ,
 		r.firstLSN, r.lastLSN, r.checkpointLSN, r.databaseBackupLSN, r.diffBaseLSN, r.diffBaseGUID,
 		r.firstForkGUID, r.forkGUID, r.forkPointLSN, r.beginsLogChain, r.checksums, r.copyOnly, false, r.readOnly, false,
 		r.recovery, decimalInt(r.size), compressed, r.collation, uint8(160),
+		tzIntervals(r.start, r.loc()),
 	}
+}
+
+func (r *backupSetRow) loc() *time.Location {
+	if r.zone == nil {
+		return time.UTC
+	}
+	return r.zone
+}
+
+func (r *backupSetRow) local(t time.Time) time.Time {
+	if t.IsZero() {
+		return t
+	}
+	return t.In(r.loc())
 }
 
 // request is a running BACKUP or RESTORE as sys.dm_exec_requests shows it.

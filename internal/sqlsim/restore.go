@@ -33,7 +33,7 @@ type restoreOptions struct {
 	replace, noRecovery, recoverySet bool
 	stats                            int
 	move                             map[string]string // logical (upper) → physical
-	stopAt                           *time.Time
+	stopAt                           *stopPoint
 	stopAtLSN                        *sqltypes.Decimal
 	stopBefore                       bool
 }
@@ -84,8 +84,9 @@ func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
 			if err != nil {
 				return o, sqlErr(4338, "The STOPAT clause specifies an invalid point in time: %v.", displayValue(v))
 			}
-			tm := cv.(time.Time)
-			o.stopAt = &tm
+			// datetime has no zone: the value is a wall-clock reading on the clock of the
+			// server that wrote the backup (see zone.go).
+			o.stopAt = &stopPoint{wall: wallOf(cv.(time.Time))}
 		case "STOPATMARK", "STOPBEFOREMARK":
 			s, err := x.evalString(opt.Value)
 			if err != nil {
@@ -263,7 +264,7 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 			nvarchar("MediaDescription", 255), nvarchar("SoftwareName", 128), col("SoftwareVendorId", sqltypes.Int),
 			col("MediaDate", sqltypes.DateTime), col("Mirror_Count", sqltypes.Int), col("IsCompressed", sqltypes.Bit),
 		}, Rows: [][]any{{nil, h.MediaSetGUID, int32(h.StripeCount), int32(1), h.FamilyGUID, int32(1),
-			uint8(0), nil, "Microsoft SQL Server", int32(4608), h.BackupStartDate, int32(1), h.Compressed}}}
+			uint8(0), nil, "Microsoft SQL Server", int32(4608), h.BackupStartDate.In(headerZone(h)), int32(1), h.Compressed}}}
 	}
 	if err := x.w.Columns(t.Columns); err != nil {
 		return err
@@ -321,9 +322,9 @@ func headerOnly(h media.Header, tr media.Trailer) *query.Table {
 	}
 	t.Rows = [][]any{{
 		nilIfEmpty(h.BackupName), nilIfEmpty(h.BackupDescription), int16(h.BackupType), nil, h.Compressed, int16(1),
-		uint8(headerDeviceType(h)), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate,
+		uint8(headerDeviceType(h)), h.UserName, h.ServerName, h.DatabaseName, int32(957), h.DatabaseCreationDate.In(headerZone(h)),
 		decimalInt(tr.BackupSize), extLSN(h, h.FirstLSN), extLSN(h, h.LastLSN), extLSN(h, h.CheckpointLSN),
-		extLSNOrNull(h, h.DatabaseBackupLSN), h.BackupStartDate, tr.BackupFinishDate, uint8(h.CompatibilityLevel),
+		extLSNOrNull(h, h.DatabaseBackupLSN), h.BackupStartDate.In(headerZone(h)), tr.BackupFinishDate.In(headerZone(h)), uint8(h.CompatibilityLevel),
 		int32(h.SoftwareVersionMajor), int32(h.SoftwareVersionMinor), int32(h.SoftwareVersionBuild), h.MachineName,
 		h.RecoveryForkGUID, h.Collation, h.FamilyGUID, h.IsReadOnly, h.HasBackupChecksums, h.IsDamaged, false,
 		h.IsCopyOnly, h.FirstRecoveryForkGUID, extLSNOrNull(h, h.ForkPointLSN), h.RecoveryModel, diffBase, diffGUID, desc, h.BackupSetGUID,
@@ -558,7 +559,7 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 				return nil, nil, sqlErr(3159, "The tail of the log for the database \"%s\" has not been backed up. Use BACKUP LOG WITH NORECOVERY to backup the log if it contains work you do not want to lose. Use the WITH REPLACE or WITH STOPAT clause of the RESTORE statement to just overwrite the contents of the log.", db.name)
 			}
 		}
-		if o.stopAt != nil && o.stopAt.Before(h.BackupStartDate) {
+		if o.stopAt != nil && o.stopAt.before(h.BackupStartDate, headerZone(h)) {
 			return nil, nil, sqlErr(4338, "The STOPAT clause specifies a point too early to allow this backup set to be restored. Choose a different stop point or use RESTORE DATABASE WITH RECOVERY to recover at the current point.")
 		}
 		files, err := in.restoreFilesLocked(h, o, db)
@@ -597,7 +598,7 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 			if rs.diffApplied || rs.logApplied || rs.baseCheckpoint != h.DifferentialBaseLSN {
 				return nil, nil, sqlErr(3136, "This differential backup cannot be restored because the database has not been restored to the correct earlier state.")
 			}
-			if o.stopAt != nil && o.stopAt.Before(h.BackupStartDate) {
+			if o.stopAt != nil && o.stopAt.before(h.BackupStartDate, headerZone(h)) {
 				return nil, nil, sqlErr(4338, "The STOPAT clause specifies a point too early to allow this backup set to be restored. Choose a different stop point or use RESTORE DATABASE WITH RECOVERY to recover at the current point.")
 			}
 		} else {
@@ -610,7 +611,7 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 			if onOtherFork(h, rs) {
 				return nil, nil, sqlErr(4330, "This backup set cannot be applied because it is on a recovery path that is inconsistent with the database. The recovery path is the sequence of data and log backups that have brought the database to a particular recovery point. Find a compatible backup to restore, or restore the rest of the database to match a recovery point within this backup set, which will restore the database to a different point in time.")
 			}
-			if o.stopAt != nil && o.stopAt.Before(rs.lastTime) {
+			if o.stopAt != nil && o.stopAt.before(rs.lastTime, headerZone(h)) {
 				return nil, nil, sqlErr(4335, "The specified STOPAT time is too early. All or part of the database is already rolled forward beyond that point.")
 			}
 		}
@@ -777,7 +778,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 			if r.LSN < rs.redo {
 				continue // already applied by an earlier backup
 			}
-			if (o.stopAt != nil && r.Time.After(*o.stopAt)) || (stopLSN != 0 && r.LSN >= stopLSN) {
+			if (o.stopAt != nil && o.stopAt.before(r.Time, headerZone(h))) || (stopLSN != 0 && r.LSN >= stopLSN) {
 				stopped = true
 				break
 			}
@@ -789,7 +790,7 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 		}
 		// A stop point after this log's last record but before the log backup was taken is
 		// inside this log too: nothing happened in between.
-		if !stopped && o.stopAt != nil && o.stopAt.Before(h.BackupStartDate) {
+		if !stopped && o.stopAt != nil && o.stopAt.before(h.BackupStartDate, headerZone(h)) {
 			stopped = true
 		}
 		if !stopped {
@@ -813,20 +814,13 @@ func (x *executor) applyRestore(db *Database, h media.Header, tr media.Trailer, 
 	in.msdb.restores = append(in.msdb.restores, restoreRow{
 		id: int32(len(in.msdb.restores) + 1), date: in.sim.Now(), dest: db.name, user: x.s.login,
 		backupSetID: in.restoredSetLocked(h, tr, devices), typ: map[int]string{1: "D", 2: "L", 5: "I"}[h.BackupType],
-		replace: o.replace, recovery: !o.noRecovery, stopAt: derefTime(o.stopAt),
+		replace: o.replace, recovery: !o.noRecovery, stopAt: o.stopAt.wallIn(in.zone()),
 	})
 	if !o.noRecovery && !out.needMore {
 		db.recoverLocked()
 		out.recovered = true
 	}
 	return out, nil
-}
-
-func derefTime(t *time.Time) time.Time {
-	if t == nil {
-		return time.Time{}
-	}
-	return *t
 }
 
 // restoredSetLocked returns the msdb backupset row of a restored backup set, adding it (with
@@ -855,7 +849,7 @@ func (in *Instance) restoredSetLocked(h media.Header, tr media.Trailer, devices 
 		checkpointLSN: dec(h.CheckpointLSN), databaseBackupLSN: extLSNOrNull(h, h.DatabaseBackupLSN),
 		forkGUID: h.RecoveryForkGUID, firstForkGUID: h.FirstRecoveryForkGUID, checksums: h.HasBackupChecksums,
 		copyOnly: h.IsCopyOnly, readOnly: h.IsReadOnly, recovery: h.RecoveryModel, size: tr.BackupSize,
-		compressed: tr.CompressedBackupSize, collation: h.Collation,
+		compressed: tr.CompressedBackupSize, collation: h.Collation, zone: headerZone(h),
 	}
 	if h.BackupType == 5 {
 		row.diffBaseLSN, row.diffBaseGUID = dec(h.DifferentialBaseLSN), h.DifferentialBaseGUID

@@ -213,6 +213,9 @@ type InstanceConfig struct {
 	// Clustered makes the instance report itself as a failover cluster instance
 	// (SERVERPROPERTY('IsClustered') = 1), which the product must refuse.
 	Clustered bool
+	// Location is the instance's time zone (the VM's local time): GETDATE(), SYSDATETIME(),
+	// msdb's dates, RESTORE HEADERONLY's dates and STOPAT are on this clock. nil is UTC.
+	Location *time.Location
 }
 
 func newGUID() sqltypes.UUID {

@@ -92,6 +92,11 @@ type BackupInfo struct {
 	ForkGUID      string     `json:"recoveryForkGuid,omitempty"`
 	ForkPointLSN  LSN        `json:"forkPointLsn,omitempty"`
 	ForkTime      *time.Time `json:"forkTime,omitempty"`
+	// ServerUTCOffsetMinutes is the SQL Server machine's local time minus UTC when the
+	// backup ran (msdb backupset.time_zone). StartTime and FinishTime are UTC; STOPAT is
+	// local time, so a point-in-time restore converts with this. nil in manifests written
+	// before it was recorded (their times are the server's local time read as UTC).
+	ServerUTCOffsetMinutes *int `json:"serverUtcOffsetMinutes,omitempty"`
 }
 
 // SpansFork reports whether the backup spans a recovery fork point.

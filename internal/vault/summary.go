@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -35,15 +36,20 @@ import (
 // "v2:" (written by this build; v1 is still read) adds the recovery forks: firstForkGuid,
 // forkGuid, forkPointLsn and forkTime (BackupInfo's fork fields). The planner needs them to
 // keep an instant on the timeline that was live at it.
+//
+// "v3:" (written by this build; v1 and v2 are still read) adds serverUtcOffsetMinutes
+// (BackupInfo.ServerUTCOffsetMinutes, a decimal integer): planning a point-in-time restore
+// turns the instant into the server's local time for STOPAT with it.
 
 // SummaryMetadataKey is the manifest blob's metadata name that holds its summary.
 const SummaryMetadataKey = "sqlvaultpoint"
 
-// summaryV1 and summaryV2 are the prefixes of the summary formats this build reads; it
-// writes v2.
+// summaryV1, summaryV2 and summaryV3 are the prefixes of the summary formats this build
+// reads; it writes v3.
 const (
 	summaryV1 = "v1:"
 	summaryV2 = "v2:"
+	summaryV3 = "v3:"
 )
 
 // ErrInvalidSummary: a manifest blob's summary metadata is of a version this build reads but
@@ -68,6 +74,8 @@ type PointSummary struct {
 	FirstForkGUID, ForkGUID string
 	ForkPointLSN            LSN
 	ForkTime                *time.Time
+	// ServerUTCOffsetMinutes as in BackupInfo (nil from a v1/v2 summary or an older manifest).
+	ServerUTCOffsetMinutes *int
 }
 
 // SummaryOf takes a manifest's summary (times in UTC).
@@ -91,12 +99,16 @@ func SummaryOf(m *Manifest) PointSummary {
 		t := b.ForkTime.UTC()
 		s.ForkTime = &t
 	}
+	if b.ServerUTCOffsetMinutes != nil {
+		off := *b.ServerUTCOffsetMinutes
+		s.ServerUTCOffsetMinutes = &off
+	}
 	return s
 }
 
 // encode is the metadata value this build writes (v2, with its prefix). The same summary
 // always encodes to the same string.
-func (s PointSummary) encode() string { return s.encodeAs(summaryV2) }
+func (s PointSummary) encode() string { return s.encodeAs(summaryV3) }
 
 // encodeAs encodes s in format version (summaryV1 leaves the fork keys out).
 func (s PointSummary) encodeAs(version string) string {
@@ -140,13 +152,16 @@ func (s PointSummary) encodeAs(version string) string {
 			set("forkTime", ts(*s.ForkTime))
 		}
 	}
+	if version == summaryV3 && s.ServerUTCOffsetMinutes != nil {
+		set("serverUtcOffsetMinutes", strconv.Itoa(*s.ServerUTCOffsetMinutes))
+	}
 	return version + v.Encode()
 }
 
 // Digest is a short fingerprint of the summary, "v2:" + 32 hex digits of the SHA-256 of its
 // v2 encoding. A restore plan carries it per step, so the step can check that the manifest
 // it reads still says exactly what the plan was made from (CheckSummaryDigest).
-func (s PointSummary) Digest() string { return s.digestAs(summaryV2) }
+func (s PointSummary) Digest() string { return s.digestAs(summaryV3) }
 
 func (s PointSummary) digestAs(version string) string {
 	h := sha256.Sum256([]byte(s.encodeAs(version)))
@@ -157,7 +172,7 @@ func (s PointSummary) digestAs(version string) string {
 // build) is m's. known is false for a digest of a version this build cannot compute, which
 // the caller then cannot check.
 func CheckSummaryDigest(m *Manifest, digest string) (match, known bool) {
-	for _, version := range []string{summaryV1, summaryV2} {
+	for _, version := range []string{summaryV1, summaryV2, summaryV3} {
 		if strings.HasPrefix(digest, version) {
 			// A v1 digest (a plan made by an earlier build) covers the v1 fields only.
 			return SummaryOf(m).digestAs(version) == digest, true
@@ -191,7 +206,7 @@ func decodeSummary(itemID, pointID string, md map[string]string) (s PointSummary
 		return PointSummary{}, false, nil
 	}
 	version := raw[:min(len(raw), len(summaryV2))]
-	if version != summaryV1 && version != summaryV2 {
+	if version != summaryV1 && version != summaryV2 && version != summaryV3 {
 		return PointSummary{}, false, nil
 	}
 	body := raw[len(version):]
@@ -215,6 +230,16 @@ func decodeSummary(itemID, pointID string, md map[string]string) (s PointSummary
 				return bad("a v1 summary has no %s", summaryKeyNames[k])
 			}
 		}
+	}
+	if off := get(kServerUTCOffset); off != "" {
+		if version != summaryV3 {
+			return bad("a %s summary has no %s", strings.TrimSuffix(version, ":"), summaryKeyNames[kServerUTCOffset])
+		}
+		n, err := strconv.Atoi(off)
+		if err != nil || n < -16*60 || n > 16*60 {
+			return bad("%s %q is not a UTC offset in minutes", summaryKeyNames[kServerUTCOffset], off)
+		}
+		s.ServerUTCOffsetMinutes = &n
 	}
 	switch c := get(kCopyOnly); c {
 	case "", "true":
@@ -280,12 +305,14 @@ const (
 	kForkGuid
 	kForkPointLsn
 	kForkTime
+	kServerUTCOffset // v3
 	nSummaryKeys
 )
 
 var summaryKeyNames = [nSummaryKeys]string{"pointId", "type", "copyOnly", "firstLsn", "lastLsn", "checkpointLsn",
 	"databaseBackupLsn", "differentialBaseLsn", "differentialBaseGuid", "backupSetGuid", "databaseGuid", "familyGuid",
-	"startTime", "finishTime", "createdAt", "retainUntil", "firstForkGuid", "forkGuid", "forkPointLsn", "forkTime"}
+	"startTime", "finishTime", "createdAt", "retainUntil", "firstForkGuid", "forkGuid", "forkPointLsn", "forkTime",
+	"serverUtcOffsetMinutes"}
 
 // queryByte: the bytes url.Values.Encode writes (unreserved, '%', '+', '=' and '&').
 var queryByte = func() (t [256]bool) {

@@ -49,6 +49,11 @@ func summaryPoints(t *testing.T, f *fixture) []*Manifest {
 		fork := time.Date(2026, 11, 26, 13, 30, 0, 5, time.FixedZone("CET", 3600))
 		m.Backup.ForkTime = &fork
 	})
+	add(6*time.Hour, BackupLog, "eastern", func(m *Manifest) {
+		m.Backup.FirstLSN, m.Backup.LastLSN, m.Backup.CheckpointLSN = "37000000029900001", "37000000039900001", "37000000035500001"
+		off := -300 // a server on New York time in winter
+		m.Backup.ServerUTCOffsetMinutes = &off
+	})
 	return out
 }
 
@@ -88,6 +93,9 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	assert.True(t, ms[5].Backup.ForkTime.Equal(*got[5].ForkTime))
 	assert.Equal(t, time.UTC, got[5].ForkTime.Location())
 	assert.Equal(t, "", got[0].FirstForkGUID)
+	require.NotNil(t, got[6].ServerUTCOffsetMinutes)
+	assert.Equal(t, -300, *got[6].ServerUTCOffsetMinutes, "the server's offset travels in the summary")
+	assert.Nil(t, got[0].ServerUTCOffsetMinutes)
 	for i, m := range ms {
 		assert.Equal(t, SummaryOf(m), got[i], "summary %d is the manifest's", i)
 	}
@@ -97,7 +105,7 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	require.NoError(t, f.store.List(ctx, PointsPrefix(f.item), func(b BlobInfo) error {
 		require.Len(t, b.Metadata, 1, b.Name)
 		v := b.Metadata[SummaryMetadataKey]
-		assert.True(t, strings.HasPrefix(v, "v2:"), v)
+		assert.True(t, strings.HasPrefix(v, "v3:"), v)
 		assert.NoError(t, CheckMetadata(b.Metadata))
 		assert.Less(t, len(v), 1024, "a summary is far below Azure's 8 KiB")
 		return nil
@@ -131,7 +139,7 @@ func TestSummaryFallsBackToManifests(t *testing.T) {
 			old++
 		case 2:
 			// A later build's format: this build does not read it and reads the manifest.
-			putOld(t, f.store, m, map[string]string{SummaryMetadataKey: "v3:whatever=it&may=be", "other": "x"})
+			putOld(t, f.store, m, map[string]string{SummaryMetadataKey: "v9:whatever=it&may=be", "other": "x"})
 			future++
 		}
 	}
@@ -229,7 +237,7 @@ func TestSummaryDigest(t *testing.T) {
 	ms := summaryPoints(t, f)
 	m := ms[2]
 	d := SummaryOf(m).Digest()
-	assert.Regexp(t, `^v2:[0-9a-f]{32}$`, d)
+	assert.Regexp(t, `^v3:[0-9a-f]{32}$`, d)
 	match, known := CheckSummaryDigest(m, d)
 	assert.True(t, match && known)
 
@@ -238,6 +246,20 @@ func TestSummaryDigest(t *testing.T) {
 	assert.Regexp(t, `^v1:[0-9a-f]{32}$`, d1)
 	match, known = CheckSummaryDigest(m, d1)
 	assert.True(t, match && known)
+
+	// A plan made by the previous build carries v2 digests: checked on the v2 fields.
+	d2 := SummaryOf(m).digestAs(summaryV2)
+	match, known = CheckSummaryDigest(m, d2)
+	assert.True(t, match && known)
+
+	// The server's UTC offset is a planning field (STOPAT's local time): v3 covers it.
+	off := 60
+	zoned := *m
+	zoned.Backup.ServerUTCOffsetMinutes = &off
+	match, _ = CheckSummaryDigest(&zoned, d)
+	assert.False(t, match, "a changed server offset changes the digest")
+	match, _ = CheckSummaryDigest(&zoned, d2)
+	assert.True(t, match, "a v2 digest does not cover it")
 
 	// The recovery forks are planning fields: a v2 digest covers them.
 	forked := *m

@@ -71,13 +71,16 @@ type Header struct {
 	FirstLSN, LastLSN, CheckpointLSN, DatabaseBackupLSN, DifferentialBaseLSN  content.LSN
 	DifferentialBaseGUID                                                      sqltypes.UUID
 	BackupStartDate                                                           time.Time
-	IsCopyOnly, HasBackupChecksums, Compressed, IsDamaged                     bool
-	SoftwareVersionMajor, SoftwareVersionMinor, SoftwareVersionBuild          int
-	CompatibilityLevel                                                        int
-	Seed                                                                      uint64
-	DataPages                                                                 int64
-	Files                                                                     []FileInfo
-	StripeCount                                                               int // families in the media set
+	// TimeZone is the IANA zone of the server that wrote the backup ("" for UTC): its
+	// dates and its log records' times are that server's local time.
+	TimeZone                                                         string `json:",omitempty"`
+	IsCopyOnly, HasBackupChecksums, Compressed, IsDamaged            bool
+	SoftwareVersionMajor, SoftwareVersionMinor, SoftwareVersionBuild int
+	CompatibilityLevel                                               int
+	Seed                                                             uint64
+	DataPages                                                        int64
+	Files                                                            []FileInfo
+	StripeCount                                                      int // families in the media set
 	// DeviceType is the device the backup was written to, as RESTORE HEADERONLY reports it
 	// (DeviceDisk, DeviceURL); 0 in media written before it was recorded (read as URL).
 	DeviceType int
