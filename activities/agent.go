@@ -63,6 +63,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
 	r.RegisterActivityWithOptions(a.Discover, activity.RegisterOptions{Name: protocol.ActivityDiscover})
 	r.RegisterActivityWithOptions(a.AvailabilityGroupView, activity.RegisterOptions{Name: protocol.ActivityAGView})
+	r.RegisterActivityWithOptions(a.DropScratchDatabase, activity.RegisterOptions{Name: protocol.ActivityDropScratchDatabase})
 }
 
 func (a *Agent) instance(name string) (*sqlserver.Conn, error) {

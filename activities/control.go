@@ -24,6 +24,9 @@ type Control struct {
 	ControlQueue string
 	// Now is the clock for manifests' createdAt (tests pin it); nil means time.Now.
 	Now func() time.Time
+	// AgentGrace is how long a VM whose agent was last seen that long ago still gets to be
+	// waited for (CheckAgent); 0 means DefaultAgentGrace.
+	AgentGrace time.Duration
 }
 
 // Register registers the control activities under their public names.
@@ -38,6 +41,8 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.ApplyRetention, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
 	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
 	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
+	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
+	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
 }
 
 func (c *Control) now() time.Time {
