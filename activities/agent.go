@@ -41,6 +41,9 @@ type Agent struct {
 	Log       *zap.Logger
 	// HeartbeatEvery is how often a stream reports progress (default 5 s).
 	HeartbeatEvery time.Duration
+	// StallAfter and StallAfterBusy bound a stream without progress (stallWatch); 0 means
+	// DefaultStallAfter and DefaultStallAfterBusy.
+	StallAfter, StallAfterBusy time.Duration
 	// BlocksInFlight is how many blocks per stripe are sealed and staged in the background
 	// while SQL Server sends the next (vault.StripeWriterOptions); 0 means 1.
 	BlocksInFlight int
