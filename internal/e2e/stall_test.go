@@ -7,6 +7,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enums "go.temporal.io/api/enums/v1"
+	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities"
@@ -115,4 +117,31 @@ func TestStalledRestoreStreamFailsTheAttemptAndIsRetried(t *testing.T) {
 	want, err := db.DigestAtLSN(last.LastLSN)
 	require.NoError(t, err)
 	assert.Equal(t, want, s.db("RStall_copy").Digest())
+}
+
+// TestScheduleSkipsAreCounted: while a scheduled run still runs (a stalled backup holds its
+// lane), the overlap policy skips the next runs; ScheduleSkips reports how many, from
+// Temporal's schedule info, for the watchdog.
+func TestScheduleSkipsAreCounted(t *testing.T) {
+	s := newStack(t)
+	ctx := context.Background()
+	id := "skips-" + s.container
+	// The action's workflow runs on a queue nobody polls: it stays running, like a stalled backup.
+	h, err := s.tc.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: id,
+		Spec:    client.ScheduleSpec{Intervals: []client.ScheduleIntervalSpec{{Every: time.Second}}},
+		Overlap: enums.SCHEDULE_OVERLAP_POLICY_SKIP,
+		Action: &client.ScheduleWorkflowAction{ID: id + "-run", Workflow: protocol.WorkflowBackup,
+			TaskQueue: "nobody-polls-" + s.container, Args: []any{s.backupInput("Nope", protocol.Log)}}})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = h.Delete(ctx) })
+	c := &activities.Control{Vault: s.repo, Temporal: s.tc}
+	require.Eventually(t, func() bool {
+		got, err := c.ScheduleSkips(ctx, protocol.ScheduleSkipsInput{ScheduleIDs: []string{id}})
+		require.NoError(t, err)
+		require.Len(t, got, 1)
+		return got[0].Actions == 1 && got[0].SkippedOverlap >= 2
+	}, 30*time.Second, 500*time.Millisecond)
+	_, err = c.ScheduleSkips(ctx, protocol.ScheduleSkipsInput{ScheduleIDs: []string{"no-such-schedule-" + s.container}})
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "no-such-schedule-"+s.container)
 }
