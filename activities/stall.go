@@ -11,14 +11,17 @@ const (
 	DefaultStallAfter = 5 * time.Minute
 	// DefaultStallAfterBusy: the longest time without a byte moved while SQL Server still
 	// reports progress (percent_complete rising: reading the data files, zeroing files,
-	// redoing a log), after which the stream counts as stalled anyway.
-	DefaultStallAfterBusy = 30 * time.Minute
+	// redoing a log; or at 100 while a RESTORE finishes after its last read, which can take
+	// more than half an hour on a large database — blogs.msdn.microsoft.com/ialonso/2014/06/06/
+	// "when doing a database restore, what actions is the engine taking after it gets past
+	// the 100%"), after which the stream counts as stalled anyway.
+	DefaultStallAfterBusy = 2 * time.Hour
 )
 
 // stallWatch decides when a stream has stalled. A stream makes progress when bytes cross
 // the endpoint or SQL Server's STATS percent rises. Without that for after, it still counts
 // as working while SQL Server's percent_complete (sys.dm_exec_requests) rises at least once
-// per after, up to busyAfter without bytes.
+// per after, or stays at 100 (the work after the last read), up to busyAfter without bytes.
 type stallWatch struct {
 	after, busyAfter time.Duration
 
@@ -61,7 +64,7 @@ func (w *stallWatch) observe(now time.Time, bytes int64, percent int, probe func
 		// First look since bytes stopped: SQL Server gets a full window to show progress.
 		w.sqlPercent, w.sqlMoveAt = p, now
 		return false, idle
-	case ok && p > w.sqlPercent:
+	case ok && (p > w.sqlPercent || p >= 100):
 		w.sqlPercent, w.sqlMoveAt = p, now
 		return false, idle
 	}

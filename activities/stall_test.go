@@ -53,6 +53,17 @@ func TestStallWatch(t *testing.T) {
 		stuck, _ = w.observe(at(150*time.Second), 100, 3, func() (float64, bool) { return 41, true })
 		assert.True(t, stuck)
 	})
+	t.Run("RESTORE past its last read (100 percent) is working, up to the longer limit", func(t *testing.T) {
+		w := newStallWatch(time.Minute, 10*time.Minute, t0)
+		w.observe(t0, 100, 100, noRequest)
+		done := func() (float64, bool) { return 100, true }
+		for d := time.Minute; d < 10*time.Minute; d += 30 * time.Second {
+			stuck, _ := w.observe(at(d), 100, 100, done)
+			assert.False(t, stuck, "at %s", d)
+		}
+		stuck, _ := w.observe(at(10*time.Minute), 100, 100, done)
+		assert.True(t, stuck)
+	})
 	t.Run("STATS percent counts as progress", func(t *testing.T) {
 		w := newStallWatch(time.Minute, 10*time.Minute, t0)
 		for i := 1; i <= 30; i++ {

@@ -108,7 +108,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 		return nil, nil, err
 	}
 	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
-		BlocksInFlight: cfg.Agent.BlocksInFlight}
+		BlocksInFlight: cfg.Agent.BlocksInFlight, StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy}
 	closeAll := func() {
 		_ = ep.Close()
 		for _, in := range a.Instances {
