@@ -27,6 +27,9 @@ type Control struct {
 	// AgentGrace is how long a VM whose agent was last seen that long ago still gets to be
 	// waited for (CheckAgent); 0 means DefaultAgentGrace.
 	AgentGrace time.Duration
+	// AgentSettle is how long CheckAgent waits for a first poller before AgentUnavailable;
+	// 0 means DefaultAgentSettle.
+	AgentSettle time.Duration
 }
 
 // Register registers the control activities under their public names.

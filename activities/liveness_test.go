@@ -42,7 +42,7 @@ func TestCheckAgent(t *testing.T) {
 	now := time.Now().UTC()
 	repo := vault.NewRepository(vault.NewMemStore(), nil)
 	tc := &pollersClient{pollers: map[string][]time.Time{protocol.AgentTaskQueue("SQLVM1"): {now.Add(-20 * time.Second), now.Add(-3 * time.Second)}}}
-	c := &Control{Vault: repo, Temporal: tc}
+	c := &Control{Vault: repo, Temporal: tc, AgentSettle: 50 * time.Millisecond}
 
 	// Polled now: alive, and the vault remembers it.
 	res, err := c.CheckAgent(ctx, protocol.CheckAgentInput{VM: "SQLVM1"})
@@ -84,6 +84,30 @@ func TestCheckAgent(t *testing.T) {
 	c.AgentGrace = 5 * time.Minute
 	_, err = c.CheckAgent(ctx, protocol.CheckAgentInput{VM: "SQLVM1"})
 	assert.Equal(t, protocol.ErrAgentUnavailable, protocol.ErrorType(err))
+}
+
+// startingClient lists no poller until its third DescribeTaskQueue: an agent starting up.
+type startingClient struct {
+	client.Client
+	calls int
+}
+
+func (p *startingClient) DescribeTaskQueue(context.Context, string, enumspb.TaskQueueType) (*workflowservice.DescribeTaskQueueResponse, error) {
+	p.calls++
+	if p.calls < 3 {
+		return &workflowservice.DescribeTaskQueueResponse{}, nil
+	}
+	return &workflowservice.DescribeTaskQueueResponse{Pollers: []*taskqueuepb.PollerInfo{{LastAccessTime: timestamppb.Now()}}}, nil
+}
+
+// An agent that starts while the check runs is found: the check looks again for AgentSettle.
+func TestCheckAgentWaitsForAnAgentStartingNow(t *testing.T) {
+	tc := &startingClient{}
+	c := &Control{Vault: vault.NewRepository(vault.NewMemStore(), nil), Temporal: tc, AgentSettle: 5 * time.Second}
+	res, err := c.CheckAgent(context.Background(), protocol.CheckAgentInput{VM: "NEWVM"})
+	require.NoError(t, err)
+	assert.True(t, res.Polling)
+	assert.Equal(t, 3, tc.calls)
 }
 
 func TestDropScratchDatabaseRefusesOtherNames(t *testing.T) {
