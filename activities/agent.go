@@ -41,6 +41,9 @@ type Agent struct {
 	Log       *zap.Logger
 	// HeartbeatEvery is how often a stream reports progress (default 5 s).
 	HeartbeatEvery time.Duration
+	// StallAfter and StallAfterBusy bound a stream without progress (stallWatch); 0 means
+	// DefaultStallAfter and DefaultStallAfterBusy.
+	StallAfter, StallAfterBusy time.Duration
 	// BlocksInFlight is how many blocks per stripe are sealed and staged in the background
 	// while SQL Server sends the next (vault.StripeWriterOptions); 0 means 1.
 	BlocksInFlight int
@@ -66,6 +69,7 @@ func (a *Agent) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
 	r.RegisterActivityWithOptions(a.Discover, activity.RegisterOptions{Name: protocol.ActivityDiscover})
 	r.RegisterActivityWithOptions(a.AvailabilityGroupView, activity.RegisterOptions{Name: protocol.ActivityAGView})
+	r.RegisterActivityWithOptions(a.DropScratchDatabase, activity.RegisterOptions{Name: protocol.ActivityDropScratchDatabase})
 }
 
 func (a *Agent) instance(name string) (*sqlserver.Conn, error) {

@@ -27,6 +27,12 @@ type Control struct {
 	// LeaseWait is how long an activity waits for another's item lease before failing
 	// retryably (0: 30 seconds).
 	LeaseWait time.Duration
+	// AgentGrace is how long a VM whose agent was last seen that long ago still gets to be
+	// waited for (CheckAgent); 0 means DefaultAgentGrace.
+	AgentGrace time.Duration
+	// AgentSettle is how long CheckAgent waits for a first poller before AgentUnavailable;
+	// 0 means DefaultAgentSettle.
+	AgentSettle time.Duration
 }
 
 // Register registers the control activities under their public names.
@@ -43,6 +49,8 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
 	r.RegisterActivityWithOptions(c.ListItemIDs, activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
 	r.RegisterActivityWithOptions(c.CancelItemBackups, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
+	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
+	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
 }
 
 func (c *Control) now() time.Time {

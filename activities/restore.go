@@ -143,6 +143,9 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if protocol.ErrorType(err) == protocol.ErrBackupStalled {
+			return res, err
+		}
 		if serr := sess.Err(); serr != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, serr, "reading the vault failed: %v", serr)
 		}

@@ -133,6 +133,9 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		if ctx.Err() != nil {
 			return res, ctx.Err()
 		}
+		if protocol.ErrorType(err) == protocol.ErrBackupStalled {
+			return res, err
+		}
 		if serr := sess.Err(); serr != nil {
 			// SQL Server only saw a failed write; the real cause is on our side.
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, serr, "writing to the vault failed: %v", serr)
@@ -192,13 +195,50 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 
 // runWithProgress runs a BACKUP or RESTORE statement while heartbeating its progress: the
 // percent comes from SQL Server's STATS messages (3211), the rest from progress(percent).
-// Heartbeats are also how a cancelled workflow reaches the statement (ATTENTION).
+// Heartbeats are also how a cancelled workflow reaches the statement (ATTENTION), so they go
+// on while the stream makes progress; when it stops (stallWatch: no bytes and no progress
+// SQL Server reports, for StallAfter), the statement is cancelled and the attempt fails with
+// BackupStalled, so the activity retries and the workflow ends instead of holding its lane
+// (and every skipped schedule run) for the 24 hours of its StartToClose.
 func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q string, args []any, progress func(percent int) protocol.StreamProgress) error {
 	var percent atomic.Int64
-	beat := func() { activity.RecordHeartbeat(ctx, progress(int(percent.Load()))) }
+	var spid atomic.Int32
+	spid.Store(-1)
+	runCtx, cancelRun := context.WithCancel(ctx)
+	defer cancelRun()
+	watch := newStallWatch(a.StallAfter, a.StallAfterBusy, time.Now())
+	var mu sync.Mutex // beat runs on the ticker and on STATS messages
+	var stalled error
+	beat := func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stalled != nil {
+			return
+		}
+		p := progress(int(percent.Load()))
+		stuck, idle := watch.observe(time.Now(), p.Bytes, p.Percent, func() (float64, bool) {
+			id := spid.Load()
+			if id < 0 {
+				return 0, false
+			}
+			pctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+			defer cancel()
+			pct, ok, err := conn.RequestPercent(pctx, int16(id))
+			return pct, ok && err == nil
+		})
+		if stuck {
+			stalled = protocol.RetryableError(protocol.ErrBackupStalled, nil,
+				"no bytes moved between SQL Server and the vault for %s (%d bytes so far, %d%%), and SQL Server reported no progress: cancelled this attempt; it is retried",
+				idle.Round(time.Second), p.Bytes, p.Percent)
+			a.logger().Warn("stream stalled; cancelling the statement", zap.Duration("idle", idle), zap.Int64("bytes", p.Bytes))
+			cancelRun()
+			return
+		}
+		activity.RecordHeartbeat(ctx, p)
+	}
 	stop := a.heartbeatLoop(ctx, beat)
 	defer stop()
-	return conn.Run(ctx, q, args, func(m sqlserver.Message) {
+	err := conn.RunOnSession(runCtx, q, args, func(id int16) { spid.Store(int32(id)) }, func(m sqlserver.Message) {
 		if m.Number == 3211 {
 			var pct int
 			if _, err := fmt.Sscanf(m.Text, "%d percent", &pct); err == nil {
@@ -207,6 +247,12 @@ func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q str
 			}
 		}
 	})
+	mu.Lock()
+	defer mu.Unlock()
+	if stalled != nil && ctx.Err() == nil {
+		return stalled
+	}
+	return err
 }
 
 func (a *Agent) heartbeatLoop(ctx context.Context, beat func()) (stop func()) {

@@ -108,7 +108,8 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 		return nil, nil, err
 	}
 	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
-		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots}
+		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
+		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy}
 	closeAll := func() {
 		_ = ep.Close()
 		for _, in := range a.Instances {

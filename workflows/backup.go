@@ -66,6 +66,9 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		return nil, err
 	}
 	log := workflow.GetLogger(ctx)
+	if err := checkAgent(ctx, vm); err != nil {
+		return nil, err
+	}
 	agentQueue := protocol.AgentTaskQueue(vm)
 
 	prepCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
@@ -110,6 +113,9 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 			log.Info("routing to the availability group's chosen replica", "group", prep.AG.Name, "replica", target, "type", typ)
 			instance = target
 			vm, _, _ = strings.Cut(target, `\`)
+			if err := checkAgent(ctx, vm); err != nil {
+				return nil, err
+			}
 			agentQueue = protocol.AgentTaskQueue(vm)
 			prepCtx = workflow.WithActivityOptions(prepCtx, workflow.ActivityOptions{TaskQueue: agentQueue,
 				ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,

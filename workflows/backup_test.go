@@ -28,6 +28,7 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(func(context.Context, protocol.CommitInput) (protocol.RecoveryPoint, error) {
 		return protocol.RecoveryPoint{}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityCommitRecoveryPoint})
+	registerAgentCheck(env)
 	return env
 }
 

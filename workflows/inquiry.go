@@ -16,6 +16,9 @@ func Inquiry(ctx workflow.Context, in protocol.InquiryInput) (*protocol.InquiryR
 	if strings.TrimSpace(in.VM) == "" {
 		return nil, temporal.NewNonRetryableApplicationError(`invalid inquiry input: "vm" is required`, protocol.ErrInvalidInput, nil)
 	}
+	if err := checkAgent(ctx, in.VM); err != nil {
+		return nil, err
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 		TaskQueue:              protocol.AgentTaskQueue(in.VM),
 		ScheduleToCloseTimeout: agentWait,

@@ -44,6 +44,9 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, in.Policy).Get(ctx, &p); err != nil {
 		return nil, err
 	}
+	if err := checkAgent(ctx, in.VM); err != nil {
+		return nil, err
+	}
 	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(in.VM),
 		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
 		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
@@ -182,6 +185,10 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 			ErrorType: protocol.ErrorType(err), Error: err.Error()})
 	}
 	for _, inst := range instances {
+		if err := checkAgent(ctx, inst.VM); err != nil {
+			workflow.GetLogger(ctx).Warn("no agent for the VM; discovery tries again next time", "vm", inst.VM, "error", err)
+			continue
+		}
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
 			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
 			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,

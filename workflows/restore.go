@@ -21,7 +21,7 @@ const (
 // RESTORE step so that a crash resumes at the step that was running, and finally recover
 // (or leave the database RESTORING). It can instead write the chain as files, or restore
 // into a scratch database to check it.
-func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreResult, error) {
+func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.RestoreResult, err error) {
 	if err := in.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
 	}
@@ -46,6 +46,10 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreR
 	userRetry := &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
 		NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), protocol.ErrNotRestorable,
 			protocol.ErrTargetExists, protocol.ErrTargetInAG, protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)}
+
+	if err := checkAgent(ctx, vm); err != nil {
+		return nil, err
+	}
 
 	// 1. The chain.
 	var plan protocol.RestorePlan
@@ -106,6 +110,15 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (*protocol.RestoreR
 	}
 
 	// 3. One activity per RESTORE, all WITH NORECOVERY; recovery is its own step.
+	// From the first RESTORE on, a verify-restore's scratch database exists: whatever ends
+	// the run (a failed step, a failed check, cancellation), it is dropped.
+	if in.Verify && workflow.GetVersion(ctx, scratchCleanupVersion, workflow.DefaultVersion, 1) == 1 {
+		defer func() {
+			if err != nil {
+				dropScratch(ctx, agentQueue, targetInstance, in.Database, targetDB)
+			}
+		}()
+	}
 	progress.Phase = protocol.PhaseRestoring
 	for i, step := range plan.Steps {
 		progress.Step, progress.PointID = i+1, step.PointID
@@ -148,4 +161,27 @@ func shortRunID(runID string) string {
 		r = r[:12]
 	}
 	return r
+}
+
+// scratchCleanupVersion gates the drop of a verify-restore's scratch database on failure
+// (issue 11 item 10) for histories recorded before it.
+const scratchCleanupVersion = "verify-scratch-cleanup"
+
+// dropScratch drops a verify-restore's scratch database after the run failed or was
+// cancelled. It runs in a disconnected context so that cancellation of the workflow does not
+// cancel the cleanup too, and retries while SQL Server still holds the database (a cancelled
+// RESTORE ends when the agent sees the cancellation at its next heartbeat). If it cannot,
+// the log says which database to drop by hand.
+func dropScratch(ctx workflow.Context, agentQueue, instance, database, scratch string) {
+	dctx, _ := workflow.NewDisconnectedContext(ctx)
+	actx := workflow.WithActivityOptions(dctx, workflow.ActivityOptions{TaskQueue: agentQueue,
+		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
+		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: 30 * time.Second,
+			NonRetryableErrorTypes: []string{protocol.ErrNotScratchDatabase, protocol.ErrInstanceNotManaged}}})
+	if err := workflow.ExecuteActivity(actx, protocol.ActivityDropScratchDatabase, protocol.DropScratchInput{
+		TargetInstance: instance, Database: database, Scratch: scratch,
+	}).Get(dctx, nil); err != nil {
+		workflow.GetLogger(ctx).Error("could not drop the verify-restore's scratch database: drop it by hand",
+			"instance", instance, "database", scratch, "error", err)
+	}
 }

@@ -10,6 +10,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/spf13/pflag"
 	"go.yaml.in/yaml/v3"
@@ -135,6 +136,12 @@ type Agent struct {
 	// background while SQL Server sends the next ones (1: one at a time). Each costs about
 	// 8 MiB per stripe; BENCHMARKS.md shows how the default was chosen.
 	BlocksInFlight int `yaml:"blocksInFlight" json:"blocksInFlight"`
+	// StallAfter fails a BACKUP or RESTORE stream's attempt (BackupStalled, retried) when no
+	// byte moved and SQL Server reported no progress for this long (e.g. "5m"); StallAfterBusy
+	// bounds the time without bytes while SQL Server still reports progress (e.g. "2h").
+	// Empty: 5m and 2h.
+	StallAfter     time.Duration `yaml:"stallAfter" json:"stallAfter"`
+	StallAfterBusy time.Duration `yaml:"stallAfterBusy" json:"stallAfterBusy"`
 	// MemoryLimitMiB is the soft memory limit an agent process (role agent) gives the Go
 	// runtime with one stripe in progress; each further stripe in progress (of any stream)
 	// raises it by MemoryPerStripeMiB (package memlimit). It makes the collector work harder

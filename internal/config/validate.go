@@ -149,6 +149,9 @@ func (c *Config) validateAgent(v *validator) {
 	if a.MaxConcurrentBackups < 1 {
 		v.addf("agent.maxConcurrentBackups", "must be at least 1 (got %d)", a.MaxConcurrentBackups)
 	}
+	if a.StallAfter < 0 || a.StallAfterBusy < 0 || (a.StallAfter > 0 && a.StallAfterBusy > 0 && a.StallAfterBusy < a.StallAfter) {
+		v.addf("agent.stallAfter", "stallAfter and stallAfterBusy must be positive durations (e.g. 5m and 2h), stallAfterBusy at least stallAfter (got %s and %s)", a.StallAfter, a.StallAfterBusy)
+	}
 	if a.BlocksInFlight < 1 || a.BlocksInFlight > MaxBlocksInFlight {
 		v.addf("agent.blocksInFlight", "must be 1 to %d (got %d); each block in flight costs about 8 MiB of memory per stripe", MaxBlocksInFlight, a.BlocksInFlight)
 	}

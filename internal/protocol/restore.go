@@ -302,6 +302,16 @@ func VerifyScratchName(database, runID string) string {
 	return string(prefix) + suffix
 }
 
+// IsVerifyScratchNameOf reports whether name is a scratch database VerifyScratchName makes
+// for database (in some run): the drop after a failed verify-restore drops nothing else.
+func IsVerifyScratchNameOf(database, name string) bool {
+	if !IsVerifyScratchName(name) {
+		return false
+	}
+	tag := name[len(name)-12:]
+	return VerifyScratchName(database, tag) == name
+}
+
 // IsVerifyScratchName reports whether name has the shape VerifyScratchName gives: the
 // marker followed by exactly 12 lower-case hex digits at its end.
 func IsVerifyScratchName(name string) bool {

@@ -258,8 +258,17 @@ type Message struct {
 // Run executes a statement, calling onMessage for each INFO message as it arrives (BACKUP's
 // STATS progress), and returns SQL Server's error classified.
 func (c *Conn) Run(ctx context.Context, query string, args []any, onMessage func(Message)) error {
+	return run(ctx, c.db, query, args, onMessage)
+}
+
+// querier is a pool or one connection of it.
+type querier interface {
+	QueryContext(ctx context.Context, query string, args ...any) (*sql.Rows, error)
+}
+
+func run(ctx context.Context, db querier, query string, args []any, onMessage func(Message)) error {
 	retmsg := &sqlexp.ReturnMessage{}
-	rows, err := c.db.QueryContext(ctx, query, append([]any{retmsg}, args...)...)
+	rows, err := db.QueryContext(ctx, query, append([]any{retmsg}, args...)...)
 	if err != nil {
 		return Classify(err)
 	}
