@@ -20,6 +20,7 @@ func newRegisteredEnv(t *testing.T) (*testsuite.TestWorkflowEnvironment, *int) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	Register(env)
+	registerAgentCheck(env)
 	prepared := new(int)
 	env.RegisterActivityWithOptions(func(context.Context, protocol.PrepareBackupInput) (protocol.PrepareBackupResult, error) {
 		*prepared++

@@ -123,6 +123,7 @@ func TestRediscoverIsolatesAFailedInstance(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
+	registerAgentCheck(env)
 	env.RegisterWorkflowWithOptions(func(workflow.Context, protocol.BackupInput) (*protocol.BackupResult, error) {
 		return &protocol.BackupResult{}, nil
 	}, workflowOpts(protocol.WorkflowBackup))
