@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 
 	"go.temporal.io/sdk/activity"
 
@@ -49,8 +50,8 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	if err != nil {
 		return res, sqlError(err, in.TargetDatabase)
 	}
-	var total int64
-	beat := func() { activity.RecordHeartbeat(ctx, protocol.StreamProgress{Bytes: total}) }
+	var total atomic.Int64 // read by the heartbeat goroutine
+	beat := func() { activity.RecordHeartbeat(ctx, protocol.StreamProgress{Bytes: total.Load()}) }
 	stop := a.heartbeatLoop(ctx, beat)
 	defer stop()
 	name := sqlserver.QuoteName(in.TargetDatabase)
@@ -69,7 +70,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		for n, s := range m.Stripes {
 			path := filepath.Join(in.Dir, fmt.Sprintf("%02d-%s-s%d.bak", i+1, step.PointID, n+1))
 			written, err := a.writeStripe(ctx, s, path)
-			total += written
+			total.Add(written)
 			if err != nil {
 				return res, err
 			}
@@ -113,7 +114,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	if err := os.WriteFile(res.Script, []byte(script), 0o640); err != nil {
 		return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "write %s: %v", res.Script, err)
 	}
-	res.Bytes = total
+	res.Bytes = total.Load()
 	return res, nil
 }
 
