@@ -3,6 +3,7 @@ package config
 import (
 	"errors"
 	"fmt"
+	"github.com/sqlvault/sqlvault/internal/dnsname"
 	"io/fs"
 	"net"
 	"net/url"
@@ -285,7 +286,7 @@ func validateEndpointHost(v *validator, host string) {
 	case strings.Contains(host, ":"):
 		name, port, _ := strings.Cut(host, ":")
 		v.addf(key, "%q has a port, and SQL Server refuses a backup URL with a port (it connects to 443 only): set %s to %q, and the address the agent binds in agent.endpoint.listen (default %s; port %s there works only behind a port forward)", host, key, name, DefaultEndpointListen, port)
-	case !validDNSName(host):
+	case !dnsname.Valid(host):
 		v.addf(key, "%q is not a DNS name: use letters, digits and hyphens in dot-separated labels, e.g. sqlvault-agent.local", host)
 	}
 }
@@ -307,25 +308,6 @@ func validateEndpointListen(v *validator, listen string) {
 	case n == 0:
 		v.addf(key, "%q: port 0 picks a random port, which SQL Server cannot find; SQL Server connects to port 443 only (for example %s)", listen, DefaultEndpointListen)
 	}
-}
-
-// validDNSName accepts letters, digits and hyphens in dot-separated labels of 1..63
-// characters that neither start nor end with a hyphen.
-func validDNSName(h string) bool {
-	if h == "" || len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, r := range label {
-			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // loopbackHostPort reports whether host:port names this machine: localhost or a loopback IP.

@@ -21,6 +21,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"github.com/sqlvault/sqlvault/internal/dnsname"
 	"io"
 	"net"
 	"net/http"
@@ -77,29 +78,10 @@ func CheckHost(host string) error {
 		return fmt.Errorf("%q is an IP address: SQL Server refuses a backup URL whose host is not a DNS name; use a name and map it to the endpoint's address in the SQL Server host's hosts file", host)
 	case strings.Contains(host, ":"):
 		return fmt.Errorf("%q has a port: SQL Server refuses a backup URL with a port (only the default https port, 443, works); give the name alone and bind port 443 with the listen address", host)
-	case !validDNSName(host):
+	case !dnsname.Valid(host):
 		return fmt.Errorf("%q is not a DNS name (letters, digits and hyphens in dot-separated labels)", host)
 	}
 	return nil
-}
-
-// validDNSName accepts letters, digits and hyphens in dot-separated labels of 1..63
-// characters that neither start nor end with a hyphen.
-func validDNSName(h string) bool {
-	if len(h) > 253 {
-		return false
-	}
-	for _, label := range strings.Split(strings.TrimSuffix(h, "."), ".") {
-		if label == "" || len(label) > 63 || label[0] == '-' || label[len(label)-1] == '-' {
-			return false
-		}
-		for _, r := range label {
-			if !(r == '-' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
-				return false
-			}
-		}
-	}
-	return true
 }
 
 // Server is the blob endpoint. Its methods are safe for concurrent use.
