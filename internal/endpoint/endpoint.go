@@ -21,7 +21,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/sqlvault/sqlvault/internal/dnsname"
 	"io"
 	"net"
 	"net/http"
@@ -34,6 +33,8 @@ import (
 
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
+
+	"github.com/sqlvault/sqlvault/internal/dnsname"
 )
 
 // DefaultMaxBlockSize is SQL Server's largest MAXTRANSFERSIZE for URL backups: no Put
