@@ -3,7 +3,6 @@ package config
 import (
 	"errors"
 	"fmt"
-	"github.com/sqlvault/sqlvault/internal/dnsname"
 	"io/fs"
 	"net"
 	"net/url"
@@ -12,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/sqlvault/sqlvault/internal/dnsname"
 	"github.com/sqlvault/sqlvault/internal/pathpolicy"
 )
 
