@@ -49,8 +49,8 @@
 // # Point summaries
 //
 // The same Put gives the manifest blob its point's summary as blob metadata
-// ("sqlvaultpoint" = "v2:" + a URL query of type, LSNs, GUIDs, recovery forks and times;
-// "v1:", without forks, is still read; see PointSummary),
+// ("sqlvaultpoint" = "v3:" + a URL query of type, LSNs, GUIDs, recovery forks, the
+// server's UTC offset and times; "v1:" and "v2:" are still read; see PointSummary),
 // so ListPointSummaries lists an item's points with all that planning needs in one listing
 // (one List request per 5,000 blobs) instead of a Get per manifest. The manifest stays the
 // record: manifests without a summary (written before summaries existed) or with an unknown

@@ -33,7 +33,7 @@ import (
 // build that meets a version it does not know reads the manifest instead, as it does for
 // manifests written before summaries existed (no metadata).
 //
-// "v2:" (written by this build; v1 is still read) adds the recovery forks: firstForkGuid,
+// "v2:" (read; v1 is read too) adds the recovery forks: firstForkGuid,
 // forkGuid, forkPointLsn and forkTime (BackupInfo's fork fields). The planner needs them to
 // keep an instant on the timeline that was live at it.
 //
@@ -158,8 +158,8 @@ func (s PointSummary) encodeAs(version string) string {
 	return version + v.Encode()
 }
 
-// Digest is a short fingerprint of the summary, "v2:" + 32 hex digits of the SHA-256 of its
-// v2 encoding. A restore plan carries it per step, so the step can check that the manifest
+// Digest is a short fingerprint of the summary, "v3:" + 32 hex digits of the SHA-256 of its
+// v3 encoding. A restore plan carries it per step, so the step can check that the manifest
 // it reads still says exactly what the plan was made from (CheckSummaryDigest).
 func (s PointSummary) Digest() string { return s.digestAs(summaryV3) }
 
