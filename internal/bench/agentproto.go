@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"os"
 	"strconv"
-	"syscall"
 )
 
 // AgentCommand is one line on agentbench's stdin.
@@ -56,11 +55,4 @@ func ProcStatus() (hwm, rss int64) {
 // ResetPeak resets VmHWM to the current RSS (Linux 4.0+: write 5 to clear_refs).
 func ResetPeak() error {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
-}
-
-// CPUSeconds is the process's user+system CPU time.
-func CPUSeconds() float64 {
-	var ru syscall.Rusage
-	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
-	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
 }
