@@ -75,18 +75,5 @@ func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
 	assert.Equal(t, "ONLINE", res.State)
 	assert.Equal(t, db.DigestAt(at), s.db("PitResumed").Digest())
 	// SQL Server applied each backup set exactly once: the STOPAT log was not run again.
-	rows, err := s.sqlDB.Query(`SELECT bs.backup_set_uuid, COUNT(*) FROM msdb.dbo.restorehistory rh
-		JOIN msdb.dbo.backupset bs ON bs.backup_set_id = rh.backup_set_id
-		WHERE rh.destination_database_name = 'PitResumed' GROUP BY bs.backup_set_uuid`)
-	require.NoError(t, err)
-	defer rows.Close()
-	sets := 0
-	for rows.Next() {
-		var id []byte
-		var n int
-		require.NoError(t, rows.Scan(&id, &n))
-		assert.Equal(t, 1, n, "a backup set was restored more than once")
-		sets++
-	}
-	assert.Equal(t, 3, sets)
+	s.requireEachSetRestoredOnce("PitResumed", 3)
 }
