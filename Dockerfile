@@ -13,10 +13,11 @@ COPY activities ./activities
 COPY workflows ./workflows
 COPY worker ./worker
 COPY starter ./starter
+COPY cmd ./cmd
 COPY internal ./internal
 # Static binaries (no cgo), so the runtime image needs no Go or C libraries.
 RUN --mount=type=cache,target=/go/pkg/mod --mount=type=cache,target=/root/.cache/go-build \
-    CGO_ENABLED=0 go build -trimpath -o /out/ ./worker ./starter
+    CGO_ENABLED=0 go build -trimpath -o /out/ ./cmd/sqlvault ./cmd/sqlvault-worker
 
 # debian-slim rather than distroless: the compose init step is a small shell script (make
 # the key and certificate once, keep them on later starts).
@@ -30,7 +31,7 @@ RUN apt-get update \
     && install -d -o sqlvault -g sqlvault -m 0755 /var/lib/sqlvault-ca
 # A new named volume mounted on these directories starts with their owner, so the
 # non-root worker can write its key and certificate there.
-COPY --from=build /out/worker /out/starter /usr/local/bin/
+COPY --from=build /out/sqlvault /out/sqlvault-worker /usr/local/bin/
 USER sqlvault
 WORKDIR /var/lib/sqlvault
-CMD ["worker"]
+CMD ["sqlvault-worker"]

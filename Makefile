@@ -49,15 +49,15 @@ build:
 test: tools lint
 	$(GO) test $(GOTEST_FLAGS) ./...
 
-## acceptance: the core scenarios (internal/acceptance) against the SQL Server named by
+## acceptance: the core scenarios (internal/testworld/acceptance) against the SQL Server named by
 ## SQLVAULT_ACCEPTANCE_DSN and the SQLVAULT_ACCEPTANCE_* agent settings (README, "Acceptance
 ## suite on a real SQL Server"); without SQLVAULT_ACCEPTANCE_DSN, against the simulator (as in make test).
 acceptance: tools
-	$(GO) test $(GOTEST_FLAGS) -v -run 'TestAcceptance' ./internal/acceptance/
+	$(GO) test $(GOTEST_FLAGS) -v -run 'TestAcceptance' ./internal/testworld/acceptance/
 
 ## bench: every benchmark; results and method go to BENCHMARKS.md.
 bench: tools
-	$(GO) run ./internal/bench/cmd/benchreport -out BENCHMARKS.md 2>&1 | tee .bench.out
+	$(GO) run ./internal/testworld/bench/cmd/benchreport -out BENCHMARKS.md 2>&1 | tee .bench.out
 
 ## lint: formatting, vet (Linux and Windows), and workflowcheck (workflow code must stay deterministic).
 lint: $(WORKFLOWCHECK)
@@ -68,7 +68,7 @@ lint: $(WORKFLOWCHECK)
 
 ## run: the embedded default stack on loopback (Temporal dev server with its Web UI, Azurite, the SQL Server simulator).
 run: tools
-	./internal/devstack/run.sh
+	./internal/testworld/devstack/run.sh
 
 clean:
 	rm -rf .run .bench.out

@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -25,7 +25,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 		Use:   "backup --instance NAME --database DB [--type full|differential|log|copy-only-full] [--wait]",
 		Short: "Start an on-demand backup (the sqlvault.Backup workflow)",
 		Example: `  starter backup --instance SQLVM1 --database SalesDB --type full --wait
-  starter backup --instance 'SQLVM1\INST2' --database 'Ops]Log' --type log`,
+  sqlvault backup --instance 'SQLVM1\INST2' --database 'Ops]Log' --type log`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.Type = protocol.BackupType(typ)
 			if noCompression {

@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func TestStarterRefusesUnsafeNamesAndZeroStripes(t *testing.T) {
 		{[]string{"resume", "--instance", "SQLVM1", "--database", "a\nb"}, `"database"`},
 		{[]string{"discover", "--vm", "VM\n1"}, `"vm"`},
 	} {
-		root := newRoot()
+		root := NewRoot()
 		root.SetArgs(append(c.args, "--temporal-address", "127.0.0.1:1"))
 		err := root.ExecuteContext(context.Background())
 		require.Error(t, err, "%q", c.args)

@@ -1,33 +1,19 @@
-// Command starter is sqlvault's CLI for people and scripts. It only starts, queries and
+// Package starter is sqlvault's CLI (the `sqlvault` binary, cmd/sqlvault) for people and scripts. It only starts, queries and
 // watches workflows and reads the vault; every data-moving step runs in the workflows.
 // Everything it does can also be done with the stock Temporal CLI (see README.md).
-package main
+package starter
 
 import (
-	"context"
-	"fmt"
-	"os"
-	"os/signal"
-	"syscall"
-
 	"github.com/spf13/cobra"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
-
-func newRoot() *cobra.Command {
+// NewRoot is the root command of the binary.
+func NewRoot() *cobra.Command {
 	g := &globals{}
 	root := &cobra.Command{
-		Use:   "starter",
+		Use:   "sqlvault",
 		Short: "Start and watch sqlvault backups, and read the vault",
-		Long: `starter starts sqlvault workflows on Temporal and reads recovery points from the vault.
+		Long: `sqlvault starts sqlvault workflows on Temporal and reads recovery points from the vault.
 
 Configuration comes from the same file as the worker (--config), environment variables
 (SQLVAULT_*) and flags. Output is a table by default and JSON with --json.`,

@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -12,7 +12,7 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sqlvault/sqlvault/internal/policy"
+	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -79,7 +79,7 @@ func newPolicyCmd(g *globals) *cobra.Command {
 			var res protocol.ReconcileResult
 			id := fmt.Sprintf("sqlvault-reconcile-%d", time.Now().UnixNano())
 			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowReconcile, nil, &res); err != nil {
-				return fmt.Errorf("policy saved, but re-planning the schedules failed (run `starter reconcile`): %w", err)
+				return fmt.Errorf("policy saved, but re-planning the schedules failed (run `sqlvault reconcile`): %w", err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "schedules re-planned for %d item(s)\n", res.Items)
 			return nil

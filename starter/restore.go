@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"context"
@@ -13,7 +13,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/sqlvault/sqlvault/internal/planner"
+	"github.com/sqlvault/sqlvault/internal/control/planner"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -26,8 +26,8 @@ func newRestoreCmd(g *globals) *cobra.Command {
 		Use:   "restore --instance NAME --database DB (--at TIME | --point ID) [target options] [--wait]",
 		Short: "Restore a database to a recovery point or a second in time (the sqlvault.Restore workflow)",
 		Example: `  starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-name SalesDB_1015 --wait
-  starter restore --instance SQLVM1 --database SalesDB --point 20261126T101530Z-full-8c2f0a1b3d --overwrite --wait
-  starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-files /var/backups/salesdb`,
+  sqlvault restore --instance SQLVM1 --database SalesDB --point 20261126T101530Z-full-8c2f0a1b3d --overwrite --wait
+  sqlvault restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-files /var/backups/salesdb`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if at != "" {
 				t, err := parseInstant(at)

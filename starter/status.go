@@ -1,4 +1,4 @@
-package main
+package starter
 
 import (
 	"encoding/json"
@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/sqlvault/sqlvault/internal/policy"
+	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 

@@ -1,37 +1,26 @@
-// Command worker runs sqlvault's Temporal workers: the control role (every workflow and the
+// Package worker is the `sqlvault-worker` binary (cmd/sqlvault-worker): it runs sqlvault's Temporal workers: the control role (every workflow and the
 // vault-side activities) and the agent role (the activities that touch SQL Server and
 // backup bytes, on each SQL Server VM), or both in one process.
-package main
+package worker
 
 import (
-	"context"
 	"fmt"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
-	"github.com/sqlvault/sqlvault/internal/endpoint"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	if err := newRoot().ExecuteContext(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, "error:", err)
-		os.Exit(1)
-	}
-}
-
-func newRoot() *cobra.Command {
+// NewRoot is the root command of the binary.
+func NewRoot() *cobra.Command {
 	root := &cobra.Command{
-		Use:   "worker",
+		Use:   "sqlvault-worker",
 		Short: "Run sqlvault's Temporal workers (control, agent, or both)",
-		Long: `worker runs the roles its configuration names:
+		Long: `sqlvault-worker runs the roles its configuration names:
 
   control  every workflow, and the activities that read and write the vault catalog
   agent    on a SQL Server VM: discovery, backup and restore streams through the agent's

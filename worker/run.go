@@ -1,4 +1,4 @@
-package main
+package worker
 
 import (
 	"context"
@@ -10,14 +10,16 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
-	"github.com/sqlvault/sqlvault/activities"
+	"github.com/sqlvault/sqlvault/activities/agent"
+	"github.com/sqlvault/sqlvault/activities/control"
+
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
-	"github.com/sqlvault/sqlvault/internal/endpoint"
 	"github.com/sqlvault/sqlvault/internal/logging"
-	"github.com/sqlvault/sqlvault/internal/memlimit"
 	"github.com/sqlvault/sqlvault/internal/protocol"
-	"github.com/sqlvault/sqlvault/internal/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -88,13 +90,13 @@ func OpenVault(ctx context.Context, v config.Vault, log *zap.Logger) (*vault.Rep
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
 	w := worker.New(tc, queue, worker.Options{})
 	workflows.Register(w)
-	(&activities.Control{Vault: repo, Log: log, Temporal: tc, ControlQueue: queue}).Register(w)
+	(&control.Control{Vault: repo, Log: log, Temporal: tc, ControlQueue: queue}).Register(w)
 	return w
 }
 
 // NewAgent builds the agent's activities: the endpoint, the key and one connection pool per
 // instance. The returned func releases them.
-func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*activities.Agent, func(), error) {
+func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*agent.Agent, func(), error) {
 	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
 	if err != nil {
 		return nil, nil, err
@@ -107,7 +109,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 	if err := ep.Start(); err != nil {
 		return nil, nil, err
 	}
-	a := &activities.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
+	a := &agent.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
 		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy}
 	closeAll := func() {
@@ -127,7 +129,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 			closeAll()
 			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		a.Instances = append(a.Instances, activities.Instance{Name: inst.Name, Conn: conn})
+		a.Instances = append(a.Instances, agent.Instance{Name: inst.Name, Conn: conn})
 	}
 	if len(a.Instances) == 0 {
 		closeAll()
@@ -138,7 +140,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*act
 
 // NewAgentWorker is an activity-only worker on this VM's task queue. The concurrency limit
 // caps how many backups and restores run on the VM at once.
-func NewAgentWorker(tc client.Client, cfg *config.Config, a *activities.Agent) worker.Worker {
+func NewAgentWorker(tc client.Client, cfg *config.Config, a *agent.Agent) worker.Worker {
 	w := worker.New(tc, protocol.AgentTaskQueue(cfg.Agent.VM), worker.Options{
 		DisableWorkflowWorker:              true,
 		MaxConcurrentActivityExecutionSize: cfg.Agent.MaxConcurrentBackups,

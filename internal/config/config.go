@@ -448,7 +448,7 @@ func (c *Config) AgentTaskQueue(vm string) string {
 	return protocol.AgentTaskQueue(vm)
 }
 
-// Redacted is the configuration as YAML, for `worker config show`: secret references are
+// Redacted is the configuration as YAML, for `sqlvault-worker config show`: secret references are
 // shown (env names, file paths) but no secret value, not even an inline one.
 func (c *Config) Redacted() string {
 	var b bytes.Buffer

@@ -210,7 +210,7 @@ const (
 )
 
 // BackupProgress is the answer to the "progress" query. The byte counts of a running
-// stream are in the stream activity's heartbeat (StreamProgress), which `starter backup
+// stream are in the stream activity's heartbeat (StreamProgress), which `sqlvault backup
 // --wait` reads from the workflow's pending activity.
 type BackupProgress struct {
 	Phase   string `json:"phase"`

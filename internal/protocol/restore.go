@@ -330,3 +330,22 @@ func IsVerifyScratchName(name string) bool {
 	}
 	return true
 }
+
+// ServerStopAt is the step's STOPAT as RESTORE LOG takes it (the server's local time), or nil.
+func (step RestoreStepPlan) ServerStopAt() (*time.Time, error) {
+	if step.StopAtLocal != "" {
+		t, err := time.Parse(LocalTimeLayout, step.StopAtLocal)
+		if err != nil {
+			return nil, UserError(ErrInvalidInput,
+				"step %s: stopAtLocal %q is not a local time like 2026-11-01T01:30:30.5 (the plan was not made by PlanRestore)", step.PointID, step.StopAtLocal)
+		}
+		return &t, nil
+	}
+	if step.StopAt == nil {
+		return nil, nil
+	}
+	// A plan made before StopAtLocal: its points' times were the server's local time read
+	// as UTC, and so was the instant asked for.
+	t := step.StopAt.UTC()
+	return &t, nil
+}

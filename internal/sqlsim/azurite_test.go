@@ -17,7 +17,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // TestBackupAndRestoreThroughAzurite runs BACKUP TO URL and RESTORE FROM URL against the

@@ -11,7 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // SQL Server accepts a backup URL only with https, a DNS host name and the default port.

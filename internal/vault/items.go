@@ -17,7 +17,7 @@ import (
 // rebuild everything (schedules included) from the container and the key alone:
 //
 //	v1/items/<item>/item.json     the protected item (which database, which policy, its state)
-//	v1/policies/<name>.json       a backup policy (its document is internal/policy's)
+//	v1/policies/<name>.json       a backup policy (its document is internal/control/policy's)
 const (
 	ItemSchema     = "sqlvault.item/v1"
 	PoliciesPrefix = layoutPrefix + "policies/"

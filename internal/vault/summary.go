@@ -462,3 +462,29 @@ func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]P
 	})
 	return out, nil
 }
+
+// DiffersFromPlan lists how the manifest disagrees with a restore step planned from its
+// summary: another backup type or other LSNs, or (given a digest this build knows)
+// another summary, which covers every field the planner used. Empty when it agrees. The
+// agent refuses a step on any difference (activities/agent, checkStepManifest).
+func (m *Manifest) DiffersFromPlan(typ, firstLSN, lastLSN, summaryDigest string) []string {
+	var diffs []string
+	b := m.Backup
+	if b.Type != typ {
+		diffs = append(diffs, fmt.Sprintf("type %s (plan: %s)", b.Type, typ))
+	}
+	if string(b.FirstLSN) != firstLSN {
+		diffs = append(diffs, fmt.Sprintf("first LSN %s (plan: %s)", b.FirstLSN, firstLSN))
+	}
+	if string(b.LastLSN) != lastLSN {
+		diffs = append(diffs, fmt.Sprintf("last LSN %s (plan: %s)", b.LastLSN, lastLSN))
+	}
+	if summaryDigest != "" {
+		// A digest of a summary version this build does not know cannot be checked; the
+		// type and LSNs above still are.
+		if match, known := CheckSummaryDigest(m, summaryDigest); known && !match {
+			diffs = append(diffs, "other planning fields (times, checkpoint or base LSNs, GUIDs, copy-only) than the plan's summary")
+		}
+	}
+	return diffs
+}

@@ -15,9 +15,9 @@ import (
 
 	"github.com/stretchr/testify/require"
 
-	"github.com/sqlvault/sqlvault/internal/blobconformance"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/blobconformance"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // TestBlobConformance runs the raw-request suite that the agent's blob endpoint runs too, so

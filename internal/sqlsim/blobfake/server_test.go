@@ -16,7 +16,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 const sas = "sv=2020-08-04&sr=c&sp=racwdl&se=2099-01-01T00%3A00%3A00Z&sig=abc%2Bdef%3D"

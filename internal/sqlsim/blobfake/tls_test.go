@@ -3,7 +3,7 @@ package blobfake_test
 import (
 	"crypto/tls"
 
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 func tlsConfig(ca *testenv.CA) *tls.Config { return &tls.Config{RootCAs: ca.Pool()} }

@@ -20,7 +20,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 const azuriteHost = "blob.sqlsim.test"

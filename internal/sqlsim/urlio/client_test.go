@@ -19,7 +19,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim/blobfake"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/urlio"
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 const (

@@ -17,7 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/storetest"
 )

@@ -11,7 +11,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
-	"github.com/sqlvault/sqlvault/internal/testenv"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // TestCommandServesSampleDatabases starts the command as a person would and queries it with

@@ -1,0 +1,384 @@
+// Package activities holds sqlvault's Temporal activities: the agent's (on each SQL Server
+// VM: discovery, backup and restore streams) and the control side's (vault catalog,
+// commit, retention). Activities do the I/O that workflows may not.
+package agent
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// Instance is one SQL Server instance the agent manages.
+type Instance struct {
+	// Name is @@SERVERNAME ("VM" or "VM\INSTANCE").
+	Name string
+	Conn *sqlserver.Conn
+}
+
+// Agent holds the agent's activities and what they need on the VM. Secrets (SQL
+// credentials, the vault credential, the key) live here, never in workflow payloads.
+type Agent struct {
+	VM        string
+	Instances []Instance
+	Endpoint  *endpoint.Server
+	Vault     *vault.Repository
+	Key       *blockcrypt.Key
+	Log       *zap.Logger
+	// HeartbeatEvery is how often a stream reports progress (default 5 s).
+	HeartbeatEvery time.Duration
+	// StallAfter and StallAfterBusy bound a stream without progress (stallWatch); 0 means
+	// DefaultStallAfter and DefaultStallAfterBusy.
+	StallAfter, StallAfterBusy time.Duration
+	// BlocksInFlight is how many blocks per stripe are sealed and staged in the background
+	// while SQL Server sends the next (vault.StripeWriterOptions); 0 means 1.
+	BlocksInFlight int
+	// Memory is the soft memory limit to raise while stripes stream (nil: none).
+	Memory *memlimit.Budget
+	// RestoreRoots are the folders restores may write to when a request names a path
+	// (agent.restoreRoots; package pathpolicy).
+	RestoreRoots []string
+
+	mu      sync.Mutex
+	running map[string]bool // item + lane: one data and one log stream per database
+	creds   map[string]bool // credentials of this process's live sessions
+}
+
+// Register registers the agent's activities under their public names.
+func (a *Agent) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(a.PrepareBackup, activity.RegisterOptions{Name: protocol.ActivityPrepareBackup})
+	r.RegisterActivityWithOptions(a.StreamBackup, activity.RegisterOptions{Name: protocol.ActivityStreamBackup})
+	r.RegisterActivityWithOptions(a.PrepareRestore, activity.RegisterOptions{Name: protocol.ActivityPrepareRestore})
+	r.RegisterActivityWithOptions(a.RestoreStep, activity.RegisterOptions{Name: protocol.ActivityRestoreStep})
+	r.RegisterActivityWithOptions(a.RecoverDatabase, activity.RegisterOptions{Name: protocol.ActivityRecoverDatabase})
+	r.RegisterActivityWithOptions(a.RestoreAsFiles, activity.RegisterOptions{Name: protocol.ActivityRestoreAsFiles})
+	r.RegisterActivityWithOptions(a.VerifyDatabase, activity.RegisterOptions{Name: protocol.ActivityVerifyDatabase})
+	r.RegisterActivityWithOptions(a.Discover, activity.RegisterOptions{Name: protocol.ActivityDiscover})
+	r.RegisterActivityWithOptions(a.AvailabilityGroupView, activity.RegisterOptions{Name: protocol.ActivityAGView})
+	r.RegisterActivityWithOptions(a.DropScratchDatabase, activity.RegisterOptions{Name: protocol.ActivityDropScratchDatabase})
+}
+
+func (a *Agent) instance(name string) (*sqlserver.Conn, error) {
+	for _, in := range a.Instances {
+		if strings.EqualFold(in.Name, name) {
+			return in.Conn, nil
+		}
+	}
+	known := make([]string, len(a.Instances))
+	for i, in := range a.Instances {
+		known[i] = in.Name
+	}
+	return nil, protocol.UserError(protocol.ErrInstanceNotManaged,
+		"the agent on VM %s does not manage instance %q (it manages %s): add it to agent.instances in the worker configuration, or send the backup to the right VM",
+		a.VM, name, strings.Join(known, ", "))
+}
+
+// Stripe sizing: SQL Server writes one Put Block per MAXTRANSFERSIZE (4 MiB here) and a
+// blob holds at most 50,000 blocks (~195 GiB), so a stripe is kept under 100 GiB; below
+// that, stripes add parallelism on big databases (one per 8 GiB, up to 8).
+const (
+	maxTransferSize   = 4 << 20
+	ioBlockSize       = 65536
+	stripeSpeedBytes  = 8 << 30
+	stripeLimitBytes  = 100 << 30
+	maxSpeedStripes   = 8
+	maxStripes        = 64
+	statsPercentEvery = 5
+)
+
+// StripesFor chooses the stripe count for a database of size bytes.
+func StripesFor(size int64) int {
+	n := int((size + stripeSpeedBytes - 1) / stripeSpeedBytes)
+	n = min(max(n, 1), maxSpeedStripes)
+	if byLimit := int((size + stripeLimitBytes - 1) / stripeLimitBytes); byLimit > n {
+		n = byLimit
+	}
+	return min(n, maxStripes)
+}
+
+// logSizer tells how much log the next log backup would take (sqlserver.Conn).
+type logSizer interface {
+	LogBackupBytes(ctx context.Context, db sqlserver.Database) (int64, error)
+}
+
+// backupBytes is about what a backup of typ writes, to choose its stripes: a log backup
+// takes the log since the last log backup (what SQL Server will write), every other type
+// at most the data files.
+func backupBytes(ctx context.Context, s logSizer, db sqlserver.Database, typ protocol.BackupType) (int64, error) {
+	if typ == protocol.Log {
+		return s.LogBackupBytes(ctx, db)
+	}
+	return db.DataBytes, nil
+}
+
+// PrepareBackup checks, on the VM, that the backup can run: the instance is ours, our
+// login is sysadmin, the database exists in a state and recovery model that allow this
+// type. Each refusal is a named user error saying what to do.
+func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInput) (protocol.PrepareBackupResult, error) {
+	var res protocol.PrepareBackupResult
+	if err := checkNames("instance", in.Instance, "database", in.Database); err != nil {
+		return res, err
+	}
+	conn, err := a.instance(in.Instance)
+	if err != nil {
+		return res, err
+	}
+	srv, err := conn.Server(ctx)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	if !srv.IsSysadmin {
+		return res, notSysadmin(srv)
+	}
+	db, err := conn.Database(ctx, in.Database)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	typ, reason := in.Type, ""
+	var ag *protocol.AGInfo
+	if db.InAvailabilityGp {
+		if ag, err = a.agOf(ctx, conn, db); err != nil {
+			return res, err
+		}
+	}
+	item := vault.ItemID(protocol.ItemInstance(srv.ServerName, ag), db.Name)
+	if in.AutoFull && (typ == protocol.Log || typ == protocol.Differential) && !(typ == protocol.Log && db.RecoveryModel == "SIMPLE") {
+		why, err := a.chainBreak(ctx, conn, db, item, typ)
+		if err != nil {
+			return res, err
+		}
+		if why != "" {
+			typ, reason = protocol.Full, fmt.Sprintf("automatic full instead of a %s backup: %s", in.Type, why)
+			a.logger().Warn("chain broken; taking a full", zap.String("database", db.Name), zap.String("reason", why))
+		}
+	}
+	if err := checkBackupAllowed(db, typ); err != nil {
+		return res, err
+	}
+	stripes := in.Stripes
+	if stripes == 0 {
+		size, err := backupBytes(ctx, conn, db, typ)
+		if err != nil {
+			return res, sqlError(err, in.Database)
+		}
+		stripes = StripesFor(size)
+	}
+	return protocol.PrepareBackupResult{
+		ServerName: srv.ServerName, ProductVersion: srv.ProductVersion, Edition: srv.Edition,
+		Database: db.Name, RecoveryModel: db.RecoveryModel, DataBytes: db.DataBytes, Stripes: stripes,
+		ItemID: item, Type: typ, Reason: reason, AG: ag,
+	}, nil
+}
+
+// agOf returns the availability group db belongs to, as this replica sees it.
+func (a *Agent) agOf(ctx context.Context, conn *sqlserver.Conn, db sqlserver.Database) (*protocol.AGInfo, error) {
+	ags, err := conn.AvailabilityGroups(ctx)
+	if err != nil {
+		return nil, sqlError(err, db.Name)
+	}
+	for _, g := range ags {
+		for _, d := range g.Databases {
+			if strings.EqualFold(d, db.Name) {
+				info := agInfo(g)
+				info.LocalPreferred = db.PreferredReplica
+				return info, nil
+			}
+		}
+	}
+	return nil, nil
+}
+
+// agInfo is the protocol's form of a group as this replica sees it: on a secondary the
+// other replicas' roles are unknown ("").
+func agInfo(g sqlserver.AvailabilityGroup) *protocol.AGInfo {
+	info := &protocol.AGInfo{Name: g.Name, Preference: g.Preference}
+	for _, r := range g.Replicas {
+		info.Replicas = append(info.Replicas, protocol.AGReplica{Server: r.Server, Role: r.Role, BackupPriority: r.BackupPriority})
+		if r.Local {
+			info.Local = r.Server
+		}
+	}
+	return info
+}
+
+// AvailabilityGroupView tells the backup workflow how this replica sees a database's
+// group, so that a backup asked of a secondary (which cannot see the primary) can find the
+// primary by asking each replica. Read-only; safe to repeat.
+func (a *Agent) AvailabilityGroupView(ctx context.Context, in protocol.AGViewInput) (protocol.AGViewResult, error) {
+	var res protocol.AGViewResult
+	conn, err := a.instance(in.Instance)
+	if err != nil {
+		return res, err
+	}
+	db, err := conn.Database(ctx, in.Database)
+	if err != nil {
+		return res, sqlError(err, in.Database)
+	}
+	if !db.InAvailabilityGp {
+		return res, nil
+	}
+	res.AG, err = a.agOf(ctx, conn, db)
+	return res, err
+}
+
+func notSysadmin(srv sqlserver.ServerInfo) error {
+	return protocol.UserError(protocol.ErrNotSysadmin,
+		"the login %s is not a member of the sysadmin server role on %s, which backup and restore need. Grant it on the instance: ALTER SERVER ROLE [sysadmin] ADD MEMBER %s;",
+		srv.Login, srv.ServerName, sqlserver.QuoteName(srv.Login))
+}
+
+// checkBackupAllowed applies the rules SQL Server and the product share, before anything runs.
+func checkBackupAllowed(db sqlserver.Database, t protocol.BackupType) error {
+	switch {
+	case db.IsSnapshot:
+		return protocol.UserError(protocol.ErrDatabaseSnapshot, "%s is a database snapshot: snapshots cannot be backed up; back up its source database", db.Name)
+	case db.IsMirrored:
+		return protocol.UserError(protocol.ErrMirroredDatabase, "%s takes part in database mirroring, which sqlvault does not support (as Azure Backup does not)", db.Name)
+	case db.State != "ONLINE":
+		return protocol.UserError(protocol.ErrDatabaseNotOnline, "%s is %s: only ONLINE databases can be backed up", db.Name, db.State)
+	}
+	switch t {
+	case protocol.Log:
+		if db.RecoveryModel == "SIMPLE" {
+			return protocol.UserError(protocol.ErrLogBackupSimple,
+				"%s uses the SIMPLE recovery model, which keeps no log to back up: take full or differential backups, or switch it with ALTER DATABASE %s SET RECOVERY FULL and take a full backup",
+				db.Name, sqlserver.QuoteName(db.Name))
+		}
+		if db.LastLogBackupLSN == "" {
+			return protocol.UserError(protocol.ErrNoLogChain, "%s has no log chain yet (no full backup since it entered FULL recovery): take a full backup first", db.Name)
+		}
+	case protocol.Differential:
+		if db.ReadOnly {
+			return protocol.UserError(protocol.ErrReadOnlyDifferential, "%s is read-only: only full and copy-only full backups are supported for read-only databases", db.Name)
+		}
+	}
+	return nil
+}
+
+// sqlError turns a classified SQL Server failure into the activity's named error.
+func sqlError(err error, database string) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) {
+		return err
+	}
+	var se *sqlserver.Error
+	if !errors.As(err, &se) {
+		return protocol.RetryableError(protocol.ErrBackupFailed, err, "%v", err)
+	}
+	user := map[sqlserver.Kind]struct {
+		kind string
+		what string
+	}{
+		sqlserver.ErrDatabaseNotFound:      {protocol.ErrDatabaseNotFound, "check the name as sys.databases shows it"},
+		sqlserver.ErrLogBackupSimple:       {protocol.ErrLogBackupSimple, "the database uses SIMPLE recovery: take a full or differential backup instead"},
+		sqlserver.ErrNoLogChain:            {protocol.ErrNoLogChain, "take a full backup first"},
+		sqlserver.ErrNoDifferentialBase:    {protocol.ErrNoDifferentialBase, "there is no full backup to base a differential on: take a full backup first"},
+		sqlserver.ErrDatabaseNotOnline:     {protocol.ErrDatabaseNotOnline, "bring the database online first"},
+		sqlserver.ErrDatabaseSnapshot:      {protocol.ErrDatabaseSnapshot, "back up the snapshot's source database"},
+		sqlserver.ErrSecondaryReplica:      {protocol.ErrSecondaryReplica, "this replica cannot take this backup type: run it on the primary"},
+		sqlserver.ErrCompressionNotAllowed: {protocol.ErrCompressionNotSupported, "this edition has no native compression: leave SQL Server compression off (the agent compresses)"},
+		sqlserver.ErrNotSysadmin:           {protocol.ErrNotSysadmin, "grant the agent's login the sysadmin role"},
+	}
+	if u, ok := user[se.Kind]; ok {
+		if se.Kind == sqlserver.ErrDatabaseNotFound {
+			return protocol.UserError(u.kind, "database %q does not exist on the instance: %s", database, u.what)
+		}
+		return protocol.UserError(u.kind, "%s (SQL Server error %d: %s)", u.what, se.Number, se.Text)
+	}
+	kind := protocol.ErrBackupFailed
+	switch se.Kind {
+	case sqlserver.ErrUnreachable, sqlserver.ErrLoginFailed:
+		kind = protocol.ErrSQLServerUnreachable
+	case sqlserver.ErrBackupInProgress:
+		kind = protocol.ErrBackupInProgress
+	}
+	return protocol.RetryableError(kind, err, "%v", se)
+}
+
+func (a *Agent) lock(key string) bool {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.running == nil {
+		a.running = map[string]bool{}
+	}
+	if a.running[key] {
+		return false
+	}
+	a.running[key] = true
+	return true
+}
+
+func (a *Agent) unlock(key string) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	delete(a.running, key)
+}
+
+// trackCredential records a live session's credential (on) or forgets it (off).
+func (a *Agent) trackCredential(name string, on bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.creds == nil {
+		a.creds = map[string]bool{}
+	}
+	if on {
+		a.creds[name] = true
+	} else {
+		delete(a.creds, name)
+	}
+}
+
+// dropStaleCredentials removes operation credentials an earlier agent process left behind
+// when it died mid-backup: their SAS is useless (the endpoint's signing key died with it),
+// but a secret should not linger in SQL Server.
+func (a *Agent) dropStaleCredentials(ctx context.Context, conn *sqlserver.Conn) {
+	prefix := strings.TrimSuffix(a.Endpoint.BaseURL(), "/")
+	if i := strings.LastIndex(prefix, ":"); i > len("https://") {
+		prefix = prefix[:i+1] // any port: the dead process may have listened elsewhere
+	}
+	names, err := conn.Credentials(ctx, prefix)
+	if err != nil {
+		a.logger().Warn("could not list credentials", zap.Error(err))
+		return
+	}
+	for _, n := range names {
+		a.mu.Lock()
+		live := a.creds[n]
+		a.mu.Unlock()
+		if live || !strings.Contains(n, "/op-") {
+			continue
+		}
+		if err := conn.DropCredential(ctx, n); err != nil {
+			a.logger().Warn("could not drop a stale credential", zap.Error(err))
+		} else {
+			a.logger().Info("dropped a credential left by an interrupted operation", zap.String("credential", n))
+		}
+	}
+}
+
+func (a *Agent) logger() *zap.Logger {
+	if a.Log == nil {
+		return zap.NewNop()
+	}
+	return a.Log
+}
+
+func deviceName(pointID string, attempt int32, stripe int) string {
+	return fmt.Sprintf("%s-a%d-s%d.bak", pointID, attempt, stripe)
+}

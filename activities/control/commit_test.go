@@ -1,0 +1,77 @@
+package control
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// A sweep grace below what a backup in flight needs is refused with the named error,
+// before anything is deleted (issue 11, item 3).
+func TestSweepRefusesAShortGrace(t *testing.T) {
+	mem := vault.NewMemStore()
+	old := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	mem.SetClock(func() time.Time { return old })
+	ctx := context.Background()
+	blob := vault.DataBlob(vault.ItemID("SQLVM1", "Sales"), vault.NewPointID(old, vault.BackupLog, "x"), 1, 0)
+	require.NoError(t, mem.Put(ctx, blob, []byte("x"), vault.PutOptions{}))
+	c := &Control{Vault: vault.NewRepository(mem, nil), Now: func() time.Time { return old.Add(20 * time.Hour) }}
+	for _, h := range []int{-1, 1, 24} {
+		_, err := c.Sweep(ctx, protocol.RetentionInput{SweepGraceHours: h})
+		require.Error(t, err)
+		assert.Equal(t, protocol.ErrSweepGraceTooShort, protocol.ErrorType(err), "%d hours", h)
+		assert.Contains(t, err.Error(), "set sweepGraceHours to at least")
+	}
+	_, err := mem.Get(ctx, blob)
+	require.NoError(t, err, "nothing was swept")
+}
+
+// The stop of an item that is already stopped, retried after its result was lost, writes
+// nothing: the record (and its updatedAt) stays as the first attempt left it.
+func TestSetItemStateRetryWritesNothing(t *testing.T) {
+	mem := vault.NewMemStore()
+	ctx := context.Background()
+	repo := vault.NewRepository(mem, nil)
+	id := vault.ItemID("SQLVM1", "Sales")
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",
+		Policy: "daily", State: vault.ItemProtected, CreatedAt: t0, UpdatedAt: t0}))
+	now := t0.Add(time.Hour)
+	c := &Control{Vault: repo, Now: func() time.Time { return now }}
+	in := protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedRetain}
+	require.NoError(t, c.SetItemState(ctx, in))
+	now = now.Add(time.Minute)
+	require.NoError(t, c.SetItemState(ctx, in), "the retry succeeds")
+	it, err := repo.Item(ctx, id)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemStoppedRetain, it.State)
+	assert.True(t, t0.Add(time.Hour).Equal(it.UpdatedAt), "the retry did not rewrite the record")
+}
+
+// Configuring the same databases again (or a retried RegisterItems) writes nothing.
+func TestRegisterItemsRetryWritesNothing(t *testing.T) {
+	mem := vault.NewMemStore()
+	cs := &vault.CountingStore{Store: mem}
+	ctx := context.Background()
+	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	c := &Control{Vault: vault.NewRepository(cs, nil), Now: func() time.Time { return now }}
+	in := protocol.RegisterItemsInput{VM: "SQLVM1", Instance: "SQLVM1", Policy: "daily",
+		Databases: []protocol.DatabaseInfo{{ItemID: vault.ItemID("SQLVM1", "Sales"), Name: "Sales", BackupTypes: []protocol.BackupType{protocol.Full, protocol.Log}}}}
+	_, err := c.RegisterItems(ctx, in)
+	require.NoError(t, err)
+	puts := cs.Snapshot().Puts
+	now = now.Add(time.Minute)
+	ids, err := c.RegisterItems(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, []string{vault.ItemID("SQLVM1", "Sales")}, ids)
+	assert.Equal(t, puts, cs.Snapshot().Puts, "the retry rewrote nothing")
+	it, err := c.Vault.Item(ctx, ids[0])
+	require.NoError(t, err)
+	assert.True(t, it.UpdatedAt.Equal(now.Add(-time.Minute)))
+}

@@ -1,0 +1,159 @@
+package control
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// Control holds the control side's activities: the vault catalog and the commit.
+type Control struct {
+	Vault *vault.Repository
+	Log   *zap.Logger
+	// Temporal and ControlQueue manage the protection schedules (which start workflows on
+	// the control queue).
+	Temporal     client.Client
+	ControlQueue string
+	// Now is the clock for manifests' createdAt (tests pin it); nil means time.Now.
+	Now func() time.Time
+	// LeaseWait is how long an activity waits for another's item lease before failing
+	// retryably (0: 30 seconds).
+	LeaseWait time.Duration
+	// AgentGrace is how long a VM whose agent was last seen that long ago still gets to be
+	// waited for (CheckAgent); 0 means DefaultAgentGrace.
+	AgentGrace time.Duration
+	// AgentSettle is how long CheckAgent waits for a first poller before AgentUnavailable;
+	// 0 means DefaultAgentSettle.
+	AgentSettle time.Duration
+}
+
+// Register registers the control activities under their public names.
+func (c *Control) Register(r worker.ActivityRegistry) {
+	r.RegisterActivityWithOptions(c.CommitRecoveryPoint, activity.RegisterOptions{Name: protocol.ActivityCommitRecoveryPoint})
+	r.RegisterActivityWithOptions(c.PlanRestore, activity.RegisterOptions{Name: protocol.ActivityPlanRestore})
+	r.RegisterActivityWithOptions(c.LoadPolicy, activity.RegisterOptions{Name: protocol.ActivityLoadPolicy})
+	r.RegisterActivityWithOptions(c.RegisterItems, activity.RegisterOptions{Name: protocol.ActivityRegisterItems})
+	r.RegisterActivityWithOptions(c.SetItemState, activity.RegisterOptions{Name: protocol.ActivitySetItemState})
+	r.RegisterActivityWithOptions(c.ListItems, activity.RegisterOptions{Name: protocol.ActivityListItems})
+	r.RegisterActivityWithOptions(c.EnsureSchedules, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
+	r.RegisterActivityWithOptions(c.ApplyRetention, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
+	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
+	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
+	r.RegisterActivityWithOptions(c.ListItemIDs, activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
+	r.RegisterActivityWithOptions(c.CancelItemBackups, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
+	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
+	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
+}
+
+func (c *Control) now() time.Time {
+	if c.Now != nil {
+		return c.Now()
+	}
+	return time.Now().UTC()
+}
+
+// CommitRecoveryPoint is the commit confirmation: it checks that every stripe the agent
+// reported is committed in the vault as the agent described it, then writes the manifest.
+// From that write on, the recovery point exists. Retrying is safe: everything it writes
+// comes from its input (createdAt is workflow time, in.CreatedAt), and a manifest already
+// written that is equal in substance counts as success (vault.SameSubstance), so an attempt
+// whose write succeeded but whose result was lost is not failed by the next one.
+func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInput) (protocol.RecoveryPoint, error) {
+	bs := in.Stream.BackupSet
+	createdAt := in.CreatedAt.UTC()
+	if in.CreatedAt.IsZero() {
+		createdAt = c.now() // a workflow started before CreatedAt was passed in
+	}
+	m := &vault.Manifest{
+		Schema:    vault.ManifestSchema,
+		PointID:   in.PointID,
+		ItemID:    in.ItemID,
+		CreatedAt: createdAt,
+		Server: vault.ServerInfo{VM: in.VM, Instance: in.Instance, ServerName: in.ServerName,
+			ProductVersion: in.ProductVersion, Edition: in.Edition},
+		Database: vault.DatabaseInfo{Name: in.Database, GUID: bs.DatabaseGUID, FamilyGUID: bs.FamilyGUID, RecoveryModel: bs.RecoveryModel},
+		Backup: vault.BackupInfo{
+			Type: manifestType(in.Type), CopyOnly: bs.CopyOnly || in.Type == protocol.CopyOnlyFull,
+			FirstLSN: vault.LSN(bs.FirstLSN), LastLSN: vault.LSN(bs.LastLSN), CheckpointLSN: vault.LSN(bs.CheckpointLSN),
+			DatabaseBackupLSN: vault.LSN(bs.DatabaseBackupLSN), DifferentialBaseLSN: vault.LSN(bs.DifferentialBaseLSN),
+			DifferentialBaseGUID: bs.DifferentialBaseGUID, BackupSetGUID: bs.BackupSetGUID,
+			StartTime: bs.Start, FinishTime: bs.Finish, SizeBytes: bs.SizeBytes, HasChecksums: bs.HasChecksums,
+			FirstForkGUID: bs.FirstForkGUID, ForkGUID: bs.ForkGUID, ForkPointLSN: vault.LSN(bs.ForkPointLSN),
+			ForkTime: utcPtr(bs.ForkTime), ServerUTCOffsetMinutes: bs.UTCOffsetMinutes,
+		},
+		Encryption:  vault.EncryptionInfo{Algorithm: "AES-256-GCM", KeyID: in.Stream.KeyID, Compression: in.Stream.Compression},
+		Workflow:    vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},
+		Reason:      in.Reason,
+		RetainUntil: in.RetainUntil,
+	}
+	for _, s := range in.Stream.Stripes {
+		m.Stripes = append(m.Stripes, vault.StripeInfo{Blob: s.Blob, Index: s.Index, IndexSHA256: s.IndexSHA256,
+			PlainBytes: s.PlainBytes, StoredBytes: s.StoredBytes, Blocks: s.Blocks, Digest: s.Digest})
+	}
+	release, err := c.admitCommit(ctx, in)
+	if err != nil {
+		return protocol.RecoveryPoint{}, err
+	}
+	defer release()
+	if err := c.Vault.CommitManifest(ctx, m); err != nil {
+		if isVerifyError(err) {
+			return protocol.RecoveryPoint{}, protocol.UserError(protocol.ErrRecoveryPointVerifyError,
+				"the vault does not hold the stripes the agent reported, so no recovery point was created: %v", err)
+		}
+		return protocol.RecoveryPoint{}, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "commit the manifest: %v", err)
+	}
+	if c.Log != nil {
+		c.Log.Info("recovery point committed", zap.String("item", in.ItemID), zap.String("point", in.PointID),
+			zap.String("type", string(in.Type)), zap.String("lastLsn", bs.LastLSN))
+	}
+	return RecoveryPointOf(m), nil
+}
+
+func utcPtr(t *time.Time) *time.Time {
+	if t == nil {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// manifestType is the vault's name for the kind of backup (the protocol and the vault
+// spell them alike; a copy-only full is a full with copyOnly set).
+func manifestType(t protocol.BackupType) string { return t.Kind() }
+
+// isVerifyError reports a commit refused because the vault does not hold what the agent
+// reported: retrying cannot fix that.
+func isVerifyError(err error) bool {
+	for _, e := range []error{vault.ErrIndexMissing, vault.ErrIndexMismatch, vault.ErrIndexInvalid, vault.ErrStripeMismatch,
+		vault.ErrDataNotCommitted, vault.ErrBlockListMismatch, vault.ErrSizeMismatch, vault.ErrWrongKey, vault.ErrInvalidManifest,
+		vault.ErrExists} { // a different manifest already holds this point ID
+		if errors.Is(err, e) {
+			return true
+		}
+	}
+	return false
+}
+
+// RecoveryPointOf summarises a manifest.
+func RecoveryPointOf(m *vault.Manifest) protocol.RecoveryPoint {
+	t := protocol.BackupType(m.Backup.Type)
+	if t == protocol.Full && m.Backup.CopyOnly {
+		t = protocol.CopyOnlyFull
+	}
+	var stored int64
+	for _, s := range m.Stripes {
+		stored += s.StoredBytes
+	}
+	return protocol.RecoveryPoint{ItemID: m.ItemID, PointID: m.PointID, Instance: m.Server.Instance, Database: m.Database.Name,
+		Type: t, FirstLSN: string(m.Backup.FirstLSN), LastLSN: string(m.Backup.LastLSN), CheckpointLSN: string(m.Backup.CheckpointLSN),
+		DatabaseBackupLSN: string(m.Backup.DatabaseBackupLSN), StartTime: m.Backup.StartTime, FinishTime: m.Backup.FinishTime,
+		SizeBytes: m.Backup.SizeBytes, StoredBytes: stored, Stripes: len(m.Stripes), KeyID: m.Encryption.KeyID, Reason: m.Reason}
+}

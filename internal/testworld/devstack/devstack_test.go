@@ -1,0 +1,404 @@
+//go:build unix
+
+// Package devstack holds the `make run` stack (run.sh). Its test runs the script the way a
+// person does and follows the instructions the script prints.
+package devstack
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
+)
+
+const (
+	upBanner  = "sqlvault stack is up"
+	endBanner = "Ctrl-C stops everything."
+)
+
+// TestRunShBacksUpAndStopsCleanly starts run.sh on free ports with a fresh state directory,
+// the agent endpoint on port 443 of a loopback address of its own (the tests run as root,
+// as in CI), runs the commands its banner prints with the environment its banner prints,
+// and checks that Ctrl-C (SIGINT to the script's process group, as a terminal sends it)
+// leaves no process and no listener behind.
+func TestRunShBacksUpAndStopsCleanly(t *testing.T) {
+	runStack(t, "")
+}
+
+// TestRunShForwardsWhenTheEndpointIsNotOn443 runs the stack the way an ordinary user gets
+// it (port 443 not allowed, here chosen with SQLVAULT_DEV_ENDPOINT_PORT): the endpoint binds
+// another port, the simulator forwards 443 to it, the banner says so, and backups work
+// with the same port-less URLs.
+func TestRunShForwardsWhenTheEndpointIsNotOn443(t *testing.T) {
+	runStack(t, "forwarded")
+}
+
+func runStack(t *testing.T, mode string) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	// The tools come from `make tools`; a missing one fails, never skips, so an unprepared
+	// machine cannot pass by testing nothing.
+	if _, err := os.Stat(filepath.Join(root, "bin", "temporal")); err != nil {
+		t.Fatalf("%v", testenv.ErrTemporalMissing)
+	}
+	if _, err := os.Stat(filepath.Join(root, "node_modules", ".bin", "azurite-blob")); err != nil {
+		t.Fatalf("%v", testenv.ErrAzuriteMissing)
+	}
+
+	ports := freePorts(t, 5)
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	endpoint := listen // where the endpoint listens
+	env := append(cleanEnv(),
+		"SQLVAULT_DEV_DIR="+t.TempDir(),
+		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
+		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
+		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
+		"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
+		"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
+	)
+	if mode == "forwarded" {
+		endpoint = net.JoinHostPort(testenv.LoopbackIP(listen), strconv.Itoa(ports[4]))
+		env = append(env, "SQLVAULT_DEV_ENDPOINT_PORT="+strconv.Itoa(ports[4]))
+	}
+	ports = ports[:4]
+	s := startScript(t, root, env)
+
+	banner := s.waitFor(t, endBanner, 3*time.Minute)
+	require.Contains(t, banner, upBanner)
+	for _, p := range ports {
+		assert.Contains(t, banner, ":"+strconv.Itoa(p), "the banner shows every address")
+	}
+	// SQL Server is given port-less URLs; the banner says where the endpoint really listens.
+	assert.Contains(t, banner, "endpoint https://sqlvault-agent.local/ (listening on "+endpoint+")")
+	if mode == "forwarded" {
+		assert.Contains(t, banner, "simulator forwards "+listen+" to it")
+	} else {
+		assert.NotContains(t, banner, "forwards")
+	}
+	exports, commands := parseNextSteps(t, banner)
+	assert.Equal(t, []string{
+		"bin/sqlvault backup --instance SQLVM1 --database SalesDB --type full --wait",
+		"bin/sqlvault list --instance SQLVM1 --database SalesDB",
+	}, commands)
+	require.Contains(t, exports, "SQLVAULT_CONFIG")
+	// The printed environment replaces the test's own: nothing else points the starter at
+	// the stack.
+	starterEnv := cleanEnv()
+	for k, v := range exports {
+		starterEnv = append(starterEnv, k+"="+v)
+	}
+
+	backupOut := runPrinted(t, root, starterEnv, commands[0])
+	m := regexp.MustCompile(`(?m)^recovery point\s+(\S+)$`).FindStringSubmatch(backupOut)
+	require.NotNil(t, m, "backup --wait prints the recovery point; got:\n%s", backupOut)
+	point := m[1]
+	assert.Contains(t, point, "-full-")
+	assert.Regexp(t, `(?m)^database\s+SalesDB on SQLVM1`, backupOut)
+
+	listOut := runPrinted(t, root, starterEnv, commands[1])
+	rows := strings.Split(strings.TrimSpace(listOut), "\n")[1:] // after the header
+	require.Len(t, rows, 1, "exactly one recovery point; list printed:\n%s", listOut)
+	assert.Equal(t, []string{point, "full"}, strings.Fields(rows[0])[:2])
+
+	jsonOut := runPrinted(t, root, starterEnv, commands[1]+" --json")
+	var points []struct {
+		PointID  string `json:"pointId"`
+		Instance string `json:"instance"`
+		Database string `json:"database"`
+		Type     string `json:"type"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(jsonOut), &points), "list --json:\n%s", jsonOut)
+	require.Len(t, points, 1)
+	assert.Equal(t, point, points[0].PointID)
+	assert.Equal(t, "SQLVM1", points[0].Instance)
+	assert.Equal(t, "SalesDB", points[0].Database)
+	assert.Equal(t, "full", points[0].Type)
+
+	// Ctrl-C. Record the script's descendants first: they run in process groups of their
+	// own, so the script's group says nothing about them.
+	children := descendants(t, s.cmd.Process.Pid)
+	t.Cleanup(func() { killLeftovers(children) }) // a failed assertion below must not leak them
+	names := make([]string, 0, len(children))
+	for _, c := range children {
+		names = append(names, c.name)
+	}
+	for _, want := range []string{"temporal", "node", "sqlsim", "sqlvault-worker"} {
+		assert.Contains(t, names, want, "run.sh's children: %v", children)
+	}
+	require.NoError(t, syscall.Kill(-s.cmd.Process.Pid, syscall.SIGINT))
+	exitErr := s.wait(t, 60*time.Second)
+	var ee *exec.ExitError
+	require.ErrorAs(t, exitErr, &ee, "run.sh exits non-zero after Ctrl-C")
+	assert.Equal(t, 130, ee.ExitCode(), "run.sh exits like an interrupted program")
+	assert.Contains(t, s.output(), ">> stopped")
+	for _, c := range children {
+		err := syscall.Kill(c.pid, 0)
+		assert.ErrorIs(t, err, syscall.ESRCH, "%s (pid %d) still runs after Ctrl-C", c.name, c.pid)
+	}
+	addrs := []string{endpoint}
+	for _, p := range ports {
+		addrs = append(addrs, fmt.Sprintf("127.0.0.1:%d", p))
+	}
+	for _, a := range addrs {
+		conn, err := net.DialTimeout("tcp", a, time.Second)
+		if err == nil {
+			conn.Close()
+		}
+		assert.Error(t, err, "something still listens on %s after Ctrl-C", a)
+	}
+}
+
+// script is run.sh running in its own process group, with its output collected.
+type script struct {
+	cmd     *exec.Cmd
+	exited  chan struct{} // closed when the script has exited; then err is its result
+	exitErr error
+
+	mu      sync.Mutex
+	out     bytes.Buffer
+	changed chan struct{} // closed and replaced on every line
+	eof     bool
+}
+
+func startScript(t *testing.T, root string, env []string) *script {
+	cmd := exec.Command(filepath.Join(root, "internal", "testworld", "devstack", "run.sh"))
+	cmd.Dir = root
+	cmd.Env = env
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true} // what a terminal does for a foreground job
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
+	require.NoError(t, cmd.Start())
+	s := &script{cmd: cmd, exited: make(chan struct{}), changed: make(chan struct{})}
+	go func() {
+		s.exitErr = cmd.Wait()
+		pw.Close()
+		close(s.exited)
+	}()
+	go func() {
+		sc := bufio.NewScanner(pr)
+		for sc.Scan() {
+			s.mu.Lock()
+			s.out.WriteString(sc.Text() + "\n")
+			close(s.changed)
+			s.changed = make(chan struct{})
+			s.mu.Unlock()
+		}
+		s.mu.Lock()
+		s.eof = true
+		close(s.changed)
+		s.mu.Unlock()
+	}()
+	// If the test fails half-way the stack must still go: ask the script to stop its
+	// services, and kill whatever is left.
+	t.Cleanup(func() {
+		select {
+		case <-s.exited:
+			return
+		default:
+		}
+		left := descendants(t, cmd.Process.Pid)
+		_ = syscall.Kill(cmd.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-s.exited:
+		case <-time.After(45 * time.Second):
+			_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		}
+		killLeftovers(left)
+		t.Logf("run.sh output:\n%s", s.output())
+	})
+	return s
+}
+
+// killLeftovers kills what is still running of procs, with their process groups (each
+// service leads one). A pid whose command changed has been reused by some other process and
+// is left alone.
+func killLeftovers(procs []proc) {
+	for _, c := range procs {
+		out, err := exec.Command("ps", "-o", "comm=", "-p", strconv.Itoa(c.pid)).Output()
+		if err != nil || filepath.Base(strings.TrimSpace(string(out))) != c.name {
+			continue
+		}
+		_ = syscall.Kill(-c.pid, syscall.SIGKILL)
+		_ = syscall.Kill(c.pid, syscall.SIGKILL)
+	}
+}
+
+func (s *script) output() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.out.String()
+}
+
+// waitFor returns the output up to and including the first line holding want.
+func (s *script) waitFor(t *testing.T, want string, timeout time.Duration) string {
+	deadline := time.After(timeout)
+	for {
+		s.mu.Lock()
+		out, eof, changed := s.out.String(), s.eof, s.changed
+		s.mu.Unlock()
+		if i := strings.Index(out, want); i >= 0 {
+			return out[:i+len(want)]
+		}
+		if eof {
+			t.Fatalf("run.sh ended before printing %q:\n%s", want, out)
+		}
+		select {
+		case <-changed:
+		case <-deadline:
+			t.Fatalf("run.sh did not print %q within %s:\n%s", want, timeout, out)
+		}
+	}
+}
+
+func (s *script) wait(t *testing.T, timeout time.Duration) error {
+	select {
+	case <-s.exited:
+		return s.exitErr
+	case <-time.After(timeout):
+		t.Fatalf("run.sh still runs %s after Ctrl-C:\n%s", timeout, s.output())
+		return nil
+	}
+}
+
+// parseNextSteps reads the banner's "export NAME='value'" lines and the starter commands.
+func parseNextSteps(t *testing.T, banner string) (map[string]string, []string) {
+	exports := map[string]string{}
+	var commands []string
+	exportLine := regexp.MustCompile(`^export ([A-Z_][A-Z0-9_]*)=(.*)$`)
+	for _, l := range strings.Split(banner, "\n") {
+		l = strings.TrimSpace(l)
+		if m := exportLine.FindStringSubmatch(l); m != nil {
+			v, err := unquote(m[2])
+			require.NoError(t, err, "banner line %q", l)
+			exports[m[1]] = v
+		}
+		if strings.HasPrefix(l, "bin/sqlvault ") {
+			commands = append(commands, l)
+		}
+	}
+	return exports, commands
+}
+
+// unquote undoes the shell quoting run.sh prints: a sequence of bare words and
+// single-quoted strings (where '\” is how a quote is written).
+func unquote(s string) (string, error) {
+	var b strings.Builder
+	for len(s) > 0 {
+		switch {
+		case s[0] == '\'':
+			end := strings.IndexByte(s[1:], '\'')
+			if end < 0 {
+				return "", errors.New("unterminated single quote")
+			}
+			b.WriteString(s[1 : 1+end])
+			s = s[2+end:]
+		case s[0] == '\\' && len(s) > 1:
+			b.WriteByte(s[1])
+			s = s[2:]
+		case strings.ContainsRune(" \t\"$`", rune(s[0])):
+			return "", fmt.Errorf("unexpected %q: not a single shell word", s[0])
+		default:
+			b.WriteByte(s[0])
+			s = s[1:]
+		}
+	}
+	return b.String(), nil
+}
+
+// runPrinted runs one printed command line (plain words, as the banner prints them) in the
+// repository root, as a person would paste it.
+func runPrinted(t *testing.T, root string, env []string, line string) string {
+	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
+	defer cancel()
+	args := strings.Fields(line)
+	cmd := exec.CommandContext(ctx, filepath.Join(root, args[0]), args[1:]...)
+	cmd.Dir, cmd.Env = root, env
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	require.NoError(t, err, "%s\nstdout:\n%s\nstderr:\n%s", line, stdout.String(), stderr.String())
+	return stdout.String()
+}
+
+// cleanEnv is the test's environment without SQLVAULT_* variables, so that only what the
+// test (or the banner) sets reaches the script and the starter.
+func cleanEnv() []string {
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "SQLVAULT_") {
+			env = append(env, kv)
+		}
+	}
+	return env
+}
+
+// freePorts returns n distinct ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	seen := map[int]bool{}
+	var ports []int
+	for len(ports) < n {
+		p, err := testenv.FreePort()
+		require.NoError(t, err)
+		if !seen[p] {
+			seen[p] = true
+			ports = append(ports, p)
+		}
+	}
+	return ports
+}
+
+type proc struct {
+	pid  int
+	name string
+}
+
+func (p proc) String() string { return fmt.Sprintf("%s(%d)", p.name, p.pid) }
+
+// descendants lists every process below pid, from ps (Linux and macOS alike).
+func descendants(t *testing.T, pid int) []proc {
+	out, err := exec.Command("ps", "-A", "-o", "pid=", "-o", "ppid=", "-o", "comm=").Output()
+	require.NoError(t, err, "ps")
+	children := map[int][]proc{}
+	for _, l := range strings.Split(string(out), "\n") {
+		f := strings.Fields(l)
+		if len(f) < 3 {
+			continue
+		}
+		p, err1 := strconv.Atoi(f[0])
+		pp, err2 := strconv.Atoi(f[1])
+		if err1 != nil || err2 != nil {
+			continue
+		}
+		children[pp] = append(children[pp], proc{pid: p, name: filepath.Base(strings.Join(f[2:], " "))})
+	}
+	var all []proc
+	queue := []int{pid}
+	for len(queue) > 0 {
+		for _, c := range children[queue[0]] {
+			all = append(all, c)
+			queue = append(queue, c.pid)
+		}
+		queue = queue[1:]
+	}
+	return all
+}
