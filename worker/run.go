@@ -2,7 +2,6 @@ package worker
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"os"
 
@@ -15,11 +14,9 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
-	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/logging"
-	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -56,13 +53,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 		workers = append(workers, w)
 	}
 	if cfg.Role.RunsAgent() {
-		agent, closeAgent, err := NewAgent(cfg, repo, log)
+		ag, closeAgent, err := NewAgent(cfg, repo, log)
 		if err != nil {
 			return err
 		}
 		defer closeAgent()
-		agent.Memory = memory
-		workers = append(workers, NewAgentWorker(tc, cfg, agent))
+		ag.Memory = memory
+		workers = append(workers, NewAgentWorker(tc, cfg, ag))
 	}
 	for _, w := range workers {
 		if err := w.Start(); err != nil {
@@ -94,57 +91,35 @@ func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, lo
 	return w
 }
 
-// NewAgent builds the agent's activities: the endpoint, the key and one connection pool per
-// instance. The returned func releases them.
+// NewAgent builds the agent from the configuration (agent.New, the wiring the e2e harness
+// and the benchmarks share): the endpoint, the key and one connection pool per instance.
+// The returned func releases them.
 func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*agent.Agent, func(), error) {
 	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
 	if err != nil {
 		return nil, nil, err
 	}
-	ep, err := endpoint.New(endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
-		CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile, Logger: log.Named("endpoint")})
-	if err != nil {
-		return nil, nil, err
-	}
-	if err := ep.Start(); err != nil {
-		return nil, nil, err
-	}
-	a := &agent.Agent{VM: cfg.Agent.VM, Endpoint: ep, Vault: repo, Key: key, Log: log.Named("agent"),
+	o := agent.Options{VM: cfg.Agent.VM, Vault: repo, Key: key, Log: log,
+		Endpoint: endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
+			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
 		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy}
-	closeAll := func() {
-		_ = ep.Close()
-		for _, in := range a.Instances {
-			_ = in.Conn.Close()
-		}
-	}
 	for i, inst := range cfg.Agent.Instances {
 		dsn, err := inst.DSN()
 		if err != nil {
-			closeAll()
 			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		conn, err := sqlserver.Open(dsn)
-		if err != nil {
-			closeAll()
-			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
-		}
-		a.Instances = append(a.Instances, agent.Instance{Name: inst.Name, Conn: conn})
+		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn})
 	}
-	if len(a.Instances) == 0 {
-		closeAll()
-		return nil, nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
+	a, err := agent.New(o)
+	if err != nil {
+		return nil, nil, err
 	}
-	return a, closeAll, nil
+	return a, a.Close, nil
 }
 
 // NewAgentWorker is an activity-only worker on this VM's task queue. The concurrency limit
 // caps how many backups and restores run on the VM at once.
 func NewAgentWorker(tc client.Client, cfg *config.Config, a *agent.Agent) worker.Worker {
-	w := worker.New(tc, protocol.AgentTaskQueue(cfg.Agent.VM), worker.Options{
-		DisableWorkflowWorker:              true,
-		MaxConcurrentActivityExecutionSize: cfg.Agent.MaxConcurrentBackups,
-	})
-	a.Register(w)
-	return w
+	return a.NewWorker(tc, worker.Options{MaxConcurrentActivityExecutionSize: cfg.Agent.MaxConcurrentBackups})
 }

@@ -4,15 +4,12 @@ import (
 	"bytes"
 	"encoding/base64"
 	"encoding/xml"
-	"errors"
 	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
 	"time"
-
-	"github.com/sqlvault/sqlvault/internal/blocklist"
 )
 
 // handle runs one blob operation with s.mu held. It writes the success response itself and
@@ -195,31 +192,28 @@ func indexOf(bs []block, id string) int {
 }
 
 // resolveBlockList reads a Put Block List body (in any encoding SQL Server sends: see
-// package blocklist): <Latest> looks among the uncommitted blocks first, <Committed> and
+// parseBlockList): <Latest> looks among the uncommitted blocks first, <Committed> and
 // <Uncommitted> only in their own list.
 func (b *blob) resolveBlockList(body []byte) ([]block, *apiError) {
-	list, err := blocklist.Parse(body, maxCommittedBlocks)
-	switch {
-	case errors.Is(err, blocklist.ErrTooLong):
-		return nil, errBlockListTooLong
-	case err != nil:
-		return nil, errInvalidBlockList
+	list, perr := parseBlockList(body, maxCommittedBlocks)
+	if perr != nil {
+		return nil, perr
 	}
 	out := make([]block, 0, len(list))
 	for _, e := range list {
 		found := -1
 		var from []block
-		switch e.Kind {
-		case blocklist.Latest:
-			if found = indexOf(b.uncommitted, e.ID); found >= 0 {
+		switch e.list {
+		case "Latest":
+			if found = indexOf(b.uncommitted, e.id); found >= 0 {
 				from = b.uncommitted
-			} else if found = indexOf(b.committed, e.ID); found >= 0 {
+			} else if found = indexOf(b.committed, e.id); found >= 0 {
 				from = b.committed
 			}
-		case blocklist.Uncommitted:
-			from, found = b.uncommitted, indexOf(b.uncommitted, e.ID)
-		case blocklist.Committed:
-			from, found = b.committed, indexOf(b.committed, e.ID)
+		case "Uncommitted":
+			from, found = b.uncommitted, indexOf(b.uncommitted, e.id)
+		case "Committed":
+			from, found = b.committed, indexOf(b.committed, e.id)
 		}
 		if found < 0 {
 			return nil, errInvalidBlockList

@@ -57,23 +57,16 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	ep, err := endpoint.New(endpoint.Options{Host: cfg.Host, Listen: cfg.Listen, CertFile: cfg.CertFile,
-		KeyFile: cfg.KeyFile, Logger: cfg.Log})
-	if err != nil {
-		return nil, err
-	}
-	if err := ep.Start(); err != nil {
-		return nil, err
-	}
-	conn, err := sqlserver.Open(cfg.DSN)
-	if err != nil {
-		_ = ep.Close()
-		return nil, err
-	}
 	repo := vault.NewRepository(cfg.Store, cfg.Log)
-	a := &Agent{Cfg: cfg, EP: ep, Conn: conn, Repo: repo}
-	a.Act = &agent.Agent{VM: "BENCHVM", Endpoint: ep, Vault: repo, Key: cfg.Key, Log: cfg.Log,
-		HeartbeatEvery: time.Second, Memory: cfg.Memory, Instances: []agent.Instance{{Name: cfg.Instance, Conn: conn}}}
+	// The worker's own wiring (agent.New): endpoint, connection, activities.
+	act, err := agent.New(agent.Options{VM: "BENCHVM", Vault: repo, Key: cfg.Key, Log: cfg.Log,
+		HeartbeatEvery: time.Second, Memory: cfg.Memory,
+		Endpoint:  endpoint.Options{Host: cfg.Host, Listen: cfg.Listen, CertFile: cfg.CertFile, KeyFile: cfg.KeyFile, Logger: cfg.Log},
+		Instances: []agent.InstanceDSN{{Name: cfg.Instance, DSN: cfg.DSN}}})
+	if err != nil {
+		return nil, err
+	}
+	a := &Agent{Cfg: cfg, EP: act.Endpoint, Conn: act.Instances[0].Conn, Repo: repo, Act: act}
 	a.Ctl = &control.Control{Vault: repo, Log: cfg.Log}
 	var suite testsuite.WorkflowTestSuite
 	suite.SetLogger(temporalx.NewZapLogger(zap.NewNop()))
@@ -87,8 +80,7 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 
 // Close stops the endpoint and the connection.
 func (a *Agent) Close() {
-	_ = a.EP.Close()
-	_ = a.Conn.Close()
+	a.Act.Close()
 }
 
 // BackupRequest is one backup. The product path (activities.StreamBackup, then the control

@@ -27,7 +27,6 @@ import (
 	"github.com/sqlvault/sqlvault/activities/control"
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
-	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
@@ -250,15 +249,11 @@ func newFleet(tb testing.TB, tc client.Client, cfg fleetConfig) *fleet {
 			require.NoError(tb, err)
 			vm.dbs = append(vm.dbs, db)
 		}
-		ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile})
+		ag, err := agent.New(agent.Options{VM: name, Vault: f.repo, Key: h.key, HeartbeatEvery: time.Second,
+			Endpoint:  endpoint.Options{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile},
+			Instances: []agent.InstanceDSN{{Name: name, DSN: h.dsn}}})
 		require.NoError(tb, err)
-		require.NoError(tb, ep.Start())
-		f.closers = append(f.closers, func() { _ = ep.Close() })
-		conn, err := sqlserver.Open(h.dsn)
-		require.NoError(tb, err)
-		f.closers = append(f.closers, func() { _ = conn.Close() })
-		ag := &agent.Agent{VM: name, Endpoint: ep, Vault: f.repo, Key: h.key, HeartbeatEvery: time.Second,
-			Instances: []agent.Instance{{Name: name, Conn: conn}}}
+		f.closers = append(f.closers, ag.Close)
 		// As worker/run.go's NewAgentWorker: the VM's queue, at most limit activities at once.
 		w := worker.New(tc, protocol.AgentTaskQueue(name), worker.Options{DisableWorkflowWorker: true,
 			MaxConcurrentActivityExecutionSize: cfg.limit, Interceptors: []interceptor.WorkerInterceptor{f.times}})

@@ -26,7 +26,6 @@ import (
 	"github.com/sqlvault/sqlvault/activities/control"
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
-	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
@@ -73,9 +72,8 @@ type stack struct {
 }
 
 type agentRun struct {
-	w     worker.Worker
-	ep    *endpoint.Server
-	conns []*sqlserver.Conn
+	w worker.Worker
+	a *agent.Agent
 }
 
 var (
@@ -226,28 +224,36 @@ func (s *stack) startAgent() { s.startAgentFor(s.inst, vm, s.agentVM()) }
 
 // startAgentFor runs an in-process agent for one instance on VM vmName.
 func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
-	listen, err := testenv.Loopback443()
-	require.NoError(s.t, err)
-	ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: listen, CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log})
-	require.NoError(s.t, err)
-	require.NoError(s.t, ep.Start())
-	inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
-	conn, err := sqlserver.Open(inst.DSN(sqlLogin, sqlPassword, ""))
-	require.NoError(s.t, err)
-	a := &agent.Agent{VM: vmName, Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
-		RestoreRoots: []string{os.TempDir()}, // t.TempDir() folders
-		Instances:    []agent.Instance{{Name: name, Conn: conn}}}
-	w := worker.New(s.tc, protocol.AgentTaskQueue(vmName), worker.Options{DisableWorkflowWorker: true})
-	a.Register(w)
+	a := s.newAgent(inst, name, vmName, nil)
+	w := a.NewWorker(s.tc, worker.Options{})
 	require.NoError(s.t, w.Start())
 	if inst != s.inst {
-		s.t.Cleanup(func() { w.Stop(); _ = ep.Close(); _ = conn.Close() })
+		s.t.Cleanup(func() { w.Stop(); a.Close() })
 		return
 	}
 	s.agentMu.Lock()
-	s.agent = &agentRun{w: w, ep: ep, conns: []*sqlserver.Conn{conn}}
+	s.agent = &agentRun{w: w, a: a}
 	s.agentMu.Unlock()
 	s.t.Cleanup(s.stopAgent)
+}
+
+// newAgent builds an in-process agent for one instance on VM vmName with agent.New (the
+// worker's own wiring) on a fresh loopback address, which inst's hosts entry then names.
+// tune, when set, adjusts the options first.
+func (s *stack) newAgent(inst *sqlsim.Instance, name, vmName string, tune func(*agent.Options)) *agent.Agent {
+	listen, err := testenv.Loopback443()
+	require.NoError(s.t, err)
+	o := agent.Options{VM: vmName, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
+		Endpoint:     endpoint.Options{Host: agentHost, Listen: listen, CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log},
+		RestoreRoots: []string{os.TempDir()}, // t.TempDir() folders
+		Instances:    []agent.InstanceDSN{{Name: name, DSN: inst.DSN(sqlLogin, sqlPassword, "")}}}
+	if tune != nil {
+		tune(&o)
+	}
+	a, err := agent.New(o)
+	require.NoError(s.t, err)
+	inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
+	return a
 }
 
 func (s *stack) stopAgent() {
@@ -259,10 +265,7 @@ func (s *stack) stopAgent() {
 		return
 	}
 	a.w.Stop()
-	_ = a.ep.Close()
-	for _, c := range a.conns {
-		_ = c.Close()
-	}
+	a.a.Close()
 }
 
 // backupInput names a database of the stack's instance, routed to the stack's agent.

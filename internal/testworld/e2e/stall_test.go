@@ -14,29 +14,16 @@ import (
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
 
-	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
-	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
-	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // startAgentWithStallLimits runs the stack's agent (as startAgent does) with short stall limits.
 func (s *stack) startAgentWithStallLimits(after, busy time.Duration) {
-	listen, err := testenv.Loopback443()
-	require.NoError(s.t, err)
-	ep, err := endpoint.New(endpoint.Options{Host: agentHost, Listen: listen, CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log})
-	require.NoError(s.t, err)
-	require.NoError(s.t, ep.Start())
-	s.inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
-	conn, err := sqlserver.Open(s.inst.DSN(sqlLogin, sqlPassword, ""))
-	require.NoError(s.t, err)
-	a := &agent.Agent{VM: s.agentVM(), Endpoint: ep, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
-		StallAfter: after, StallAfterBusy: busy, Instances: []agent.Instance{{Name: vm, Conn: conn}}}
-	w := worker.New(s.tc, protocol.AgentTaskQueue(s.agentVM()), worker.Options{DisableWorkflowWorker: true})
-	a.Register(w)
+	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.StallAfter, o.StallAfterBusy = after, busy })
+	w := a.NewWorker(s.tc, worker.Options{})
 	require.NoError(s.t, w.Start())
-	s.t.Cleanup(func() { w.Stop(); _ = ep.Close(); _ = conn.Close() })
+	s.t.Cleanup(func() { w.Stop(); a.Close() })
 }
 
 // streamFailures returns the failure types of an activity's retried attempts, as the history

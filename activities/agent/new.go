@@ -1,0 +1,96 @@
+package agent
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/worker"
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// InstanceDSN names one SQL Server instance and how to connect to it. The DSN holds the
+// SQL credential: it stays in the agent's process (never in a workflow payload or a log).
+type InstanceDSN struct {
+	Name string // @@SERVERNAME: "VM" or "VM\INSTANCE"
+	DSN  string
+}
+
+// Options is everything an agent is built from. The worker fills it from its
+// configuration; the e2e harness and the benchmarks fill it from their test stacks, so
+// the three run the same wiring.
+type Options struct {
+	VM        string
+	Instances []InstanceDSN
+	Endpoint  endpoint.Options
+	Vault     *vault.Repository
+	Key       *blockcrypt.Key
+	Log       *zap.Logger
+
+	HeartbeatEvery             time.Duration
+	StallAfter, StallAfterBusy time.Duration
+	BlocksInFlight             int
+	Memory                     *memlimit.Budget
+	RestoreRoots               []string
+}
+
+// New starts the agent's blob endpoint and opens one connection pool per instance. Close
+// releases them; on an error New has released what it took.
+func New(o Options) (*Agent, error) {
+	if len(o.Instances) == 0 {
+		return nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
+	}
+	if o.Log == nil {
+		o.Log = zap.NewNop()
+	}
+	if o.Endpoint.Logger == nil {
+		o.Endpoint.Logger = o.Log.Named("endpoint")
+	}
+	ep, err := endpoint.New(o.Endpoint)
+	if err != nil {
+		return nil, err
+	}
+	if err := ep.Start(); err != nil {
+		return nil, err
+	}
+	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Key: o.Key, Log: o.Log.Named("agent"),
+		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
+		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots}
+	for i, in := range o.Instances {
+		conn, err := sqlserver.Open(in.DSN)
+		if err != nil {
+			a.Close()
+			return nil, fmt.Errorf("agent.instances[%d] (%s): %w", i, in.Name, err)
+		}
+		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn})
+	}
+	return a, nil
+}
+
+// Close stops the endpoint and closes the instances' connections.
+func (a *Agent) Close() {
+	if a.Endpoint != nil {
+		_ = a.Endpoint.Close()
+	}
+	for _, in := range a.Instances {
+		_ = in.Conn.Close()
+	}
+}
+
+// NewWorker is an activity-only worker on the VM's task queue with the agent's activities
+// registered. opts.MaxConcurrentActivityExecutionSize caps how many backups and restores
+// run on the VM at once.
+func (a *Agent) NewWorker(tc client.Client, opts worker.Options) worker.Worker {
+	opts.DisableWorkflowWorker = true
+	w := worker.New(tc, protocol.AgentTaskQueue(a.VM), opts)
+	a.Register(w)
+	return w
+}
