@@ -9,8 +9,8 @@ import (
 
 	"github.com/stretchr/testify/require"
 	enumspb "go.temporal.io/api/enums/v1"
-	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
@@ -129,7 +129,9 @@ func (h unitHandle) Delete(context.Context) error {
 	return nil
 }
 
-func (h unitHandle) Backfill(context.Context, client.ScheduleBackfillOptions) error { panic("not used") }
+func (h unitHandle) Backfill(context.Context, client.ScheduleBackfillOptions) error {
+	panic("not used")
+}
 
 func (h unitHandle) Describe(context.Context) (*client.ScheduleDescription, error) {
 	h.u.mu.Lock()
