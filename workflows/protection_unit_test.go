@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -21,6 +22,8 @@ import (
 // item records cross as their wire JSON (maps), so these tests do not depend on which Go
 // package declares them.
 type protectionWorld struct {
+	// mu guards the recorded inputs: activities and children run concurrently.
+	mu        sync.Mutex
 	env       *testsuite.TestWorkflowEnvironment
 	calls     *calls
 	inventory map[string]protocol.InquiryResult // by VM
@@ -70,6 +73,8 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	env.RegisterWorkflowWithOptions(Inquiry, workflowOpts(protocol.WorkflowInquiry))
 	env.RegisterWorkflowWithOptions(func(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResult, error) {
 		w.calls.addChild(ctx, in.Database)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.backups = append(w.backups, in)
 		w.childIDs = append(w.childIDs, workflow.GetInfo(ctx).WorkflowExecution.ID)
 		if w.failFull[in.Database] {
@@ -79,6 +84,8 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	}, workflowOpts(protocol.WorkflowBackup))
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.CheckAgentInput) (protocol.CheckAgentResult, error) {
 		w.calls.add(ctx, protocol.ActivityCheckAgent, in.VM)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		if w.deadVMs[in.VM] {
 			return protocol.CheckAgentResult{VM: in.VM}, protocol.UserError(protocol.ErrAgentUnavailable, "no sqlvault agent is running for VM %q", in.VM)
 		}
@@ -86,6 +93,8 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	}, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
 	env.RegisterActivityWithOptions(func(ctx context.Context, name string) (map[string]any, error) {
 		w.calls.add(ctx, protocol.ActivityLoadPolicy, name)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		p, ok := w.policies[name]
 		if !ok {
 			return nil, protocol.UserError(protocol.ErrPolicyNotFound, "no policy named %q in the vault", name)
@@ -94,10 +103,14 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	}, activity.RegisterOptions{Name: protocol.ActivityLoadPolicy})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.InquiryInput) (protocol.InquiryResult, error) {
 		w.calls.add(ctx, protocol.ActivityDiscover, in.VM)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		return w.inventory[in.VM], nil
 	}, activity.RegisterOptions{Name: protocol.ActivityDiscover})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.RegisterItemsInput) ([]string, error) {
 		w.calls.add(ctx, protocol.ActivityRegisterItems, in.Instance)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.registers = append(w.registers, in)
 		ids := make([]string, len(in.Databases))
 		for i, d := range in.Databases {
@@ -107,6 +120,8 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	}, activity.RegisterOptions{Name: protocol.ActivityRegisterItems})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.EnsureSchedulesInput) (protocol.EnsureSchedulesResult, error) {
 		w.calls.add(ctx, protocol.ActivityEnsureSchedule, in.ItemID)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.ensures = append(w.ensures, in)
 		if in.Remove {
 			return protocol.EnsureSchedulesResult{Deleted: 3}, nil
@@ -115,26 +130,36 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 	}, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.SetItemStateInput) error {
 		w.calls.add(ctx, protocol.ActivitySetItemState, in.State)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.states = append(w.states, in)
 		return nil
 	}, activity.RegisterOptions{Name: protocol.ActivitySetItemState})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.CancelItemBackupsInput) (protocol.CancelItemBackupsResult, error) {
 		w.calls.add(ctx, protocol.ActivityCancelItemBackups, in.ItemID)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.cancels = append(w.cancels, in)
 		return protocol.CancelItemBackupsResult{}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
 		w.calls.add(ctx, protocol.ActivityApplyRetention, in.ItemID)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.retention = append(w.retention, in)
 		return protocol.ApplyRetentionResult{}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityApplyRetention})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.AutoProtectionInput) ([]protocol.AutoProtectedInstance, error) {
 		w.calls.add(ctx, protocol.ActivityAutoProtection, in.Instance)
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		w.autoIn = append(w.autoIn, in)
 		return w.instances, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
 	env.RegisterActivityWithOptions(func(ctx context.Context) ([]map[string]any, error) {
 		w.calls.add(ctx, protocol.ActivityListItems, "")
+		w.mu.Lock()
+		defer w.mu.Unlock()
 		return w.items, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityListItems})
 	return w
