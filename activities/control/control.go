@@ -142,4 +142,3 @@ func isVerifyError(err error) bool {
 	}
 	return false
 }
-
