@@ -28,7 +28,7 @@ type globals struct {
 
 func (g *globals) bind(root *cobra.Command) {
 	g.root = root
-	config.BindFlags(root.PersistentFlags())
+	config.BindClientFlags(root.PersistentFlags())
 	root.PersistentFlags().BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
 }
 
