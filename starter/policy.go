@@ -153,7 +153,7 @@ func PutPolicy(ctx context.Context, tc client.Client, queue string, in protocol.
 	id := protocol.PutPolicyWorkflowID(in.Name)
 	for range putPolicyStarts {
 		run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: queue,
-			WorkflowExecutionTimeout: time.Hour, WorkflowExecutionErrorWhenAlreadyStarted: true}, protocol.WorkflowPutPolicy, in)
+			WorkflowExecutionTimeout: 30 * time.Minute, WorkflowExecutionErrorWhenAlreadyStarted: true}, protocol.WorkflowPutPolicy, in)
 		var started *serviceerror.WorkflowExecutionAlreadyStarted
 		if errors.As(err, &started) {
 			// Its outcome is its starter's to report; only its end matters here.
