@@ -24,7 +24,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --instance NAME --database DB [--type full|differential|log|copy-only-full] [--wait]",
 		Short: "Start an on-demand backup (the sqlvault.Backup workflow)",
-		Example: `  starter backup --instance SQLVM1 --database SalesDB --type full --wait
+		Example: `  sqlvault backup --instance SQLVM1 --database SalesDB --type full --wait
   sqlvault backup --instance 'SQLVM1\INST2' --database 'Ops]Log' --type log`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.Type = protocol.BackupType(typ)
