@@ -24,7 +24,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "backup --instance NAME --database DB [--type full|differential|log|copy-only-full] [--wait]",
 		Short: "Start an on-demand backup (the sqlvault.Backup workflow)",
-		Example: `  starter backup --instance SQLVM1 --database SalesDB --type full --wait
+		Example: `  sqlvault backup --instance SQLVM1 --database SalesDB --type full --wait
   sqlvault backup --instance 'SQLVM1\INST2' --database 'Ops]Log' --type log`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			in.Type = protocol.BackupType(typ)
@@ -82,37 +82,33 @@ func StartBackup(ctx context.Context, tc client.Client, queue string, in protoco
 }
 
 // WaitBackup waits for the workflow's result, drawing a progress bar from the progress
-// query and the stream activity's heartbeats.
+// query and the stream activity's heartbeats (one line per change when w is not a terminal).
 func WaitBackup(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, bar bool) (*protocol.BackupResult, error) {
 	var res protocol.BackupResult
-	if err := waitWithProgress(ctx, run, &res, w, bar, func() string { return progressLine(ctx, tc, run) }); err != nil {
+	if err := waitWithProgress(ctx, run, &res, w, bar, func() progress { return backupProgress(ctx, tc, run) }); err != nil {
 		return nil, err
 	}
 	return &res, nil
 }
 
-// waitWithProgress waits for a workflow's result into out, redrawing line() on w twice a
-// second while it runs (when show is set).
-func waitWithProgress(ctx context.Context, run client.WorkflowRun, out any, w io.Writer, show bool, line func() string) error {
+// waitWithProgress waits for a workflow's result into out, observing it twice a second
+// while it runs and showing the observation on w (when show is set; see progressPrinter).
+func waitWithProgress(ctx context.Context, run client.WorkflowRun, out any, w io.Writer, show bool, observe func() progress) error {
 	done := make(chan error, 1)
 	go func() { done <- run.Get(ctx, out) }()
 	tick := time.NewTicker(500 * time.Millisecond)
 	defer tick.Stop()
-	last := ""
+	bar := newProgressPrinter(w)
 	for {
 		select {
 		case err := <-done:
-			if show && last != "" {
-				fmt.Fprintln(w)
+			if show {
+				bar.done()
 			}
 			return explainIf(err)
 		case <-tick.C:
-			if !show {
-				continue
-			}
-			if l := line(); l != "" && l != last {
-				fmt.Fprintf(w, "\r%-78s", l)
-				last = l
+			if show {
+				bar.show(observe())
 			}
 		}
 	}
@@ -125,7 +121,7 @@ func explainIf(err error) error {
 	return explain(err)
 }
 
-func progressLine(ctx context.Context, tc client.Client, run client.WorkflowRun) string {
+func backupProgress(ctx context.Context, tc client.Client, run client.WorkflowRun) progress {
 	var p protocol.BackupProgress
 	if v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress); err == nil {
 		_ = v.Get(&p)
@@ -144,7 +140,7 @@ func progressLine(ctx context.Context, tc client.Client, run client.WorkflowRun)
 		}
 	}
 	if p.Phase == "" {
-		return ""
+		return progress{}
 	}
 	width := 30
 	filled := sp.Percent * width / 100
@@ -153,7 +149,7 @@ func progressLine(ctx context.Context, tc client.Client, run client.WorkflowRun)
 	if attempt > 1 {
 		s += fmt.Sprintf("  (attempt %d)", attempt)
 	}
-	return s
+	return progress{State: fmt.Sprintf("%s/%d", p.Phase, attempt), Percent: sp.Percent, Line: s}
 }
 
 // explain turns a workflow failure into the named error's own message.

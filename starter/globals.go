@@ -28,7 +28,7 @@ type globals struct {
 
 func (g *globals) bind(root *cobra.Command) {
 	g.root = root
-	config.BindFlags(root.PersistentFlags())
+	config.BindClientFlags(root.PersistentFlags())
 	root.PersistentFlags().BoolVar(&g.jsonOut, "json", false, "print JSON instead of tables")
 }
 
@@ -53,8 +53,13 @@ func (g *globals) temporal(ctx context.Context) (client.Client, *config.Config, 
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := temporalx.Dial(ctx, cfg.Temporal, g.logger(cfg))
+	tc, err := dialTemporal(ctx, g, cfg)
 	return tc, cfg, err
+}
+
+// dialTemporal connects to Temporal with a configuration already loaded.
+func dialTemporal(ctx context.Context, g *globals, cfg *config.Config) (client.Client, error) {
+	return temporalx.Dial(ctx, cfg.Temporal, g.logger(cfg))
 }
 
 func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config, error) {

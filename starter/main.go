@@ -5,6 +5,8 @@ package starter
 
 import (
 	"github.com/spf13/cobra"
+
+	"github.com/sqlvault/sqlvault/internal/buildinfo"
 )
 
 // NewRoot is the root command of the binary.
@@ -22,6 +24,7 @@ Configuration comes from the same file as the worker (--config), environment var
 	}
 	g.bind(root)
 	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g), newDiscoverCmd(g),
-		newPolicyCmd(g), newProtectCmd(g), newUnprotectCmd(g), newResumeCmd(g), newRetentionCmd(g), newReconcileCmd(g), newStatusCmd(g))
+		newPolicyCmd(g), newProtectCmd(g), newUnprotectCmd(g), newResumeCmd(g), newRetentionCmd(g), newReconcileCmd(g), newStatusCmd(g),
+		buildinfo.NewCommand("sqlvault"))
 	return root
 }

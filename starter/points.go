@@ -12,9 +12,8 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 
-	"github.com/sqlvault/sqlvault/activities/control"
-
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/control/catalog"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -95,7 +94,7 @@ func newListCmd(g *globals) *cobra.Command {
 			out := cmd.OutOrStdout()
 			rps := make([]protocol.RecoveryPoint, len(points))
 			for i, m := range points {
-				rps[i] = control.RecoveryPointOf(m)
+				rps[i] = catalog.RecoveryPointOf(m)
 			}
 			if g.jsonOut {
 				return g.printJSON(out, rps)
@@ -191,7 +190,7 @@ func printPoint(w io.Writer, rp protocol.RecoveryPoint) {
 }
 
 func printManifest(w io.Writer, m *vault.Manifest) {
-	printPoint(w, control.RecoveryPointOf(m))
+	printPoint(w, catalog.RecoveryPointOf(m))
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintf(tw, "server\t%s (%s, %s) on VM %s\n", m.Server.ServerName, m.Server.ProductVersion, m.Server.Edition, m.Server.VM)
 	fmt.Fprintf(tw, "copy-only\t%v\n", m.Backup.CopyOnly)

@@ -2,9 +2,7 @@ package starter
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"os"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -12,7 +10,6 @@ import (
 	"github.com/spf13/cobra"
 	"go.temporal.io/sdk/client"
 
-	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -33,98 +30,6 @@ func (g *globals) runWorkflow(ctx context.Context, id, workflowType string, in a
 		return explain(err)
 	}
 	return nil
-}
-
-func newPolicyCmd(g *globals) *cobra.Command {
-	cmd := &cobra.Command{Use: "policy", Short: "Create, show and list backup policies (stored in the vault)"}
-	var file string
-	var noReconcile bool
-	create := &cobra.Command{
-		Use:     "create --file policy.json",
-		Aliases: []string{"edit"},
-		Short:   "Create or replace a policy from a JSON file (validated: every problem is reported at once)",
-		Example: `  {"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
-   "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}, "compression": true}`,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := os.ReadFile(file)
-			if err != nil {
-				return err
-			}
-			var p policy.Policy
-			dec := json.NewDecoder(strings.NewReader(string(data)))
-			dec.DisallowUnknownFields()
-			if err := dec.Decode(&p); err != nil {
-				return fmt.Errorf("%s: %w", file, err)
-			}
-			if err := p.Validate(); err != nil {
-				return fmt.Errorf("policy %s is not valid:\n%w", p.Name, err)
-			}
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			doc, err := json.MarshalIndent(p, "", "  ")
-			if err != nil {
-				return err
-			}
-			_, notBefore := repo.Policy(cmd.Context(), p.Name) // nil: an edit of an existing policy
-			if err := repo.PutPolicy(cmd.Context(), p.Name, doc); err != nil {
-				return err
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "policy %s saved\n", p.Name)
-			if notBefore != nil || noReconcile {
-				return nil
-			}
-			// An edit re-plans the schedules of every item that uses the policy.
-			var res protocol.ReconcileResult
-			id := fmt.Sprintf("sqlvault-reconcile-%d", time.Now().UnixNano())
-			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowReconcile, nil, &res); err != nil {
-				return fmt.Errorf("policy saved, but re-planning the schedules failed (run `sqlvault reconcile`): %w", err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "schedules re-planned for %d item(s)\n", res.Items)
-			return nil
-		},
-	}
-	create.Flags().StringVar(&file, "file", "", "JSON policy document")
-	create.Flags().BoolVar(&noReconcile, "no-reconcile", false, "do not re-plan the schedules of items using an edited policy")
-	show := &cobra.Command{
-		Use:  "show NAME",
-		Args: cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			doc, err := repo.Policy(cmd.Context(), args[0])
-			if err != nil {
-				return err
-			}
-			_, err = cmd.OutOrStdout().Write(append(doc, '\n'))
-			return err
-		},
-	}
-	list := &cobra.Command{
-		Use: "list",
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			repo, _, err := g.vault(cmd.Context())
-			if err != nil {
-				return err
-			}
-			names, err := repo.Policies(cmd.Context())
-			if err != nil {
-				return err
-			}
-			if g.jsonOut {
-				return g.printJSON(cmd.OutOrStdout(), names)
-			}
-			for _, n := range names {
-				fmt.Fprintln(cmd.OutOrStdout(), n)
-			}
-			return nil
-		},
-	}
-	cmd.AddCommand(create, show, list)
-	return cmd
 }
 
 func newProtectCmd(g *globals) *cobra.Command {

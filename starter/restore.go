@@ -83,11 +83,11 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 // WaitRestore waits for the result, showing step i of n and the step's percent.
 func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, show bool) (*protocol.RestoreResult, error) {
 	var res protocol.RestoreResult
-	line := func() string {
+	line := func() progress {
 		var p protocol.RestoreProgress
 		v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
 		if err != nil || v.Get(&p) != nil {
-			return ""
+			return progress{}
 		}
 		pct := 0
 		if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
@@ -98,7 +98,8 @@ func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, 
 				}
 			}
 		}
-		return fmt.Sprintf("%-14s step %d of %d %s %3d%%", p.Phase, p.Step, p.Steps, p.PointID, pct)
+		return progress{State: fmt.Sprintf("%s/%d/%s", p.Phase, p.Step, p.PointID), Percent: pct,
+			Line: fmt.Sprintf("%-14s step %d of %d %s %3d%%", p.Phase, p.Step, p.Steps, p.PointID, pct)}
 	}
 	if err := waitWithProgress(ctx, run, &res, w, show, line); err != nil {
 		return nil, err

@@ -1,14 +1,21 @@
 package starter
 
 import (
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"sync"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
 
 	"github.com/sqlvault/sqlvault/internal/control/policy"
+	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -26,14 +33,43 @@ type itemStatus struct {
 	PointCount int                  `json:"points"`
 }
 
+// nextRunFunc is the next time a schedule will start a backup; zero when it will not (no
+// such schedule, or it is paused).
+type nextRunFunc func(ctx context.Context, scheduleID string) (time.Time, error)
+
+// scheduleNextRun asks Temporal: the schedule's own next action time, which accounts for
+// its spec as Temporal evaluates it, pauses, and whatever was changed in the UI.
+func scheduleNextRun(sc client.ScheduleClient) nextRunFunc {
+	return func(ctx context.Context, id string) (time.Time, error) {
+		d, err := sc.GetHandle(ctx, id).Describe(ctx)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return time.Time{}, nil
+		}
+		if err != nil {
+			return time.Time{}, err
+		}
+		if d.Schedule.State != nil && d.Schedule.State.Paused || len(d.Info.NextActionTimes) == 0 {
+			return time.Time{}, nil
+		}
+		return d.Info.NextActionTimes[0].UTC(), nil
+	}
+}
+
+// describeConcurrency bounds the schedule descriptions in flight (three per item).
+const describeConcurrency = 8
+
 func newStatusCmd(g *globals) *cobra.Command {
 	var at string
 	cmd := &cobra.Command{
 		Use:   "status",
 		Short: "Every protected item: last good backup of each kind, next run, RPO now against its target, health",
+		Long: `status reads the items and their recovery points from the vault, and each item's next runs
+from its Temporal Schedules (a paused schedule has none). --now changes the instant RPO and
+health are judged at; next runs are always Temporal's.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			repo, _, err := g.vault(ctx)
+			repo, cfg, err := g.vault(ctx)
 			if err != nil {
 				return err
 			}
@@ -43,83 +79,150 @@ func newStatusCmd(g *globals) *cobra.Command {
 					return fmt.Errorf("--now %q: give an RFC 3339 time", at)
 				}
 			}
-			items, err := repo.Items(ctx)
+			var next nextRunFunc
+			if tc, err := dialTemporal(ctx, g, cfg); err != nil {
+				fmt.Fprintf(cmd.ErrOrStderr(), "warning: next runs not shown: %v\n", err)
+			} else {
+				defer tc.Close()
+				next = scheduleNextRun(tc.ScheduleClient())
+			}
+			out, err := itemStatuses(ctx, repo, now, next, cmd.ErrOrStderr())
 			if err != nil {
 				return err
-			}
-			var out []itemStatus
-			for _, it := range items {
-				st := itemStatus{Instance: it.Instance, Database: it.Database, Policy: it.Policy, State: it.State,
-					LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{}}
-				// One listing per item: the summaries carry type and finish time.
-				ms, err := repo.ListPointSummaries(ctx, it.ItemID)
-				if err != nil {
-					return err
-				}
-				st.PointCount = len(ms)
-				var newest time.Time
-				for _, m := range ms {
-					if m.FinishTime.After(st.LastGood[m.Type]) {
-						st.LastGood[m.Type] = m.FinishTime
-					}
-					if m.FinishTime.After(newest) {
-						newest = m.FinishTime
-					}
-				}
-				var target time.Duration
-				if doc, err := repo.Policy(ctx, it.Policy); err == nil {
-					var p policy.Policy
-					if json.Unmarshal(doc, &p) == nil && p.Validate() == nil {
-						for _, kind := range []string{policy.KindFull, policy.KindDifferential, policy.KindLog} {
-							if next, ok := p.Next(kind, now); ok && it.State == vault.ItemProtected {
-								st.NextRun[kind] = next
-							}
-						}
-						target = 24 * time.Hour
-						if p.Full.Frequency == policy.FrequencyWeekly {
-							target = 7 * 24 * time.Hour
-						}
-						if p.Log != nil {
-							target = time.Duration(p.Log.EveryMinutes) * time.Minute
-						}
-					}
-				}
-				st.RPOTarget = target.String()
-				switch {
-				case it.State != vault.ItemProtected:
-					st.Health = "stopped"
-				case target == 0:
-					st.Health = "policy-missing"
-				case newest.IsZero():
-					st.Health = "no-backup"
-				case now.Sub(newest) > 2*target:
-					st.Health = "late"
-				default:
-					st.Health = "ok"
-				}
-				if !newest.IsZero() {
-					st.RPO = now.Sub(newest).Round(time.Second).String()
-				}
-				out = append(out, st)
 			}
 			if g.jsonOut {
 				return g.printJSON(cmd.OutOrStdout(), out)
 			}
-			tw := tabwriter.NewWriter(cmd.OutOrStdout(), 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "INSTANCE\tDATABASE\tPOLICY\tHEALTH\tRPO / TARGET\tLAST FULL\tLAST LOG\tNEXT FULL\tNEXT LOG")
-			ts := func(t time.Time) string {
-				if t.IsZero() {
-					return "-"
-				}
-				return t.UTC().Format("2006-01-02 15:04")
-			}
-			for _, s := range out {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\n", s.Instance, s.Database, s.Policy, s.Health, s.RPO, s.RPOTarget,
-					ts(s.LastGood[policy.KindFull]), ts(s.LastGood[policy.KindLog]), ts(s.NextRun[policy.KindFull]), ts(s.NextRun[policy.KindLog]))
-			}
-			return tw.Flush()
+			return printStatus(cmd.OutOrStdout(), out)
 		},
 	}
-	cmd.Flags().StringVar(&at, "now", "", "evaluate as of this instant (RFC 3339; default now)")
+	cmd.Flags().StringVar(&at, "now", "", "judge RPO and health as of this instant (RFC 3339; default now)")
 	return cmd
+}
+
+// itemStatuses builds every item's status from the vault, judged at now, with next runs from
+// next (nil: none shown). A schedule that cannot be described is reported on warn and
+// shown without a next run.
+func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, next nextRunFunc, warn io.Writer) ([]itemStatus, error) {
+	items, err := repo.Items(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]itemStatus, 0, len(items))
+	for _, it := range items {
+		st := itemStatus{Instance: it.Instance, Database: it.Database, Policy: it.Policy, State: it.State,
+			LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{}}
+		// One listing per item: the summaries carry type and finish time.
+		ms, err := repo.ListPointSummaries(ctx, it.ItemID)
+		if err != nil {
+			return nil, err
+		}
+		st.PointCount = len(ms)
+		var newest time.Time
+		for _, m := range ms {
+			if m.FinishTime.After(st.LastGood[m.Type]) {
+				st.LastGood[m.Type] = m.FinishTime
+			}
+			if m.FinishTime.After(newest) {
+				newest = m.FinishTime
+			}
+		}
+		var target time.Duration
+		if doc, err := repo.Policy(ctx, it.Policy); err == nil {
+			var p policy.Policy
+			if json.Unmarshal(doc, &p) == nil && p.Validate() == nil {
+				target = 24 * time.Hour
+				if p.Full.Frequency == policy.FrequencyWeekly {
+					target = 7 * 24 * time.Hour
+				}
+				if p.Log != nil {
+					target = time.Duration(p.Log.EveryMinutes) * time.Minute
+				}
+			}
+		}
+		st.RPOTarget = target.String()
+		switch {
+		case it.State != vault.ItemProtected:
+			st.Health = "stopped"
+		case target == 0:
+			st.Health = "policy-missing"
+		case newest.IsZero():
+			st.Health = "no-backup"
+		case now.Sub(newest) > 2*target:
+			st.Health = "late"
+		default:
+			st.Health = "ok"
+		}
+		if !newest.IsZero() {
+			st.RPO = now.Sub(newest).Round(time.Second).String()
+		}
+		out = append(out, st)
+	}
+	if next != nil {
+		fillNextRuns(ctx, items, out, next, warn)
+	}
+	return out, nil
+}
+
+// fillNextRuns asks next for each protected item's schedules, a few at a time. A stopped
+// item has no schedules (StopProtection removed them), so it is not asked about.
+func fillNextRuns(ctx context.Context, items []*vault.ProtectedItem, out []itemStatus, next nextRunFunc, warn io.Writer) {
+	type ask struct {
+		i    int
+		kind string
+		id   string
+	}
+	var asks []ask
+	for i, it := range items {
+		if it.State != vault.ItemProtected {
+			continue
+		}
+		for _, kind := range []string{policy.KindFull, policy.KindDifferential, policy.KindLog} {
+			asks = append(asks, ask{i, kind, protocol.ItemScheduleID(it.ItemID, kind)})
+		}
+	}
+	var mu sync.Mutex
+	var failed []string
+	var firstErr error
+	sem := make(chan struct{}, describeConcurrency)
+	var wg sync.WaitGroup
+	for _, a := range asks {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			t, err := next(ctx, a.id)
+			mu.Lock()
+			defer mu.Unlock()
+			switch {
+			case err != nil:
+				failed = append(failed, a.id)
+				if firstErr == nil {
+					firstErr = err
+				}
+			case !t.IsZero():
+				out[a.i].NextRun[a.kind] = t
+			}
+		}()
+	}
+	wg.Wait()
+	if len(failed) > 0 {
+		fmt.Fprintf(warn, "warning: %d schedule(s) could not be described (first %s: %v); their next runs are not shown\n", len(failed), failed[0], firstErr)
+	}
+}
+
+func printStatus(w io.Writer, out []itemStatus) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tDATABASE\tPOLICY\tHEALTH\tRPO / TARGET\tLAST FULL\tLAST LOG\tNEXT FULL\tNEXT LOG")
+	ts := func(t time.Time) string {
+		if t.IsZero() {
+			return "-"
+		}
+		return t.UTC().Format("2006-01-02 15:04")
+	}
+	for _, s := range out {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\n", s.Instance, s.Database, s.Policy, s.Health, s.RPO, s.RPOTarget,
+			ts(s.LastGood[policy.KindFull]), ts(s.LastGood[policy.KindLog]), ts(s.NextRun[policy.KindFull]), ts(s.NextRun[policy.KindLog]))
+	}
+	return tw.Flush()
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/buildinfo"
 	"github.com/sqlvault/sqlvault/internal/config"
 )
 
@@ -39,7 +40,7 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 		},
 	}
 	config.BindFlags(root.Flags())
-	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd())
+	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"))
 	return root
 }
 

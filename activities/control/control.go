@@ -10,6 +10,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/internal/control/catalog"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -51,6 +52,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.CancelItemBackups, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
 	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
 	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
+	r.RegisterActivityWithOptions(c.PutPolicy, activity.RegisterOptions{Name: protocol.ActivityPutPolicy})
 }
 
 func (c *Control) now() time.Time {
@@ -114,7 +116,7 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 		c.Log.Info("recovery point committed", zap.String("item", in.ItemID), zap.String("point", in.PointID),
 			zap.String("type", string(in.Type)), zap.String("lastLsn", bs.LastLSN))
 	}
-	return RecoveryPointOf(m), nil
+	return catalog.RecoveryPointOf(m), nil
 }
 
 func utcPtr(t *time.Time) *time.Time {
@@ -140,20 +142,4 @@ func isVerifyError(err error) bool {
 		}
 	}
 	return false
-}
-
-// RecoveryPointOf summarises a manifest.
-func RecoveryPointOf(m *vault.Manifest) protocol.RecoveryPoint {
-	t := protocol.BackupType(m.Backup.Type)
-	if t == protocol.Full && m.Backup.CopyOnly {
-		t = protocol.CopyOnlyFull
-	}
-	var stored int64
-	for _, s := range m.Stripes {
-		stored += s.StoredBytes
-	}
-	return protocol.RecoveryPoint{ItemID: m.ItemID, PointID: m.PointID, Instance: m.Server.Instance, Database: m.Database.Name,
-		Type: t, FirstLSN: string(m.Backup.FirstLSN), LastLSN: string(m.Backup.LastLSN), CheckpointLSN: string(m.Backup.CheckpointLSN),
-		DatabaseBackupLSN: string(m.Backup.DatabaseBackupLSN), StartTime: m.Backup.StartTime, FinishTime: m.Backup.FinishTime,
-		SizeBytes: m.Backup.SizeBytes, StoredBytes: stored, Stripes: len(m.Stripes), KeyID: m.Encryption.KeyID, Reason: m.Reason}
 }

@@ -157,7 +157,7 @@ func (c *Control) ListItems(ctx context.Context) ([]vault.ProtectedItem, error) 
 }
 
 // ScheduleID names an item's schedule of one backup kind.
-func ScheduleID(itemID, kind string) string { return "sqlvault-" + itemID + "-" + kind }
+func ScheduleID(itemID, kind string) string { return protocol.ItemScheduleID(itemID, kind) }
 
 // EnsureSchedules makes an item's Temporal Schedules match its policy: one per scheduled
 // backup kind the database allows, each starting sqlvault.Backup. Schedules are visible,

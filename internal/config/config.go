@@ -285,12 +285,13 @@ func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, 
 	}
 	if flags != nil {
 		for _, o := range overrides {
-			if o.flag == "" {
+			name := flagFor(o)
+			if name == "" {
 				continue
 			}
-			if f := flags.Lookup(o.flag); f != nil && f.Changed {
+			if f := flags.Lookup(name); f != nil && f.Changed {
 				if err := o.set(c, f.Value.String()); err != nil {
-					errs = append(errs, fmt.Errorf("flag --%s=%q: %w", o.flag, f.Value.String(), err))
+					errs = append(errs, fmt.Errorf("flag --%s=%q: %w", name, f.Value.String(), err))
 				}
 			}
 		}

@@ -32,8 +32,8 @@
 //	SQLVAULT_TEMPORAL_TLS_KEY_FILE        --temporal-tls-key-file     temporal.tls.keyFile
 //	SQLVAULT_TEMPORAL_TLS_SERVER_NAME     --temporal-tls-server-name  temporal.tls.serverName
 //	SQLVAULT_TEMPORAL_ALLOW_PLAINTEXT     --temporal-allow-plaintext  temporal.allowPlaintext (labs only: non-loopback without TLS)
-//	SQLVAULT_TEMPORAL_API_KEY_ENV         -                           temporal.apiKey = {env: <value>}
-//	SQLVAULT_TEMPORAL_API_KEY_FILE        -                           temporal.apiKey = {file: <value>}
+//	SQLVAULT_TEMPORAL_API_KEY_ENV         (sqlvault) --temporal-api-key-env   temporal.apiKey = {env: <value>}
+//	SQLVAULT_TEMPORAL_API_KEY_FILE        (sqlvault) --temporal-api-key-file  temporal.apiKey = {file: <value>}
 //	SQLVAULT_CONTROL_TASK_QUEUE           --control-task-queue        temporal.controlTaskQueue
 //	SQLVAULT_VAULT_ACCOUNT_URL            --vault-account-url         vault.accountUrl
 //	SQLVAULT_VAULT_CONTAINER              --vault-container           vault.container
@@ -50,6 +50,11 @@
 //	SQLVAULT_AGENT_MEMORY_LIMIT_MIB       --memory-limit-mib          agent.memoryLimitMiB (0: none)
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
+//
+// The worker (sqlvault-worker) binds every flag above that it has (BindFlags). The CLI
+// (sqlvault) binds only those it uses (BindClientFlags): --config, the Temporal and vault
+// flags, --key-file and --log-level, plus the two API key references marked (sqlvault);
+// --temporal-tls and --temporal-allow-plaintext are boolean flags there.
 //
 // These variables hold secrets by default, when the file names none:
 //

@@ -165,10 +165,18 @@ func PolicyBlob(name string) string { return PoliciesPrefix + name + ".json" }
 // ErrPolicyNotFound means no policy has that name.
 var ErrPolicyNotFound = errors.New("vault: no such policy")
 
-// PutPolicy stores a policy document (validated by the caller) under its name.
-func (r *Repository) PutPolicy(ctx context.Context, name string, doc []byte) error {
+// CheckPolicyName refuses a name that cannot name a policy blob.
+func CheckPolicyName(name string) error {
 	if !policyNameRe.MatchString(name) {
 		return fmt.Errorf("policy name %q: use 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit", name)
+	}
+	return nil
+}
+
+// PutPolicy stores a policy document (validated by the caller) under its name.
+func (r *Repository) PutPolicy(ctx context.Context, name string, doc []byte) error {
+	if err := CheckPolicyName(name); err != nil {
+		return err
 	}
 	return r.store.Put(ctx, PolicyBlob(name), doc, PutOptions{})
 }
