@@ -1,6 +1,3 @@
-// Package activities holds sqlvault's Temporal activities: the agent's (on each SQL Server
-// VM: discovery, backup and restore streams) and the control side's (vault catalog,
-// commit, retention). Activities do the I/O that workflows may not.
 package agent
 
 import (
