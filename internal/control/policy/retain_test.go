@@ -95,7 +95,7 @@ func TestRetain(t *testing.T) {
 				tl := newTimeline()
 				for d := range 20 {
 					if d == 1 {
-						tl.full("CO3", at(d, "01:00:00"), true).OnDemandRetainUntil = ptr(at(40, "00:00:00"))
+						tl.full("CO3", at(d, "01:00:00"), true).RetainUntil = ptr(at(40, "00:00:00"))
 					}
 					if d == 13 {
 						tl.full("CO1", at(d, "01:00:00"), true) // Sunday 15, before the scheduled full
@@ -105,10 +105,10 @@ func TestRetain(t *testing.T) {
 					}
 					tl.full(fmt.Sprintf("F%d", d), at(d, "02:00:05"), false)
 					if d == 1 {
-						tl.full("OD1", at(d, "12:00:00"), false).OnDemandRetainUntil = ptr(at(30, "00:00:00"))
+						tl.full("OD1", at(d, "12:00:00"), false).RetainUntil = ptr(at(30, "00:00:00"))
 					}
 					if d == 13 {
-						tl.full("OD2", at(d, "12:00:00"), false).OnDemandRetainUntil = ptr(at(18, "00:00:00"))
+						tl.full("OD2", at(d, "12:00:00"), false).RetainUntil = ptr(at(18, "00:00:00"))
 					}
 				}
 				return tl.points
