@@ -83,8 +83,7 @@ func (s *ChainState) LogContinues(next LSN) bool {
 // Ours reports whether msdb's backup set guid is one of the vault's points (see
 // BackupSetGUIDs for which are listed).
 func (s *ChainState) Ours(guid string) bool {
-	_, found := slices.BinarySearch(s.BackupSetGUIDs, guid)
-	return found
+	return slices.Contains(s.BackupSetGUIDs, guid)
 }
 
 // SameDatabase reports whether the live database (its GUID as SQL Server shows it now) is
