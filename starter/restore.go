@@ -145,7 +145,7 @@ func newRestorableCmd(g *globals) *cobra.Command {
 			}
 			points := make([]planner.Point, len(ms))
 			for i, m := range ms {
-				points[i] = planner.FromSummary(m)
+				points[i] = m.Point()
 			}
 			ranges := planner.Restorable(points)
 			out := cmd.OutOrStdout()

@@ -28,6 +28,9 @@ const (
 	// tried about every few minutes until the vault is back.
 	commitMaxInterval = 5 * time.Minute
 	commitMaxAttempts = 10000
+	// chainStateTimeout bounds the control side's chain state (one listing of the item's
+	// points); past three of it the agent reads the vault itself.
+	chainStateTimeout = time.Minute
 )
 
 // Backup takes one backup of one database and commits it as a recovery point:
@@ -80,9 +83,30 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 			NonRetryableErrorTypes: protocol.UserErrors,
 		},
 	})
+	// Version 1: a scheduled log or differential gets the vault's chain state from the
+	// control side, so the agent compares it with SQL Server without reading the vault's
+	// catalog. Without it (the old branch, or the control side could not compute it), the
+	// agent reads the vault itself.
+	var chain *protocol.ChainState
+	if in.AutoFull && in.Type != protocol.Full && workflow.GetVersion(ctx, "chain-state-from-control", workflow.DefaultVersion, 1) == 1 {
+		chainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
+			StartToCloseTimeout:    chainStateTimeout,
+			ScheduleToCloseTimeout: 3 * chainStateTimeout,
+			RetryPolicy: &temporal.RetryPolicy{
+				InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
+				NonRetryableErrorTypes: protocol.UserErrors,
+			},
+		})
+		if err := workflow.ExecuteActivity(chainCtx, protocol.ActivityBackupChainState, protocol.ChainStateInput{
+			Instance: in.Instance, Database: in.Database,
+		}).Get(ctx, &chain); err != nil {
+			log.Warn("no chain state from the control side; the agent reads the vault", "error", err)
+			chain = nil
+		}
+	}
 	var prep protocol.PrepareBackupResult
 	if err := workflow.ExecuteActivity(prepCtx, protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{
-		Instance: in.Instance, Database: in.Database, Type: in.Type, Stripes: in.Stripes, AutoFull: in.AutoFull,
+		Instance: in.Instance, Database: in.Database, Type: in.Type, Stripes: in.Stripes, AutoFull: in.AutoFull, Chain: chain,
 	}).Get(ctx, &prep); err != nil {
 		return nil, err
 	}

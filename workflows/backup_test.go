@@ -28,6 +28,9 @@ func newEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	env.RegisterActivityWithOptions(func(context.Context, protocol.CommitInput) (protocol.RecoveryPoint, error) {
 		return protocol.RecoveryPoint{}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityCommitRecoveryPoint})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.ChainStateInput) (*protocol.ChainState, error) {
+		return nil, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityBackupChainState})
 	registerAgentCheck(env)
 	return env
 }

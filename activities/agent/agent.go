@@ -154,7 +154,11 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 	}
 	item := vault.ItemID(protocol.ItemInstance(srv.ServerName, ag), db.Name)
 	if in.AutoFull && (typ == protocol.Log || typ == protocol.Differential) && !(typ == protocol.Log && db.RecoveryModel == "SIMPLE") {
-		why, err := a.chainBreak(ctx, conn, db, item, typ)
+		state, maxAge, err := a.chainState(ctx, in, item)
+		if err != nil {
+			return res, err
+		}
+		why, err := chainBreak(ctx, conn, db, state, maxAge, typ)
 		if err != nil {
 			return res, err
 		}

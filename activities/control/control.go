@@ -53,6 +53,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
 	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
 	r.RegisterActivityWithOptions(c.PutPolicy, activity.RegisterOptions{Name: protocol.ActivityPutPolicy})
+	r.RegisterActivityWithOptions(c.BackupChainState, activity.RegisterOptions{Name: protocol.ActivityBackupChainState})
 }
 
 func (c *Control) now() time.Time {

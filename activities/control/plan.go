@@ -28,7 +28,7 @@ func (c *Control) PlanRestore(ctx context.Context, in protocol.PlanRestoreInput)
 	points := make([]planner.Point, len(sums))
 	byID := make(map[string]*vault.PointSummary, len(sums))
 	for i := range sums {
-		points[i] = planner.FromSummary(sums[i])
+		points[i] = sums[i].Point()
 		byID[sums[i].PointID] = &sums[i]
 	}
 	target := planner.Target{PointID: in.PointID}
@@ -46,7 +46,7 @@ func (c *Control) PlanRestore(ctx context.Context, in protocol.PlanRestoreInput)
 	out := protocol.RestorePlan{ItemID: item}
 	for _, s := range plan.Steps {
 		out.Steps = append(out.Steps, protocol.RestoreStepPlan{PointID: s.Point.ID, Type: s.Point.Type,
-			FirstLSN: s.Point.FirstLSN, LastLSN: s.Point.LastLSN, StopAt: s.StopAt, SummaryDigest: byID[s.Point.ID].Digest()})
+			FirstLSN: string(s.Point.FirstLSN), LastLSN: string(s.Point.LastLSN), StopAt: s.StopAt, SummaryDigest: byID[s.Point.ID].Digest()})
 	}
 	if in.At != nil {
 		if err := localStopAt(*in.At, out.Steps, byID); err != nil {

@@ -91,13 +91,13 @@ func planFromManifests(t *testing.T, repo *vault.Repository, target planner.Targ
 	require.NoError(t, err)
 	pts := make([]planner.Point, len(ms))
 	for i, m := range ms {
-		pts[i] = planner.FromManifest(m)
+		pts[i] = vault.SummaryOf(m).Point()
 	}
 	plan, err := planner.PlanRestore(pts, target)
 	require.NoError(t, err)
 	var out []string
 	for _, s := range plan.Steps {
-		out = append(out, s.Point.ID+" "+s.Point.FirstLSN+" "+s.Point.LastLSN)
+		out = append(out, s.Point.ID+" "+string(s.Point.FirstLSN)+" "+string(s.Point.LastLSN))
 	}
 	return out
 }

@@ -286,7 +286,10 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 		}
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 	}
-	ms, err := c.Vault.ListPoints(ctx, in.ItemID)
+	// The decision needs only the points' summaries (one listing, as restore planning
+	// reads them); a manifest is read only for a point about to be deleted, which needs its
+	// stripes. Reading every manifest cost a Get per point per item per run.
+	sums, err := c.Vault.ListPointSummaries(ctx, in.ItemID)
 	if err != nil {
 		if unreadableRecord(err) {
 			return res, protocol.UserError(protocol.ErrUnreadableRecord,
@@ -298,27 +301,26 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 	var decisions []policy.Decision
 	switch it.State {
 	case vault.ItemStoppedRetain:
-		res.Kept = len(ms)
+		res.Kept = len(sums)
 		return res, nil
 	case vault.ItemStoppedDelete:
-		for _, m := range ms {
-			decisions = append(decisions, policy.Decision{PointID: m.PointID, Reasons: []string{"protection stopped with delete"}})
+		for _, s := range sums {
+			decisions = append(decisions, policy.Decision{PointID: s.PointID, Reasons: []string{"protection stopped with delete"}})
 		}
 	default:
 		p, err := c.LoadPolicy(ctx, it.Policy)
 		if err != nil {
 			return res, err
 		}
-		points := make([]policy.Point, len(ms))
-		for i, m := range ms {
-			points[i] = policy.FromManifest(m)
-			points[i].OnDemandRetainUntil = m.RetainUntil
+		points := make([]policy.Point, len(sums))
+		for i := range sums {
+			points[i] = sums[i].Point()
 		}
 		decisions = policy.Retain(points, p, c.now())
 	}
-	byID := map[string]*vault.Manifest{}
-	for _, m := range ms {
-		byID[m.PointID] = m
+	byID := make(map[string]*vault.PointSummary, len(sums))
+	for i := range sums {
+		byID[sums[i].PointID] = &sums[i]
 	}
 	for _, d := range decisions {
 		if d.Keep {
@@ -329,8 +331,8 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 		if in.DryRun {
 			continue
 		}
-		if err := c.Vault.DeletePoint(ctx, byID[d.PointID]); err != nil {
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "delete %s: %v", d.PointID, err)
+		if err := c.deletePoint(ctx, it, byID[d.PointID]); err != nil {
+			return res, err
 		}
 		if c.Log != nil {
 			c.Log.Info("retention deleted a recovery point", zap.String("item", in.ItemID), zap.String("point", d.PointID),
@@ -347,6 +349,33 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 		}
 	}
 	return res, nil
+}
+
+// deletePoint deletes the point retention decided on from its summary: it reads the
+// manifest (its stripes name the blobs to delete) and deletes only if the manifest still
+// says what the summary said, so the decision is never applied to another point than the
+// one it was made for.
+func (c *Control) deletePoint(ctx context.Context, it *vault.ProtectedItem, s *vault.PointSummary) error {
+	m, err := c.Vault.Manifest(ctx, s.ItemID, s.PointID)
+	switch {
+	case errors.Is(err, vault.ErrNotFound):
+		return nil // gone already (an earlier attempt deleted it)
+	case err != nil && unreadableRecord(err):
+		return protocol.UserError(protocol.ErrUnreadableRecord,
+			"recovery point %s of item %s (%s on %s) cannot be read, so retention does not delete it (look at it in the vault): %v",
+			s.PointID, s.ItemID, it.Database, it.Instance, err)
+	case err != nil:
+		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read %s: %v", s.PointID, err)
+	}
+	if match, _ := vault.CheckSummaryDigest(m, s.Digest()); !match {
+		return protocol.UserError(protocol.ErrUnreadableRecord,
+			"recovery point %s of item %s (%s on %s): its manifest no longer says what its listing summary says, so retention does not delete it (look at it in the vault; the next run decides again)",
+			s.PointID, s.ItemID, it.Database, it.Instance)
+	}
+	if err := c.Vault.DeletePoint(ctx, m); err != nil {
+		return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "delete %s: %v", s.PointID, err)
+	}
+	return nil
 }
 
 // Sweep deletes blobs no manifest references, older than the grace period (or lists them).

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -252,7 +254,7 @@ func TestRetentionKeepsTheFullOfADifferentialStillStreaming(t *testing.T) {
 	require.NoError(t, err)
 	pts := make([]planner.Point, len(ms))
 	for i, m := range ms {
-		pts[i] = planner.FromManifest(m)
+		pts[i] = vault.SummaryOf(m).Point()
 	}
 	_, err = planner.PlanRestore(pts, planner.Target{PointID: saturday.PointID})
 	require.NoError(t, err, "Saturday's differential restores (its base full is still in the vault)")
@@ -293,4 +295,108 @@ func TestApplyRetentionAfterAKilledAttempt(t *testing.T) {
 	ms, err = f.repo.ListPoints(f.ctx, f.item)
 	require.NoError(t, err)
 	assert.Empty(t, ms)
+}
+
+// recordingStore records which blobs are read and which prefixes listed.
+type recordingStore struct {
+	vault.Store
+	mu     sync.Mutex
+	gets   []string
+	listed []string
+}
+
+func (s *recordingStore) Get(ctx context.Context, blob string) ([]byte, error) {
+	s.mu.Lock()
+	s.gets = append(s.gets, blob)
+	s.mu.Unlock()
+	return s.Store.Get(ctx, blob)
+}
+
+func (s *recordingStore) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
+	s.mu.Lock()
+	s.listed = append(s.listed, prefix)
+	s.mu.Unlock()
+	return s.Store.List(ctx, prefix, fn)
+}
+
+// Retention decides from the points' summaries: one listing of the item's points, and a
+// manifest read only for each point it deletes (it needs the stripes), not one per point
+// (issue 12: about 7 million reads per run at 2,000 items with 35 days of logs).
+func TestApplyRetentionReadsOnlyTheManifestsItDeletes(t *testing.T) {
+	f := newRetentionFixture(t)
+	counting := &vault.CountingStore{Store: f.repo.Store()}
+	rec := &recordingStore{Store: counting}
+	f.repo = vault.NewRepository(rec, nil)
+	f.c.Vault = f.repo
+	p := policy.Policy{Name: "week",
+		Full:      policy.FullSchedule{Frequency: policy.FrequencyDaily, TimeOfDay: "00:00", TimeZone: "UTC"},
+		Log:       &policy.LogSchedule{EveryMinutes: 60},
+		Retention: policy.Retention{Daily: &policy.Keep{Days: 7}, LogDays: 2},
+	}
+	require.NoError(t, p.Validate())
+	doc, err := json.Marshal(p)
+	require.NoError(t, err)
+	require.NoError(t, f.repo.PutPolicy(f.ctx, "week", doc))
+	it, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	it.Policy = "week"
+	require.NoError(t, f.repo.PutItem(f.ctx, it))
+
+	const days, logsPerDay = 20, 6
+	n := 0
+	for d := range days {
+		day := rtStart.AddDate(0, 0, d)
+		f.now = day.Add(10 * time.Minute)
+		_, err := f.c.CommitRecoveryPoint(f.ctx, f.stream(protocol.Full, day))
+		require.NoError(t, err)
+		n++
+		for h := 1; h <= logsPerDay; h++ {
+			f.now = day.Add(time.Duration(h)*time.Hour + 10*time.Minute)
+			_, err := f.c.CommitRecoveryPoint(f.ctx, f.stream(protocol.Log, day.Add(time.Duration(h)*time.Hour)))
+			require.NoError(t, err)
+			n++
+		}
+	}
+	f.now = rtStart.AddDate(0, 0, days).Add(30 * time.Minute)
+	rec.gets, rec.listed = nil, nil
+	before := counting.Snapshot()
+	rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	require.NoError(t, err)
+	spent := counting.Snapshot().Sub(before)
+
+	require.NotEmpty(t, rr.Deleted)
+	require.Less(t, len(rr.Deleted), n-10, "the test needs kept points too")
+	assert.Equal(t, n, rr.Kept+len(rr.Deleted))
+	var wantGets []string
+	for _, d := range rr.Deleted {
+		wantGets = append(wantGets, vault.ManifestBlob(f.item, d.PointID))
+	}
+	var manifestGets []string
+	for _, g := range rec.gets {
+		if strings.HasPrefix(g, vault.PointsPrefix(f.item)) {
+			manifestGets = append(manifestGets, g)
+		}
+	}
+	assert.ElementsMatch(t, wantGets, manifestGets, "a manifest is read only for a point retention deletes")
+	var pointListings int
+	for _, prefix := range rec.listed {
+		if prefix == vault.PointsPrefix(f.item) {
+			pointListings++
+		}
+	}
+	assert.Equal(t, 1, pointListings, "one listing of the item's points")
+	assert.LessOrEqual(t, spent.Gets, int64(len(rr.Deleted))+3, "Gets: the deleted manifests, the item and policy records, the lease (%+v)", spent)
+
+	// And what it kept still restores: every kept log has its chain.
+	sums, err := f.repo.ListPointSummaries(f.ctx, f.item)
+	require.NoError(t, err)
+	require.Len(t, sums, rr.Kept)
+	pts := make([]planner.Point, len(sums))
+	for i := range sums {
+		pts[i] = sums[i].Point()
+	}
+	for _, s := range sums {
+		_, err := planner.PlanRestore(pts, planner.Target{PointID: s.PointID})
+		assert.NoError(t, err, "kept point %s restores", s.PointID)
+	}
 }

@@ -1,6 +1,15 @@
 package protocol
 
-import "time"
+import (
+	"time"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
+)
+
+// ActivityBackupChainState computes, on the control side, the chain state a scheduled log
+// or differential backup must continue (ChainStateInput → *ChainState, nil when the vault
+// has no item under the instance and database given).
+const ActivityBackupChainState = "sqlvault.control.BackupChainState"
 
 // PrepareBackupInput asks the agent whether a backup can run and how.
 type PrepareBackupInput struct {
@@ -9,6 +18,50 @@ type PrepareBackupInput struct {
 	Type     BackupType `json:"type"`
 	Stripes  int        `json:"stripes,omitempty"`
 	AutoFull bool       `json:"autoFull,omitempty"`
+	// Chain is what the vault holds of the item's chain, computed by the control side
+	// (ActivityBackupChainState), for AutoFull's check: the agent compares it with SQL
+	// Server and reads nothing from the vault. nil (a workflow started before it existed,
+	// or an item the control side could not name): the agent reads the vault itself.
+	Chain *ChainState `json:"chain,omitempty"`
+}
+
+// ChainStateInput names the database whose chain state is wanted, as the Backup workflow
+// was given it.
+type ChainStateInput struct {
+	Instance string `json:"instance"`
+	Database string `json:"database"`
+}
+
+// ChainState is domain.ChainState on the wire, for one item, with the item's policy's bound
+// on the newest full's age.
+type ChainState struct {
+	// ItemID is the item the state is of: the agent uses the state only if it names the
+	// item the agent computes from SQL Server's own view (server name, availability group,
+	// the database's spelling), and reads the vault itself otherwise.
+	ItemID           string    `json:"itemId"`
+	DatabaseGUID     string    `json:"databaseGuid,omitempty"`
+	NewestFullID     string    `json:"newestFullId,omitempty"`
+	NewestFullStart  time.Time `json:"newestFullStart,omitzero"`
+	NewestLogLastLSN string    `json:"newestLogLastLsn,omitempty"`
+	BaseEndLSN       string    `json:"baseEndLsn,omitempty"`
+	BackupSetGUIDs   []string  `json:"backupSetGuids,omitempty"`
+	// FullMaxAgeMinutes is how old the newest full may be under the item's policy (0: no
+	// bound).
+	FullMaxAgeMinutes int `json:"fullMaxAgeMinutes,omitempty"`
+}
+
+// NewChainState puts s, the state of item, on the wire.
+func NewChainState(item string, s domain.ChainState, fullMaxAge time.Duration) *ChainState {
+	return &ChainState{ItemID: item, DatabaseGUID: s.DatabaseGUID, NewestFullID: s.NewestFullID,
+		NewestFullStart: s.NewestFullStart.UTC(), NewestLogLastLSN: string(s.NewestLogLastLSN), BaseEndLSN: string(s.BaseEndLSN),
+		BackupSetGUIDs: s.BackupSetGUIDs, FullMaxAgeMinutes: int(fullMaxAge / time.Minute)}
+}
+
+// Domain is the state as the chain rules take it, and the full's maximum age.
+func (c *ChainState) Domain() (domain.ChainState, time.Duration) {
+	return domain.ChainState{DatabaseGUID: c.DatabaseGUID, NewestFullID: c.NewestFullID, NewestFullStart: c.NewestFullStart,
+		NewestLogLastLSN: domain.LSN(c.NewestLogLastLSN), BaseEndLSN: domain.LSN(c.BaseEndLSN),
+		BackupSetGUIDs: c.BackupSetGUIDs}, time.Duration(c.FullMaxAgeMinutes) * time.Minute
 }
 
 // PrepareBackupResult is what the agent learned from SQL Server.

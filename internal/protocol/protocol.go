@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/temporal"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
 // Workflow types (what `temporal workflow start --type` takes).
@@ -58,11 +60,11 @@ var SearchAttributeNames = []string{"SqlvaultInstance", "SqlvaultDatabase", "Sql
 // BackupType is what a backup produces.
 type BackupType string
 
-// Backup types.
+// Backup types: the domain's kinds, and a copy-only full.
 const (
-	Full         BackupType = "full"
-	Differential BackupType = "differential"
-	Log          BackupType = "log"
+	Full         BackupType = domain.Full
+	Differential BackupType = domain.Differential
+	Log          BackupType = domain.Log
 	CopyOnlyFull BackupType = "copy-only-full"
 )
 

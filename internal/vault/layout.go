@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
 // Layout version prefix: every name the vault writes starts with it, so a future layout can
@@ -36,9 +38,9 @@ func ItemID(instance, database string) string {
 
 // Backup types as they appear in point ids and manifests.
 const (
-	BackupFull         = "full"
-	BackupDifferential = "differential"
-	BackupLog          = "log"
+	BackupFull         = domain.Full
+	BackupDifferential = domain.Differential
+	BackupLog          = domain.Log
 )
 
 // pointTimeLayout is the UTC timestamp at the head of a point id: it sorts as text in time

@@ -5,8 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
 // ManifestSchema is the manifest format this build writes. v2 adds the recovery forks to
@@ -63,9 +64,8 @@ type DatabaseInfo struct {
 	RecoveryModel string `json:"recoveryModel"`
 }
 
-// LSN is a log sequence number as a decimal string: msdb stores them as numeric(25,0),
-// which does not fit in int64 (nor exactly in a JSON number read as float64).
-type LSN string
+// LSN is a log sequence number as a decimal string (domain.LSN, which has the rules).
+type LSN = domain.LSN
 
 // BackupInfo is what msdb.dbo.backupset says SQL Server produced.
 type BackupInfo struct {
@@ -101,7 +101,8 @@ type BackupInfo struct {
 
 // SpansFork reports whether the backup spans a recovery fork point.
 func (b BackupInfo) SpansFork() bool {
-	return b.FirstForkGUID != "" && b.ForkGUID != "" && !strings.EqualFold(b.FirstForkGUID, b.ForkGUID)
+	p := domain.Point{FirstFork: b.FirstForkGUID, Fork: b.ForkGUID} // the domain's rule
+	return p.SpansFork()
 }
 
 // EncryptionInfo says how the stripes were sealed (key by id only, never the key).
@@ -115,31 +116,6 @@ type EncryptionInfo struct {
 type WorkflowRef struct {
 	ID    string `json:"id"`
 	RunID string `json:"runId"`
-}
-
-// Valid reports whether l is a decimal numeric(25,0) without sign or leading zeros
-// (^(0|[1-9][0-9]{0,24})$, without a regular expression: listings check thousands).
-func (l LSN) Valid() bool {
-	if len(l) == 0 || len(l) > 25 || (l[0] == '0' && len(l) > 1) {
-		return false
-	}
-	for i := 0; i < len(l); i++ {
-		if l[i] < '0' || l[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// Compare orders two valid LSNs numerically (-1, 0, +1).
-func (l LSN) Compare(o LSN) int {
-	if len(l) != len(o) {
-		if len(l) < len(o) {
-			return -1
-		}
-		return 1
-	}
-	return strings.Compare(string(l), string(o))
 }
 
 // Validate checks the manifest against the v1 rules: the kinds of mistakes that would make a

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/domain"
+
 	"go.uber.org/zap"
 )
 
@@ -487,4 +489,19 @@ func (m *Manifest) DiffersFromPlan(typ, firstLSN, lastLSN, summaryDigest string)
 		}
 	}
 	return diffs
+}
+
+// Point is the recovery point the summary describes, as the chain rules see it: the one
+// conversion from the vault's records to the domain's (a manifest converts through
+// SummaryOf, so both say the same).
+func (s PointSummary) Point() domain.Point {
+	return domain.Point{
+		ID: s.PointID, Type: s.Type, CopyOnly: s.CopyOnly,
+		FirstLSN: s.FirstLSN, LastLSN: s.LastLSN, CheckpointLSN: s.CheckpointLSN,
+		DatabaseBackupLSN: s.DatabaseBackupLSN, DifferentialBaseLSN: s.DifferentialBaseLSN,
+		BackupSetGUID: s.BackupSetGUID, DatabaseGUID: s.DatabaseGUID, FamilyGUID: s.FamilyGUID,
+		Start: s.StartTime, Finish: s.FinishTime,
+		FirstFork: s.FirstForkGUID, Fork: s.ForkGUID, ForkPoint: s.ForkPointLSN, ForkTime: s.ForkTime,
+		RetainUntil: s.RetainUntil,
+	}
 }

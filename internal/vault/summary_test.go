@@ -6,6 +6,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/domain"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -379,4 +381,26 @@ func TestManifestForkRules(t *testing.T) {
 		}
 		assert.ErrorIs(t, c.Validate(), ErrInvalidManifest, name)
 	}
+}
+
+// TestSummaryPoint: the domain record carries every planning field of the manifest.
+func TestSummaryPoint(t *testing.T) {
+	start := time.Date(2026, 11, 26, 10, 15, 30, 0, time.UTC)
+	fork, until := start.Add(-time.Hour), start.Add(72*time.Hour)
+	m := &Manifest{
+		PointID:     "20261126T101530Z-log-abc",
+		RetainUntil: &until,
+		Database:    DatabaseInfo{GUID: "g-1", FamilyGUID: "fam-1"},
+		Backup: BackupInfo{Type: BackupLog, CopyOnly: true, BackupSetGUID: "set-1",
+			FirstLSN: "100000000000000000000001", LastLSN: "100000000000000000000009",
+			CheckpointLSN: "100000000000000000000001", DatabaseBackupLSN: "5", DifferentialBaseLSN: "5",
+			FirstForkGUID: "F1", ForkGUID: "F2", ForkPointLSN: "100000000000000000000003", ForkTime: &fork,
+			StartTime: start, FinishTime: start.Add(time.Minute)},
+	}
+	assert.Equal(t, domain.Point{ID: m.PointID, Type: "log", CopyOnly: true,
+		FirstLSN: "100000000000000000000001", LastLSN: "100000000000000000000009",
+		CheckpointLSN: "100000000000000000000001", DatabaseBackupLSN: "5", DifferentialBaseLSN: "5",
+		BackupSetGUID: "set-1", DatabaseGUID: "g-1", FamilyGUID: "fam-1",
+		FirstFork: "F1", Fork: "F2", ForkPoint: "100000000000000000000003", ForkTime: &fork,
+		RetainUntil: &until, Start: start, Finish: start.Add(time.Minute)}, SummaryOf(m).Point())
 }

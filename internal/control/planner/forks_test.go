@@ -128,7 +128,7 @@ func TestLogOfAnotherForkIsNeverChained(t *testing.T) {
 	assert.True(t, g.follows(idx("L1"), idx("L2")))
 	assert.True(t, g.follows(idx("L1"), idx("L3")))
 	assert.True(t, g.follows(idx("L2"), idx("TL")))
-	assert.False(t, continues(byID["L3"], "999999", "fork-0"), "past its fork point L3 is on the new fork")
+	assert.False(t, byID["L3"].OnFork("999999", "fork-0"), "past its fork point L3 is on the new fork")
 	_ = time.Second
 }
 

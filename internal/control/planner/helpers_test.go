@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -26,13 +27,13 @@ type timeline struct {
 	now      time.Time
 	next     *big.Int // the next LSN the database hands out
 	guid     string
-	diffBase string // checkpoint LSN of the latest non-copy-only full, "" before any
-	logFrom  string // FirstLSN of the next log backup, "" before the chain starts
+	diffBase domain.LSN // checkpoint LSN of the latest non-copy-only full, "" before any
+	logFrom  domain.LSN // FirstLSN of the next log backup, "" before the chain starts
 	points   []Point
 	// Recovery forks, as SQL Server records them: the current fork, and where it began
 	// (the fork it came from, the LSN and the instant) after a restore.
 	fork, prevFork string
-	forkPoint      string
+	forkPoint      domain.LSN
 	forkTime       *time.Time
 	forks          int
 	// live records when each fork became the live one, for oracles.
@@ -76,7 +77,7 @@ func (tl *timeline) restoredTo(id string, knownTime bool) *timeline {
 		at := tl.now
 		tl.forkTime = &at
 	}
-	tl.next, _ = new(big.Int).SetString(p.LastLSN, 10)
+	tl.next, _ = new(big.Int).SetString(string(p.LastLSN), 10)
 	tl.logFrom = p.LastLSN
 	if p.Type == vault.BackupFull && !p.CopyOnly {
 		tl.diffBase = p.CheckpointLSN
@@ -144,13 +145,13 @@ func (tl *timeline) add(p Point) {
 
 func (tl *timeline) fullBackup(id string, copyOnly, keep bool) *timeline {
 	ck := tl.append()
-	p := Point{ID: id, Type: vault.BackupFull, CopyOnly: copyOnly, FirstLSN: ck.String(),
-		CheckpointLSN: ck.String(), LastLSN: new(big.Int).Add(ck, big.NewInt(1)).String(),
+	p := Point{ID: id, Type: vault.BackupFull, CopyOnly: copyOnly, FirstLSN: dec(ck),
+		CheckpointLSN: dec(ck), LastLSN: dec(new(big.Int).Add(ck, big.NewInt(1))),
 		DatabaseBackupLSN: tl.diffBase}
 	if !copyOnly {
-		tl.diffBase = ck.String()
+		tl.diffBase = dec(ck)
 		if tl.logFrom == "" {
-			tl.logFrom = ck.String()
+			tl.logFrom = dec(ck)
 		}
 	}
 	if keep {
@@ -171,8 +172,8 @@ func (tl *timeline) diff(id string) *timeline {
 		panic("differential without a base")
 	}
 	ck := tl.append()
-	tl.add(Point{ID: id, Type: vault.BackupDifferential, FirstLSN: ck.String(), CheckpointLSN: ck.String(),
-		LastLSN: new(big.Int).Add(ck, big.NewInt(1)).String(), DatabaseBackupLSN: tl.diffBase,
+	tl.add(Point{ID: id, Type: vault.BackupDifferential, FirstLSN: dec(ck), CheckpointLSN: dec(ck),
+		LastLSN: dec(new(big.Int).Add(ck, big.NewInt(1))), DatabaseBackupLSN: tl.diffBase,
 		DifferentialBaseLSN: tl.diffBase})
 	return tl
 }
@@ -182,9 +183,9 @@ func (tl *timeline) logBackup(id string, copyOnly, keep bool) *timeline {
 		panic("log without a chain")
 	}
 	m := tl.append()
-	last := new(big.Int).Add(m, big.NewInt(1)).String()
+	last := dec(new(big.Int).Add(m, big.NewInt(1)))
 	p := Point{ID: id, Type: vault.BackupLog, CopyOnly: copyOnly, FirstLSN: tl.logFrom, LastLSN: last,
-		CheckpointLSN: m.String(), DatabaseBackupLSN: tl.diffBase}
+		CheckpointLSN: dec(m), DatabaseBackupLSN: tl.diffBase}
 	if !copyOnly {
 		tl.logFrom = last
 	}
@@ -223,16 +224,16 @@ func ids(p Plan) []string {
 	return out
 }
 
-func bigLSNOf(s string) *big.Int {
-	n, ok := new(big.Int).SetString(s, 10)
+func bigLSNOf(s domain.LSN) *big.Int {
+	n, ok := new(big.Int).SetString(string(s), 10)
 	if !ok {
 		panic(s)
 	}
 	return n
 }
 
-func bigLSN(t *testing.T, s string) *big.Int {
-	n, ok := new(big.Int).SetString(s, 10)
+func bigLSN(t *testing.T, s domain.LSN) *big.Int {
+	n, ok := new(big.Int).SetString(string(s), 10)
 	require.True(t, ok, "LSN %q", s)
 	return n
 }
@@ -349,3 +350,5 @@ func checkConsistent(t *testing.T, pts []Point) {
 		assert.False(t, errors.Is(err, ErrNoChain))
 	}
 }
+
+func dec(n *big.Int) domain.LSN { return domain.LSN(n.String()) }

@@ -8,53 +8,12 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
-// Point is what the planner needs of a recovery point (built by the caller from the
-// summary a vault listing gives, see FromSummary, or from a manifest, see FromManifest).
-type Point struct {
-	ID       string
-	Type     string // vault.BackupFull, vault.BackupDifferential or vault.BackupLog
-	CopyOnly bool
-	// LSNs are decimal numeric(25,0) as in the manifest; "" when msdb has NULL.
-	FirstLSN, LastLSN, CheckpointLSN, DatabaseBackupLSN, DifferentialBaseLSN string
-	DatabaseGUID                                                             string
-	Start, Finish                                                            time.Time
-	// Recovery forks (see vault.BackupInfo): FirstFork and Fork are the forks the backup
-	// starts and ends on ("" when unknown: a point recorded before forks were); a log with
-	// them different spans ForkPoint, and holds no instant before ForkTime (nil: unknown,
-	// so none before its own start).
-	FirstFork, Fork string
-	ForkPoint       string
-	ForkTime        *time.Time
-}
-
-// FromManifest takes from a manifest what the planner needs: exactly what FromSummary takes
-// from the manifest's summary, so a plan is the same whichever the caller read.
-func FromManifest(m *vault.Manifest) Point { return FromSummary(vault.SummaryOf(m)) }
-
-// FromSummary takes from a recovery point's summary (vault.Repository.ListPointSummaries)
-// what the planner needs.
-func FromSummary(s vault.PointSummary) Point {
-	return Point{
-		ID:                  s.PointID,
-		Type:                s.Type,
-		CopyOnly:            s.CopyOnly,
-		FirstLSN:            string(s.FirstLSN),
-		LastLSN:             string(s.LastLSN),
-		CheckpointLSN:       string(s.CheckpointLSN),
-		DatabaseBackupLSN:   string(s.DatabaseBackupLSN),
-		DifferentialBaseLSN: string(s.DifferentialBaseLSN),
-		DatabaseGUID:        s.DatabaseGUID,
-		Start:               s.StartTime,
-		Finish:              s.FinishTime,
-		FirstFork:           s.FirstForkGUID,
-		Fork:                s.ForkGUID,
-		ForkPoint:           string(s.ForkPointLSN),
-		ForkTime:            s.ForkTime,
-	}
-}
+// Point is a recovery point as the planner sees it: the domain's record (a vault summary
+// converts with vault.PointSummary.Point, a manifest through vault.SummaryOf).
+type Point = domain.Point
 
 // Target is what to restore to: exactly one of a recovery point (its end) or an instant.
 type Target struct {
@@ -175,9 +134,9 @@ func planToPoint(points []Point, groups []*group, t Target) (Plan, error) {
 	g, i := locate(groups, &points[idx])
 	var c *candidate
 	switch p.Type {
-	case vault.BackupFull:
+	case domain.Full:
 		c = &candidate{g: g, base: base{full: i, diff: -1}, first: -1}
-	case vault.BackupDifferential:
+	case domain.Differential:
 		f, ok := g.diffBase[i]
 		if !ok {
 			return Plan{}, fmt.Errorf("%w: differential %s has base checkpoint LSN %s, and no full in the vault has it (was a full taken by another tool?)",
@@ -190,7 +149,7 @@ func planToPoint(points []Point, groups []*group, t Target) (Plan, error) {
 				ErrNoChain, p.ID)
 		}
 	}
-	plan := Plan{Target: t, RestoresTo: "lsn:" + p.LastLSN}
+	plan := Plan{Target: t, RestoresTo: "lsn:" + string(p.LastLSN)}
 	for _, s := range c.steps() {
 		plan.Steps = append(plan.Steps, Step{Point: s})
 	}
@@ -214,47 +173,8 @@ func locate(groups []*group, p *Point) (*group, int) {
 	panic("planner: usable point in no group") // buildGroups puts every usable point in one
 }
 
-func lsn(s string) vault.LSN { return vault.LSN(s) }
-
-// decimal is vault.LSN.Valid (numeric(25,0): no sign, no leading zeros) without its regular
-// expression, which cost more than the rest of a plan over a month of logs.
-func decimal(s string) bool {
-	if len(s) == 0 || len(s) > 25 || (s[0] == '0' && len(s) > 1) {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		if s[i] < '0' || s[i] > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// unusable says why p cannot take part in any chain, or "" if it can.
-func unusable(p Point) string {
-	valid := decimal
-	switch {
-	case p.Type != vault.BackupFull && p.Type != vault.BackupDifferential && p.Type != vault.BackupLog:
-		return fmt.Sprintf("has unknown backup type %q", p.Type)
-	case p.Start.IsZero():
-		return "has no start time"
-	case !valid(p.FirstLSN) || !valid(p.LastLSN):
-		return "has a first or last LSN that is not a decimal LSN"
-	case p.Type != vault.BackupLog && !valid(p.CheckpointLSN):
-		return "has a checkpoint LSN that is not a decimal LSN"
-	case p.Type == vault.BackupDifferential && !valid(p.DifferentialBaseLSN):
-		return "is a differential without a decimal differential base LSN"
-	case p.spansFork() && (p.Type != vault.BackupLog || !valid(p.ForkPoint) ||
-		lsn(p.ForkPoint).Compare(lsn(p.FirstLSN)) < 0 || lsn(p.ForkPoint).Compare(lsn(p.LastLSN)) > 0):
-		return "spans a recovery fork without a fork point inside a log"
-	case p.Type == vault.BackupLog && lsn(p.FirstLSN).Compare(lsn(p.LastLSN)) >= 0:
-		// SQL Server would refuse it as "too early" (4326) wherever it stood in a chain.
-		return "is a log whose last LSN is not after its first"
-	case lsn(p.FirstLSN).Compare(lsn(p.LastLSN)) > 0:
-		return "has its first LSN after its last"
-	}
-	return ""
-}
+// unusable says why p cannot take part in any chain, or "" if it can (the domain's rule).
+func unusable(p Point) string { return p.Unusable() }
 
 // group is the usable points of one database (one DatabaseGUID), indexed for planning.
 type group struct {
@@ -268,7 +188,7 @@ type group struct {
 	succ, pred       [][2]int32
 	// maxLast[k] is the greatest LastLSN of logs[:k+1]: it lets firstLogs stop scanning
 	// back as soon as no earlier log can still span an LSN.
-	maxLast  []vault.LSN
+	maxLast  []domain.LSN
 	diffBase map[int]int // differential → its base full
 }
 
@@ -278,56 +198,17 @@ func (g *group) next(i int) []int { return g.logs[g.succ[i][0]:g.succ[i][1]] }
 // prev returns the logs that log i may follow, in (Start, ID) order.
 func (g *group) prev(i int) []int { return g.logsByLast[g.pred[i][0]:g.pred[i][1]] }
 
-// spansFork reports whether p (a log) starts on one recovery fork and ends on another.
-func (p *Point) spansFork() bool {
-	return p.FirstFork != "" && p.Fork != "" && !strings.EqualFold(p.FirstFork, p.Fork)
-}
-
-// forkAt is the recovery fork on which log p holds LSN at (within its range): past its
-// fork point, the fork it ends on.
-func (p *Point) forkAt(at vault.LSN) string {
-	if p.spansFork() && at.Compare(lsn(p.ForkPoint)) > 0 {
-		return p.Fork
-	}
-	if p.FirstFork != "" {
-		return p.FirstFork
-	}
-	return p.Fork
-}
-
-// sameFork: an unknown fork ("") is taken to match, as before forks were recorded.
-func sameFork(a, b string) bool { return a == "" || b == "" || strings.EqualFold(a, b) }
-
-// continues reports whether log l can be restored onto data that stands at LSN at on fork
-// fork: SQL Server refuses a log of another recovery path (4330), and a plan that joined two
-// forks would restore one timeline's data under the other's instants.
-func continues(l *Point, at vault.LSN, fork string) bool { return sameFork(fork, l.forkAt(at)) }
-
 // follows reports whether log s may be restored right after point i (a log).
-func (g *group) follows(i, s int) bool {
-	return continues(g.pts[s], lastLSN(g.pts[i]), g.pts[i].Fork)
-}
+func (g *group) follows(i, s int) bool { return g.pts[s].Follows(g.pts[i]) }
 
-// holds reports whether log p, restored after a chain whose points all started at or
-// before t, holds instant t: t is before the log's start and, for a log that spans a fork
-// point, not before the fork began — before then the database lived on the old fork, whose
-// changes this log does not have.
-func holds(p *Point, t time.Time) bool {
-	if !p.Start.After(t) {
-		return false
-	}
-	if !p.spansFork() {
-		return true
-	}
-	return p.ForkTime != nil && !t.Before(*p.ForkTime)
-}
+func holds(p *Point, t time.Time) bool { return p.HoldsInstant(t) }
 
-func firstLSN(p *Point) vault.LSN { return lsn(p.FirstLSN) }
-func lastLSN(p *Point) vault.LSN  { return lsn(p.LastLSN) }
+func firstLSN(p *Point) domain.LSN { return p.FirstLSN }
+func lastLSN(p *Point) domain.LSN  { return p.LastLSN }
 
 // link sets, for each log in from (sorted by fromKey), the range of to (sorted by toKey)
 // whose toKey equals its fromKey. Both orders ascend, so one pass over each does it.
-func (g *group) link(from []int, fromKey func(*Point) vault.LSN, to []int, toKey func(*Point) vault.LSN, out [][2]int32) {
+func (g *group) link(from []int, fromKey func(*Point) domain.LSN, to []int, toKey func(*Point) domain.LSN, out [][2]int32) {
 	j := 0
 	for _, i := range from {
 		l := fromKey(g.pts[i])
@@ -393,26 +274,26 @@ func newGroup(pts []*Point) *group {
 	// tie that falls back to index order, independent of the caller's order.
 	slices.SortStableFunc(pts, byStartID)
 	g := &group{pts: pts, diffBase: map[int]int{}}
-	baseByCheckpoint := map[vault.LSN]int{}
+	baseByCheckpoint := map[domain.LSN]int{}
 	var fulls, diffs []int
 	for i, p := range pts {
 		switch p.Type {
-		case vault.BackupFull:
+		case domain.Full:
 			fulls = append(fulls, i)
 			if !p.CopyOnly {
 				// Points are in (Start, ID) order, so with (impossible in practice)
 				// duplicate checkpoints the newest full wins.
-				baseByCheckpoint[lsn(p.CheckpointLSN)] = i
+				baseByCheckpoint[p.CheckpointLSN] = i
 			}
-		case vault.BackupDifferential:
+		case domain.Differential:
 			diffs = append(diffs, i)
-		case vault.BackupLog:
+		case domain.Log:
 			g.logs = append(g.logs, i)
 		}
 	}
 	diffsOf := map[int][]int{}
 	for _, d := range diffs {
-		f, ok := baseByCheckpoint[lsn(pts[d].DifferentialBaseLSN)]
+		f, ok := baseByCheckpoint[pts[d].DifferentialBaseLSN]
 		// A differential older than its supposed base cannot be of it; the manifests are
 		// inconsistent and the pair is not trusted.
 		if !ok || pts[d].Start.Before(pts[f].Start) {
@@ -427,7 +308,7 @@ func newGroup(pts []*Point) *group {
 			g.bases = append(g.bases, base{full: f, diff: d})
 		}
 	}
-	byLSN := func(key func(*Point) vault.LSN) func(a, b int) int {
+	byLSN := func(key func(*Point) domain.LSN) func(a, b int) int {
 		return func(a, b int) int {
 			if c := key(pts[a]).Compare(key(pts[b])); c != 0 {
 				return c
@@ -441,9 +322,9 @@ func newGroup(pts []*Point) *group {
 	g.succ, g.pred = make([][2]int32, len(pts)), make([][2]int32, len(pts))
 	g.link(g.logsByLast, lastLSN, g.logs, firstLSN, g.succ)
 	g.link(g.logs, firstLSN, g.logsByLast, lastLSN, g.pred)
-	g.maxLast = make([]vault.LSN, len(g.logs))
+	g.maxLast = make([]domain.LSN, len(g.logs))
 	for k, i := range g.logs {
-		l := lsn(pts[i].LastLSN)
+		l := pts[i].LastLSN
 		if k > 0 && g.maxLast[k-1].Compare(l) > 0 {
 			l = g.maxLast[k-1]
 		}
@@ -456,13 +337,13 @@ func newGroup(pts []*Point) *group {
 // L.LastLSN, on B's recovery fork. Callers choose among them with a total order, so the
 // visiting order is free.
 func (g *group) firstLogs(b base, visit func(i int)) {
-	after := lsn(g.pts[b.last()].LastLSN)
+	after := g.pts[b.last()].LastLSN
 	fork := g.pts[b.last()].Fork
 	k := sort.Search(len(g.logs), func(k int) bool {
-		return lsn(g.pts[g.logs[k]].FirstLSN).Compare(after) > 0
+		return g.pts[g.logs[k]].FirstLSN.Compare(after) > 0
 	}) - 1
 	for ; k >= 0 && g.maxLast[k].Compare(after) > 0; k-- {
-		if i := g.logs[k]; lsn(g.pts[i].LastLSN).Compare(after) > 0 && continues(g.pts[i], after, fork) {
+		if i := g.logs[k]; g.pts[i].LastLSN.Compare(after) > 0 && g.pts[i].Continues(after, fork) {
 			visit(i)
 		}
 	}
@@ -650,7 +531,7 @@ func restorable(groups []*group) []Range {
 			}
 			p := g.pts[i]
 			lo := from[i]
-			if p.spansFork() {
+			if p.SpansFork() {
 				switch {
 				case p.ForkTime == nil:
 					lo = p.Start

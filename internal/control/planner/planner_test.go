@@ -267,7 +267,7 @@ func TestPointTargets(t *testing.T) {
 			}
 			require.NoError(t, err)
 			assert.Equal(t, tc.want, ids(plan))
-			assert.Equal(t, "lsn:"+tl.point(tc.id).LastLSN, plan.RestoresTo)
+			assert.Equal(t, "lsn:"+string(tl.point(tc.id).LastLSN), plan.RestoresTo)
 			assert.Equal(t, Target{PointID: tc.id}, plan.Target)
 			checkChain(t, plan)
 		})
@@ -426,22 +426,6 @@ func TestDeterministicWhateverTheInputOrder(t *testing.T) {
 			assert.Equal(t, want[tg.PointID+tg.At.String()], p)
 		}
 	}
-}
-
-func TestFromManifest(t *testing.T) {
-	start := clock("10:15:30")
-	m := &vault.Manifest{
-		PointID:  "20261126T101530Z-differential-abc",
-		Database: vault.DatabaseInfo{GUID: "g-1"},
-		Backup: vault.BackupInfo{Type: vault.BackupDifferential, CopyOnly: true,
-			FirstLSN: "100000000000000000000001", LastLSN: "100000000000000000000002",
-			CheckpointLSN: "100000000000000000000001", DatabaseBackupLSN: "5", DifferentialBaseLSN: "5",
-			StartTime: start, FinishTime: start.Add(time.Minute)},
-	}
-	assert.Equal(t, Point{ID: m.PointID, Type: "differential", CopyOnly: true,
-		FirstLSN: "100000000000000000000001", LastLSN: "100000000000000000000002",
-		CheckpointLSN: "100000000000000000000001", DatabaseBackupLSN: "5", DifferentialBaseLSN: "5",
-		DatabaseGUID: "g-1", Start: start, Finish: start.Add(time.Minute)}, FromManifest(m))
 }
 
 // thirtyFiveDays is a retention window's worth of points: a full at midnight, differentials

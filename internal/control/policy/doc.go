@@ -38,11 +38,11 @@
 //
 //   - A differential is kept DifferentialDays days after its Start, a log LogDays days.
 //
-//   - A point with OnDemandRetainUntil (an on-demand backup of any type) is kept until that
+//   - A point with RetainUntil (an on-demand backup of any type) is kept until that
 //     instant (exclusive) and no rule applies to it: its retention was chosen when it was
 //     taken.
 //
-//   - A copy-only full without OnDemandRetainUntil is kept by the policy's base rule, as long
+//   - A copy-only full without RetainUntil is kept by the policy's base rule, as long
 //     as a scheduled full would be at least: daily (Daily.Days) for a daily full, weekly
 //     (Weekly.Weeks, by week) for a weekly one.
 //

@@ -4,6 +4,8 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/domain"
+
 	"github.com/sqlvault/sqlvault/internal/control/planner"
 )
 
@@ -14,7 +16,7 @@ import (
 type timeline struct {
 	lsn               int64
 	guid              string
-	diffBase, logFrom string
+	diffBase, logFrom domain.LSN
 	points            []Point
 }
 
@@ -29,7 +31,7 @@ func (tl *timeline) next() int64 {
 	return v
 }
 
-func lsnStr(v int64) string { return strconv.FormatInt(v, 10) }
+func lsnStr(v int64) domain.LSN { return domain.LSN(strconv.FormatInt(v, 10)) }
 
 func (tl *timeline) add(p Point) *Point {
 	p.DatabaseGUID = tl.guid
@@ -74,9 +76,8 @@ func (tl *timeline) log(id string, at time.Time) *Point {
 func toPlanner(pts []Point) []planner.Point {
 	out := make([]planner.Point, 0, len(pts))
 	for _, p := range pts {
-		out = append(out, planner.Point{ID: p.ID, Type: p.Type, CopyOnly: p.CopyOnly, FirstLSN: p.FirstLSN,
-			LastLSN: p.LastLSN, CheckpointLSN: p.CheckpointLSN, DifferentialBaseLSN: p.DifferentialBaseLSN,
-			DatabaseGUID: p.DatabaseGUID, Start: p.Start, Finish: p.Start.Add(time.Minute)})
+		p.Finish = p.Start.Add(time.Minute)
+		out = append(out, p)
 	}
 	return out
 }

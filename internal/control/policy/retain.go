@@ -7,43 +7,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
-// Point is what retention needs of a recovery point.
-type Point struct {
-	ID       string
-	Type     string // KindFull, KindDifferential or KindLog
-	CopyOnly bool
-	// LSNs are decimal numeric(25,0) as in the manifest; "" when msdb has NULL.
-	FirstLSN, LastLSN, CheckpointLSN, DifferentialBaseLSN string
-	// DatabaseGUID keeps two incarnations of a database (dropped and created again, LSNs
-	// restarted) from being taken for one chain.
-	DatabaseGUID string
-	Start        time.Time
-	// Finish is when SQL Server finished the backup (zero: unknown, Start is used).
-	Finish time.Time
-	// OnDemandRetainUntil is set on on-demand backups: kept until then, whatever the policy.
-	OnDemandRetainUntil *time.Time
-}
-
-// FromManifest takes from a manifest what retention needs. On-demand retention is not in the
-// manifest; the caller sets OnDemandRetainUntil from where it keeps it.
-func FromManifest(m *vault.Manifest) Point {
-	b := m.Backup
-	return Point{
-		ID:                  m.PointID,
-		Type:                b.Type,
-		CopyOnly:            b.CopyOnly,
-		FirstLSN:            string(b.FirstLSN),
-		LastLSN:             string(b.LastLSN),
-		CheckpointLSN:       string(b.CheckpointLSN),
-		DifferentialBaseLSN: string(b.DifferentialBaseLSN),
-		DatabaseGUID:        m.Database.GUID,
-		Start:               b.StartTime,
-		Finish:              b.FinishTime,
-	}
-}
+// Point is a recovery point as retention sees it: the domain's record (a vault summary
+// converts with vault.PointSummary.Point). Its RetainUntil, set on on-demand backups, keeps
+// it until then whatever the policy; a zero Finish is taken as Start.
+type Point = domain.Point
 
 // BackupMaxDuration bounds how long a backup may run from its start to its commit: the
 // scheduled Backup workflow's execution timeout (activities use it for the schedules'
@@ -128,7 +98,10 @@ type retainer struct {
 	covered map[int][]int      // memo: bases a log covers, in (Start, ID) order
 }
 
-type chainKey struct{ guid, lsn string }
+type chainKey struct {
+	guid string
+	lsn  domain.LSN
+}
 
 type need struct {
 	by   int    // the kept point that needs this one
@@ -153,8 +126,8 @@ func (r *retainer) ownRules() {
 			keep("unknown backup type %q: retention leaves it alone", pt.Type)
 		case pt.Start.IsZero():
 			keep("no start time: retention cannot date it, so leaves it alone")
-		case pt.OnDemandRetainUntil != nil:
-			if u := *pt.OnDemandRetainUntil; r.now.Before(u) {
+		case pt.RetainUntil != nil:
+			if u := *pt.RetainUntil; r.now.Before(u) {
 				keep("on-demand (kept until %s)", stamp(u))
 			} else {
 				expire("on-demand retention ended %s", stamp(u))
@@ -377,21 +350,9 @@ func dayOfMonth(y int, m time.Month, week string, wd time.Weekday) int {
 	return 1 + (int(wd)-int(first.Weekday())+7)%7 + 7*slices.Index(weeks, week)
 }
 
-// usablePoint: can the point take part in a chain (the planner's rules)?
-func usablePoint(p Point) bool {
-	valid := func(s string) bool { return vault.LSN(s).Valid() }
-	switch {
-	case p.Start.IsZero() || !valid(p.FirstLSN) || !valid(p.LastLSN):
-		return false
-	case p.Type == KindFull:
-		return valid(p.CheckpointLSN)
-	case p.Type == KindDifferential:
-		return valid(p.CheckpointLSN) && valid(p.DifferentialBaseLSN)
-	case p.Type == KindLog:
-		return vault.LSN(p.FirstLSN).Compare(vault.LSN(p.LastLSN)) < 0
-	}
-	return false
-}
+// usablePoint: can the point take part in a chain (the domain's rule, as the planner
+// applies it)?
+func usablePoint(p Point) bool { return p.Unusable() == "" }
 
 // index builds the chain look-ups: differential bases, log predecessors, bases by LastLSN.
 func (r *retainer) index() {
@@ -430,7 +391,7 @@ func (r *retainer) index() {
 		switch pt.Type {
 		case KindDifferential:
 			f, ok := fullByCheckpoint[chainKey{pt.DatabaseGUID, pt.DifferentialBaseLSN}]
-			if !ok || r.pts[f].Start.After(pt.Start) {
+			if !ok || !domain.DifferentialOf(&r.pts[i], &r.pts[f]) {
 				continue // base full not in the vault: the differential restores nothing
 			}
 			r.baseOf[i] = f
@@ -442,14 +403,14 @@ func (r *retainer) index() {
 	}
 	for guid, bases := range r.byLast {
 		slices.SortStableFunc(bases, func(a, b int) int {
-			return vault.LSN(r.pts[a].LastLSN).Compare(vault.LSN(r.pts[b].LastLSN))
+			return r.pts[a].LastLSN.Compare(r.pts[b].LastLSN)
 		})
 		r.byLast[guid] = bases
 	}
 }
 
-// coveredBases returns the bases log l can follow (L.FirstLSN <= B.LastLSN < L.LastLSN), in
-// (Start, ID) order.
+// coveredBases returns the bases log l can follow (the domain's rule: L.FirstLSN <= B.LastLSN
+// < L.LastLSN, on B's fork), in (Start, ID) order.
 func (r *retainer) coveredBases(l int) []int {
 	if c, ok := r.covered[l]; ok {
 		return c
@@ -457,21 +418,30 @@ func (r *retainer) coveredBases(l int) []int {
 	pt := r.pts[l]
 	bases := r.byLast[pt.DatabaseGUID]
 	k := sort.Search(len(bases), func(k int) bool {
-		return vault.LSN(r.pts[bases[k]].LastLSN).Compare(vault.LSN(pt.FirstLSN)) >= 0
+		return r.pts[bases[k]].LastLSN.Compare(pt.FirstLSN) >= 0
 	})
 	var out []int
-	for ; k < len(bases) && vault.LSN(r.pts[bases[k]].LastLSN).Compare(vault.LSN(pt.LastLSN)) < 0; k++ {
-		out = append(out, bases[k])
+	for ; k < len(bases) && r.pts[bases[k]].LastLSN.Compare(pt.LastLSN) < 0; k++ {
+		if b := bases[k]; pt.Follows(&r.pts[b]) {
+			out = append(out, b)
+		}
 	}
 	slices.SortFunc(out, func(a, b int) int { return r.rank[a] - r.rank[b] })
 	r.covered[l] = out
 	return out
 }
 
-// predecessors returns the logs log l may follow, in (Start, ID) order.
+// predecessors returns the logs log l may follow (the domain's rule), in (Start, ID) order.
 func (r *retainer) predecessors(l int) []int {
-	pt := r.pts[l]
-	return r.preds[chainKey{pt.DatabaseGUID, pt.FirstLSN}]
+	pt := &r.pts[l]
+	cands := r.preds[chainKey{pt.DatabaseGUID, pt.FirstLSN}]
+	for _, q := range cands {
+		if !pt.Follows(&r.pts[q]) {
+			// Another fork ends at the same LSN (rare): filter a copy.
+			return slices.DeleteFunc(slices.Clone(cands), func(q int) bool { return !pt.Follows(&r.pts[q]) })
+		}
+	}
+	return cands
 }
 
 func (r *retainer) need(i, by int, what, why string) {
@@ -589,4 +559,18 @@ func count(n int, unit string) string {
 		return "1 " + unit
 	}
 	return fmt.Sprintf("%d %ss", n, unit)
+}
+
+// FullMaxAge is how old the newest full may be before a scheduled log or differential backup
+// takes a full instead (the chain check before it, domain.ChainState): two full intervals,
+// so one missed full is tolerated. 0 for a policy that does not validate: no bound.
+func (p Policy) FullMaxAge() time.Duration {
+	switch {
+	case p.Validate() != nil:
+		return 0
+	case p.Full.Frequency == FrequencyWeekly:
+		return 2 * 7 * 24 * time.Hour
+	default:
+		return 2 * 24 * time.Hour
+	}
 }

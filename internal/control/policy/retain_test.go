@@ -5,6 +5,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/control/planner"
+
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -95,7 +97,7 @@ func TestRetain(t *testing.T) {
 				tl := newTimeline()
 				for d := range 20 {
 					if d == 1 {
-						tl.full("CO3", at(d, "01:00:00"), true).OnDemandRetainUntil = ptr(at(40, "00:00:00"))
+						tl.full("CO3", at(d, "01:00:00"), true).RetainUntil = ptr(at(40, "00:00:00"))
 					}
 					if d == 13 {
 						tl.full("CO1", at(d, "01:00:00"), true) // Sunday 15, before the scheduled full
@@ -105,10 +107,10 @@ func TestRetain(t *testing.T) {
 					}
 					tl.full(fmt.Sprintf("F%d", d), at(d, "02:00:05"), false)
 					if d == 1 {
-						tl.full("OD1", at(d, "12:00:00"), false).OnDemandRetainUntil = ptr(at(30, "00:00:00"))
+						tl.full("OD1", at(d, "12:00:00"), false).RetainUntil = ptr(at(30, "00:00:00"))
 					}
 					if d == 13 {
-						tl.full("OD2", at(d, "12:00:00"), false).OnDemandRetainUntil = ptr(at(18, "00:00:00"))
+						tl.full("OD2", at(d, "12:00:00"), false).RetainUntil = ptr(at(18, "00:00:00"))
 					}
 				}
 				return tl.points
@@ -210,4 +212,35 @@ func TestRetain(t *testing.T) {
 			assert.Equal(t, byID, decisionsByID(Retain(rev, tt.policy, tt.now)))
 		})
 	}
+}
+
+// Retention follows the domain's fork rule: a log on the fork a restore began continues a
+// base on that fork only. Here a differential was taken on the new fork (on the full that
+// was restored) and the first kept log covers, by LSNs alone, both the old fork's full and
+// that differential. Reading LSNs only, retention took the old full (kept anyway) as the
+// log's base and deleted the differential, leaving the log with no restorable chain.
+func TestRetainKeepsTheBaseOnTheLogsFork(t *testing.T) {
+	day0 := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	const guid = "DB-1"
+	fa := Point{ID: "FA", Type: KindFull, FirstLSN: "100", LastLSN: "200", CheckpointLSN: "150", DatabaseGUID: guid,
+		FirstFork: "A", Fork: "A", Start: day0.Add(2 * time.Hour)}
+	db := Point{ID: "DB", Type: KindDifferential, FirstLSN: "205", LastLSN: "210", CheckpointLSN: "207", DifferentialBaseLSN: "150",
+		DatabaseGUID: guid, FirstFork: "B", Fork: "B", Start: day0.AddDate(0, 0, 1).Add(12 * time.Hour)}
+	l := Point{ID: "L", Type: KindLog, FirstLSN: "190", LastLSN: "300", DatabaseGUID: guid,
+		FirstFork: "B", Fork: "B", Start: day0.AddDate(0, 0, 1).Add(13 * time.Hour)}
+	pts := []Point{fa, db, l}
+	now := day0.AddDate(0, 0, 2).Add(6 * time.Hour) // the log window (1 day) starts before DB
+	ds := decisionsByID(Retain(pts, utcDaily(7, 1), now))
+	require.True(t, ds["L"].Keep, "the log is in its window")
+	assert.True(t, ds["DB"].Keep, "the differential on the log's fork starts its chain: %v", ds["DB"].Reasons)
+	assert.True(t, ds["FA"].Keep)
+
+	var kept []Point
+	for _, p := range pts {
+		if ds[p.ID].Keep {
+			kept = append(kept, p)
+		}
+	}
+	_, err := planner.PlanRestore(toPlanner(kept), planner.Target{PointID: "L"})
+	require.NoError(t, err, "the kept log restores from what retention kept")
 }

@@ -62,7 +62,7 @@ func TestRetainSimulation(t *testing.T) {
 					case h == 2:
 						tl.full("F"+at.Format("0102"), at.Add(30*time.Minute), false)
 					case h == 12 && n%10 == 3:
-						tl.full("OD"+at.Format("0102"), at.Add(5*time.Second), true).OnDemandRetainUntil = ptr(at.AddDate(0, 0, 20))
+						tl.full("OD"+at.Format("0102"), at.Add(5*time.Second), true).RetainUntil = ptr(at.AddDate(0, 0, 20))
 					case h == 15 && n%13 == 5:
 						tl.full("CO"+at.Format("0102"), at.Add(5*time.Second), true)
 					}
@@ -71,8 +71,8 @@ func TestRetainSimulation(t *testing.T) {
 			expectOwn: func(s *simulation, all []Point, p Point, now time.Time) bool {
 				age := now.Sub(p.Start) // UTC: a day is 24 hours
 				switch {
-				case p.OnDemandRetainUntil != nil:
-					return now.Before(*p.OnDemandRetainUntil)
+				case p.RetainUntil != nil:
+					return now.Before(*p.RetainUntil)
 				case p.Type == KindLog:
 					return age < 7*24*time.Hour
 				case p.CopyOnly:
@@ -80,7 +80,7 @@ func TestRetainSimulation(t *testing.T) {
 				case age < 7*24*time.Hour:
 					return true
 				}
-				scheduled := func(p Point) bool { return p.Type == KindFull && !p.CopyOnly && p.OnDemandRetainUntil == nil }
+				scheduled := func(p Point) bool { return p.Type == KindFull && !p.CopyOnly && p.RetainUntil == nil }
 				firstIn := func(from, to time.Time) string {
 					for _, q := range all { // all is in time order
 						if scheduled(q) && !q.Start.Before(from) && q.Start.Before(to) {

@@ -270,7 +270,7 @@ func BenchmarkPlanRestore(b *testing.B) {
 		require.NoError(b, err)
 		pts := make([]planner.Point, len(sums))
 		for k, s := range sums {
-			pts[k] = planner.FromSummary(s)
+			pts[k] = s.Point()
 		}
 		t0 := time.Now()
 		const loops = 20

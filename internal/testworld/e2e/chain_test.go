@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"testing"
 	"time"
 
@@ -36,9 +37,15 @@ func TestBrokenChainTakesAFullWithTheReason(t *testing.T) {
 	assert.Equal(t, protocol.Full, rp.Type)
 	assert.Contains(t, rp.Reason, "no full backup of this database is in the vault yet")
 	step()
-	rp = scheduled(protocol.Log)
+	in := s.backupInput("Chain", protocol.Log)
+	in.AutoFull, in.Reason = true, "schedule"
+	run := s.start(in)
+	var res protocol.BackupResult
+	require.NoError(t, run.Get(context.Background(), &res))
+	rp = res.RecoveryPoint
 	assert.Equal(t, protocol.Log, rp.Type, "an intact chain takes the log")
 	assert.Equal(t, "schedule", rp.Reason)
+	record(t, "backup-scheduled-log", s.history(run.GetID(), run.GetRunID()))
 
 	// Recovery model switched to SIMPLE and back.
 	_, err = s.sqlDB.Exec("ALTER DATABASE [Chain] SET RECOVERY SIMPLE; ALTER DATABASE [Chain] SET RECOVERY FULL")

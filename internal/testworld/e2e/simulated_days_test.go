@@ -137,7 +137,7 @@ func TestSchedulesAndRetentionOverSimulatedDays(t *testing.T) {
 	kept := s.points(vm, "Days")
 	points := make([]planner.Point, len(kept))
 	for i, m := range kept {
-		points[i] = planner.FromManifest(m)
+		points[i] = vault.SummaryOf(m).Point()
 	}
 	// Every kept point restores, and every instant of the log window can still be reached.
 	for _, m := range kept {

@@ -1,0 +1,74 @@
+package agent
+
+import (
+	"context"
+	"database/sql"
+	"testing"
+
+	_ "github.com/microsoft/go-mssqldb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/sqlsim"
+)
+
+// The agent checks a scheduled log backup against the chain state the control side passed
+// (it has no vault here, so it can read nothing else), and the check now compares the
+// database's GUID: after the database was dropped and restored as new from the same full,
+// SQL Server's LSNs still continue the vault's chain, but it is another incarnation, and
+// its logs must start from a full of their own.
+func TestPrepareBackupLogAfterARestoreThatChangedTheDatabaseGUIDBreaksTheChain(t *testing.T) {
+	a, inst, env := simAgent(t)
+	_, err := inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Sales", DataPages: 64})
+	require.NoError(t, err)
+	db, err := sql.Open("sqlserver", inst.DSN("sa", "Sim-Passw0rd", ""))
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = db.Close() })
+	path := t.TempDir() + "/sales.bak"
+	_, err = db.Exec("BACKUP DATABASE [Sales] TO DISK = @p1", path)
+	require.NoError(t, err)
+	ctx := context.Background()
+	conn := a.Instances[0].Conn
+	full, err := conn.LatestBackupSet(ctx, "Sales", "D", false)
+	require.NoError(t, err)
+	require.NotNil(t, full)
+
+	prepare := func() protocol.PrepareBackupResult {
+		t.Helper()
+		v, err := env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
+			Type: protocol.Full})
+		require.NoError(t, err)
+		var first protocol.PrepareBackupResult
+		require.NoError(t, v.Get(&first))
+		// The vault holds that full (as the control side would report it).
+		chain := &protocol.ChainState{ItemID: first.ItemID, DatabaseGUID: full.DatabaseGUID, NewestFullID: "20261126T000000Z-full-0123456789",
+			NewestFullStart: full.Start, BaseEndLSN: full.LastLSN, BackupSetGUIDs: []string{full.BackupSetGUID}}
+		v, err = env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
+			Type: protocol.Log, AutoFull: true, Chain: chain})
+		require.NoError(t, err)
+		var res protocol.PrepareBackupResult
+		require.NoError(t, v.Get(&res))
+		return res
+	}
+	res := prepare()
+	assert.Equal(t, protocol.Log, res.Type, "the log continues the vault's full: %s", res.Reason)
+
+	_, err = db.Exec("DROP DATABASE [Sales]")
+	require.NoError(t, err)
+	_, err = db.Exec("RESTORE DATABASE [Sales] FROM DISK = @p1 WITH RECOVERY", path)
+	require.NoError(t, err)
+	live, err := conn.Database(ctx, "Sales")
+	require.NoError(t, err)
+	require.NotEmpty(t, live.GUID)
+	require.NotEqual(t, full.DatabaseGUID, live.GUID, "restored as new: a new GUID")
+	require.NotEmpty(t, live.LastLogBackupLSN, "the restored database has a log chain")
+	byLSN := domain.ChainState{BaseEndLSN: domain.LSN(full.LastLSN)}
+	require.True(t, byLSN.LogContinues(domain.LSN(live.LastLogBackupLSN)), "by LSNs alone the log would continue")
+
+	res = prepare()
+	assert.Equal(t, protocol.Full, res.Type)
+	assert.Contains(t, res.Reason, "another incarnation")
+	assert.Contains(t, res.Reason, live.GUID)
+}

@@ -1,0 +1,59 @@
+package control
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+
+	"github.com/sqlvault/sqlvault/internal/control/policy"
+	"github.com/sqlvault/sqlvault/internal/domain"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// BackupChainState computes the chain state a scheduled log or differential backup of the
+// database must continue, from the item's point summaries (one listing) and its policy, so
+// the agent's check before the backup (PrepareBackup with AutoFull) reads nothing from the
+// vault. The item is the one the workflow's instance and database name; nil when the
+// vault has no item under that name (a database in an availability group is keyed by the
+// group): the agent then reads the vault itself, as before.
+func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateInput) (*protocol.ChainState, error) {
+	item := vault.ItemID(in.Instance, in.Database)
+	it, err := c.Vault.Item(ctx, item)
+	switch {
+	case errors.Is(err, vault.ErrItemNotFound):
+		return nil, nil
+	case err != nil && unreadableRecord(err):
+		return nil, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", item, err)
+	case err != nil:
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
+	}
+	sums, err := c.Vault.ListPointSummaries(ctx, item)
+	if err != nil {
+		if unreadableRecord(err) {
+			return nil, protocol.UserError(protocol.ErrUnreadableRecord, "a recovery point of %s cannot be read (look at it in the vault): %v", item, err)
+		}
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the recovery points of %s: %v", in.Database, err)
+	}
+	points := make([]domain.Point, len(sums))
+	for i := range sums {
+		points[i] = sums[i].Point()
+	}
+	return protocol.NewChainState(item, domain.ChainStateOf(points), c.fullMaxAge(ctx, it.Policy)), nil
+}
+
+// fullMaxAge is the policy's bound on the newest full's age; 0 (no bound) when the policy
+// cannot be read, as the agent's check always had it: a missing bound takes no full, and
+// the policy's own errors surface where it is applied.
+func (c *Control) fullMaxAge(ctx context.Context, name string) time.Duration {
+	doc, err := c.Vault.Policy(ctx, name)
+	if err != nil {
+		return 0
+	}
+	var p policy.Policy
+	if json.Unmarshal(doc, &p) != nil {
+		return 0
+	}
+	return p.FullMaxAge()
+}
