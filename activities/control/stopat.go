@@ -4,7 +4,7 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -58,7 +58,7 @@ func localStopAt(at time.Time, steps []protocol.RestoreStepPlan, byID map[string
 			pm.StartTime.UTC().Format(time.RFC3339), lm.StartTime.UTC().Format(time.RFC3339),
 			pm.PointID, lm.PointID)
 	}
-	local := sqlserver.ToLocal(at, *off).Format(protocol.LocalTimeLayout)
+	local := domain.ToServerLocal(at, *off).Format(protocol.LocalTimeLayout)
 	// From the last log back: a step keeps STOPAT while the server's offset at its start
 	// (the start of the step before it) and at every later step is the instant's offset.
 	uniform := true

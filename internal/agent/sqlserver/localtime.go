@@ -3,7 +3,6 @@ package sqlserver
 import (
 	"context"
 	"database/sql"
-	"time"
 )
 
 // SQL Server's datetime values carry no zone. GETDATE()/SYSDATETIME() are the local time of
@@ -11,7 +10,8 @@ import (
 // (Microsoft, GETDATE (Transact-SQL): "derived from the operating system of the computer on
 // which the instance of SQL Server is running"; SYSUTCDATETIME/GETUTCDATE are UTC). Many
 // Windows VMs are not on UTC, and their offset changes with daylight saving time. Every
-// time the product keeps is an instant (UTC); the conversions live here.
+// time the product keeps is an instant (UTC); the conversions are internal/domain's
+// (FromServerLocal, ToServerLocal).
 //
 // msdb.dbo.backupset.time_zone records, per backup, the "difference between local time
 // (where the backup operation is taking place) and Coordinated Universal Time (UTC) in
@@ -28,25 +28,6 @@ func offsetFromTimeZone(tz sql.NullInt32) (int, bool) {
 		return 0, false
 	}
 	return int(tz.Int32) * 15, true
-}
-
-// wallClock is t's wall-clock reading as a UTC time (go-mssqldb gives a datetime the UTC
-// location; this only makes that explicit).
-func wallClock(t time.Time) time.Time {
-	return time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), time.UTC)
-}
-
-// FromLocal converts a reading of the server's clock (local, offset minutes ahead of UTC)
-// to an instant.
-func FromLocal(local time.Time, offset int) time.Time {
-	return wallClock(local).Add(-time.Duration(offset) * time.Minute)
-}
-
-// ToLocal is the server's clock reading at instant t, when its offset is offset minutes:
-// what STOPAT and msdb's dates compare with. The result's wall-clock fields are the local
-// time; its location is UTC only because datetime has none.
-func ToLocal(t time.Time, offset int) time.Time {
-	return t.UTC().Add(time.Duration(offset) * time.Minute)
 }
 
 // UTCOffset is the server's current offset from UTC in minutes (local − UTC), to the

@@ -25,7 +25,7 @@ type RestoreCommand struct {
 	Replace    bool
 	NoRecovery bool
 	// StopAt is a reading of the clock of the server that wrote the backup (its local time,
-	// see ToLocal): STOPAT is a datetime, with no offset, compared with the times in the log.
+	// see domain.ToServerLocal): STOPAT is a datetime, with no offset, compared with the times in the log.
 	StopAt *time.Time
 	Stats  int
 }

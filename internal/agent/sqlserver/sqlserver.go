@@ -18,6 +18,8 @@ import (
 
 	"github.com/golang-sql/sqlexp"
 	mssql "github.com/microsoft/go-mssqldb"
+
+	"github.com/sqlvault/sqlvault/internal/domain"
 )
 
 // Conn is a connection pool to one instance.
@@ -409,8 +411,8 @@ func (c *Conn) backupSetWhere(ctx context.Context, where string, args ...any) (*
 		}
 	}
 	b.UTCOffsetMinutes = off
-	b.LocalStart = wallClock(b.Start)
-	b.Start, b.Finish = FromLocal(b.Start, off), FromLocal(b.Finish, off)
+	b.LocalStart = domain.WallClock(b.Start)
+	b.Start, b.Finish = domain.FromServerLocal(b.Start, off), domain.FromServerLocal(b.Finish, off)
 	// compressed_backup_size is NULL after an msdb upgrade, which Microsoft documents as
 	// "an uncompressed backup": the stored size is then the backup size.
 	b.CompressedBytes = b.SizeBytes
@@ -458,14 +460,14 @@ func (c *Conn) ForkStart(ctx context.Context, database string, localStart, start
 	}
 	var tz sql.NullInt32
 	err = c.db.QueryRowContext(ctx, `SELECT TOP (1) CAST(time_zone AS int) FROM msdb.dbo.backupset
-		WHERE backup_start_date <= @p1 ORDER BY backup_start_date DESC`, mssql.DateTime1(wallClock(t.Time))).Scan(&tz)
+		WHERE backup_start_date <= @p1 ORDER BY backup_start_date DESC`, mssql.DateTime1(domain.WallClock(t.Time))).Scan(&tz)
 	if err != nil && !errors.Is(err, sql.ErrNoRows) {
 		return nil, Classify(err)
 	}
 	if before, known := offsetFromTimeZone(tz); known && before < offset {
 		offset = before
 	}
-	fork := FromLocal(t.Time, offset)
+	fork := domain.FromServerLocal(t.Time, offset)
 	if fork.After(start) {
 		fork = start // the fork began before its first backup did
 	}
@@ -608,5 +610,5 @@ func (c *Conn) LogBackupBytes(ctx context.Context, db Database) (int64, error) {
 func (c *Conn) Now(ctx context.Context) (time.Time, error) {
 	var t time.Time
 	err := c.db.QueryRowContext(ctx, "SELECT SYSUTCDATETIME()").Scan(&t)
-	return wallClock(t), Classify(err)
+	return domain.WallClock(t), Classify(err)
 }
