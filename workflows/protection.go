@@ -9,9 +9,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
-	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 func controlCtx(ctx workflow.Context, nonRetryable ...string) workflow.Context {
@@ -40,7 +38,7 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 			protocol.ErrInvalidInput, nil)
 	}
 	cctx := controlCtx(ctx, protectionErrors...)
-	var p policy.Policy
+	var p protocol.Policy
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, in.Policy).Get(ctx, &p); err != nil {
 		return nil, err
 	}
@@ -167,7 +165,7 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{List: true}).Get(ctx, &instances); err != nil {
 		return nil, err
 	}
-	var items []vault.ProtectedItem
+	var items []protocol.ProtectedItem
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &items); err != nil {
 		return nil, err
 	}
@@ -198,7 +196,7 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 			workflow.GetLogger(ctx).Warn("discovery failed; trying again next time", "vm", inst.VM, "error", err)
 			continue
 		}
-		var p policy.Policy
+		var p protocol.Policy
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, inst.Policy).Get(ctx, &p); err != nil {
 			if !isolate {
 				return nil, err
@@ -266,15 +264,15 @@ func pickDatabases(inv protocol.InquiryResult, in protocol.ConfigureProtectionIn
 // keeps its recovery points forever (stopped-retain) or deletes them through retention
 // (stopped-delete): data is only deleted once nothing can add to it any more.
 func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error {
-	item := vault.ItemID(in.Instance, in.Database)
+	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
 	var sr protocol.EnsureSchedulesResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: item, Remove: true}).Get(ctx, &sr); err != nil {
 		return err
 	}
-	state := vault.ItemStoppedRetain
+	state := protocol.ItemStoppedRetain
 	if in.DeleteData {
-		state = vault.ItemStoppedDelete
+		state = protocol.ItemStoppedDelete
 	}
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, nil); err != nil {
 		return err
@@ -296,9 +294,9 @@ func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error
 
 // ResumeProtection protects a stopped (retain) item again and recreates its schedules.
 func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) error {
-	item := vault.ItemID(in.Instance, in.Database)
+	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
-	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: vault.ItemProtected}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: protocol.ItemProtected}).Get(ctx, nil); err != nil {
 		return err
 	}
 	var sr protocol.EnsureSchedulesResult
@@ -328,7 +326,7 @@ func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.Rete
 				res.Failed = append(res.Failed, retentionFailure("", err))
 			}
 		} else {
-			var all []vault.ProtectedItem
+			var all []protocol.ProtectedItem
 			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
 				return nil, err
 			}
@@ -372,7 +370,7 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
 	// Isolated items: see below. Asked first, because it decides whether the records are read.
 	isolate := workflow.GetVersion(ctx, "reconcile-isolate-items", workflow.DefaultVersion, 1) == 1
-	var all []vault.ProtectedItem
+	var all []protocol.ProtectedItem
 	if !isolate {
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
 			return nil, err
@@ -413,7 +411,7 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 	for _, it := range all {
 		var sr protocol.EnsureSchedulesResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{
-			ItemID: it.ItemID, Remove: it.State != vault.ItemProtected}).Get(ctx, &sr); err != nil {
+			ItemID: it.ItemID, Remove: it.State != protocol.ItemProtected}).Get(ctx, &sr); err != nil {
 			return nil, err
 		}
 		res.Created += sr.Created

@@ -13,14 +13,13 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
-	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 func retentionEnv(t *testing.T) *testsuite.TestWorkflowEnvironment {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Retention, workflowOpts(protocol.WorkflowRetention))
-	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+	env.RegisterActivityWithOptions(func(context.Context) ([]protocol.ProtectedItem, error) { return nil, nil },
 		activity.RegisterOptions{Name: protocol.ActivityListItems})
 	env.RegisterActivityWithOptions(func(context.Context) ([]string, error) { return nil, nil },
 		activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
@@ -41,7 +40,7 @@ func TestRetentionIsolatesAFailedItem(t *testing.T) {
 	attempts := map[string]int{}
 	env.OnActivity(protocol.ActivityListItemIDs, mock.Anything).Return([]string{"item-a", "item-bad", "item-c"}, nil)
 	// (What the code before the fix listed: the same items, as records.)
-	env.OnActivity(protocol.ActivityListItems, mock.Anything).Return([]vault.ProtectedItem{
+	env.OnActivity(protocol.ActivityListItems, mock.Anything).Return([]protocol.ProtectedItem{
 		{ItemID: "item-a"}, {ItemID: "item-bad"}, {ItemID: "item-c"}}, nil).Maybe()
 	env.OnActivity(protocol.ActivityApplyRetention, mock.Anything, mock.Anything).Return(
 		func(ctx context.Context, in protocol.ApplyRetentionInput) (protocol.ApplyRetentionResult, error) {
@@ -83,7 +82,7 @@ func TestReconcileIsolatesAFailedItem(t *testing.T) {
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestWorkflowEnvironment()
 	env.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
-	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+	env.RegisterActivityWithOptions(func(context.Context) ([]protocol.ProtectedItem, error) { return nil, nil },
 		activity.RegisterOptions{Name: protocol.ActivityListItems})
 	env.RegisterActivityWithOptions(func(context.Context) ([]string, error) { return nil, nil },
 		activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
@@ -130,7 +129,7 @@ func TestRediscoverIsolatesAFailedInstance(t *testing.T) {
 	env.RegisterActivityWithOptions(func(context.Context, protocol.AutoProtectionInput) ([]protocol.AutoProtectedInstance, error) {
 		return []protocol.AutoProtectedInstance{{VM: "VM1", Instance: "VM1", Policy: "gone"}, {VM: "VM2", Instance: "VM2", Policy: "daily"}}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
-	env.RegisterActivityWithOptions(func(context.Context) ([]vault.ProtectedItem, error) { return nil, nil },
+	env.RegisterActivityWithOptions(func(context.Context) ([]protocol.ProtectedItem, error) { return nil, nil },
 		activity.RegisterOptions{Name: protocol.ActivityListItems})
 	env.RegisterActivityWithOptions(func(_ context.Context, in protocol.InquiryInput) (protocol.InquiryResult, error) {
 		return protocol.InquiryResult{VM: in.VM, Instances: []protocol.InstanceInfo{{Name: in.VM,

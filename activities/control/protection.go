@@ -144,14 +144,14 @@ func sameItem(a, b *vault.ProtectedItem) bool {
 }
 
 // ListItems returns every protected item record.
-func (c *Control) ListItems(ctx context.Context) ([]vault.ProtectedItem, error) {
+func (c *Control) ListItems(ctx context.Context) ([]protocol.ProtectedItem, error) {
 	items, err := c.Vault.Items(ctx)
 	if err != nil {
 		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
 	}
-	out := make([]vault.ProtectedItem, len(items))
+	out := make([]protocol.ProtectedItem, len(items))
 	for i, it := range items {
-		out[i] = *it
+		out[i] = it.Wire()
 	}
 	return out, nil
 }
@@ -190,7 +190,7 @@ func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedul
 		for _, t := range it.BackupTypes {
 			allowed[protocol.BackupType(t).Kind()] = true
 		}
-		for kind, spec := range p.ScheduleSpecs() {
+		for kind, spec := range scheduleSpecs(p) {
 			if len(it.BackupTypes) == 0 || allowed[kind] {
 				desired[kind] = spec
 			}
