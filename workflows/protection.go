@@ -4,21 +4,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 )
-
-func controlCtx(ctx workflow.Context, nonRetryable ...string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 20, NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), nonRetryable...)},
-	})
-}
 
 var protectionErrors = []string{protocol.ErrPolicyNotFound, protocol.ErrInvalidPolicy, protocol.ErrVaultFull, protocol.ErrNotProtected}
 
@@ -45,10 +36,7 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 	if err := checkAgent(ctx, in.VM); err != nil {
 		return nil, err
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(in.VM),
-		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: protocol.UserErrors}})
+	actx := agentStepCtx(ctx, in.VM, 0, protocol.UserErrors)
 	var inv protocol.InquiryResult
 	if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: in.VM}).Get(ctx, &inv); err != nil {
 		return nil, err
@@ -187,10 +175,7 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 			workflow.GetLogger(ctx).Warn("no agent for the VM; discovery tries again next time", "vm", inst.VM, "error", err)
 			continue
 		}
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
-			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-				MaximumAttempts: 5, NonRetryableErrorTypes: protocol.UserErrors}})
+		actx := agentStepCtx(ctx, inst.VM, 5, protocol.UserErrors)
 		var inv protocol.InquiryResult
 		if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: inst.VM}).Get(ctx, &inv); err != nil {
 			workflow.GetLogger(ctx).Warn("discovery failed; trying again next time", "vm", inst.VM, "error", err)

@@ -43,9 +43,8 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		return nil, err
 	}
 	agentQueue := protocol.AgentTaskQueue(vm)
-	userRetry := &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), protocol.ErrNotRestorable,
-			protocol.ErrTargetExists, protocol.ErrTargetInAG, protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)}
+	restoreErrors := userErrorsAnd(protocol.ErrNotRestorable, protocol.ErrTargetExists, protocol.ErrTargetInAG,
+		protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)
 
 	if err := checkAgent(ctx, vm); err != nil {
 		return nil, err
@@ -53,7 +52,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 
 	// 1. The chain.
 	var plan protocol.RestorePlan
-	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: planTimeout, RetryPolicy: userRetry})
+	planCtx := controlStepCtx(ctx, planTimeout, 0, restoreErrors)
 	if err := workflow.ExecuteActivity(planCtx, protocol.ActivityPlanRestore, protocol.PlanRestoreInput{
 		Instance: in.Instance, Database: in.Database, PointID: in.PointID, At: in.At,
 	}).Get(ctx, &plan); err != nil {
@@ -64,13 +63,8 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	sameInstance := strings.EqualFold(targetInstance, in.Instance)
 	relocate := !sameInstance || !strings.EqualFold(targetDB, in.Database) || in.DataPath != "" || in.LogPath != ""
 
-	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
-		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout, RetryPolicy: userRetry})
-	longCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
-		ScheduleToCloseTimeout: restoreStepTimeout + agentWait, StartToCloseTimeout: restoreStepTimeout,
-		HeartbeatTimeout: heartbeatTimeout, RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second,
-			BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute, MaximumAttempts: 10,
-			NonRetryableErrorTypes: userRetry.NonRetryableErrorTypes}})
+	shortCtx := agentStepCtx(ctx, vm, 0, restoreErrors)
+	longCtx := agentLongStepCtx(ctx, vm, restoreStepTimeout, 10, restoreErrors)
 
 	// 2a. Restore as files: the decrypted backups and a script, nothing restored.
 	if in.AsFilesDir != "" {
