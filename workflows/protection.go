@@ -107,10 +107,11 @@ func protect(ctx workflow.Context, vm, instance, policyName string, compression 
 	if !firstFull {
 		return out, nil
 	}
+	tag := runTag(ctx)
 	futures := make([]workflow.ChildWorkflowFuture, len(dbs))
 	for i, d := range dbs {
 		cw := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s-first-full-%s", protocol.BackupWorkflowID(ids[i], protocol.Full), shortRunID(workflow.GetInfo(ctx).WorkflowExecution.RunID)),
+			WorkflowID: fmt.Sprintf("%s-first-full-%s", protocol.BackupWorkflowID(ids[i], protocol.Full), tag),
 		})
 		c := compression
 		futures[i] = workflow.ExecuteChildWorkflow(cw, protocol.WorkflowBackup, protocol.BackupInput{Instance: instance, Database: d.Name,

@@ -35,7 +35,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	info := workflow.GetInfo(ctx)
 	if in.Verify {
 		// A scratch name nobody uses, derived from the run so a retry finds the same one.
-		targetDB = protocol.VerifyScratchName(in.Database, info.WorkflowExecution.RunID)
+		targetDB = protocol.VerifyScratchName(in.Database, runTag(ctx))
 	}
 	vm := in.TargetAgentVM()
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
@@ -149,12 +149,32 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	return res, nil
 }
 
-func shortRunID(runID string) string {
+// runTagChange gates where a run's tag comes from. Run IDs are UUIDv7: their leading 12
+// hex digits are the start's millisecond, so two runs started in the same millisecond (two
+// verify-restores of one database, two configure calls) got the same scratch database or
+// first-full child ID. New runs take the random tail instead (as newPointID does); runs
+// recorded before keep the leading digits on replay.
+const runTagChange = "short-run-id-tail"
+
+// runTag is the 12 hex digits of this run's ID that name what belongs to the run: a
+// verify-restore's scratch database, ConfigureProtection's first-full children. Derived
+// from the run, so a retried step finds the same name.
+func runTag(ctx workflow.Context) string {
+	v := workflow.GetVersion(ctx, runTagChange, workflow.DefaultVersion, 1)
+	return shortRunID(workflow.GetInfo(ctx).WorkflowExecution.RunID, v)
+}
+
+// shortRunID is 12 hex digits of runID: its tail from version 1 of runTagChange, its head
+// (the UUIDv7 timestamp) before.
+func shortRunID(runID string, v workflow.Version) string {
 	r := strings.ReplaceAll(runID, "-", "")
-	if len(r) > 12 {
-		r = r[:12]
+	if len(r) <= 12 {
+		return r
 	}
-	return r
+	if v == workflow.DefaultVersion {
+		return r[:12]
+	}
+	return r[len(r)-12:]
 }
 
 // scratchCleanupVersion gates the drop of a verify-restore's scratch database on failure
