@@ -296,11 +296,17 @@ func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) e
 // Each item's failure is its own: it is logged and reported in the result (Failed), and the
 // other items and the sweep proceed. (Before, one unreadable manifest failed its item 20
 // times and then aborted the run before the sweep, for every item: issue 11, item 7.)
+//
+// It walks the items a page at a time and continues as new every few pages, carrying its
+// cursor and totals (itempaging.go); the sweep runs once, in the last run.
 func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.RetentionResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
 	isolate := workflow.GetVersion(ctx, "retention-isolate-items", workflow.DefaultVersion, 1) == 1
 	if isolate {
 		cctx = controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
+		if len(in.Items) == 0 && workflow.GetVersion(ctx, itemPagingChange, workflow.DefaultVersion, 1) == 1 {
+			return retentionPaged(ctx, cctx, in)
+		}
 	}
 	res := &protocol.RetentionResult{DryRun: in.DryRun}
 	items := in.Items
@@ -351,8 +357,9 @@ func retentionFailure(item string, err error) protocol.RetentionFailure {
 
 // Reconcile rebuilds every item's schedules from the vault (after losing Temporal's
 // database, or after drift): protected items get their policy's schedules, stopped items
-// none.
-func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
+// none. It walks the items a page at a time and continues as new every few pages, carrying
+// its cursor and totals (itempaging.go).
+func Reconcile(ctx workflow.Context, in protocol.ReconcileInput) (*protocol.ReconcileResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
 	// Isolated items: see below. Asked first, because it decides whether the records are read.
 	isolate := workflow.GetVersion(ctx, "reconcile-isolate-items", workflow.DefaultVersion, 1) == 1
@@ -363,13 +370,24 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 		}
 	}
 	res := &protocol.ReconcileResult{Items: len(all)}
+	paged := isolate && workflow.GetVersion(ctx, itemPagingChange, workflow.DefaultVersion, 1) == 1
+	if paged {
+		if _, err := itemPageSize(in.PageSize); err != nil {
+			return nil, err
+		}
+	}
+	// A continued run has done this already.
+	firstRun := !paged || (in.Cursor == "" && in.Totals == nil)
 	// Auto-protected instances need their rediscovery schedule too.
-	if workflow.GetVersion(ctx, "reconcile-rediscovery", workflow.DefaultVersion, 1) == 1 {
+	if firstRun && workflow.GetVersion(ctx, "reconcile-rediscovery", workflow.DefaultVersion, 1) == 1 {
 		var instances []protocol.AutoProtectedInstance
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{
 			List: true, EnsureSchedule: true}).Get(ctx, &instances); err != nil {
 			return nil, err
 		}
+	}
+	if paged {
+		return reconcilePaged(ctx, in)
 	}
 	if isolate {
 		// One item whose record cannot be read, or whose schedules fail, must not keep every
