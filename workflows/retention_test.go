@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"testing"
 
@@ -348,4 +349,22 @@ func TestRediscoverIsolatesAFailedInstance(t *testing.T) {
 	require.Len(t, res.Failed, 1)
 	assert.Equal(t, "VM1", res.Failed[0].Instance)
 	assert.Equal(t, protocol.ErrPolicyNotFound, res.Failed[0].ErrorType)
+}
+
+// Reconcile decodes its input strictly like every public workflow: a typo is refused,
+// naming the field, before anything runs; an old start with no input, or {}, is fine.
+func TestReconcileInputDecodesStrictly(t *testing.T) {
+	items := &fakeItems{ids: itemIDs(1)}
+	r := newReconcileRun(items, "")
+	r.env.ExecuteWorkflow(protocol.WorkflowReconcile, json.RawMessage(`{"pageSze": 2}`))
+	assert.Contains(t, invalidInput(t, r.env), `unknown field "pageSze" (did you mean "pageSize"?)`)
+	assert.Empty(t, items.calls)
+	assert.Zero(t, r.rediscovery)
+
+	r = newReconcileRun(items, "")
+	r.env.ExecuteWorkflow(protocol.WorkflowReconcile, json.RawMessage(`{}`))
+	require.NoError(t, r.env.GetWorkflowError())
+	var res protocol.ReconcileResult
+	require.NoError(t, r.env.GetWorkflowResult(&res))
+	assert.Equal(t, 1, res.Items)
 }
