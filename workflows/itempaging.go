@@ -97,7 +97,7 @@ func retentionPaged(ctx, cctx workflow.Context, in protocol.RetentionInput) (*pr
 	// The sweep takes what it needs, not the paging state.
 	var sw protocol.RetentionResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySweep,
-		protocol.RetentionInput{DryRun: in.DryRun, Items: in.Items, SweepGraceHours: in.SweepGraceHours}).Get(ctx, &sw); err != nil {
+		protocol.RetentionInput{DryRun: in.DryRun, SweepGraceHours: in.SweepGraceHours}).Get(ctx, &sw); err != nil {
 		return nil, err
 	}
 	res.SweptBlobs, res.SweptBytes = sw.SweptBlobs, sw.SweptBytes
