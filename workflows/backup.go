@@ -128,7 +128,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		if workflow.GetVersion(ctx, "ag-visible-routing", workflow.DefaultVersion, 1) == 1 {
 			target, err = routeInGroup(ctx, *prep.AG, prep.Database, typ)
 		} else {
-			target, err = protocol.ReplicaFor(*prep.AG, typ)
+			target, err = replicaFor(*prep.AG, typ)
 		}
 		if err != nil {
 			return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrSecondaryReplica, nil)
@@ -245,13 +245,13 @@ const agViewTimeout = 2 * time.Minute
 // primary — it asks each other replica's agent for its own view, in the group's metadata
 // order, until it reaches the primary, whose view decides.
 func routeInGroup(ctx workflow.Context, view protocol.AGInfo, database string, typ protocol.BackupType) (string, error) {
-	target, decided, err := protocol.RouteFromView(view, typ)
+	target, decided, err := routeFromView(view, typ)
 	if decided || err != nil {
 		return target, err
 	}
 	log := workflow.GetLogger(ctx)
 	var unreachable []string
-	for _, replica := range protocol.AskOrder(view) {
+	for _, replica := range askOrder(view) {
 		vm, _, _ := strings.Cut(replica, `\`)
 		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			TaskQueue:              protocol.AgentTaskQueue(vm),
@@ -266,8 +266,8 @@ func routeInGroup(ctx workflow.Context, view protocol.AGInfo, database string, t
 			unreachable = append(unreachable, replica)
 			continue
 		}
-		if res.AG != nil && protocol.IsPrimaryView(*res.AG) {
-			return protocol.ReplicaFor(*res.AG, typ)
+		if res.AG != nil && isPrimaryView(*res.AG) {
+			return replicaFor(*res.AG, typ)
 		}
 	}
 	msg := fmt.Sprintf("availability group %s: the asked replica %s is a secondary and no other replica reported itself primary", view.Name, view.Local)

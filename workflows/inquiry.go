@@ -2,7 +2,6 @@ package workflows
 
 import (
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
@@ -19,13 +18,7 @@ func Inquiry(ctx workflow.Context, in protocol.InquiryInput) (*protocol.InquiryR
 	if err := checkAgent(ctx, in.VM); err != nil {
 		return nil, err
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              protocol.AgentTaskQueue(in.VM),
-		ScheduleToCloseTimeout: agentWait,
-		StartToCloseTimeout:    prepareTimeout,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: protocol.UserErrors},
-	})
+	actx := agentStepCtx(ctx, in.VM, 0, protocol.UserErrors)
 	var res protocol.InquiryResult
 	if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, in).Get(ctx, &res); err != nil {
 		return nil, err

@@ -4,23 +4,12 @@ import (
 	"fmt"
 	"sort"
 	"strings"
-	"time"
 
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/workflow"
 
-	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
-	"github.com/sqlvault/sqlvault/internal/vault"
 )
-
-func controlCtx(ctx workflow.Context, nonRetryable ...string) workflow.Context {
-	return workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		StartToCloseTimeout: 10 * time.Minute,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			MaximumAttempts: 20, NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), nonRetryable...)},
-	})
-}
 
 var protectionErrors = []string{protocol.ErrPolicyNotFound, protocol.ErrInvalidPolicy, protocol.ErrVaultFull, protocol.ErrNotProtected}
 
@@ -40,17 +29,14 @@ func ConfigureProtection(ctx workflow.Context, in protocol.ConfigureProtectionIn
 			protocol.ErrInvalidInput, nil)
 	}
 	cctx := controlCtx(ctx, protectionErrors...)
-	var p policy.Policy
+	var p protocol.Policy
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, in.Policy).Get(ctx, &p); err != nil {
 		return nil, err
 	}
 	if err := checkAgent(ctx, in.VM); err != nil {
 		return nil, err
 	}
-	actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(in.VM),
-		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
-		RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: protocol.UserErrors}})
+	actx := agentStepCtx(ctx, in.VM, 0, protocol.UserErrors)
 	var inv protocol.InquiryResult
 	if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: in.VM}).Get(ctx, &inv); err != nil {
 		return nil, err
@@ -121,10 +107,11 @@ func protect(ctx workflow.Context, vm, instance, policyName string, compression 
 	if !firstFull {
 		return out, nil
 	}
+	tag := runTag(ctx)
 	futures := make([]workflow.ChildWorkflowFuture, len(dbs))
 	for i, d := range dbs {
 		cw := workflow.WithChildOptions(ctx, workflow.ChildWorkflowOptions{
-			WorkflowID: fmt.Sprintf("%s-first-full-%s", protocol.BackupWorkflowID(ids[i], protocol.Full), shortRunID(workflow.GetInfo(ctx).WorkflowExecution.RunID)),
+			WorkflowID: fmt.Sprintf("%s-first-full-%s", protocol.BackupWorkflowID(ids[i], protocol.Full), tag),
 		})
 		c := compression
 		futures[i] = workflow.ExecuteChildWorkflow(cw, protocol.WorkflowBackup, protocol.BackupInput{Instance: instance, Database: d.Name,
@@ -167,7 +154,7 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{List: true}).Get(ctx, &instances); err != nil {
 		return nil, err
 	}
-	var items []vault.ProtectedItem
+	var items []protocol.ProtectedItem
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &items); err != nil {
 		return nil, err
 	}
@@ -189,16 +176,13 @@ func Rediscover(ctx workflow.Context) (*protocol.RediscoverResult, error) {
 			workflow.GetLogger(ctx).Warn("no agent for the VM; discovery tries again next time", "vm", inst.VM, "error", err)
 			continue
 		}
-		actx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: protocol.AgentTaskQueue(inst.VM),
-			ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
-			RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-				MaximumAttempts: 5, NonRetryableErrorTypes: protocol.UserErrors}})
+		actx := agentStepCtx(ctx, inst.VM, 5, protocol.UserErrors)
 		var inv protocol.InquiryResult
 		if err := workflow.ExecuteActivity(actx, protocol.ActivityDiscover, protocol.InquiryInput{VM: inst.VM}).Get(ctx, &inv); err != nil {
 			workflow.GetLogger(ctx).Warn("discovery failed; trying again next time", "vm", inst.VM, "error", err)
 			continue
 		}
-		var p policy.Policy
+		var p protocol.Policy
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityLoadPolicy, inst.Policy).Get(ctx, &p); err != nil {
 			if !isolate {
 				return nil, err
@@ -266,15 +250,15 @@ func pickDatabases(inv protocol.InquiryResult, in protocol.ConfigureProtectionIn
 // keeps its recovery points forever (stopped-retain) or deletes them through retention
 // (stopped-delete): data is only deleted once nothing can add to it any more.
 func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error {
-	item := vault.ItemID(in.Instance, in.Database)
+	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
 	var sr protocol.EnsureSchedulesResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: item, Remove: true}).Get(ctx, &sr); err != nil {
 		return err
 	}
-	state := vault.ItemStoppedRetain
+	state := protocol.ItemStoppedRetain
 	if in.DeleteData {
-		state = vault.ItemStoppedDelete
+		state = protocol.ItemStoppedDelete
 	}
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, nil); err != nil {
 		return err
@@ -296,9 +280,9 @@ func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error
 
 // ResumeProtection protects a stopped (retain) item again and recreates its schedules.
 func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) error {
-	item := vault.ItemID(in.Instance, in.Database)
+	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
-	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: vault.ItemProtected}).Get(ctx, nil); err != nil {
+	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: protocol.ItemProtected}).Get(ctx, nil); err != nil {
 		return err
 	}
 	var sr protocol.EnsureSchedulesResult
@@ -312,11 +296,17 @@ func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) e
 // Each item's failure is its own: it is logged and reported in the result (Failed), and the
 // other items and the sweep proceed. (Before, one unreadable manifest failed its item 20
 // times and then aborted the run before the sweep, for every item: issue 11, item 7.)
+//
+// It walks the items a page at a time and continues as new every few pages, carrying its
+// cursor and totals (itempaging.go); the sweep runs once, in the last run.
 func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.RetentionResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
 	isolate := workflow.GetVersion(ctx, "retention-isolate-items", workflow.DefaultVersion, 1) == 1
 	if isolate {
 		cctx = controlCtx(ctx, append(append([]string{}, protectionErrors...), protocol.ErrUnreadableRecord)...)
+		if len(in.Items) == 0 && workflow.GetVersion(ctx, itemPagingChange, workflow.DefaultVersion, 1) == 1 {
+			return retentionPaged(ctx, cctx, in)
+		}
 	}
 	res := &protocol.RetentionResult{DryRun: in.DryRun}
 	items := in.Items
@@ -328,7 +318,7 @@ func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.Rete
 				res.Failed = append(res.Failed, retentionFailure("", err))
 			}
 		} else {
-			var all []vault.ProtectedItem
+			var all []protocol.ProtectedItem
 			if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
 				return nil, err
 			}
@@ -367,25 +357,37 @@ func retentionFailure(item string, err error) protocol.RetentionFailure {
 
 // Reconcile rebuilds every item's schedules from the vault (after losing Temporal's
 // database, or after drift): protected items get their policy's schedules, stopped items
-// none.
-func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
+// none. It walks the items a page at a time and continues as new every few pages, carrying
+// its cursor and totals (itempaging.go).
+func Reconcile(ctx workflow.Context, in protocol.ReconcileInput) (*protocol.ReconcileResult, error) {
 	cctx := controlCtx(ctx, protectionErrors...)
 	// Isolated items: see below. Asked first, because it decides whether the records are read.
 	isolate := workflow.GetVersion(ctx, "reconcile-isolate-items", workflow.DefaultVersion, 1) == 1
-	var all []vault.ProtectedItem
+	var all []protocol.ProtectedItem
 	if !isolate {
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityListItems).Get(ctx, &all); err != nil {
 			return nil, err
 		}
 	}
 	res := &protocol.ReconcileResult{Items: len(all)}
+	paged := isolate && workflow.GetVersion(ctx, itemPagingChange, workflow.DefaultVersion, 1) == 1
+	if paged {
+		if _, err := itemPageSize(in.PageSize); err != nil {
+			return nil, err
+		}
+	}
+	// A continued run has done this already.
+	firstRun := !paged || (in.Cursor == "" && in.Totals == nil)
 	// Auto-protected instances need their rediscovery schedule too.
-	if workflow.GetVersion(ctx, "reconcile-rediscovery", workflow.DefaultVersion, 1) == 1 {
+	if firstRun && workflow.GetVersion(ctx, "reconcile-rediscovery", workflow.DefaultVersion, 1) == 1 {
 		var instances []protocol.AutoProtectedInstance
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityAutoProtection, protocol.AutoProtectionInput{
 			List: true, EnsureSchedule: true}).Get(ctx, &instances); err != nil {
 			return nil, err
 		}
+	}
+	if paged {
+		return reconcilePaged(ctx, in)
 	}
 	if isolate {
 		// One item whose record cannot be read, or whose schedules fail, must not keep every
@@ -413,7 +415,7 @@ func Reconcile(ctx workflow.Context) (*protocol.ReconcileResult, error) {
 	for _, it := range all {
 		var sr protocol.EnsureSchedulesResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{
-			ItemID: it.ItemID, Remove: it.State != vault.ItemProtected}).Get(ctx, &sr); err != nil {
+			ItemID: it.ItemID, Remove: it.State != protocol.ItemProtected}).Get(ctx, &sr); err != nil {
 			return nil, err
 		}
 		res.Created += sr.Created

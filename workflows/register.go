@@ -17,7 +17,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(strictInputOnly(StopProtection), workflowOpts(protocol.WorkflowStopProtection))
 	r.RegisterWorkflowWithOptions(strictInputOnly(ResumeProtection), workflowOpts(protocol.WorkflowResumeProtection))
 	r.RegisterWorkflowWithOptions(strictInput(Retention), workflowOpts(protocol.WorkflowRetention))
-	r.RegisterWorkflowWithOptions(Reconcile, workflowOpts(protocol.WorkflowReconcile))
+	r.RegisterWorkflowWithOptions(strictInput(Reconcile), workflowOpts(protocol.WorkflowReconcile))
 	r.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
 	r.RegisterWorkflowWithOptions(strictInput(PutPolicy), workflowOpts(protocol.WorkflowPutPolicy))
 }

@@ -35,7 +35,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	info := workflow.GetInfo(ctx)
 	if in.Verify {
 		// A scratch name nobody uses, derived from the run so a retry finds the same one.
-		targetDB = protocol.VerifyScratchName(in.Database, info.WorkflowExecution.RunID)
+		targetDB = protocol.VerifyScratchName(in.Database, runTag(ctx))
 	}
 	vm := in.TargetAgentVM()
 	if err := workflow.UpsertTypedSearchAttributes(ctx,
@@ -43,9 +43,8 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		return nil, err
 	}
 	agentQueue := protocol.AgentTaskQueue(vm)
-	userRetry := &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-		NonRetryableErrorTypes: append(append([]string{}, protocol.UserErrors...), protocol.ErrNotRestorable,
-			protocol.ErrTargetExists, protocol.ErrTargetInAG, protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)}
+	restoreErrors := userErrorsAnd(protocol.ErrNotRestorable, protocol.ErrTargetExists, protocol.ErrTargetInAG,
+		protocol.ErrRestoreChainRejected, protocol.ErrVerifyFailed)
 
 	if err := checkAgent(ctx, vm); err != nil {
 		return nil, err
@@ -53,7 +52,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 
 	// 1. The chain.
 	var plan protocol.RestorePlan
-	planCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{StartToCloseTimeout: planTimeout, RetryPolicy: userRetry})
+	planCtx := controlStepCtx(ctx, planTimeout, 0, restoreErrors)
 	if err := workflow.ExecuteActivity(planCtx, protocol.ActivityPlanRestore, protocol.PlanRestoreInput{
 		Instance: in.Instance, Database: in.Database, PointID: in.PointID, At: in.At,
 	}).Get(ctx, &plan); err != nil {
@@ -64,13 +63,8 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	sameInstance := strings.EqualFold(targetInstance, in.Instance)
 	relocate := !sameInstance || !strings.EqualFold(targetDB, in.Database) || in.DataPath != "" || in.LogPath != ""
 
-	shortCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
-		ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout, RetryPolicy: userRetry})
-	longCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{TaskQueue: agentQueue,
-		ScheduleToCloseTimeout: restoreStepTimeout + agentWait, StartToCloseTimeout: restoreStepTimeout,
-		HeartbeatTimeout: heartbeatTimeout, RetryPolicy: &temporal.RetryPolicy{InitialInterval: 5 * time.Second,
-			BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute, MaximumAttempts: 10,
-			NonRetryableErrorTypes: userRetry.NonRetryableErrorTypes}})
+	shortCtx := agentStepCtx(ctx, vm, 0, restoreErrors)
+	longCtx := agentLongStepCtx(ctx, vm, restoreStepTimeout, 10, restoreErrors)
 
 	// 2a. Restore as files: the decrypted backups and a script, nothing restored.
 	if in.AsFilesDir != "" {
@@ -155,12 +149,32 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	return res, nil
 }
 
-func shortRunID(runID string) string {
+// runTagChange gates where a run's tag comes from. Run IDs are UUIDv7: their leading 12
+// hex digits are the start's millisecond, so two runs started in the same millisecond (two
+// verify-restores of one database, two configure calls) got the same scratch database or
+// first-full child ID. New runs take the random tail instead (as newPointID does); runs
+// recorded before keep the leading digits on replay.
+const runTagChange = "short-run-id-tail"
+
+// runTag is the 12 hex digits of this run's ID that name what belongs to the run: a
+// verify-restore's scratch database, ConfigureProtection's first-full children. Derived
+// from the run, so a retried step finds the same name.
+func runTag(ctx workflow.Context) string {
+	v := workflow.GetVersion(ctx, runTagChange, workflow.DefaultVersion, 1)
+	return shortRunID(workflow.GetInfo(ctx).WorkflowExecution.RunID, v)
+}
+
+// shortRunID is 12 hex digits of runID: its tail from version 1 of runTagChange, its head
+// (the UUIDv7 timestamp) before.
+func shortRunID(runID string, v workflow.Version) string {
 	r := strings.ReplaceAll(runID, "-", "")
-	if len(r) > 12 {
-		r = r[:12]
+	if len(r) <= 12 {
+		return r
 	}
-	return r
+	if v == workflow.DefaultVersion {
+		return r[:12]
+	}
+	return r[len(r)-12:]
 }
 
 // scratchCleanupVersion gates the drop of a verify-restore's scratch database on failure

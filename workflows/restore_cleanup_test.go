@@ -65,8 +65,9 @@ func TestVerifyRestoreDropsScratchWhenAStepFails(t *testing.T) {
 	require.Len(t, dropped, 1, "the scratch database is dropped once")
 	assert.True(t, strings.HasPrefix(dropped[0].Scratch, "Sales_sqlvault_verify_"), dropped[0].Scratch)
 	// The test environment's run ID is not a UUID, so compare with what the workflow derives
-	// from it (the agent's own check of the shape runs in e2e with real run IDs).
-	assert.Equal(t, protocol.VerifyScratchName("Sales", "default-test-run-id"), dropped[0].Scratch)
+	// from it (the agent's own check of the shape runs in e2e with real run IDs): a new run
+	// takes the tail of its run ID (runTagChange).
+	assert.Equal(t, protocol.VerifyScratchName("Sales", shortRunID("default-test-run-id", 1)), dropped[0].Scratch)
 	assert.Equal(t, "SQLVM1", dropped[0].TargetInstance)
 }
 

@@ -49,6 +49,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.Sweep, activity.RegisterOptions{Name: protocol.ActivitySweep})
 	r.RegisterActivityWithOptions(c.AutoProtection, activity.RegisterOptions{Name: protocol.ActivityAutoProtection})
 	r.RegisterActivityWithOptions(c.ListItemIDs, activity.RegisterOptions{Name: protocol.ActivityListItemIDs})
+	r.RegisterActivityWithOptions(c.ListItemIDsPage, activity.RegisterOptions{Name: protocol.ActivityListItemIDsPage})
 	r.RegisterActivityWithOptions(c.CancelItemBackups, activity.RegisterOptions{Name: protocol.ActivityCancelItemBackups})
 	r.RegisterActivityWithOptions(c.CheckAgent, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
 	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})

@@ -135,6 +135,34 @@ func (c *Control) ListItemIDs(ctx context.Context) ([]string, error) {
 	return ids, nil
 }
 
+// ListItemIDsPage returns at most in.Limit item ids after in.After, in id order, without
+// reading the records (Retention and Reconcile page through the items with it). The cursor
+// is an item id, not a listing marker, so items added or removed between pages neither
+// repeat nor shift the rest: an id removed is simply not there, one added after the cursor
+// is reached in its turn. Each page lists the ids anew (one request per ~1,600 items).
+func (c *Control) ListItemIDsPage(ctx context.Context, in protocol.ListItemIDsPageInput) (protocol.ListItemIDsPageResult, error) {
+	var res protocol.ListItemIDsPageResult
+	if in.Limit <= 0 || in.Limit > protocol.MaxItemPageSize {
+		return res, protocol.UserError(protocol.ErrInvalidInput, "a page of item ids holds 1 to %d ids, not %d", protocol.MaxItemPageSize, in.Limit)
+	}
+	ids, err := c.Vault.ItemIDs(ctx)
+	if err != nil {
+		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
+	}
+	sort.Strings(ids) // ItemIDs sorts already; the cursor depends on it
+	from := sort.SearchStrings(ids, in.After)
+	if from < len(ids) && ids[from] == in.After {
+		from++
+	}
+	rest := ids[from:]
+	if len(rest) > in.Limit {
+		res.IDs, res.More = rest[:in.Limit], true
+	} else {
+		res.IDs = rest
+	}
+	return res, nil
+}
+
 // sameItem reports whether two item records say the same thing, timestamps aside.
 func sameItem(a, b *vault.ProtectedItem) bool {
 	x, y := *a, *b
@@ -144,14 +172,14 @@ func sameItem(a, b *vault.ProtectedItem) bool {
 }
 
 // ListItems returns every protected item record.
-func (c *Control) ListItems(ctx context.Context) ([]vault.ProtectedItem, error) {
+func (c *Control) ListItems(ctx context.Context) ([]protocol.ProtectedItem, error) {
 	items, err := c.Vault.Items(ctx)
 	if err != nil {
 		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list items: %v", err)
 	}
-	out := make([]vault.ProtectedItem, len(items))
+	out := make([]protocol.ProtectedItem, len(items))
 	for i, it := range items {
-		out[i] = *it
+		out[i] = it.Wire()
 	}
 	return out, nil
 }
@@ -190,7 +218,7 @@ func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedul
 		for _, t := range it.BackupTypes {
 			allowed[protocol.BackupType(t).Kind()] = true
 		}
-		for kind, spec := range p.ScheduleSpecs() {
+		for kind, spec := range scheduleSpecs(p) {
 			if len(it.BackupTypes) == 0 || allowed[kind] {
 				desired[kind] = spec
 			}

@@ -149,6 +149,59 @@ type RetentionInput struct {
 	// (default DefaultSweepGraceHours; at least MinSweepGraceHours, longer than any
 	// backup's stream and commit retries: see SweepGrace).
 	SweepGraceHours int `json:"sweepGraceHours,omitempty"`
+	// Cursor is the last item id already processed: this run starts after it (set by the
+	// workflow when it continues as new; leave it out).
+	Cursor string `json:"cursor,omitempty"`
+	// PageSize is how many item ids a page holds (default DefaultItemPageSize, at most
+	// MaxItemPageSize).
+	PageSize int `json:"pageSize,omitempty"`
+	// Totals is what the runs before this one did (set by Retention when it continues as
+	// new; leave it out).
+	Totals *RetentionResult `json:"totals,omitempty"`
+}
+
+// Item paging: Retention and Reconcile walk the items a page of item ids at a time
+// (Cursor, PageSize in their inputs), continuing as new after a few pages, so that no run's
+// history or payload grows with the fleet.
+const (
+	// DefaultItemPageSize: 200 item ids (about 6 KB) a page.
+	DefaultItemPageSize = 200
+	MaxItemPageSize     = 1000
+	// ItemPagesPerRun: Retention and Reconcile continue as new after this many pages (1,000
+	// items at the default size, a few thousand events), or sooner when Temporal suggests it.
+	ItemPagesPerRun = 5
+	// MaxListedDecisions bounds RetentionResult.Deleted across a paged run: DeletedCount
+	// counts them all.
+	MaxListedDecisions = 1000
+)
+
+// ActivityListItemIDsPage lists a page of item ids, in id order, without reading the
+// records (input ListItemIDsPageInput, result ListItemIDsPageResult).
+const ActivityListItemIDsPage = "sqlvault.control.ListItemIDsPage"
+
+// ListItemIDsPageInput asks for at most Limit item ids after After ("" from the first).
+type ListItemIDsPageInput struct {
+	After string `json:"after,omitempty"`
+	Limit int    `json:"limit"`
+}
+
+// ListItemIDsPageResult is one page of item ids; More says whether ids follow the last one.
+type ListItemIDsPageResult struct {
+	IDs  []string `json:"ids"`
+	More bool     `json:"more,omitempty"`
+}
+
+// ReconcileInput starts sqlvault.Reconcile: {} (or no input at all). Its fields are the
+// paging state Reconcile carries when it continues as new.
+type ReconcileInput struct {
+	// Cursor is the last item id already processed: this run starts after it (set by the
+	// workflow when it continues as new; leave it out).
+	Cursor string `json:"cursor,omitempty"`
+	// PageSize is how many item ids a page holds (default DefaultItemPageSize, at most
+	// MaxItemPageSize).
+	PageSize int `json:"pageSize,omitempty"`
+	// Totals is what the runs before this one did (set by Reconcile; leave it out).
+	Totals *ReconcileResult `json:"totals,omitempty"`
 }
 
 // RetentionDecision is one recovery point's fate.
@@ -176,12 +229,16 @@ type ApplyRetentionResult struct {
 
 // RetentionResult sums a Retention run.
 type RetentionResult struct {
-	DryRun       bool                `json:"dryRun"`
-	Deleted      []RetentionDecision `json:"deleted"`
-	Kept         int                 `json:"kept"`
-	SweptBlobs   []string            `json:"sweptBlobs,omitempty"`
-	SweptBytes   int64               `json:"sweptBytes,omitempty"`
-	ItemsRemoved []string            `json:"itemsRemoved,omitempty"`
+	DryRun  bool                `json:"dryRun"`
+	Deleted []RetentionDecision `json:"deleted"`
+	// DeletedCount counts every point deleted (or, dry run, deletable). Deleted lists at
+	// most MaxListedDecisions of them, so the result does not grow with the fleet (results
+	// recorded before paging have no count: Deleted lists them all).
+	DeletedCount int      `json:"deletedCount,omitempty"`
+	Kept         int      `json:"kept"`
+	SweptBlobs   []string `json:"sweptBlobs,omitempty"`
+	SweptBytes   int64    `json:"sweptBytes,omitempty"`
+	ItemsRemoved []string `json:"itemsRemoved,omitempty"`
 	// Failed lists the items retention could not process; the others and the sweep ran.
 	Failed []RetentionFailure `json:"failed,omitempty"`
 }

@@ -287,10 +287,12 @@ const verifyScratchMarker = "_sqlvault_verify_"
 
 // VerifyScratchName is the scratch database a verify-restore of database restores into:
 // derived from the run, so a retry finds the same one, and recognisable, so that the agent
-// drops only databases with such a name (IsVerifyScratchName). The source name is cut so
-// the whole stays within SQL Server's 128 characters.
-func VerifyScratchName(database, runID string) string {
-	r := strings.ReplaceAll(runID, "-", "")
+// drops only databases with such a name (IsVerifyScratchName). runTag is the run's 12 hex
+// digits (the workflow picks which: see workflows.runTag); a longer value, such as a whole
+// run ID, is cut to its first 12. The source name is cut so the whole stays within SQL
+// Server's 128 characters.
+func VerifyScratchName(database, runTag string) string {
+	r := strings.ReplaceAll(runTag, "-", "")
 	if len(r) > 12 {
 		r = r[:12]
 	}

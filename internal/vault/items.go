@@ -11,6 +11,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/sqlvault/sqlvault/internal/protocol"
 )
 
 // The vault keeps the protection configuration beside the data, so a new control plane can
@@ -25,9 +27,9 @@ const (
 
 // Protection states of an item.
 const (
-	ItemProtected     = "protected"
-	ItemStoppedRetain = "stopped-retain" // schedules removed, recovery points kept forever
-	ItemStoppedDelete = "stopped-delete" // schedules removed, recovery points to be deleted by retention
+	ItemProtected     = protocol.ItemProtected
+	ItemStoppedRetain = protocol.ItemStoppedRetain // schedules removed, recovery points kept forever
+	ItemStoppedDelete = protocol.ItemStoppedDelete // schedules removed, recovery points to be deleted by retention
 )
 
 // ProtectedItem is one protected database.
@@ -45,6 +47,13 @@ type ProtectedItem struct {
 	AutoProtected bool      `json:"autoProtected,omitempty"`
 	CreatedAt     time.Time `json:"createdAt"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+}
+
+// Wire is the item as activities hand it to workflows: the record less its schema stamp.
+func (it *ProtectedItem) Wire() protocol.ProtectedItem {
+	return protocol.ProtectedItem{ItemID: it.ItemID, VM: it.VM, Instance: it.Instance, Database: it.Database,
+		Policy: it.Policy, State: it.State, BackupTypes: it.BackupTypes, AutoProtected: it.AutoProtected,
+		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
 // ErrItemNotFound means the database is not protected (no item record).

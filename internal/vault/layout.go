@@ -2,8 +2,6 @@ package vault
 
 import (
 	"crypto/rand"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"path"
 	"regexp"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/sqlvault/sqlvault/internal/domain"
+	"github.com/sqlvault/sqlvault/internal/protocol"
 )
 
 // Layout version prefix: every name the vault writes starts with it, so a future layout can
@@ -21,20 +20,9 @@ const layoutPrefix = "v1/"
 // ItemsPrefix is where every protected item lives.
 const ItemsPrefix = layoutPrefix + "items/"
 
-// ItemID names a protected database: "i" + the first 24 hex digits of
-// SHA-256(upper(instance) + "\x00" + database).
-//
-// Hashing makes the id a safe blob-name segment whatever the names contain (SQL Server
-// allows '/', '.', spaces and any Unicode in a database name) and keeps it fixed-length.
-// The instance name is upper-cased because SQL Server instance names (MACHINE\INSTANCE) are
-// case-insensitive everywhere. The database name is used exactly as SQL Server returns it
-// (sys.databases.name): it is case-insensitive only under a case-insensitive server
-// collation, and folding it here could merge two distinct databases on a case-sensitive
-// server. Callers must therefore pass the catalog's spelling, not what a user typed.
-func ItemID(instance, database string) string {
-	h := sha256.Sum256([]byte(strings.ToUpper(instance) + "\x00" + database))
-	return "i" + hex.EncodeToString(h[:])[:24]
-}
+// ItemID names a protected database (protocol.ItemID: workflows compute it too, so the
+// rule lives with the wire types).
+func ItemID(instance, database string) string { return protocol.ItemID(instance, database) }
 
 // Backup types as they appear in point ids and manifests.
 const (

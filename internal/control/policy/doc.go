@@ -2,22 +2,25 @@
 // take fulls, differentials and logs (one Temporal Schedule per protected item and kind),
 // and how long to keep what they produce (retention).
 //
-// Everything here is pure and deterministic: the retention and configure workflows call it
-// from Temporal workflow code, where a replay must compute exactly what the first run did.
-// It does no I/O of its own, never reads the clock ("now" is a parameter), and never lets map
-// iteration or input order decide a result. Time zones come from the time package; the
-// package embeds the tz database (time/tzdata) so that a worker without one (a Windows VM,
-// a scratch container) still knows every zone.
+// The policy document itself is a wire type (protocol.Policy, which Policy is defined on);
+// this package holds its rules. Everything here is pure and deterministic, so the same
+// policy is judged alike on every worker and in every run: it imports no Temporal client
+// (activities/control turns Schedules into Temporal schedule specs), does no I/O of its
+// own, never reads the clock ("now" is a parameter), and never lets map iteration or input
+// order decide a result. Time zones come from the time package; the package embeds the tz
+// database (time/tzdata) so that a worker without one (a Windows VM, a scratch container)
+// still knows every zone.
 //
 // # Schedules
 //
-// Fulls and differentials are calendar specs at TimeOfDay in the policy's time zone
-// (FullSchedule.TimeZone, shared by the differential); logs are an interval of EveryMinutes
-// counted from the Unix epoch, so a 60-minute log runs on the hour whatever the zone. Next
-// computes the same instants without Temporal, following Temporal's scheduler where
-// daylight saving time makes a wall-clock time skipped (no run that day) or repeated (a run
-// in each copy). Validate refuses times of day that the zone skips or repeats, so a valid
-// policy never loses or doubles a backup to a clock change.
+// Schedules says when each kind runs. Fulls and differentials are calendar specs at
+// TimeOfDay in the policy's time zone (FullSchedule.TimeZone, shared by the differential);
+// logs are an interval of EveryMinutes counted from the Unix epoch, so a 60-minute log runs
+// on the hour whatever the zone. Next computes the same instants without Temporal,
+// following Temporal's scheduler where daylight saving time makes a wall-clock time skipped
+// (no run that day) or repeated (a run in each copy). Validate refuses times of day that
+// the zone skips or repeats, so a valid policy never loses or doubles a backup to a clock
+// change.
 //
 // # Retention
 //

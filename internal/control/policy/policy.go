@@ -11,10 +11,11 @@ import (
 	// must still load "Europe/Paris", or it would judge the same policy differently.
 	_ "time/tzdata"
 
+	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// Backup kinds, the keys of ScheduleSpecs and the kinds Next takes (the vault's type names).
+// Backup kinds, the keys of Schedules and the kinds Next takes (the vault's type names).
 const (
 	KindFull         = vault.BackupFull
 	KindDifferential = vault.BackupDifferential
@@ -23,8 +24,8 @@ const (
 
 // Full frequencies.
 const (
-	FrequencyDaily  = "daily"
-	FrequencyWeekly = "weekly"
+	FrequencyDaily  = protocol.FrequencyDaily
+	FrequencyWeekly = protocol.FrequencyWeekly
 )
 
 // Limits, as Azure Backup's SQL Server policies have them.
@@ -43,84 +44,32 @@ const (
 	MaxLogDays          = 35
 )
 
-// Policy is a backup policy: schedules per backup kind and retention.
-type Policy struct {
-	Name         string        `json:"name"`
-	Full         FullSchedule  `json:"full"`
-	Differential *DiffSchedule `json:"differential,omitempty"`
-	Log          *LogSchedule  `json:"log,omitempty"`
-	Retention    Retention     `json:"retention"`
-	Compression  bool          `json:"compression"`
-}
+// Policy is a backup policy: schedules per backup kind and retention. Its document is the
+// wire type protocol.Policy (the same JSON); this package adds its rules.
+type Policy protocol.Policy
 
-// FullSchedule says when fulls run. Its time zone is the policy's: differentials use it too,
-// and retention counts days, weeks, months and years in it.
-type FullSchedule struct {
-	Frequency string         `json:"frequency"`          // FrequencyDaily or FrequencyWeekly
-	Weekdays  []time.Weekday `json:"weekdays,omitempty"` // weekly only
-	TimeOfDay string         `json:"timeOfDay"`          // "HH:MM", 24-hour clock
-	TimeZone  string         `json:"timeZone"`           // IANA name, e.g. "UTC", "Europe/Paris"
-}
-
-// DiffSchedule says when differentials run: at most once a day, never on a full day.
-type DiffSchedule struct {
-	Weekdays  []time.Weekday `json:"weekdays"`
-	TimeOfDay string         `json:"timeOfDay"`
-}
-
-// LogSchedule says how often log backups run.
-type LogSchedule struct {
-	EveryMinutes int `json:"everyMinutes"`
-}
-
-// Retention says how long recovery points are kept (see the package comment for the rules).
-type Retention struct {
-	Daily            *Keep        `json:"daily,omitempty"`
-	Weekly           *KeepWeekly  `json:"weekly,omitempty"`
-	Monthly          *KeepMonthly `json:"monthly,omitempty"`
-	Yearly           *KeepYearly  `json:"yearly,omitempty"`
-	DifferentialDays int          `json:"differentialDays,omitempty"`
-	LogDays          int          `json:"logDays,omitempty"`
-}
-
-// Keep keeps every daily full this many days (daily full only).
-type Keep struct {
-	Days int `json:"days"`
-}
-
-// KeepWeekly keeps Weeks weekly points; weeks start at 00:00 on Weekday.
-type KeepWeekly struct {
-	Weeks   int          `json:"weeks"`
-	Weekday time.Weekday `json:"weekday"`
-}
+// The parts of a policy (see protocol.Policy).
+type (
+	FullSchedule = protocol.FullSchedule
+	DiffSchedule = protocol.DiffSchedule
+	LogSchedule  = protocol.LogSchedule
+	Retention    = protocol.Retention
+	Keep         = protocol.Keep
+	KeepWeekly   = protocol.KeepWeekly
+	KeepMonthly  = protocol.KeepMonthly
+	KeepYearly   = protocol.KeepYearly
+)
 
 // Weeks of the month for KeepMonthly.Week and KeepYearly.Week.
 const (
-	WeekFirst  = "first"
-	WeekSecond = "second"
-	WeekThird  = "third"
-	WeekFourth = "fourth"
-	WeekLast   = "last"
+	WeekFirst  = protocol.WeekFirst
+	WeekSecond = protocol.WeekSecond
+	WeekThird  = protocol.WeekThird
+	WeekFourth = protocol.WeekFourth
+	WeekLast   = protocol.WeekLast
 )
 
 var weeks = []string{WeekFirst, WeekSecond, WeekThird, WeekFourth, WeekLast}
-
-// KeepMonthly keeps Months monthly points: the first full of each month, or, with Week set,
-// the first full on or after that Weekday of the month (e.g. the last Sunday).
-type KeepMonthly struct {
-	Months  int          `json:"months"`
-	Week    string       `json:"week,omitempty"`
-	Weekday time.Weekday `json:"weekday,omitempty"`
-}
-
-// KeepYearly keeps Years yearly points: the monthly point (first full, or Week/Weekday) of
-// Month in each year.
-type KeepYearly struct {
-	Years   int          `json:"years"`
-	Month   time.Month   `json:"month"`
-	Week    string       `json:"week,omitempty"`
-	Weekday time.Weekday `json:"weekday,omitempty"`
-}
 
 // Validate reports every problem of p at once (errors.Join), each naming its field and
 // saying what to do, so a person fixes a policy in one round.

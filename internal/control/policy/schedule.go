@@ -3,69 +3,58 @@ package policy
 import (
 	"fmt"
 	"time"
-
-	"go.temporal.io/sdk/client"
 )
 
-// ScheduleSpecs returns the Temporal schedule spec of each scheduled backup kind, keyed by
-// KindFull, KindDifferential and KindLog (only the kinds p schedules). Fulls and
-// differentials are calendar specs in p's time zone (TimeZoneName); logs are an interval
-// from the Unix epoch. It returns nil for a policy that does not Validate: a schedule must
-// never be built from a policy that was not checked.
-func (p Policy) ScheduleSpecs() map[string]client.ScheduleSpec {
+// Schedule is when one backup kind runs, in plain terms: the control side turns it into a
+// Temporal schedule spec (activities/control), and Next computes the same instants.
+type Schedule struct {
+	// Calendar kinds (full, differential): at Hour:Minute on Weekdays (ascending, no
+	// repeats) in TimeZone, second 0.
+	Hour, Minute int
+	Weekdays     []time.Weekday
+	// Interval kinds (log): every Every, counted from the Unix epoch (the zone is ignored).
+	Every time.Duration
+	// TimeZone is the policy's (FullSchedule.TimeZone), set for every kind so every
+	// schedule of a policy reads alike.
+	TimeZone string
+	// Comment says which policy and kind the schedule is for.
+	Comment string
+}
+
+// Schedules returns when each scheduled backup kind runs, keyed by KindFull,
+// KindDifferential and KindLog (only the kinds p schedules). It returns nil for a policy
+// that does not Validate: a schedule must never be built from a policy that was not checked.
+func (p Policy) Schedules() map[string]Schedule {
 	if p.Validate() != nil {
 		return nil
 	}
-	specs := map[string]client.ScheduleSpec{}
+	out := map[string]Schedule{}
 	full, _ := parseTimeOfDay(p.Full.TimeOfDay)
 	days := allWeekdays
 	if p.Full.Frequency == FrequencyWeekly {
 		days = sortedUnique(p.Full.Weekdays)
 	}
-	specs[KindFull] = p.calendar(KindFull, full, days)
+	out[KindFull] = p.calendar(KindFull, full, days)
 	if d := p.Differential; d != nil {
 		c, _ := parseTimeOfDay(d.TimeOfDay)
-		specs[KindDifferential] = p.calendar(KindDifferential, c, sortedUnique(d.Weekdays))
+		out[KindDifferential] = p.calendar(KindDifferential, c, sortedUnique(d.Weekdays))
 	}
 	if l := p.Log; l != nil {
-		specs[KindLog] = client.ScheduleSpec{
-			Intervals: []client.ScheduleIntervalSpec{{Every: time.Duration(l.EveryMinutes) * time.Minute}},
-			// Intervals ignore the zone; it is set so every spec of a policy reads alike.
-			TimeZoneName: p.Full.TimeZone,
-		}
+		out[KindLog] = Schedule{Every: time.Duration(l.EveryMinutes) * time.Minute, TimeZone: p.Full.TimeZone,
+			Comment: fmt.Sprintf("sqlvault policy %q: %s backup", p.Name, KindLog)}
 	}
-	return specs
+	return out
 }
 
 var allWeekdays = []time.Weekday{time.Sunday, time.Monday, time.Tuesday, time.Wednesday, time.Thursday, time.Friday, time.Saturday}
 
-func (p Policy) calendar(kind string, c clock, days []time.Weekday) client.ScheduleSpec {
-	one := func(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v, End: v}} }
-	var dow []client.ScheduleRange
-	if len(days) == 7 {
-		dow = []client.ScheduleRange{{Start: 0, End: 6}}
-	} else {
-		for _, d := range days {
-			dow = append(dow, client.ScheduleRange{Start: int(d), End: int(d)})
-		}
-	}
-	return client.ScheduleSpec{
-		Calendars: []client.ScheduleCalendarSpec{{
-			Second: one(0),
-			Minute: one(c.minute),
-			Hour:   one(c.hour),
-			// Every day of every month: the weekday alone picks the days.
-			DayOfMonth: []client.ScheduleRange{{Start: 1, End: 31}},
-			Month:      []client.ScheduleRange{{Start: 1, End: 12}},
-			DayOfWeek:  dow,
-			Comment:    fmt.Sprintf("sqlvault policy %q: %s backup", p.Name, kind),
-		}},
-		TimeZoneName: p.Full.TimeZone,
-	}
+func (p Policy) calendar(kind string, c clock, days []time.Weekday) Schedule {
+	return Schedule{Hour: c.hour, Minute: c.minute, Weekdays: append([]time.Weekday(nil), days...), TimeZone: p.Full.TimeZone,
+		Comment: fmt.Sprintf("sqlvault policy %q: %s backup", p.Name, kind)}
 }
 
 // Next returns the first run of kind strictly after after, as the Temporal schedule of
-// ScheduleSpecs would start it, or false if p does not schedule kind (or its time zone or
+// Schedules (as a Temporal schedule) would start it, or false if p does not schedule kind (or its time zone or
 // time of day cannot be read). It follows Temporal's scheduler on clock changes: a wall-clock
 // time that the zone skips does not run that day, one it repeats runs in each copy (Validate
 // refuses both, but a zone's rules can change after a policy was checked).

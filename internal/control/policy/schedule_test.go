@@ -1,61 +1,44 @@
 package policy
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/client"
 )
 
-func one(v int) []client.ScheduleRange { return []client.ScheduleRange{{Start: v, End: v}} }
-
-func TestScheduleSpecs(t *testing.T) {
-	everyDay := []client.ScheduleRange{{Start: 1, End: 31}}
-	everyMonth := []client.ScheduleRange{{Start: 1, End: 12}}
+func TestSchedules(t *testing.T) {
+	everyDay := []time.Weekday{0, 1, 2, 3, 4, 5, 6}
 	tests := []struct {
 		name   string
 		policy Policy
-		want   map[string]client.ScheduleSpec
+		want   map[string]Schedule
 	}{
-		{name: "daily full and hourly logs", policy: daily(), want: map[string]client.ScheduleSpec{
-			KindFull: {Calendars: []client.ScheduleCalendarSpec{{
-				Second: one(0), Minute: one(0), Hour: one(22), DayOfMonth: everyDay, Month: everyMonth,
-				DayOfWeek: []client.ScheduleRange{{Start: 0, End: 6}},
-				Comment:   `sqlvault policy "gold": full backup`,
-			}}, TimeZoneName: "Europe/Paris"},
-			KindLog: {Intervals: []client.ScheduleIntervalSpec{{Every: time.Hour}}, TimeZoneName: "Europe/Paris"},
+		{name: "daily full and hourly logs", policy: daily(), want: map[string]Schedule{
+			KindFull: {Hour: 22, Minute: 0, Weekdays: everyDay, TimeZone: "Europe/Paris", Comment: `sqlvault policy "gold": full backup`},
+			KindLog:  {Every: time.Hour, TimeZone: "Europe/Paris", Comment: `sqlvault policy "gold": log backup`},
 		}},
 		{name: "weekly full, differentials, 15-minute logs", policy: func() Policy {
 			p := weekly()
 			p.Full.Weekdays = []time.Weekday{time.Wednesday, time.Sunday} // out of order on purpose
 			p.Differential.Weekdays = []time.Weekday{time.Saturday, time.Monday}
 			return p
-		}(), want: map[string]client.ScheduleSpec{
-			KindFull: {Calendars: []client.ScheduleCalendarSpec{{
-				Second: one(0), Minute: one(0), Hour: one(1), DayOfMonth: everyDay, Month: everyMonth,
-				DayOfWeek: []client.ScheduleRange{{Start: 0, End: 0}, {Start: 3, End: 3}},
-				Comment:   `sqlvault policy "silver": full backup`,
-			}}, TimeZoneName: "Europe/Paris"},
-			KindDifferential: {Calendars: []client.ScheduleCalendarSpec{{
-				Second: one(0), Minute: one(30), Hour: one(19), DayOfMonth: everyDay, Month: everyMonth,
-				DayOfWeek: []client.ScheduleRange{{Start: 1, End: 1}, {Start: 6, End: 6}},
-				Comment:   `sqlvault policy "silver": differential backup`,
-			}}, TimeZoneName: "Europe/Paris"},
-			KindLog: {Intervals: []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}, TimeZoneName: "Europe/Paris"},
+		}(), want: map[string]Schedule{
+			KindFull: {Hour: 1, Minute: 0, Weekdays: []time.Weekday{time.Sunday, time.Wednesday}, TimeZone: "Europe/Paris",
+				Comment: `sqlvault policy "silver": full backup`},
+			KindDifferential: {Hour: 19, Minute: 30, Weekdays: []time.Weekday{time.Monday, time.Saturday}, TimeZone: "Europe/Paris",
+				Comment: `sqlvault policy "silver": differential backup`},
+			KindLog: {Every: 15 * time.Minute, TimeZone: "Europe/Paris", Comment: `sqlvault policy "silver": log backup`},
 		}},
 		{name: "full only, New York", policy: func() Policy {
 			p := daily()
 			p.Full.TimeZone, p.Full.TimeOfDay = "America/New_York", "23:45"
 			p.Log, p.Retention.LogDays = nil, 0
 			return p
-		}(), want: map[string]client.ScheduleSpec{
-			KindFull: {Calendars: []client.ScheduleCalendarSpec{{
-				Second: one(0), Minute: one(45), Hour: one(23), DayOfMonth: everyDay, Month: everyMonth,
-				DayOfWeek: []client.ScheduleRange{{Start: 0, End: 6}},
-				Comment:   `sqlvault policy "gold": full backup`,
-			}}, TimeZoneName: "America/New_York"},
+		}(), want: map[string]Schedule{
+			KindFull: {Hour: 23, Minute: 45, Weekdays: everyDay, TimeZone: "America/New_York", Comment: `sqlvault policy "gold": full backup`},
 		}},
 		{name: "invalid policy: no schedules", policy: func() Policy {
 			p := daily()
@@ -65,7 +48,7 @@ func TestScheduleSpecs(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			assert.Equal(t, tt.want, tt.policy.ScheduleSpecs())
+			assert.Equal(t, tt.want, tt.policy.Schedules())
 		})
 	}
 }
@@ -147,34 +130,25 @@ func TestNextNotScheduled(t *testing.T) {
 	assert.False(t, ok)
 }
 
-// TestNextMatchesSpec checks Next against the calendar specs themselves: every minute of a
-// fortnight across the clock change is matched against the spec's fields in its zone, the
-// way a cron reader would, and the matches must be exactly Next's runs.
-func TestNextMatchesSpec(t *testing.T) {
+// TestNextMatchesSchedule checks Next against the schedules themselves: every minute of a
+// fortnight across the clock change is matched against the schedule's fields in its zone,
+// the way a cron reader would, and the matches must be exactly Next's runs. (The Temporal
+// spec built from a Schedule is checked field by field in activities/control.)
+func TestNextMatchesSchedule(t *testing.T) {
 	p := weekly()
 	p.Full.Weekdays = []time.Weekday{time.Sunday, time.Wednesday}
 	p.Differential.Weekdays = []time.Weekday{time.Monday, time.Tuesday, time.Thursday, time.Friday, time.Saturday}
-	specs := p.ScheduleSpecs()
-	require.NotNil(t, specs)
+	scheds := p.Schedules()
+	require.NotNil(t, scheds)
 	from, to := utc("2026-03-22T00:00:00Z"), utc("2026-04-06T00:00:00Z")
 	for _, kind := range []string{KindFull, KindDifferential} {
-		spec := specs[kind]
-		loc, err := time.LoadLocation(spec.TimeZoneName)
+		s := scheds[kind]
+		loc, err := time.LoadLocation(s.TimeZone)
 		require.NoError(t, err)
-		cal := spec.Calendars[0]
-		in := func(rs []client.ScheduleRange, v int) bool {
-			for _, r := range rs {
-				if v >= r.Start && v <= r.End {
-					return true
-				}
-			}
-			return false
-		}
 		var brute []time.Time
 		for m := from.Add(time.Minute); m.Before(to); m = m.Add(time.Minute) {
 			l := m.In(loc)
-			if in(cal.Hour, l.Hour()) && in(cal.Minute, l.Minute()) && in(cal.DayOfWeek, int(l.Weekday())) &&
-				in(cal.DayOfMonth, l.Day()) && in(cal.Month, int(l.Month())) {
+			if l.Hour() == s.Hour && l.Minute() == s.Minute && slices.Contains(s.Weekdays, l.Weekday()) {
 				brute = append(brute, m)
 			}
 		}

@@ -613,7 +613,7 @@ func BenchmarkFleet(b *testing.B) {
 	doc, err := json.Marshal(pol)
 	require.NoError(b, err)
 	var kinds []string
-	for kind := range pol.ScheduleSpecs() {
+	for kind := range pol.Schedules() {
 		kinds = append(kinds, kind)
 	}
 	sort.Strings(kinds) // the order of an item's schedule IDs in EnsureSchedules' result
