@@ -59,12 +59,14 @@ acceptance: tools
 bench: tools
 	$(GO) run ./internal/testworld/bench/cmd/benchreport -out BENCHMARKS.md 2>&1 | tee .bench.out
 
-## lint: formatting, vet (Linux and Windows), and workflowcheck (workflow code must stay deterministic).
+## lint: formatting, vet (Linux and Windows), workflowcheck (workflow code must stay deterministic),
+## and the import rules of ARCHITECTURE.md (internal/testworld/archrules).
 lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...   # SQL Server VMs are mostly Windows: the Windows build must stay whole
 	$(WORKFLOWCHECK) ./workflows/...
+	$(GO) test -count=1 ./internal/testworld/archrules/
 
 ## run: the embedded default stack on loopback (Temporal dev server with its Web UI, Azurite, the SQL Server simulator).
 run: tools

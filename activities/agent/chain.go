@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
-	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 )
@@ -35,7 +34,10 @@ func (a *Agent) chainState(ctx context.Context, in protocol.PrepareBackupInput, 
 }
 
 // fullMaxAge is how old the newest full may be under the item's policy (0: no policy), read
-// from the vault: only for a workflow that did not pass the chain state.
+// from the vault: only for a workflow that did not pass the chain state. The agent links
+// nothing of the control side's policy package: it reads the policy's wire form and takes
+// only the full frequency, which is all domain.FullMaxAge needs (an unknown frequency: no
+// bound, as a policy that does not validate has none).
 func (a *Agent) fullMaxAge(ctx context.Context, itemID string) time.Duration {
 	it, err := a.Vault.Item(ctx, itemID)
 	if err != nil {
@@ -45,11 +47,15 @@ func (a *Agent) fullMaxAge(ctx context.Context, itemID string) time.Duration {
 	if err != nil {
 		return 0
 	}
-	var p policy.Policy
+	var p protocol.Policy
 	if json.Unmarshal(doc, &p) != nil {
 		return 0
 	}
-	return p.FullMaxAge()
+	switch p.Full.Frequency {
+	case protocol.FrequencyWeekly, protocol.FrequencyDaily:
+		return domain.FullMaxAge(p.Full.Frequency == protocol.FrequencyWeekly)
+	}
+	return 0
 }
 
 // chainBreak says why a log or differential backup of db cannot continue the chain the

@@ -92,3 +92,13 @@ func (s *ChainState) Ours(guid string) bool {
 func (s *ChainState) SameDatabase(liveGUID string) bool {
 	return s.DatabaseGUID == "" || liveGUID == "" || equalFoldGUID(s.DatabaseGUID, liveGUID)
 }
+
+// FullMaxAge is how old the newest full may be before a scheduled log or differential backup
+// takes a full instead: two full intervals (weekly or daily fulls), so one missed full is
+// tolerated.
+func FullMaxAge(weeklyFulls bool) time.Duration {
+	if weeklyFulls {
+		return 2 * 7 * 24 * time.Hour
+	}
+	return 2 * 24 * time.Hour
+}

@@ -562,15 +562,10 @@ func count(n int, unit string) string {
 }
 
 // FullMaxAge is how old the newest full may be before a scheduled log or differential backup
-// takes a full instead (the chain check before it, domain.ChainState): two full intervals,
-// so one missed full is tolerated. 0 for a policy that does not validate: no bound.
+// takes a full instead (domain.FullMaxAge); 0 for a policy that does not validate: no bound.
 func (p Policy) FullMaxAge() time.Duration {
-	switch {
-	case p.Validate() != nil:
+	if p.Validate() != nil {
 		return 0
-	case p.Full.Frequency == FrequencyWeekly:
-		return 2 * 7 * 24 * time.Hour
-	default:
-		return 2 * 24 * time.Hour
 	}
+	return domain.FullMaxAge(p.Full.Frequency == FrequencyWeekly)
 }
