@@ -3,6 +3,7 @@ package starter
 import (
 	"context"
 	"fmt"
+	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -136,15 +137,7 @@ func newRetentionCmd(g *globals) *cobra.Command {
 			if g.jsonOut {
 				return g.printJSON(cmd.OutOrStdout(), res)
 			}
-			verb := "deleted"
-			if res.DryRun {
-				verb = "would delete"
-			}
-			out := cmd.OutOrStdout()
-			for _, d := range res.Deleted {
-				fmt.Fprintf(out, "%s %s/%s: %s\n", verb, d.ItemID, d.PointID, strings.Join(d.Reasons, "; "))
-			}
-			fmt.Fprintf(out, "%d recovery point(s) %s, %d kept; %d unreferenced blob(s) %s\n", len(res.Deleted), verb, res.Kept, len(res.SweptBlobs), verb)
+			printRetention(cmd.OutOrStdout(), res)
 			return failedItems(cmd, "retention", res.Failed)
 		},
 	}
@@ -182,4 +175,22 @@ func failedItems(cmd *cobra.Command, what string, failed []protocol.RetentionFai
 		fmt.Fprintf(cmd.ErrOrStderr(), "failed %s: %s\n", item, f.Error)
 	}
 	return fmt.Errorf("%s could not process %d item(s) (listed above); the others were processed", what, len(failed))
+}
+
+// printRetention writes what a retention run deleted (or would delete) and the totals.
+func printRetention(out io.Writer, res protocol.RetentionResult) {
+	verb := "deleted"
+	if res.DryRun {
+		verb = "would delete"
+	}
+	for _, d := range res.Deleted {
+		fmt.Fprintf(out, "%s %s/%s: %s\n", verb, d.ItemID, d.PointID, strings.Join(d.Reasons, "; "))
+	}
+	// A paged run lists at most protocol.MaxListedDecisions points; DeletedCount counts
+	// them all (0 in results from before paging, which list every one).
+	total := max(res.DeletedCount, len(res.Deleted))
+	if total > len(res.Deleted) {
+		fmt.Fprintf(out, "(%d more not listed: the result lists the first %d)\n", total-len(res.Deleted), len(res.Deleted))
+	}
+	fmt.Fprintf(out, "%d recovery point(s) %s, %d kept; %d unreferenced blob(s) %s\n", total, verb, res.Kept, len(res.SweptBlobs), verb)
 }
