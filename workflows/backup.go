@@ -72,17 +72,8 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	if err := checkAgent(ctx, vm); err != nil {
 		return nil, err
 	}
-	agentQueue := protocol.AgentTaskQueue(vm)
 
-	prepCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              agentQueue,
-		ScheduleToCloseTimeout: agentWait,
-		StartToCloseTimeout:    prepareTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-			NonRetryableErrorTypes: protocol.UserErrors,
-		},
-	})
+	prepCtx := agentStepCtx(ctx, vm, 0, protocol.UserErrors)
 	// Version 1: a scheduled log or differential gets the vault's chain state from the
 	// control side, so the agent compares it with SQL Server without reading the vault's
 	// catalog. Without it (the old branch, or the control side could not compute it), the
@@ -92,10 +83,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 		chainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    chainStateTimeout,
 			ScheduleToCloseTimeout: 3 * chainStateTimeout,
-			RetryPolicy: &temporal.RetryPolicy{
-				InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-				NonRetryableErrorTypes: protocol.UserErrors,
-			},
+			RetryPolicy:            stepRetry(0, protocol.UserErrors),
 		})
 		if err := workflow.ExecuteActivity(chainCtx, protocol.ActivityBackupChainState, protocol.ChainStateInput{
 			Instance: in.Instance, Database: in.Database,
@@ -140,11 +128,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 			if err := checkAgent(ctx, vm); err != nil {
 				return nil, err
 			}
-			agentQueue = protocol.AgentTaskQueue(vm)
-			prepCtx = workflow.WithActivityOptions(prepCtx, workflow.ActivityOptions{TaskQueue: agentQueue,
-				ScheduleToCloseTimeout: agentWait, StartToCloseTimeout: prepareTimeout,
-				RetryPolicy: &temporal.RetryPolicy{InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute,
-					NonRetryableErrorTypes: protocol.UserErrors}})
+			prepCtx = agentStepCtx(ctx, vm, 0, protocol.UserErrors)
 			if err := workflow.ExecuteActivity(prepCtx, protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{
 				Instance: instance, Database: in.Database, Type: typ, Stripes: in.Stripes,
 			}).Get(ctx, &prep); err != nil {
@@ -161,16 +145,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	log.Info("streaming backup", "database", prep.Database, "type", typ, "point", pointID, "stripes", prep.Stripes)
 
 	compression := in.Compression == nil || *in.Compression
-	streamCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
-		TaskQueue:              agentQueue,
-		ScheduleToCloseTimeout: streamTimeout + agentWait,
-		StartToCloseTimeout:    streamTimeout,
-		HeartbeatTimeout:       heartbeatTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 5 * time.Second, BackoffCoefficient: 2, MaximumInterval: 2 * time.Minute,
-			MaximumAttempts: 8, NonRetryableErrorTypes: protocol.UserErrors,
-		},
-	})
+	streamCtx := agentLongStepCtx(ctx, vm, streamTimeout, 8, protocol.UserErrors)
 	var stream protocol.StreamBackupResult
 	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
 		Instance: instance, Database: prep.Database, Type: typ, ItemID: prep.ItemID, PointID: pointID,
@@ -182,10 +157,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	progress.Phase = protocol.PhaseCommitting
 	commitOpts := workflow.ActivityOptions{
 		StartToCloseTimeout: commitTimeout,
-		RetryPolicy: &temporal.RetryPolicy{
-			InitialInterval: 2 * time.Second, BackoffCoefficient: 2, MaximumInterval: time.Minute, MaximumAttempts: 20,
-			NonRetryableErrorTypes: []string{protocol.ErrRecoveryPointVerifyError},
-		},
+		RetryPolicy:         stepRetry(20, []string{protocol.ErrRecoveryPointVerifyError}),
 	}
 	// Version 1: the commit writes the same manifest on every attempt (its createdAt is
 	// workflow time, passed in), and it is retried for hours (CommitRetryWindow, bounded
