@@ -239,7 +239,7 @@ func TestRestoreUnitVerifyChecksTheScratchCopy(t *testing.T) {
 	w := newRestoreWorld(t)
 	res, err := w.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", Verify: true})
 	require.NoError(t, err)
-	scratch := protocol.VerifyScratchName("Sales", "default-test-run-id")
+	scratch := protocol.VerifyScratchName("Sales", shortRunID("default-test-run-id", 1))
 	assert.Equal(t, scratch, w.prepare.TargetDatabase)
 	assert.False(t, w.prepare.SourceIsTarget)
 	for _, s := range w.steps {
@@ -271,7 +271,7 @@ func TestRestoreUnitVerifyFailureIsNamedAndCleansUp(t *testing.T) {
 	assert.False(t, res.Verify.OK)
 	require.Len(t, w.dropped, 1)
 	assert.Equal(t, protocol.DropScratchInput{TargetInstance: "SQLVM1", Database: "Sales",
-		Scratch: protocol.VerifyScratchName("Sales", "default-test-run-id")}, w.dropped[0])
+		Scratch: protocol.VerifyScratchName("Sales", shortRunID("default-test-run-id", 1))}, w.dropped[0])
 	assert.Equal(t, 1, w.calls.count(protocol.ActivityVerifyDatabase), "VerifyFailed is not retried")
 }
 
