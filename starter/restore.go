@@ -71,6 +71,9 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 	id := "sqlvault-restore-" + vault.ItemID(inst, db)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue, WorkflowExecutionTimeout: 72 * time.Hour,
+		// Without it, a start with the ID of a running restore silently returns that one,
+		// which may restore another point.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(in.Instance),
 			protocol.SADatabase.ValueSet(in.Database), protocol.SAVM.ValueSet(in.TargetAgentVM())),
 	}, protocol.WorkflowRestore, in)
@@ -85,6 +88,8 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, show bool) (*protocol.RestoreResult, error) {
 	var res protocol.RestoreResult
 	line := func() progress {
+		ctx, cancel := context.WithTimeout(ctx, observeTimeout)
+		defer cancel()
 		var p protocol.RestoreProgress
 		v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
 		if err != nil || v.Get(&p) != nil {
