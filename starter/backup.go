@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -163,26 +165,55 @@ func backupProgress(ctx context.Context, tc client.Client, run client.WorkflowRu
 	if v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress); err == nil {
 		_ = v.Get(&p)
 	}
-	var sp protocol.StreamProgress
-	attempt := int32(0)
+	var stream *workflowpb.PendingActivityInfo
 	if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
 		for _, pa := range d.PendingActivities {
-			if pa.GetActivityType().GetName() != protocol.ActivityStreamBackup {
-				continue
-			}
-			attempt = pa.GetAttempt()
-			if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 {
-				_ = temporalDecode(hd.Payloads[0], &sp)
+			if pa.GetActivityType().GetName() == protocol.ActivityStreamBackup {
+				stream = pa
 			}
 		}
 	}
+	return backupLine(p, stream)
+}
+
+// backupLine is the progress line of a backup in phase p whose stream activity is stream
+// (nil when none is pending). The heartbeat details Temporal shows are the last ones
+// recorded, by whichever attempt recorded them: after a failed attempt, until the next
+// attempt's first heartbeat, they are the failed attempt's numbers, and are labelled so.
+func backupLine(p protocol.BackupProgress, stream *workflowpb.PendingActivityInfo) progress {
 	if p.Phase == "" {
 		return progress{}
 	}
-	width := 30
-	filled := sp.Percent * width / 100
-	barText := strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
-	s := fmt.Sprintf("%-10s [%s] %3d%%  %s read, %s stored", p.Phase, barText, sp.Percent, human(sp.Bytes), human(sp.Stored))
+	var sp protocol.StreamProgress
+	attempt := int32(0)
+	hasBeat, current := false, false
+	if stream != nil {
+		attempt = stream.GetAttempt()
+		if hd := stream.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 && temporalDecode(hd.Payloads[0], &sp) == nil {
+			hasBeat = true
+		}
+		// Recorded since this attempt started: this attempt's own numbers.
+		current = stream.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED && stream.GetLastHeartbeatTime() != nil &&
+			!stream.GetLastHeartbeatTime().AsTime().Before(stream.GetLastStartedTime().AsTime())
+	}
+	numbers := func() string {
+		return fmt.Sprintf("%s read, %s stored", human(sp.Bytes), human(sp.Stored))
+	}
+	const width = 30
+	bar := func(pct int) string {
+		filled := pct * width / 100
+		return strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
+	}
+	if attempt > 1 && !current {
+		// The next attempt has not reported yet: its bar starts empty, and what the failed
+		// one reached is said as the previous attempt's.
+		s := fmt.Sprintf("%-10s [%s] %3d%%  attempt %d starting", p.Phase, bar(0), 0, attempt)
+		if hasBeat {
+			s += fmt.Sprintf(" (attempt %d reached %d%%, %s)", attempt-1, sp.Percent, numbers())
+		}
+		return progress{State: fmt.Sprintf("%s/%d", p.Phase, attempt), Percent: 0, Line: s}
+	}
+	s := fmt.Sprintf("%-10s [%s] %3d%%  %s", p.Phase, bar(sp.Percent), sp.Percent, numbers())
 	if attempt > 1 {
 		s += fmt.Sprintf("  (attempt %d)", attempt)
 	}
