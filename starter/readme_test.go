@@ -4,12 +4,16 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"os/exec"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 )
 
 // readmeCommand is one `bin/sqlvault …` line of the README, where it was found.
@@ -21,6 +25,12 @@ type readmeCommand struct {
 // readmeCommands extracts the `bin/sqlvault …` lines of the README's shell blocks (fences
 // without a language, or sh/bash/shell), joining lines continued with a backslash.
 func readmeCommands(readme string) []readmeCommand {
+	return readmeLines(readme, "bin/sqlvault ")
+}
+
+// readmeLines extracts the lines of the README's shell blocks that start (after
+// indentation) with one of prefixes, joining lines continued with a backslash.
+func readmeLines(readme string, prefixes ...string) []readmeCommand {
 	var cmds []readmeCommand
 	inBlock, shell := false, false
 	var pending strings.Builder
@@ -40,7 +50,7 @@ func readmeCommands(readme string) []readmeCommand {
 		}
 		t := strings.TrimSpace(l)
 		if pending.Len() == 0 {
-			if !strings.HasPrefix(t, "bin/sqlvault ") {
+			if !slices.ContainsFunc(prefixes, func(p string) bool { return strings.HasPrefix(t, p) }) {
 				continue
 			}
 			pendingLine = i + 1
@@ -228,4 +238,38 @@ func TestReadmeCommandExtraction(t *testing.T) {
 	assert.Error(t, err)
 	_, err = shellWords("bin/sqlvault list | head")
 	assert.Error(t, err)
+}
+
+// shellValue stands for what the shell would expand ($(date +%s), $a) in a README line the
+// test parses but does not run.
+var shellValue = regexp.MustCompile(`\$\([^)]*\)|\$[A-Za-z_][A-Za-z0-9_]*`)
+
+// TestReadmeTemporalCommandsParse: every Temporal CLI line of the README's shell blocks
+// (`bin/temporal …`, or `temporal …` for your own cluster) names a command and flags the
+// Temporal CLI the project builds (bin/temporal) has. Cobra parses the flags before it
+// answers --help, so `bin/temporal LINE --help` fails on an unknown command or flag and
+// runs nothing.
+func TestReadmeTemporalCommandsParse(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	bin := filepath.Join(root, "bin", "temporal")
+	if _, err := os.Stat(bin); err != nil {
+		t.Fatalf("%v", testenv.ErrTemporalMissing)
+	}
+	data, err := os.ReadFile(filepath.Join(root, "README.md"))
+	require.NoError(t, err)
+	lines := readmeLines(string(data), "bin/temporal ", "temporal ")
+	require.GreaterOrEqual(t, len(lines), 4, "the README's Temporal CLI examples were found")
+	for _, l := range lines {
+		text := strings.TrimSuffix(strings.TrimSpace(shellValue.ReplaceAllString(l.text, "x")), "; done")
+		words, err := shellWords(text)
+		require.NoError(t, err, "README.md:%d", l.line)
+		for i := range words {
+			words[i] = fillPlaceholder(words[i])
+		}
+		out, err := exec.Command(bin, append(words[1:], "--help")...).CombinedOutput()
+		assert.NoError(t, err, "README.md:%d: %s\n%s", l.line, l.text, out)
+	}
+	out, err := exec.Command(bin, "workflow", "start", "--task-queu", "q", "--help").CombinedOutput()
+	assert.Error(t, err, "a misspelt flag fails the check:\n%s", out)
 }
