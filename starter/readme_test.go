@@ -3,8 +3,8 @@ package starter
 import (
 	"fmt"
 	"os"
-	"path/filepath"
 	"os/exec"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
