@@ -217,6 +217,60 @@ func killWorker(t *testing.T, s *script) {
 	assert.NotEqual(t, worker[0].pid, again[0].pid)
 }
 
+// TestRunShGivesUpOnAWorkerThatKeepsCrashing: a worker that crashes again and again is
+// restarted with a growing back-off, and after 5 crashes within a minute the stack stops,
+// saying why, instead of restarting it for ever.
+func TestRunShGivesUpOnAWorkerThatKeepsCrashing(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	ports := freePorts(t, 4)
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	s := startScript(t, root, append(cleanEnv(),
+		"SQLVAULT_DEV_DIR="+t.TempDir(),
+		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
+		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
+		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
+		"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
+		"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
+	))
+	s.waitFor(t, endBanner, 3*time.Minute)
+	for crash := 1; crash <= 4; crash++ {
+		killWorkerOnce(t, s)
+		out := s.waitFor(t, fmt.Sprintf("crash %d of 5 allowed within a minute", crash), 30*time.Second)
+		assert.Contains(t, out, fmt.Sprintf("restarting it in %ds", 1<<(crash-1)), "the back-off doubles")
+		// Restarted: the crash-th restart is announced, and its process runs.
+		require.Eventually(t, func() bool {
+			return strings.Count(s.output(), "worker restarted (pid ") == crash && len(workers(t, s)) == 1
+		}, 30*time.Second, 100*time.Millisecond)
+	}
+	killWorkerOnce(t, s)
+	exitErr := s.wait(t, 60*time.Second)
+	require.Error(t, exitErr)
+	out := s.finalOutput(t)
+	assert.Contains(t, out, "sqlvault run: worker crashed 5 times within a minute (last: killed by signal KILL); not restarting it")
+	assert.Contains(t, out, ">> stopped", "the rest of the stack is stopped")
+}
+
+// workers lists the stack's running worker processes.
+func workers(t *testing.T, s *script) []proc {
+	var ws []proc
+	for _, c := range descendants(t, s.cmd.Process.Pid) {
+		if c.name == "sqlvault-worker" {
+			ws = append(ws, c)
+		}
+	}
+	return ws
+}
+
+// killWorkerOnce kills the one running worker with SIGKILL.
+func killWorkerOnce(t *testing.T, s *script) {
+	t.Helper()
+	ws := workers(t, s)
+	require.Len(t, ws, 1, "one worker runs")
+	require.NoError(t, syscall.Kill(ws[0].pid, syscall.SIGKILL))
+}
+
 // TestRunShFailsOnAPortConflict: a port in use before the start is named at once; and one
 // taken by another Temporal after that check (a second stack started at the same moment)
 // makes run.sh fail naming it, never print "temporal ready" because the other server
