@@ -9,7 +9,9 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
+	workflowpb "go.temporal.io/api/workflow/v1"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
@@ -43,7 +45,7 @@ func newBackupCmd(g *globals) *cobra.Command {
 			}
 			return startAndWatch(cmd, g, wait,
 				func(ctx context.Context, tc client.Client, queue string) (client.WorkflowRun, error) {
-					return StartBackup(ctx, tc, queue, in)
+					return StartBackup(ctx, tc, queue, in, cmd.ErrOrStderr(), wait)
 				}, WaitBackup, func(w io.Writer, r *protocol.BackupResult) { printPoint(w, r.RecoveryPoint) })
 		},
 	}
@@ -61,35 +63,72 @@ func newBackupCmd(g *globals) *cobra.Command {
 }
 
 // StartBackup starts sqlvault.Backup with the workflow ID that keeps one data and one log
-// backup per database, and the search attributes the UI filters by.
-func StartBackup(ctx context.Context, tc client.Client, queue string, in protocol.BackupInput) (client.WorkflowRun, error) {
+// backup per database, and the search attributes the UI filters by. When a backup of the
+// same lane (data, or log) of the database is already running, it starts none and returns
+// that one, saying so on notify: the backup asked for is already being taken, or the running
+// one must end before another of its lane can start anyway.
+func StartBackup(ctx context.Context, tc client.Client, queue string, in protocol.BackupInput, notify io.Writer, waiting bool) (client.WorkflowRun, error) {
 	itemID := vault.ItemID(in.Instance, in.Database)
 	id := protocol.BackupWorkflowID(itemID, in.Type)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID:                       id,
 		TaskQueue:                queue,
 		WorkflowExecutionTimeout: 48 * time.Hour,
+		// Without it, a start with the ID of a running workflow silently returns that one.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			protocol.SAInstance.ValueSet(in.Instance), protocol.SADatabase.ValueSet(in.Database),
 			protocol.SABackupType.ValueSet(string(in.Type)), protocol.SAVM.ValueSet(in.AgentVM())),
 	}, protocol.WorkflowBackup, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		return nil, fmt.Errorf("a %s backup of %s is already running (workflow %s): wait for it, or cancel it with `temporal workflow cancel --workflow-id %s`",
-			in.Type.Lane(), in.Database, id, id)
+	if !errors.As(err, &started) {
+		return run, err
 	}
-	return run, err
+	what := fmt.Sprintf("a %s backup", in.Type.Lane())
+	if typ := runningBackupType(ctx, tc, id, started.RunId); typ != "" {
+		what = "a " + typ + " backup"
+	}
+	then := "not starting another; it ends before another " + in.Type.Lane() + " backup of the database can start"
+	if waiting {
+		then = "waiting for it instead of starting another"
+	}
+	fmt.Fprintf(notify, "%s of %s on %s is already running (workflow ID %s, run %s); %s\n",
+		what, in.Database, in.Instance, id, started.RunId, then)
+	return tc.GetWorkflow(ctx, id, started.RunId), nil
+}
+
+// runningBackupType is the type of the running backup (its search attribute), or "" when
+// it cannot be told.
+func runningBackupType(ctx context.Context, tc client.Client, id, runID string) string {
+	d, err := tc.DescribeWorkflowExecution(ctx, id, runID)
+	if err != nil {
+		return ""
+	}
+	p := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[protocol.SABackupType.GetName()]
+	var typ string
+	if p == nil || temporalDecode(p, &typ) != nil {
+		return ""
+	}
+	return typ
 }
 
 // WaitBackup waits for the workflow's result, drawing a progress bar from the progress
 // query and the stream activity's heartbeats (one line per change when w is not a terminal).
 func WaitBackup(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, bar bool) (*protocol.BackupResult, error) {
 	var res protocol.BackupResult
-	if err := waitWithProgress(ctx, run, &res, w, bar, func() progress { return backupProgress(ctx, tc, run) }); err != nil {
+	if err := waitWithProgress(ctx, run, &res, w, bar, func() progress {
+		octx, cancel := context.WithTimeout(ctx, observeTimeout)
+		defer cancel()
+		return backupProgress(octx, tc, run)
+	}); err != nil {
 		return nil, err
 	}
 	return &res, nil
 }
+
+// observeTimeout bounds one progress observation, so a server that stops answering does
+// not freeze the wait loop (the wait itself is the SDK's to give up on).
+const observeTimeout = 5 * time.Second
 
 // waitWithProgress waits for a workflow's result into out, observing it twice a second
 // while it runs and showing the observation on w (when show is set; see progressPrinter).
@@ -126,26 +165,55 @@ func backupProgress(ctx context.Context, tc client.Client, run client.WorkflowRu
 	if v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress); err == nil {
 		_ = v.Get(&p)
 	}
-	var sp protocol.StreamProgress
-	attempt := int32(0)
+	var stream *workflowpb.PendingActivityInfo
 	if d, err := tc.DescribeWorkflowExecution(ctx, run.GetID(), run.GetRunID()); err == nil {
 		for _, pa := range d.PendingActivities {
-			if pa.GetActivityType().GetName() != protocol.ActivityStreamBackup {
-				continue
-			}
-			attempt = pa.GetAttempt()
-			if hd := pa.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 {
-				_ = temporalDecode(hd.Payloads[0], &sp)
+			if pa.GetActivityType().GetName() == protocol.ActivityStreamBackup {
+				stream = pa
 			}
 		}
 	}
+	return backupLine(p, stream)
+}
+
+// backupLine is the progress line of a backup in phase p whose stream activity is stream
+// (nil when none is pending). The heartbeat details Temporal shows are the last ones
+// recorded, by whichever attempt recorded them: after a failed attempt, until the next
+// attempt's first heartbeat, they are the failed attempt's numbers, and are labelled so.
+func backupLine(p protocol.BackupProgress, stream *workflowpb.PendingActivityInfo) progress {
 	if p.Phase == "" {
 		return progress{}
 	}
-	width := 30
-	filled := sp.Percent * width / 100
-	barText := strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
-	s := fmt.Sprintf("%-10s [%s] %3d%%  %s read, %s stored", p.Phase, barText, sp.Percent, human(sp.Bytes), human(sp.Stored))
+	var sp protocol.StreamProgress
+	attempt := int32(0)
+	hasBeat, current := false, false
+	if stream != nil {
+		attempt = stream.GetAttempt()
+		if hd := stream.GetHeartbeatDetails(); hd != nil && len(hd.Payloads) > 0 && temporalDecode(hd.Payloads[0], &sp) == nil {
+			hasBeat = true
+		}
+		// Recorded since this attempt started: this attempt's own numbers.
+		current = stream.GetState() == enumspb.PENDING_ACTIVITY_STATE_STARTED && stream.GetLastHeartbeatTime() != nil &&
+			!stream.GetLastHeartbeatTime().AsTime().Before(stream.GetLastStartedTime().AsTime())
+	}
+	numbers := func() string {
+		return fmt.Sprintf("%s read, %s stored", human(sp.Bytes), human(sp.Stored))
+	}
+	const width = 30
+	bar := func(pct int) string {
+		filled := pct * width / 100
+		return strings.Repeat("#", filled) + strings.Repeat(".", width-filled)
+	}
+	if attempt > 1 && !current {
+		// The next attempt has not reported yet: its bar starts empty, and what the failed
+		// one reached is said as the previous attempt's.
+		s := fmt.Sprintf("%-10s [%s] %3d%%  attempt %d starting", p.Phase, bar(0), 0, attempt)
+		if hasBeat {
+			s += fmt.Sprintf(" (attempt %d reached %d%%, %s)", attempt-1, sp.Percent, numbers())
+		}
+		return progress{State: fmt.Sprintf("%s/%d", p.Phase, attempt), Percent: 0, Line: s}
+	}
+	s := fmt.Sprintf("%-10s [%s] %3d%%  %s", p.Phase, bar(sp.Percent), sp.Percent, numbers())
 	if attempt > 1 {
 		s += fmt.Sprintf("  (attempt %d)", attempt)
 	}

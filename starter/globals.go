@@ -3,13 +3,18 @@ package starter
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/spf13/cobra"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.uber.org/zap"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
@@ -94,13 +99,21 @@ func startAndWatch[R any](cmd *cobra.Command, g *globals, wait bool,
 	start func(context.Context, client.Client, string) (client.WorkflowRun, error),
 	waitFor func(context.Context, client.Client, client.WorkflowRun, io.Writer, bool) (*R, error),
 	print func(io.Writer, *R)) error {
-	ctx := cmd.Context()
-	tc, cfg, err := g.temporal(ctx)
+	tc, cfg, err := g.temporal(cmd.Context())
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	run, err := start(ctx, tc, cfg.Temporal.ControlTaskQueue)
+	return watch(cmd, g, tc, cfg.Temporal, wait, start, waitFor, print)
+}
+
+// watch is startAndWatch once connected.
+func watch[R any](cmd *cobra.Command, g *globals, tc client.Client, tcfg config.Temporal, wait bool,
+	start func(context.Context, client.Client, string) (client.WorkflowRun, error),
+	waitFor func(context.Context, client.Client, client.WorkflowRun, io.Writer, bool) (*R, error),
+	print func(io.Writer, *R)) error {
+	ctx := cmd.Context()
+	run, err := start(ctx, tc, tcfg.ControlTaskQueue)
 	if err != nil {
 		return err
 	}
@@ -109,12 +122,15 @@ func startAndWatch[R any](cmd *cobra.Command, g *globals, wait bool,
 		if g.jsonOut {
 			return g.printJSON(out, map[string]string{"workflowId": run.GetID(), "runId": run.GetRunID()})
 		}
-		fmt.Fprintf(out, "started %s (run %s)\nwatch it with --wait, the Temporal Web UI, or `temporal workflow describe --workflow-id %s`\n",
-			run.GetID(), run.GetRunID(), run.GetID())
+		fmt.Fprintf(out, "started %s (run %s)\nwatch it with --wait, the Temporal Web UI, or `%s`\n",
+			run.GetID(), run.GetRunID(), describeCommand(tcfg, run.GetID()))
 		return nil
 	}
 	res, err := waitFor(ctx, tc, run, cmd.ErrOrStderr(), !g.jsonOut)
 	if err != nil {
+		if ctx.Err() == nil && lostServer(err) {
+			return &LostServerError{Address: tcfg.Address, WorkflowID: run.GetID(), Describe: describeCommand(tcfg, run.GetID()), Err: err}
+		}
 		return err
 	}
 	if g.jsonOut {
@@ -122,4 +138,62 @@ func startAndWatch[R any](cmd *cobra.Command, g *globals, wait bool,
 	}
 	print(out, res)
 	return nil
+}
+
+// LostServerError: the wait for a workflow ended because the Temporal server stopped
+// answering, not because the workflow ended. The workflow lives in Temporal, not in this
+// process, so it may well still be running.
+type LostServerError struct {
+	Address    string
+	WorkflowID string
+	Describe   string // the command that shows the workflow again
+	Err        error
+}
+
+func (e *LostServerError) Error() string {
+	return fmt.Sprintf("lost the connection to the Temporal server at %s while waiting for workflow %s (%v).\n"+
+		"The workflow was started and may still be running: it runs in Temporal, not in this command.\n"+
+		"When the server answers again, look at it with\n  %s\nor in the Temporal Web UI",
+		e.Address, e.WorkflowID, e.Err, e.Describe)
+}
+
+func (e *LostServerError) Unwrap() error { return e.Err }
+
+// lostServer tells a wait that failed because the server went away (no answer in time, or
+// the connection refused) from one that failed because the workflow did.
+func lostServer(err error) bool {
+	var unavailable *serviceerror.Unavailable
+	var deadline *serviceerror.DeadlineExceeded
+	var canceled *serviceerror.Canceled
+	if errors.Is(err, context.DeadlineExceeded) || errors.As(err, &unavailable) || errors.As(err, &deadline) || errors.As(err, &canceled) {
+		return true
+	}
+	switch status.Code(err) {
+	case codes.Unavailable, codes.DeadlineExceeded:
+		return true
+	}
+	return false
+}
+
+// describeCommand is the stock Temporal CLI command that shows a workflow on this server.
+func describeCommand(tcfg config.Temporal, id string) string {
+	c := "temporal workflow describe --workflow-id " + shellQuote(id)
+	if tcfg.Address != "" {
+		c += " --address " + shellQuote(tcfg.Address)
+	}
+	if tcfg.Namespace != "" && tcfg.Namespace != "default" {
+		c += " --namespace " + shellQuote(tcfg.Namespace)
+	}
+	return c
+}
+
+// shellQuote leaves plain words alone and single-quotes the rest, so a printed command can
+// be pasted.
+func shellQuote(s string) string {
+	if s != "" && s[0] != '~' && strings.IndexFunc(s, func(r rune) bool {
+		return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || strings.ContainsRune("-_.:/@%+=,~", r))
+	}) < 0 {
+		return s
+	}
+	return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'"
 }

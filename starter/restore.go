@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"text/tabwriter"
 	"time"
 
@@ -24,8 +25,8 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	var wait bool
 	cmd := &cobra.Command{
 		Use:   "restore --instance NAME --database DB (--at TIME | --point ID) [target options] [--wait]",
-		Short: "Restore a database to a recovery point or a second in time (the sqlvault.Restore workflow)",
-		Example: `  starter restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-name SalesDB_1015 --wait
+		Short: "Restore a database to a recovery point or an instant, to the millisecond (the sqlvault.Restore workflow)",
+		Example: `  sqlvault restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-name SalesDB_1015 --wait
   sqlvault restore --instance SQLVM1 --database SalesDB --point 20261126T101530Z-full-8c2f0a1b3d --overwrite --wait
   sqlvault restore --instance SQLVM1 --database SalesDB --at 2026-11-26T10:15:30Z --as-files /var/backups/salesdb`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -48,7 +49,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&in.Instance, "instance", "", "instance of the protected database")
 	f.StringVar(&in.Database, "database", "", "the protected database")
-	f.StringVar(&at, "at", "", "restore to this instant: RFC 3339 with Z or a UTC offset, e.g. 2026-11-26T10:15:30Z")
+	f.StringVar(&at, "at", "", "restore to this instant: RFC 3339 with Z or a UTC offset, e.g. 2026-11-26T10:15:30Z or 2026-11-26T10:15:30.250Z")
 	f.StringVar(&in.PointID, "point", "", "restore to this recovery point")
 	f.StringVar(&in.TargetInstance, "to-instance", "", "restore onto another registered instance")
 	f.StringVar(&in.TargetVM, "to-vm", "", "VM of the target instance's agent (default: its machine name)")
@@ -70,6 +71,9 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 	id := "sqlvault-restore-" + vault.ItemID(inst, db)
 	run, err := tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
 		ID: id, TaskQueue: queue, WorkflowExecutionTimeout: 72 * time.Hour,
+		// Without it, a start with the ID of a running restore silently returns that one,
+		// which may restore another point.
+		WorkflowExecutionErrorWhenAlreadyStarted: true,
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(in.Instance),
 			protocol.SADatabase.ValueSet(in.Database), protocol.SAVM.ValueSet(in.TargetAgentVM())),
 	}, protocol.WorkflowRestore, in)
@@ -84,6 +88,8 @@ func StartRestore(ctx context.Context, tc client.Client, queue string, in protoc
 func WaitRestore(ctx context.Context, tc client.Client, run client.WorkflowRun, w io.Writer, show bool) (*protocol.RestoreResult, error) {
 	var res protocol.RestoreResult
 	line := func() progress {
+		ctx, cancel := context.WithTimeout(ctx, observeTimeout)
+		defer cancel()
 		var p protocol.RestoreProgress
 		v, err := tc.QueryWorkflow(ctx, run.GetID(), run.GetRunID(), protocol.QueryProgress)
 		if err != nil || v.Get(&p) != nil {
@@ -113,12 +119,20 @@ func printRestore(w io.Writer, r *protocol.RestoreResult) {
 	if r.TailLog != nil {
 		fmt.Fprintf(tw, "tail-log backup\t%s (last LSN %s)\n", r.TailLog.PointID, r.TailLog.LastLSN)
 	}
+	var stopAt *time.Time
 	for i, s := range r.Steps {
 		stop := ""
 		if s.StopAt != nil {
-			stop = " STOPAT " + s.StopAt.UTC().Format(time.RFC3339)
+			stop = " STOPAT " + formatInstant(*s.StopAt)
+			stopAt = s.StopAt
 		}
 		fmt.Fprintf(tw, "step %d\t%s %s%s\n", i+1, s.Type, s.PointID, stop)
+	}
+	if stopAt != nil {
+		if applied := datetimeStep(*stopAt); !applied.Equal(*stopAt) {
+			fmt.Fprintf(tw, "note\tSQL Server's STOPAT is a datetime, which counts in steps of 1/300 s: it stopped at the step nearest %s, %s\n",
+				formatInstant(*stopAt), applied.UTC().Format(time.RFC3339Nano))
+		}
 	}
 	if r.State != "" {
 		fmt.Fprintf(tw, "state\t%s\n", r.State)
@@ -131,6 +145,27 @@ func printRestore(w io.Writer, r *protocol.RestoreResult) {
 		fmt.Fprintf(tw, "check\t%s\n", r.Verify.Message)
 	}
 	_ = tw.Flush()
+}
+
+// formatInstant shows an instant in RFC 3339, to the millisecond when it has a fraction of
+// a second (a restore to 10:15:30.250 must not read as one to 10:15:30), and to the
+// nanosecond when milliseconds do not hold it.
+func formatInstant(t time.Time) string {
+	t = t.UTC()
+	switch {
+	case t.Nanosecond() == 0:
+		return t.Format(time.RFC3339)
+	case t.Nanosecond()%int(time.Millisecond) == 0:
+		return t.Format("2006-01-02T15:04:05.000Z07:00")
+	}
+	return t.Format(time.RFC3339Nano)
+}
+
+// datetimeStep is t as SQL Server's datetime holds it, which STOPAT is: the nearest 1/300 s
+// (the rounding go-mssqldb applies when it sends a datetime parameter).
+func datetimeStep(t time.Time) time.Time {
+	ticks := math.Round(float64(t.Nanosecond()) * 3 / 1e7)
+	return t.Truncate(time.Second).Add(time.Duration(math.Round(ticks * 1e7 / 3)))
 }
 
 func newRestorableCmd(g *globals) *cobra.Command {

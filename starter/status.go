@@ -135,7 +135,9 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 				if p.Full.Frequency == policy.FrequencyWeekly {
 					target = 7 * 24 * time.Hour
 				}
-				if p.Log != nil {
+				// A database that takes no log backups (SIMPLE recovery) has no log schedule:
+				// its RPO is the full's interval whatever the policy says of logs.
+				if p.Log != nil && allowsKind(it, policy.KindLog) {
 					target = time.Duration(p.Log.EveryMinutes) * time.Minute
 				}
 			}
@@ -162,6 +164,20 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 		fillNextRuns(ctx, items, out, next, warn)
 	}
 	return out, nil
+}
+
+// allowsKind: the item's database takes backups of kind (an item recorded before the
+// allowed types were, with none listed, takes every kind).
+func allowsKind(it *vault.ProtectedItem, kind string) bool {
+	if len(it.BackupTypes) == 0 {
+		return true
+	}
+	for _, t := range it.BackupTypes {
+		if protocol.BackupType(t).Kind() == kind {
+			return true
+		}
+	}
+	return false
 }
 
 // fillNextRuns asks next for each protected item's schedules, a few at a time. A stopped

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
 	"strings"
 	"testing"
 	"time"
@@ -107,6 +108,43 @@ func TestStatusTakesNextRunsFromTheSchedules(t *testing.T) {
 			assert.Equal(t, "late", s.Health)
 		}
 	}
+}
+
+// A SIMPLE-recovery database (its item allows no log backups) has no log schedule: no next
+// log run is shown, and its RPO is judged against the full's interval, not the policy's
+// log interval it cannot follow.
+func TestStatusOfADatabaseWithoutLogBackups(t *testing.T) {
+	fullAt := time.Date(2026, 11, 26, 2, 5, 0, 0, time.UTC)
+	repo := statusVault(t, fullAt)
+	ctx := context.Background()
+	sales := vault.ItemID("SQLVM1", "Sales")
+	it, err := repo.Item(ctx, sales)
+	require.NoError(t, err)
+	it.BackupTypes = []string{"full", "differential", "copy-only-full"}
+	require.NoError(t, repo.PutItem(ctx, it))
+	nextFull := time.Date(2026, 11, 27, 2, 0, 0, 0, time.UTC)
+	// What Temporal answers: the full schedule exists (daily-30d has no differentials), the
+	// log schedule does not.
+	next := func(_ context.Context, id string) (time.Time, error) {
+		if id == protocol.ItemScheduleID(sales, "full") {
+			return nextFull, nil
+		}
+		return time.Time{}, nil
+	}
+	st, err := itemStatuses(ctx, repo, fullAt.Add(5*time.Hour), serialNext(next), io.Discard)
+	require.NoError(t, err)
+	var s itemStatus
+	for _, x := range st {
+		if x.Database == "Sales" {
+			s = x
+		}
+	}
+	assert.Equal(t, map[string]time.Time{"full": nextFull}, s.NextRun)
+	assert.Equal(t, "24h0m0s", s.RPOTarget)
+	assert.Equal(t, "ok", s.Health, "5 hours after the full is on time for a daily full")
+	var out bytes.Buffer
+	require.NoError(t, printStatus(&out, st))
+	assert.Regexp(t, `(?m)^SQLVM1 +Sales +daily-30d +ok +5h0m0s / 24h0m0s +2026-11-26 02:05 +- +2026-11-27 02:00 +-\n`, out.String())
 }
 
 // serialNext makes a test's next-run function safe for fillNextRuns' concurrent calls.

@@ -215,6 +215,8 @@ func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q str
 		if stalled != nil {
 			return
 		}
+		// The stall watch judges STATS messages only (SQL Server's percent_complete is
+		// its own, bounded, probe); the heartbeat shows the better of the two.
 		p := progress(int(percent.Load()))
 		stuck, idle := watch.observe(time.Now(), p.Bytes, p.Percent, func() (float64, bool) {
 			id := spid.Load()
@@ -234,6 +236,7 @@ func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q str
 			cancelRun()
 			return
 		}
+		p.Percent = currentPercent(ctx, conn, &spid, &percent)
 		activity.RecordHeartbeat(ctx, p)
 	}
 	stop := a.heartbeatLoop(ctx, beat)
@@ -253,6 +256,24 @@ func (a *Agent) runWithProgress(ctx context.Context, conn *sqlserver.Conn, q str
 		return stalled
 	}
 	return err
+}
+
+// currentPercent is the statement's progress for the heartbeat: the last STATS message's
+// percent, or SQL Server's own percent_complete of the request when that is further. STATS
+// messages come in steps (every statsPercentEvery) and a client may read them late, so a
+// heartbeat from them alone showed 5% for most of a backup.
+func currentPercent(ctx context.Context, conn *sqlserver.Conn, spid *atomic.Int32, stats *atomic.Int64) int {
+	pct := int(stats.Load())
+	id := spid.Load()
+	if id < 0 || pct >= 100 {
+		return pct
+	}
+	qctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	if pc, ok, err := conn.RequestPercent(qctx, int16(id)); err == nil && ok && int(pc) > pct {
+		pct = min(int(pc), 100)
+	}
+	return pct
 }
 
 func (a *Agent) heartbeatLoop(ctx context.Context, beat func()) (stop func()) {

@@ -27,7 +27,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
+	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 const (
@@ -65,11 +67,12 @@ func runStack(t *testing.T, mode string) {
 	}
 
 	ports := freePorts(t, 5)
+	stateDir := t.TempDir()
 	listen, err := testenv.Loopback443()
 	require.NoError(t, err)
 	endpoint := listen // where the endpoint listens
 	env := append(cleanEnv(),
-		"SQLVAULT_DEV_DIR="+t.TempDir(),
+		"SQLVAULT_DEV_DIR="+stateDir,
 		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
 		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
 		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
@@ -99,13 +102,25 @@ func runStack(t *testing.T, mode string) {
 	assert.Equal(t, []string{
 		"bin/sqlvault backup --instance SQLVM1 --database SalesDB --type full --wait",
 		"bin/sqlvault list --instance SQLVM1 --database SalesDB",
+		"bin/temporal workflow list",
 	}, commands)
 	require.Contains(t, exports, "SQLVAULT_CONFIG")
+	// The stock Temporal CLI is pointed at this stack's frontend too, wherever it was moved.
+	assert.Equal(t, "127.0.0.1:"+strconv.Itoa(ports[0]), exports["TEMPORAL_ADDRESS"])
+	envFile, err := os.ReadFile(filepath.Join(stateDir, "env"))
+	require.NoError(t, err)
+	assert.Contains(t, string(envFile), "export TEMPORAL_ADDRESS=127.0.0.1:"+strconv.Itoa(ports[0])+"\n")
 	// The printed environment replaces the test's own: nothing else points the starter at
 	// the stack.
 	starterEnv := cleanEnv()
 	for k, v := range exports {
 		starterEnv = append(starterEnv, k+"="+v)
+	}
+
+	if mode == "" {
+		// A crashed worker is restarted and the stack stays up (Temporal's in-memory
+		// history with it): the backup below runs on the restarted worker.
+		killWorker(t, s)
 	}
 
 	backupOut := runPrinted(t, root, starterEnv, commands[0])
@@ -119,6 +134,10 @@ func runStack(t *testing.T, mode string) {
 	rows := strings.Split(strings.TrimSpace(listOut), "\n")[1:] // after the header
 	require.Len(t, rows, 1, "exactly one recovery point; list printed:\n%s", listOut)
 	assert.Equal(t, []string{point, "full"}, strings.Fields(rows[0])[:2])
+
+	// bin/temporal, with the printed TEMPORAL_ADDRESS, sees this stack's workflows.
+	workflows := runPrinted(t, root, starterEnv, commands[2])
+	assert.Contains(t, workflows, protocol.BackupWorkflowID(vault.ItemID("SQLVM1", "SalesDB"), protocol.Full))
 
 	jsonOut := runPrinted(t, root, starterEnv, commands[1]+" --json")
 	var points []struct {
@@ -166,6 +185,177 @@ func runStack(t *testing.T, mode string) {
 		}
 		assert.Error(t, err, "something still listens on %s after Ctrl-C", a)
 	}
+}
+
+// killWorker kills the stack's worker (SIGKILL, as a crash) and waits for run.sh to say it
+// restarted it, with the exit status, while the rest of the stack stays up.
+func killWorker(t *testing.T, s *script) {
+	t.Helper()
+	var worker []proc
+	for _, c := range descendants(t, s.cmd.Process.Pid) {
+		if c.name == "sqlvault-worker" {
+			worker = append(worker, c)
+		}
+	}
+	require.Len(t, worker, 1, "one worker runs")
+	before := len(s.output())
+	require.NoError(t, syscall.Kill(worker[0].pid, syscall.SIGKILL))
+	out := s.waitFor(t, "worker restarted (pid ", 60*time.Second)[before:]
+	assert.Contains(t, out, "the worker exited (killed by signal KILL); restarting it in 1s (crash 1 of 5 allowed within a minute")
+	select {
+	case <-s.exited:
+		t.Fatalf("run.sh ended when its worker was killed:\n%s", s.output())
+	default:
+	}
+	var again []proc
+	for _, c := range descendants(t, s.cmd.Process.Pid) {
+		if c.name == "sqlvault-worker" {
+			again = append(again, c)
+		}
+	}
+	require.Len(t, again, 1, "one worker runs again")
+	assert.NotEqual(t, worker[0].pid, again[0].pid)
+}
+
+// TestRunShGivesUpOnAWorkerThatKeepsCrashing: a worker that crashes again and again is
+// restarted with a growing back-off, and after 5 crashes within a minute the stack stops,
+// saying why, instead of restarting it for ever.
+func TestRunShGivesUpOnAWorkerThatKeepsCrashing(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	ports := freePorts(t, 4)
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	s := startScript(t, root, append(cleanEnv(),
+		"SQLVAULT_DEV_DIR="+t.TempDir(),
+		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
+		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
+		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
+		"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
+		"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
+	))
+	s.waitFor(t, endBanner, 3*time.Minute)
+	for crash := 1; crash <= 4; crash++ {
+		killWorkerOnce(t, s)
+		out := s.waitFor(t, fmt.Sprintf("crash %d of 5 allowed within a minute", crash), 30*time.Second)
+		assert.Contains(t, out, fmt.Sprintf("restarting it in %ds", 1<<(crash-1)), "the back-off doubles")
+		// Restarted: the crash-th restart is announced, and its process runs.
+		require.Eventually(t, func() bool {
+			return strings.Count(s.output(), "worker restarted (pid ") == crash && len(workers(t, s)) == 1
+		}, 30*time.Second, 100*time.Millisecond)
+	}
+	killWorkerOnce(t, s)
+	exitErr := s.wait(t, 60*time.Second)
+	require.Error(t, exitErr)
+	out := s.finalOutput(t)
+	assert.Contains(t, out, "sqlvault run: worker crashed 5 times within a minute (last: killed by signal KILL); not restarting it")
+	assert.Contains(t, out, ">> stopped", "the rest of the stack is stopped")
+}
+
+// workers lists the stack's running worker processes.
+func workers(t *testing.T, s *script) []proc {
+	var ws []proc
+	for _, c := range descendants(t, s.cmd.Process.Pid) {
+		if c.name == "sqlvault-worker" {
+			ws = append(ws, c)
+		}
+	}
+	return ws
+}
+
+// killWorkerOnce kills the one running worker with SIGKILL.
+func killWorkerOnce(t *testing.T, s *script) {
+	t.Helper()
+	ws := workers(t, s)
+	require.Len(t, ws, 1, "one worker runs")
+	require.NoError(t, syscall.Kill(ws[0].pid, syscall.SIGKILL))
+}
+
+// TestRunShFailsOnAPortConflict: a port in use before the start is named at once; and one
+// taken by another Temporal after that check (a second stack started at the same moment)
+// makes run.sh fail naming it, never print "temporal ready" because the other server
+// answered its readiness probe.
+func TestRunShFailsOnAPortConflict(t *testing.T) {
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	temporalBin := filepath.Join(root, "bin", "temporal")
+	if _, err := os.Stat(temporalBin); err != nil {
+		t.Fatalf("%v", testenv.ErrTemporalMissing)
+	}
+	listen, err := testenv.Loopback443()
+	require.NoError(t, err)
+	stackEnv := func(ports []int) []string {
+		return append(cleanEnv(),
+			"SQLVAULT_DEV_DIR="+t.TempDir(),
+			"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
+			"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
+			"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
+			"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
+			"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
+			"SQLVAULT_DEV_START_TIMEOUT=60",
+		)
+	}
+
+	t.Run("taken before the start", func(t *testing.T) {
+		ports := freePorts(t, 4)
+		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports[2]))
+		require.NoError(t, err)
+		defer l.Close()
+		s := startScript(t, root, stackEnv(ports))
+		exitErr := s.wait(t, 60*time.Second)
+		require.Error(t, exitErr)
+		out := s.finalOutput(t)
+		assert.Contains(t, out, "port "+strconv.Itoa(ports[2])+" (Azurite) is already in use")
+		assert.NotContains(t, out, ">> starting the stack", "nothing was started")
+	})
+
+	for _, c := range []struct {
+		name  string
+		taken int // which of run.sh's ports the other Temporal takes: 0 its frontend, 1 its Web UI
+	}{{"frontend", 0}, {"web UI", 1}} {
+		t.Run("taken by another Temporal after the check: "+c.name, func(t *testing.T) {
+			portConflictAfterCheck(t, root, temporalBin, stackEnv, c.taken)
+		})
+	}
+}
+
+func portConflictAfterCheck(t *testing.T, root, temporalBin string, stackEnv func([]int) []string, taken int) {
+	ports := freePorts(t, 6)
+	// run.sh builds with $GO after its port checks: this go waits until the other
+	// Temporal holds the port, so the race goes the same way every time.
+	gate := filepath.Join(t.TempDir(), "open")
+	goWrapper := filepath.Join(t.TempDir(), "go")
+	goBin, err := exec.LookPath("go")
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(goWrapper, []byte("#!/bin/sh\nwhile [ ! -e '"+gate+"' ]; do sleep 0.1; done\nexec '"+goBin+"' \"$@\"\n"), 0o755))
+	s := startScript(t, root, append(stackEnv(ports[:4]), "GO="+goWrapper))
+	s.waitFor(t, ">> building", 60*time.Second)
+
+	// The other stack's frontend and UI: one of them is run.sh's.
+	otherPorts := []int{ports[4], ports[5]}
+	otherPorts[taken] = ports[taken]
+	other := exec.Command(temporalBin, "server", "start-dev", "--ip", "127.0.0.1",
+		"--port", strconv.Itoa(otherPorts[0]), "--ui-port", strconv.Itoa(otherPorts[1]), "--log-level", "error")
+	other.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	require.NoError(t, other.Start())
+	t.Cleanup(func() {
+		_ = syscall.Kill(-other.Process.Pid, syscall.SIGKILL)
+		_ = other.Wait()
+	})
+	// Ready as run.sh's own probe judges it, so that probe would pass at once.
+	require.Eventually(t, func() bool {
+		return exec.Command(temporalBin, "operator", "namespace", "describe", "--address", "127.0.0.1:"+strconv.Itoa(otherPorts[0]),
+			"--namespace", "default", "--command-timeout", "5s", "--disable-config-file", "--disable-config-env").Run() == nil
+	}, 60*time.Second, 200*time.Millisecond, "the other Temporal is ready")
+	require.NoError(t, os.WriteFile(gate, nil, 0o600))
+
+	exitErr := s.wait(t, 3*time.Minute)
+	out := s.finalOutput(t)
+	require.Error(t, exitErr, "run.sh must fail:\n%s", out)
+	assert.Contains(t, out, "temporal could not have port "+strconv.Itoa(ports[taken])+": another process listens there")
+	assert.NotContains(t, out, "temporal ready", "the other server's answer is not this stack's readiness")
+	assert.NotContains(t, out, upBanner)
+	assert.Nil(t, syscall.Kill(other.Process.Pid, 0), "the other Temporal is left running")
 }
 
 // script is run.sh running in its own process group, with its output collected.
@@ -243,6 +433,24 @@ func killLeftovers(procs []proc) {
 	}
 }
 
+// finalOutput is the whole output of a script that has exited.
+func (s *script) finalOutput(t *testing.T) string {
+	select {
+	case <-s.exited:
+	case <-time.After(time.Minute):
+		t.Fatalf("run.sh still runs:\n%s", s.output())
+	}
+	for {
+		s.mu.Lock()
+		out, eof, changed := s.out.String(), s.eof, s.changed
+		s.mu.Unlock()
+		if eof {
+			return out
+		}
+		<-changed
+	}
+}
+
 func (s *script) output() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -292,7 +500,7 @@ func parseNextSteps(t *testing.T, banner string) (map[string]string, []string) {
 			require.NoError(t, err, "banner line %q", l)
 			exports[m[1]] = v
 		}
-		if strings.HasPrefix(l, "bin/sqlvault ") {
+		if strings.HasPrefix(l, "bin/sqlvault ") || strings.HasPrefix(l, "bin/temporal ") {
 			commands = append(commands, l)
 		}
 	}

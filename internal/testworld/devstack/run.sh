@@ -269,13 +269,51 @@ launch() {
   names+=("$name")
 }
 
-# wait_ready polls probe until it succeeds, the service exits, or the timeout passes.
-wait_ready() { # name, probe...
-  local name=$1 pid=${pids[${#pids[@]} - 1]}
-  shift
+# owns_port tells whether the service whose process group is $1 (launch makes each service
+# lead one) has a socket listening on TCP port $2, from /proc (Linux). A probe that answers
+# only says something listens there: with another stack on the same ports, it was the other
+# stack's server that answered while this one's had died with "address already in use".
+# Where /proc cannot tell (not Linux), it says yes, and only the liveness check remains.
+owns_port() { # pgid, port
+  [[ -r /proc/net/tcp ]] || return 0
+  local inodes p fd link i
+  inodes=$(awk -v port="$(printf ':%04X' "$2")" '$4 == "0A" && substr($2, length($2) - 4) == port { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  [[ -n $inodes ]] || return 1
+  for p in $(pgrep -g "$1" 2>/dev/null || echo "$1"); do
+    for fd in /proc/"$p"/fd/*; do
+      link=$(readlink "$fd" 2>/dev/null) || continue
+      for i in $inodes; do
+        [[ $link == "socket:[$i]" ]] && return 0
+      done
+    done
+  done
+  return 1
+}
+
+# port_conflict names the first of a service's ports that something else holds, if any.
+port_conflict() { # pgid, ports
+  local p
+  for p in $2; do
+    if listening "$p" && ! owns_port "$1" "$p"; then
+      printf '%s' "$p"
+      return 0
+    fi
+  done
+  return 1
+}
+
+# wait_ready polls probe until it succeeds, the service exits, or the timeout passes; then
+# checks that it is this stack's service that is ready: alive, and holding its ports.
+wait_ready() { # name, ports (space-separated; "" for none), probe...
+  local name=$1 ports=$2 pid=${pids[${#pids[@]} - 1]} taken
+  shift 2
   local deadline=$((SECONDS + start_timeout))
   until "$@" >/dev/null 2>&1; do
     if ! kill -0 "$pid" 2>/dev/null; then
+      if taken=$(port_conflict "$pid" "$ports"); then
+        fail_port "$name" "$taken"
+      fi
       fail_service "$name" "exited during start-up"
     fi
     if ((SECONDS >= deadline)); then
@@ -283,6 +321,12 @@ wait_ready() { # name, probe...
     fi
     sleep 0.2
   done
+  if taken=$(port_conflict "$pid" "$ports"); then
+    fail_port "$name" "$taken"
+  fi
+  if ! kill -0 "$pid" 2>/dev/null; then
+    fail_service "$name" "exited during start-up"
+  fi
   echo "   $name ready"
 }
 
@@ -296,6 +340,12 @@ fail_service() {
     fi
   } >&2
   exit 1
+}
+
+# fail_port: another process took a service's port after the check before start-up (a
+# second make run started at the same moment, say), and the service could not bind it.
+fail_port() { # name, port
+  fail_service "$1" "could not have port $2: another process listens there (another make run?). Stop it, or move this stack's ports with SQLVAULT_DEV_*_PORT"
 }
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
@@ -314,11 +364,11 @@ temporal_ready() {
     --command-timeout 5s --disable-config-file --disable-config-env &&
     listening "$ui_port"
 }
-wait_ready temporal temporal_ready
+wait_ready temporal "$temporal_port $ui_port" temporal_ready
 
 launch azurite "$azurite_bin" --blobHost 127.0.0.1 --blobPort "$azurite_port" --location "$dir/azurite" \
   --skipApiVersionCheck --disableProductStyleUrl --disableTelemetry
-wait_ready azurite listening "$azurite_port"
+wait_ready azurite "$azurite_port" listening "$azurite_port"
 
 # The password goes through the environment, not argv, where ps would show it.
 # The simulated VM's hosts file maps the agent's name to the endpoint's address; URLs carry no
@@ -330,10 +380,12 @@ fi
 launch sqlsim env SQLSIM_PASSWORD="$sql_password" "$root/bin/sqlsim" --listen "127.0.0.1:$sql_port" \
   --trust-ca "$ca_file" --resolve "$agent_host=$endpoint_addr" "${forward[@]}" --workload 20
 # sqlsim prints its "listening" line after the sample databases exist; the port opens earlier.
-wait_ready sqlsim logged sqlsim "listening on"
+wait_ready sqlsim "$sql_port" logged sqlsim "listening on"
 
-launch worker "$root/bin/sqlvault-worker" --config "$config"
-wait_ready worker logged worker "worker running"
+worker_cmd=("$root/bin/sqlvault-worker" --config "$config")
+launch worker "${worker_cmd[@]}"
+worker_i=$((${#pids[@]} - 1))
+wait_ready worker "" logged worker "worker running"
 
 # --- what to do next ------------------------------------------------------------------------
 
@@ -344,6 +396,8 @@ env_file=$dir/env
   echo "# source this file to point bin/sqlvault at the stack run.sh started"
   echo "export SQLVAULT_CONFIG=$(sq "$config")"
   echo "export SQLVAULT_VAULT_CONNECTION_STRING=$(sq "$connection_string")"
+  echo "# for the stock Temporal CLI (bin/temporal): this stack's frontend"
+  echo "export TEMPORAL_ADDRESS=127.0.0.1:$temporal_port"
 } >"$env_file"
 
 if [[ $sql_password == Sim-Passw0rd ]]; then
@@ -372,21 +426,66 @@ sqlvault stack is up (state in $dir, logs in $logs):
 Next, in another terminal in $root:
   export SQLVAULT_CONFIG=$(sq "$config")
   export SQLVAULT_VAULT_CONNECTION_STRING=$(sq "$connection_string")
+  export TEMPORAL_ADDRESS=127.0.0.1:$temporal_port
   bin/sqlvault backup --instance $vm --database SalesDB --type full --wait
   bin/sqlvault list --instance $vm --database SalesDB
-(the two exports are also in $env_file: source it instead)
+  bin/temporal workflow list
+(the exports are also in $env_file: source it instead; TEMPORAL_ADDRESS points the
+Temporal CLI, bin/temporal, at this stack)
 
 Query the simulator:  $sqlq -e "SELECT name, recovery_model_desc FROM sys.databases"
 MSG
 [[ -z $endpoint_note ]] || printf '%s\n\n' "$endpoint_note"
 echo "Ctrl-C stops everything."
 
-# Stay in the foreground; a service that dies takes the stack down with a pointer to its log.
+# restart_worker starts the worker again after it crashed, its output appended to its log
+# (the crash stays readable above the new start). The worker holds no state a restart
+# loses: Temporal retries what it was running, as it would on a VM.
+restart_worker() {
+  set -m
+  "${worker_cmd[@]}" </dev/null >>"$logs/worker.log" 2>&1 &
+  pids[worker_i]=$!
+  set +m
+}
+
+# exit_reason describes a wait status: "exit status N" or "killed by signal NAME".
+exit_reason() {
+  if (($1 > 128)); then
+    printf 'killed by signal %s' "$(kill -l $(($1 - 128)) 2>/dev/null || echo $(($1 - 128)))"
+  else
+    printf 'exit status %s' "$1"
+  fi
+}
+
+# Stay in the foreground. A crashed worker is restarted, as a service manager would, so the
+# product's crash resilience can be seen on this stack; after crash_limit crashes within a
+# minute it is left down and the stack stops. Any other service that dies takes the stack
+# down (Temporal's history, say, lives in that process), with a pointer to its log.
+crash_limit=5
+crashes=()
 while :; do
   for i in "${!pids[@]}"; do
-    if ! kill -0 "${pids[i]}" 2>/dev/null; then
+    if kill -0 "${pids[i]}" 2>/dev/null; then
+      continue
+    fi
+    if ((i != worker_i)); then
       fail_service "${names[i]}" "exited unexpectedly"
     fi
+    status=0
+    wait "${pids[i]}" 2>/dev/null || status=$?
+    recent=()
+    for c in "${crashes[@]}"; do
+      ((SECONDS - c < 60)) && recent+=("$c")
+    done
+    crashes=("${recent[@]}" "$SECONDS")
+    if ((${#crashes[@]} >= crash_limit)); then
+      fail_service worker "crashed $crash_limit times within a minute (last: $(exit_reason "$status")); not restarting it"
+    fi
+    delay=$((1 << (${#crashes[@]} - 1)))
+    echo "sqlvault run: the worker exited ($(exit_reason "$status")); restarting it in ${delay}s (crash ${#crashes[@]} of $crash_limit allowed within a minute; log $logs/worker.log)" >&2
+    sleep "$delay"
+    restart_worker
+    echo "   worker restarted (pid ${pids[worker_i]})"
   done
   sleep 1
 done
