@@ -89,7 +89,7 @@ func (t LinuxTrust) Remove(ctx context.Context, name string, _ []byte) (bool, er
 // list of program calls that the tests check on Linux.
 type WindowsTrust struct {
 	Runner Runner
-	// Dir is where the CA file certutil reads lives (the endpoint's certificate folder).
+	// Dir is where the temporary file certutil reads is written ("": the temp folder).
 	Dir string
 }
 
@@ -102,11 +102,20 @@ func (t WindowsTrust) Add(ctx context.Context, name string, caPEM []byte) (bool,
 	if _, err := t.Runner.Run(ctx, "certutil", "-store", "Root", thumb); err == nil {
 		return false, nil // already trusted
 	}
-	file := filepath.Join(t.Dir, name+".crt")
-	if _, err := writeFileIfChanged(file, caPEM, 0o644); err != nil {
+	// certutil reads a file; a temporary one, so that nothing stays behind.
+	f, err := os.CreateTemp(t.Dir, name+"-*.crt")
+	if err != nil {
 		return false, err
 	}
-	if _, err := t.Runner.Run(ctx, "certutil", "-f", "-addstore", "Root", file); err != nil {
+	defer os.Remove(f.Name())
+	_, err = f.Write(caPEM)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return false, err
+	}
+	if _, err := t.Runner.Run(ctx, "certutil", "-f", "-addstore", "Root", f.Name()); err != nil {
 		return false, fmt.Errorf("trust store: %w", err)
 	}
 	return true, nil

@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
@@ -105,10 +106,12 @@ func TestWindowsTrustCallsCertutil(t *testing.T) {
 	if changed, err := ts.Add(ctx, "sqlvault-endpoint-ca", ca); err != nil || !changed {
 		t.Fatalf("Add = %v, %v", changed, err)
 	}
-	file := filepath.Join(dir, "sqlvault-endpoint-ca.crt")
-	want := []string{"certutil -store Root " + thumb, "certutil -f -addstore Root " + file}
-	if !reflect.DeepEqual(r.Calls, want) {
-		t.Fatalf("calls %q, want %q", r.Calls, want)
+	if len(r.Calls) != 2 || r.Calls[0] != "certutil -store Root "+thumb ||
+		!strings.HasPrefix(r.Calls[1], "certutil -f -addstore Root "+filepath.Join(dir, "sqlvault-endpoint-ca-")) {
+		t.Fatalf("calls %q", r.Calls)
+	}
+	if left, _ := os.ReadDir(dir); len(left) != 0 {
+		t.Fatalf("the file certutil read was left behind: %v", left)
 	}
 	// Already in the store: nothing added; Remove deletes it by thumbprint.
 	r = &hosttest.Runner{}
@@ -119,7 +122,7 @@ func TestWindowsTrustCallsCertutil(t *testing.T) {
 	if changed, err := ts.Remove(ctx, "sqlvault-endpoint-ca", ca); err != nil || !changed {
 		t.Fatalf("Remove = %v, %v", changed, err)
 	}
-	want = []string{"certutil -store Root " + thumb, "certutil -store Root " + thumb, "certutil -delstore Root " + thumb}
+	want := []string{"certutil -store Root " + thumb, "certutil -store Root " + thumb, "certutil -delstore Root " + thumb}
 	if !reflect.DeepEqual(r.Calls, want) {
 		t.Fatalf("calls %q, want %q", r.Calls, want)
 	}
