@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -36,11 +37,15 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 			if err != nil {
 				return err
 			}
+			if ran, err := runAsService(func(ctx context.Context) error { return run(ctx, cfg) }); ran {
+				return err
+			}
 			return run(cmd.Context(), cfg)
 		},
 	}
 	config.BindFlags(root.Flags())
-	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"))
+	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"),
+		newServiceCmd(), newSetupCmd())
 	return root
 }
 
