@@ -13,7 +13,7 @@ GOTEST_FLAGS  ?= -count=1 -timeout 25m
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build test test-short acceptance bench lint run clean
+.PHONY: all tools build test test-short acceptance bench lint run clean release
 
 all: build
 
@@ -64,11 +64,39 @@ lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...   # SQL Server VMs are mostly Windows: the Windows build must stay whole
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/sqlvault-worker
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/sqlvault
 	$(WORKFLOWCHECK) ./workflows/...
 
 ## run: the embedded default stack on loopback (Temporal dev server with its Web UI, Azurite, the SQL Server simulator).
 run: tools
 	./internal/testworld/devstack/run.sh
 
+## release: binaries for linux/amd64, linux/arm64 and windows/amd64 in dist/, a Windows zip
+## (with install.cmd, which installs the service), and deb/rpm packages with the systemd unit
+## (nfpm, run from the Go module proxy at a pinned version). The version is the one Go
+## stamps from the checkout (`sqlvault-worker version` prints it); VERSION names the files.
+NFPM_VERSION := v2.48.0
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//')
+DIST := dist
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for p in linux/amd64 linux/arm64 windows/amd64; do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		for b in sqlvault-worker sqlvault; do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
+		done; \
+	done
+	cp packaging/windows/install.cmd $(DIST)/windows-amd64/
+	cd $(DIST)/windows-amd64 && zip -q ../sqlvault-agent_$(VERSION)_windows_amd64.zip sqlvault-worker.exe sqlvault.exe install.cmd
+	for arch in amd64 arm64; do \
+		tar -C $(DIST)/linux-$$arch -czf $(DIST)/sqlvault-agent_$(VERSION)_linux_$$arch.tar.gz sqlvault-worker sqlvault; \
+		for fmt in deb rpm; do \
+			VERSION=$(VERSION) ARCH=$$arch DIST=$(DIST) $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
+				package --config packaging/nfpm.yaml --packager $$fmt --target $(DIST)/; \
+		done; \
+	done
+	ls -l $(DIST)
+
 clean:
-	rm -rf .run .bench.out
+	rm -rf .run .bench.out dist

@@ -11,7 +11,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/config"
 )
 
-// machine is the machine the service, setup and doctor commands change: the real one, or
+// machine is the machine the service and setup commands change: the real one, or
 // a temporary root and a recording runner in tests.
 type machine struct {
 	Root   host.Root
