@@ -45,7 +45,7 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 	}
 	config.BindFlags(root.Flags())
 	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"),
-		newServiceCmd(), newSetupCmd())
+		newServiceCmd(), newSetupCmd(), newDoctorCmd())
 	return root
 }
 

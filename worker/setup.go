@@ -66,7 +66,7 @@ Run as root (Linux) or Administrator (Windows), after ` + "`sqlvault-worker serv
 			if err := setup.Run(ctx, mach, cfg); err != nil {
 				return err
 			}
-			fmt.Fprintf(out, "\nNext: put the vault key at %s, check the configuration with `sqlvault-worker config show --config %s`, then `sqlvault-worker service start`.\n", cfg.Key.File, mach.Paths.ConfigFile)
+			fmt.Fprintf(out, "\nNext: put the vault key at %s, run `sqlvault-worker doctor --config %s`, then `sqlvault-worker service start`.\n", cfg.Key.File, mach.Paths.ConfigFile)
 			return nil
 		},
 	}

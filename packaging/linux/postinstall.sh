@@ -11,4 +11,4 @@ if [ -d /run/systemd/system ]; then
 	systemctl daemon-reload
 	systemctl enable sqlvault-agent.service >/dev/null
 fi
-echo "sqlvault-agent installed: run 'sqlvault-worker setup', put the vault key in /etc/sqlvault/vault.key, then 'systemctl start sqlvault-agent'."
+echo "sqlvault-agent installed: run 'sqlvault-worker setup', put the vault key in /etc/sqlvault/vault.key, then 'sqlvault-worker doctor' and 'systemctl start sqlvault-agent'."

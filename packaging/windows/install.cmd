@@ -8,4 +8,4 @@ copy /Y "%~dp0sqlvault.exe" "%ProgramFiles%\sqlvault\" >nul || exit /b 1
 "%ProgramFiles%\sqlvault\sqlvault-worker.exe" service install || exit /b 1
 echo.
 echo Next: "%ProgramFiles%\sqlvault\sqlvault-worker.exe" setup --temporal-address HOST:7233 --vault-account-url URL
-echo then put the vault key in %ProgramData%\sqlvault\vault.key and run: sqlvault-worker service start
+echo then put the vault key in %ProgramData%\sqlvault\vault.key and run: sqlvault-worker doctor, then sqlvault-worker service start
