@@ -91,6 +91,7 @@ func (m machine) setupMachine(out interface{ Write([]byte) (int, error) }) setup
 		mach.Hosts = host.HostsFile{Path: hosts}
 		mach.Owner = host.WindowsOwner{Runner: m.Runner}
 		mach.Login = host.Login{Name: host.WindowsServiceAccount}
+		mach.PrivateConfigDir = true
 	} else {
 		mach.Trust = host.LinuxTrust{Root: m.Root, Runner: m.Runner}
 		mach.Hosts = host.HostsFile{Path: m.Root.Path(host.LinuxHostsFile)}

@@ -45,6 +45,10 @@ type Machine struct {
 	Admin host.SQLAdmin
 	Login host.Login
 	Out   io.Writer
+	// PrivateConfigDir gives the configuration folder to the service account too (Windows:
+	// %ProgramData%\sqlvault, whose files would otherwise inherit "Users may read" from
+	// ProgramData, so the vault key copied there later is private from the start).
+	PrivateConfigDir bool
 }
 
 // State is what setup changed, in the order it changed it.
@@ -108,7 +112,7 @@ func Run(ctx context.Context, m Machine, cfg *config.Config) error {
 func (m Machine) run(ctx context.Context, cfg *config.Config, st *State) error {
 	p := m.Paths
 	ep := &cfg.Agent.Endpoint
-	if err := m.mkdirs(ctx, st, p.ConfigDir, false); err != nil {
+	if err := m.mkdirs(ctx, st, p.ConfigDir, m.PrivateConfigDir); err != nil {
 		return err
 	}
 	if err := m.mkdirs(ctx, st, p.EndpointDir, true); err != nil {

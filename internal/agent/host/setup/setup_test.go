@@ -258,3 +258,17 @@ func TestSetupPrintsTheTSQLWhenItMayNot(t *testing.T) {
 		})
 	}
 }
+
+// On Windows the whole %ProgramData%\sqlvault folder goes to the service account, so the
+// vault key copied there later inherits a private ACL.
+func TestPrivateConfigDirIsGivenToTheService(t *testing.T) {
+	owner := &recordingOwner{}
+	m := linuxMachine(freshLinuxVM(t), &hosttest.Runner{}, nil, owner, &bytes.Buffer{})
+	m.PrivateConfigDir = true
+	if err := Run(context.Background(), m, agentConfig()); err != nil {
+		t.Fatal(err)
+	}
+	if len(owner.given) == 0 || owner.given[0] != "/etc/sqlvault" {
+		t.Fatalf("given: %q", owner.given)
+	}
+}
