@@ -28,14 +28,14 @@ const keyIDContext = "sqlvault key id v1"
 
 // Key file errors. LoadKeyFile wraps exactly one of them, with the path (never the contents).
 var (
-	ErrKeyFileMissing  = errors.New("blockcrypt: key file does not exist")
-	ErrKeyFileExists   = errors.New("blockcrypt: key file already exists")
-	ErrKeySize         = errors.New("blockcrypt: key must be 32 bytes (AES-256)")
-	ErrKeyEncoding     = errors.New("blockcrypt: key file is not one line of standard base64")
-	ErrKeyFileTooOpen  = errors.New("blockcrypt: key file is readable or writable by group or others")
-	keyFileMode        = fs.FileMode(0o600)
-	keyFileForbidden   = fs.FileMode(0o077)
-	maxKeyFileSize     = 1024                      // a key file is 45 bytes; anything much larger is not one
+	ErrKeyFileMissing = errors.New("blockcrypt: key file does not exist")
+	ErrKeyFileExists  = errors.New("blockcrypt: key file already exists")
+	ErrKeySize        = errors.New("blockcrypt: key must be 32 bytes (AES-256)")
+	ErrKeyEncoding    = errors.New("blockcrypt: key file is not one line of standard base64")
+	ErrKeyFileTooOpen = errors.New("blockcrypt: key file is readable or writable by group or others")
+	keyFileMode       = fs.FileMode(0o600)
+	keyFileForbidden  = fs.FileMode(0o077)
+	maxKeyFileSize    = 1024 // a key file is 45 bytes; anything much larger is not one
 )
 
 // Key is the vault encryption key (AES-256). It deliberately keeps only the cipher and the

@@ -12,9 +12,9 @@ const (
 
 func TestPrivateACLs(t *testing.T) {
 	for name, aces := range map[string][]ACE{
-		"service and admins": {{SID: service, Allow: true, Mask: genericRead}, {SID: SIDAdministrators, Allow: true, Mask: genericAll}, {SID: SIDSystem, Allow: true, Mask: genericAll}},
-		"owner only":         {{SID: owner, Allow: true, Mask: genericAll}},
-		"users denied":       {{SID: "S-1-5-32-545", Allow: false, Mask: genericAll}, {SID: owner, Allow: true, Mask: genericAll}},
+		"service and admins":             {{SID: service, Allow: true, Mask: genericRead}, {SID: SIDAdministrators, Allow: true, Mask: genericAll}, {SID: SIDSystem, Allow: true, Mask: genericAll}},
+		"owner only":                     {{SID: owner, Allow: true, Mask: genericAll}},
+		"users denied":                   {{SID: "S-1-5-32-545", Allow: false, Mask: genericAll}, {SID: owner, Allow: true, Mask: genericAll}},
 		"users may only read attributes": {{SID: "S-1-5-32-545", Allow: true, Mask: 0x80 /* FILE_READ_ATTRIBUTES */}},
 		"inherit-only entry for users":   {{SID: "S-1-5-32-545", Allow: true, Mask: genericRead, InheritOnly: true}},
 	} {
