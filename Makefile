@@ -74,28 +74,33 @@ run: tools
 
 ## release: binaries for linux/amd64, linux/arm64 and windows/amd64 in dist/, a Windows zip
 ## (with install.cmd, which installs the service), and deb/rpm packages with the systemd unit
-## (nfpm, run from the Go module proxy at a pinned version). The version is the one Go
-## stamps from the checkout (`sqlvault-worker version` prints it); VERSION names the files.
+## (nfpm, run from the Go module proxy at a pinned version). VERSION (git describe) names the
+## files and is stamped into the binaries with the revision (`sqlvault-worker version` prints them).
 NFPM_VERSION := v2.48.0
-VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null | sed 's/^v//')
+# A tag (v1.2.3 → 1.2.3), or 0.0.0-<commit> before the first tag: deb and rpm versions start with a digit.
+VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo $${v\#v} || echo 0.0.0-$$(git rev-parse --short HEAD))
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -X github.com/sqlvault/sqlvault/internal/buildinfo.version=$(VERSION) -X github.com/sqlvault/sqlvault/internal/buildinfo.revision=$(REVISION)
 DIST := dist
 release:
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	for p in linux/amd64 linux/arm64 windows/amd64; do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
 		for b in sqlvault-worker sqlvault; do \
-			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
 		done; \
 	done
 	cp packaging/windows/install.cmd $(DIST)/windows-amd64/
 	cd $(DIST)/windows-amd64 && zip -q ../sqlvault-agent_$(VERSION)_windows_amd64.zip sqlvault-worker.exe sqlvault.exe install.cmd
 	for arch in amd64 arm64; do \
 		tar -C $(DIST)/linux-$$arch -czf $(DIST)/sqlvault-agent_$(VERSION)_linux_$$arch.tar.gz sqlvault-worker sqlvault; \
+		rm -rf $(DIST)/pkg && cp -r $(DIST)/linux-$$arch $(DIST)/pkg; \
 		for fmt in deb rpm; do \
-			VERSION=$(VERSION) ARCH=$$arch DIST=$(DIST) $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
+			VERSION=$(VERSION) ARCH=$$arch $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
 				package --config packaging/nfpm.yaml --packager $$fmt --target $(DIST)/; \
 		done; \
 	done
+	rm -rf $(DIST)/pkg
 	ls -l $(DIST)
 
 clean:

@@ -12,6 +12,8 @@ import (
 // Linux locations of the service's pieces.
 const (
 	SystemdUnitFile = "/etc/systemd/system/" + ServiceName + ".service"
+	// PackagedUnitFile is where the deb and rpm packages put the same unit.
+	PackagedUnitFile = "/usr/lib/systemd/system/" + ServiceName + ".service"
 	LinuxStateDir   = "/var/lib/sqlvault"
 	PackagedBinary  = "/usr/bin/sqlvault-worker"
 	LinuxConfigFile = "/etc/sqlvault/agent.yaml"
@@ -74,6 +76,17 @@ type Systemd struct {
 
 func (s Systemd) unit() string { return s.Root.Path(SystemdUnitFile) }
 
+// installed reports whether either unit file is there: the one service install writes or
+// the one the package ships.
+func (s Systemd) installed() bool {
+	for _, f := range []string{SystemdUnitFile, PackagedUnitFile} {
+		if _, err := os.Stat(s.Root.Path(f)); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
 func (s Systemd) Install(ctx context.Context, spec ServiceSpec) error {
 	if !filepath.IsAbs(spec.Executable) || !filepath.IsAbs(spec.ConfigFile) {
 		return fmt.Errorf("service install: the executable and config file must be absolute paths (got %q, %q)", spec.Executable, spec.ConfigFile)
@@ -115,6 +128,9 @@ func (s Systemd) Install(ctx context.Context, spec ServiceSpec) error {
 
 func (s Systemd) Uninstall(ctx context.Context) error {
 	if _, err := os.Stat(s.unit()); os.IsNotExist(err) {
+		if s.installed() {
+			return fmt.Errorf("service uninstall: %s.service came with the sqlvault-agent package; remove the package instead (apt remove sqlvault-agent, or dnf remove sqlvault-agent)", ServiceName)
+		}
 		s.Log.printf("unchanged: %s is not installed", ServiceName)
 		return nil
 	}
@@ -139,7 +155,7 @@ func (s Systemd) Start(ctx context.Context) error { return s.ctl(ctx, "start") }
 func (s Systemd) Stop(ctx context.Context) error  { return s.ctl(ctx, "stop") }
 
 func (s Systemd) ctl(ctx context.Context, verb string) error {
-	if _, err := os.Stat(s.unit()); os.IsNotExist(err) {
+	if !s.installed() {
 		return ErrNotInstalled
 	}
 	if _, err := s.Runner.Run(ctx, "systemctl", verb, ServiceName+".service"); err != nil {
@@ -150,13 +166,17 @@ func (s Systemd) ctl(ctx context.Context, verb string) error {
 }
 
 func (s Systemd) Status(ctx context.Context) (string, error) {
-	if _, err := os.Stat(s.unit()); os.IsNotExist(err) {
+	if !s.installed() {
 		return "", ErrNotInstalled
+	}
+	unit := SystemdUnitFile
+	if _, err := os.Stat(s.unit()); err != nil {
+		unit = PackagedUnitFile
 	}
 	// is-active and is-enabled exit non-zero for "inactive"/"disabled", with the word on stdout.
 	active, _ := s.Runner.Run(ctx, "systemctl", "is-active", ServiceName+".service")
 	enabled, _ := s.Runner.Run(ctx, "systemctl", "is-enabled", ServiceName+".service")
-	return fmt.Sprintf("%s: %s, %s (unit %s)", ServiceName, firstLine(active), firstLine(enabled), SystemdUnitFile), nil
+	return fmt.Sprintf("%s: %s, %s (unit %s)", ServiceName, firstLine(active), firstLine(enabled), unit), nil
 }
 
 func firstLine(b []byte) string {

@@ -138,3 +138,30 @@ func TestSystemdInstallReportsAFailingUseradd(t *testing.T) {
 		t.Fatalf("err = %v", err)
 	}
 }
+
+// After installing the deb or rpm, the unit is the package's: start, stop and status work;
+// uninstall says to remove the package rather than leave it half removed.
+func TestSystemdWithThePackagedUnit(t *testing.T) {
+	ctx := context.Background()
+	root := t.TempDir()
+	if err := os.MkdirAll(filepath.Join(root, filepath.Dir(PackagedUnitFile)), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(root, PackagedUnitFile), []byte(UnitText(spec)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	r := &hosttest.Runner{Output: map[string]string{"systemctl is-active": "inactive\n", "systemctl is-enabled": "enabled\n"}}
+	s := Systemd{Root: Root(root), Runner: r}
+	if err := s.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := s.Status(ctx); err != nil || st != "sqlvault-agent: inactive, enabled (unit /usr/lib/systemd/system/sqlvault-agent.service)" {
+		t.Fatalf("Status = %q, %v", st, err)
+	}
+	if err := s.Uninstall(ctx); err == nil || !strings.Contains(err.Error(), "remove the package") {
+		t.Fatalf("Uninstall = %v", err)
+	}
+	if _, err := os.Stat(filepath.Join(root, PackagedUnitFile)); err != nil {
+		t.Fatalf("the packaged unit was touched: %v", err)
+	}
+}
