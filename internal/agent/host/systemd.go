@@ -14,9 +14,9 @@ const (
 	SystemdUnitFile = "/etc/systemd/system/" + ServiceName + ".service"
 	// PackagedUnitFile is where the deb and rpm packages put the same unit.
 	PackagedUnitFile = "/usr/lib/systemd/system/" + ServiceName + ".service"
-	LinuxStateDir   = "/var/lib/sqlvault"
-	PackagedBinary  = "/usr/bin/sqlvault-worker"
-	LinuxConfigFile = "/etc/sqlvault/agent.yaml"
+	LinuxStateDir    = "/var/lib/sqlvault"
+	PackagedBinary   = "/usr/bin/sqlvault-worker"
+	LinuxConfigFile  = "/etc/sqlvault/agent.yaml"
 	// LinuxEnvFile is optional: it holds SQLVAULT_* variables (a SAS, a password) that must
 	// not sit in the config file.
 	LinuxEnvFile = "/etc/sqlvault/agent.env"
