@@ -33,14 +33,18 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
-			if err != nil {
+			start := func(ctx context.Context) error {
+				cfg, err := loadConfig(cmd.Flags())
+				if err != nil {
+					return err
+				}
+				return run(ctx, cfg)
+			}
+			// Under the Windows service manager a configuration error goes to the event log too.
+			if ran, err := runAsService(start); ran {
 				return err
 			}
-			if ran, err := runAsService(func(ctx context.Context) error { return run(ctx, cfg) }); ran {
-				return err
-			}
-			return run(cmd.Context(), cfg)
+			return start(cmd.Context())
 		},
 	}
 	config.BindFlags(root.Flags())
