@@ -13,7 +13,7 @@ GOTEST_FLAGS  ?= -count=1 -timeout 25m
 
 export PATH := $(BIN):$(PATH)
 
-.PHONY: all tools build test test-short acceptance bench lint run clean
+.PHONY: all tools build test test-short acceptance bench lint run clean release
 
 all: build
 
@@ -65,6 +65,8 @@ lint: $(WORKFLOWCHECK)
 	@unformatted=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	$(GO) vet ./...
 	GOOS=windows GOARCH=amd64 $(GO) vet ./...   # SQL Server VMs are mostly Windows: the Windows build must stay whole
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/sqlvault-worker
+	GOOS=windows GOARCH=amd64 $(GO) build -o /dev/null ./cmd/sqlvault
 	$(WORKFLOWCHECK) ./workflows/...
 	$(GO) test -count=1 ./internal/testworld/archrules/
 
@@ -72,5 +74,36 @@ lint: $(WORKFLOWCHECK)
 run: tools
 	./internal/testworld/devstack/run.sh
 
+## release: binaries for linux/amd64, linux/arm64 and windows/amd64 in dist/, a Windows zip
+## (with install.cmd, which installs the service), and deb/rpm packages with the systemd unit
+## (nfpm, run from the Go module proxy at a pinned version). VERSION (git describe) names the
+## files and is stamped into the binaries with the revision (`sqlvault-worker version` prints them).
+NFPM_VERSION := v2.48.0
+# A tag (v1.2.3 → 1.2.3), or 0.0.0-<commit> before the first tag: deb and rpm versions start with a digit.
+VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo $${v\#v} || echo 0.0.0-$$(git rev-parse --short HEAD))
+REVISION := $(shell git rev-parse HEAD 2>/dev/null)
+RELEASE_LDFLAGS := -X github.com/sqlvault/sqlvault/internal/buildinfo.version=$(VERSION) -X github.com/sqlvault/sqlvault/internal/buildinfo.revision=$(REVISION)
+DIST := dist
+release:
+	rm -rf $(DIST) && mkdir -p $(DIST)
+	for p in linux/amd64 linux/arm64 windows/amd64; do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		for b in sqlvault-worker sqlvault; do \
+			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
+		done; \
+	done
+	cp packaging/windows/install.cmd $(DIST)/windows-amd64/
+	cd $(DIST)/windows-amd64 && zip -q ../sqlvault-agent_$(VERSION)_windows_amd64.zip sqlvault-worker.exe sqlvault.exe install.cmd
+	for arch in amd64 arm64; do \
+		tar -C $(DIST)/linux-$$arch -czf $(DIST)/sqlvault-agent_$(VERSION)_linux_$$arch.tar.gz sqlvault-worker sqlvault; \
+		rm -rf $(DIST)/pkg && cp -r $(DIST)/linux-$$arch $(DIST)/pkg; \
+		for fmt in deb rpm; do \
+			VERSION=$(VERSION) ARCH=$$arch $(GO) run github.com/goreleaser/nfpm/v2/cmd/nfpm@$(NFPM_VERSION) \
+				package --config packaging/nfpm.yaml --packager $$fmt --target $(DIST)/; \
+		done; \
+	done
+	rm -rf $(DIST)/pkg
+	ls -l $(DIST)
+
 clean:
-	rm -rf .run .bench.out
+	rm -rf .run .bench.out dist

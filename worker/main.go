@@ -4,6 +4,7 @@
 package worker
 
 import (
+	"context"
 	"fmt"
 	"os"
 
@@ -32,15 +33,23 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 		SilenceUsage:  true,
 		SilenceErrors: true,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd.Flags())
-			if err != nil {
+			start := func(ctx context.Context) error {
+				cfg, err := loadConfig(cmd.Flags())
+				if err != nil {
+					return err
+				}
+				return run(ctx, cfg)
+			}
+			// Under the Windows service manager a configuration error goes to the event log too.
+			if ran, err := runAsService(start); ran {
 				return err
 			}
-			return run(cmd.Context(), cfg)
+			return start(cmd.Context())
 		},
 	}
 	config.BindFlags(root.Flags())
-	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"))
+	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"),
+		newServiceCmd(), newSetupCmd(), newDoctorCmd())
 	return root
 }
 

@@ -17,7 +17,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"runtime"
 )
 
 // KeySize is the length of a vault key: AES-256.
@@ -29,15 +28,14 @@ const keyIDContext = "sqlvault key id v1"
 
 // Key file errors. LoadKeyFile wraps exactly one of them, with the path (never the contents).
 var (
-	ErrKeyFileMissing  = errors.New("blockcrypt: key file does not exist")
-	ErrKeyFileExists   = errors.New("blockcrypt: key file already exists")
-	ErrKeySize         = errors.New("blockcrypt: key must be 32 bytes (AES-256)")
-	ErrKeyEncoding     = errors.New("blockcrypt: key file is not one line of standard base64")
-	ErrKeyFileTooOpen  = errors.New("blockcrypt: key file is readable or writable by group or others")
-	keyFileMode        = fs.FileMode(0o600)
-	keyFileForbidden   = fs.FileMode(0o077)
-	maxKeyFileSize     = 1024                      // a key file is 45 bytes; anything much larger is not one
-	checkKeyFileModeOS = runtime.GOOS != "windows" // Windows has ACLs, not mode bits
+	ErrKeyFileMissing = errors.New("blockcrypt: key file does not exist")
+	ErrKeyFileExists  = errors.New("blockcrypt: key file already exists")
+	ErrKeySize        = errors.New("blockcrypt: key must be 32 bytes (AES-256)")
+	ErrKeyEncoding    = errors.New("blockcrypt: key file is not one line of standard base64")
+	ErrKeyFileTooOpen = errors.New("blockcrypt: key file is readable or writable by group or others")
+	keyFileMode       = fs.FileMode(0o600)
+	keyFileForbidden  = fs.FileMode(0o077)
+	maxKeyFileSize    = 1024 // a key file is 45 bytes; anything much larger is not one
 )
 
 // Key is the vault encryption key (AES-256). It deliberately keeps only the cipher and the
@@ -139,8 +137,9 @@ func LoadKeyFile(path string) (*Key, error) {
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%w: %s is not a regular file", ErrKeyEncoding, path)
 	}
-	if checkKeyFileModeOS && st.Mode().Perm()&keyFileForbidden != 0 {
-		return nil, fmt.Errorf("%w: %s has mode %04o, want 0600 (chmod 600 %s)", ErrKeyFileTooOpen, path, st.Mode().Perm(), path)
+	// Mode bits on Linux, the ACL on Windows (key_windows.go).
+	if err := checkKeyFilePrivate(path, st); err != nil {
+		return nil, err
 	}
 	if st.Size() > int64(maxKeyFileSize) {
 		return nil, fmt.Errorf("%w: %s is %d bytes", ErrKeyEncoding, path, st.Size())

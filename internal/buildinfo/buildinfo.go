@@ -25,6 +25,11 @@ type Info struct {
 	GoVersion string `json:"goVersion"`
 }
 
+// Stamped by `make release` (-ldflags "-X github.com/sqlvault/sqlvault/internal/buildinfo.version=…
+// -X …buildinfo.revision=…"): a build without VCS stamping (GOFLAGS=-buildvcs=false, a
+// source archive) records neither, and a release must still say what it is.
+var version, revision string
+
 // Read is this binary's Info; read is debug.ReadBuildInfo (tests substitute it).
 func Read(binary string, read func() (*debug.BuildInfo, bool)) Info {
 	info := Info{Binary: binary}
@@ -42,6 +47,12 @@ func Read(binary string, read func() (*debug.BuildInfo, bool)) Info {
 		case "vcs.modified":
 			info.Modified = s.Value == "true"
 		}
+	}
+	if version != "" && (info.Version == "" || info.Version == "(devel)") {
+		info.Version = version
+	}
+	if revision != "" && info.Revision == "" {
+		info.Revision = revision
 	}
 	return info
 }

@@ -47,3 +47,23 @@ func TestVersionCommandJSON(t *testing.T) {
 	assert.Equal(t, "sqlvault", i.Binary)
 	assert.Regexp(t, `^go1\.`, i.GoVersion)
 }
+
+// make release stamps the version and revision with -ldflags -X; they replace "(devel)"
+// and an absent revision, never what the toolchain recorded.
+func TestStampedVersionFillsWhatTheBuildDidNotRecord(t *testing.T) {
+	version, revision = "1.2.3", "abcdef0123456789"
+	defer func() { version, revision = "", "" }()
+	devel := func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{Main: debug.Module{Path: "github.com/sqlvault/sqlvault", Version: "(devel)"}, GoVersion: "go1.26.8"}, true
+	}
+	if got := Read("sqlvault-worker", devel).String(); got != "sqlvault-worker 1.2.3 rev abcdef012345 go1.26.8" {
+		t.Fatalf("got %q", got)
+	}
+	tagged := func() (*debug.BuildInfo, bool) {
+		return &debug.BuildInfo{Main: debug.Module{Path: "github.com/sqlvault/sqlvault", Version: "v2.0.0"},
+			Settings: []debug.BuildSetting{{Key: "vcs.revision", Value: "1111111111111111"}}}, true
+	}
+	if i := Read("sqlvault-worker", tagged); i.Version != "v2.0.0" || i.Revision != "1111111111111111" {
+		t.Fatalf("the toolchain's values were replaced: %+v", i)
+	}
+}

@@ -196,7 +196,6 @@ const (
 	DefaultNamespace            = "default"
 	DefaultControlTaskQueue     = "sqlvault-control"
 	DefaultContainer            = "sqlvault"
-	DefaultKeyFile              = "/etc/sqlvault/vault.key"
 	DefaultEndpointListen       = "127.0.0.5:443" // a loopback address of its own, so IIS/SSRS on 0.0.0.0:443 are not disturbed
 	DefaultMaxConcurrentBackups = 4
 	DefaultBlocksInFlight       = 2
@@ -207,6 +206,10 @@ const (
 	DefaultSQLPort              = 1433
 	DefaultEncrypt              = "true"
 )
+
+// DefaultKeyFile is where the vault key is looked for when the configuration names none:
+// /etc/sqlvault/vault.key, or %ProgramData%\sqlvault\vault.key on Windows (see Platform).
+var DefaultKeyFile = Platform().KeyFile
 
 // hostname is swapped in tests.
 var hostname = os.Hostname

@@ -12,7 +12,9 @@ import (
 // password. The URL is built with net/url so that any character in the user name or
 // password (@ : / ? # % & or non-ASCII) survives intact. It connects to master, because
 // BACKUP and RESTORE are issued from there. The result holds the password: never log it
-// (logging.Redact exists for errors that might echo it).
+// (logging.Redact exists for errors that might echo it). With no user and no password the
+// URL carries no credentials, and go-mssqldb uses Windows authentication (SSPI) as the
+// account the agent runs as — on Windows, its service account.
 func (i Instance) DSN() (string, error) {
 	if !i.ConnectionString.IsZero() {
 		dsn, err := i.ConnectionString.Resolve()
@@ -21,10 +23,14 @@ func (i Instance) DSN() (string, error) {
 		}
 		return dsn, nil
 	}
-	pw, err := i.Password.Resolve()
-	if err != nil {
-		return "", fmt.Errorf("instance %s: password: %w", i.Name, err)
-	}
+	var user *url.Userinfo
+	if i.User != "" || !i.Password.IsZero() {
+		pw, err := i.Password.Resolve()
+		if err != nil {
+			return "", fmt.Errorf("instance %s: password: %w", i.Name, err)
+		}
+		user = url.UserPassword(i.User, pw)
+	} // else no user: go-mssqldb logs in with Windows authentication as the process's account
 	port := i.Port
 	if port == 0 {
 		port = DefaultSQLPort
@@ -40,7 +46,7 @@ func (i Instance) DSN() (string, error) {
 	q.Set("app name", "sqlvault") // lets a DBA tell sqlvault's sessions apart
 	u := url.URL{
 		Scheme:   "sqlserver",
-		User:     url.UserPassword(i.User, pw),
+		User:     user,
 		Host:     net.JoinHostPort(i.Host, strconv.Itoa(port)),
 		RawQuery: q.Encode(),
 	}

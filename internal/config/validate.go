@@ -202,10 +202,17 @@ func (c *Config) validateAgent(v *validator) {
 		if in.Port < 1 || in.Port > 65535 {
 			v.addf(p+".port", "%d is not a TCP port", in.Port)
 		}
-		if in.User == "" {
+		switch {
+		case in.User == "" && in.Password.IsZero() && integratedAuthOS:
+			// Windows authentication: the agent connects as its service account.
+		case in.User == "" && in.Password.IsZero():
+			v.addf(p+".user", "set the SQL login sqlvault connects as (leaving user and password out, to connect with Windows authentication as the service account, works only when the agent runs on Windows)")
+		case in.User == "":
 			v.addf(p+".user", "set the SQL login sqlvault connects as")
+			v.secret(p+".password", in.Password)
+		default:
+			v.secret(p+".password", in.Password)
 		}
-		v.secret(p+".password", in.Password)
 		switch in.Encrypt {
 		case "true", "false", "disable", "strict":
 		default:
@@ -234,6 +241,10 @@ func (v *validator) file(path, name string) {
 }
 
 // secret checks that a reference is well-formed and resolvable, and says how to fix it.
+// integratedAuthOS says whether go-mssqldb can log in with the process's own Windows
+// identity (SSPI); tests swap it.
+var integratedAuthOS = runtime.GOOS == "windows"
+
 func (v *validator) secret(path string, s Secret) {
 	switch {
 	case s.IsZero():

@@ -219,3 +219,31 @@ func TestDefaultEndpointIsLoopback443WithPortlessURL(t *testing.T) {
 	assert.NotContains(t, c.Agent.Endpoint.Host, ":", "the URL's host has no port")
 	assert.Nil(t, net.ParseIP(c.Agent.Endpoint.Host), "the URL's host is a name")
 }
+
+func TestIntegratedAuthOnlyOnWindows(t *testing.T) {
+	in := Instance{Name: "SQLVM1", Host: "localhost", Port: 1433, Encrypt: "true"}
+	c := Default()
+	c.Role = RoleAgent
+	c.Agent.Instances = []Instance{in}
+	old := integratedAuthOS
+	defer func() { integratedAuthOS = old }()
+
+	integratedAuthOS = false
+	err := c.Validate()
+	if err == nil || !strings.Contains(err.Error(), "agent.instances[0].user") || !strings.Contains(err.Error(), "only when the agent runs on Windows") {
+		t.Fatalf("Linux: err = %v", err)
+	}
+	integratedAuthOS = true
+	if err := c.Validate(); err != nil && strings.Contains(err.Error(), "agent.instances[0].user") {
+		t.Fatalf("Windows: %v", err)
+	}
+	dsn, err := in.DSN()
+	if err != nil || strings.Contains(dsn, "@") {
+		t.Fatalf("DSN %q (%v) carries credentials", dsn, err)
+	}
+	// A password without a user is a mistake on every platform.
+	c.Agent.Instances[0].Password = Secret{Value: "pw"}
+	if err := c.Validate(); err == nil || !strings.Contains(err.Error(), "agent.instances[0].user") {
+		t.Fatalf("password without user: %v", err)
+	}
+}

@@ -1,0 +1,265 @@
+package doctor
+
+import (
+	"bytes"
+	"context"
+	"crypto/x509"
+	"encoding/json"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// fakeInstance answers Server and fails Run as told.
+type fakeInstance struct {
+	info   sqlserver.ServerInfo
+	runErr error
+	ran    []string
+}
+
+func (f *fakeInstance) Server(context.Context) (sqlserver.ServerInfo, error) { return f.info, nil }
+func (f *fakeInstance) CreateCredential(context.Context, string, string) error {
+	return nil
+}
+func (f *fakeInstance) DropCredential(context.Context, string) error { return nil }
+func (f *fakeInstance) Run(_ context.Context, q string, _ []any, _ func(sqlserver.Message)) error {
+	f.ran = append(f.ran, q)
+	return f.runErr
+}
+func (f *fakeInstance) Close() error { return nil }
+
+// failingStore is a vault that refuses writes.
+type failingStore struct{ vault.Store }
+
+func (failingStore) Put(context.Context, string, []byte, vault.PutOptions) error {
+	return errors.New("403 AuthorizationPermissionMismatch")
+}
+
+// healthy is an Env in which every check passes; each test breaks one thing.
+func healthy(t *testing.T) (Env, *fakeInstance) {
+	t.Helper()
+	dir := t.TempDir()
+	keyFile := filepath.Join(dir, "vault.key")
+	if _, err := blockcrypt.GenerateKeyFile(keyFile); err != nil {
+		t.Fatal(err)
+	}
+	certFile, keyPEM, _, err := endpoint.GenerateSelfSigned("sqlvault-agent.local", dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	listen, err := testenv.Loopback443()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg := config.Default()
+	cfg.Role = config.RoleAgent
+	cfg.Key.File = keyFile
+	cfg.Vault.AccountURL = "https://acct.blob.core.windows.net"
+	cfg.Agent.Endpoint = config.Endpoint{Host: "sqlvault-agent.local", Listen: listen, CertFile: certFile, KeyFile: keyPEM}
+	cfg.Agent.Instances = []config.Instance{{Name: "SQLVM1", Host: "localhost", Port: 1433}}
+	inst := &fakeInstance{info: sqlserver.ServerInfo{ServerName: "SQLVM1", ProductVersion: "16.0", Login: "sqlvault-agent", IsSysadmin: true}}
+	env := Env{
+		Config:       cfg,
+		DialTemporal: func(context.Context) error { return nil },
+		OpenVault:    func(context.Context) (vault.Store, error) { return vault.NewMemStore(), nil },
+		OpenInstance: func(context.Context, config.Instance) (Instance, error) { return inst, nil },
+		StartEndpoint: func() (*endpoint.Server, error) {
+			s, err := endpoint.New(endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen, CertFile: certFile, KeyFile: keyPEM})
+			if err != nil {
+				return nil, err
+			}
+			return s, s.Start()
+		},
+		FreeMemory: func() (uint64, error) { return 4 << 30, nil },
+	}
+	return env, inst
+}
+
+// line returns the result of the named check.
+func line(t *testing.T, rs []Result, check string) Result {
+	t.Helper()
+	for _, r := range rs {
+		if r.Check == check {
+			return r
+		}
+	}
+	t.Fatalf("no %q line in %+v", check, rs)
+	return Result{}
+}
+
+func TestHealthyFakesPass(t *testing.T) {
+	env, inst := healthy(t)
+	rs := Run(context.Background(), env)
+	if Failed(rs) {
+		t.Fatalf("failed: %+v", rs)
+	}
+	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "BACKUP DATABASE @p1 TO URL = @p2 WITH FORMAT, CHECKSUM, COPY_ONLY") {
+		t.Fatalf("round trip ran %q", inst.ran)
+	}
+	if len(rs) != 7 {
+		t.Fatalf("want temporal, vault, key, 3 instance lines and memory: %+v", rs)
+	}
+}
+
+// Each misconfiguration fails its own line, and the line names the fix.
+func TestEachMisconfigurationFailsItsLineWithTheFix(t *testing.T) {
+	cases := []struct {
+		name, check, fix string
+		breakIt          func(*Env, *fakeInstance)
+	}{
+		{"temporal down", "temporal", "check temporal.address", func(e *Env, _ *fakeInstance) {
+			e.DialTemporal = func(context.Context) error { return errors.New("connection refused") }
+		}},
+		{"vault unreachable", "vault", "check vault.accountUrl", func(e *Env, _ *fakeInstance) {
+			e.OpenVault = func(context.Context) (vault.Store, error) { return nil, errors.New("no such host") }
+		}},
+		{"vault read-only", "vault", "Storage Blob Data Contributor", func(e *Env, _ *fakeInstance) {
+			e.OpenVault = func(context.Context) (vault.Store, error) { return failingStore{vault.NewMemStore()}, nil }
+		}},
+		{"key missing", "key", "copy the vault's key file to", func(e *Env, _ *fakeInstance) {
+			e.Config.Key.File = filepath.Join(t.TempDir(), "absent.key")
+		}},
+		{"key readable by others", "key", "chmod 600", func(e *Env, _ *fakeInstance) {
+			if err := os.Chmod(e.Config.Key.File, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}},
+		{"instance unreachable", "instance SQLVM1", "check agent.instances SQLVM1", func(e *Env, _ *fakeInstance) {
+			e.OpenInstance = func(context.Context, config.Instance) (Instance, error) {
+				return nil, errors.New("dial tcp 127.0.0.1:1433: connection refused")
+			}
+		}},
+		{"login not sysadmin", "instance SQLVM1 login", "ALTER SERVER ROLE [sysadmin] ADD MEMBER [sqlvault-agent];", func(_ *Env, i *fakeInstance) {
+			i.info.IsSysadmin = false
+		}},
+		{"endpoint certificate not trusted", "instance SQLVM1 endpoint", "does not trust the endpoint's certificate", func(_ *Env, i *fakeInstance) {
+			i.runErr = errors.New("mssql: Cannot open backup device 'https://sqlvault-agent.local/x/doctor.bak'. Operating system error 12175(A security error occurred.).")
+		}},
+		{"endpoint name not resolved", "instance SQLVM1 endpoint", "adds 127.", func(_ *Env, i *fakeInstance) {
+			i.runErr = errors.New("mssql: Cannot open backup device 'https://sqlvault-agent.local/x/doctor.bak'. Operating system error 12007(The server name or address could not be resolved).")
+		}},
+		{"endpoint certificate missing", "instance SQLVM1 endpoint", "sqlvault-worker setup creates a certificate", func(e *Env, _ *fakeInstance) {
+			e.StartEndpoint = func() (*endpoint.Server, error) {
+				return endpoint.New(endpoint.Options{Host: "sqlvault-agent.local", CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"})
+			}
+		}},
+		{"memory low", "memory", "lower agent.maxConcurrentBackups", func(e *Env, _ *fakeInstance) {
+			e.FreeMemory = func() (uint64, error) { return 100 << 20, nil }
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			env, inst := healthy(t)
+			c.breakIt(&env, inst)
+			rs := Run(context.Background(), env)
+			if !Failed(rs) {
+				t.Fatalf("no failure: %+v", rs)
+			}
+			r := line(t, rs, c.check)
+			if r.Status != Fail || !strings.Contains(r.Fix, c.fix) {
+				t.Fatalf("%s: %+v; want FAIL with a fix containing %q", c.check, r, c.fix)
+			}
+			for _, other := range rs {
+				if other.Status == Fail && other.Check != c.check {
+					t.Errorf("another line failed too: %+v", other)
+				}
+			}
+			var table bytes.Buffer
+			PrintTable(&table, rs)
+			if !strings.Contains(table.String(), "fix: "+r.Fix) {
+				t.Errorf("the table does not show the fix:\n%s", table.String())
+			}
+		})
+	}
+}
+
+func TestEndpointInUseIsSkippedNotFailed(t *testing.T) {
+	env, _ := healthy(t)
+	first, err := env.StartEndpoint() // the running service holds the address
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer first.Close()
+	rs := Run(context.Background(), env)
+	r := line(t, rs, "instance SQLVM1 endpoint")
+	if r.Status != Skip || !strings.Contains(r.Fix, "service stop") || Failed(rs) {
+		t.Fatalf("%+v", rs)
+	}
+}
+
+func TestJSON(t *testing.T) {
+	var b bytes.Buffer
+	if err := PrintJSON(&b, []Result{{Check: "key", Status: Fail, Detail: "d", Fix: "f"}}); err != nil {
+		t.Fatal(err)
+	}
+	var got []map[string]string
+	if err := json.Unmarshal(b.Bytes(), &got); err != nil || got[0]["status"] != "FAIL" || got[0]["fix"] != "f" {
+		t.Fatalf("%s %v", b.String(), err)
+	}
+}
+
+// The whole doctor against the SQL Server simulator and an in-memory vault: SQL Server
+// really resolves the endpoint's name, checks its certificate and streams model to it.
+// Without the hosts entry, or without trusting the CA, the endpoint line fails with the fix.
+func TestDoctorAgainstTheSimulator(t *testing.T) {
+	for _, tc := range []struct {
+		name      string
+		trust     bool
+		hosts     bool
+		wantOK    bool
+		wantInFix string
+	}{
+		{"ready", true, true, true, ""},
+		{"CA not trusted", false, true, false, "does not trust the endpoint's certificate"},
+		{"no hosts entry", true, false, false, "sqlvault-agent.local"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			env, _ := healthy(t)
+			ep := env.Config.Agent.Endpoint
+			pool := x509.NewCertPool()
+			if tc.trust {
+				ca, err := os.ReadFile(filepath.Join(filepath.Dir(ep.CertFile), "sqlvault-endpoint-ca.crt"))
+				if err != nil {
+					t.Fatal(err)
+				}
+				pool.AppendCertsFromPEM(ca)
+			}
+			sim := sqlsim.New(sqlsim.Config{TrustedRoots: pool})
+			t.Cleanup(func() { _ = sim.Close() })
+			inst, err := sim.StartInstance(sqlsim.InstanceConfig{Machine: "SQLVM1"})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.hosts {
+				inst.SetHostsEntry(ep.Host, testenv.LoopbackIP(ep.Listen))
+			}
+			env.OpenInstance = func(context.Context, config.Instance) (Instance, error) {
+				return sqlserver.Open(inst.DSN("sa", "Sim-Passw0rd", ""))
+			}
+			rs := Run(context.Background(), env)
+			r := line(t, rs, "instance SQLVM1 endpoint")
+			var table bytes.Buffer
+			PrintTable(&table, rs)
+			t.Logf("\n%s", table.String())
+			if tc.wantOK {
+				if Failed(rs) || r.Status != OK {
+					t.Fatalf("failed:\n%s", table.String())
+				}
+				return
+			}
+			if r.Status != Fail || !strings.Contains(r.Fix, tc.wantInFix) {
+				t.Fatalf("endpoint line %+v; want FAIL with %q in the fix", r, tc.wantInFix)
+			}
+		})
+	}
+}
