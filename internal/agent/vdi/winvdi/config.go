@@ -7,20 +7,20 @@ import (
 	"time"
 )
 
-// Config is VDConfig in Go form. The first group is what the client asks for in CreateEx;
-// the second is filled in by SQL Server and read back with GetConfiguration (spec "VDConfig
-// Structure": client inputs deviceCount … serverTimeOut, server inputs blockSize …
-// bufferAreaSize).
+// Config is VDConfig. The first group is what the client asks for in CreateEx; the second
+// is filled in by SQL Server and read back with GetConfiguration (spec "VDConfig Structure":
+// client inputs deviceCount … serverTimeOut, server inputs blockSize … bufferAreaSize).
+//
+// Field names and types are those of internal/agent/vdi's Config (the platform-independent
+// command loop, issue 14), so one converts to the other with a plain conversion.
 type Config struct {
-	DeviceCount           uint32   // 1..64: one per VIRTUAL_DEVICE clause (stripe)
-	Features              Features // requests: FeatLikePipe, FeatRequestComplete, …
+	DeviceCount           uint32 // 1..64: one per VIRTUAL_DEVICE clause (stripe)
+	Features              uint32 // Features bits: FeatLikePipe, FeatRequestComplete, …
 	PrefixZoneSize        uint32
 	Alignment             uint32
 	SoftFileMarkBlockSize uint32
 	EOMWarningSize        uint32
-	// ServerTimeout bounds how long SQL Server waits for the client to complete a command;
-	// 0 waits for ever (spec). Sent in whole milliseconds, rounded up.
-	ServerTimeout time.Duration
+	ServerTimeOut         uint32 // ms SQL Server waits for the client to complete a command; 0 = for ever (spec)
 
 	BlockSize       uint32 // SQL Server's BLOCKSIZE for the devices
 	MaxIODepth      uint32 // deprecated; SQL Server returns 4 (spec)
@@ -49,25 +49,19 @@ func (c *Config) Validate() error {
 	if c.DeviceCount < 1 || c.DeviceCount > MaxDevices {
 		return fmt.Errorf("%w: %d devices; a set has 1 to %d (one per stripe)", ErrBadConfig, c.DeviceCount, MaxDevices)
 	}
-	if c.ServerTimeout < 0 {
-		return fmt.Errorf("%w: server timeout %v is negative; use 0 for no timeout", ErrBadConfig, c.ServerTimeout)
-	}
-	if c.ServerTimeout > maxTimeout {
-		return fmt.Errorf("%w: server timeout %v is longer than VDI can express (%v)", ErrBadConfig, c.ServerTimeout, maxTimeout)
-	}
 	return nil
 }
 
 // WritesMedia says SQL Server will write the set: a BACKUP (mthread reads the direction this
 // way after GetConfiguration).
-func (c *Config) WritesMedia() bool { return c.Features&FeatWriteMedia != 0 }
+func (c *Config) WritesMedia() bool { return Features(c.Features)&FeatWriteMedia != 0 }
 
 // ReadsMedia says SQL Server will read the set: a RESTORE.
-func (c *Config) ReadsMedia() bool { return c.Features&FeatReadMedia != 0 }
+func (c *Config) ReadsMedia() bool { return Features(c.Features)&FeatReadMedia != 0 }
 
 // CompleteEnabled says SQL Server will send VDC_Complete after the last VDC_Write, as asked
 // with FeatRequestComplete (sql-server-samples' sqlvdi README, KB3188454; bareos-fd).
-func (c *Config) CompleteEnabled() bool { return c.Features&FeatCompleteEnabled != 0 }
+func (c *Config) CompleteEnabled() bool { return Features(c.Features)&FeatCompleteEnabled != 0 }
 
 // maxTimeout is the longest finite timeout: one millisecond less than INFINITE.
 const maxTimeout = time.Duration(infiniteMillis-1) * time.Millisecond
@@ -89,18 +83,14 @@ func millis(d time.Duration) uint32 {
 
 // raw is the C struct CreateEx reads.
 func (c *Config) raw() vdConfig {
-	timeout := uint32(0)
-	if c.ServerTimeout > 0 {
-		timeout = millis(c.ServerTimeout)
-	}
 	return vdConfig{
 		deviceCount:           c.DeviceCount,
-		features:              uint32(c.Features),
+		features:              c.Features,
 		prefixZoneSize:        c.PrefixZoneSize,
 		alignment:             c.Alignment,
 		softFileMarkBlockSize: c.SoftFileMarkBlockSize,
 		eomWarningSize:        c.EOMWarningSize,
-		serverTimeOut:         timeout,
+		serverTimeOut:         c.ServerTimeOut,
 		blockSize:             c.BlockSize,
 		maxIODepth:            c.MaxIODepth,
 		maxTransferSize:       c.MaxTransferSize,
@@ -108,16 +98,16 @@ func (c *Config) raw() vdConfig {
 	}
 }
 
-// configFromRaw is the Go form of what GetConfiguration wrote.
+// configFromRaw is what GetConfiguration wrote.
 func configFromRaw(r *vdConfig) Config {
 	return Config{
 		DeviceCount:           r.deviceCount,
-		Features:              Features(r.features),
+		Features:              r.features,
 		PrefixZoneSize:        r.prefixZoneSize,
 		Alignment:             r.alignment,
 		SoftFileMarkBlockSize: r.softFileMarkBlockSize,
 		EOMWarningSize:        r.eomWarningSize,
-		ServerTimeout:         time.Duration(r.serverTimeOut) * time.Millisecond,
+		ServerTimeOut:         r.serverTimeOut,
 		BlockSize:             r.blockSize,
 		MaxIODepth:            r.maxIODepth,
 		MaxTransferSize:       r.maxTransferSize,
