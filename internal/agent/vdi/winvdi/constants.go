@@ -127,7 +127,9 @@ func (f Features) String() string {
 // IClientVirtualDevice::CompleteCommand: "a WIN32 status code … ERROR_SUCCESS is used in all
 // cases to denote a successfully executed command"). Values: winerror.h, as in x/sys
 // (checked at compile time on windows) and, for the ones it defines, vdi.h/linux's own
-// #defines (0, 38, 50, 112, 995).
+// #defines (0, 38, 50, 112, 995); 29 also in pbsgui. The tape-style codes (1100, 1101, 1104,
+// 1129) have x/sys as their only source for the value (assumption; a pipe-like device never
+// needs them).
 type CompletionCode uint32
 
 const (

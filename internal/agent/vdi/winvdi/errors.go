@@ -39,12 +39,16 @@ const (
 )
 
 // The errors a VDI call can end in. Test with errors.Is; the *Error that wraps them keeps the
-// call and the raw HRESULT.
+// call and the raw HRESULT. What the messages tell an operator to do for VD_E_SECURITY and
+// E_ACCESSDENIED is an assumption: sqlpipe reports E_ACCESSDENIED from CreateEx as "you must be
+// logged in as a Windows administrator", and CreateEx's reference says it edits the process's
+// DACL so that the SQL Server service account may open the shared memory; nothing documents the
+// exact right a service account needs.
 var (
 	ErrNotOpen      = errors.New("the virtual device set is not open (VD_E_NOTOPEN)")
 	ErrTimeout      = errors.New("timed out waiting for SQL Server on the virtual device (VD_E_TIMEOUT)")
 	ErrAbort        = errors.New("the virtual device set was aborted by the agent or by SQL Server (VD_E_ABORT); SQL Server's error for the BACKUP or RESTORE says why")
-	ErrSecurity     = errors.New("VDI could not create its security environment (VD_E_SECURITY): run the agent as LocalSystem or as a local administrator")
+	ErrSecurity     = errors.New("VDI could not create its security environment (VD_E_SECURITY): the agent's Windows account needs the right to create global objects (services have it; check the account the agent runs as)")
 	ErrInvalid      = errors.New("VDI refused a parameter (VD_E_INVALID): a device name that is not in the set, or a command that is not active")
 	ErrInstanceName = errors.New("VDI does not know that SQL Server instance (VD_E_INSTANCE_NAME): give the instance name alone, or leave it empty for the default instance, and run the agent on SQL Server's machine")
 	ErrNotSupported = errors.New("VDI refused the configuration (VD_E_NOTSUPPORTED): check the device count (1 to 64) and the requested features")
