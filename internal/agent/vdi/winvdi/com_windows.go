@@ -28,6 +28,11 @@ var (
 // CoInitializeEx(COINIT_MULTITHREADED) and creates the set, and threads that never initialize
 // COM call OpenDevice, GetConfiguration and GetCommand on it. The object itself is created on
 // this thread, which initialized COM explicitly.
+//
+// Assumption (one sample, plus COM's implicit-MTA rule): that sqlvdi.dll's class is registered
+// free-threaded or "Both", so CoCreateInstance on an MTA thread hands back the object itself,
+// not a proxy, and any thread may call it. A first run on a real server checks the class's
+// ThreadingModel (HKCR\CLSID\{40700425-0080-11d2-851f-00c04fc21759}\InprocServer32).
 type mtaThread struct {
 	calls chan func()
 }

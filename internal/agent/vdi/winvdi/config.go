@@ -20,10 +20,10 @@ type Config struct {
 	Alignment             uint32
 	SoftFileMarkBlockSize uint32
 	EOMWarningSize        uint32
-	ServerTimeOut         uint32 // ms SQL Server waits for the client to complete a command; 0 = for ever (spec)
+	ServerTimeOut         uint32 // ms SQL Server waits for the client; 0 = for ever (spec only: assumption)
 
 	BlockSize       uint32 // SQL Server's BLOCKSIZE for the devices
-	MaxIODepth      uint32 // deprecated; SQL Server returns 4 (spec)
+	MaxIODepth      uint32 // deprecated; SQL Server returns 4 (spec only)
 	MaxTransferSize uint32 // the largest VDC_Read/VDC_Write Size
 	BufferAreaSize  uint32
 }

@@ -198,8 +198,9 @@ func (s *DeviceSet) Close() error {
 	if s.created.Load() {
 		err = check("IClientVirtualDeviceSet2::Close", comCall(s.obj, slotSetClose))
 	}
-	// Close, then the devices' Release, then the set's: sqlpipe's order. Close invalidates the
-	// device interfaces (ref Close); releasing them returns their references.
+	// Close, then the devices' Release, then the set's: sqlpipe's order (its only source, so an
+	// assumption; mthread never releases its devices). Close invalidates the device interfaces
+	// (ref Close); releasing them returns their references.
 	s.devMu.Lock()
 	for _, d := range s.devices {
 		release(d.obj)
