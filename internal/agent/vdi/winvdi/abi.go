@@ -14,8 +14,9 @@ import (
 //	            sqllib/inc/vdi.h — the copy Windows' own SQL writer was built with (MIDL 5.01, 1999)
 //	vdiguid.h   bareos/bareos core/src/win32/vdi/include/vdiguid.h, and vdiguid.h beside vdi.h/nt5
 //	vdierror.h  bareos/bareos core/src/win32/vdi/include/vdierror.h, and vdierror.h beside vdi.h/nt5
-//	vdi.h/linux Microsoft's SQL Server on Linux VDI header (C++ classes; found in the code index,
-//	            same VDConfig, VDFeatures, VDCommands as vdi.h)
+//	vdi.h/linux Microsoft's SQL Server on Linux VDI sample header, samples/features/sqlvdi-linux/
+//	            vdi.h of microsoft/sql-server-samples, read from the mirror rebsonoliveira/sql-server
+//	            (same VDConfig, VDFeatures, VDCommands as vdi.h; C++ classes instead of COM)
 //	mthread     specialized806/sql-server-samples samples/features/sqlvdi/mthread/mthread.cpp
 //	            (a fork of microsoft/sql-server-samples: Microsoft's multi-stream sample)
 //	sqlpipe     duncansmart/sqlpipe SqlPipe.cpp
