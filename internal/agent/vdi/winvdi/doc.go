@@ -14,11 +14,15 @@
 //	// GetCommand returns ErrClose when SQL Server is done with the device
 //	set.Close()
 //
-// The files without a build tag hold what the wire contract is (GUIDs, vtable slots, the C
-// layouts of VDConfig and VDC_Command, command codes, feature bits, HRESULTs, Win32 completion
-// codes) and are tested on every platform; the _windows files make the calls and are built
-// for windows/amd64 only (the one platform SQL Server's sqlvdi.dll ships for, and the one
-// whose calling convention passes a 64-bit DWORDLONG in a single register).
+// The files without a build tag hold the wire contract (GUIDs, vtable slots, the C layouts of
+// VDConfig and VDC_Command, command codes, feature bits, HRESULTs, Win32 completion codes) and
+// DeviceSet/Device's own logic (validation, error mapping, the order of calls, Close against
+// calls in flight) over a small interface per COM object; they are tested on every platform
+// against a fake of that interface. The _windows files are that interface's real
+// implementation — calls through the COM vtables — built for windows/amd64 only (the platform
+// sqlvdi.dll ships for, and one whose calling convention passes a 64-bit DWORDLONG in a single
+// register). Elsewhere NewDeviceSet returns ErrPlatform. FIRST_RUN.md lists what only a real
+// server can confirm.
 //
 // Every constant names its sources next to it. A value confirmed by fewer than two
 // independent sources says "assumption".

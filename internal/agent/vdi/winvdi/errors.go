@@ -66,6 +66,9 @@ var (
 	ErrOutOfMemory      = errors.New("out of memory (E_OUTOFMEMORY)")
 	ErrInvalidArg       = errors.New("invalid argument (E_INVALIDARG)")
 
+	// ErrPlatform: NewDeviceSet off windows/amd64, where there is no sqlvdi.dll.
+	ErrPlatform = errors.New("the Windows VDI client runs only on windows/amd64")
+
 	// ErrReleased is a call on a DeviceSet or Device after Close released it.
 	ErrReleased = errors.New("the virtual device set is closed")
 )

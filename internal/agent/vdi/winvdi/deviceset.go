@@ -1,29 +1,42 @@
-//go:build windows && amd64
-
 package winvdi
 
 import (
 	"fmt"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unsafe"
-
-	"golang.org/x/sys/windows"
+	"unicode/utf16"
 )
+
+// comSet is the part of IClientVirtualDeviceSet2 this client calls, one method per vtable
+// slot; on Windows each is a call through the COM object's vtable (vtable_windows.go).
+type comSet interface {
+	CreateEx(instance, name *uint16, cfg *vdConfig) HRESULT
+	GetConfiguration(timeoutMillis uint32, cfg *vdConfig) HRESULT
+	OpenDevice(name *uint16) (comDevice, HRESULT)
+	Close() HRESULT
+	SignalAbort() HRESULT
+	Release()
+}
+
+// comDevice is IClientVirtualDevice.
+type comDevice interface {
+	GetCommand(timeoutMillis uint32) (*vdcCommand, HRESULT)
+	CompleteCommand(cmd *vdcCommand, completionCode, bytesTransferred uint32, position uint64) HRESULT
+	Release()
+}
 
 // DeviceSet is one IClientVirtualDeviceSet2: the virtual device set of one BACKUP or RESTORE
 // statement. Its methods may be called from any goroutine; SignalAbort in particular while
 // other goroutines are blocked in GetConfiguration or GetCommand, which it makes return
 // ErrAbort.
 type DeviceSet struct {
-	// mu guards obj and the devices' objects: calls hold it shared, Close exclusively, so Close
+	// mu guards com and the devices' com: calls hold it shared, Close exclusively, so Close
 	// never releases an object a call is using.
 	mu       sync.RWMutex
-	obj      unsafe.Pointer // IClientVirtualDeviceSet2*; nil once Close released it
-	inflight atomic.Int32   // calls holding mu shared
-	created  atomic.Bool    // CreateEx succeeded
+	com      comSet       // IClientVirtualDeviceSet2; nil once Close released it
+	inflight atomic.Int32 // calls holding mu shared
+	created  atomic.Bool  // CreateEx succeeded
 
 	devMu   sync.Mutex
 	devices []*Device
@@ -34,28 +47,20 @@ type DeviceSet struct {
 // driven concurrently (mthread runs one thread per device).
 type Device struct {
 	set  *DeviceSet
-	obj  unsafe.Pointer // IClientVirtualDevice*; guarded by set.mu
+	com  comDevice // IClientVirtualDevice; nil once Close released it; guarded by set.mu
 	name string
 }
 
-// NewDeviceSet creates the VDI client object (CoCreateInstance on sqlvdi.dll's class).
-// ErrNotRegistered means SQL Server's VDI component is not installed on this machine.
-func NewDeviceSet() (*DeviceSet, error) {
-	obj, err := createDeviceSet()
-	if err != nil {
-		return nil, err
-	}
-	return &DeviceSet{obj: obj}, nil
-}
+func newDeviceSet(com comSet) *DeviceSet { return &DeviceSet{com: com} }
 
-func (s *DeviceSet) enter() (unsafe.Pointer, error) {
+func (s *DeviceSet) enter() (comSet, error) {
 	s.mu.RLock()
-	if s.obj == nil {
+	if s.com == nil {
 		s.mu.RUnlock()
 		return nil, ErrReleased
 	}
 	s.inflight.Add(1)
-	return s.obj, nil
+	return s.com, nil
 }
 
 func (s *DeviceSet) leave() {
@@ -82,26 +87,16 @@ func (s *DeviceSet) CreateEx(instanceName, setName string, cfg *Config) error {
 	}
 	var instance16 *uint16 // NULL: the default instance
 	if !isDefault {
-		if instance16, err = windows.UTF16PtrFromString(instance); err != nil {
-			return fmt.Errorf("%w: instance %q: %v", ErrBadName, instanceName, err)
-		}
-	}
-	name16, err := windows.UTF16PtrFromString(setName)
-	if err != nil {
-		return fmt.Errorf("%w: %q: %v", ErrBadName, setName, err)
+		instance16 = wide(instance)
 	}
 	raw := cfg.raw()
 
-	obj, err := s.enter()
+	com, err := s.enter()
 	if err != nil {
 		return err
 	}
 	defer s.leave()
-	hr := comCall(obj, slotSetCreateEx,
-		uintptr(unsafe.Pointer(instance16)), uintptr(unsafe.Pointer(name16)), uintptr(unsafe.Pointer(&raw)))
-	runtime.KeepAlive(instance16)
-	runtime.KeepAlive(name16)
-	if err := check("IClientVirtualDeviceSet2::CreateEx", hr); err != nil {
+	if err := check("IClientVirtualDeviceSet2::CreateEx", com.CreateEx(instance16, wide(setName), &raw)); err != nil {
 		return err
 	}
 	s.created.Store(true)
@@ -113,14 +108,13 @@ func (s *DeviceSet) CreateEx(instanceName, setName string, cfg *Config) error {
 // Server chose (ref GetConfiguration). ErrTimeout: the statement has not reached the set;
 // ErrAbort: SignalAbort was called.
 func (s *DeviceSet) GetConfiguration(timeout time.Duration) (Config, error) {
-	obj, err := s.enter()
+	com, err := s.enter()
 	if err != nil {
 		return Config{}, err
 	}
 	defer s.leave()
 	var raw vdConfig
-	hr := comCall(obj, slotSetGetConfiguration, uintptr(millis(timeout)), uintptr(unsafe.Pointer(&raw)))
-	if err := check("IClientVirtualDeviceSet2::GetConfiguration", hr); err != nil {
+	if err := check("IClientVirtualDeviceSet2::GetConfiguration", com.GetConfiguration(millis(timeout), &raw)); err != nil {
 		return Config{}, err
 	}
 	return configFromRaw(&raw), nil
@@ -133,25 +127,19 @@ func (s *DeviceSet) OpenDevice(name string) (*Device, error) {
 	if err := ValidateName(name); err != nil {
 		return nil, err
 	}
-	name16, err := windows.UTF16PtrFromString(name)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %q: %v", ErrBadName, name, err)
-	}
-	obj, err := s.enter()
+	com, err := s.enter()
 	if err != nil {
 		return nil, err
 	}
 	defer s.leave()
-	var dev unsafe.Pointer
-	hr := comCall(obj, slotSetOpenDevice, uintptr(unsafe.Pointer(name16)), uintptr(unsafe.Pointer(&dev)))
-	runtime.KeepAlive(name16)
+	dev, hr := com.OpenDevice(wide(name))
 	if err := check("IClientVirtualDeviceSet2::OpenDevice", hr); err != nil {
 		return nil, err
 	}
 	if dev == nil {
 		return nil, fmt.Errorf("IClientVirtualDeviceSet2::OpenDevice(%q) returned no device: %w", name, ErrUnexpected)
 	}
-	d := &Device{set: s, obj: dev, name: name}
+	d := &Device{set: s, com: dev, name: name}
 	s.devMu.Lock()
 	s.devices = append(s.devices, d)
 	s.devMu.Unlock()
@@ -162,12 +150,12 @@ func (s *DeviceSet) OpenDevice(name string) (*Device, error) {
 // outstanding ones complete with ERROR_OPERATION_ABORTED, and blocked calls return ErrAbort
 // (ref SignalAbort). Close the set afterwards.
 func (s *DeviceSet) SignalAbort() error {
-	obj, err := s.enter()
+	com, err := s.enter()
 	if err != nil {
 		return err
 	}
 	defer s.leave()
-	return check("IClientVirtualDeviceSet2::SignalAbort", comCall(obj, slotSetSignalAbort))
+	return check("IClientVirtualDeviceSet2::SignalAbort", com.SignalAbort())
 }
 
 // closeGrace is how long Close waits for calls in flight before it aborts the set so they
@@ -191,25 +179,25 @@ func (s *DeviceSet) Close() error {
 		time.Sleep(5 * time.Millisecond)
 	}
 	defer s.mu.Unlock()
-	if s.obj == nil {
+	if s.com == nil {
 		return nil
 	}
 	var err error
 	if s.created.Load() {
-		err = check("IClientVirtualDeviceSet2::Close", comCall(s.obj, slotSetClose))
+		err = check("IClientVirtualDeviceSet2::Close", s.com.Close())
 	}
 	// Close, then the devices' Release, then the set's: sqlpipe's order (its only source, so an
 	// assumption; mthread never releases its devices). Close invalidates the device interfaces
 	// (ref Close); releasing them returns their references.
 	s.devMu.Lock()
 	for _, d := range s.devices {
-		release(d.obj)
-		d.obj = nil
+		d.com.Release()
+		d.com = nil
 	}
 	s.devices = nil
 	s.devMu.Unlock()
-	release(s.obj)
-	s.obj = nil
+	s.com.Release()
+	s.com = nil
 	return err
 }
 
@@ -225,11 +213,10 @@ func (d *Device) GetCommand(timeout time.Duration) (*Command, error) {
 		return nil, err
 	}
 	defer d.set.leave()
-	if d.obj == nil {
+	if d.com == nil {
 		return nil, ErrReleased
 	}
-	var raw *vdcCommand
-	hr := comCall(d.obj, slotDeviceGetCommand, uintptr(millis(timeout)), uintptr(unsafe.Pointer(&raw)))
+	raw, hr := d.com.GetCommand(millis(timeout))
 	if err := check("IClientVirtualDevice::GetCommand", hr); err != nil {
 		return nil, err
 	}
@@ -251,14 +238,19 @@ func (d *Device) CompleteCommand(cmd *Command, completion CompletionCode, bytesT
 		return err
 	}
 	defer d.set.leave()
-	if d.obj == nil {
+	if d.com == nil {
 		return ErrReleased
 	}
 	raw := cmd.take()
 	if raw == nil {
 		return fmt.Errorf("%w: the command was already completed", ErrInvalid)
 	}
-	hr := comCall(d.obj, slotDeviceCompleteCommand,
-		uintptr(unsafe.Pointer(raw)), uintptr(completion), uintptr(bytesTransferred), uintptr(position))
-	return check("IClientVirtualDevice::CompleteCommand", hr)
+	return check("IClientVirtualDevice::CompleteCommand",
+		d.com.CompleteCommand(raw, uint32(completion), bytesTransferred, position))
+}
+
+// wide is s as a NUL-terminated UTF-16 string (LPCWSTR). Names were validated: no NUL inside.
+func wide(s string) *uint16 {
+	w := append(utf16.Encode([]rune(s)), 0)
+	return &w[0]
 }
