@@ -30,6 +30,9 @@ type PrepareBackupInput struct {
 type ChainStateInput struct {
 	Instance string `json:"instance"`
 	Database string `json:"database"`
+	// ItemID names the item when the schedule gave it (BackupInput.ItemID); else the item
+	// is ItemID(Instance, Database).
+	ItemID string `json:"itemId,omitempty"`
 }
 
 // ChainState is domain.ChainState on the wire, for one item, with the item's policy's bound
