@@ -12,6 +12,7 @@ import (
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
@@ -109,7 +110,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*age
 		if err != nil {
 			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn})
+		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath)})
 	}
 	a, err := agent.New(o)
 	if err != nil {

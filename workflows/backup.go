@@ -86,7 +86,7 @@ func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 			RetryPolicy:            stepRetry(0, protocol.UserErrors),
 		})
 		if err := workflow.ExecuteActivity(chainCtx, protocol.ActivityBackupChainState, protocol.ChainStateInput{
-			Instance: in.Instance, Database: in.Database,
+			Instance: in.Instance, Database: in.Database, ItemID: in.ItemID,
 		}).Get(ctx, &chain); err != nil {
 			log.Warn("no chain state from the control side; the agent reads the vault", "error", err)
 			chain = nil

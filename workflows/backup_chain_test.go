@@ -36,11 +36,13 @@ func TestBackupPassesTheControlSidesChainStateToPrepare(t *testing.T) {
 			prepIn = in
 			return prep, nil
 		})
-	env.ExecuteWorkflow(protocol.WorkflowBackup, protocol.BackupInput{Instance: "SQLVM1", Database: "Sales", Type: protocol.Log, AutoFull: true, Reason: "schedule"})
+	env.ExecuteWorkflow(protocol.WorkflowBackup, protocol.BackupInput{Instance: "SQLVM1", Database: "Sales", Type: protocol.Log, AutoFull: true, Reason: "schedule",
+		ItemID: "i0123456789abcdef01234567"})
 	require.True(t, env.IsWorkflowCompleted())
 	require.NoError(t, env.GetWorkflowError())
 	assert.Equal(t, 1, chainCalls)
-	assert.Equal(t, protocol.ChainStateInput{Instance: "SQLVM1", Database: "Sales"}, chainIn)
+	assert.Equal(t, protocol.ChainStateInput{Instance: "SQLVM1", Database: "Sales", ItemID: "i0123456789abcdef01234567"}, chainIn,
+		"the schedule's item reaches the control side")
 	require.NotNil(t, prepIn.Chain, "PrepareBackup gets the chain state")
 	assert.Equal(t, *state, *prepIn.Chain)
 	assert.True(t, prepIn.AutoFull)

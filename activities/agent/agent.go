@@ -12,6 +12,8 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/urlpath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
@@ -25,6 +27,9 @@ type Instance struct {
 	// Name is @@SERVERNAME ("VM" or "VM\INSTANCE").
 	Name string
 	Conn *sqlserver.Conn
+	// DataPath is how this instance's backup bytes move (agent.instances[].dataPath);
+	// empty means datapath.URL.
+	DataPath datapath.Kind
 }
 
 // Agent holds the agent's activities and what they need on the VM. Secrets (SQL
@@ -52,7 +57,7 @@ type Agent struct {
 
 	mu      sync.Mutex
 	running map[string]bool // item + lane: one data and one log stream per database
-	creds   map[string]bool // credentials of this process's live sessions
+	urlPath *urlpath.Path   // dataPath
 }
 
 // Register registers the agent's activities under their public names.
@@ -331,46 +336,34 @@ func (a *Agent) unlock(key string) {
 	delete(a.running, key)
 }
 
-// trackCredential records a live session's credential (on) or forgets it (off).
-func (a *Agent) trackCredential(name string, on bool) {
+// dataPath is the data path of an instance's streams. Only the URL path is built (issue
+// 14 adds VDI); it is made on first use from the endpoint, once per agent, because it
+// knows which credentials belong to live sessions.
+func (a *Agent) dataPath(instance string) (datapath.Path, error) {
+	kind := datapath.URL
+	for _, in := range a.Instances {
+		if strings.EqualFold(in.Name, instance) && in.DataPath != "" {
+			kind = in.DataPath
+		}
+	}
+	if kind != datapath.URL {
+		return nil, protocol.UserError(protocol.ErrInvalidInput, "instance %s: %v", instance, datapath.ErrVDINotBuilt)
+	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.creds == nil {
-		a.creds = map[string]bool{}
+	if a.urlPath == nil {
+		a.urlPath = urlpath.New(a.Endpoint, a.logger())
 	}
-	if on {
-		a.creds[name] = true
-	} else {
-		delete(a.creds, name)
-	}
+	return a.urlPath, nil
 }
 
-// dropStaleCredentials removes operation credentials an earlier agent process left behind
-// when it died mid-backup: their SAS is useless (the endpoint's signing key died with it),
-// but a secret should not linger in SQL Server.
-func (a *Agent) dropStaleCredentials(ctx context.Context, conn *sqlserver.Conn) {
-	prefix := strings.TrimSuffix(a.Endpoint.BaseURL(), "/")
-	if i := strings.LastIndex(prefix, ":"); i > len("https://") {
-		prefix = prefix[:i+1] // any port: the dead process may have listened elsewhere
+// setupError names an error from opening a data path session: the path's own failures are
+// protocol errors already; the rest is SQL Server refusing a setup statement.
+func setupError(err error, database string) error {
+	if protocol.ErrorType(err) != "" {
+		return err
 	}
-	names, err := conn.Credentials(ctx, prefix)
-	if err != nil {
-		a.logger().Warn("could not list credentials", zap.Error(err))
-		return
-	}
-	for _, n := range names {
-		a.mu.Lock()
-		live := a.creds[n]
-		a.mu.Unlock()
-		if live || !strings.Contains(n, "/op-") {
-			continue
-		}
-		if err := conn.DropCredential(ctx, n); err != nil {
-			a.logger().Warn("could not drop a stale credential", zap.Error(err))
-		} else {
-			a.logger().Info("dropped a credential left by an interrupted operation", zap.String("credential", n))
-		}
-	}
+	return sqlError(err, database)
 }
 
 func (a *Agent) logger() *zap.Logger {

@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
@@ -22,6 +23,8 @@ import (
 type InstanceDSN struct {
 	Name string // @@SERVERNAME: "VM" or "VM\INSTANCE"
 	DSN  string
+	// DataPath is the instance's data path (agent.instances[].dataPath); empty: URL.
+	DataPath datapath.Kind
 }
 
 // Options is everything an agent is built from. The worker fills it from its
@@ -48,6 +51,11 @@ func New(o Options) (*Agent, error) {
 	if len(o.Instances) == 0 {
 		return nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
 	}
+	for i, in := range o.Instances {
+		if _, err := datapath.ParseKind(string(in.DataPath)); err != nil {
+			return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
+		}
+	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
@@ -70,7 +78,7 @@ func New(o Options) (*Agent, error) {
 			a.Close()
 			return nil, fmt.Errorf("agent.instances[%d] (%s): %w", i, in.Name, err)
 		}
-		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn})
+		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: in.DataPath})
 	}
 	return a, nil
 }

@@ -6,17 +6,16 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"go.uber.org/zap"
 
-	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// stripeSource adapts a vault stripe reader to the endpoint's restore session.
+// stripeSource adapts a vault stripe reader to a data path (datapath.StripeSource).
 type stripeSource struct{ r *vault.StripeReader }
 
 func (s stripeSource) Size() int64 { return s.r.Size() }
@@ -65,8 +64,8 @@ func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreIn
 	return res, nil
 }
 
-// RestoreStep applies one backup of the chain WITH NORECOVERY through a restore session on
-// the endpoint. It first asks the database whether the step is already applied (a resumed
+// RestoreStep applies one backup of the chain WITH NORECOVERY through a restore session of
+// the instance's data path. It first asks the database whether the step is already applied (a resumed
 // restore after a crash): redo_start_lsn tells where the next roll forward starts.
 func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (protocol.RestoreStepResult, error) {
 	var res protocol.RestoreStepResult
@@ -106,27 +105,21 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	ctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
 	defer a.Memory.Hold(len(m.Stripes))() // SQL Server reads every stripe at once
-	sess, urls, err := a.openRestoreSession(ctx, m, "")
+	sess, err := a.openRestoreSession(ctx, conn, in.TargetInstance, m, "")
 	if err != nil {
-		return res, err
+		return res, setupError(err, in.TargetDatabase)
 	}
 	defer sess.Close()
-	a.dropStaleCredentials(ctx, conn)
-	a.trackCredential(sess.ContainerURL(), true)
-	defer a.trackCredential(sess.ContainerURL(), false)
-	if err := conn.CreateCredential(ctx, sess.ContainerURL(), sess.SAS()); err != nil {
-		return res, sqlError(err, in.TargetDatabase)
-	}
-	defer a.dropCredential(conn, sess.ContainerURL())
 
 	stop, err := in.Step.ServerStopAt()
 	if err != nil {
 		return res, err
 	}
-	cmd := sqlserver.RestoreCommand{Database: in.TargetDatabase, Log: in.Step.Type == vault.BackupLog, URLs: urls,
+	cmd := sqlserver.RestoreCommand{Database: in.TargetDatabase, Log: in.Step.Type == vault.BackupLog,
+		URLs: sess.Devices(), DeviceType: sess.DeviceType(),
 		Replace: in.Replace, NoRecovery: true, StopAt: stop, Stats: statsPercentEvery}
 	if in.Relocate && in.Index == 0 {
-		files, err := conn.FileList(ctx, urls)
+		files, err := sess.FileList(ctx)
 		if err != nil {
 			return res, sqlError(err, in.TargetDatabase)
 		}
@@ -199,37 +192,23 @@ func sameLSN(s string, l vault.LSN) bool {
 	return v.Valid() && v.Compare(l) == 0
 }
 
-// openRestoreSession opens every stripe of a recovery point for reading and an endpoint
-// session serving them to SQL Server. prefix names the devices (unique per step).
-func (a *Agent) openRestoreSession(ctx context.Context, m *vault.Manifest, prefix string) (*endpoint.RestoreSession, []string, error) {
-	sources := map[string]endpoint.RestoreSource{}
-	var names []string
+// openRestoreSession opens every stripe of a recovery point for reading and a session of
+// the instance's data path serving them to SQL Server. prefix names the devices (unique
+// per step).
+func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, instance string, m *vault.Manifest, prefix string) (datapath.RestoreSession, error) {
+	path, err := a.dataPath(instance)
+	if err != nil {
+		return nil, err
+	}
+	stripes := make([]datapath.RestoreStripe, 0, len(m.Stripes))
 	for i, s := range m.Stripes {
 		r, err := a.Vault.OpenStripe(ctx, s, a.Key)
 		if err != nil {
-			return nil, nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
+			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
 		}
-		name := fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1)
-		sources[name] = stripeSource{r: r}
-		names = append(names, name)
+		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1), Source: stripeSource{r: r}})
 	}
-	sess, err := a.Endpoint.OpenRestore(sources, 25*time.Hour)
-	if err != nil {
-		return nil, nil, protocol.RetryableError(protocol.ErrBackupFailed, err, "open the endpoint restore session: %v", err)
-	}
-	urls := make([]string, len(names))
-	for i, n := range names {
-		urls[i] = sess.URL(n)
-	}
-	return sess, urls, nil
-}
-
-func (a *Agent) dropCredential(conn *sqlserver.Conn, name string) {
-	dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := conn.DropCredential(dctx, name); err != nil {
-		a.logger().Warn("could not drop the operation's credential", zap.Error(err))
-	}
+	return path.OpenRestore(ctx, conn, stripes)
 }
 
 // relocate places every file of the backup in the target folders under names made from the

@@ -10,14 +10,14 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
 
-	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// stripeSink adapts a vault stripe writer to the endpoint: SQL Server's Put Block and Put
-// Block List become sealed blocks in the vault.
+// stripeSink adapts a vault stripe writer to a data path (datapath.StripeSink): the blocks
+// SQL Server writes to a device become sealed blocks in the vault.
 type stripeSink struct {
 	w    *vault.StripeWriter
 	mu   sync.Mutex
@@ -45,8 +45,8 @@ func (s *stripeSink) committed() *vault.StripeInfo {
 	return s.info
 }
 
-// StreamBackup runs BACKUP … TO URL against this agent's endpoint, so SQL Server's stream
-// goes block by block through compression and encryption into the vault, and reports SQL
+// StreamBackup runs BACKUP to the devices of the instance's data path (TO URL against this
+// agent's endpoint, package urlpath), so SQL Server's stream goes block by block through compression and encryption into the vault, and reports SQL
 // Server's record of the backup with the stripes it wrote. Progress is heartbeated; a
 // cancelled heartbeat context cancels the statement (ATTENTION), and SQL Server stops.
 func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput) (protocol.StreamBackupResult, error) {
@@ -80,44 +80,31 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		}
 	}
 
-	sinks := map[string]endpoint.BackupSink{}
+	path, err := a.dataPath(in.Instance)
+	if err != nil {
+		return res, err
+	}
 	byDevice := map[string]*stripeSink{}
 	devices := make([]string, in.Stripes)
+	stripes := make([]datapath.BackupStripe, in.Stripes)
 	for n := 1; n <= in.Stripes; n++ {
 		dev := deviceName(in.PointID, attempt, n)
 		s := &stripeSink{w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key,
 			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight})}
 		defer s.w.Close() // after the session closes (deferred below): no put outlives the stream
-		sinks[dev], byDevice[dev], devices[n-1] = s, s, dev
+		byDevice[dev], devices[n-1] = s, dev
+		stripes[n-1] = datapath.BackupStripe{Name: dev, Sink: s}
 	}
-	sess, err := a.Endpoint.OpenBackup(sinks, 25*time.Hour)
+	sess, err := path.OpenBackup(ctx, conn, stripes)
 	if err != nil {
-		return res, protocol.RetryableError(protocol.ErrBackupFailed, err, "open the agent endpoint session: %v", err)
+		return res, setupError(err, in.Database)
 	}
 	defer sess.Close()
-	a.dropStaleCredentials(ctx, conn)
-	a.trackCredential(sess.ContainerURL(), true)
-	defer a.trackCredential(sess.ContainerURL(), false)
-	if err := conn.CreateCredential(ctx, sess.ContainerURL(), sess.SAS()); err != nil {
-		return res, sqlError(err, in.Database)
-	}
-	defer func() {
-		// The credential holds a secret for this operation only: drop it even when the
-		// activity was cancelled.
-		dctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		if err := conn.DropCredential(dctx, sess.ContainerURL()); err != nil {
-			log.Warn("could not drop the operation's credential", zap.Error(err))
-		}
-	}()
 
-	urls := make([]string, len(devices))
-	for i, d := range devices {
-		urls[i] = sess.URL(d)
-	}
+	targets := sess.Devices()
 	kind := map[protocol.BackupType]sqlserver.BackupKind{protocol.Full: sqlserver.Full, protocol.Differential: sqlserver.Differential,
 		protocol.Log: sqlserver.Log, protocol.CopyOnlyFull: sqlserver.CopyOnlyFull}[in.Type]
-	q, args := sqlserver.BackupCommand{Database: in.Database, Kind: kind, URLs: urls, MaxTransferSize: maxTransferSize,
+	q, args := sqlserver.BackupCommand{Database: in.Database, Kind: kind, URLs: targets, DeviceType: sess.DeviceType(), MaxTransferSize: maxTransferSize,
 		BlockSize: ioBlockSize, Stats: statsPercentEvery, NoRecovery: in.TailLog}.Statement()
 
 	err = a.runWithProgress(ctx, conn, q, args, func(pct int) protocol.StreamProgress {
@@ -142,23 +129,23 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		}
 		return res, sqlError(err, in.Database)
 	}
-	bs, err := conn.BackupSetByDevice(ctx, urls[0])
+	bs, err := conn.BackupSetByDevice(ctx, targets[0])
 	if err != nil {
 		return res, sqlError(err, in.Database)
 	}
 	if bs == nil {
-		return res, protocol.RetryableError(protocol.ErrBackupFailed, nil, "SQL Server reported success but msdb has no backup set for %s", urls[0])
+		return res, protocol.RetryableError(protocol.ErrBackupFailed, nil, "SQL Server reported success but msdb has no backup set for %s", targets[0])
 	}
-	stripes := make([]protocol.Stripe, 0, len(devices))
+	written := make([]protocol.Stripe, 0, len(devices))
 	for _, d := range devices {
 		info := byDevice[d].committed()
 		if info == nil {
 			return res, protocol.RetryableError(protocol.ErrBackupFailed, nil, "SQL Server finished without committing stripe %s", d)
 		}
-		stripes = append(stripes, stripeOf(*info))
+		written = append(written, stripeOf(*info))
 	}
-	return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: a.Key.ID(),
-		Compression: compressionName(in.Compression), Attempt: attempt}, nil
+	return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: written, KeyID: a.Key.ID(),
+		Compression: compressionName(in.Compression), Attempt: attempt, DataPath: string(path.Kind())}, nil
 }
 
 // adopt returns the result of an earlier attempt that SQL Server completed and whose
@@ -187,8 +174,10 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 		if stripes == nil {
 			continue
 		}
+		// The suffix above starts with "/": only a URL device matches it, so an adopted
+		// backup went by the URL path.
 		return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: a.Key.ID(),
-			Compression: compressionName(in.Compression), Attempt: k, Adopted: true}, true, nil
+			Compression: compressionName(in.Compression), Attempt: k, Adopted: true, DataPath: string(datapath.URL)}, true, nil
 	}
 	return protocol.StreamBackupResult{}, false, nil
 }

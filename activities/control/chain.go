@@ -15,11 +15,17 @@ import (
 // BackupChainState computes the chain state a scheduled log or differential backup of the
 // database must continue, from the item's point summaries (one listing) and its policy, so
 // the agent's check before the backup (PrepareBackup with AutoFull) reads nothing from the
-// vault. The item is the one the workflow's instance and database name; nil when the
-// vault has no item under that name (a database in an availability group is keyed by the
-// group): the agent then reads the vault itself, as before.
+// vault. The item is the one the schedule named (in.ItemID: for a database in an
+// availability group, the group's item), else the one the workflow's instance and database
+// name; nil when the vault has no such item: the agent then reads the vault itself.
 func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateInput) (*protocol.ChainState, error) {
 	item := vault.ItemID(in.Instance, in.Database)
+	if in.ItemID != "" {
+		if !vault.ValidItemID(in.ItemID) {
+			return nil, protocol.UserError(protocol.ErrInvalidInput, "itemId %q is not an item ID (i followed by 24 hex digits): leave it out, the schedules set it", in.ItemID)
+		}
+		item = in.ItemID
+	}
 	it, err := c.Vault.Item(ctx, item)
 	switch {
 	case errors.Is(err, vault.ErrItemNotFound):

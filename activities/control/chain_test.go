@@ -62,4 +62,14 @@ func TestBackupChainState(t *testing.T) {
 	none, err := f.c.BackupChainState(f.ctx, protocol.ChainStateInput{Instance: rtInstance, Database: "Unprotected"})
 	require.NoError(t, err)
 	assert.Nil(t, none, "no item under that name: the agent reads the vault itself")
+
+	// The schedule names the item (a database in an availability group is keyed by the
+	// group, which instance and database alone do not name): that item's state comes back.
+	named, err := f.c.BackupChainState(f.ctx, protocol.ChainStateInput{Instance: `OTHERREPLICA`, Database: rtDatabase, ItemID: f.item})
+	require.NoError(t, err)
+	require.NotNil(t, named)
+	assert.Equal(t, f.item, named.ItemID)
+	assert.Equal(t, full.PointID, named.NewestFullID)
+	_, err = f.c.BackupChainState(f.ctx, protocol.ChainStateInput{Instance: rtInstance, Database: rtDatabase, ItemID: "../x"})
+	assert.Equal(t, protocol.ErrInvalidInput, protocol.ErrorType(err))
 }

@@ -97,6 +97,7 @@ func (c *Control) CommitRecoveryPoint(ctx context.Context, in protocol.CommitInp
 		Workflow:    vault.WorkflowRef{ID: in.WorkflowID, RunID: in.RunID},
 		Reason:      in.Reason,
 		RetainUntil: in.RetainUntil,
+		DataPath:    manifestDataPath(in.Stream.DataPath),
 	}
 	for _, s := range in.Stream.Stripes {
 		m.Stripes = append(m.Stripes, vault.StripeInfo{Blob: s.Blob, Index: s.Index, IndexSHA256: s.IndexSHA256,
@@ -144,4 +145,14 @@ func isVerifyError(err error) bool {
 		}
 	}
 	return false
+}
+
+// manifestDataPath is the manifest's record of the stream's data path: URL (or an agent
+// that does not report one, which had only URL) is the absence of the field
+// (vault.Manifest.DataPath says why).
+func manifestDataPath(streamed string) string {
+	if streamed == "vdi" {
+		return vault.DataPathVDI
+	}
+	return ""
 }

@@ -278,7 +278,7 @@ func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.Sch
 		ID:       protocol.BackupWorkflowID(it.ItemID, t),
 		Workflow: protocol.WorkflowBackup,
 		Args: []any{protocol.BackupInput{Instance: it.Instance, Database: it.Database, Type: t, VM: it.VM, Reason: "schedule",
-			AutoFull: t != protocol.Full}},
+			AutoFull: t != protocol.Full, ItemID: it.ItemID}},
 		TaskQueue:                c.ControlQueue,
 		WorkflowExecutionTimeout: policy.BackupMaxDuration, // retention relies on this bound
 		TypedSearchAttributes: temporal.NewSearchAttributes(protocol.SAInstance.ValueSet(it.Instance),

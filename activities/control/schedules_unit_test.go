@@ -47,6 +47,7 @@ func TestEnsureSchedulesUnitCreatesThePolicysSchedules(t *testing.T) {
 	assert.Equal(t, "Sales", args["database"])
 	assert.Equal(t, "log", args["type"])
 	assert.Equal(t, true, args["autoFull"], "a scheduled log takes a full when the chain is broken")
+	assert.Equal(t, it.ItemID, args["itemId"], "the schedule names its item (an AG database's item is the group's)")
 	assert.Equal(t, []client.ScheduleIntervalSpec{{Every: 15 * time.Minute}}, s.opts.Spec.Intervals)
 	assert.False(t, s.paused)
 	full := u.tc.schedule(ScheduleID(it.ItemID, "full")).opts.Action.(*client.ScheduleWorkflowAction)

@@ -182,7 +182,17 @@ type Instance struct {
 	ConnectionString       Secret `yaml:"dsn,omitempty" json:"dsn,omitzero"`
 	Encrypt                string `yaml:"encrypt,omitempty" json:"encrypt,omitempty"` // true | false | disable | strict
 	TrustServerCertificate bool   `yaml:"trustServerCertificate" json:"trustServerCertificate"`
+	// DataPath is how this instance's backup bytes reach the agent: "url" (BACKUP … TO URL
+	// into the agent's HTTPS endpoint; the default) or "vdi" (SQL Server's Virtual Device
+	// Interface, issue 14: not built yet, so Validate refuses it).
+	DataPath string `yaml:"dataPath,omitempty" json:"dataPath,omitempty"`
 }
+
+// Data paths (agent.instances[].dataPath); package datapath on the agent side has the same names.
+const (
+	DataPathURL = "url"
+	DataPathVDI = "vdi"
+)
 
 // Log configures the process logger.
 type Log struct {

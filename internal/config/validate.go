@@ -189,6 +189,13 @@ func (c *Config) validateAgent(v *validator) {
 		} else {
 			seen[strings.ToUpper(in.Name)] = i
 		}
+		switch in.DataPath {
+		case "", DataPathURL:
+		case DataPathVDI:
+			v.addf(p+".dataPath", "the VDI data path is not built yet (issue 14); use url, or leave dataPath out")
+		default:
+			v.addf(p+".dataPath", "%q is not a data path; use url", in.DataPath)
+		}
 		if !in.ConnectionString.IsZero() {
 			if in.Host != "" || in.User != "" || !in.Password.IsZero() {
 				v.addf(p, "use either dsn or host/user/password, not both")

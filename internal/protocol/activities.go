@@ -30,6 +30,9 @@ type PrepareBackupInput struct {
 type ChainStateInput struct {
 	Instance string `json:"instance"`
 	Database string `json:"database"`
+	// ItemID names the item when the schedule gave it (BackupInput.ItemID); else the item
+	// is ItemID(Instance, Database).
+	ItemID string `json:"itemId,omitempty"`
 }
 
 // ChainState is domain.ChainState on the wire, for one item, with the item's policy's bound
@@ -149,6 +152,9 @@ type StreamBackupResult struct {
 	// Server and its stripes were whole in the vault, and reported that backup instead of
 	// taking another (a second log backup would otherwise leave a hole in the chain).
 	Adopted bool `json:"adopted,omitempty"`
+	// DataPath is how the bytes went from SQL Server to the agent: "url" (BACKUP … TO URL)
+	// or, with issue 14, "vdi". Empty from agents older than the field: those only had URL.
+	DataPath string `json:"dataPath,omitempty"`
 }
 
 // CommitInput asks the control side to verify the stripes and write the manifest.

@@ -122,6 +122,11 @@ type BackupInput struct {
 	// TailLog takes the log backup WITH NORECOVERY: the last log before a restore over the
 	// database, which leaves it RESTORING (type must be log).
 	TailLog bool `json:"tailLog,omitempty"`
+	// ItemID (set by the schedules) is the vault item the backup belongs to: for a database
+	// in an availability group, the group's item (ItemInstance), which Instance alone does
+	// not name. It only tells the control side whose chain state to hand the agent; the
+	// agent uses that state only when it names the item SQL Server's view gives.
+	ItemID string `json:"itemId,omitempty"`
 }
 
 // AgentVM is the VM whose agent runs this backup.

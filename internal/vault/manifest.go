@@ -45,7 +45,17 @@ type Manifest struct {
 	// RetainUntil is set on an on-demand backup taken with its own retention: retention keeps
 	// it until then, whatever the item's policy says.
 	RetainUntil *time.Time `json:"retainUntil,omitempty"`
+	// DataPath is how SQL Server's backup reached the agent when it was not BACKUP … TO URL:
+	// DataPathVDI (issue 14). Absent means URL — every point before the field, and every URL
+	// point since. URL is recorded as the absence on purpose: a reader decodes manifests
+	// strictly (DisallowUnknownFields), so a manifest with the field set cannot be read by a
+	// build older than the field; points taken the only way those builds know stay readable
+	// by them (a control upgraded before its agents writes manifests old agents restore).
+	DataPath string `json:"dataPath,omitempty"`
 }
+
+// DataPathVDI is Manifest.DataPath of a point SQL Server wrote through a virtual device.
+const DataPathVDI = "vdi"
 
 // ServerInfo is where the backup was taken.
 type ServerInfo struct {
@@ -179,6 +189,9 @@ func (m *Manifest) Validate() error {
 	}
 	if len(m.Stripes) == 0 {
 		return bad("no stripes")
+	}
+	if m.DataPath != "" && m.DataPath != DataPathVDI {
+		return bad("dataPath %q: only %q is recorded (a URL point has no dataPath)", m.DataPath, DataPathVDI)
 	}
 	seen := map[string]bool{}
 	for i, s := range m.Stripes {

@@ -19,8 +19,9 @@ type Move struct {
 // RestoreCommand is one RESTORE DATABASE or RESTORE LOG from URL (or DISK) devices.
 type RestoreCommand struct {
 	Database   string
-	Log        bool // RESTORE LOG
-	URLs       []string
+	Log        bool       // RESTORE LOG
+	URLs       []string   // the devices, one per stripe (virtual device names for DeviceVirtual)
+	DeviceType DeviceType // empty: DeviceURL
 	Moves      []Move
 	Replace    bool
 	NoRecovery bool
@@ -47,7 +48,7 @@ func (r RestoreCommand) Statement() (string, []any) {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		sb.WriteString("URL = " + param(u))
+		sb.WriteString(string(r.DeviceType.orURL()) + " = " + param(u))
 	}
 	opts := []string{}
 	if r.NoRecovery {
@@ -83,6 +84,11 @@ type BackupFile struct {
 // FileList reads the backup set's files from its URL devices.
 func (c *Conn) FileList(ctx context.Context, urls []string) ([]BackupFile, error) {
 	return c.fileList(ctx, "URL", urls)
+}
+
+// FileListFrom reads the backup set's files from devices of any type.
+func (c *Conn) FileListFrom(ctx context.Context, t DeviceType, devices []string) ([]BackupFile, error) {
+	return c.fileList(ctx, string(t.orURL()), devices)
 }
 
 // FileListFromDisk reads the backup set's files from backup files on the server's disk.

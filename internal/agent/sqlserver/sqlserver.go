@@ -198,12 +198,34 @@ const (
 	CopyOnlyFull BackupKind = "copy-only-full"
 )
 
-// BackupCommand is one BACKUP statement to URL devices.
+// DeviceType is the kind of backup device a BACKUP or RESTORE names.
+type DeviceType string
+
+// Device types.
+const (
+	DeviceURL  DeviceType = "URL"
+	DeviceDisk DeviceType = "DISK"
+	// DeviceVirtual is a VDI virtual device set (BACKUP … TO VIRTUAL_DEVICE = N'<name>'),
+	// the device clause VDI clients issue; see FIDELITY.md, "VDI (issue 14)".
+	DeviceVirtual DeviceType = "VIRTUAL_DEVICE"
+)
+
+func (t DeviceType) orURL() DeviceType {
+	if t == "" {
+		return DeviceURL
+	}
+	return t
+}
+
+// BackupCommand is one BACKUP statement to URL (or virtual) devices.
 type BackupCommand struct {
-	Database    string
-	Kind        BackupKind
+	Database string
+	Kind     BackupKind
+	// URLs are the devices, one per stripe: URLs, or virtual device names when DeviceType
+	// is DeviceVirtual.
 	URLs        []string
-	Compression bool // SQL Server's own COMPRESSION (not on Express)
+	DeviceType  DeviceType // empty: DeviceURL
+	Compression bool       // SQL Server's own COMPRESSION (not on Express)
 	// MaxTransferSize is bytes per Put Block; BlockSize the I/O block size.
 	MaxTransferSize int
 	BlockSize       int
@@ -212,7 +234,7 @@ type BackupCommand struct {
 }
 
 // Statement renders the BACKUP with every name and URL as a parameter: @p1 is the database,
-// @p2… the URLs. Options are fixed keywords and integers chosen by the product.
+// @p2… the devices. Options are fixed keywords and integers chosen by the product.
 func (b BackupCommand) Statement() (string, []any) {
 	var sb strings.Builder
 	args := []any{b.Database}
@@ -225,7 +247,7 @@ func (b BackupCommand) Statement() (string, []any) {
 		if i > 0 {
 			sb.WriteString(", ")
 		}
-		fmt.Fprintf(&sb, "URL = @p%d", i+2)
+		fmt.Fprintf(&sb, "%s = @p%d", b.DeviceType.orURL(), i+2)
 		args = append(args, u)
 	}
 	opts := []string{"FORMAT", "CHECKSUM"}
