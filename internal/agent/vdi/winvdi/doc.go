@@ -27,6 +27,7 @@
 // Every constant names its sources next to it. A value confirmed by fewer than two
 // independent sources says "assumption".
 //
-// Nothing in the product calls this package yet: the agent's data-path seam
-// (internal/agent/datapath) decides how a VDI path uses it.
+// Device.VDI() is the device internal/agent/vdi's command loop (Pump) runs. Nothing in the
+// product calls this package yet: the agent's data-path seam (internal/agent/datapath)
+// decides how a VDI path uses it.
 package winvdi
