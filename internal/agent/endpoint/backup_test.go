@@ -143,6 +143,10 @@ func TestLeaseRules(t *testing.T) {
 	first := randomBytes(t, 100*kib)
 	_, err = w.Write(first)
 	require.NoError(t, err)
+	// The client sends Put Block in the background. Let the full block land while the
+	// lease is still the writer's: a block still in flight at the break below would race
+	// the FORMAT retry's block of the same id (the race itself is not what this pins).
+	require.Eventually(t, func() bool { return w.Written() == 64*kib }, 10*time.Second, 5*time.Millisecond)
 	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "renew", "x-ms-lease-id": w.LeaseID()}, nil)
 	assert.Equal(t, http.StatusOK, r.status)
 	newID := "33333333-3333-4333-8333-333333333333"

@@ -56,15 +56,11 @@ func (p *Path) OpenBackup(ctx context.Context, conn *sqlserver.Conn, stripes []d
 	if err != nil {
 		return nil, protocol.RetryableError(protocol.ErrBackupFailed, err, "open the agent endpoint session: %v", err)
 	}
-	s := &session{path: p, conn: conn, progress: sess.Progress, err: sess.Err, closeEP: sess.Close,
-		container: sess.ContainerURL()}
-	for _, st := range stripes {
-		s.urls = append(s.urls, sess.URL(st.Name))
+	names := make([]string, len(stripes))
+	for i, st := range stripes {
+		names[i] = st.Name
 	}
-	if err := s.setUp(ctx, sess.SAS()); err != nil {
-		return nil, err
-	}
-	return s, nil
+	return p.start(ctx, conn, sess, names)
 }
 
 // OpenRestore opens an endpoint restore session serving the stripes (read-only token) and
@@ -78,10 +74,30 @@ func (p *Path) OpenRestore(ctx context.Context, conn *sqlserver.Conn, stripes []
 	if err != nil {
 		return nil, protocol.RetryableError(protocol.ErrBackupFailed, err, "open the endpoint restore session: %v", err)
 	}
+	names := make([]string, len(stripes))
+	for i, st := range stripes {
+		names[i] = st.Name
+	}
+	return p.start(ctx, conn, sess, names)
+}
+
+// endpointSession is what a backup and a restore session of the endpoint both offer.
+type endpointSession interface {
+	Progress() endpoint.Progress
+	Err() error
+	Close()
+	ContainerURL() string
+	URL(blobName string) string
+	SAS() string
+}
+
+// start wraps an open endpoint session: one URL per stripe name, and the session's
+// credential created in SQL Server.
+func (p *Path) start(ctx context.Context, conn *sqlserver.Conn, sess endpointSession, names []string) (*session, error) {
 	s := &session{path: p, conn: conn, progress: sess.Progress, err: sess.Err, closeEP: sess.Close,
 		container: sess.ContainerURL()}
-	for _, st := range stripes {
-		s.urls = append(s.urls, sess.URL(st.Name))
+	for _, n := range names {
+		s.urls = append(s.urls, sess.URL(n))
 	}
 	if err := s.setUp(ctx, sess.SAS()); err != nil {
 		return nil, err
