@@ -34,6 +34,11 @@ type Control struct {
 	// AgentSettle is how long CheckAgent waits for a first poller before AgentUnavailable;
 	// 0 means DefaultAgentSettle.
 	AgentSettle time.Duration
+	// AgentCheckCache is how long CheckAgent reuses a VM's "polling now" answer (0:
+	// DefaultAgentCheckCache; negative: never).
+	AgentCheckCache time.Duration
+
+	agentChecks agentCheckCache
 }
 
 // Register registers the control activities under their public names.

@@ -3,10 +3,13 @@ package control
 import (
 	"context"
 	"fmt"
+	"strings"
+	"sync"
 	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.uber.org/zap"
+	"golang.org/x/sync/singleflight"
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -20,6 +23,45 @@ const DefaultAgentGrace = 30 * time.Minute
 // fails: an agent started a moment ago (a new VM, a restart) polls within seconds.
 const DefaultAgentSettle = 10 * time.Second
 
+// DefaultAgentCheckCache is how long a VM's "its agent polls now" answer is reused. When a
+// fleet's schedules come due together, every backup of a VM checks the same agent within
+// seconds; one answer per VM and window keeps that to one DescribeTaskQueue call and one
+// vault write per VM instead of one per backup. A reused answer is at most this old, far
+// inside the grace period (DefaultAgentGrace) a known agent gets anyway.
+const DefaultAgentCheckCache = 15 * time.Second
+
+// agentCheckCache holds recent positive answers per VM and makes concurrent checks of one VM
+// share a single lookup.
+type agentCheckCache struct {
+	mu      sync.Mutex
+	answers map[string]cachedAgentCheck
+	group   singleflight.Group
+}
+
+type cachedAgentCheck struct {
+	at  time.Time
+	res protocol.CheckAgentResult
+}
+
+func (a *agentCheckCache) get(vm string, ttl time.Duration) (protocol.CheckAgentResult, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	c, ok := a.answers[vm]
+	if !ok || time.Since(c.at) >= ttl {
+		return protocol.CheckAgentResult{}, false
+	}
+	return c.res, true
+}
+
+func (a *agentCheckCache) put(vm string, res protocol.CheckAgentResult) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.answers == nil {
+		a.answers = map[string]cachedAgentCheck{}
+	}
+	a.answers[vm] = cachedAgentCheck{at: time.Now(), res: res}
+}
+
 // CheckAgent tells a workflow, before it sends a step to a VM's agent queue, whether anything
 // will pick it up. Temporal lists a queue's pollers with their last poll time for five
 // minutes after that poll (temporalio/cli docs/task-queue/describe.md); the vault keeps the
@@ -27,7 +69,36 @@ const DefaultAgentSettle = 10 * time.Second
 // within the grace period, passes; any other fails within seconds (AgentSettle: time for an
 // agent that is starting right now to poll) with AgentUnavailable, naming the VM and when its
 // agent was last seen, instead of holding the workflow for half an hour.
+//
+// A "polls now" answer is reused for AgentCheckCache, and concurrent checks of one VM share
+// one lookup, so a fleet-wide burst of backups costs one lookup per VM, not one per backup.
 func (c *Control) CheckAgent(ctx context.Context, in protocol.CheckAgentInput) (protocol.CheckAgentResult, error) {
+	ttl := c.AgentCheckCache
+	if ttl == 0 {
+		ttl = DefaultAgentCheckCache
+	}
+	if ttl < 0 {
+		return c.checkAgent(ctx, in)
+	}
+	key := strings.ToLower(in.VM) // VM names compare case-insensitively (vault.AgentRecord)
+	if res, ok := c.agentChecks.get(key, ttl); ok {
+		res.VM = in.VM
+		return res, nil
+	}
+	v, err, _ := c.agentChecks.group.Do(key, func() (any, error) {
+		res, err := c.checkAgent(ctx, in)
+		if err == nil && res.Polling {
+			c.agentChecks.put(key, res)
+		}
+		return res, err
+	})
+	res := v.(protocol.CheckAgentResult)
+	res.VM = in.VM
+	return res, err
+}
+
+// checkAgent is CheckAgent without the cache.
+func (c *Control) checkAgent(ctx context.Context, in protocol.CheckAgentInput) (protocol.CheckAgentResult, error) {
 	res := protocol.CheckAgentResult{VM: in.VM}
 	if c.Temporal == nil {
 		return res, protocol.RetryableError(protocol.ErrAgentUnavailable, nil, "the control worker has no Temporal client to check agents with")
