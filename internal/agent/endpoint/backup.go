@@ -49,6 +49,17 @@ type BackupSession struct {
 type backupBlob struct {
 	sink BackupSink
 
+	// gate orders the sink calls of writes against changes of the lease holder. A write
+	// (Put Block, Put Block List, Put Blob's content) is admitted under a lease before its
+	// body arrives, and Azure only promises that a write is refused when the lease is not
+	// its own; nothing may let a write admitted under one lease land in the sink after the
+	// lease changed hands — SQL Server's retry WITH FORMAT can reuse the block ids of the
+	// attempt it replaces, so a late block of the broken attempt would replace the retry's
+	// block of the same id in the stripe. So a write re-checks the lease after its body is
+	// read and holds gate shared across that check and its sink call; lease operations,
+	// Put Blob's reset and Delete hold it exclusively.
+	gate sync.RWMutex
+
 	mu          sync.Mutex
 	exists      bool // created by Put Blob or Put Block List
 	version     int  // for the ETag
@@ -131,6 +142,10 @@ func (bs *BackupSession) serveBlob(ctx context.Context, w http.ResponseWriter, r
 		return getBlockList(w, r, b, now)
 	}
 
+	if op == opLease || op == opDelete {
+		b.gate.Lock() // wait for writes admitted under the current lease (see gate)
+		defer b.gate.Unlock()
+	}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if !b.exists {
@@ -214,10 +229,20 @@ func (bs *BackupSession) putBlob(ctx context.Context, w http.ResponseWriter, r *
 	}
 	var blocks []blockRef
 	if r.ContentLength != 0 {
-		if blocks, e = bs.putBlobContent(ctx, w, r, b, name); e != nil {
+		b.gate.RLock()
+		b.mu.Lock()
+		e = b.checkWriteAccess(r, bs.srv.now()) // again, now that the lease cannot change
+		b.mu.Unlock()
+		if e == nil {
+			blocks, e = bs.putBlobContent(ctx, w, r, b, name)
+		}
+		b.gate.RUnlock()
+		if e != nil {
 			return e
 		}
 	}
+	b.gate.Lock() // the reset waits for writes admitted before it (see gate)
+	defer b.gate.Unlock()
 	now = bs.srv.now()
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -296,6 +321,14 @@ func (bs *BackupSession) putBlock(ctx context.Context, w http.ResponseWriter, r 
 		blockBufs.Put(bufp)
 		return e
 	}
+	// The lease may have changed hands while the body arrived (see gate): check again, and
+	// keep it from changing until the block is in the sink and recorded.
+	b.gate.RLock()
+	defer b.gate.RUnlock()
+	if e := b.checkBlock(r, id, bs.srv.now()); e != nil {
+		blockBufs.Put(bufp)
+		return e
+	}
 	err := bs.call(func() error { return b.sink.PutBlock(ctx, id, data) })
 	*bufp = data[:0] // the sink is done with it (BackupSink: data is only valid during the call)
 	blockBufs.Put(bufp)
@@ -347,6 +380,8 @@ func (bs *BackupSession) putBlockList(ctx context.Context, w http.ResponseWriter
 	if e != nil {
 		return e
 	}
+	b.gate.RLock() // the commit lands under the lease it was checked against (see gate)
+	defer b.gate.RUnlock()
 	b.mu.Lock()
 	e = b.checkWriteAccess(r, bs.srv.now())
 	var blocks []blockRef

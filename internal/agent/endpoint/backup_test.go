@@ -1,10 +1,12 @@
 package endpoint
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"slices"
 	"strconv"
@@ -392,4 +394,127 @@ func TestOpenRejectsBadInput(t *testing.T) {
 	require.NoError(t, e.srv.Close())
 	_, err = e.srv.OpenBackup(map[string]BackupSink{"a.bak": newSink()}, time.Hour)
 	assert.Error(t, err, "a closed server opens no sessions")
+}
+
+// leasedStripe creates db.bak in a backup session and takes an infinite lease on it, as SQL
+// Server starts a stripe; it returns the blob's URL and the lease id.
+func leasedStripe(t *testing.T, e *env, bs *BackupSession, leaseID string) string {
+	t.Helper()
+	u := bs.URL("db.bak")
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{
+		"x-ms-lease-action": "acquire", "x-ms-lease-duration": "-1", "x-ms-proposed-lease-id": leaseID}, nil)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	return u
+}
+
+// takeOver is SQL Server's retry of a failed backup: break the dead attempt's lease, create
+// the stripe again WITH FORMAT, take a new lease.
+func takeOver(t *testing.T, e *env, bs *BackupSession, u, leaseID string) {
+	t.Helper()
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "break", "x-ms-lease-break-period": "0"}, nil)
+	require.Equal(t, http.StatusAccepted, r.status, string(r.body))
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{
+		"x-ms-lease-action": "acquire", "x-ms-lease-duration": "-1", "x-ms-proposed-lease-id": leaseID}, nil)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+}
+
+// A Put Block admitted under the first attempt's lease whose body is still arriving when a
+// retry breaks that lease and starts over WITH FORMAT is refused when its body ends, and its
+// bytes never replace the retry's block of the same id.
+func TestStaleLeaseHoldersLateBlockIsRefused(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+	first, second := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	u := leasedStripe(t, e, bs, first)
+	id := base64.StdEncoding.EncodeToString([]byte("block-000001"))
+
+	// The first attempt's block: headers and half the body now, the rest later.
+	stale := bytes.Repeat([]byte("A"), 8*kib)
+	pr, pw := io.Pipe()
+	req, err := http.NewRequest(http.MethodPut, u+"?"+bs.SAS()+"&comp=block&blockid="+id, pr)
+	require.NoError(t, err)
+	req.ContentLength = int64(len(stale))
+	req.Header.Set("x-ms-version", urlio.APIVersion)
+	req.Header.Set("x-ms-lease-id", first)
+	status := make(chan int, 1)
+	go func() {
+		resp, err := e.raw.Do(req)
+		if err != nil {
+			status <- -1
+			return
+		}
+		_, _ = io.Copy(io.Discard, resp.Body)
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	_, err = pw.Write(stale[:4*kib])
+	require.NoError(t, err)
+	time.Sleep(200 * time.Millisecond) // the server admits the block under the first lease
+
+	// The retry takes over and stages its own block of the same id.
+	takeOver(t, e, bs, u, second)
+	fresh := bytes.Repeat([]byte("B"), 8*kib)
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+id, map[string]string{"x-ms-lease-id": second}, fresh)
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+
+	// The first attempt's body ends: refused, as Azure refuses a write under a lease not its own.
+	_, err = pw.Write(stale[4*kib:])
+	require.NoError(t, err)
+	require.NoError(t, pw.Close())
+	assert.Equal(t, http.StatusPreconditionFailed, <-status, "a block of a broken lease is refused")
+
+	list := `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>` + id + `</Latest></BlockList>`
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", map[string]string{"x-ms-lease-id": second}, []byte(list))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, fresh, sink.content(), "the retry's bytes are what is committed")
+}
+
+// A block already in the sink when its lease is broken finishes first: the break waits for it,
+// so the retry's FORMAT and blocks come after it and replace it.
+func TestLeaseBreakWaitsForABlockInTheSink(t *testing.T) {
+	e := newEnv(t, nil)
+	sink := newSink()
+	sink.hold, sink.entered = make(chan struct{}), make(chan struct{}, 4)
+	bs := e.openBackup(t, map[string]BackupSink{"db.bak": sink})
+	first, second := "11111111-1111-4111-8111-111111111111", "22222222-2222-4222-8222-222222222222"
+	u := leasedStripe(t, e, bs, first)
+	id := base64.StdEncoding.EncodeToString([]byte("block-000001"))
+
+	staleDone := make(chan response, 1)
+	go func() {
+		staleDone <- e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+id, map[string]string{"x-ms-lease-id": first}, bytes.Repeat([]byte("A"), kib))
+	}()
+	<-sink.entered // the first attempt's block is in the sink's hands
+
+	broke := make(chan response, 1)
+	go func() {
+		broke <- e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{"x-ms-lease-action": "break", "x-ms-lease-break-period": "0"}, nil)
+	}()
+	select {
+	case r := <-broke:
+		t.Fatalf("the break returned (%d) while a block admitted under the lease was still in the sink", r.status)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(sink.hold)
+	assert.Equal(t, http.StatusCreated, (<-staleDone).status, "admitted under its lease, it completes")
+	assert.Equal(t, http.StatusAccepted, (<-broke).status)
+
+	// The retry: FORMAT, lease, its own block of the same id, commit.
+	r := e.do(t, http.MethodPut, u, bs.SAS(), "", map[string]string{"x-ms-blob-type": "BlockBlob"}, nil)
+	require.Equal(t, http.StatusCreated, r.status)
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=lease", map[string]string{
+		"x-ms-lease-action": "acquire", "x-ms-lease-duration": "-1", "x-ms-proposed-lease-id": second}, nil)
+	require.Equal(t, http.StatusCreated, r.status)
+	fresh := bytes.Repeat([]byte("B"), kib)
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=block&blockid="+id, map[string]string{"x-ms-lease-id": second}, fresh)
+	require.Equal(t, http.StatusCreated, r.status)
+	list := `<?xml version="1.0" encoding="utf-8"?><BlockList><Latest>` + id + `</Latest></BlockList>`
+	r = e.do(t, http.MethodPut, u, bs.SAS(), "comp=blocklist", map[string]string{"x-ms-lease-id": second}, []byte(list))
+	require.Equal(t, http.StatusCreated, r.status, string(r.body))
+	assert.Equal(t, fresh, sink.content())
 }

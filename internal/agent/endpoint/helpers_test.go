@@ -209,6 +209,10 @@ type fakeSink struct {
 	putErr  error // what it fails with
 	stallAt int   // from the nth PutBlock on, wait for ctx to end; 0 never
 	stalled chan struct{}
+	// hold, when set, makes every PutBlock signal entered and wait for hold to close
+	// before it stores the block.
+	hold    chan struct{}
+	entered chan struct{}
 }
 
 func newSink() *fakeSink {
@@ -222,6 +226,10 @@ func (s *fakeSink) PutBlock(ctx context.Context, id string, data []byte) error {
 	s.mu.Unlock()
 	if s.failPut == n {
 		return s.putErr
+	}
+	if s.hold != nil {
+		s.entered <- struct{}{}
+		<-s.hold
 	}
 	if s.stallAt != 0 && n >= s.stallAt {
 		select {
