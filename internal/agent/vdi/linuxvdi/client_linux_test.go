@@ -8,6 +8,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -450,4 +451,31 @@ func TestOpenRefusesWhatIsNotTheLibrary(t *testing.T) {
 	_, err = linuxvdi.Open("libc.so.6")
 	require.ErrorIs(t, err, vdi.ErrNoPlatform)
 	require.ErrorContains(t, err, "has no _ZN22ClientVirtualDeviceSet")
+}
+
+// Names with characters a file name cannot hold, or too long for a socket path, still meet:
+// the library and the server hash them alike.
+func TestSetNamesThatNeedHashing(t *testing.T) {
+	p, dir := standin(t)
+	for _, name := range []string{"sqlvault/db one/" + setName(t), "sqlvault-" + strings.Repeat("x", 90) + setName(t)} {
+		set, err := p.NewSet()
+		require.NoError(t, err)
+		require.NoError(t, set.Create("", name, vdi.Config{DeviceCount: 1}))
+		opened := make(chan error, 1)
+		go func() {
+			s, err := vdistandin.OpenSet(context.Background(), dir, []string{name}, 512, 65536)
+			if err == nil {
+				err = s.Close()
+			}
+			opened <- err
+		}()
+		_, err = set.GetConfiguration(10 * time.Second)
+		require.NoError(t, err, name)
+		require.NoError(t, <-opened)
+		d, err := set.OpenDevice(name)
+		require.NoError(t, err)
+		_, err = d.GetCommand(time.Second)
+		require.ErrorIs(t, err, vdi.ErrClose)
+		require.NoError(t, set.Close())
+	}
 }
