@@ -30,6 +30,7 @@ type backupOptions struct {
 	stats                                                             int // 0: no progress messages
 	name, description                                                 any
 	maxTransfer                                                       int
+	blockSize                                                         int
 }
 
 // terminating wraps cause with the 3013 that ends every failed BACKUP or RESTORE.
@@ -83,9 +84,11 @@ func (x *executor) backupOptions(st *tsql.Backup) (backupOptions, error) {
 			"CONTINUE_AFTER_ERROR", "STOP_ON_ERROR", "NO_TRUNCATE", "BUFFERCOUNT":
 			// Accepted; INIT/SKIP have no effect on URL devices (SQL Server ignores them there).
 		case "BLOCKSIZE":
-			if _, err := x.blockSizeOption(opt.Value); err != nil {
+			n, err := x.blockSizeOption(opt.Value)
+			if err != nil {
 				return o, err
 			}
+			o.blockSize = n
 		case "FORMAT":
 			o.format = true
 		case "NOFORMAT":
@@ -167,25 +170,32 @@ func (x *executor) resolveDatabaseName(lit, variable string) (string, error) {
 	return x.evalString(&tsql.Variable{Name: variable})
 }
 
-// device is a resolved backup device: a URL with its SAS secret, or (RESTORE only) a
-// local file.
+// device is a resolved backup device: a URL with its SAS secret, a local file, or a
+// virtual device (VDI).
 type device struct {
 	url  urlio.BlobURL
 	sas  string
 	file string // DISK = '…' path
+	vdi  string // VIRTUAL_DEVICE = '…' name
 }
 
 // deviceType is the device's number in RESTORE HEADERONLY and msdb backupmediafamily.
 func (d device) deviceType() int {
-	if d.file != "" {
+	switch {
+	case d.file != "":
 		return media.DeviceDisk
+	case d.vdi != "":
+		return media.DeviceVirtual
 	}
 	return media.DeviceURL
 }
 
 func (d device) name() string {
-	if d.file != "" {
+	switch {
+	case d.file != "":
 		return d.file
+	case d.vdi != "":
+		return d.vdi
 	}
 	return d.url.Raw
 }
@@ -205,6 +215,13 @@ func (x *executor) resolveDevices(devs []tsql.Device, allowDisk ...bool) ([]devi
 		}
 		if d.Kind == "DISK" && len(allowDisk) > 0 && allowDisk[0] {
 			out = append(out, device{file: raw})
+			continue
+		}
+		if d.Kind == "VIRTUAL_DEVICE" {
+			if raw == "" {
+				return nil, sqlErr(3201, "Cannot open backup device '%s'. Operating system error 0x80070002(The system cannot find the file specified.).", raw)
+			}
+			out = append(out, device{vdi: raw})
 			continue
 		}
 		if d.Kind != "URL" {
@@ -581,7 +598,28 @@ func (x *executor) streamBackup(p *plannedBackup, o backupOptions, devs []device
 			w.Abort()
 		}
 	}
+	virtual, err := virtualDevices(devs)
+	if err != nil {
+		return 0, err
+	}
+	if virtual {
+		maxTransfer, blockSize := o.maxTransfer, o.blockSize
+		if maxTransfer == 0 {
+			maxTransfer = vdiDefaultTransfer
+		}
+		if blockSize == 0 {
+			blockSize = vdiDefaultBlock
+		}
+		set, err := x.openVDISet(devs, blockSize, maxTransfer)
+		if err != nil {
+			return 0, err
+		}
+		writers = newVDIWriters(ctx, set, maxTransfer)
+	}
 	for _, d := range devs {
+		if virtual {
+			break
+		}
 		if d.file != "" {
 			w, err := createFile(d.file, o.format)
 			if err != nil {
@@ -735,8 +773,11 @@ func (w *fileWriter) Abort() {
 func (x *executor) streamError(devs []device, err error) error {
 	x.s.in.log.Warn("backup stream failed", zap.Error(err))
 	var fe *faultError
+	var ve *vdiDeviceError
 	dev := devs[0].name()
 	switch {
+	case errors.As(err, &ve):
+		return sqlErr(3202, "Write on \"%s\" failed: %s", ve.device, ve.os())
 	case errors.As(err, &fe):
 		return sqlErr(3202, "Write on \"%s\" failed: 1117(The request could not be performed because of an I/O device error.)", fe.device)
 	case errors.Is(err, urlio.ErrTooManyBlocks):

@@ -36,6 +36,7 @@ type restoreOptions struct {
 	stopAt                           *stopPoint
 	stopAtLSN                        *sqltypes.Decimal
 	stopBefore                       bool
+	maxTransfer                      int // MAXTRANSFERSIZE: a virtual device's VDC_Read size
 }
 
 func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
@@ -105,9 +106,11 @@ func (x *executor) restoreOptions(st *tsql.Restore) (restoreOptions, error) {
 				return o, err
 			}
 		case "MAXTRANSFERSIZE":
-			if _, err := x.maxTransferOption(opt.Value); err != nil {
+			n, err := x.maxTransferOption(opt.Value)
+			if err != nil {
 				return o, err
 			}
+			o.maxTransfer = n
 		case "CHECKSUM", "NO_CHECKSUM", "BUFFERCOUNT", "KEEP_REPLICATION",
 			"KEEP_CDC", "RESTRICTED_USER", "NOUNLOAD", "UNLOAD", "REWIND", "NOREWIND", "STOP_ON_ERROR":
 		case "STANDBY", "PARTIAL", "CONTINUE_AFTER_ERROR", "PASSWORD", "MEDIAPASSWORD", "CREDENTIAL", "PAGE", "FILESTREAM":
@@ -152,8 +155,9 @@ type openedMedia struct {
 	size   int64
 }
 
-// openStripes opens every URL device of a restore for reading.
-func (x *executor) openStripes(devs []device, metadataOnly ...bool) ([]media.Stripe, func(), error) {
+// openStripes opens every device of a restore for reading; maxTransfer is the VDC_Read
+// size for virtual devices (0: the default).
+func (x *executor) openStripes(devs []device, maxTransfer int, metadataOnly ...bool) ([]media.Stripe, func(), error) {
 	in := x.s.in
 	var closers []func()
 	closeAll := func() {
@@ -164,6 +168,13 @@ func (x *executor) openStripes(devs []device, metadataOnly ...bool) ([]media.Str
 	var fault *StreamFault
 	if len(metadataOnly) == 0 || !metadataOnly[0] {
 		fault = in.takeStreamFault()
+	}
+	virtual, err := virtualDevices(devs)
+	if err != nil {
+		return nil, nil, err
+	}
+	if virtual {
+		return x.readVDIStripes(devs, maxTransfer, fault)
 	}
 	counter := &faultCounter{}
 	stripes := make([]media.Stripe, 0, len(devs))
@@ -241,7 +252,13 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
-	stripes, closeAll, err := x.openStripes(devs[:1], true)
+	// The header is on the first device; a virtual device set opens whole (the client
+	// created it with every device).
+	first := devs[:1]
+	if devs[0].vdi != "" {
+		first = devs
+	}
+	stripes, closeAll, err := x.openStripes(first, 0, true)
 	if err != nil {
 		return err
 	}
@@ -374,7 +391,7 @@ func (x *executor) restoreVerify(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
-	stripes, closeAll, err := x.openStripes(devs)
+	stripes, closeAll, err := x.openStripes(devs, 0)
 	if err != nil {
 		return err
 	}
@@ -423,7 +440,7 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
-	stripes, closeAll, err := x.openStripes(devs)
+	stripes, closeAll, err := x.openStripes(devs, o.maxTransfer)
 	if err != nil {
 		return err
 	}

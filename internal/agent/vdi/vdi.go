@@ -1,8 +1,8 @@
 // Package vdi is the platform-independent part of a client of SQL Server's Virtual Device
 // Interface (issue 14): the protocol's constants and the command loop that moves a virtual
 // device's bytes to a sink (BACKUP … TO VIRTUAL_DEVICE) or from a source (RESTORE … FROM
-// VIRTUAL_DEVICE). The platform transports — the COM component of sqlvdi.dll on Windows,
-// libsqlvdi.so on Linux — are not built yet; each will implement Device.
+// VIRTUAL_DEVICE). The platform transports implement Platform: the COM component of
+// sqlvdi.dll on Windows (winvdi), libsqlvdi.so on Linux (linuxvdi).
 //
 // Every constant and rule here names its source in internal/sqlsim/FIDELITY.md, section
 // "VDI (issue 14)": Microsoft's "Virtual device interface (VDI) reference", the "SQL Server
