@@ -14,7 +14,7 @@ import (
 
 type stubPlatform struct{}
 
-func (stubPlatform) Describe() string                { return "stub VDI" }
+func (stubPlatform) Describe() string               { return "stub VDI" }
 func (stubPlatform) NewSet() (vdi.DeviceSet, error) { return nil, vdi.ErrNoPlatform }
 
 // An instance configured with dataPath: vdi needs the VDI library: without an opener, or
