@@ -245,6 +245,27 @@ func (s *session) Err() error {
 	return s.err
 }
 
+// sideFailed records a sink's or source's failure on device before the command loop
+// completes the command that saw it: SQL Server fails the statement on that completion, and
+// the activity, reading Err once the statement failed, must find the cause. A call cut short
+// by the session's own end is no failure.
+func (s *session) sideFailed(ctx context.Context, device string, err error) error {
+	err = &deviceError{device: device, err: err}
+	if ctx.Err() == nil {
+		s.fail(err)
+	}
+	return err
+}
+
+// deviceError is a failure on one virtual device, named.
+type deviceError struct {
+	device string
+	err    error
+}
+
+func (e *deviceError) Error() string { return fmt.Sprintf("virtual device %s: %v", e.device, e.err) }
+func (e *deviceError) Unwrap() error { return e.err }
+
 func (s *session) fail(err error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -353,7 +374,7 @@ func (s *session) FileList(ctx context.Context) ([]sqlserver.BackupFile, error) 
 
 // readers gives each device of a restore set a reader from the start of its stripe.
 func (s *session) readers(i int) (vdi.Sink, vdi.Source) {
-	return nil, &stripeReader{s: s, src: s.sources[i]}
+	return nil, &stripeReader{s: s, name: s.names[i], src: s.sources[i]}
 }
 
 // setRun is one device set from Create to Close: a goroutine waits for SQL Server to open
@@ -438,7 +459,11 @@ func (r *setRun) serve(devices func(i int) (vdi.Sink, vdi.Source)) {
 			}
 			if err != nil {
 				if !errors.Is(err, vdi.ErrAborted) && r.ctx.Err() == nil {
-					r.failed(fmt.Errorf("virtual device %s: %w", r.names[i], err))
+					var named *deviceError
+					if !errors.As(err, &named) {
+						err = &deviceError{device: r.names[i], err: err}
+					}
+					r.failed(err)
 				}
 				r.abort()
 			}
@@ -587,7 +612,7 @@ func (b *blockSink) Complete(ctx context.Context) error {
 		return err
 	}
 	if err := b.stripe.Commit(ctx, b.ids); err != nil {
-		return fmt.Errorf("commit stripe: %w", err)
+		return b.s.sideFailed(ctx, b.name, fmt.Errorf("commit stripe: %w", err))
 	}
 	b.committed = true
 	b.buf = nil
@@ -596,11 +621,11 @@ func (b *blockSink) Complete(ctx context.Context) error {
 
 func (b *blockSink) put(ctx context.Context, data []byte) error {
 	if len(b.ids) == MaxBlocks {
-		return ErrStripeTooLarge
+		return b.s.sideFailed(ctx, b.name, ErrStripeTooLarge)
 	}
 	id := blockID(len(b.ids))
 	if err := b.stripe.PutBlock(ctx, id, data); err != nil {
-		return fmt.Errorf("put block %d: %w", len(b.ids), err)
+		return b.s.sideFailed(ctx, b.name, fmt.Errorf("put block %d: %w", len(b.ids), err))
 	}
 	b.ids = append(b.ids, id)
 	b.s.bytes.Add(int64(len(data)))
@@ -617,9 +642,10 @@ func blockID(n int) string {
 // stripeReader reads one restore stripe in order for a device's VDC_Reads. The stripe
 // reader fetches ahead of sequential reads.
 type stripeReader struct {
-	s   *session
-	src datapath.StripeSource
-	off int64
+	s    *session
+	name string
+	src  datapath.StripeSource
+	off  int64
 }
 
 func (r *stripeReader) Read(ctx context.Context, p []byte) (int, error) {
@@ -637,7 +663,10 @@ func (r *stripeReader) Read(ctx context.Context, p []byte) (int, error) {
 		if n > 0 {
 			return n, nil
 		}
-		return 0, fmt.Errorf("vdipath: stripe ended at %d of %d bytes: %w", r.off, size, io.ErrUnexpectedEOF)
+		err = fmt.Errorf("stripe ended at %d of %d bytes: %w", r.off, size, io.ErrUnexpectedEOF)
 	}
-	return n, err
+	if err != nil {
+		return n, r.s.sideFailed(ctx, r.name, fmt.Errorf("read at %d: %w", r.off, err))
+	}
+	return n, nil
 }
