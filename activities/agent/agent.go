@@ -14,9 +14,11 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/datapath/urlpath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -54,10 +56,14 @@ type Agent struct {
 	// RestoreRoots are the folders restores may write to when a request names a path
 	// (agent.restoreRoots; package pathpolicy).
 	RestoreRoots []string
+	// VDI is the machine's VDI client library, for instances whose dataPath is vdi (nil:
+	// none; agent.New opens it when an instance needs it).
+	VDI vdi.Platform
 
-	mu      sync.Mutex
-	running map[string]bool // item + lane: one data and one log stream per database
-	urlPath *urlpath.Path   // dataPath
+	mu       sync.Mutex
+	running  map[string]bool          // item + lane: one data and one log stream per database
+	urlPath  *urlpath.Path            // dataPath
+	vdiPaths map[string]*vdipath.Path // dataPath, by instance
 }
 
 // Register registers the agent's activities under their public names.
@@ -336,25 +342,51 @@ func (a *Agent) unlock(key string) {
 	delete(a.running, key)
 }
 
-// dataPath is the data path of an instance's streams. Only the URL path is built (issue
-// 14 adds VDI); it is made on first use from the endpoint, once per agent, because it
-// knows which credentials belong to live sessions.
+// dataPath is the data path of an instance's streams (agent.instances[].dataPath). Each is
+// made on first use, once per agent: the URL path from the endpoint (it knows which
+// credentials belong to live sessions), a VDI path per instance (VDI names the instance).
 func (a *Agent) dataPath(instance string) (datapath.Path, error) {
-	kind := datapath.URL
+	kind, name := datapath.URL, instance
 	for _, in := range a.Instances {
-		if strings.EqualFold(in.Name, instance) && in.DataPath != "" {
-			kind = in.DataPath
+		if strings.EqualFold(in.Name, instance) {
+			name = in.Name
+			if in.DataPath != "" {
+				kind = in.DataPath
+			}
 		}
-	}
-	if kind != datapath.URL {
-		return nil, protocol.UserError(protocol.ErrInvalidInput, "instance %s: %v", instance, datapath.ErrVDINotBuilt)
 	}
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.urlPath == nil {
-		a.urlPath = urlpath.New(a.Endpoint, a.logger())
+	switch kind {
+	case datapath.URL:
+		if a.urlPath == nil {
+			a.urlPath = urlpath.New(a.Endpoint, a.logger())
+		}
+		return a.urlPath, nil
+	case datapath.VDI:
+		if a.VDI == nil {
+			return nil, protocol.UserError(protocol.ErrInvalidInput, "instance %s: %v", instance, datapath.ErrNoVDI)
+		}
+		key := strings.ToUpper(name)
+		if a.vdiPaths == nil {
+			a.vdiPaths = map[string]*vdipath.Path{}
+		}
+		if a.vdiPaths[key] == nil {
+			a.vdiPaths[key] = vdipath.New(a.VDI, vdipath.Options{Instance: vdipath.InstanceName(name), Log: a.logger().Named("vdi")})
+		}
+		return a.vdiPaths[key], nil
 	}
-	return a.urlPath, nil
+	return nil, protocol.UserError(protocol.ErrInvalidInput, "instance %s: unknown data path %q: use url or vdi", instance, kind)
+}
+
+// pathError names a failure the data path reports (a session's Err or Finish): the path's
+// own named errors as they are; anything else is the vault's (a sink or source), which SQL
+// Server only saw as a failed write or read.
+func pathError(err error, verb string) error {
+	if protocol.ErrorType(err) != "" {
+		return err
+	}
+	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s the vault failed: %v", verb, err)
 }
 
 // setupError names an error from opening a data path session: the path's own failures are

@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -26,6 +27,9 @@ type InstanceDSN struct {
 	// DataPath is the instance's data path (agent.instances[].dataPath); empty: URL.
 	DataPath datapath.Kind
 }
+
+// VDIOpener opens the machine's VDI client library (vdi.ErrNoPlatform when it has none).
+type VDIOpener func() (vdi.Platform, error)
 
 // Options is everything an agent is built from. The worker fills it from its
 // configuration; the e2e harness and the benchmarks fill it from their test stacks, so
@@ -43,6 +47,9 @@ type Options struct {
 	BlocksInFlight             int
 	Memory                     *memlimit.Budget
 	RestoreRoots               []string
+	// VDI opens the VDI client library; New calls it when an instance's dataPath is vdi.
+	// The worker passes the machine's transport (winvdi, linuxvdi), tests a fake; nil: none.
+	VDI VDIOpener
 }
 
 // New starts the agent's blob endpoint and opens one connection pool per instance. Close
@@ -51,9 +58,18 @@ func New(o Options) (*Agent, error) {
 	if len(o.Instances) == 0 {
 		return nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
 	}
+	var platform vdi.Platform
+	kinds := make([]datapath.Kind, len(o.Instances))
 	for i, in := range o.Instances {
-		if _, err := datapath.ParseKind(string(in.DataPath)); err != nil {
+		kind, err := datapath.ParseKind(string(in.DataPath))
+		if err != nil {
 			return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
+		}
+		kinds[i] = kind
+		if kind == datapath.VDI && platform == nil {
+			if platform, err = openVDI(o.VDI); err != nil {
+				return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
+			}
 		}
 	}
 	if o.Log == nil {
@@ -71,16 +87,32 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Key: o.Key, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
-		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots}
+		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
 	for i, in := range o.Instances {
 		conn, err := sqlserver.Open(in.DSN)
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("agent.instances[%d] (%s): %w", i, in.Name, err)
 		}
-		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: in.DataPath})
+		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: kinds[i]})
 	}
 	return a, nil
+}
+
+// openVDI opens the VDI library for an instance configured with it: its absence is a
+// configuration error found at start, not at the first backup.
+func openVDI(open VDIOpener) (vdi.Platform, error) {
+	if open == nil {
+		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, vdi.ErrNoPlatform)
+	}
+	p, err := open()
+	if err != nil {
+		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, err)
+	}
+	if p == nil {
+		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, vdi.ErrNoPlatform)
+	}
+	return p, nil
 }
 
 // Close stops the endpoint and closes the instances' connections.

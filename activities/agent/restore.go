@@ -121,7 +121,7 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	if in.Relocate && in.Index == 0 {
 		files, err := sess.FileList(ctx)
 		if err != nil {
-			return res, sqlError(err, in.TargetDatabase)
+			return res, setupError(err, in.TargetDatabase)
 		}
 		cmd.Moves, err = a.relocate(ctx, conn, files, in.TargetDatabase, in.DataPath, in.LogPath)
 		if err != nil {
@@ -140,7 +140,7 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 			return res, err
 		}
 		if serr := sess.Err(); serr != nil {
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, serr, "reading the vault failed: %v", serr)
+			return res, pathError(serr, "reading")
 		}
 		return res, restoreError(err, in)
 	}

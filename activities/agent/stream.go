@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -46,7 +47,8 @@ func (s *stripeSink) committed() *vault.StripeInfo {
 }
 
 // StreamBackup runs BACKUP to the devices of the instance's data path (TO URL against this
-// agent's endpoint, package urlpath), so SQL Server's stream goes block by block through compression and encryption into the vault, and reports SQL
+// agent's endpoint, package urlpath, or TO VIRTUAL_DEVICE, package vdipath), so SQL Server's
+// stream goes block by block through compression and encryption into the vault, and reports SQL
 // Server's record of the backup with the stripes it wrote. Progress is heartbeated; a
 // cancelled heartbeat context cancels the statement (ATTENTION), and SQL Server stops.
 func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput) (protocol.StreamBackupResult, error) {
@@ -125,9 +127,17 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 		}
 		if serr := sess.Err(); serr != nil {
 			// SQL Server only saw a failed write; the real cause is on our side.
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, serr, "writing to the vault failed: %v", serr)
+			return res, pathError(serr, "writing to")
 		}
 		return res, sqlError(err, in.Database)
+	}
+	// The path's work after SQL Server stopped writing (VDI: every device closed, every
+	// stripe committed) before msdb and the commits are read.
+	if err := sess.Finish(ctx); err != nil {
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		return res, pathError(err, "writing to")
 	}
 	bs, err := conn.BackupSetByDevice(ctx, targets[0])
 	if err != nil {
@@ -149,12 +159,27 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 }
 
 // adopt returns the result of an earlier attempt that SQL Server completed and whose
-// stripes are committed in the vault.
+// stripes are committed in the vault. The earlier attempt may have run on either data path
+// (the instance's dataPath may have changed since): msdb names its first device by a URL
+// ending in "/<device>" or a virtual device ending in "_<device>" (vdipath.DeviceSuffix;
+// the set's token before it differs per attempt), and nothing else ends so.
 func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.StreamBackupInput, attempt int32) (protocol.StreamBackupResult, bool, error) {
 	for k := attempt - 1; k >= 1; k-- {
-		bs, err := conn.BackupSetByDeviceSuffix(ctx, "/"+deviceName(in.PointID, k, 1))
-		if err != nil {
-			return protocol.StreamBackupResult{}, false, sqlError(err, in.Database)
+		dev := deviceName(in.PointID, k, 1)
+		var bs *sqlserver.BackupSet
+		var kind datapath.Kind
+		for _, by := range []struct {
+			suffix string
+			kind   datapath.Kind
+		}{{"/" + dev, datapath.URL}, {vdipath.DeviceSuffix(dev), datapath.VDI}} {
+			found, err := conn.BackupSetByDeviceSuffix(ctx, by.suffix)
+			if err != nil {
+				return protocol.StreamBackupResult{}, false, sqlError(err, in.Database)
+			}
+			if found != nil {
+				bs, kind = found, by.kind
+				break
+			}
 		}
 		if bs == nil {
 			continue
@@ -174,10 +199,8 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 		if stripes == nil {
 			continue
 		}
-		// The suffix above starts with "/": only a URL device matches it, so an adopted
-		// backup went by the URL path.
 		return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: a.Key.ID(),
-			Compression: compressionName(in.Compression), Attempt: k, Adopted: true, DataPath: string(datapath.URL)}, true, nil
+			Compression: compressionName(in.Compression), Attempt: k, Adopted: true, DataPath: string(kind)}, true, nil
 	}
 	return protocol.StreamBackupResult{}, false, nil
 }

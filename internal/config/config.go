@@ -183,8 +183,9 @@ type Instance struct {
 	Encrypt                string `yaml:"encrypt,omitempty" json:"encrypt,omitempty"` // true | false | disable | strict
 	TrustServerCertificate bool   `yaml:"trustServerCertificate" json:"trustServerCertificate"`
 	// DataPath is how this instance's backup bytes reach the agent: "url" (BACKUP … TO URL
-	// into the agent's HTTPS endpoint; the default) or "vdi" (SQL Server's Virtual Device
-	// Interface, issue 14: not built yet, so Validate refuses it).
+	// into the agent's HTTPS endpoint; the default) or "vdi" (BACKUP … TO VIRTUAL_DEVICE
+	// through SQL Server's Virtual Device Interface; the agent needs the VDI client library,
+	// and refuses to start without it).
 	DataPath string `yaml:"dataPath,omitempty" json:"dataPath,omitempty"`
 }
 

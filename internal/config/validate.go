@@ -190,11 +190,9 @@ func (c *Config) validateAgent(v *validator) {
 			seen[strings.ToUpper(in.Name)] = i
 		}
 		switch in.DataPath {
-		case "", DataPathURL:
-		case DataPathVDI:
-			v.addf(p+".dataPath", "the VDI data path is not built yet (issue 14); use url, or leave dataPath out")
+		case "", DataPathURL, DataPathVDI:
 		default:
-			v.addf(p+".dataPath", "%q is not a data path; use url", in.DataPath)
+			v.addf(p+".dataPath", "%q is not a data path; use url or vdi", in.DataPath)
 		}
 		if !in.ConnectionString.IsZero() {
 			if in.Host != "" || in.User != "" || !in.Password.IsZero() {

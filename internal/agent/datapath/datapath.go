@@ -6,8 +6,9 @@
 // commit, restore steps, resume after a crash — is the activities' and is shared by every
 // path: a stripe is a device, whichever kind.
 //
-// Implementations: urlpath (BACKUP … TO URL into the agent's HTTPS endpoint). The VDI
-// path is not built yet; its protocol loop is package vdi.
+// Implementations: urlpath (BACKUP … TO URL into the agent's HTTPS endpoint) and vdipath
+// (BACKUP … TO VIRTUAL_DEVICE through SQL Server's Virtual Device Interface, over a transport
+// of package vdi).
 package datapath
 
 import (
@@ -26,22 +27,23 @@ type Kind string
 // The data paths.
 const (
 	URL Kind = "url" // BACKUP … TO URL into the agent's HTTPS endpoint
-	VDI Kind = "vdi" // BACKUP … TO VIRTUAL_DEVICE through SQL Server's VDI (issue 14; not built yet)
+	VDI Kind = "vdi" // BACKUP … TO VIRTUAL_DEVICE through SQL Server's VDI (package vdipath)
 )
 
-// ErrVDINotBuilt is returned for a configured VDI data path: the VDI client does not exist
-// yet (issue 14).
-var ErrVDINotBuilt = errors.New("the VDI data path is not built yet (issue 14): use dataPath: url, or leave it out")
+// ErrNoVDI is returned for an instance configured with the VDI data path on an agent that
+// has no VDI client library (package vdi's ErrNoPlatform says which).
+var ErrNoVDI = errors.New("dataPath is vdi but this agent has no VDI client library: install SQL Server's VDI client (sqlvdi.dll on Windows, /opt/mssql/lib/libsqlvdi.so on Linux), or set dataPath: url")
 
-// ParseKind reads a configured data path; empty means URL, the only one built today.
+// ParseKind reads a configured data path. Empty means URL: the path every existing
+// deployment runs, kept as the default until the VDI path has run against a real server.
 func ParseKind(s string) (Kind, error) {
 	switch Kind(strings.ToLower(strings.TrimSpace(s))) {
 	case "", URL:
 		return URL, nil
 	case VDI:
-		return VDI, ErrVDINotBuilt
+		return VDI, nil
 	}
-	return "", fmt.Errorf("unknown data path %q: use url", s)
+	return "", fmt.Errorf("unknown data path %q: use url or vdi", s)
 }
 
 // StripeSink receives one backup stripe's bytes as blocks (the vault's stripe writer, through
@@ -100,6 +102,12 @@ type Session interface {
 // BackupSession is the session of one BACKUP.
 type BackupSession interface {
 	Session
+	// Finish is called once the BACKUP statement succeeded, before the activity reads what
+	// the stripes committed. It returns once the path has done all it does after SQL Server
+	// stopped writing — URL: nothing (SQL Server's Put Block List committed each stripe
+	// before the statement ended); VDI: every virtual device closed and its stripe committed
+	// — or when ctx ends, and reports Err.
+	Finish(ctx context.Context) error
 }
 
 // RestoreSession is the session of one RESTORE step.

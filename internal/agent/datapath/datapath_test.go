@@ -1,7 +1,6 @@
 package datapath_test
 
 import (
-	"errors"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -16,12 +15,13 @@ func TestParseKind(t *testing.T) {
 		require.NoError(t, err, s)
 		assert.Equal(t, datapath.URL, k, s)
 	}
-	k, err := datapath.ParseKind("vdi")
-	assert.Equal(t, datapath.VDI, k)
-	assert.True(t, errors.Is(err, datapath.ErrVDINotBuilt), "vdi is known but refused until issue 14 builds it: %v", err)
-	assert.Contains(t, err.Error(), "issue 14")
-	_, err = datapath.ParseKind("disk")
+	for _, s := range []string{"vdi", " VDI"} {
+		k, err := datapath.ParseKind(s)
+		require.NoError(t, err, s)
+		assert.Equal(t, datapath.VDI, k, s)
+	}
+	_, err := datapath.ParseKind("disk")
 	require.Error(t, err)
-	assert.False(t, errors.Is(err, datapath.ErrVDINotBuilt))
 	assert.Contains(t, err.Error(), `"disk"`)
+	assert.Contains(t, err.Error(), "use url or vdi")
 }

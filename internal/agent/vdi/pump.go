@@ -20,6 +20,14 @@ type Flusher interface {
 	Flush(ctx context.Context) error
 }
 
+// Completer is a Sink that acts on VDC_Complete (sent at the end of a backup when the set
+// asked for VDF_RequestComplete): the sink makes the device's data durable there — the vault
+// path commits the stripe — before the command is completed, so SQL Server finishes the
+// BACKUP only once the stripe is committed, and fails it when the commit fails.
+type Completer interface {
+	Complete(ctx context.Context) error
+}
+
 // Source gives a restore device's bytes in order. Read has io.Reader's contract; io.EOF
 // ends the data.
 type Source interface {
@@ -27,7 +35,8 @@ type Source interface {
 }
 
 // Pump runs one virtual device's command loop: VDC_Write into Sink (backup), VDC_Read from
-// Source (restore), VDC_Flush to the sink, VDC_ClearError and VDC_Complete acknowledged,
+// Source (restore), VDC_Flush and VDC_Complete to the sink (Flusher, Completer) or else
+// acknowledged, VDC_ClearError acknowledged,
 // anything else answered ERROR_NOT_SUPPORTED. Run returns nil when SQL Server closes the
 // device (VD_E_CLOSE) — which ends the transfer, not the statement: whether the BACKUP or
 // RESTORE succeeded is the statement's result, which the caller reads.
@@ -130,7 +139,14 @@ func (p *Pump) execute(ctx context.Context, cmd *Command) (code, transferred uin
 			}
 		}
 		return ErrorSuccess, 0, nil
-	case CmdClearError, CmdComplete:
+	case CmdComplete:
+		if c, ok := p.Sink.(Completer); ok {
+			if err := c.Complete(ctx); err != nil {
+				return ErrorOperationAborted, 0, err
+			}
+		}
+		return ErrorSuccess, 0, nil
+	case CmdClearError:
 		return ErrorSuccess, 0, nil
 	}
 	return ErrorNotSupported, 0, nil

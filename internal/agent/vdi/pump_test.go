@@ -172,6 +172,36 @@ func TestPumpSinkAndSourceFailures(t *testing.T) {
 	assert.Equal(t, ErrorOperationAborted, dev.done[0].status)
 }
 
+// completingSink commits at VDC_Complete (Completer); fail makes the commit fail.
+type completingSink struct {
+	bufSink
+	completed []string // the sink's content at each Complete
+	fail      error
+}
+
+func (s *completingSink) Complete(context.Context) error {
+	s.completed = append(s.completed, s.String())
+	return s.fail
+}
+
+// VDC_Complete reaches a Completer once every byte before it is in the sink, and its
+// failure completes the command with ERROR_OPERATION_ABORTED, so SQL Server fails the
+// BACKUP instead of finishing it without a committed stripe.
+func TestPumpCompleteReachesTheSink(t *testing.T) {
+	dev := &fakeDevice{script: []step{write("all "), write("data"), code(CmdFlush), code(CmdComplete)}}
+	sink := &completingSink{}
+	require.NoError(t, (&Pump{Device: dev, Sink: sink}).Run(context.Background()))
+	assert.Equal(t, []string{"all data"}, sink.completed)
+	assert.Equal(t, completion{CmdComplete, ErrorSuccess, 0, nil}, dev.done[3])
+
+	commitFailed := errors.New("commit failed")
+	dev = &fakeDevice{script: []step{write("x"), code(CmdComplete), write("never")}}
+	err := (&Pump{Device: dev, Sink: &completingSink{fail: commitFailed}}).Run(context.Background())
+	assert.ErrorIs(t, err, commitFailed)
+	require.Len(t, dev.done, 2)
+	assert.Equal(t, ErrorOperationAborted, dev.done[1].status)
+}
+
 // Timeouts: a cancelled context ends the loop between waits; the idle limit ends a device
 // that sends nothing with ErrIdle; any other HRESULT is an error naming it.
 func TestPumpTimeoutsAndOtherErrors(t *testing.T) {

@@ -137,6 +137,10 @@ func (s *session) DeviceType() sqlserver.DeviceType { return sqlserver.DeviceURL
 func (s *session) Devices() []string                { return append([]string(nil), s.urls...) }
 func (s *session) Err() error                       { return s.err() }
 
+// Finish has nothing to wait for: SQL Server's Put Block List committed every stripe before
+// the BACKUP ended.
+func (s *session) Finish(context.Context) error { return s.err() }
+
 func (s *session) Progress() datapath.Progress {
 	p := s.progress()
 	return datapath.Progress{Bytes: p.Bytes, Blocks: p.Blocks}

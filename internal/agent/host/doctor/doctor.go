@@ -1,7 +1,9 @@
 // Package doctor checks, from the VM, everything an agent needs for a backup, and names
 // the fix for each thing that is wrong: Temporal, the vault, the key, each SQL Server
-// instance and its login, SQL Server's way to the endpoint (a real BACKUP … TO URL of
-// model, COPY_ONLY, into a session that discards the bytes), and free memory.
+// instance and its login, its data path and whether the machine has SQL Server's VDI client
+// library, SQL Server's way to the agent along that path (a real BACKUP of model, COPY_ONLY,
+// into a session that discards the bytes: TO URL into the endpoint, or TO VIRTUAL_DEVICE),
+// and free memory.
 package doctor
 
 import (
@@ -16,9 +18,12 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/host"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -61,6 +66,8 @@ type Env struct {
 	StartEndpoint func() (*endpoint.Server, error)
 	// FreeMemory is the memory available to new processes, in bytes.
 	FreeMemory func() (uint64, error)
+	// VDI opens the machine's VDI client library (nil: none), for the data path lines.
+	VDI func() (vdi.Platform, error)
 	// Timeout bounds each check; default 30 s (the round trip: 2 min).
 	Timeout time.Duration
 }
@@ -85,8 +92,9 @@ func Run(ctx context.Context, env Env) []Result {
 	add(timed(env.Timeout, env.temporal))
 	add(timed(env.Timeout, env.vault))
 	add(env.key())
+	lib := env.openVDI()
 	for _, in := range cfg.Agent.Instances {
-		out = append(out, env.instance(ctx, in)...)
+		out = append(out, env.instance(ctx, in, lib)...)
 	}
 	add(env.memory())
 	return out
@@ -190,8 +198,50 @@ func (e Env) memory() Result {
 	return Result{"memory", OK, fmt.Sprintf("%d MiB free", free>>20), ""}
 }
 
-// instance checks one instance: reachable, login sysadmin, and the endpoint round trip.
-func (e Env) instance(ctx context.Context, in config.Instance) []Result {
+// vdiLibrary is what doctor found of the VDI client library.
+type vdiLibrary struct {
+	platform vdi.Platform // nil: none
+	err      error        // why none
+}
+
+func (e Env) openVDI() vdiLibrary {
+	if e.VDI == nil {
+		return vdiLibrary{err: vdi.ErrNoPlatform}
+	}
+	p, err := e.VDI()
+	if err == nil && p == nil {
+		err = vdi.ErrNoPlatform
+	}
+	if err != nil {
+		return vdiLibrary{err: err}
+	}
+	return vdiLibrary{platform: p}
+}
+
+// dataPath reports the instance's data path, and whether the VDI library it needs (or that
+// dataPath: vdi would use) is on this machine.
+func dataPathLine(in config.Instance, lib vdiLibrary) Result {
+	name := "instance " + in.Name + " data path"
+	kind, err := datapath.ParseKind(in.DataPath)
+	if err != nil {
+		return Result{name, Fail, err.Error(), "set agent.instances " + in.Name + " dataPath to url or vdi"}
+	}
+	if kind == datapath.VDI {
+		if lib.platform == nil {
+			return Result{name, Fail, fmt.Sprintf("vdi, but this machine has no VDI client library (%v)", lib.err),
+				"install SQL Server's VDI client (sqlvdi.dll comes with SQL Server on Windows; /opt/mssql/lib/libsqlvdi.so with mssql-server on Linux), or set dataPath: url"}
+		}
+		return Result{name, OK, "vdi (BACKUP … TO VIRTUAL_DEVICE) through " + lib.platform.Describe(), ""}
+	}
+	if lib.platform != nil {
+		return Result{name, OK, "url (BACKUP … TO URL into the endpoint); the VDI client library is present (" + lib.platform.Describe() + "): dataPath: vdi would use it", ""}
+	}
+	return Result{name, OK, fmt.Sprintf("url (BACKUP … TO URL into the endpoint); no VDI client library (%v)", lib.err), ""}
+}
+
+// instance checks one instance: reachable, login sysadmin, its data path, and the round
+// trip along it.
+func (e Env) instance(ctx context.Context, in config.Instance, lib vdiLibrary) []Result {
 	name := "instance " + in.Name
 	c, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
@@ -216,10 +266,44 @@ func (e Env) instance(ctx context.Context, in config.Instance) []Result {
 		return out
 	}
 	out = append(out, Result{name + " login", OK, fmt.Sprintf("login %s is sysadmin", host.QuoteName(info.Login)), ""})
+	dp := dataPathLine(in, lib)
+	out = append(out, dp)
 	rc, cancel2 := context.WithTimeout(ctx, 4*e.Timeout)
 	defer cancel2()
+	if kind, _ := datapath.ParseKind(in.DataPath); kind == datapath.VDI {
+		if dp.Status != OK {
+			return append(out, Result{name + " vdi", Skip, "needs the VDI client library", ""})
+		}
+		return append(out, vdiRoundTrip(rc, name+" vdi", conn, lib.platform, info.ServerName))
+	}
 	return append(out, e.roundTrip(rc, name+" endpoint", conn))
 }
+
+// vdiRoundTrip has SQL Server back up model, COPY_ONLY, to a virtual device set of the
+// agent's VDI path whose stripe discards the bytes: the library works for this instance and
+// SQL Server opens the agent's sets.
+func vdiRoundTrip(ctx context.Context, name string, conn Instance, platform vdi.Platform, serverName string) Result {
+	path := vdipath.New(platform, vdipath.Options{Instance: vdipath.InstanceName(serverName)})
+	sess, err := path.OpenBackup(ctx, nil, []datapath.BackupStripe{{Name: "doctor.bak", Sink: discard{}}})
+	if err != nil {
+		return Result{name, Fail, err.Error(), vdiFix}
+	}
+	defer sess.Close()
+	q, args := sqlserver.BackupCommand{Database: "model", Kind: sqlserver.CopyOnlyFull, URLs: sess.Devices(), DeviceType: sess.DeviceType()}.Statement()
+	if err := conn.Run(ctx, q, args, nil); err != nil {
+		if serr := sess.Err(); serr != nil {
+			err = fmt.Errorf("%w (the agent's side: %v)", err, serr)
+		}
+		return Result{name, Fail, "BACKUP DATABASE model TO VIRTUAL_DEVICE (COPY_ONLY): " + err.Error(), vdiFix}
+	}
+	if err := sess.Finish(ctx); err != nil {
+		return Result{name, Fail, "BACKUP DATABASE model TO VIRTUAL_DEVICE (COPY_ONLY): " + err.Error(), vdiFix}
+	}
+	return Result{name, OK, fmt.Sprintf("SQL Server opened the agent's virtual device set and sent a COPY_ONLY backup of model (%d bytes, discarded) through %s",
+		sess.Progress().Bytes, platform.Describe()), ""}
+}
+
+const vdiFix = "the agent must run on the SQL Server machine under an account VDI accepts (Windows: an administrator or a service account; Linux: mssql or a member of its group, as Microsoft's Linux VDI specification says); or set dataPath: url"
 
 // wsaeaddrinuse is Windows' "address in use" (winsock2.h), which syscall does not name.
 const wsaeaddrinuse syscall.Errno = 10048

@@ -10,9 +10,11 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
@@ -106,8 +108,11 @@ func TestHealthyFakesPass(t *testing.T) {
 	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "BACKUP DATABASE @p1 TO URL = @p2 WITH FORMAT, CHECKSUM, COPY_ONLY") {
 		t.Fatalf("round trip ran %q", inst.ran)
 	}
-	if len(rs) != 7 {
-		t.Fatalf("want temporal, vault, key, 3 instance lines and memory: %+v", rs)
+	if len(rs) != 8 {
+		t.Fatalf("want temporal, vault, key, 4 instance lines and memory: %+v", rs)
+	}
+	if r := line(t, rs, "instance SQLVM1 data path"); !strings.HasPrefix(r.Detail, "url (") || !strings.Contains(r.Detail, "no VDI client library") {
+		t.Fatalf("data path line: %+v", r)
 	}
 }
 
@@ -261,5 +266,100 @@ func TestDoctorAgainstTheSimulator(t *testing.T) {
 				t.Fatalf("endpoint line %+v; want FAIL with %q in the fix", r, tc.wantInFix)
 			}
 		})
+	}
+}
+
+// vdiLib is a VDI library whose sets SQL Server (the fake instance's Run) opens at once and
+// whose one device carries a small backup, then VDC_Complete, then closes.
+type vdiLib struct{ sets []*vdiSet }
+
+func (l *vdiLib) Describe() string { return "test VDI" }
+func (l *vdiLib) NewSet() (vdi.DeviceSet, error) {
+	s := &vdiSet{}
+	l.sets = append(l.sets, s)
+	return s, nil
+}
+
+type vdiSet struct {
+	instance, name string
+	closed         bool
+	dev            vdiDev
+}
+
+func (s *vdiSet) Create(instance, name string, _ vdi.Config) error {
+	s.instance, s.name = instance, name
+	return nil
+}
+func (s *vdiSet) GetConfiguration(time.Duration) (vdi.Config, error) {
+	return vdi.Config{DeviceCount: 1}, nil
+}
+func (s *vdiSet) OpenDevice(string) (vdi.Device, error) {
+	s.dev.cmds = []*vdi.Command{{Code: vdi.CmdWrite, Buffer: []byte("model backup")}, {Code: vdi.CmdComplete}}
+	return &s.dev, nil
+}
+func (s *vdiSet) SignalAbort() error { return nil }
+func (s *vdiSet) Close() error       { s.closed = true; return nil }
+
+type vdiDev struct{ cmds []*vdi.Command }
+
+func (d *vdiDev) GetCommand(time.Duration) (*vdi.Command, error) {
+	if len(d.cmds) == 0 {
+		return nil, vdi.ErrClose
+	}
+	c := d.cmds[0]
+	d.cmds = d.cmds[1:]
+	return c, nil
+}
+func (d *vdiDev) CompleteCommand(*vdi.Command, uint32, uint32, int64) error { return nil }
+
+// An instance with dataPath: vdi: doctor reports the path and the library, and its round
+// trip is a BACKUP of model TO VIRTUAL_DEVICE through the agent's VDI path (for the named
+// instance's VDI name), not TO URL.
+func TestVDIInstanceRoundTripsThroughVDI(t *testing.T) {
+	env, inst := healthy(t)
+	env.Config.Agent.Instances[0].DataPath = "vdi"
+	inst.info.ServerName = `SQLVM1\INST`
+	lib := &vdiLib{}
+	env.VDI = func() (vdi.Platform, error) { return lib, nil }
+	rs := Run(context.Background(), env)
+	if Failed(rs) {
+		t.Fatalf("failed: %+v", rs)
+	}
+	if r := line(t, rs, "instance SQLVM1 data path"); r.Detail != "vdi (BACKUP … TO VIRTUAL_DEVICE) through test VDI" {
+		t.Fatalf("data path line: %+v", r)
+	}
+	r := line(t, rs, "instance SQLVM1 vdi")
+	if !strings.Contains(r.Detail, "12 bytes, discarded") {
+		t.Fatalf("vdi line: %+v", r)
+	}
+	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "BACKUP DATABASE @p1 TO VIRTUAL_DEVICE = @p2") {
+		t.Fatalf("round trip ran %q", inst.ran)
+	}
+	if len(lib.sets) != 1 || lib.sets[0].instance != "INST" || !lib.sets[0].closed {
+		t.Fatalf("sets: %+v", lib.sets)
+	}
+	for _, r := range rs {
+		if r.Check == "instance SQLVM1 endpoint" {
+			t.Fatalf("a VDI instance needs no endpoint round trip: %+v", r)
+		}
+	}
+
+	// Without the library, the data path line fails with the fix and the round trip is skipped.
+	env.VDI = func() (vdi.Platform, error) { return nil, vdi.ErrNoPlatform }
+	rs = Run(context.Background(), env)
+	r = line(t, rs, "instance SQLVM1 data path")
+	if r.Status != Fail || !strings.Contains(r.Detail, "no VDI client library") || !strings.Contains(r.Fix, "set dataPath: url") {
+		t.Fatalf("data path line: %+v", r)
+	}
+	if r := line(t, rs, "instance SQLVM1 vdi"); r.Status != Skip {
+		t.Fatalf("vdi line: %+v", r)
+	}
+
+	// A URL instance on a machine with the library says dataPath: vdi would use it.
+	env.Config.Agent.Instances[0].DataPath = ""
+	env.VDI = func() (vdi.Platform, error) { return lib, nil }
+	rs = Run(context.Background(), env)
+	if r := line(t, rs, "instance SQLVM1 data path"); !strings.Contains(r.Detail, "the VDI client library is present (test VDI)") {
+		t.Fatalf("data path line: %+v", r)
 	}
 }

@@ -27,7 +27,7 @@
 // Every constant names its sources next to it. A value confirmed by fewer than two
 // independent sources says "assumption".
 //
-// Device.VDI() is the device internal/agent/vdi's command loop (Pump) runs. Nothing in the
-// product calls this package yet: the agent's data-path seam (internal/agent/datapath)
-// decides how a VDI path uses it.
+// Device.VDI() is the device internal/agent/vdi's command loop (Pump) runs, and Open's
+// Platform is the transport the VDI data path (internal/agent/datapath/vdipath) runs on:
+// the worker opens it on Windows for instances configured with dataPath: vdi.
 package winvdi
