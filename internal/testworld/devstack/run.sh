@@ -156,11 +156,12 @@ echo ">> building bin/sqlvault-worker, bin/sqlvault, bin/sqlsim"
 "${GO:-go}" build -o "$root/bin/" ./cmd/sqlvault-worker ./cmd/sqlvault ./internal/sqlsim/cmd/sqlsim
 
 # The VDI sets' sockets: a Unix socket path holds at most 107 bytes, and a set's socket name
-# up to 22 (vdistandin.SocketName), so a deep state directory gets a short one of its own.
+# up to 68 (vdistandin.SocketName: a name of up to 64 characters, then ".vdi"), so a state
+# directory deeper than .run/ usually is gets a short one of its own, removed at the end.
 vdi_dir=$dir/vdi
 vdi_tmp=
-if ((${#vdi_dir} > 80)); then
-  vdi_dir=$(mktemp -d "${TMPDIR:-/tmp}/sqlvault-vdi.XXXXXX")
+if ((${#vdi_dir} > 107 - 69)); then
+  vdi_dir=$(mktemp -d /tmp/sqlvault-vdi.XXXXXX) # not $TMPDIR: it may be deep too
   vdi_tmp=$vdi_dir
 fi
 mkdir -p "$vdi_dir"
