@@ -84,12 +84,20 @@ VERSION ?= $(shell v=$$(git describe --tags --dirty 2>/dev/null) && echo $${v\#v
 REVISION := $(shell git rev-parse HEAD 2>/dev/null)
 RELEASE_LDFLAGS := -X github.com/sqlvault/sqlvault/internal/buildinfo.version=$(VERSION) -X github.com/sqlvault/sqlvault/internal/buildinfo.revision=$(REVISION)
 DIST := dist
+# The Linux binaries are built without cgo: static, they start on every distribution SQL
+# Server on Linux supports. A cgo build needs the build machine's glibc or newer (built on
+# glibc 2.34+, it would not start at all on RHEL 8 or Ubuntu 20.04). Without cgo the agent
+# cannot call libsqlvdi.so, so packaged Linux agents take the URL data path (doctor says why).
+# RELEASE_LINUX_CGO=1 builds linux/amd64 (SQL Server on Linux is x86-64 only) with cgo, for
+# the VDI path: run it on a builder whose glibc is no newer than the oldest target's.
+RELEASE_LINUX_CGO ?= 0
 release:
 	rm -rf $(DIST) && mkdir -p $(DIST)
 	for p in linux/amd64 linux/arm64 windows/amd64; do \
 		os=$${p%/*}; arch=$${p#*/}; ext=; [ $$os = windows ] && ext=.exe; \
+		cgo=0; [ $$p = linux/amd64 ] && cgo=$(RELEASE_LINUX_CGO); \
 		for b in sqlvault-worker sqlvault; do \
-			CGO_ENABLED=0 GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
+			CGO_ENABLED=$$cgo GOOS=$$os GOARCH=$$arch $(GO) build -trimpath -ldflags "$(RELEASE_LDFLAGS)" -o $(DIST)/$$os-$$arch/$$b$$ext ./cmd/$$b; \
 		done; \
 	done
 	cp packaging/windows/install.cmd $(DIST)/windows-amd64/

@@ -104,10 +104,10 @@ func newListCmd(g *globals) *cobra.Command {
 				return nil
 			}
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "POINT\tTYPE\tFINISHED (UTC)\tFIRST LSN\tLAST LSN\tSIZE\tSTORED")
+			fmt.Fprintln(tw, "POINT\tTYPE\tFINISHED (UTC)\tFIRST LSN\tLAST LSN\tSIZE\tSTORED\tPATH")
 			for _, rp := range rps {
-				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rp.PointID, rp.Type, rp.FinishTime.UTC().Format(time.DateTime),
-					rp.FirstLSN, rp.LastLSN, human(rp.SizeBytes), human(rp.StoredBytes))
+				fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", rp.PointID, rp.Type, rp.FinishTime.UTC().Format(time.DateTime),
+					rp.FirstLSN, rp.LastLSN, human(rp.SizeBytes), human(rp.StoredBytes), rp.DataPath)
 			}
 			return tw.Flush()
 		},
@@ -186,7 +186,21 @@ func printPoint(w io.Writer, rp protocol.RecoveryPoint) {
 	fmt.Fprintf(tw, "time (UTC)\t%s → %s\n", rp.StartTime.UTC().Format(time.DateTime), rp.FinishTime.UTC().Format(time.DateTime))
 	fmt.Fprintf(tw, "size\t%s from SQL Server, %s stored in %d stripe(s)\n", human(rp.SizeBytes), human(rp.StoredBytes), rp.Stripes)
 	fmt.Fprintf(tw, "key\t%s\n", rp.KeyID)
+	if rp.DataPath != "" {
+		fmt.Fprintf(tw, "data path\t%s\n", dataPathLabel(rp.DataPath))
+	}
 	_ = tw.Flush()
+}
+
+// dataPathLabel names a point's data path with the statement SQL Server ran.
+func dataPathLabel(p string) string {
+	switch p {
+	case "vdi":
+		return "vdi (BACKUP … TO VIRTUAL_DEVICE)"
+	case "url":
+		return "url (BACKUP … TO URL)"
+	}
+	return p
 }
 
 func printManifest(w io.Writer, m *vault.Manifest) {

@@ -24,8 +24,10 @@ func newDoctorCmd() *cobra.Command {
 		Short: "Check from this VM everything a backup needs, and name the fix for each problem",
 		Long: `doctor checks: the configuration; Temporal reachable (with its TLS settings); the vault
 reachable and writable (a probe blob is written and deleted); the vault key present, readable
-and private; each SQL Server instance reachable and its login sysadmin; its data path (url or
-vdi) and whether this machine has SQL Server's VDI client library; for a url instance, SQL
+and private; each SQL Server instance reachable and its login sysadmin; its data path — the
+configured one, or without one vdi where this machine has SQL Server's VDI client library
+(sqlvdi.dll on Windows, agent.vdiLibrary on Linux) and url otherwise — and where the library
+was found or why it was not; for a url instance, SQL
 Server resolving the endpoint's name and trusting its certificate — proven by a real BACKUP
 DATABASE model TO URL … WITH COPY_ONLY into an endpoint session that discards the bytes; for a
 vdi instance, the same backup TO VIRTUAL_DEVICE through the agent's VDI path; and free memory.
@@ -107,6 +109,6 @@ func realDoctorEnv(cfg *config.Config) doctor.Env {
 			return s, nil
 		},
 		FreeMemory: doctor.FreeMemory,
-		VDI:        OpenVDI,
+		VDI:        OpenVDI(cfg.Agent.VDILibrary),
 	}
 }

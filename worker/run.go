@@ -104,7 +104,7 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*age
 		Endpoint: endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
 			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
-		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI}
+		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI(cfg.Agent.VDILibrary)}
 	for i, inst := range cfg.Agent.Instances {
 		dsn, err := inst.DSN()
 		if err != nil {

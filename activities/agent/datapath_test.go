@@ -10,9 +10,12 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zaptest/observer"
 
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
+	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -110,4 +113,74 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 		assert.Equal(t, string(c.want), res.DataPath)
 		require.Len(t, res.Stripes, 1)
 	}
+}
+
+// newAgentWith starts an agent (its endpoint on a loopback port with a fresh certificate)
+// for instances, with open as its VDI opener, and records its log.
+func newAgentWith(t *testing.T, open VDIOpener, instances ...InstanceDSN) (*Agent, *observer.ObservedLogs, error) {
+	t.Helper()
+	certFile, keyFile, _, err := endpoint.GenerateSelfSigned("sqlvault-agent.local", t.TempDir())
+	require.NoError(t, err)
+	core, logs := observer.New(zap.InfoLevel)
+	a, err := New(Options{VM: "SQLVM1", Instances: instances, VDI: open, Log: zap.New(core),
+		Endpoint: endpoint.Options{Host: "sqlvault-agent.local", Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}})
+	if a != nil {
+		t.Cleanup(a.Close)
+	}
+	return a, logs, err
+}
+
+// pathLines are the agent's start-up lines that say which data path each instance uses.
+func pathLines(logs *observer.ObservedLogs) map[string]map[string]any {
+	out := map[string]map[string]any{}
+	for _, e := range logs.FilterMessage("instance data path").All() {
+		f := e.ContextMap()
+		out[f["instance"].(string)] = f
+	}
+	return out
+}
+
+// An instance without a dataPath streams through VDI where the library opens and through
+// URL where it does not; a configured dataPath wins either way. The library is opened once
+// for all instances, and the agent says at start which path each instance got and why.
+func TestNewChoosesTheDefaultDataPathByTheLibrary(t *testing.T) {
+	opened := 0
+	present := func() (vdi.Platform, error) { opened++; return stubPlatform{}, nil }
+	a, logs, err := newAgentWith(t, present,
+		InstanceDSN{Name: "SQLVM1", DSN: "sqlserver://127.0.0.1:1"},
+		InstanceDSN{Name: `SQLVM1\URL`, DSN: "sqlserver://127.0.0.1:1", DataPath: datapath.URL},
+		InstanceDSN{Name: `SQLVM1\VDI`, DSN: "sqlserver://127.0.0.1:1", DataPath: datapath.VDI})
+	require.NoError(t, err)
+	assert.Equal(t, 1, opened, "one library for every instance")
+	assert.Equal(t, []datapath.Kind{datapath.VDI, datapath.URL, datapath.VDI},
+		[]datapath.Kind{a.Instances[0].DataPath, a.Instances[1].DataPath, a.Instances[2].DataPath})
+	assert.Equal(t, stubPlatform{}, a.VDI)
+	lines := pathLines(logs)
+	require.Len(t, lines, 3, "one line per instance")
+	assert.Equal(t, "vdi", lines["SQLVM1"]["dataPath"])
+	assert.Equal(t, true, lines["SQLVM1"]["default"])
+	assert.Contains(t, lines["SQLVM1"]["why"], "dataPath is not set and this machine has the VDI client library (stub VDI), so vdi")
+	assert.Equal(t, "url", lines[`SQLVM1\URL`]["dataPath"])
+	assert.Equal(t, "dataPath: url in the configuration", lines[`SQLVM1\URL`]["why"])
+	assert.Equal(t, "vdi", lines[`SQLVM1\VDI`]["dataPath"])
+	assert.Equal(t, "dataPath: vdi in the configuration, through stub VDI", lines[`SQLVM1\VDI`]["why"])
+
+	missing := fmt.Errorf("%w: cannot load /opt/mssql/lib/libsqlvdi.so (no such file)", vdi.ErrNoPlatform)
+	a, logs, err = newAgentWith(t, func() (vdi.Platform, error) { return nil, missing },
+		InstanceDSN{Name: "SQLVM1", DSN: "sqlserver://127.0.0.1:1"})
+	require.NoError(t, err, "no library is no error for an instance that did not ask for vdi")
+	assert.Equal(t, datapath.URL, a.Instances[0].DataPath)
+	assert.Nil(t, a.VDI)
+	line := pathLines(logs)["SQLVM1"]
+	assert.Equal(t, "url", line["dataPath"])
+	assert.Contains(t, line["why"], "no VDI client library (vdi: no VDI client library on this machine: cannot load /opt/mssql/lib/libsqlvdi.so (no such file)), so url")
+
+	a, _, err = newAgentWith(t, nil, InstanceDSN{Name: "SQLVM1", DSN: "sqlserver://127.0.0.1:1"})
+	require.NoError(t, err)
+	assert.Equal(t, datapath.URL, a.Instances[0].DataPath, "no opener: no library")
+
+	a, _, err = newAgentWith(t, func() (vdi.Platform, error) { panic("url instances never load the library") },
+		InstanceDSN{Name: "SQLVM1", DSN: "sqlserver://127.0.0.1:1", DataPath: datapath.URL})
+	require.NoError(t, err)
+	assert.Equal(t, datapath.URL, a.Instances[0].DataPath)
 }

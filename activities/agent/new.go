@@ -24,7 +24,8 @@ import (
 type InstanceDSN struct {
 	Name string // @@SERVERNAME: "VM" or "VM\INSTANCE"
 	DSN  string
-	// DataPath is the instance's data path (agent.instances[].dataPath); empty: URL.
+	// DataPath is the instance's data path (agent.instances[].dataPath); empty: VDI where
+	// the VDI library opens (Options.VDI), else URL (datapath.Library.Choose).
 	DataPath datapath.Kind
 }
 
@@ -47,8 +48,9 @@ type Options struct {
 	BlocksInFlight             int
 	Memory                     *memlimit.Budget
 	RestoreRoots               []string
-	// VDI opens the VDI client library; New calls it when an instance's dataPath is vdi.
-	// The worker passes the machine's transport (winvdi, linuxvdi), tests a fake; nil: none.
+	// VDI opens the VDI client library; New calls it (once) when an instance's dataPath is
+	// vdi or not set. The worker passes the machine's transport (winvdi, linuxvdi), tests a
+	// fake; nil: none, so instances without a dataPath take the URL path.
 	VDI VDIOpener
 }
 
@@ -58,25 +60,28 @@ func New(o Options) (*Agent, error) {
 	if len(o.Instances) == 0 {
 		return nil, errors.New("agent.instances: the agent manages no SQL Server instance; list at least one")
 	}
-	var platform vdi.Platform
-	kinds := make([]datapath.Kind, len(o.Instances))
-	for i, in := range o.Instances {
-		kind, err := datapath.ParseKind(string(in.DataPath))
-		if err != nil {
-			return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
-		}
-		kinds[i] = kind
-		if kind == datapath.VDI && platform == nil {
-			if platform, err = openVDI(o.VDI); err != nil {
-				return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
-			}
-		}
-	}
 	if o.Log == nil {
 		o.Log = zap.NewNop()
 	}
 	if o.Endpoint.Logger == nil {
 		o.Endpoint.Logger = o.Log.Named("endpoint")
+	}
+	// Each instance's data path (datapath.Library.Choose): the configured one, or without one
+	// vdi where the VDI library opens, else url. One line per instance says which and why.
+	lib := datapath.NewLibrary(o.VDI)
+	var platform vdi.Platform
+	kinds := make([]datapath.Kind, len(o.Instances))
+	for i, in := range o.Instances {
+		c, err := lib.Choose(string(in.DataPath))
+		if err != nil {
+			return nil, fmt.Errorf("agent.instances[%d] (%s).dataPath: %w", i, in.Name, err)
+		}
+		kinds[i] = c.Kind
+		if c.Platform != nil {
+			platform = c.Platform
+		}
+		o.Log.Named("agent").Info("instance data path", zap.String("instance", in.Name), zap.String("dataPath", string(c.Kind)),
+			zap.Bool("default", c.Default), zap.String("why", c.Why))
 	}
 	ep, err := endpoint.New(o.Endpoint)
 	if err != nil {
@@ -97,22 +102,6 @@ func New(o Options) (*Agent, error) {
 		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: kinds[i]})
 	}
 	return a, nil
-}
-
-// openVDI opens the VDI library for an instance configured with it: its absence is a
-// configuration error found at start, not at the first backup.
-func openVDI(open VDIOpener) (vdi.Platform, error) {
-	if open == nil {
-		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, vdi.ErrNoPlatform)
-	}
-	p, err := open()
-	if err != nil {
-		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, err)
-	}
-	if p == nil {
-		return nil, fmt.Errorf("%w (%w)", datapath.ErrNoVDI, vdi.ErrNoPlatform)
-	}
-	return p, nil
 }
 
 // Close stops the endpoint and closes the instances' connections.

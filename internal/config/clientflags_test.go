@@ -19,7 +19,7 @@ func clientFlagSet(t *testing.T) *pflag.FlagSet {
 func TestBindClientFlagsOnlyWhatTheCLIUses(t *testing.T) {
 	fs := clientFlagSet(t)
 	for _, name := range []string{"role", "vm", "endpoint-host", "endpoint-listen", "endpoint-cert-file", "endpoint-key-file",
-		"max-concurrent-backups", "blocks-in-flight", "memory-limit-mib", "log-format"} {
+		"max-concurrent-backups", "blocks-in-flight", "memory-limit-mib", "vdi-library", "log-format"} {
 		assert.Nil(t, fs.Lookup(name), "--%s is not the CLI's", name)
 	}
 	for _, name := range append(clientFlagNames, "config", "temporal-api-key-env", "temporal-api-key-file") {

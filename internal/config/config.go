@@ -157,6 +157,11 @@ type Agent struct {
 	// restore uses the instance's default folders. Anyone who can start a workflow chooses
 	// these paths, and the agent writes there as SQL Server's sysadmin.
 	RestoreRoots []string `yaml:"restoreRoots,omitempty" json:"restoreRoots,omitempty"`
+	// VDILibrary is where SQL Server on Linux's VDI client library is (default
+	// /opt/mssql/lib/libsqlvdi.so, where mssql-server installs it). The VDI data path loads it
+	// at start; where it loads, instances without a dataPath stream through VDI. Windows
+	// ignores it: sqlvdi.dll is found through its COM registration.
+	VDILibrary string `yaml:"vdiLibrary,omitempty" json:"vdiLibrary,omitempty"`
 }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
@@ -183,9 +188,10 @@ type Instance struct {
 	Encrypt                string `yaml:"encrypt,omitempty" json:"encrypt,omitempty"` // true | false | disable | strict
 	TrustServerCertificate bool   `yaml:"trustServerCertificate" json:"trustServerCertificate"`
 	// DataPath is how this instance's backup bytes reach the agent: "url" (BACKUP … TO URL
-	// into the agent's HTTPS endpoint; the default) or "vdi" (BACKUP … TO VIRTUAL_DEVICE
-	// through SQL Server's Virtual Device Interface; the agent needs the VDI client library,
-	// and refuses to start without it).
+	// into the agent's HTTPS endpoint) or "vdi" (BACKUP … TO VIRTUAL_DEVICE through SQL
+	// Server's Virtual Device Interface; the agent needs the VDI client library — sqlvdi.dll
+	// on Windows, agent.vdiLibrary on Linux — and refuses to start without it). Not set: vdi
+	// where the agent finds the library at start, else url; the agent logs which it chose.
 	DataPath string `yaml:"dataPath,omitempty" json:"dataPath,omitempty"`
 }
 
@@ -250,6 +256,7 @@ func Default() *Config {
 			MaxConcurrentBackups: DefaultMaxConcurrentBackups,
 			BlocksInFlight:       DefaultBlocksInFlight,
 			MemoryLimitMiB:       DefaultAgentMemoryLimitMiB,
+			VDILibrary:           Platform().VDILibrary,
 		},
 		Log: Log{Level: "info", Format: "json"},
 	}
@@ -427,6 +434,7 @@ var overrides = []override{
 		c.Agent.MemoryLimitMiB = n
 		return nil
 	}},
+	{"SQLVAULT_AGENT_VDI_LIBRARY", "vdi-library", "SQL Server's VDI client library on Linux (default /opt/mssql/lib/libsqlvdi.so)", setString(func(c *Config) *string { return &c.Agent.VDILibrary })},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }

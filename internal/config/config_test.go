@@ -176,6 +176,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		MaxConcurrentBackups: 7,
 		BlocksInFlight:       3,
 		MemoryLimitMiB:       300,
+		VDILibrary:           "x-sqlvault_agent_vdi_library",
 	}, c.Agent)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }

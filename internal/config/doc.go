@@ -48,6 +48,7 @@
 //	SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS --max-concurrent-backups    agent.maxConcurrentBackups
 //	SQLVAULT_AGENT_BLOCKS_IN_FLIGHT       --blocks-in-flight          agent.blocksInFlight
 //	SQLVAULT_AGENT_MEMORY_LIMIT_MIB       --memory-limit-mib          agent.memoryLimitMiB (0: none)
+//	SQLVAULT_AGENT_VDI_LIBRARY            --vdi-library               agent.vdiLibrary (Linux; default /opt/mssql/lib/libsqlvdi.so)
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //

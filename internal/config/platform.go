@@ -12,6 +12,9 @@ type PlatformPaths struct {
 	EndpointDir string // the endpoint's certificate and key, and the CA setup makes the machine trust
 	StateDir    string
 	LogDir      string
+	// VDILibrary is SQL Server's VDI client library where it is loaded from a path: Linux's
+	// libsqlvdi.so. Empty on Windows, where sqlvdi.dll is found through its COM registration.
+	VDILibrary string
 }
 
 // Platform returns the paths for the operating system the binary was built for.

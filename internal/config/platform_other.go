@@ -10,5 +10,6 @@ func platformPaths() PlatformPaths {
 		EndpointDir: "/etc/sqlvault/endpoint",
 		StateDir:    "/var/lib/sqlvault",
 		LogDir:      "/var/log/sqlvault",
+		VDILibrary:  "/opt/mssql/lib/libsqlvdi.so", // where mssql-server installs it
 	}
 }

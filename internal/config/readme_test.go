@@ -35,4 +35,6 @@ func TestReadmeExampleLoads(t *testing.T) {
 	assert.Equal(t, "sqlvault-agent.local", cfg.Agent.Endpoint.Host, "a DNS name without a port: what SQL Server accepts")
 	assert.Equal(t, DefaultEndpointListen, cfg.Agent.Endpoint.Listen)
 	assert.Equal(t, []string{"/var/backups/sqlvault"}, cfg.Agent.RestoreRoots, "the folder of the README's --as-files example")
+	assert.Equal(t, "/opt/mssql/lib/libsqlvdi.so", cfg.Agent.VDILibrary)
+	assert.Empty(t, cfg.Agent.Instances[0].DataPath, "the example leaves the data path to the default rule")
 }

@@ -174,6 +174,11 @@ func (c *Config) validateAgent(v *validator) {
 			v.addf(fmt.Sprintf("agent.restoreRoots[%d]", i), "%s", problem)
 		}
 	}
+	// A bare name would be looked up in the loader's search path: whichever libsqlvdi.so that
+	// finds first. (Absence is no error: without the library, instances take the URL path.)
+	if a.VDILibrary != "" && !strings.HasPrefix(a.VDILibrary, "/") {
+		v.addf("agent.vdiLibrary", "%q is not an absolute path; name the library's file, e.g. /opt/mssql/lib/libsqlvdi.so (or leave vdiLibrary out for that default)", a.VDILibrary)
+	}
 
 	if len(a.Instances) == 0 {
 		v.addf("agent.instances", "list the SQL Server instances this agent backs up (name, host, port, user, password)")

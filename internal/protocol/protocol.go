@@ -201,6 +201,9 @@ type RecoveryPoint struct {
 	Stripes           int        `json:"stripes"`
 	KeyID             string     `json:"keyId"`
 	Reason            string     `json:"reason,omitempty"`
+	// DataPath is how SQL Server's backup reached the agent: "url" (BACKUP … TO URL) or
+	// "vdi" (TO VIRTUAL_DEVICE). Empty from control workers older than the field.
+	DataPath string `json:"dataPath,omitempty"`
 }
 
 // BackupResult is sqlvault.Backup's result.

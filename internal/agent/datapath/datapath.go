@@ -32,10 +32,11 @@ const (
 
 // ErrNoVDI is returned for an instance configured with the VDI data path on an agent that
 // has no VDI client library (package vdi's ErrNoPlatform says which).
-var ErrNoVDI = errors.New("dataPath is vdi but this agent has no VDI client library: install SQL Server's VDI client (sqlvdi.dll on Windows, /opt/mssql/lib/libsqlvdi.so on Linux), or set dataPath: url")
+var ErrNoVDI = errors.New("dataPath is vdi but this agent has no VDI client library: install SQL Server's VDI client (sqlvdi.dll on Windows; on Linux /opt/mssql/lib/libsqlvdi.so, or set agent.vdiLibrary to where it is), or set dataPath: url")
 
-// ParseKind reads a configured data path. Empty means URL: the path every existing
-// deployment runs, kept as the default until the VDI path has run against a real server.
+// ParseKind reads a configured data path that names one; empty reads as URL, the path that
+// needs nothing of the machine. An instance without a dataPath gets the default rule of
+// Library.Choose instead (VDI where the machine has the VDI client library).
 func ParseKind(s string) (Kind, error) {
 	switch Kind(strings.ToLower(strings.TrimSpace(s))) {
 	case "", URL:

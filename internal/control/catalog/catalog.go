@@ -22,5 +22,15 @@ func RecoveryPointOf(m *vault.Manifest) protocol.RecoveryPoint {
 	return protocol.RecoveryPoint{ItemID: m.ItemID, PointID: m.PointID, Instance: m.Server.Instance, Database: m.Database.Name,
 		Type: t, FirstLSN: string(m.Backup.FirstLSN), LastLSN: string(m.Backup.LastLSN), CheckpointLSN: string(m.Backup.CheckpointLSN),
 		DatabaseBackupLSN: string(m.Backup.DatabaseBackupLSN), StartTime: m.Backup.StartTime, FinishTime: m.Backup.FinishTime,
-		SizeBytes: m.Backup.SizeBytes, StoredBytes: stored, Stripes: len(m.Stripes), KeyID: m.Encryption.KeyID, Reason: m.Reason}
+		SizeBytes: m.Backup.SizeBytes, StoredBytes: stored, Stripes: len(m.Stripes), KeyID: m.Encryption.KeyID, Reason: m.Reason,
+		DataPath: DataPathOf(m)}
+}
+
+// DataPathOf is the data path a point was written through: "vdi", or "url" — what a point
+// without the manifest field (every URL point, and every point before VDI) was.
+func DataPathOf(m *vault.Manifest) string {
+	if m.DataPath == vault.DataPathVDI {
+		return vault.DataPathVDI
+	}
+	return "url"
 }

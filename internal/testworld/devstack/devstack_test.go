@@ -98,10 +98,18 @@ func runStack(t *testing.T, mode string) {
 	} else {
 		assert.NotContains(t, banner, "forwards")
 	}
+	// The stack's data path is VDI: the stand-in libsqlvdi.so is there, so the instance,
+	// which names none, gets the default, and the agent says so at start.
+	assert.Contains(t, banner, "data path          vdi: BACKUP … TO VIRTUAL_DEVICE through the stand-in libsqlvdi.so")
+	assert.NotContains(t, banner, "URL path", "no note that VDI is unavailable")
+	workerLog, err := os.ReadFile(filepath.Join(stateDir, "logs", "worker.log"))
+	require.NoError(t, err)
+	assert.Regexp(t, `instance data path.*"instance": "SQLVM1", "dataPath": "vdi", "default": true, "why": "dataPath is not set and this machine has the VDI client library \(libsqlvdi.so at [^)]*\), so vdi`, string(workerLog))
 	exports, commands := parseNextSteps(t, banner)
 	assert.Equal(t, []string{
 		"bin/sqlvault backup --instance SQLVM1 --database SalesDB --type full --wait",
 		"bin/sqlvault list --instance SQLVM1 --database SalesDB",
+		"bin/sqlvault restore --instance SQLVM1 --database SalesDB --point POINT --as-name SalesDB_copy --wait",
 		"bin/temporal workflow list",
 	}, commands)
 	require.Contains(t, exports, "SQLVAULT_CONFIG")
@@ -129,14 +137,22 @@ func runStack(t *testing.T, mode string) {
 	point := m[1]
 	assert.Contains(t, point, "-full-")
 	assert.Regexp(t, `(?m)^database\s+SalesDB on SQLVM1`, backupOut)
+	assert.Regexp(t, `(?m)^data path\s+vdi \(BACKUP … TO VIRTUAL_DEVICE\)$`, backupOut, "the point was written through VDI")
 
 	listOut := runPrinted(t, root, starterEnv, commands[1])
 	rows := strings.Split(strings.TrimSpace(listOut), "\n")[1:] // after the header
 	require.Len(t, rows, 1, "exactly one recovery point; list printed:\n%s", listOut)
 	assert.Equal(t, []string{point, "full"}, strings.Fields(rows[0])[:2])
+	assert.Equal(t, "vdi", strings.Fields(rows[0])[len(strings.Fields(rows[0]))-1], "list's PATH column")
+
+	// The restore the banner prints, of that point under a new name, through the same path.
+	restoreOut := runPrinted(t, root, starterEnv, strings.Replace(commands[2], "POINT", point, 1))
+	assert.Regexp(t, `(?m)^target\s+SalesDB_copy on SQLVM1$`, restoreOut)
+	assert.Regexp(t, `(?m)^step 1\s+full `+regexp.QuoteMeta(point)+`$`, restoreOut)
+	assert.Regexp(t, `(?m)^state\s+ONLINE$`, restoreOut)
 
 	// bin/temporal, with the printed TEMPORAL_ADDRESS, sees this stack's workflows.
-	workflows := runPrinted(t, root, starterEnv, commands[2])
+	workflows := runPrinted(t, root, starterEnv, commands[3])
 	assert.Contains(t, workflows, protocol.BackupWorkflowID(vault.ItemID("SQLVM1", "SalesDB"), protocol.Full))
 
 	jsonOut := runPrinted(t, root, starterEnv, commands[1]+" --json")
@@ -145,6 +161,7 @@ func runStack(t *testing.T, mode string) {
 		Instance string `json:"instance"`
 		Database string `json:"database"`
 		Type     string `json:"type"`
+		DataPath string `json:"dataPath"`
 	}
 	require.NoError(t, json.Unmarshal([]byte(jsonOut), &points), "list --json:\n%s", jsonOut)
 	require.Len(t, points, 1)
@@ -152,6 +169,7 @@ func runStack(t *testing.T, mode string) {
 	assert.Equal(t, "SQLVM1", points[0].Instance)
 	assert.Equal(t, "SalesDB", points[0].Database)
 	assert.Equal(t, "full", points[0].Type)
+	assert.Equal(t, "vdi", points[0].DataPath)
 
 	// Ctrl-C. Record the script's descendants first: they run in process groups of their
 	// own, so the script's group says nothing about them.

@@ -66,7 +66,8 @@ type Env struct {
 	StartEndpoint func() (*endpoint.Server, error)
 	// FreeMemory is the memory available to new processes, in bytes.
 	FreeMemory func() (uint64, error)
-	// VDI opens the machine's VDI client library (nil: none), for the data path lines.
+	// VDI opens the machine's VDI client library (nil: none), for the data path lines and
+	// the default data path (datapath.Library.Choose).
 	VDI func() (vdi.Platform, error)
 	// Timeout bounds each check; default 30 s (the round trip: 2 min).
 	Timeout time.Duration
@@ -92,7 +93,7 @@ func Run(ctx context.Context, env Env) []Result {
 	add(timed(env.Timeout, env.temporal))
 	add(timed(env.Timeout, env.vault))
 	add(env.key())
-	lib := env.openVDI()
+	lib := datapath.NewLibrary(env.VDI)
 	for _, in := range cfg.Agent.Instances {
 		out = append(out, env.instance(ctx, in, lib)...)
 	}
@@ -198,50 +199,40 @@ func (e Env) memory() Result {
 	return Result{"memory", OK, fmt.Sprintf("%d MiB free", free>>20), ""}
 }
 
-// vdiLibrary is what doctor found of the VDI client library.
-type vdiLibrary struct {
-	platform vdi.Platform // nil: none
-	err      error        // why none
-}
-
-func (e Env) openVDI() vdiLibrary {
-	if e.VDI == nil {
-		return vdiLibrary{err: vdi.ErrNoPlatform}
-	}
-	p, err := e.VDI()
-	if err == nil && p == nil {
-		err = vdi.ErrNoPlatform
-	}
-	if err != nil {
-		return vdiLibrary{err: err}
-	}
-	return vdiLibrary{platform: p}
-}
-
-// dataPath reports the instance's data path, and whether the VDI library it needs (or that
-// dataPath: vdi would use) is on this machine.
-func dataPathLine(in config.Instance, lib vdiLibrary) Result {
+// dataPathLine reports the data path the agent would give the instance (datapath's rule:
+// the configured one, or vdi where the VDI client library is present, else url), and what
+// doctor found of the library: where it loaded from, or why it did not.
+func dataPathLine(in config.Instance, lib *datapath.Library) (Result, datapath.Choice) {
 	name := "instance " + in.Name + " data path"
-	kind, err := datapath.ParseKind(in.DataPath)
+	c, err := lib.Choose(in.DataPath)
 	if err != nil {
-		return Result{name, Fail, err.Error(), "set agent.instances " + in.Name + " dataPath to url or vdi"}
-	}
-	if kind == datapath.VDI {
-		if lib.platform == nil {
-			return Result{name, Fail, fmt.Sprintf("vdi, but this machine has no VDI client library (%v)", lib.err),
-				"install SQL Server's VDI client (sqlvdi.dll comes with SQL Server on Windows; /opt/mssql/lib/libsqlvdi.so with mssql-server on Linux), or set dataPath: url"}
+		if _, perr := datapath.ParseKind(in.DataPath); perr != nil {
+			return Result{name, Fail, perr.Error(), "set agent.instances " + in.Name + " dataPath to url or vdi, or leave it out (vdi where the VDI client library is present, else url)"}, c
 		}
-		return Result{name, OK, "vdi (BACKUP … TO VIRTUAL_DEVICE) through " + lib.platform.Describe(), ""}
+		_, libErr := lib.Get()
+		return Result{name, Fail, fmt.Sprintf("vdi, but this machine has no VDI client library (%v)", libErr),
+			"install SQL Server's VDI client (sqlvdi.dll comes with SQL Server on Windows; /opt/mssql/lib/libsqlvdi.so with mssql-server on Linux, or set agent.vdiLibrary to where it is), or set dataPath: url"}, c
 	}
-	if lib.platform != nil {
-		return Result{name, OK, "url (BACKUP … TO URL into the endpoint); the VDI client library is present (" + lib.platform.Describe() + "): dataPath: vdi would use it", ""}
+	switch {
+	case c.Kind == datapath.VDI && !c.Default:
+		return Result{name, OK, "vdi (BACKUP … TO VIRTUAL_DEVICE) through " + c.Platform.Describe(), ""}, c
+	case c.Kind == datapath.VDI:
+		return Result{name, OK, "vdi (BACKUP … TO VIRTUAL_DEVICE) through " + c.Platform.Describe() + "; the default: dataPath is not set and the library is present (dataPath: url keeps TO URL)", ""}, c
 	}
-	return Result{name, OK, fmt.Sprintf("url (BACKUP … TO URL into the endpoint); no VDI client library (%v)", lib.err), ""}
+	p, libErr := lib.Get()
+	how := "dataPath: url"
+	if c.Default {
+		how = "the default: dataPath is not set"
+	}
+	if p != nil {
+		return Result{name, OK, "url (BACKUP … TO URL into the endpoint), " + how + "; the VDI client library is present (" + p.Describe() + "): dataPath: vdi would use it", ""}, c
+	}
+	return Result{name, OK, fmt.Sprintf("url (BACKUP … TO URL into the endpoint), %s; no VDI client library (%v)", how, libErr), ""}, c
 }
 
 // instance checks one instance: reachable, login sysadmin, its data path, and the round
 // trip along it.
-func (e Env) instance(ctx context.Context, in config.Instance, lib vdiLibrary) []Result {
+func (e Env) instance(ctx context.Context, in config.Instance, lib *datapath.Library) []Result {
 	name := "instance " + in.Name
 	c, cancel := context.WithTimeout(ctx, e.Timeout)
 	defer cancel()
@@ -266,15 +257,18 @@ func (e Env) instance(ctx context.Context, in config.Instance, lib vdiLibrary) [
 		return out
 	}
 	out = append(out, Result{name + " login", OK, fmt.Sprintf("login %s is sysadmin", host.QuoteName(info.Login)), ""})
-	dp := dataPathLine(in, lib)
+	dp, choice := dataPathLine(in, lib)
 	out = append(out, dp)
 	rc, cancel2 := context.WithTimeout(ctx, 4*e.Timeout)
 	defer cancel2()
-	if kind, _ := datapath.ParseKind(in.DataPath); kind == datapath.VDI {
-		if dp.Status != OK {
-			return append(out, Result{name + " vdi", Skip, "needs the VDI client library", ""})
+	if dp.Status != OK {
+		if _, err := datapath.ParseKind(in.DataPath); err != nil {
+			return append(out, Result{name + " endpoint", Skip, "needs a data path: url or vdi", ""})
 		}
-		return append(out, vdiRoundTrip(rc, name+" vdi", conn, lib.platform, info.ServerName))
+		return append(out, Result{name + " vdi", Skip, "needs the VDI client library", ""})
+	}
+	if choice.Kind == datapath.VDI {
+		return append(out, vdiRoundTrip(rc, name+" vdi", conn, choice.Platform, info.ServerName))
 	}
 	return append(out, e.roundTrip(rc, name+" endpoint", conn))
 }

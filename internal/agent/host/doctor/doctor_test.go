@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -355,11 +356,53 @@ func TestVDIInstanceRoundTripsThroughVDI(t *testing.T) {
 		t.Fatalf("vdi line: %+v", r)
 	}
 
-	// A URL instance on a machine with the library says dataPath: vdi would use it.
-	env.Config.Agent.Instances[0].DataPath = ""
+	// An instance configured with url on a machine with the library says dataPath: vdi
+	// would use it, and round-trips through the endpoint.
+	env.Config.Agent.Instances[0].DataPath = "url"
 	env.VDI = func() (vdi.Platform, error) { return lib, nil }
+	inst.ran = nil
 	rs = Run(context.Background(), env)
-	if r := line(t, rs, "instance SQLVM1 data path"); !strings.Contains(r.Detail, "the VDI client library is present (test VDI)") {
+	if r := line(t, rs, "instance SQLVM1 data path"); r.Detail != "url (BACKUP … TO URL into the endpoint), dataPath: url; the VDI client library is present (test VDI): dataPath: vdi would use it" {
 		t.Fatalf("data path line: %+v", r)
+	}
+	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "TO URL") {
+		t.Fatalf("round trip ran %q", inst.ran)
+	}
+}
+
+// An instance without a dataPath gets what the agent would give it: vdi where the library
+// is present (and its round trip goes TO VIRTUAL_DEVICE), url where it is not (through the
+// endpoint), each line saying it is the default and what doctor found of the library.
+func TestDefaultDataPathFollowsTheLibrary(t *testing.T) {
+	env, inst := healthy(t)
+	env.Config.Agent.Instances[0].DataPath = ""
+	lib := &vdiLib{}
+	env.VDI = func() (vdi.Platform, error) { return lib, nil }
+	rs := Run(context.Background(), env)
+	if Failed(rs) {
+		t.Fatalf("failed: %+v", rs)
+	}
+	if r := line(t, rs, "instance SQLVM1 data path"); r.Detail != "vdi (BACKUP … TO VIRTUAL_DEVICE) through test VDI; the default: dataPath is not set and the library is present (dataPath: url keeps TO URL)" {
+		t.Fatalf("data path line: %+v", r)
+	}
+	if r := line(t, rs, "instance SQLVM1 vdi"); r.Status != OK {
+		t.Fatalf("vdi line: %+v", r)
+	}
+	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "TO VIRTUAL_DEVICE") {
+		t.Fatalf("round trip ran %q", inst.ran)
+	}
+
+	missing := fmt.Errorf("%w: cannot load /opt/mssql/lib/libsqlvdi.so", vdi.ErrNoPlatform)
+	env.VDI = func() (vdi.Platform, error) { return nil, missing }
+	inst.ran = nil
+	rs = Run(context.Background(), env)
+	if Failed(rs) {
+		t.Fatalf("no library is no failure for an instance that did not ask for vdi: %+v", rs)
+	}
+	if r := line(t, rs, "instance SQLVM1 data path"); r.Detail != "url (BACKUP … TO URL into the endpoint), the default: dataPath is not set; no VDI client library (vdi: no VDI client library on this machine: cannot load /opt/mssql/lib/libsqlvdi.so)" {
+		t.Fatalf("data path line: %+v", r)
+	}
+	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "TO URL") {
+		t.Fatalf("round trip ran %q", inst.ran)
 	}
 }

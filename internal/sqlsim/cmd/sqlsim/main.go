@@ -18,6 +18,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/vdistandin"
 )
 
 func main() {
@@ -61,7 +62,32 @@ URL with a port) and whose certificates chain to --trust-ca.`,
 	f.StringSliceVar(&o.resolve, "resolve", nil, "host=ip entries of the simulated host's name resolution (repeatable)")
 	f.StringSliceVar(&o.forward, "forward", nil, "ip:443=ip:port port redirects on the simulated host, for an endpoint that cannot bind 443 (repeatable)")
 	f.IntVar(&o.workload, "workload", 0, "page writes per second to each sample database (0: none)")
+	cmd.AddCommand(newVDILibraryCommand())
 	return cmd
+}
+
+// newVDILibraryCommand builds the stand-in libsqlvdi.so (vdistandin.Build) and prints its
+// path, for a stack whose agent loads it (agent.vdiLibrary): its sets then talk to this
+// simulator through Unix sockets in $SQLSIM_VDI_DIR, which both processes must share.
+func newVDILibraryCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "vdi-library",
+		Short: "Build the stand-in libsqlvdi.so (with g++) and print its path",
+		Long: `vdi-library compiles the project's stand-in for SQL Server on Linux's VDI client library
+(cached by the hash of its sources) and prints the file's path. An agent that loads it
+(agent.vdiLibrary) backs up and restores through TO/FROM VIRTUAL_DEVICE with this simulator;
+the agent and the simulator must see the same SQLSIM_VDI_DIR (default /tmp/sqlsim-vdi).`,
+		Args:         cobra.NoArgs,
+		SilenceUsage: true,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			lib, err := vdistandin.Build()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(cmd.OutOrStdout(), lib)
+			return nil
+		},
+	}
 }
 
 func run(ctx context.Context, o options) error {
