@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/content"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -38,6 +39,30 @@ func loopCPU(tb testing.TB, h *simHost, blocks [][]byte, total int64, compress, 
 	return (cpuSeconds() - cpu0) / (float64(done) / 1e9)
 }
 
+// openLoopCPU is the restore's counterpart of loopCPU: this process's CPU seconds per GB of
+// plaintext to open (AES-GCM, then zstd) the captured blocks sealed as the product seals
+// them (zstd + AES-GCM), in a tight loop on one goroutine — what every restore does to every
+// block whatever its data path.
+func openLoopCPU(tb testing.TB, key *blockcrypt.Key, blocks [][]byte, total int64) float64 {
+	aad := []byte("bench open loop")
+	frames := make([][]byte, len(blocks))
+	for i, b := range blocks {
+		f, err := key.Seal(nil, b, aad, true)
+		require.NoError(tb, err)
+		frames[i] = f
+	}
+	var dst []byte
+	cpu0 := cpuSeconds()
+	var done int64
+	for i := 0; done < total; i++ {
+		plain, err := key.Open(dst[:0], frames[i%len(frames)], aad)
+		require.NoError(tb, err)
+		dst = plain
+		done += int64(len(plain))
+	}
+	return (cpuSeconds() - cpu0) / (float64(done) / 1e9)
+}
+
 // BenchmarkAgentCPU (issue 6, item 4): the agent as its own process (cmd/agentbench, store
 // discarding block data) backs up a SQLVAULT_BENCH_CPU_MB database (default 256; make bench:
 // 512) and reports its own CPU seconds per GB backed up (GB = 1e9 plaintext bytes) and the
@@ -54,7 +79,9 @@ func loopCPU(tb testing.TB, h *simHost, blocks [][]byte, total int64, compress, 
 //     in files (a restore needs the bytes): the agent's CPU per GB of database backed up and
 //     restored, the rates, and the simulator's CPU (this process) for each; and the restore
 //     step's FILELISTONLY alone ("filelist"), which the simulator answers by reading a
-//     virtual device to its end, and the restore without it ("restore-net").
+//     virtual device to its end, and the restore without it ("restore-net"). The restore's
+//     baseline is opening the same captured blocks, sealed with zstd + AES-GCM, in a tight
+//     loop ("loop-open-cpu-s/GB").
 //
 // The baseline of each sealer variant is the same blocks through the same sealing code in a
 // tight loop in this process (CPU s/GB); ratio = agent CPU per GB / loop CPU per GB.
@@ -93,6 +120,7 @@ func BenchmarkAgentCPU(b *testing.B) {
 		}
 		p.stop()
 		dataPaths(b, h, "Cpu", src.Digest(), i)
+		b.ReportMetric(openLoopCPU(b, h.key, blocks, size), "loop-open-cpu-s/GB")
 	}
 }
 
