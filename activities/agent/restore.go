@@ -121,6 +121,11 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	if in.Relocate && in.Index == 0 {
 		files, err := sess.FileList(ctx)
 		if err != nil {
+			if serr := sess.Err(); serr != nil {
+				// As for the RESTORE below: SQL Server only saw a failed read (VDI's
+				// FILELISTONLY reads devices through the same stripe readers).
+				return res, pathError(serr, "reading")
+			}
 			return res, setupError(err, in.TargetDatabase)
 		}
 		cmd.Moves, err = a.relocate(ctx, conn, files, in.TargetDatabase, in.DataPath, in.LogPath)

@@ -3,15 +3,19 @@ package vault
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 )
 
 // rangeLog records which stored ranges were read (by offset) and can fail chosen reads.
@@ -146,4 +150,102 @@ func TestReadAtAfterClose(t *testing.T) {
 	n, err := sr.ReadAt(ctx, p, sr.plainOff[1])
 	require.NoError(t, err)
 	assert.Equal(t, plain[sr.plainOff[1]:sr.plainOff[1]+int64(n)], p[:n])
+}
+
+// A restore reads every byte through exactly one check, the block's GCM tag (no SHA-256 of
+// the plaintext any more): a flipped bit anywhere in a frame — its header, its ciphertext,
+// its tag — is still refused, by ReadAt (the URL and VDI restores) and by WriteTo (restore as
+// files), named by block, and WriteTo writes nothing of the bad block. The blocks around it
+// still read.
+func TestRestoreReadsRefuseATamperedBlockByItsTag(t *testing.T) {
+	for _, compress := range []bool{true, false} {
+		t.Run(fmt.Sprintf("compress=%v", compress), func(t *testing.T) {
+			f := newFixture(t)
+			ctx := ctxT(t)
+			blocks := pages(5, 21)
+			info := f.writeStripe(t, DataBlob(f.item, NewPointID(time.Now(), BackupFull, "tamper"), 1, 0), blocks, compress)
+			plain := concat(blocks)
+			clean, err := f.repo.OpenStripe(ctx, info, f.key)
+			require.NoError(t, err)
+			defer clean.Close()
+			start, end := clean.storedOff[2], clean.storedOff[3]
+			for name, at := range map[string]int64{"header (plaintext length)": start + 10, "ciphertext": (start + end) / 2, "tag": end - 1} {
+				flip := func(b []byte) []byte { b[at] ^= 0x20; return b }
+				require.NoError(t, f.store.Tamper(info.Blob, flip))
+
+				sr, err := f.repo.OpenStripe(ctx, info, f.key)
+				require.NoError(t, err, "the index is intact: the stripe opens")
+				p := make([]byte, 64)
+				_, err = sr.ReadAt(ctx, p, sr.plainOff[2]+1)
+				require.ErrorIs(t, err, blockcrypt.ErrAuth, "%s: ReadAt", name)
+				var be *BlockError
+				require.True(t, errors.As(err, &be), name)
+				assert.Equal(t, 2, be.Block, name)
+				n, err := sr.ReadAt(ctx, p, 0)
+				require.NoError(t, err, "%s: block 0 is untouched", name)
+				assert.Equal(t, plain[:n], p[:n])
+				sr.Close()
+
+				sr, err = f.repo.OpenStripe(ctx, info, f.key)
+				require.NoError(t, err)
+				var out bytes.Buffer
+				written, err := sr.WriteTo(ctx, &out)
+				require.ErrorIs(t, err, blockcrypt.ErrAuth, "%s: WriteTo", name)
+				assert.Equal(t, sr.plainOff[2], written, "%s: nothing of the bad block is written", name)
+				assert.Equal(t, plain[:written], out.Bytes())
+				sr.Close()
+
+				require.NoError(t, f.store.Tamper(info.Blob, flip)) // flipped back: the stripe reads again
+			}
+			sr, err := f.repo.OpenStripe(ctx, info, f.key)
+			require.NoError(t, err)
+			defer sr.Close()
+			var out bytes.Buffer
+			_, err = sr.WriteTo(ctx, &out)
+			require.NoError(t, err)
+			assert.Equal(t, plain, out.Bytes())
+		})
+	}
+}
+
+// The index's per-block SHA-256 is compared by DeepVerify only: a stripe whose (consistent,
+// recorded) index holds a wrong digest for a block whose frame is authentic — what a writer
+// that hashed other bytes than it sealed would leave — restores (GCM vouches for every byte,
+// and the bytes are the ones sealed), and DeepVerify, which checks the writer, refuses it.
+func TestOnlyDeepVerifyComparesTheIndexDigests(t *testing.T) {
+	f := newFixture(t)
+	ctx := ctxT(t)
+	point := NewPointID(time.Now(), BackupFull, "digest")
+	blocks := pages(3, 31)
+	info := f.writeStripe(t, DataBlob(f.item, point, 1, 0), blocks, true)
+
+	// Rewrite the index with a wrong SHA-256 for block 1, recomputing the digest over the
+	// block digests and recording the new index, so every structural check still passes.
+	data, err := f.store.Get(ctx, info.Index)
+	require.NoError(t, err)
+	var idx stripeIndex
+	require.NoError(t, json.Unmarshal(data, &idx))
+	idx.Blocks[1].SHA256 = strings.Repeat("ab", 32)
+	idx.Digest, err = stripeDigest(idx.Blocks)
+	require.NoError(t, err)
+	data, err = json.Marshal(idx)
+	require.NoError(t, err)
+	require.NoError(t, f.store.Put(ctx, info.Index, data, PutOptions{}))
+	info.IndexSHA256, info.Digest = sha256Hex(data), idx.Digest
+
+	sr, err := f.repo.OpenStripe(ctx, info, f.key)
+	require.NoError(t, err)
+	defer sr.Close()
+	var out bytes.Buffer
+	_, err = sr.WriteTo(ctx, &out)
+	require.NoError(t, err, "a restore trusts the tag")
+	assert.Equal(t, concat(blocks), out.Bytes())
+
+	m := f.manifest(point, time.Now(), info)
+	require.NoError(t, f.repo.CommitManifest(ctx, m))
+	err = f.repo.DeepVerify(ctx, m, f.key)
+	require.ErrorIs(t, err, ErrBlockDigest)
+	var be *BlockError
+	require.True(t, errors.As(err, &be))
+	assert.Equal(t, 1, be.Block)
 }

@@ -105,6 +105,11 @@ func (r *Repository) verifyStripe(ctx context.Context, s StripeInfo) error {
 // DeepVerify reads every stripe of m in full, authenticates and decrypts every block and
 // checks each block's SHA-256 (and so each stripe digest), after VerifyStripes' structural
 // checks. It needs the key the point was written with (ErrWrongKey otherwise).
+//
+// It is the one reader that still hashes the plaintext: a restore trusts the GCM tag alone
+// (see StripeReader), while DeepVerify checks the writer too — that the digests its index
+// records, from which the stripe digest in the manifest is built, are those of the bytes
+// it sealed.
 func (r *Repository) DeepVerify(ctx context.Context, m *Manifest, key *blockcrypt.Key) error {
 	if m.Encryption.KeyID != key.ID() {
 		return fmt.Errorf("vault: point %s: %w: manifest key id %s, given key id %s", m.PointID, ErrWrongKey, m.Encryption.KeyID, key.ID())
@@ -117,6 +122,7 @@ func (r *Repository) DeepVerify(ctx context.Context, m *Manifest, key *blockcryp
 		if err != nil {
 			return err
 		}
+		sr.verifyDigests = true
 		n, err := sr.WriteTo(ctx, io.Discard)
 		if err != nil {
 			return err

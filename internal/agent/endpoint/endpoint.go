@@ -275,8 +275,9 @@ func (s *session) URL(blobName string) string { return s.containerURL + "/" + ur
 // String describes the session without its token, so printing one is safe.
 func (s *session) String() string { return s.kind + " session " + s.id }
 
-// Err is the last error a sink or source returned, nil if none: SQL Server only sees a
-// 500, the agent reports this cause.
+// Err is the last error a sink or source returned (a request's own cancellation never
+// replaces an earlier one), nil if none: SQL Server only sees a 500, the agent reports this
+// cause.
 func (s *session) Err() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -321,10 +322,19 @@ func (s *session) call(f func() error) error {
 	err := f()
 	if err != nil && s.ctx.Err() == nil {
 		s.mu.Lock()
-		s.lastErr = err
+		// A call cut short by its request's context (SQL Server dropped the connection,
+		// typically giving up after the failure recorded here) is no cause of its own: it
+		// never hides a source's or sink's real error.
+		if s.lastErr == nil || !isContextErr(err) {
+			s.lastErr = err
+		}
 		s.mu.Unlock()
 	}
 	return err
+}
+
+func isContextErr(err error) bool {
+	return errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded)
 }
 
 // sinkFailed turns a sink or source failure into the response: 403 when the session was

@@ -3,6 +3,7 @@ package endpoint
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"math/rand/v2"
 	"net/http"
@@ -220,4 +221,20 @@ func TestRestoreGetBlockList(t *testing.T) {
 	assert.NotContains(t, string(r.body), "<Block>")
 	r = e.do(t, http.MethodPut, rs.URL("listed.bak"), rs.SAS(), "comp=blocklist", nil, []byte("<BlockList/>"))
 	assert.Equal(t, http.StatusForbidden, r.status, "still read-only")
+}
+
+// SQL Server gives up on a failing restore by dropping its connections: the reads cut short
+// then fail with their request's context, after the source's real failure. Err keeps the
+// real failure, which the agent reports.
+func TestRestoreSourceErrorIsNotHiddenByAbandonedRequests(t *testing.T) {
+	e := newEnv(t, nil)
+	rs := e.openRestore(t, map[string]RestoreSource{"db.bak": newSource(randomBytes(t, kib))})
+	srcErr := errors.New("vault: block 7 fails authentication")
+	require.ErrorIs(t, rs.call(func() error { return srcErr }), srcErr)
+	require.ErrorIs(t, rs.call(func() error { return fmt.Errorf("read: %w", context.Canceled) }), context.Canceled)
+	assert.ErrorIs(t, rs.Err(), srcErr)
+
+	later := errors.New("vault: unavailable")
+	require.ErrorIs(t, rs.call(func() error { return later }), later)
+	assert.ErrorIs(t, rs.Err(), later, "a real failure is still the last one kept")
 }

@@ -14,9 +14,13 @@ import (
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/urlpath"
+	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi/linuxvdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -36,6 +40,10 @@ type AgentConfig struct {
 	Key      *blockcrypt.Key
 	Log      *zap.Logger
 	Memory   *memlimit.Budget // the agent's soft memory limit (nil: none)
+	// VDILib is the libsqlvdi.so the agent's VDI path loads (the stand-in built by
+	// vdistandin.Build; its sockets are in $SQLSIM_VDI_DIR): requests then choose their data
+	// path (DataPath). "": URL only.
+	VDILib string
 }
 
 // Agent runs the agent's real activities (agent.Agent, control.Control) outside a
@@ -66,6 +74,16 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if err != nil {
 		return nil, err
 	}
+	if cfg.VDILib != "" {
+		// The instance stays on the URL path (its configured default); each request picks
+		// its path (usePath). The platform is what agent.New would open for a vdi instance.
+		p, err := linuxvdi.Open(cfg.VDILib)
+		if err != nil {
+			act.Close()
+			return nil, fmt.Errorf("bench: VDI library %s: %w", cfg.VDILib, err)
+		}
+		act.VDI = p
+	}
 	a := &Agent{Cfg: cfg, EP: act.Endpoint, Conn: act.Instances[0].Conn, Repo: repo, Act: act}
 	a.Ctl = &control.Control{Vault: repo, Log: cfg.Log}
 	var suite testsuite.WorkflowTestSuite
@@ -86,8 +104,11 @@ func (a *Agent) Close() {
 // BackupRequest is one backup. The product path (activities.StreamBackup, then the control
 // side's CommitRecoveryPoint) is used unless NoEncrypt asks for the bench-only sealer, or
 // Custom forces the hand-wired path. InFlight is the blocks in flight per stripe (0: the
-// product's default).
+// product's default). DataPath is the product's data path: "" or "url" (BACKUP … TO URL
+// through the endpoint), "vdi" (BACKUP … TO VIRTUAL_DEVICE; the agent needs
+// AgentConfig.VDILib); the hand-wired paths are URL only.
 type BackupRequest struct {
+	DataPath  string              `json:"dataPath,omitempty"`
 	Database  string              `json:"database"`
 	Type      protocol.BackupType `json:"type"`
 	Stripes   int                 `json:"stripes"`
@@ -102,7 +123,8 @@ type BackupRequest struct {
 type BackupResult struct {
 	ItemID      string             `json:"itemId"`
 	PointID     string             `json:"pointId"`
-	Path        string             `json:"path"` // "product" or "custom"
+	Path        string             `json:"path"`     // "product" or "custom"
+	DataPath    string             `json:"dataPath"` // "url" or "vdi", as the stream reported it
 	PlainBytes  int64              `json:"plainBytes"`
 	StoredBytes int64              `json:"storedBytes"`
 	Stripes     []vault.StripeInfo `json:"stripes"`
@@ -145,11 +167,18 @@ func (a *Agent) Backup(ctx context.Context, r BackupRequest) (BackupResult, erro
 	res := BackupResult{ItemID: item, PointID: point}
 	if r.product() {
 		res.Path = "product"
+		if err := a.usePath(r.DataPath); err != nil {
+			return res, err
+		}
 		stream, err = a.streamProduct(r, item, point)
 	} else {
 		res.Path = "custom"
+		if kind, _ := datapath.ParseKind(r.DataPath); kind != datapath.URL {
+			return res, fmt.Errorf("bench: the hand-wired backups (no encryption, custom) run on the URL path only, not %q", r.DataPath)
+		}
 		stream, err = a.streamCustom(ctx, r, item, point)
 	}
+	res.DataPath = stream.DataPath
 	res.Seconds = time.Since(start).Seconds()
 	if err != nil {
 		return res, err
@@ -160,6 +189,9 @@ func (a *Agent) Backup(ctx context.Context, r BackupRequest) (BackupResult, erro
 		res.PlainBytes += s.PlainBytes
 		res.StoredBytes += s.StoredBytes
 	}
+	if res.DataPath == "" {
+		res.DataPath = string(datapath.URL) // the hand-wired path
+	}
 	if r.NoCommit || r.NoEncrypt {
 		return res, nil
 	}
@@ -167,6 +199,21 @@ func (a *Agent) Backup(ctx context.Context, r BackupRequest) (BackupResult, erro
 		Instance: a.Cfg.Instance, ServerName: a.Cfg.Instance, ProductVersion: "16.0", Edition: "bench",
 		Database: r.Database, Type: r.Type, Stream: stream, WorkflowID: "bench-" + point, RunID: "bench"})
 	return res, err
+}
+
+// usePath points the agent's instance at the data path a request asks for: the activities
+// read it per stream (an instance's agent.instances[].dataPath), and a bench agent runs one
+// operation at a time.
+func (a *Agent) usePath(name string) error {
+	kind, err := datapath.ParseKind(name)
+	if err != nil {
+		return err
+	}
+	if kind == datapath.VDI && a.Act.VDI == nil {
+		return fmt.Errorf("bench: the VDI path was asked for but this agent has no VDI library (AgentConfig.VDILib)")
+	}
+	a.Act.Instances[0].DataPath = kind
+	return nil
 }
 
 func (a *Agent) streamProduct(r BackupRequest, item, point string) (protocol.StreamBackupResult, error) {
@@ -276,9 +323,13 @@ type RestoreRequest struct {
 	// readers' read-ahead set to ReadAhead blocks (-1: none) instead of the product's
 	// default (vault.DefaultReadAhead), which ReadAhead == 0 runs through the activity.
 	ReadAhead int `json:"readAhead,omitempty"`
+	// DataPath is the product's data path, as BackupRequest.DataPath ("" or "url", "vdi");
+	// the hand-wired restore (ReadAhead != 0) is URL only.
+	DataPath string `json:"dataPath,omitempty"`
 }
 
-// Restore runs RESTORE … FROM URL through an endpoint restore session over the vault.
+// Restore runs RESTORE … FROM URL (or FROM VIRTUAL_DEVICE) through a restore session of the
+// data path over the vault.
 func (a *Agent) Restore(ctx context.Context, r RestoreRequest) (float64, error) {
 	start := time.Now()
 	m, err := a.Repo.Manifest(ctx, r.ItemID, r.PointID)
@@ -286,8 +337,14 @@ func (a *Agent) Restore(ctx context.Context, r RestoreRequest) (float64, error) 
 		return 0, err
 	}
 	if r.ReadAhead != 0 {
+		if kind, _ := datapath.ParseKind(r.DataPath); kind != datapath.URL {
+			return 0, fmt.Errorf("bench: the hand-wired restore (read-ahead) runs on the URL path only, not %q", r.DataPath)
+		}
 		err := a.restoreCustom(ctx, r, m)
 		return time.Since(start).Seconds(), err
+	}
+	if err := a.usePath(r.DataPath); err != nil {
+		return 0, err
 	}
 	in := protocol.RestoreStepInput{TargetInstance: a.Cfg.Instance, TargetDatabase: r.Target, ItemID: r.ItemID,
 		Step: protocol.RestoreStepPlan{PointID: r.PointID, Type: m.Backup.Type, FirstLSN: string(m.Backup.FirstLSN),
@@ -307,6 +364,54 @@ func (a *Agent) Restore(ctx context.Context, r RestoreRequest) (float64, error) 
 		return 0, fmt.Errorf("bench: restored database is %s", state)
 	}
 	return time.Since(start).Seconds(), nil
+}
+
+// FileList runs only the first statement of a relocating restore step, RESTORE
+// FILELISTONLY, through a restore session of the request's data path (urlpath or vdipath,
+// as activities.RestoreStep opens it) over the point's stripes, so its cost can be told
+// apart from the RESTORE's: the simulator reads a virtual device to its end even for
+// FILELISTONLY (internal/sqlsim/vdi.go, readVDIStripes), where the URL path reads the
+// media's head and tail.
+func (a *Agent) FileList(ctx context.Context, r RestoreRequest) error {
+	m, err := a.Repo.Manifest(ctx, r.ItemID, r.PointID)
+	if err != nil {
+		return err
+	}
+	kind, err := datapath.ParseKind(r.DataPath)
+	if err != nil {
+		return err
+	}
+	var path datapath.Path = urlpath.New(a.EP, a.Cfg.Log)
+	if kind == datapath.VDI {
+		if a.Act.VDI == nil {
+			return fmt.Errorf("bench: the VDI path was asked for but this agent has no VDI library (AgentConfig.VDILib)")
+		}
+		path = vdipath.New(a.Act.VDI, vdipath.Options{Log: a.Cfg.Log})
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var stripes []datapath.RestoreStripe
+	for i, s := range m.Stripes {
+		sr, err := a.Repo.OpenStripe(ctx, s, a.Cfg.Key)
+		if err != nil {
+			return err
+		}
+		defer sr.Close()
+		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("fl-%s-s%d.bak", m.PointID, i+1), Source: StripeSource{R: sr}})
+	}
+	sess, err := path.OpenRestore(ctx, a.Conn, stripes)
+	if err != nil {
+		return err
+	}
+	defer sess.Close()
+	files, err := sess.FileList(ctx)
+	if err != nil {
+		return fmt.Errorf("%w (session: %v)", err, sess.Err())
+	}
+	if len(files) == 0 {
+		return errors.New("bench: FILELISTONLY listed no file")
+	}
+	return nil
 }
 
 // restoreCustom is activities.RestoreStep + RecoverDatabase hand-wired, with the given

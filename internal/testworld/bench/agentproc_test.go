@@ -71,6 +71,9 @@ func (h *simHost) startAgentProc(tb testing.TB, store string, env ...string) *ag
 	if store == "file" {
 		args = append(args, "-dir", tempDir(tb, "sqlvault-bench-vault-"))
 	}
+	if h.vdiLib != "" {
+		args = append(args, "-vdi-lib", h.vdiLib)
+	}
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
 	cmd.Env = append(os.Environ(), env...)

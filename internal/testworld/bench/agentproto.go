@@ -8,7 +8,7 @@ import (
 
 // AgentCommand is one line on agentbench's stdin.
 type AgentCommand struct {
-	Op      string          `json:"op"` // backup | restore | resetPeak | stats | quit
+	Op      string          `json:"op"` // backup | restore | filelist | resetPeak | stats | quit
 	Backup  *BackupRequest  `json:"backup,omitempty"`
 	Restore *RestoreRequest `json:"restore,omitempty"`
 }

@@ -17,10 +17,12 @@ import (
 	"github.com/sqlvault/sqlvault/internal/vault/storetest"
 )
 
-// The speed-ups the benchmarks measure (stripes, blocks in flight, read-ahead) must not
-// change what is restored: every variant restores to the source's exact content digest.
+// The speed-ups the benchmarks measure (stripes, blocks in flight, read-ahead, the VDI data
+// path) must not change what is restored: every variant restores to the source's exact
+// content digest.
 func TestEveryMeasuredVariantRestoresExactly(t *testing.T) {
 	h := newSimHost(t, "CHECKVM")
+	h.enableVDI(t)
 	src := h.createDB(t, "Check", 24*mib)
 	_, err := src.Write(500)
 	require.NoError(t, err)
@@ -41,17 +43,20 @@ func TestEveryMeasuredVariantRestoresExactly(t *testing.T) {
 		{"16 blocks in flight, 4 stripes", BackupRequest{Stripes: 4, Compress: true, InFlight: 16}, 0},
 		{"read-ahead 4, 2 stripes", BackupRequest{Stripes: 2, Compress: true}, 4},
 		{"no read-ahead, 2 stripes", BackupRequest{Stripes: 2, Compress: true}, -1},
+		{"VDI path, product default, 1 stripe", BackupRequest{Stripes: 1, Compress: true, DataPath: "vdi"}, 0},
+		{"VDI path, 3 stripes", BackupRequest{Stripes: 3, Compress: true, DataPath: "vdi"}, 0},
 	}
 	for i, v := range variants {
 		v.req.Database, v.req.Type = "Check", protocol.Full
 		res, err := a.Backup(ctx, v.req)
 		require.NoError(t, err, v.name)
 		assert.Len(t, res.Stripes, v.req.Stripes, v.name)
+		assert.Equal(t, map[bool]string{true: "vdi", false: "url"}[v.req.DataPath == "vdi"], res.DataPath, v.name)
 		m, err := a.Repo.Manifest(ctx, res.ItemID, res.PointID)
 		require.NoError(t, err)
 		require.NoError(t, a.Repo.DeepVerify(ctx, m, h.key), v.name)
 		target := fmt.Sprintf("Check_%d", i)
-		_, err = a.Restore(ctx, RestoreRequest{ItemID: res.ItemID, PointID: res.PointID, Target: target, ReadAhead: v.ra})
+		_, err = a.Restore(ctx, RestoreRequest{ItemID: res.ItemID, PointID: res.PointID, Target: target, ReadAhead: v.ra, DataPath: v.req.DataPath})
 		require.NoError(t, err, v.name)
 		assert.Equal(t, src.Digest(), h.db(t, target).Digest(), "%s restores exactly", v.name)
 	}

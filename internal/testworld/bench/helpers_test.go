@@ -19,6 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/sqlsim/vdistandin"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -68,6 +69,7 @@ type simHost struct {
 	key      *blockcrypt.Key
 	dsn      string
 	dir      string
+	vdiLib   string // the stand-in libsqlvdi.so once enableVDI ran: agents started after it can take the VDI path
 }
 
 var certOnce struct {
@@ -122,11 +124,24 @@ func (h *simHost) createDB(tb testing.TB, name string, size int64) *sqlsim.Datab
 	return db
 }
 
+// enableVDI builds the stand-in libsqlvdi.so (g++, cached) and gives the simulator and the
+// agents started after it a socket directory of their own ($SQLSIM_VDI_DIR: the simulator
+// reads it at each statement, the library when a set is created, agentbench inherits it), so
+// requests with DataPath "vdi" run BACKUP … TO VIRTUAL_DEVICE through the product's Linux
+// VDI client.
+func (h *simHost) enableVDI(tb testing.TB) {
+	tb.Helper()
+	lib, err := vdistandin.Build()
+	require.NoError(tb, err, "the VDI benchmarks need the stand-in libsqlvdi.so, built with g++")
+	tb.Setenv(vdistandin.DirEnv, tempDir(tb, "sqlvault-vdi-"))
+	h.vdiLib = lib
+}
+
 // agent starts an in-process agent on this host over store.
 func (h *simHost) agent(tb testing.TB, store vault.Store) *Agent {
 	tb.Helper()
 	a, err := StartAgent(AgentConfig{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile,
-		Instance: h.inst.ServerName(), DSN: h.dsn, Store: store, Key: h.key})
+		Instance: h.inst.ServerName(), DSN: h.dsn, Store: store, Key: h.key, VDILib: h.vdiLib})
 	require.NoError(tb, err)
 	tb.Cleanup(a.Close)
 	return a

@@ -87,10 +87,16 @@ func sealLoop(tb testing.TB, key *blockcrypt.Key, blocks [][]byte, total int64, 
 // SQLVAULT_BENCH_PIPELINE_MB (default 256; make bench: 512). The product runs with its
 // default blocks in flight (2 per stripe); the same backup with 1 (every Put Block answered
 // only once its block is staged) and with 4 is measured next to it.
+//
+// The same backup on the VDI data path (issue 14) runs right after the URL one, on the same
+// database, agent, sealing and store: BACKUP … TO VIRTUAL_DEVICE, the product's Linux VDI
+// client over the stand-in libsqlvdi.so ("pipe-vdi-MB/s", and "vdi/url", its rate over the
+// URL path's).
 func BenchmarkPipeline(b *testing.B) {
 	size := envInt("SQLVAULT_BENCH_PIPELINE_MB", 256) * mib
 	nobase := envInt("SQLVAULT_BENCH_NOBASE", 0) == 1
 	h := newSimHost(b, "PIPEVM")
+	h.enableVDI(b)
 	h.createDB(b, "Pipe", size)
 	var blocks [][]byte
 	if !nobase {
@@ -104,8 +110,18 @@ func BenchmarkPipeline(b *testing.B) {
 			res, err = a.Backup(context.Background(), BackupRequest{Database: "Pipe", Type: protocol.Full, Stripes: 1, Compress: true})
 		})
 		require.NoError(b, err)
+		require.Equal(b, "url", res.DataPath)
 		pipe := float64(res.PlainBytes) / res.Seconds
 		b.ReportMetric(pipe/1e6, "pipe-MB/s")
+		var vres BackupResult
+		profilePhase(b, "pipeline-vdi", func() {
+			vres, err = a.Backup(context.Background(), BackupRequest{Database: "Pipe", Type: protocol.Full, Stripes: 1, Compress: true, DataPath: "vdi"})
+		})
+		require.NoError(b, err)
+		require.Equal(b, "vdi", vres.DataPath)
+		vdi := float64(vres.PlainBytes) / vres.Seconds
+		b.ReportMetric(vdi/1e6, "pipe-vdi-MB/s")
+		b.ReportMetric(vdi/pipe, "vdi/url")
 		if nobase {
 			continue
 		}

@@ -1,8 +1,8 @@
 // Command agentbench is the sqlvault agent as a process of its own, for benchmarks that
 // measure the agent alone (its peak RSS and CPU time) while the SQL Server simulator runs in
 // the driving process. It runs the agent's real activities (see bench.Agent): the HTTPS blob
-// endpoint, the vault stripe writer and reader, over a store that discards block data or
-// keeps it in files.
+// endpoint (or the VDI path over the stand-in libsqlvdi.so, -vdi-lib), the vault stripe
+// writer and reader, over a store that discards block data or keeps it in files.
 //
 // It reads one JSON bench.AgentCommand per line on stdin and answers one bench.AgentReply
 // per line on stdout. It is a benchmark tool, not part of the product.
@@ -34,6 +34,7 @@ func main() {
 	instance := flag.String("instance", "", "@@SERVERNAME of the instance")
 	storeKind := flag.String("store", "discard", "discard | file")
 	dir := flag.String("dir", "", "directory of the file store")
+	vdiLib := flag.String("vdi-lib", "", "libsqlvdi.so for the VDI data path (the stand-in; sockets in $SQLSIM_VDI_DIR); empty: URL only")
 	flag.Parse()
 
 	// The agent worker's runtime setting (worker/run.go): its soft memory limit, following
@@ -66,7 +67,7 @@ func main() {
 		fail(err)
 	}
 	a, err := bench.StartAgent(bench.AgentConfig{Host: *host, Listen: *listen, CertFile: *cert, KeyFile: *key, Instance: *instance,
-		DSN: *dsn, Store: store, Key: k, Memory: memory})
+		DSN: *dsn, Store: store, Key: k, Memory: memory, VDILib: *vdiLib})
 	if err != nil {
 		fail(err)
 	}
@@ -94,6 +95,10 @@ func main() {
 			}
 		case "restore":
 			if _, err := a.Restore(ctx, *cmd.Restore); err != nil {
+				rep.Error = err.Error()
+			}
+		case "filelist":
+			if err := a.FileList(ctx, *cmd.Restore); err != nil {
 				rep.Error = err.Error()
 			}
 		case "resetPeak":

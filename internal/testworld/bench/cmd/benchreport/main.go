@@ -159,14 +159,14 @@ func main() {
 	// Profiles of the phases whose targets are missed (one extra run each, not counted).
 	profDir := filepath.Join(work, "prof")
 	check(os.MkdirAll(profDir, 0o700))
-	logf("profiling the pipeline and the Azurite backup and restore")
+	logf("profiling the pipeline (URL and VDI) and the Azurite backup and restore")
 	profEnv := "SQLVAULT_BENCH_PROFILE_DIR=" + profDir
 	run(benchDir, []string{profEnv, "SQLVAULT_BENCH_NOBASE=1", "SQLVAULT_BENCH_PIPELINE_MB=" + size(512, 128)}, io.Discard, bin,
 		"-test.run", "^$", "-test.bench", "^BenchmarkPipeline$", "-test.benchtime", "1x", "-test.count", "1")
 	run(benchDir, []string{profEnv, "SQLVAULT_BENCH_AZURITE_MB=" + size(512, 128)}, io.Discard, bin,
 		"-test.run", "^$", "-test.bench", "^BenchmarkAzurite$", "-test.benchtime", "1x", "-test.count", "1")
 	profiles := map[string]string{}
-	for _, p := range []string{"pipeline", "azurite-backup", "azurite-restore"} {
+	for _, p := range []string{"pipeline", "pipeline-vdi", "azurite-backup", "azurite-restore"} {
 		profiles[p] = pprofTop(root, bin, filepath.Join(profDir, p+".pprof"))
 	}
 
