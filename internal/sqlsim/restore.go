@@ -252,6 +252,16 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
+	// FILELISTONLY from a virtual device reads the first device's head and closes the set,
+	// as a reader of a sequential device must: the file list is in the media header, and
+	// reading the whole backup for it would cost the client a full transfer.
+	if st.Kind == "FILELISTONLY" && devs[0].vdi != "" {
+		h, err := x.readVDIHead(devs)
+		if err != nil {
+			return err
+		}
+		return x.writeTable(fileListOnly(h))
+	}
 	// The header is on the first device; a virtual device set opens whole (the client
 	// created it with every device).
 	first := devs[:1]
@@ -283,6 +293,11 @@ func (x *executor) restoreInfo(st *tsql.Restore) error {
 		}, Rows: [][]any{{nil, h.MediaSetGUID, int32(h.StripeCount), int32(1), h.FamilyGUID, int32(1),
 			uint8(0), nil, "Microsoft SQL Server", int32(4608), h.BackupStartDate.In(headerZone(h)), int32(1), h.Compressed}}}
 	}
+	return x.writeTable(t)
+}
+
+// writeTable sends t as the statement's result set.
+func (x *executor) writeTable(t *query.Table) error {
 	if err := x.w.Columns(t.Columns); err != nil {
 		return err
 	}

@@ -1,6 +1,7 @@
 package sqlsim
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -232,3 +233,47 @@ func (x *executor) readVDIStripes(devs []device, maxTransfer int, fault *StreamF
 }
 
 var _ io.ReaderAt = (*os.File)(nil)
+
+// readVDIHead reads the media header from the first device of a RESTORE's virtual device
+// set — only the bytes it takes — and closes every device (the client sees VD_E_CLOSE before
+// its data ends, as after a HEADERONLY of a pipe).
+func (x *executor) readVDIHead(devs []device) (media.Header, error) {
+	set, err := x.openVDISet(devs, vdiDefaultBlock, vdiDefaultTransfer)
+	if err != nil {
+		return media.Header{}, err
+	}
+	d := set.Devices[0]
+	var buf []byte
+	need := int64(media.HeadFixed)
+	chunk := make([]byte, vdiDefaultTransfer)
+	for int64(len(buf)) < need {
+		n, eof, err := d.Read(x.ctx, chunk)
+		if err != nil {
+			set.Abort()
+			if x.ctx.Err() != nil {
+				return media.Header{}, errBatchAborted
+			}
+			if ve, ok := vdiFailure(d.Name, err).(*vdiDeviceError); ok {
+				return media.Header{}, sqlErr(3203, "Read on \"%s\" failed: %s", d.Name, ve.os())
+			}
+			return media.Header{}, sqlErr(3203, "Read on \"%s\" failed: %v", d.Name, err)
+		}
+		buf = append(buf, chunk[:n]...)
+		if len(buf) >= media.HeadFixed && need == media.HeadFixed {
+			if total, ok := media.HeadLen(buf[:media.HeadFixed]); ok {
+				need = total
+			} else {
+				break // not a media head: ReadHeaderOnly says what it is
+			}
+		}
+		if eof {
+			break
+		}
+	}
+	_ = set.Close()
+	h, err := media.ReadHeaderOnly(media.Stripe{R: bytes.NewReader(buf), Size: int64(len(buf)), Name: d.Name})
+	if err != nil {
+		return media.Header{}, mediaError(err)
+	}
+	return h, nil
+}

@@ -152,6 +152,33 @@ func ReadHeader(s Stripe) (Header, Trailer, error) {
 	return h.wire.Header, t.Trailer, nil
 }
 
+// HeadLen is how many bytes from a stripe's start hold its header, read from the first
+// HeadFixed bytes (a sequential reader knows from them how much more it needs); ok is false
+// when those bytes are not a media head.
+func HeadLen(fixed []byte) (n int64, ok bool) {
+	if len(fixed) < headFixed || !bytes.Equal(fixed[:len(magic)], []byte(magic)) {
+		return 0, false
+	}
+	hlen := int64(binary.LittleEndian.Uint32(fixed[16:]))
+	if hlen > maxHeaderLen {
+		return 0, false
+	}
+	return headFixed + hlen, true
+}
+
+// HeadFixed is the fixed part of a stripe's head (see HeadLen).
+const HeadFixed = headFixed
+
+// ReadHeaderOnly reads one stripe's header without its trailer: what a reader of a
+// sequential device has before the data (RESTORE FILELISTONLY from a virtual device).
+func ReadHeaderOnly(s Stripe) (Header, error) {
+	h, err := readHead(s)
+	if err != nil {
+		return Header{}, err
+	}
+	return h.wire.Header, nil
+}
+
 // stripeState is one opened family.
 type stripeState struct {
 	s    Stripe

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	mssql "github.com/microsoft/go-mssqldb"
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap/zaptest"
 
@@ -345,4 +346,65 @@ func TestDeviceCountMismatchFailsBothSides(t *testing.T) {
 	require.ErrorIs(t, err, vdi.ErrAbort)
 	require.Equal(t, int32(3201), sqlNumber(<-done))
 	require.NoError(t, s.set.Close())
+}
+
+// RESTORE FILELISTONLY from a virtual device reads the media head of the first device and
+// closes the set: the client's loops end with VD_E_CLOSE long before their data does.
+func TestFileListOnlyReadsTheHeadAndClosesTheSet(t *testing.T) {
+	w := newWorld(t)
+	sinks, stmtErr, pumpErrs := w.backup(w.newSession(2, 0), "")
+	require.NoError(t, stmtErr)
+	require.NoError(t, errors.Join(pumpErrs...))
+	data := bytesOf(sinks)
+
+	s := w.newSession(2, 0)
+	list, args := s.devices(1)
+	type result struct {
+		files []string
+		err   error
+	}
+	done := make(chan result, 1)
+	go func() {
+		rows, err := w.db.Query("RESTORE FILELISTONLY FROM "+list, args...)
+		if err != nil {
+			done <- result{err: err}
+			return
+		}
+		defer rows.Close()
+		cols, _ := rows.Columns()
+		var files []string
+		for rows.Next() {
+			vals := make([]any, len(cols))
+			ptrs := make([]any, len(cols))
+			for i := range vals {
+				ptrs[i] = &vals[i]
+			}
+			if err := rows.Scan(ptrs...); err != nil {
+				done <- result{err: err}
+				return
+			}
+			files = append(files, fmt.Sprint(vals[0]))
+		}
+		done <- result{files: files, err: rows.Err()}
+	}()
+	_, err := s.set.GetConfiguration(20 * time.Second)
+	require.NoError(t, err)
+	pumps := make([]*vdi.Pump, len(s.names))
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.names))
+	for i, n := range s.names {
+		d, err := s.set.OpenDevice(n)
+		require.NoError(t, err)
+		pumps[i] = &vdi.Pump{Device: d, Source: memSource{bytes.NewReader(data[i])}, Wait: 100 * time.Millisecond}
+		wg.Add(1)
+		go func() { defer wg.Done(); errs[i] = pumps[i].Run(context.Background()) }()
+	}
+	wg.Wait()
+	r := <-done
+	require.NoError(t, r.err)
+	require.Equal(t, []string{"Src", "Src_log"}, r.files)
+	require.NoError(t, errors.Join(errs...), "every device ended with VD_E_CLOSE")
+	require.NoError(t, s.set.Close())
+	assert.Less(t, pumps[0].Bytes(), int64(len(data[0])), "the first device was read only as far as its head")
+	assert.Zero(t, pumps[1].Bytes(), "the other devices were not read")
 }
