@@ -55,9 +55,10 @@ test: tools lint
 acceptance: tools
 	$(GO) test $(GOTEST_FLAGS) -v -run 'TestAcceptance' ./internal/testworld/acceptance/
 
-## bench: every benchmark; results and method go to BENCHMARKS.md.
+## bench: every benchmark; results and method go to BENCHMARKS.md. RESUME=1 keeps the benchmarks a
+## failed run finished and runs the rest.
 bench: tools
-	$(GO) run ./internal/testworld/bench/cmd/benchreport -out BENCHMARKS.md 2>&1 | tee .bench.out
+	$(GO) run ./internal/testworld/bench/cmd/benchreport -out BENCHMARKS.md $(if $(RESUME),-resume) 2>&1 | tee .bench.out
 
 ## lint: formatting, vet (Linux and Windows), workflowcheck (workflow code must stay deterministic),
 ## and the import rules of ARCHITECTURE.md (internal/testworld/archrules).

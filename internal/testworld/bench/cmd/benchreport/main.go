@@ -38,6 +38,14 @@ type result struct {
 	Runs []map[string]float64
 }
 
+// partial is what a run has measured so far (see -resume).
+type partial struct {
+	Results    map[string]*result
+	Background map[string]float64
+	Raw        string
+	Quick      bool
+}
+
 // state is everything a report is rendered from, saved so that -render can redo the
 // Markdown without rerunning the benchmarks.
 type state struct {
@@ -90,6 +98,7 @@ func main() {
 	memSizes := flag.String("mem", "1024,5120,20480", "database sizes (MiB) of the memory benchmark")
 	statePath := flag.String("state", filepath.Join(os.TempDir(), "sqlvault-benchreport-state.json"), "where the results are saved")
 	render := flag.Bool("render", false, "only render -out again from the results saved in -state")
+	resume := flag.Bool("resume", false, "keep the benchmarks a failed or interrupted run finished (saved in -state.partial) and run the rest")
 	flag.Parse()
 	if *render {
 		data, err := os.ReadFile(*statePath)
@@ -144,8 +153,26 @@ func main() {
 	results := map[string]*result{}
 	background := map[string]float64{}
 	var raw bytes.Buffer
+	// Each benchmark's results are saved as soon as it ends, so that a run that fails late
+	// (the fleet benchmark comes fifth, 20 minutes in) can be resumed with -resume instead
+	// of repeated.
+	partialPath := *statePath + ".partial"
+	if *resume {
+		if data, err := os.ReadFile(partialPath); err == nil {
+			var p partial
+			if json.Unmarshal(data, &p) == nil && p.Quick == *quick {
+				results, background = p.Results, p.Background
+				raw.WriteString(p.Raw)
+				logf("resuming: %d benchmarks kept from %s", len(results), partialPath)
+			}
+		}
+	}
 	benchDir := filepath.Join(root, "internal", "testworld", "bench")
 	for _, j := range jobs {
+		if r := results[j.Bench]; r != nil && len(r.Runs) >= j.Count {
+			logf("Benchmark%s: kept from the resumed run", j.Bench)
+			continue
+		}
 		background[j.Bench] = busyCores(3 * time.Second)
 		logf("Benchmark%s × %d (%s); background load %.2f busy cores", j.Bench, j.Count, strings.Join(j.Env, " "), background[j.Bench])
 		var buf bytes.Buffer
@@ -154,6 +181,9 @@ func main() {
 		run(benchDir, j.Env, io.MultiWriter(os.Stdout, &buf), bin, args...)
 		results[j.Bench] = parse(buf.String(), "Benchmark"+j.Bench)
 		raw.WriteString(filterBenchLines(buf.String()))
+		if data, err := json.Marshal(partial{Results: results, Background: background, Raw: raw.String(), Quick: *quick}); err == nil {
+			_ = os.WriteFile(partialPath, data, 0o644)
+		}
 	}
 
 	// Profiles of the phases whose targets are missed (one extra run each, not counted).
@@ -186,6 +216,7 @@ func main() {
 		_ = os.WriteFile(*statePath, data, 0o644)
 	}
 	check(os.WriteFile(*out, []byte(report(st)), 0o644))
+	_ = os.Remove(partialPath)
 	logf("wrote %s in %s", *out, elapsed.Round(time.Second))
 }
 
