@@ -26,7 +26,7 @@
 // A later part adds its series the same way:
 //
 //  1. declare each one in Catalogue with its role and bounded labels (per item at most the
-//     item's own labels — item, instance, database — and a small enum such as kind or
+//     item's own labels — item, sql_instance, database — and a small enum such as kind or
 //     outcome; never a point ID, run ID or error text);
 //  2. build its instrument from the declaration (Catalogue lookup with MustDef) on the
 //     registry the worker passes down, or record it from workflow code through

@@ -42,11 +42,13 @@ type Def struct {
 // Bucket sets. Durations of streams and workflows run from seconds (a small log backup) to
 // hours (a multi-terabyte full); vault calls from milliseconds to a minute.
 var (
-	longDurationBuckets  = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 57600}
-	vaultLatencyBuckets  = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
-	throughputBuckets    = prometheus.ExponentialBuckets(1<<20, 2, 13) // 1 MiB/s … 4 GiB/s
-	sdkLatencyBuckets    = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400}
-	itemLabels           = []string{"item", "instance", "database"}
+	longDurationBuckets = []float64{1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 14400, 28800, 57600}
+	vaultLatencyBuckets = []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60}
+	throughputBuckets   = prometheus.ExponentialBuckets(1<<20, 2, 13) // 1 MiB/s … 4 GiB/s
+	sdkLatencyBuckets   = []float64{.001, .005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600, 14400}
+	// sql_instance, not instance: Prometheus gives every scraped series an instance label of
+	// its own (the target's host:port), and would rename ours to exported_instance.
+	itemLabels           = []string{"item", "sql_instance", "database"}
 	streamLabels         = []string{"direction", "type", "outcome"}
 	workflowOutcomeLabel = []string{protocol.MetricTagType, protocol.MetricTagOutcome}
 )

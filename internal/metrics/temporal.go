@@ -112,7 +112,7 @@ func (c *sdkCollector) get(name string, typ Type, tags map[string]string) *sdkSe
 	}
 	if typ == HistogramType {
 		s.buckets = sdkLatencyBuckets
-		if d, ok := Lookup(name); ok && len(d.Buckets) > 0 {
+		if d, ok := Exported()[name]; ok && len(d.Buckets) > 0 {
 			s.buckets = d.Buckets
 		}
 		s.counts = make([]uint64, len(s.buckets))
@@ -166,7 +166,7 @@ func (c *sdkCollector) Collect(ch chan<- prometheus.Metric) {
 		ln := slices.Sorted(maps.Keys(set))
 		labelNames[name] = ln
 		help := "Temporal SDK metric " + name + "."
-		if d, ok := Lookup(name); ok {
+		if d, ok := Exported()[name]; ok {
 			help = d.Help
 		}
 		descs[name] = prometheus.NewDesc(name, help, ln, nil)

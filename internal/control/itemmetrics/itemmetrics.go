@@ -9,7 +9,7 @@
 // found), so it grows between refreshes as the real RPO does.
 //
 // Cardinality: one series per item (and per item and kind for the last success), labelled
-// by the item's ID, instance and database only: at 2,000 items a vault, at most 2,000 × 6
+// by the item's ID, SQL Server instance (sql_instance) and database only: at 2,000 items a vault, at most 2,000 × 6
 // series. Stopped items are left out: they promise no RPO.
 package itemmetrics
 
