@@ -131,15 +131,9 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 		if doc, err := repo.Policy(ctx, it.Policy); err == nil {
 			var p policy.Policy
 			if json.Unmarshal(doc, &p) == nil && p.Validate() == nil {
-				target = 24 * time.Hour
-				if p.Full.Frequency == policy.FrequencyWeekly {
-					target = 7 * 24 * time.Hour
-				}
 				// A database that takes no log backups (SIMPLE recovery) has no log schedule:
 				// its RPO is the full's interval whatever the policy says of logs.
-				if p.Log != nil && allowsKind(it, policy.KindLog) {
-					target = time.Duration(p.Log.EveryMinutes) * time.Minute
-				}
+				target = p.RPOTarget(allowsKind(it, policy.KindLog))
 			}
 		}
 		st.RPOTarget = target.String()
@@ -166,19 +160,8 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 	return out, nil
 }
 
-// allowsKind: the item's database takes backups of kind (an item recorded before the
-// allowed types were, with none listed, takes every kind).
-func allowsKind(it *vault.ProtectedItem, kind string) bool {
-	if len(it.BackupTypes) == 0 {
-		return true
-	}
-	for _, t := range it.BackupTypes {
-		if protocol.BackupType(t).Kind() == kind {
-			return true
-		}
-	}
-	return false
-}
+// allowsKind: the item's database takes backups of kind (vault.ProtectedItem.AllowsKind).
+func allowsKind(it *vault.ProtectedItem, kind string) bool { return it.AllowsKind(kind) }
 
 // fillNextRuns asks next for each protected item's schedules, a few at a time. A stopped
 // item has no schedules (StopProtection removed them), so it is not asked about.

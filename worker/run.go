@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"runtime/debug"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -16,8 +18,11 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/buildinfo"
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/control/itemmetrics"
 	"github.com/sqlvault/sqlvault/internal/logging"
+	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -34,17 +39,19 @@ func run(ctx context.Context, cfg *config.Config) error {
 	for _, w := range cfg.Warnings() {
 		log.Warn(w)
 	}
+	// One registry for the process: the SDK's series, the vault's, and each role's.
+	reg := metrics.NewRegistry(buildinfo.Read("sqlvault-worker", debug.ReadBuildInfo).Version, string(cfg.Role))
 	var memory *memlimit.Budget
 	if mib := cfg.AgentMemoryLimitMiB(os.Getenv); mib > 0 {
 		memory = memlimit.New(mib, config.MemoryPerStripeMiB)
 		log.Info("agent soft memory limit set", zap.Int("mib", mib), zap.Int("perFurtherStripeMiB", config.MemoryPerStripeMiB))
 	}
-	tc, err := temporalx.Dial(ctx, cfg.Temporal, log)
+	tc, err := temporalx.DialMetrics(ctx, cfg.Temporal, log, metrics.NewTemporalHandler(reg))
 	if err != nil {
 		return err
 	}
 	defer tc.Close()
-	repo, err := OpenVault(ctx, cfg.Vault, log)
+	repo, err := openVault(ctx, cfg.Vault, log, reg)
 	if err != nil {
 		return err
 	}
@@ -52,14 +59,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if cfg.Role.RunsControl() {
 		w := NewControlWorker(tc, cfg.Temporal.ControlTaskQueue, repo, log)
 		workers = append(workers, w)
+		catalog := itemmetrics.New(reg, repo, log, nil)
+		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)
 	}
 	if cfg.Role.RunsAgent() {
-		ag, closeAgent, err := NewAgent(cfg, repo, log)
+		ag, closeAgent, err := newAgent(cfg, repo, log, memory, reg)
 		if err != nil {
 			return err
 		}
 		defer closeAgent()
-		ag.Memory = memory
 		workers = append(workers, NewAgentWorker(tc, cfg, ag))
 	}
 	for _, w := range workers {
@@ -67,6 +75,17 @@ func run(ctx context.Context, cfg *config.Config) error {
 			return fmt.Errorf("start worker: %w", err)
 		}
 		defer w.Stop()
+	}
+	if listen := cfg.MetricsListen(); listen != config.MetricsOff {
+		// A port taken must not stop backups: the worker runs on, says so, and Prometheus'
+		// own up == 0 for this target raises the SqlvaultTargetDown alert.
+		if srv, err := metrics.Listen(listen, reg, log); err != nil {
+			log.Error("cannot serve /metrics; the worker runs without it (set metrics.listen to a free ip:port, or off)",
+				zap.String("listen", listen), zap.Error(err))
+		} else {
+			defer func() { _ = srv.Close() }()
+			log.Info("serving metrics", zap.String("url", "http://"+srv.Addr()+"/metrics"))
+		}
 	}
 	log.Info("worker running", zap.String("role", string(cfg.Role)), zap.String("temporal", cfg.Temporal.Address),
 		zap.String("namespace", cfg.Temporal.Namespace))
@@ -77,11 +96,20 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 // OpenVault connects to the vault container with the configured authentication.
 func OpenVault(ctx context.Context, v config.Vault, log *zap.Logger) (*vault.Repository, error) {
+	return openVault(ctx, v, log, nil)
+}
+
+// openVault is OpenVault with every storage call measured on reg (nil: not measured).
+func openVault(ctx context.Context, v config.Vault, log *zap.Logger, reg prometheus.Registerer) (*vault.Repository, error) {
 	store, err := azstore.FromConfig(ctx, v)
 	if err != nil {
 		return nil, err
 	}
-	return vault.NewRepository(store, log), nil
+	var s vault.Store = store
+	if reg != nil {
+		s = metrics.InstrumentStore(s, reg)
+	}
+	return vault.NewRepository(s, log), nil
 }
 
 // NewControlWorker registers every workflow and the control activities.
@@ -96,6 +124,11 @@ func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, lo
 // and the benchmarks share): the endpoint, the key and one connection pool per instance.
 // The returned func releases them.
 func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*agent.Agent, func(), error) {
+	return newAgent(cfg, repo, log, nil, nil)
+}
+
+// newAgent is NewAgent with the memory budget and the registry of the agent's series.
+func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memory *memlimit.Budget, reg prometheus.Registerer) (*agent.Agent, func(), error) {
 	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
 	if err != nil {
 		return nil, nil, err
@@ -104,7 +137,8 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*age
 		Endpoint: endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
 			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
-		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI(cfg.Agent.VDILibrary)}
+		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI(cfg.Agent.VDILibrary),
+		Memory: memory, Metrics: reg}
 	for i, inst := range cfg.Agent.Instances {
 		dsn, err := inst.DSN()
 		if err != nil {

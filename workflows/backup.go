@@ -38,6 +38,21 @@ const (
 // Server → agent endpoint → vault), commit (on the control side: verify the stripes and
 // write the manifest — the recovery point exists from that moment on).
 func Backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResult, error) {
+	start := workflow.Now(ctx)
+	res, err := backup(ctx, in)
+	// The type taken (a broken chain turns a log into a full), else the type asked for.
+	typ := "invalid"
+	if in.Type.Valid() {
+		typ = string(in.Type)
+	}
+	if res != nil {
+		typ = string(res.RecoveryPoint.Type)
+	}
+	recordOutcome(ctx, protocol.MetricBackups, protocol.MetricBackupDuration, typ, start, err)
+	return res, err
+}
+
+func backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResult, error) {
 	if err := in.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
 	}

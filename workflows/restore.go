@@ -22,6 +22,11 @@ const (
 // (or leave the database RESTORING). It can instead write the chain as files, or restore
 // into a scratch database to check it.
 func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.RestoreResult, err error) {
+	start := workflow.Now(ctx)
+	// Registered first, so it runs last: after the clean-up, with the error the caller gets.
+	defer func() {
+		recordOutcome(ctx, protocol.MetricRestores, protocol.MetricRestoreDuration, in.RestoreKind(), start, err)
+	}()
 	if err := in.Validate(); err != nil {
 		return nil, temporal.NewNonRetryableApplicationError(err.Error(), protocol.ErrInvalidInput, nil)
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -59,6 +60,8 @@ type Agent struct {
 	// VDI is the machine's VDI client library, for instances whose dataPath is vdi (nil:
 	// none; agent.New opens it when an instance needs it).
 	VDI vdi.Platform
+	// Metrics records the streams (nil: nothing recorded).
+	Metrics *metrics.Agent
 
 	mu       sync.Mutex
 	running  map[string]bool          // item + lane: one data and one log stream per database

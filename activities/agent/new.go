@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
@@ -15,6 +16,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -52,6 +54,8 @@ type Options struct {
 	// vdi or not set. The worker passes the machine's transport (winvdi, linuxvdi), tests a
 	// fake; nil: none, so instances without a dataPath take the URL path.
 	VDI VDIOpener
+	// Metrics is the registry the agent's series go on (package metrics); nil: none recorded.
+	Metrics prometheus.Registerer
 }
 
 // New starts the agent's blob endpoint and opens one connection pool per instance. Close
@@ -93,6 +97,11 @@ func New(o Options) (*Agent, error) {
 	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Key: o.Key, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
 		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
+	if o.Metrics != nil {
+		// Read at each scrape: Memory may be set after New (the worker does).
+		a.Metrics = metrics.NewAgent(o.Metrics, metrics.AgentSources{EndpointSessions: ep.Sessions,
+			MemoryLimit: func() int64 { return a.Memory.Limit() }})
+	}
 	for i, in := range o.Instances {
 		conn, err := sqlserver.Open(in.DSN)
 		if err != nil {

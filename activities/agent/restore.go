@@ -11,16 +11,23 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 // stripeSource adapts a vault stripe reader to a data path (datapath.StripeSource).
-type stripeSource struct{ r *vault.StripeReader }
+// Bytes handed to SQL Server count toward the restore stream's metrics (m; nil: none).
+type stripeSource struct {
+	r *vault.StripeReader
+	m *metrics.Stream
+}
 
 func (s stripeSource) Size() int64 { return s.r.Size() }
 func (s stripeSource) ReadAt(ctx context.Context, p []byte, off int64) (int, error) {
-	return s.r.ReadAt(ctx, p, off)
+	n, err := s.r.ReadAt(ctx, p, off)
+	s.m.Read(n)
+	return n, err
 }
 
 // PrepareRestore checks the target before anything changes: the instance is ours and we are
@@ -68,6 +75,13 @@ func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreIn
 // the instance's data path. It first asks the database whether the step is already applied (a resumed
 // restore after a crash): redo_start_lsn tells where the next roll forward starts.
 func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (protocol.RestoreStepResult, error) {
+	m := a.Metrics.StartStream(metrics.DirectionRestore, in.Step.Type)
+	res, err := a.restoreStep(ctx, in, m)
+	m.End(outcome(ctx, err))
+	return res, err
+}
+
+func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, stream *metrics.Stream) (protocol.RestoreStepResult, error) {
 	var res protocol.RestoreStepResult
 	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
 		return res, err
@@ -105,7 +119,7 @@ func (a *Agent) RestoreStep(ctx context.Context, in protocol.RestoreStepInput) (
 	ctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
 	defer a.Memory.Hold(len(m.Stripes))() // SQL Server reads every stripe at once
-	sess, err := a.openRestoreSession(ctx, conn, in.TargetInstance, m, "")
+	sess, err := a.openRestoreSession(ctx, conn, in.TargetInstance, m, "", stream)
 	if err != nil {
 		return res, setupError(err, in.TargetDatabase)
 	}
@@ -199,8 +213,8 @@ func sameLSN(s string, l vault.LSN) bool {
 
 // openRestoreSession opens every stripe of a recovery point for reading and a session of
 // the instance's data path serving them to SQL Server. prefix names the devices (unique
-// per step).
-func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, instance string, m *vault.Manifest, prefix string) (datapath.RestoreSession, error) {
+// per step). The bytes SQL Server reads count toward stream (nil: not measured).
+func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, instance string, m *vault.Manifest, prefix string, stream *metrics.Stream) (datapath.RestoreSession, error) {
 	path, err := a.dataPath(instance)
 	if err != nil {
 		return nil, err
@@ -211,7 +225,7 @@ func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, in
 		if err != nil {
 			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
 		}
-		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1), Source: stripeSource{r: r}})
+		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1), Source: stripeSource{r: r, m: stream}})
 	}
 	return path.OpenRestore(ctx, conn, stripes)
 }

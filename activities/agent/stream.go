@@ -13,19 +13,23 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 // stripeSink adapts a vault stripe writer to a data path (datapath.StripeSink): the blocks
 // SQL Server writes to a device become sealed blocks in the vault.
+// The bytes it receives and commits count toward the stream's metrics (m; nil: none).
 type stripeSink struct {
 	w    *vault.StripeWriter
+	m    *metrics.Stream
 	mu   sync.Mutex
 	info *vault.StripeInfo
 }
 
 func (s *stripeSink) PutBlock(ctx context.Context, id string, data []byte) error {
+	s.m.Read(len(data))
 	return s.w.PutBlock(ctx, id, data)
 }
 
@@ -34,6 +38,7 @@ func (s *stripeSink) Commit(ctx context.Context, ids []string) error {
 	if err != nil {
 		return err
 	}
+	s.m.Stored(info.StoredBytes)
 	s.mu.Lock()
 	s.info = &info
 	s.mu.Unlock()
@@ -52,6 +57,25 @@ func (s *stripeSink) committed() *vault.StripeInfo {
 // Server's record of the backup with the stripes it wrote. Progress is heartbeated; a
 // cancelled heartbeat context cancels the statement (ATTENTION), and SQL Server stops.
 func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput) (protocol.StreamBackupResult, error) {
+	m := a.Metrics.StartStream(metrics.DirectionBackup, string(in.Type))
+	res, err := a.streamBackup(ctx, in, m)
+	m.End(outcome(ctx, err))
+	return res, err
+}
+
+// outcome is a stream's end as a metric label: cancelled when its context ended (the
+// workflow cancelled it, or the worker is stopping), else success or failure.
+func outcome(ctx context.Context, err error) string {
+	switch {
+	case err == nil:
+		return protocol.OutcomeSuccess
+	case ctx.Err() != nil:
+		return protocol.OutcomeCancelled
+	}
+	return protocol.OutcomeFailure
+}
+
+func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput, stream *metrics.Stream) (protocol.StreamBackupResult, error) {
 	var res protocol.StreamBackupResult
 	log := a.logger().With(zap.String("database", in.Database), zap.String("point", in.PointID))
 	conn, err := a.instance(in.Instance)
@@ -91,8 +115,8 @@ func (a *Agent) StreamBackup(ctx context.Context, in protocol.StreamBackupInput)
 	stripes := make([]datapath.BackupStripe, in.Stripes)
 	for n := 1; n <= in.Stripes; n++ {
 		dev := deviceName(in.PointID, attempt, n)
-		s := &stripeSink{w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key,
-			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight})}
+		s := &stripeSink{m: stream, w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key,
+			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight, InFlight: a.Metrics.InFlight()})}
 		defer s.w.Close() // after the session closes (deferred below): no put outlives the stream
 		byDevice[dev], devices[n-1] = s, dev
 		stripes[n-1] = datapath.BackupStripe{Name: dev, Sink: s}

@@ -48,8 +48,28 @@ type Config struct {
 	Vault    Vault    `yaml:"vault" json:"vault"`
 	Key      Key      `yaml:"key" json:"key"`
 	Agent    Agent    `yaml:"agent" json:"agent"`
+	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Log      Log      `yaml:"log" json:"log"`
 }
+
+// Metrics configures the process's Prometheus endpoint (/metrics).
+type Metrics struct {
+	// Listen is the ip:port /metrics is served on, or "off". Not set: a loopback address
+	// whose port depends on the role (DefaultControlMetricsListen, DefaultAgentMetricsListen;
+	// role both takes the control's), so a control and an agent process on one machine do
+	// not collide. Loopback because the series name every protected database and the agent
+	// runs on a SQL Server VM, where opening a port to the network is the administrator's
+	// decision: a Prometheus (or agent) on the machine scrapes it as is, and a remote one
+	// once listen names a routable address.
+	Listen string `yaml:"listen" json:"listen"`
+	// CatalogRefresh is how often the control role reads the vault's catalog for the
+	// per-item series (last success, RPO): one listing per protected item, so never per
+	// scrape. Default 2m.
+	CatalogRefresh time.Duration `yaml:"catalogRefresh" json:"catalogRefresh"`
+}
+
+// MetricsOff is the metrics.listen value that turns /metrics off.
+const MetricsOff = "off"
 
 // Temporal is how to reach the Temporal cluster.
 type Temporal struct {
@@ -222,6 +242,12 @@ const (
 	MemoryPerStripeMiB          = 32
 	DefaultSQLPort              = 1433
 	DefaultEncrypt              = "true"
+	// Ports of /metrics on loopback, one per role, next to nothing the usual exporters
+	// (node 9100, windows_exporter 9182, sql_exporter 9399) take.
+	DefaultControlMetricsListen = "127.0.0.1:9741"
+	DefaultAgentMetricsListen   = "127.0.0.1:9742"
+	DefaultCatalogRefresh       = 2 * time.Minute
+	MinCatalogRefresh           = time.Second
 )
 
 // DefaultKeyFile is where the vault key is looked for when the configuration names none:
@@ -258,7 +284,8 @@ func Default() *Config {
 			MemoryLimitMiB:       DefaultAgentMemoryLimitMiB,
 			VDILibrary:           Platform().VDILibrary,
 		},
-		Log: Log{Level: "info", Format: "json"},
+		Metrics: Metrics{CatalogRefresh: DefaultCatalogRefresh},
+		Log:     Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -355,6 +382,18 @@ func (c *Config) fillInstanceDefaults() {
 	}
 }
 
+// MetricsListen is the address /metrics is served on ("off": none): metrics.listen, or
+// when it is not set the role's loopback default.
+func (c *Config) MetricsListen() string {
+	switch {
+	case c.Metrics.Listen != "":
+		return c.Metrics.Listen
+	case c.Role == RoleAgent:
+		return DefaultAgentMetricsListen
+	}
+	return DefaultControlMetricsListen
+}
+
 // override is one setting that the environment and (if flag != "") the command line can set.
 type override struct {
 	env   string
@@ -435,6 +474,15 @@ var overrides = []override{
 		return nil
 	}},
 	{"SQLVAULT_AGENT_VDI_LIBRARY", "vdi-library", "SQL Server's VDI client library on Linux (default /opt/mssql/lib/libsqlvdi.so)", setString(func(c *Config) *string { return &c.Agent.VDILibrary })},
+	{"SQLVAULT_METRICS_LISTEN", "metrics-listen", "ip:port of /metrics, or off (default 127.0.0.1:9741 control and both, 127.0.0.1:9742 agent)", setString(func(c *Config) *string { return &c.Metrics.Listen })},
+	{"SQLVAULT_METRICS_CATALOG_REFRESH", "metrics-catalog-refresh", "how often the control role reads the vault's catalog for per-item metrics (default 2m)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration (e.g. 2m)")
+		}
+		c.Metrics.CatalogRefresh = d
+		return nil
+	}},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 	"github.com/stretchr/testify/assert"
@@ -148,6 +149,8 @@ func TestLoadEveryOverride(t *testing.T) {
 			v = "3"
 		case "SQLVAULT_AGENT_MEMORY_LIMIT_MIB":
 			v = "300"
+		case "SQLVAULT_METRICS_CATALOG_REFRESH":
+			v = "45s"
 		}
 		kv = append(kv, o.env, v)
 	}
@@ -178,6 +181,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		MemoryLimitMiB:       300,
 		VDILibrary:           "x-sqlvault_agent_vdi_library",
 	}, c.Agent)
+	assert.Equal(t, Metrics{Listen: "x-sqlvault_metrics_listen", CatalogRefresh: 45 * time.Second}, c.Metrics)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }
 
@@ -197,6 +201,8 @@ func TestLoadEveryFlag(t *testing.T) {
 			v = "5"
 		case "memory-limit-mib":
 			v = "0"
+		case "metrics-catalog-refresh":
+			v = "10m"
 		}
 		args = append(args, "--"+o.flag+"="+v)
 	}
@@ -218,6 +224,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, 9, c.Agent.MaxConcurrentBackups)
 	assert.Equal(t, 5, c.Agent.BlocksInFlight)
 	assert.Equal(t, 0, c.Agent.MemoryLimitMiB)
+	assert.Equal(t, Metrics{Listen: "f-metrics-listen", CatalogRefresh: 10 * time.Minute}, c.Metrics)
 	assert.Equal(t, Log{Level: "f-log-level", Format: "f-log-format"}, c.Log)
 
 	bare, err := Load("", envMap(), flagSet(t, "--temporal-tls"))

@@ -49,6 +49,8 @@
 //	SQLVAULT_AGENT_BLOCKS_IN_FLIGHT       --blocks-in-flight          agent.blocksInFlight
 //	SQLVAULT_AGENT_MEMORY_LIMIT_MIB       --memory-limit-mib          agent.memoryLimitMiB (0: none)
 //	SQLVAULT_AGENT_VDI_LIBRARY            --vdi-library               agent.vdiLibrary (Linux; default /opt/mssql/lib/libsqlvdi.so)
+//	SQLVAULT_METRICS_LISTEN               --metrics-listen            metrics.listen (ip:port or off)
+//	SQLVAULT_METRICS_CATALOG_REFRESH      --metrics-catalog-refresh   metrics.catalogRefresh (e.g. 2m)
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //
@@ -65,6 +67,9 @@
 //
 // agent.restoreRoots (the folders restores may write to, see Agent.RestoreRoots) comes from
 // the file only.
+//
+// metrics.listen not set means a loopback address by role: 127.0.0.1:9741 for control (and
+// both), 127.0.0.1:9742 for agent; "off" serves no /metrics.
 //
 // SQL Server instances (agent.instances) come from the file only; their passwords are
 // references such as {env: SQLVAULT_SQL_PASSWORD}.

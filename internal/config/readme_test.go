@@ -37,4 +37,5 @@ func TestReadmeExampleLoads(t *testing.T) {
 	assert.Equal(t, []string{"/var/backups/sqlvault"}, cfg.Agent.RestoreRoots, "the folder of the README's --as-files example")
 	assert.Equal(t, "/opt/mssql/lib/libsqlvdi.so", cfg.Agent.VDILibrary)
 	assert.Empty(t, cfg.Agent.Instances[0].DataPath, "the example leaves the data path to the default rule")
+	assert.Equal(t, DefaultAgentMetricsListen, cfg.MetricsListen(), "the example writes out the agent's default")
 }

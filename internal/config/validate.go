@@ -31,6 +31,7 @@ func (c *Config) Validate() error {
 	if c.Role.RunsAgent() {
 		c.validateAgent(&v)
 	}
+	c.validateMetrics(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:
@@ -228,6 +229,26 @@ func (c *Config) validateAgent(v *validator) {
 		default:
 			v.addf(p+".encrypt", "%q is not a go-mssqldb encrypt setting; use true, false, disable or strict", in.Encrypt)
 		}
+	}
+}
+
+// validateMetrics checks the /metrics address and the catalog refresh period.
+func (c *Config) validateMetrics(v *validator) {
+	m := c.Metrics
+	if m.Listen != MetricsOff && m.Listen != "" { // "": the role's default (MetricsListen)
+		host, port, err := net.SplitHostPort(m.Listen)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil:
+			v.addf("metrics.listen", "%q is not ip:port; use e.g. %s (this machine only), 0.0.0.0:9741 (every interface), or %s to turn /metrics off", m.Listen, DefaultControlMetricsListen, MetricsOff)
+		case perr != nil || n < 1 || n > 65535:
+			v.addf("metrics.listen", "%q: the port must be 1 to 65535, so Prometheus knows where to scrape", m.Listen)
+		case host != "" && net.ParseIP(host) == nil && !strings.EqualFold(host, "localhost"):
+			v.addf("metrics.listen", "%q: give an IP address (or localhost), not a host name, so the address bound is the one meant", m.Listen)
+		}
+	}
+	if c.Role.RunsControl() && m.CatalogRefresh < MinCatalogRefresh {
+		v.addf("metrics.catalogRefresh", "%s is too short; each refresh lists every protected item's points, so use at least %s (default %s)", m.CatalogRefresh, MinCatalogRefresh, DefaultCatalogRefresh)
 	}
 }
 

@@ -90,9 +90,18 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 // dialling (GetSystemInfo), so an unreachable server fails here, within ctx, with an error
 // that says where it looked and what to do.
 func Dial(ctx context.Context, c config.Temporal, log *zap.Logger) (client.Client, error) {
+	return DialMetrics(ctx, c, log, nil)
+}
+
+// DialMetrics is Dial with the SDK's metrics going to metrics (nil: none), the handler of
+// the worker's registry (metrics.NewTemporalHandler).
+func DialMetrics(ctx context.Context, c config.Temporal, log *zap.Logger, metrics client.MetricsHandler) (client.Client, error) {
 	opts, err := ClientOptions(c, log)
 	if err != nil {
 		return nil, err
+	}
+	if metrics != nil {
+		opts.MetricsHandler = metrics
 	}
 	cl, err := client.DialContext(ctx, opts)
 	if err != nil {

@@ -56,6 +56,21 @@ func (it *ProtectedItem) Wire() protocol.ProtectedItem {
 		CreatedAt: it.CreatedAt, UpdatedAt: it.UpdatedAt}
 }
 
+// AllowsKind reports whether the item's database takes backups of kind (full,
+// differential, log); an item recorded before the allowed types were, with none listed,
+// takes every kind.
+func (it *ProtectedItem) AllowsKind(kind string) bool {
+	if len(it.BackupTypes) == 0 {
+		return true
+	}
+	for _, t := range it.BackupTypes {
+		if protocol.BackupType(t).Kind() == kind {
+			return true
+		}
+	}
+	return false
+}
+
 // ErrItemNotFound means the database is not protected (no item record).
 var ErrItemNotFound = errors.New("vault: no protected item")
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 
 	"go.uber.org/zap"
 
@@ -32,9 +33,10 @@ type StripeWriter struct {
 	key      *blockcrypt.Key
 	compress bool
 
-	slots chan struct{}      // one token per block in flight; nil: synchronous
-	bg    context.Context    // background puts run under it; Close cancels it
-	stop  context.CancelFunc //
+	slots    chan struct{}      // one token per block in flight; nil: synchronous
+	inFlight *atomic.Int64      // StripeWriterOptions.InFlight (nil: not counted)
+	bg       context.Context    // background puts run under it; Close cancels it
+	stop     context.CancelFunc //
 
 	mu     sync.Mutex
 	blocks map[string]*stagedBlock // by client block id
@@ -62,6 +64,10 @@ type StripeWriterOptions struct {
 	// their PutBlock returned. 0 or 1: PutBlock returns only once its block is staged. Each
 	// block in flight holds a copy of its plaintext and its frame (about 8 MiB at 4 MiB).
 	BlocksInFlight int
+	// InFlight, when set, counts the blocks being sealed and staged now (in the background,
+	// or in PutBlock without blocks in flight): the agent's blocks-in-flight gauge, shared by
+	// every stripe writer of the process.
+	InFlight *atomic.Int64
 }
 
 // ErrStripeFailed: a block put in the background failed to seal or stage, so the stripe can
@@ -84,7 +90,7 @@ var (
 func (r *Repository) NewStripeWriter(blob string, key *blockcrypt.Key, o StripeWriterOptions) *StripeWriter {
 	w := &StripeWriter{
 		store: r.store, log: r.log.With(zap.String("blob", blob)),
-		blob: blob, key: key, compress: o.Compress,
+		blob: blob, key: key, compress: o.Compress, inFlight: o.InFlight,
 		blocks: map[string]*stagedBlock{},
 	}
 	w.bg, w.stop = context.WithCancel(context.Background())
@@ -107,6 +113,8 @@ func (w *StripeWriter) PutBlock(ctx context.Context, clientBlockID string, plain
 		return fmt.Errorf("%w: %s", ErrWriterClosed, w.blob)
 	}
 	if w.slots == nil {
+		w.countInFlight(1)
+		defer w.countInFlight(-1)
 		return w.put(ctx, w.entry(clientBlockID), plain)
 	}
 	if err := w.failure(); err != nil {
@@ -131,8 +139,10 @@ func (w *StripeWriter) PutBlock(ctx context.Context, clientBlockID string, plain
 	prev := sb.tail
 	sb.tail = done
 	w.mu.Unlock()
+	w.countInFlight(1)
 	go func() {
 		defer func() { <-w.slots }()
+		defer w.countInFlight(-1)
 		defer close(done) // before the slot is freed: Commit drains the slots, then reads sb
 		if prev != nil {
 			<-prev // an earlier put of this id goes first, so the last data sent wins
@@ -150,6 +160,12 @@ func (w *StripeWriter) PutBlock(ctx context.Context, clientBlockID string, plain
 		}
 	}()
 	return nil
+}
+
+func (w *StripeWriter) countInFlight(d int64) {
+	if w.inFlight != nil {
+		w.inFlight.Add(d)
+	}
 }
 
 func (w *StripeWriter) entry(clientBlockID string) *stagedBlock {

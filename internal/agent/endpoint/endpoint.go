@@ -188,6 +188,20 @@ func (s *Server) Start() error {
 	return nil
 }
 
+// Sessions counts the sessions open now by kind, for the agent's metrics.
+func (s *Server) Sessions() (backup, restore int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, sess := range s.sessions {
+		if sess.kind == "backup" {
+			backup++
+		} else {
+			restore++
+		}
+	}
+	return backup, restore
+}
+
 // Close closes every session (cancelling their requests) and stops the server.
 func (s *Server) Close() error {
 	s.mu.Lock()

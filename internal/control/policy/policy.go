@@ -370,3 +370,18 @@ func checkClockChange(field, s string, c clock, loc *time.Location, bad func(fie
 		t = end
 	}
 }
+
+// RPOTarget is the recovery point objective the policy promises a database: the log
+// interval where it takes log backups (takesLog: FULL or BULK_LOGGED recovery, and the policy
+// has logs), else the full's interval (a day, or a week for a weekly full). `sqlvault
+// status` and the per-item metrics judge RPO against it.
+func (p Policy) RPOTarget(takesLog bool) time.Duration {
+	target := 24 * time.Hour
+	if p.Full.Frequency == FrequencyWeekly {
+		target = 7 * 24 * time.Hour
+	}
+	if p.Log != nil && takesLog {
+		target = time.Duration(p.Log.EveryMinutes) * time.Minute
+	}
+	return target
+}
