@@ -305,9 +305,14 @@ func (f *fleet) itemID(key int) string {
 	return vault.ItemID(vm.name, db.Name())
 }
 
+// fleetRunLimit bounds one workflow of the fleet benchmark, start to result.
+const fleetRunLimit = 30 * time.Minute
+
 // execute runs one workflow on the control queue and waits for its result.
 func (f *fleet) execute(id, workflowType string, in, out any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	// The bound catches a hung run, not a slow one: on this shared 2-core machine a burst of
+	// 2,000 workflows takes 2 minutes alone and over 10 with other builds running.
+	ctx, cancel := context.WithTimeout(context.Background(), fleetRunLimit)
 	defer cancel()
 	// The client keeps at most cfg.starts start calls in flight, as a starter that fans out
 	// over a fleet would: 2,000 start calls at once queue inside the dev server's single
@@ -321,7 +326,7 @@ func (f *fleet) execute(id, workflowType string, in, out any) error {
 	f.startSlots <- struct{}{}
 	for attempt := 1; ; attempt++ {
 		run, err = f.tc.ExecuteWorkflow(ctx, client.StartWorkflowOptions{ID: id, TaskQueue: f.control,
-			WorkflowExecutionTimeout: 10 * time.Minute}, workflowType, in)
+			WorkflowExecutionTimeout: fleetRunLimit}, workflowType, in)
 		if err == nil || attempt == 5 || ctx.Err() != nil || !isDeadline(err) {
 			break
 		}
