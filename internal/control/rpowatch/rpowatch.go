@@ -70,11 +70,14 @@ func Judge(ctx context.Context, it *vault.ProtectedItem, sums []vault.PointSumma
 	}
 	f.Target = p.RPOTarget(it.AllowsKind(policy.KindLog))
 	points := make([]planner.Point, 0, len(sums))
+	// newest is the newest point's start: a log restores up to its start (the planner's
+	// restorable instants end there), so a point starting after the last restorable
+	// instant is one the chain does not reach.
 	var newest time.Time
 	for _, s := range sums {
 		points = append(points, s.Point())
-		if s.FinishTime.After(newest) {
-			newest = s.FinishTime
+		if s.StartTime.After(newest) {
+			newest = s.StartTime
 		}
 	}
 	if ranges := planner.Restorable(points); len(ranges) > 0 {
