@@ -79,9 +79,9 @@ func TestJudgeAllFromTheCatalog(t *testing.T) {
 		got = append(got, row{f.Database, f.State, f.Reason})
 	}
 	assert.Equal(t, []row{
-		{"Empty", protocol.RPOStateBreached, protocol.RPOReasonNoFull},         // 6 h with nothing
-		{"Broken", protocol.RPOStateBreached, protocol.RPOReasonChainBroken},   // restorable to t0+1h: 4 h
-		{"Behind", protocol.RPOStateBreached, protocol.RPOReasonBackupsLate},   // 3 h
+		{"Empty", protocol.RPOStateBreached, protocol.RPOReasonNoFull},       // 6 h with nothing
+		{"Broken", protocol.RPOStateBreached, protocol.RPOReasonChainBroken}, // restorable to t0+1h: 4 h
+		{"Behind", protocol.RPOStateBreached, protocol.RPOReasonBackupsLate}, // 3 h
 		{"Orphan", protocol.RPOStateUnknown, protocol.RPOReasonPolicyMissing},
 		{"Fresh", protocol.RPOStateOK, ""},
 	}, got)
