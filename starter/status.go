@@ -61,12 +61,17 @@ const describeConcurrency = 8
 
 func newStatusCmd(g *globals) *cobra.Command {
 	var at string
+	var fleet, direct bool
 	cmd := &cobra.Command{
-		Use:   "status",
+		Use:   "status [--fleet [--direct]]",
 		Short: "Every protected item: last good backup of each kind, next run, RPO now against its target, health",
 		Long: `status reads the items and their recovery points from the vault, and each item's next runs
 from its Temporal Schedules (a paused schedule has none). --now changes the instant RPO and
-health are judged at; next runs are always Temporal's.`,
+health are judged at; next runs are always Temporal's.
+
+--fleet shows every protected item's RPO against its target, worst first, with the reason
+of each breach and what fixes it: from the RPO watchdog's latest sweep (stored in the
+vault), or judged here when that is older than three watchdog intervals or --direct is given.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
 			repo, cfg, err := g.vault(ctx)
@@ -78,6 +83,9 @@ health are judged at; next runs are always Temporal's.`,
 				if now, err = time.Parse(time.RFC3339, at); err != nil {
 					return fmt.Errorf("--now %q: give an RFC 3339 time", at)
 				}
+			}
+			if fleet {
+				return runFleetStatus(cmd, g, repo, cfg, now, direct)
 			}
 			var next nextRunFunc
 			if tc, err := dialTemporal(ctx, g, cfg); err != nil {
@@ -97,6 +105,8 @@ health are judged at; next runs are always Temporal's.`,
 		},
 	}
 	cmd.Flags().StringVar(&at, "now", "", "judge RPO and health as of this instant (RFC 3339; default now)")
+	cmd.Flags().BoolVar(&fleet, "fleet", false, "every item's RPO against its target, worst first, with the reason of each breach")
+	cmd.Flags().BoolVar(&direct, "direct", false, "with --fleet: judge the fleet now instead of reading the watchdog's report")
 	return cmd
 }
 

@@ -21,6 +21,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/buildinfo"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/control/itemmetrics"
+	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/logging"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -57,10 +58,14 @@ func run(ctx context.Context, cfg *config.Config) error {
 	}
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
-		w := NewControlWorker(tc, cfg.Temporal.ControlTaskQueue, repo, log)
+		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
+			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook)})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)
+		if !cfg.Watchdog.Off {
+			defer startWatchdog(ctx, tc, cfg, log)()
+		}
 	}
 	if cfg.Role.RunsAgent() {
 		ag, closeAgent, err := newAgent(cfg, repo, log, memory, reg)
@@ -114,9 +119,16 @@ func openVault(ctx context.Context, v config.Vault, log *zap.Logger, reg prometh
 
 // NewControlWorker registers every workflow and the control activities.
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
+	return newControlWorker(tc, queue, &control.Control{Vault: repo, Log: log})
+}
+
+// newControlWorker is NewControlWorker with the control activities' options beyond the
+// vault and the log (the watchdog's series and webhook); it sets the Temporal client and queue.
+func newControlWorker(tc client.Client, queue string, c *control.Control) worker.Worker {
 	w := worker.New(tc, queue, worker.Options{})
 	workflows.Register(w)
-	(&control.Control{Vault: repo, Log: log, Temporal: tc, ControlQueue: queue}).Register(w)
+	c.Temporal, c.ControlQueue = tc, queue
+	c.Register(w)
 	return w
 }
 

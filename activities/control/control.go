@@ -11,6 +11,7 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/control/catalog"
+	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -38,6 +39,11 @@ type Control struct {
 	// DefaultAgentCheckCache; negative: never).
 	AgentCheckCache time.Duration
 
+	// RPOMetrics exports the RPO watchdog's last report (nil: not exported); RPOWebhook is
+	// where its breaches are POSTed (nil or no URL: nowhere).
+	RPOMetrics *rpowatch.Metrics
+	RPOWebhook *rpowatch.Webhook
+
 	agentChecks agentCheckCache
 }
 
@@ -60,6 +66,9 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
 	r.RegisterActivityWithOptions(c.PutPolicy, activity.RegisterOptions{Name: protocol.ActivityPutPolicy})
 	r.RegisterActivityWithOptions(c.BackupChainState, activity.RegisterOptions{Name: protocol.ActivityBackupChainState})
+	r.RegisterActivityWithOptions(c.CheckRPOPage, activity.RegisterOptions{Name: protocol.ActivityCheckRPOPage})
+	r.RegisterActivityWithOptions(c.FinishRPOSweep, activity.RegisterOptions{Name: protocol.ActivityFinishRPOSweep})
+	r.RegisterActivityWithOptions(c.NotifyRPOWebhook, activity.RegisterOptions{Name: protocol.ActivityNotifyRPO})
 }
 
 func (c *Control) now() time.Time {

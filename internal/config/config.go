@@ -49,6 +49,7 @@ type Config struct {
 	Key      Key      `yaml:"key" json:"key"`
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
+	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
 	Log      Log      `yaml:"log" json:"log"`
 }
 
@@ -284,8 +285,9 @@ func Default() *Config {
 			MemoryLimitMiB:       DefaultAgentMemoryLimitMiB,
 			VDILibrary:           Platform().VDILibrary,
 		},
-		Metrics: Metrics{CatalogRefresh: DefaultCatalogRefresh},
-		Log:     Log{Level: "info", Format: "json"},
+		Metrics:  Metrics{CatalogRefresh: DefaultCatalogRefresh},
+		Watchdog: Watchdog{Interval: DefaultWatchdogInterval},
+		Log:      Log{Level: "info", Format: "json"},
 	}
 }
 
@@ -483,6 +485,15 @@ var overrides = []override{
 		c.Metrics.CatalogRefresh = d
 		return nil
 	}},
+	{"SQLVAULT_WATCHDOG_INTERVAL", "watchdog-interval", "time between the RPO watchdog's sweeps (default 5m)", func(c *Config, v string) error {
+		d, err := time.ParseDuration(v)
+		if err != nil {
+			return errors.New("not a duration (e.g. 5m)")
+		}
+		c.Watchdog.Interval = d
+		return nil
+	}},
+	{"SQLVAULT_WATCHDOG_WEBHOOK_URL", "watchdog-webhook-url", "where the RPO watchdog POSTs its breaches (default none)", setString(func(c *Config) *string { return &c.Watchdog.Webhook.URL })},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }

@@ -151,6 +151,8 @@ func TestLoadEveryOverride(t *testing.T) {
 			v = "300"
 		case "SQLVAULT_METRICS_CATALOG_REFRESH":
 			v = "45s"
+		case "SQLVAULT_WATCHDOG_INTERVAL":
+			v = "7m"
 		}
 		kv = append(kv, o.env, v)
 	}
@@ -182,6 +184,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		VDILibrary:           "x-sqlvault_agent_vdi_library",
 	}, c.Agent)
 	assert.Equal(t, Metrics{Listen: "x-sqlvault_metrics_listen", CatalogRefresh: 45 * time.Second}, c.Metrics)
+	assert.Equal(t, Watchdog{Interval: 7 * time.Minute, Webhook: Webhook{URL: "x-sqlvault_watchdog_webhook_url"}}, c.Watchdog)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }
 
@@ -203,6 +206,8 @@ func TestLoadEveryFlag(t *testing.T) {
 			v = "0"
 		case "metrics-catalog-refresh":
 			v = "10m"
+		case "watchdog-interval":
+			v = "90s"
 		}
 		args = append(args, "--"+o.flag+"="+v)
 	}
@@ -225,6 +230,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, 5, c.Agent.BlocksInFlight)
 	assert.Equal(t, 0, c.Agent.MemoryLimitMiB)
 	assert.Equal(t, Metrics{Listen: "f-metrics-listen", CatalogRefresh: 10 * time.Minute}, c.Metrics)
+	assert.Equal(t, Watchdog{Interval: 90 * time.Second, Webhook: Webhook{URL: "f-watchdog-webhook-url"}}, c.Watchdog)
 	assert.Equal(t, Log{Level: "f-log-level", Format: "f-log-format"}, c.Log)
 
 	bare, err := Load("", envMap(), flagSet(t, "--temporal-tls"))

@@ -51,6 +51,8 @@
 //	SQLVAULT_AGENT_VDI_LIBRARY            --vdi-library               agent.vdiLibrary (Linux; default /opt/mssql/lib/libsqlvdi.so)
 //	SQLVAULT_METRICS_LISTEN               --metrics-listen            metrics.listen (ip:port or off)
 //	SQLVAULT_METRICS_CATALOG_REFRESH      --metrics-catalog-refresh   metrics.catalogRefresh (e.g. 2m)
+//	SQLVAULT_WATCHDOG_INTERVAL            --watchdog-interval         watchdog.interval (e.g. 5m)
+//	SQLVAULT_WATCHDOG_WEBHOOK_URL         --watchdog-webhook-url      watchdog.webhook.url
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //

@@ -32,6 +32,7 @@ func (c *Config) Validate() error {
 		c.validateAgent(&v)
 	}
 	c.validateMetrics(&v)
+	c.validateWatchdog(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -85,6 +85,12 @@ const (
 	CatalogRefreshSuccess = "sqlvault_catalog_refresh_success"
 	CatalogRefreshTime    = "sqlvault_catalog_refresh_timestamp_seconds"
 	CatalogRefreshSeconds = "sqlvault_catalog_refresh_duration_seconds"
+
+	// The RPO watchdog's (set by its FinishRPOSweep activity on the control worker).
+	ItemRPOBreached     = "sqlvault_item_rpo_breached"
+	RPOWatchdogSweep    = "sqlvault_rpo_watchdog_last_sweep_timestamp_seconds"
+	RPOWatchdogItems    = "sqlvault_rpo_watchdog_items"
+	RPOWatchdogBreaches = "sqlvault_rpo_watchdog_breaches"
 )
 
 // Catalogue is every series the product exports (the Temporal SDK's own, prefixed temporal_,
@@ -144,6 +150,15 @@ var Catalogue = []Def{
 		Help: "When the last successful catalog refresh ended (Unix seconds)."},
 	{Name: CatalogRefreshSeconds, Type: GaugeType, Role: RoleControl,
 		Help: "How long the last catalog refresh took."},
+
+	{Name: ItemRPOBreached, Type: GaugeType, Role: RoleControl, Labels: append(append([]string{}, itemLabels...), "kind", "reason"),
+		Help: "Per protected item the RPO watchdog's last sweep found past its target: 1, with the kind the target follows (log or full) and the reason (no-full, chain-broken, schedule-paused, schedule-missing, schedule-stuck, backups-late). Items within their target have no series."},
+	{Name: RPOWatchdogSweep, Type: GaugeType, Role: RoleControl,
+		Help: "When the RPO watchdog's last sweep finished (Unix seconds); older than a few intervals means the watchdog is not running."},
+	{Name: RPOWatchdogItems, Type: GaugeType, Role: RoleControl,
+		Help: "Protected items the RPO watchdog's last sweep judged."},
+	{Name: RPOWatchdogBreaches, Type: GaugeType, Role: RoleControl,
+		Help: "Protected items the RPO watchdog's last sweep found past their RPO target."},
 }
 
 // TemporalSeries are the Temporal SDK's series that deploy/ uses, as the SDK adapter exports

@@ -52,10 +52,14 @@ var (
 	SADatabase   = temporal.NewSearchAttributeKeyKeyword("SqlvaultDatabase")
 	SABackupType = temporal.NewSearchAttributeKeyKeyword("SqlvaultBackupType")
 	SAVM         = temporal.NewSearchAttributeKeyKeyword("SqlvaultVM")
+	// SARPOState is set on the RPO watchdog's own execution: "breached" while its last sweep
+	// found an item past its target, else "ok" (RPOState*), so the UI finds it with
+	// SqlvaultRPOState = "breached".
+	SARPOState = temporal.NewSearchAttributeKeyKeyword("SqlvaultRPOState")
 )
 
 // SearchAttributeNames lists the keyword search attributes to register.
-var SearchAttributeNames = []string{"SqlvaultInstance", "SqlvaultDatabase", "SqlvaultBackupType", "SqlvaultVM"}
+var SearchAttributeNames = []string{"SqlvaultInstance", "SqlvaultDatabase", "SqlvaultBackupType", "SqlvaultVM", "SqlvaultRPOState"}
 
 // BackupType is what a backup produces.
 type BackupType string

@@ -399,7 +399,8 @@ echo ">> starting the stack (logs in $logs)"
 launch temporal "$temporal_bin" server start-dev --ip 127.0.0.1 \
   --port "$temporal_port" --ui-port "$ui_port" --db-filename "$dir/temporal.db" \
   --search-attribute SqlvaultInstance=Keyword --search-attribute SqlvaultDatabase=Keyword \
-  --search-attribute SqlvaultBackupType=Keyword --search-attribute SqlvaultVM=Keyword
+  --search-attribute SqlvaultBackupType=Keyword --search-attribute SqlvaultVM=Keyword \
+  --search-attribute SqlvaultRPOState=Keyword
 # The frontend port opens before the namespace is usable; the health check and a namespace
 # lookup are what a client needs.
 temporal_ready() {

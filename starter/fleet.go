@@ -1,0 +1,147 @@
+package starter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"text/tabwriter"
+	"time"
+
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/spf13/cobra"
+
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
+	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
+)
+
+// fleetStatus is `status --fleet`: every protected item's RPO against its target, worst
+// first, from the RPO watchdog's latest report in the vault, or computed here when there is
+// no report as recent as staleAfter (the watchdog is off or not running) or direct is set.
+type fleetStatus struct {
+	Source   string             `json:"source"` // watchdog or direct
+	Sweep    string             `json:"sweep,omitempty"`
+	At       time.Time          `json:"at"`
+	Findings []rpowatch.Finding `json:"findings"`
+}
+
+// fleetStatusOf reads the latest report, or judges the fleet at now (schedules nil: the
+// schedules' reasons are not known).
+func fleetStatusOf(ctx context.Context, repo *vault.Repository, now time.Time, staleAfter time.Duration, direct bool,
+	schedules rpowatch.Schedules, warn io.Writer) (*fleetStatus, error) {
+	if !direct {
+		doc, err := repo.RPOReport(ctx)
+		if err != nil {
+			fmt.Fprintf(warn, "warning: the watchdog's report cannot be read (%v); judging the fleet here\n", err)
+		}
+		if doc != nil {
+			var r rpowatch.Report
+			switch {
+			case json.Unmarshal(doc, &r) != nil:
+				fmt.Fprintln(warn, "warning: the watchdog's report is not readable; judging the fleet here")
+			case now.Sub(r.At) > staleAfter:
+				fmt.Fprintf(warn, "note: the watchdog's last report is from %s (%s ago): is it running? (temporal workflow describe --workflow-id %s); judging the fleet here\n",
+					r.At.Format(time.RFC3339), now.Sub(r.At).Round(time.Second), protocol.RPOWatchdogID)
+			default:
+				return &fleetStatus{Source: "watchdog", Sweep: r.Sweep, At: r.At, Findings: r.Findings}, nil
+			}
+		}
+	}
+	fs, err := rpowatch.JudgeAll(ctx, repo, now, schedules)
+	if err != nil {
+		return nil, err
+	}
+	if fs == nil {
+		fs = []rpowatch.Finding{}
+	}
+	return &fleetStatus{Source: "direct", At: now, Findings: fs}, nil
+}
+
+// describeSchedules is rpowatch.Schedules from Temporal's schedule client.
+func describeSchedules(sc client.ScheduleClient) rpowatch.Schedules {
+	return func(ctx context.Context, id string) (rpowatch.Schedule, error) {
+		d, err := sc.GetHandle(ctx, id).Describe(ctx)
+		var nf *serviceerror.NotFound
+		if errors.As(err, &nf) {
+			return rpowatch.Schedule{}, nil
+		}
+		if err != nil {
+			return rpowatch.Schedule{}, err
+		}
+		s := rpowatch.Schedule{Exists: true, SkippedOverlap: d.Info.NumActionsSkippedOverlap, Running: len(d.Info.RunningWorkflows)}
+		if d.Schedule.State != nil {
+			s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
+		}
+		return s, nil
+	}
+}
+
+func printFleet(w io.Writer, st *fleetStatus) error {
+	src := "judged now"
+	if st.Source == "watchdog" {
+		src = "the RPO watchdog's sweep"
+	}
+	fmt.Fprintf(w, "as of %s (%s)\n", st.At.UTC().Format(time.RFC3339), src)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ITEM\tKIND\tLAST GOOD\tRPO NOW\tTARGET\tSTATE\tREASON")
+	for _, f := range st.Findings {
+		last := "-"
+		if !f.LastGood.IsZero() {
+			last = f.LastGood.UTC().Format("2006-01-02 15:04:05")
+		}
+		target := "-"
+		if f.Target > 0 {
+			target = f.Target.String()
+		}
+		reason := f.Reason
+		if reason == "" {
+			reason = "-"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", itemName(f), f.Kind, last, f.RPO.Round(time.Second), target, f.State, reason)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	for _, f := range st.Findings {
+		if f.State != protocol.RPOStateOK && f.Detail != "" {
+			fmt.Fprintf(w, "%s: %s\n", itemName(f), f.Detail)
+		}
+	}
+	return nil
+}
+
+func itemName(f rpowatch.Finding) string {
+	if f.Instance == "" {
+		return f.ItemID
+	}
+	return f.Instance + "/" + f.Database
+}
+
+// runFleetStatus is status --fleet.
+func runFleetStatus(cmd *cobra.Command, g *globals, repo *vault.Repository, cfg *config.Config, now time.Time, direct bool) error {
+	ctx := cmd.Context()
+	var schedules rpowatch.Schedules
+	if tc, err := dialTemporal(ctx, g, cfg); err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "warning: schedules not described (paused or missing ones are not named): %v\n", err)
+	} else {
+		defer tc.Close()
+		schedules = describeSchedules(tc.ScheduleClient())
+	}
+	interval := cfg.Watchdog.Interval
+	if interval <= 0 {
+		interval = protocol.DefaultRPOWatchdogInterval
+	}
+	st, err := fleetStatusOf(ctx, repo, now, 3*interval, direct, schedules, cmd.ErrOrStderr())
+	if err != nil {
+		return err
+	}
+	if g.jsonOut {
+		return g.printJSON(cmd.OutOrStdout(), st)
+	}
+	return printFleet(cmd.OutOrStdout(), st)
+}
