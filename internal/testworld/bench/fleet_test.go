@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/api/workflowservice/v1"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
@@ -804,5 +805,17 @@ func BenchmarkFleet(b *testing.B) {
 // isDeadline says whether err is a call that ran out of time (the client's deadline or the
 // server's DEADLINE_EXCEEDED).
 func isDeadline(err error) bool {
-	return errors.Is(err, context.DeadlineExceeded) || status.Code(err) == codes.DeadlineExceeded
+	var se *serviceerror.DeadlineExceeded // what the SDK turns the server's deadline into
+	return errors.Is(err, context.DeadlineExceeded) || errors.As(err, &se) || status.Code(err) == codes.DeadlineExceeded ||
+		strings.Contains(err.Error(), context.DeadlineExceeded.Error())
+}
+
+// The fleet retries a start or a result wait on the server's deadline in every form the SDK
+// returns it, and on nothing else.
+func TestIsDeadline(t *testing.T) {
+	for _, err := range []error{context.DeadlineExceeded, fmt.Errorf("get: %w", serviceerror.NewDeadlineExceeded("deadline")),
+		status.Error(codes.DeadlineExceeded, "slow"), errors.New("sqlvault.Backup x: context deadline exceeded")} {
+		require.True(t, isDeadline(err), "%v", err)
+	}
+	require.False(t, isDeadline(errors.New("workflow execution error: BackupFailed")))
 }
