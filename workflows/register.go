@@ -20,6 +20,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(strictInput(Reconcile), workflowOpts(protocol.WorkflowReconcile))
 	r.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
 	r.RegisterWorkflowWithOptions(strictInput(PutPolicy), workflowOpts(protocol.WorkflowPutPolicy))
+	r.RegisterWorkflowWithOptions(strictInput(RestoreDrill), workflowOpts(protocol.WorkflowRestoreDrill))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

@@ -60,6 +60,9 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.ScheduleSkips, activity.RegisterOptions{Name: protocol.ActivityScheduleSkips})
 	r.RegisterActivityWithOptions(c.PutPolicy, activity.RegisterOptions{Name: protocol.ActivityPutPolicy})
 	r.RegisterActivityWithOptions(c.BackupChainState, activity.RegisterOptions{Name: protocol.ActivityBackupChainState})
+	r.RegisterActivityWithOptions(c.PickDrillTarget, activity.RegisterOptions{Name: protocol.ActivityPickDrillTarget})
+	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
+	r.RegisterActivityWithOptions(c.DrillCandidates, activity.RegisterOptions{Name: protocol.ActivityDrillCandidates})
 }
 
 func (c *Control) now() time.Time {

@@ -73,9 +73,17 @@ func (in RestoreDrillInput) Validate() error {
 	default:
 		problems = append(problems, fmt.Sprintf(`"pick" %q is not a drill pick; use %q or %q`, in.Pick, DrillPickNewest, DrillPickRandomInstant))
 	}
-	problems = append(problems, nameProblems("instance", in.Instance, "database", in.Database,
-		"targetInstance", in.TargetInstance, "targetVm", in.TargetVM)...)
 	if len(problems) > 0 {
+		return fmt.Errorf("invalid restore drill input: %s", strings.Join(problems, "; "))
+	}
+	return nil
+}
+
+// ValidateNames checks the names for control characters, line breaks and SQL Server's
+// length limit (as RestoreInput.ValidateNames; callers outside workflow code run it).
+func (in RestoreDrillInput) ValidateNames() error {
+	if problems := nameProblems("instance", in.Instance, "database", in.Database,
+		"targetInstance", in.TargetInstance, "targetVm", in.TargetVM); len(problems) > 0 {
 		return fmt.Errorf("invalid restore drill input: %s", strings.Join(problems, "; "))
 	}
 	return nil
