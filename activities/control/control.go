@@ -62,7 +62,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.BackupChainState, activity.RegisterOptions{Name: protocol.ActivityBackupChainState})
 	r.RegisterActivityWithOptions(c.PickDrillTarget, activity.RegisterOptions{Name: protocol.ActivityPickDrillTarget})
 	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
-	r.RegisterActivityWithOptions(c.DrillCandidates, activity.RegisterOptions{Name: protocol.ActivityDrillCandidates})
+	r.RegisterActivityWithOptions(c.PlanDrills, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
 }
 
 func (c *Control) now() time.Time {

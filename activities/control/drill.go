@@ -3,11 +3,13 @@ package control
 import (
 	"context"
 	"sort"
+	"strings"
 	"time"
 
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/control/planner"
+	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -137,4 +139,42 @@ func (c *Control) DrillCandidates(ctx context.Context) (protocol.DrillCandidates
 	}
 	sort.Slice(out.Items, func(i, j int) bool { return out.Items[i].ItemID < out.Items[j].ItemID })
 	return out, nil
+}
+
+// PlanDrills returns the drills due at in.Now (policy.PlanDrills: each item at its slot of
+// the period, never more than its policy's MaxPerInstance on one target instance counting
+// in.Running). Its cost is DrillCandidates': a read per item record and a listing of each
+// drilled item's records, once per planner pass.
+func (c *Control) PlanDrills(ctx context.Context, in protocol.PlanDrillsInput) (protocol.PlanDrillsResult, error) {
+	cands, err := c.DrillCandidates(ctx)
+	if err != nil {
+		return protocol.PlanDrillsResult{}, err
+	}
+	byID := map[string]protocol.DrillCandidate{}
+	pc := make([]policy.DrillCandidate, 0, len(cands.Items))
+	for _, it := range cands.Items {
+		byID[it.ItemID] = it
+		c := policy.DrillCandidate{ItemID: it.ItemID, Target: policy.DrillTarget(it.Drill, it.Instance), Spec: it.Drill}
+		if it.Last != nil {
+			c.Last = *it.Last
+		}
+		pc = append(pc, c)
+	}
+	out := protocol.PlanDrillsResult{Items: len(cands.Items)}
+	for _, d := range policy.PlanDrills(pc, in.Running, in.Now) {
+		it := byID[d.ItemID]
+		out.Drills = append(out.Drills, protocol.PlannedDrill{ItemID: d.ItemID, Target: strings.ToUpper(d.Target),
+			Input: protocol.RestoreDrillInput{Instance: it.Instance, Database: it.Database, Pick: it.Drill.Pick,
+				RandomInstantDays: it.Drill.RandomInstantDays, TargetInstance: it.Drill.Instance, TargetVM: drillVM(it)}})
+	}
+	return out, nil
+}
+
+// drillVM is the VM whose agent restores an item's drill: the policy's, else (restoring
+// on the item's own instance) the item's own VM.
+func drillVM(it protocol.DrillCandidate) string {
+	if it.Drill.Instance != "" {
+		return it.Drill.VM
+	}
+	return it.VM
 }

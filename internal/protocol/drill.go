@@ -19,9 +19,9 @@ const (
 	ActivityPickDrillTarget = "sqlvault.control.PickDrillTarget"
 	// ActivityRecordDrill (control) stores a drill's result in the vault.
 	ActivityRecordDrill = "sqlvault.control.RecordDrill"
-	// ActivityDrillCandidates (control) lists the items whose policy has a drill, with the
-	// start of each one's last drill (from the vault).
-	ActivityDrillCandidates = "sqlvault.control.DrillCandidates"
+	// ActivityPlanDrills (control) lists the items whose policy has a drill and returns the
+	// drills due now, within each policy's per-instance bound (internal/control/policy).
+	ActivityPlanDrills = "sqlvault.control.PlanDrills"
 
 	// ErrDrillFailed: the drill ran and the database did not prove restorable (the restore
 	// failed, or DBCC CHECKDB found errors). The drill's record says which.
@@ -151,8 +151,32 @@ type DrillCandidate struct {
 	Last     *time.Time `json:"last,omitempty"` // start of the last drill recorded in the vault
 }
 
+// PlanDrillsInput asks which drills to start at Now, given the drills the planner has
+// running per target instance (upper-cased).
+type PlanDrillsInput struct {
+	Now     time.Time      `json:"now"`
+	Running map[string]int `json:"running,omitempty"`
+}
+
+// PlannedDrill is a drill to start.
+type PlannedDrill struct {
+	ItemID string `json:"itemId"`
+	// Target is the upper-cased instance it restores on (the planner's running key).
+	Target string            `json:"target"`
+	Input  RestoreDrillInput `json:"input"`
+}
+
+// PlanDrillsResult lists the drills to start now, and how many items have a drill.
+type PlanDrillsResult struct {
+	Drills []PlannedDrill `json:"drills,omitempty"`
+	Items  int            `json:"items"`
+}
+
 // DrillPlannerInput starts (and continues) sqlvault.DrillPlanner.
 type DrillPlannerInput struct {
 	// Every is how often the planner looks for due drills (default 5 minutes).
 	Every time.Duration `json:"every,omitempty"`
+	// Passes is how many times a run looks before it continues as new (default 288: a day
+	// at 5 minutes), after its drills have ended.
+	Passes int `json:"passes,omitempty"`
 }
