@@ -24,7 +24,7 @@ const (
 // jittered times over 2,000 items would only make a pile-up on one instance unlikely, not
 // impossible (and a slow instance makes it likely); the planner knows what runs and bounds
 // it. A drill it cannot start (the item's drill already running, started by hand) counts
-// as ended. After in.Passes passes (or when Temporal suggests it) the run stops starting
+// as ended. A cancelled planner stops at once and leaves its drills running. After in.Passes passes (or when Temporal suggests it) the run stops starting
 // drills, waits for its drills to end, so the next run's count starts true, and continues
 // as new.
 func DrillPlanner(ctx workflow.Context, in protocol.DrillPlannerInput) error {
@@ -71,6 +71,11 @@ func DrillPlanner(ctx workflow.Context, in protocol.DrillPlannerInput) error {
 			sel.Select(ctx)
 		}
 		cancelTimer()
+		if ctx.Err() != nil {
+			// Cancelled: stop planning. The drills started go on (their parent close policy
+			// abandons them) and clean up after themselves.
+			return ctx.Err()
+		}
 	}
 	for inFlight > 0 {
 		sel.Select(ctx)

@@ -8,6 +8,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -72,4 +73,22 @@ func TestDrillPlannerWaitsForItsDrillsBeforeContinuingAsNew(t *testing.T) {
 	assert.True(t, workflow.IsContinueAsNewError(env.GetWorkflowError()))
 	assert.False(t, ended.IsZero(), "the drill ended before the run")
 	assert.GreaterOrEqual(t, env.Now().Sub(start), 3*time.Hour)
+}
+
+// A cancelled planner stops planning (it does not spin through its passes).
+func TestDrillPlannerStopsWhenCancelled(t *testing.T) {
+	var s testsuite.WorkflowTestSuite
+	env := s.NewTestWorkflowEnvironment()
+	env.RegisterWorkflowWithOptions(DrillPlanner, workflowOpts(protocol.WorkflowDrillPlanner))
+	plans := 0
+	env.RegisterActivityWithOptions(func(context.Context, protocol.PlanDrillsInput) (protocol.PlanDrillsResult, error) {
+		plans++
+		return protocol.PlanDrillsResult{}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
+	env.RegisterDelayedCallback(env.CancelWorkflow, 12*time.Minute)
+	env.ExecuteWorkflow(protocol.WorkflowDrillPlanner, protocol.DrillPlannerInput{Every: 5 * time.Minute, Passes: 100})
+	require.True(t, env.IsWorkflowCompleted())
+	var canceled *temporal.CanceledError
+	require.ErrorAs(t, env.GetWorkflowError(), &canceled)
+	assert.Equal(t, 3, plans, "passes at 0, 5 and 10 minutes, none after the cancel")
 }
