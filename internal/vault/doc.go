@@ -10,6 +10,7 @@
 //
 //	v1/items/<itemID>/item.json                                protected-item record (reserved)
 //	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point
+//	v1/items/<itemID>/drill-results/<start>_<outcome>_<pointID>.json  one restore drill's record (drills.go)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON)
 //
