@@ -22,7 +22,7 @@
 //
 // Enumerating items never walks their points: ListItems is one hierarchical listing of the
 // item folders (delimiter "/"), and ItemIDs (the database limit's count) and Items list the
-// item records with delimiter 't', which the layout's names make return at most three
+// item records with delimiter 't', which the layout's names make return at most four
 // folders per item (see recordDelimiter); Items then reads one record per item.
 //
 // # Stripes
