@@ -31,6 +31,10 @@ type itemStatus struct {
 	RPOTarget  string               `json:"rpoTarget"` // the log interval, or the full interval without logs
 	Health     string               `json:"health"`    // ok, late, no-backup, stopped, policy-missing
 	PointCount int                  `json:"points"`
+	// LastDrill is the newest restore drill of an item whose policy has a drill (nil:
+	// never drilled, or no drill in its policy).
+	LastDrill *protocol.DrillRecord `json:"lastDrill,omitempty"`
+	drilled   bool
 }
 
 // nextRunFunc is the next time a schedule will start a backup; zero when it will not (no
@@ -144,6 +148,12 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 				// A database that takes no log backups (SIMPLE recovery) has no log schedule:
 				// its RPO is the full's interval whatever the policy says of logs.
 				target = p.RPOTarget(allowsKind(it, policy.KindLog))
+				if p.Drill != nil {
+					st.drilled = true
+					if st.LastDrill, err = repo.LastDrill(ctx, it.ItemID); err != nil {
+						return nil, err
+					}
+				}
 			}
 		}
 		st.RPOTarget = target.String()
@@ -232,6 +242,35 @@ func printStatus(w io.Writer, out []itemStatus) error {
 	for _, s := range out {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s / %s\t%s\t%s\t%s\t%s\n", s.Instance, s.Database, s.Policy, s.Health, s.RPO, s.RPOTarget,
 			ts(s.LastGood[policy.KindFull]), ts(s.LastGood[policy.KindLog]), ts(s.NextRun[policy.KindFull]), ts(s.NextRun[policy.KindLog]))
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printStatusDrills(w, out)
+}
+
+// printStatusDrills adds, below the table, the last restore drill of each item whose
+// policy has one (`sqlvault drills` has every item and more).
+func printStatusDrills(w io.Writer, out []itemStatus) error {
+	var lines []drillLine
+	for _, s := range out {
+		if s.drilled {
+			lines = append(lines, drillLine{Instance: s.Instance, Database: s.Database, Last: s.LastDrill})
+		}
+	}
+	if len(lines) == 0 {
+		return nil
+	}
+	fmt.Fprintln(w, "\nrestore drills (sqlvault drills for the last passed and every item):")
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "INSTANCE\tDATABASE\tLAST DRILL\tOUTCOME\tRESTORE (RTO)\tCHECKDB / ERROR")
+	for _, l := range lines {
+		if l.Last == nil {
+			fmt.Fprintf(tw, "%s\t%s\tnever\t-\t-\t-\n", l.Instance, l.Database)
+			continue
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\n", l.Instance, l.Database, l.Last.StartedAt.UTC().Format("2006-01-02 15:04"),
+			l.Last.Outcome, drillRTO(l.Last), orDash(drillVerdict(l.Last)))
 	}
 	return tw.Flush()
 }

@@ -21,6 +21,8 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(Rediscover, workflowOpts(protocol.WorkflowRediscover))
 	r.RegisterWorkflowWithOptions(strictInput(PutPolicy), workflowOpts(protocol.WorkflowPutPolicy))
 	r.RegisterWorkflowWithOptions(strictInput(RPOWatchdog), workflowOpts(protocol.WorkflowRPOWatchdog))
+	r.RegisterWorkflowWithOptions(strictInput(RestoreDrill), workflowOpts(protocol.WorkflowRestoreDrill))
+	r.RegisterWorkflowWithOptions(strictInputOnly(DrillPlanner), workflowOpts(protocol.WorkflowDrillPlanner))
 }
 
 func workflowOpts(name string) workflow.RegisterOptions { return workflow.RegisterOptions{Name: name} }

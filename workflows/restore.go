@@ -136,6 +136,8 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		}).Get(ctx, &res.State); err != nil {
 			return nil, err
 		}
+		// Workflow time issues no command: histories recorded before still replay.
+		res.RestoreSeconds = workflow.Now(ctx).Sub(start).Seconds()
 	}
 	if in.Verify {
 		progress.Phase = protocol.PhaseVerifying

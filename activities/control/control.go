@@ -69,6 +69,9 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.CheckRPOPage, activity.RegisterOptions{Name: protocol.ActivityCheckRPOPage})
 	r.RegisterActivityWithOptions(c.FinishRPOSweep, activity.RegisterOptions{Name: protocol.ActivityFinishRPOSweep})
 	r.RegisterActivityWithOptions(c.NotifyRPOWebhook, activity.RegisterOptions{Name: protocol.ActivityNotifyRPO})
+	r.RegisterActivityWithOptions(c.PickDrillTarget, activity.RegisterOptions{Name: protocol.ActivityPickDrillTarget})
+	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
+	r.RegisterActivityWithOptions(c.PlanDrills, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
 }
 
 func (c *Control) now() time.Time {

@@ -76,8 +76,8 @@ func TestAlertRulesUseExportedSeries(t *testing.T) {
 			checkExpr(t, "alert "+r.Alert, r.Expr, known)
 		}
 	}
-	// The alerts that have series today (the drill alert waits for drills' series).
-	for _, a := range []string{"SqlvaultBackupFailed", "SqlvaultRPOBreached", "SqlvaultAgentDown", "SqlvaultVaultUnreachable"} {
+	// The alerts.
+	for _, a := range []string{"SqlvaultBackupFailed", "SqlvaultRPOBreached", "SqlvaultAgentDown", "SqlvaultVaultUnreachable", "SqlvaultRestoreDrillFailed"} {
 		assert.True(t, alerts[a], "alert %s", a)
 	}
 }

@@ -81,6 +81,11 @@ const (
 	ItemRPOTarget   = "sqlvault_item_rpo_target_seconds"
 	ItemPoints      = "sqlvault_item_recovery_points"
 
+	// Restore drills (per item, from the drill records in the vault).
+	DrillLastSuccess    = "sqlvault_drill_last_success_timestamp_seconds"
+	DrillLastOutcome    = "sqlvault_drill_last_outcome"
+	DrillRestoreSeconds = "sqlvault_drill_restore_seconds"
+
 	CatalogItems          = "sqlvault_catalog_items"
 	CatalogRefreshSuccess = "sqlvault_catalog_refresh_success"
 	CatalogRefreshTime    = "sqlvault_catalog_refresh_timestamp_seconds"
@@ -141,6 +146,13 @@ var Catalogue = []Def{
 		Help: "Per protected item: the RPO its policy promises, in seconds (the log interval where the database takes log backups, else the full's interval)."},
 	{Name: ItemPoints, Type: GaugeType, Role: RoleControl, Labels: itemLabels,
 		Help: "Per protected item: recovery points in the vault."},
+
+	{Name: DrillLastSuccess, Type: GaugeType, Role: RoleControl, Labels: itemLabels,
+		Help: "Per protected item whose policy has a restore drill: when its last passed drill ended (Unix seconds); absent until one passed."},
+	{Name: DrillLastOutcome, Type: GaugeType, Role: RoleControl, Labels: append(append([]string{}, itemLabels...), "outcome"),
+		Help: "Per protected item whose policy has a restore drill: 1 for the outcome (passed, failed) of its last drill, 0 for the other; absent until its first drill."},
+	{Name: DrillRestoreSeconds, Type: GaugeType, Role: RoleControl, Labels: itemLabels,
+		Help: "Per protected item whose policy has a restore drill: how long its last drill that recovered the database took to restore it (the measured RTO), in seconds."},
 
 	{Name: CatalogItems, Type: GaugeType, Role: RoleControl,
 		Help: "Protected items the last catalog refresh found."},

@@ -20,6 +20,42 @@ type Policy struct {
 	Log          *LogSchedule  `json:"log,omitempty"`
 	Retention    Retention     `json:"retention"`
 	Compression  bool          `json:"compression"`
+	// Drill, if set, proves the policy's items restorable on a schedule (sqlvault.RestoreDrill).
+	Drill *DrillSpec `json:"drill,omitempty"`
+}
+
+// Drill frequencies and picks (DrillSpec).
+const (
+	DrillEveryDaily  = "daily"
+	DrillEveryWeekly = "weekly"
+	// DrillPickNewest restores the item's newest recovery point.
+	DrillPickNewest = "newest"
+	// DrillPickRandomInstant restores a random instant of the last RandomInstantDays days.
+	DrillPickRandomInstant = "randomInstant"
+)
+
+// DrillSpec is a policy's restore drill: every Every, restore what Pick chooses of each item
+// as a scratch database on Instance (default the item's own), run DBCC CHECKDB, record the
+// result in the vault beside the point, and drop the scratch database. No more than
+// MaxPerInstance drills run on one instance at once.
+type DrillSpec struct {
+	Every             string `json:"every"`                       // DrillEveryDaily or DrillEveryWeekly
+	Pick              string `json:"pick"`                        // DrillPickNewest or DrillPickRandomInstant
+	RandomInstantDays int    `json:"randomInstantDays,omitempty"` // with DrillPickRandomInstant
+	Instance          string `json:"instance,omitempty"`          // where to restore (default: the item's instance)
+	VM                string `json:"vm,omitempty"`                // the VM whose agent serves Instance (default: its machine name)
+	MaxPerInstance    int    `json:"maxPerInstance"`              // drills at once on one instance, 1 or more
+}
+
+// Period is how often each item is drilled (0 for an unknown Every).
+func (d DrillSpec) Period() time.Duration {
+	switch d.Every {
+	case DrillEveryDaily:
+		return 24 * time.Hour
+	case DrillEveryWeekly:
+		return 7 * 24 * time.Hour
+	}
+	return 0
 }
 
 // FullSchedule says when fulls run. Its time zone is the policy's: differentials use it too,

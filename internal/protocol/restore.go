@@ -245,6 +245,9 @@ type RestoreResult struct {
 	TailLog        *RecoveryPoint        `json:"tailLog,omitempty"`
 	Files          *RestoreAsFilesResult `json:"files,omitempty"`
 	Verify         *VerifyDatabaseResult `json:"verify,omitempty"`
+	// RestoreSeconds is the time from the start to a recovered database (workflow time):
+	// a restore drill's measured RTO. 0 when the run did not recover one.
+	RestoreSeconds float64 `json:"restoreSeconds,omitempty"`
 }
 
 // Restore phases.

@@ -503,6 +503,11 @@ func (x *executor) planBackup(db *Database, typ int, o backupOptions, devs []dev
 		IsReadOnly: db.readOnly, DeviceType: devs[0].deviceType(),
 	}
 	prevFork, forkPoint := db.prevForkGUID, db.forkPoint
+	// A data backup copies the damaged page with the rest (see Database.Corrupt).
+	if typ != 2 && db.corruptPage != nil {
+		page := *db.corruptPage
+		h.CorruptPage = &page
+	}
 	if s, ok := o.name.(string); ok {
 		h.BackupName = s
 	}

@@ -344,7 +344,10 @@ func (db *Database) PageBytes(id int64) []byte {
 }
 
 // Corrupt marks a data page as damaged, so DBCC CHECKDB reports a consistency error (for
-// testing restore verification). A full restore over the database clears it.
+// testing restore verification and restore drills). The damage is logical, with a valid page
+// checksum (as when a page is damaged in memory before it is written): BACKUP, even WITH
+// CHECKSUM, copies it, so a full or differential taken afterwards carries it and a database
+// restored from it fails DBCC CHECKDB too. A full restore from a clean backup clears it.
 func (db *Database) Corrupt(page int64) {
 	db.in.mu.Lock()
 	defer db.in.mu.Unlock()

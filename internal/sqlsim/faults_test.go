@@ -81,3 +81,27 @@ func TestCheckDBReportsCorruption(t *testing.T) {
 	_, err = e.db.Exec("DBCC CHECKDB (N'C') WITH NO_INFOMSGS")
 	requireSQLError(t, err, 8928)
 }
+
+// A damaged page travels in a full backup taken after it (its checksum is valid, so BACKUP
+// WITH CHECKSUM copies it): a copy restored from that backup fails DBCC CHECKDB, the
+// source of a restore drill's failure. A copy restored from a backup taken before the damage
+// passes.
+func TestCorruptPageTravelsInLaterBackups(t *testing.T) {
+	e := newEnv(t)
+	db := e.createDB(sqlsim.DatabaseSpec{Name: "C", DataPages: 16})
+	_, err := e.db.Exec("BACKUP DATABASE C TO URL = @p1 WITH CHECKSUM", e.url("clean.bak"))
+	require.NoError(t, err)
+	db.Corrupt(7)
+	_, err = e.db.Exec("BACKUP DATABASE C TO URL = @p1 WITH CHECKSUM", e.url("damaged.bak"))
+	require.NoError(t, err)
+
+	_, err = e.db.Exec("RESTORE DATABASE C_damaged FROM URL = @p1 WITH MOVE 'C' TO 'C:\\d\\c2.mdf', MOVE 'C_log' TO 'C:\\d\\c2.ldf'", e.url("damaged.bak"))
+	require.NoError(t, err)
+	_, err = e.db.Exec("DBCC CHECKDB (N'C_damaged') WITH NO_INFOMSGS")
+	requireSQLError(t, err, 8928)
+
+	_, err = e.db.Exec("RESTORE DATABASE C_clean FROM URL = @p1 WITH MOVE 'C' TO 'C:\\d\\c3.mdf', MOVE 'C_log' TO 'C:\\d\\c3.ldf'", e.url("clean.bak"))
+	require.NoError(t, err)
+	_, err = e.db.Exec("DBCC CHECKDB (N'C_clean') WITH NO_INFOMSGS")
+	require.NoError(t, err)
+}

@@ -609,7 +609,7 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 			in.dbs[strings.ToUpper(name)] = db
 		}
 		db.files = files
-		db.corruptPage = nil
+		db.corruptPage = h.CorruptPage
 		db.state = StateRestoring
 		db.restore = nil
 	default:
@@ -632,6 +632,9 @@ func (x *executor) prepareRestoreTarget(name string, h media.Header, o restoreOp
 			}
 			if o.stopAt != nil && o.stopAt.before(h.BackupStartDate, headerZone(h)) {
 				return nil, nil, sqlErr(4338, "The STOPAT clause specifies a point too early to allow this backup set to be restored. Choose a different stop point or use RESTORE DATABASE WITH RECOVERY to recover at the current point.")
+			}
+			if h.CorruptPage != nil {
+				db.corruptPage = h.CorruptPage // the differential brings its damaged page along
 			}
 		} else {
 			if h.FirstLSN > rs.redo {

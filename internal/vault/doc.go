@@ -10,6 +10,7 @@
 //
 //	v1/items/<itemID>/item.json                                protected-item record (reserved)
 //	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point
+//	v1/items/<itemID>/drill-results/<start>_<outcome>_<pointID>.json  one restore drill's record (drills.go)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON)
 //
@@ -21,7 +22,7 @@
 //
 // Enumerating items never walks their points: ListItems is one hierarchical listing of the
 // item folders (delimiter "/"), and ItemIDs (the database limit's count) and Items list the
-// item records with delimiter 't', which the layout's names make return at most three
+// item records with delimiter 't', which the layout's names make return at most four
 // folders per item (see recordDelimiter); Items then reads one record per item.
 //
 // # Stripes

@@ -102,9 +102,9 @@ func ItemBlob(itemID string) string { return ItemPrefix(itemID) + "item.json" }
 
 // recordDelimiter lists the item records without walking the items' points (ItemIDs). Under
 // ItemsPrefix, the first 't' of every name the layout defines falls before the name fans out
-// per point: an item id ("i" + hex) has none, and the three names in an item's folder have one
-// within their first word — "it"em.json, "point"s/…, "dat"a/…. A listing of ItemsPrefix with
-// 't' as its delimiter therefore returns at most three folders per item, however many points
+// per point: an item id ("i" + hex) has none, and the four names in an item's folder have one
+// within their first word — "it"em.json, "point"s/…, "dat"a/…, "drill-resul"t… (drills.go). A
+// listing of ItemsPrefix with 't' as its delimiter therefore returns at most four folders per item, however many points
 // it has, and the folder recordFolder(item) stands for the item record. TestRecordDelimiter
 // pins this; a new name in an item's folder must keep it (a 't' in its first segment, and
 // not starting with "it").

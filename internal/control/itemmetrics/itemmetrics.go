@@ -10,7 +10,11 @@
 //
 // Cardinality: one series per item (and per item and kind for the last success), labelled
 // by the item's ID, SQL Server instance (sql_instance) and database only: at 2,000 items a vault, at most 2,000 × 6
-// series. Stopped items are left out: they promise no RPO.
+// series, and 2,000 × 4 more for restore drills. Stopped items are left out: they promise no RPO.
+//
+// Items whose policy has a restore drill also get their last drill's outcome, the end of
+// their last passed drill and its measured restore time, from the drill records beside their
+// points (vault.Repository.LastDrills: one more listing and at most two reads per such item).
 package itemmetrics
 
 import (
@@ -27,6 +31,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/control/planner"
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/metrics"
+	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -45,6 +50,7 @@ type Catalog struct {
 
 	descs struct {
 		last, rpo, target, points, items, ok, at, took *prometheus.Desc
+		drillSuccess, drillOutcome, drillRestore       *prometheus.Desc
 	}
 
 	mu       sync.Mutex
@@ -69,6 +75,10 @@ type Item struct {
 	// Target is the policy's RPO (0: the policy is missing or invalid; no target series).
 	Target time.Duration
 	Points int
+	// Drilled: the policy has a restore drill (and the drill fields below were read).
+	Drilled bool
+	// LastDrill is the newest drill's record, LastPassedDrill the newest passed one (nil: none).
+	LastDrill, LastPassedDrill *protocol.DrillRecord
 }
 
 // RPO is now minus the newest restorable instant (or, with none, the protection's start).
@@ -93,6 +103,9 @@ func New(reg prometheus.Registerer, repo *vault.Repository, log *zap.Logger, now
 	c.descs.target = metrics.MustDef(metrics.ItemRPOTarget).Desc()
 	c.descs.points = metrics.MustDef(metrics.ItemPoints).Desc()
 	c.descs.items = metrics.MustDef(metrics.CatalogItems).Desc()
+	c.descs.drillSuccess = metrics.MustDef(metrics.DrillLastSuccess).Desc()
+	c.descs.drillOutcome = metrics.MustDef(metrics.DrillLastOutcome).Desc()
+	c.descs.drillRestore = metrics.MustDef(metrics.DrillRestoreSeconds).Desc()
 	c.descs.ok = metrics.MustDef(metrics.CatalogRefreshSuccess).Desc()
 	c.descs.at = metrics.MustDef(metrics.CatalogRefreshTime).Desc()
 	c.descs.took = metrics.MustDef(metrics.CatalogRefreshSeconds).Desc()
@@ -209,6 +222,12 @@ func (c *Catalog) item(ctx context.Context, it *vault.ProtectedItem, p *policy.P
 		}
 		points = append(points, s.Point())
 	}
+	if p != nil && p.Drill != nil {
+		out.Drilled = true
+		if out.LastDrill, out.LastPassedDrill, err = c.repo.LastDrills(ctx, it.ItemID); err != nil {
+			return out, fmt.Errorf("item %s: drills: %w", it.ItemID, err)
+		}
+	}
 	if ranges := planner.Restorable(points); len(ranges) > 0 {
 		last := ranges[len(ranges)-1]
 		out.Restorable = last.To
@@ -257,7 +276,7 @@ func (c *Catalog) Items() []Item {
 
 func (c *Catalog) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{c.descs.last, c.descs.rpo, c.descs.target, c.descs.points, c.descs.items,
-		c.descs.ok, c.descs.at, c.descs.took} {
+		c.descs.ok, c.descs.at, c.descs.took, c.descs.drillSuccess, c.descs.drillOutcome, c.descs.drillRestore} {
 		ch <- d
 	}
 }
@@ -282,6 +301,7 @@ func (c *Catalog) Collect(ch chan<- prometheus.Metric) {
 			gauge(c.descs.target, it.Target.Seconds(), l...)
 		}
 		gauge(c.descs.points, float64(it.Points), l...)
+		c.collectDrill(it, l, gauge)
 	}
 	gauge(c.descs.items, float64(n))
 	gauge(c.descs.ok, boolFloat(ok))
@@ -289,6 +309,27 @@ func (c *Catalog) Collect(ch chan<- prometheus.Metric) {
 		gauge(c.descs.at, unixSeconds(at))
 	}
 	gauge(c.descs.took, took.Seconds())
+}
+
+// collectDrill reports an item's drill series: the last outcome as 1 (and the other as 0,
+// so an alert on outcome="failed" == 1 clears when a drill passes), the last passed drill's
+// end, and the restore time of the newest drill that recovered the database.
+func (c *Catalog) collectDrill(it Item, l []string, gauge func(*prometheus.Desc, float64, ...string)) {
+	if !it.Drilled || it.LastDrill == nil {
+		return
+	}
+	for _, o := range []string{protocol.DrillPassed, protocol.DrillFailed} {
+		gauge(c.descs.drillOutcome, boolFloat(it.LastDrill.Outcome == o), append(l, o)...)
+	}
+	if p := it.LastPassedDrill; p != nil {
+		gauge(c.descs.drillSuccess, unixSeconds(p.FinishedAt), l...)
+	}
+	switch {
+	case it.LastDrill.RestoreSeconds > 0:
+		gauge(c.descs.drillRestore, it.LastDrill.RestoreSeconds, l...)
+	case it.LastPassedDrill != nil && it.LastPassedDrill.RestoreSeconds > 0:
+		gauge(c.descs.drillRestore, it.LastPassedDrill.RestoreSeconds, l...)
+	}
 }
 
 func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -84,4 +84,13 @@
 // before the window reached them (the anchor could then never move on). Validate therefore
 // requires the fulls (or, with differentials, the differentials) to be kept at least as long
 // as logs, which makes the next anchor always present when the window reaches it.
+//
+// # Restore drills
+//
+// A policy may carry a drill (DrillSpec: every day or week, restore the newest point or a
+// random restorable instant, on an instance, at most MaxPerInstance at once per instance).
+// drill.go holds the planner's rules, pure like the rest: each item has a slot in its period
+// hashed from its ID (DrillSlot), a drill is due once per slot (DrillDueAt), and PlanDrills
+// picks the due ones, longest-waiting first, within each target instance's bound. The
+// sqlvault.DrillPlanner workflow applies them through the control activity PlanDrills.
 package policy

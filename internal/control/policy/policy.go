@@ -58,6 +58,7 @@ type (
 	KeepWeekly   = protocol.KeepWeekly
 	KeepMonthly  = protocol.KeepMonthly
 	KeepYearly   = protocol.KeepYearly
+	DrillSpec    = protocol.DrillSpec
 )
 
 // Weeks of the month for KeepMonthly.Week and KeepYearly.Week.
@@ -140,7 +141,58 @@ func (p Policy) Validate() error {
 	}
 
 	p.validateRetention(bad)
+	p.validateDrill(bad)
 	return errors.Join(errs...)
+}
+
+// Drill limits.
+const (
+	// MaxDrillRandomInstantDays: a random instant no older than the longest log retention,
+	// beyond which instants are no longer restorable.
+	MaxDrillRandomInstantDays = MaxLogDays
+	// MaxDrillsPerInstance bounds the scratch restores one instance runs at once: each is a
+	// full restore and a DBCC CHECKDB, both heavy on I/O.
+	MaxDrillsPerInstance = 16
+)
+
+// validateDrill checks the policy's restore drill; each problem names its field under "drill.".
+func (p Policy) validateDrill(bad func(field, format string, args ...any)) {
+	d := p.Drill
+	if d == nil {
+		return
+	}
+	switch d.Every {
+	case protocol.DrillEveryDaily, protocol.DrillEveryWeekly:
+	default:
+		bad("drill.every", "%q is not a drill frequency; use %q or %q", d.Every, protocol.DrillEveryDaily, protocol.DrillEveryWeekly)
+	}
+	switch d.Pick {
+	case protocol.DrillPickNewest:
+		if d.RandomInstantDays != 0 {
+			bad("drill.randomInstantDays", "only with pick %q; remove it or change the pick", protocol.DrillPickRandomInstant)
+		}
+	case protocol.DrillPickRandomInstant:
+		switch {
+		case p.Log == nil:
+			bad("drill.pick", "%q needs a log schedule (without logs only the points themselves are restorable); use %q", d.Pick, protocol.DrillPickNewest)
+		case d.RandomInstantDays < 1 || d.RandomInstantDays > MaxDrillRandomInstantDays:
+			bad("drill.randomInstantDays", "%d is out of range; give 1 to %d days", d.RandomInstantDays, MaxDrillRandomInstantDays)
+		case d.RandomInstantDays > p.Retention.LogDays && p.Retention.LogDays > 0:
+			bad("drill.randomInstantDays", "%d reaches beyond retention.logDays (%d), where instants are no longer restorable; give at most %d",
+				d.RandomInstantDays, p.Retention.LogDays, p.Retention.LogDays)
+		}
+	default:
+		bad("drill.pick", "%q is not a drill pick; use %q or %q", d.Pick, protocol.DrillPickNewest, protocol.DrillPickRandomInstant)
+	}
+	if d.MaxPerInstance < 1 || d.MaxPerInstance > MaxDrillsPerInstance {
+		bad("drill.maxPerInstance", "%d is out of range; give 1 to %d drills at once per instance", d.MaxPerInstance, MaxDrillsPerInstance)
+	}
+	if d.VM != "" && d.Instance == "" {
+		bad("drill.vm", "only with drill.instance (the item's own VM restores when no instance is given)")
+	}
+	if strings.ContainsFunc(d.Instance+d.VM, func(r rune) bool { return r < 0x20 || r == 0x7f }) {
+		bad("drill.instance", "holds a control character or line break")
+	}
 }
 
 func (p Policy) validateRetention(bad func(field, format string, args ...any)) {

@@ -96,6 +96,10 @@ type Header struct {
 	// [FirstLSN, LastLSN). The simulator's tables hold small test workloads, so their rows
 	// travel in the header rather than in pages.
 	TableOps []TableOp `json:",omitempty"`
+	// CorruptPage is a damaged data page a full or differential carries (Database.Corrupt):
+	// its checksum is valid, so BACKUP WITH CHECKSUM copies it, and only DBCC CHECKDB on a
+	// restored copy finds it.
+	CorruptPage *int64 `json:",omitempty"`
 }
 
 // TableOp is one change to a user table, made by the log record LSN: a CREATE TABLE
