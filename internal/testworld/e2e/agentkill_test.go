@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -114,8 +115,19 @@ log:
 	require.NoError(s.t, cmd.Start())
 	p := &agentProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
-	s.t.Cleanup(func() { p.kill() })
+	s.t.Cleanup(func() {
+		p.kill()
+		if s.t.Failed() {
+			s.t.Logf("log of agent process %s:\n%s", name, lastLines(p.log(s.t), 60))
+		}
+	})
 	return p
+}
+
+// lastLines is the end of a log, for a failed test's output.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // kill ends the process without warning, as a crash or a VM reset would.
