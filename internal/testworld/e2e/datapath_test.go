@@ -45,6 +45,18 @@ func onEachPath(t *testing.T, body func(t *testing.T, path datapath.Kind)) {
 	}
 }
 
+// onEachPathAtOnce is onEachPath with the two subtests running side by side, for the tests
+// that mostly wait (for Temporal to notice a killed agent): their stacks share nothing but
+// the services, and the package's wall time grows by one wait instead of two.
+func onEachPathAtOnce(t *testing.T, body func(t *testing.T, path datapath.Kind)) {
+	for _, p := range []datapath.Kind{datapath.URL, datapath.VDI} {
+		t.Run(string(p), func(t *testing.T) {
+			t.Parallel()
+			body(t, p)
+		})
+	}
+}
+
 // shareVDIDir gives the package one directory of its own for the stand-in's sockets, read
 // by the library (in this process and in the agent processes it starts, which inherit the
 // environment) and by the simulator, so that no other test binary's sets meet these.

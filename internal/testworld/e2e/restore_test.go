@@ -208,7 +208,7 @@ func TestVerifyRestoreChecksAndDropsTheScratchCopy(t *testing.T) {
 // of the chain; the restarted agent resumes at that step, nothing is applied twice, and the
 // result is exact.
 func TestAgentKilledDuringThirdLogRestore(t *testing.T) {
-	onEachPath(t, testAgentKilledDuringThirdLogRestore)
+	onEachPathAtOnce(t, testAgentKilledDuringThirdLogRestore)
 }
 
 func testAgentKilledDuringThirdLogRestore(t *testing.T, path datapath.Kind) {

@@ -22,7 +22,7 @@ import (
 // does not run it again; no error number decides it. The result is exact, and every
 // backup set was restored once.
 func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
-	onEachPath(t, testAgentKilledAfterStopAtStepApplied)
+	onEachPathAtOnce(t, testAgentKilledAfterStopAtStepApplied)
 }
 
 func testAgentKilledAfterStopAtStepApplied(t *testing.T, path datapath.Kind) {
