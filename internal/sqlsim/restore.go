@@ -455,6 +455,37 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 	if err != nil {
 		return err
 	}
+	// The running request of sys.dm_exec_requests; its database and size are known once the
+	// media's header is read.
+	var req *request
+	show := func(dbID int32, total int64) {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if req == nil {
+			req = &request{command: stmt, start: in.sim.Now()}
+			in.requests[x.s.id] = req
+		}
+		req.dbID, req.total = dbID, total
+	}
+	defer func() {
+		in.mu.Lock()
+		defer in.mu.Unlock()
+		if req != nil {
+			delete(in.requests, x.s.id)
+		}
+	}()
+	if virtual, _ := virtualDevices(devs); virtual {
+		// The simulator reads a virtual device whole before it restores; SQL Server shows the
+		// request from the statement's start, so a client watching it sees a restore that
+		// waits on its device.
+		var dbID int32
+		in.mu.Lock()
+		if db, ok := in.dbs[strings.ToUpper(name)]; ok {
+			dbID = db.id
+		}
+		in.mu.Unlock()
+		show(dbID, 0)
+	}
 	stripes, closeAll, err := x.openStripes(devs, o.maxTransfer)
 	if err != nil {
 		return err
@@ -481,15 +512,7 @@ func (x *executor) restoreData(st *tsql.Restore) error {
 	for _, s := range stripes {
 		total += s.Size
 	}
-	req := &request{command: stmt, dbID: db.id, start: in.sim.Now(), total: total}
-	in.mu.Lock()
-	in.requests[x.s.id] = req
-	in.mu.Unlock()
-	defer func() {
-		in.mu.Lock()
-		delete(in.requests, x.s.id)
-		in.mu.Unlock()
-	}()
+	show(db.id, total)
 	progress := newStatsReporter(x, o.stats, total)
 
 	// Read and verify the whole stream before changing the database, so that a damaged or

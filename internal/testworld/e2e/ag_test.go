@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -18,8 +19,10 @@ import (
 // each with its own agent, every backup type runs on the node the reference's table names
 // for each backup preference, keeps doing so after a failover, and all of it forms one
 // chain in the vault.
-func TestAvailabilityGroupNodeChoice(t *testing.T) {
-	s := newStack(t)
+func TestAvailabilityGroupNodeChoice(t *testing.T) { onEachPath(t, testAvailabilityGroupNodeChoice) }
+
+func testAvailabilityGroupNodeChoice(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	nodes := []*sqlsim.Instance{}
 	dbs := []*sql.DB{}
@@ -91,7 +94,7 @@ func TestAvailabilityGroupNodeChoice(t *testing.T) {
 	ag.SetPreference(sqlsim.PreferSecondary)
 	run := s.start(protocol.BackupInput{Instance: nodes[1].ServerName(), Database: "AgDb", Type: protocol.Log, VM: nodes[1].ServerName()})
 	require.NoError(t, run.Get(t.Context(), nil))
-	record(t, "backup-ag-routed", s.history(run.GetID(), run.GetRunID()))
+	s.record("backup-ag-routed", s.history(run.GetID(), run.GetRunID()))
 	// A full asked of a secondary, which cannot see the primary: the workflow asks the
 	// replicas' agents until the primary answers, and the full runs there.
 	s.clock.Advance(time.Minute)
@@ -99,12 +102,24 @@ func TestAvailabilityGroupNodeChoice(t *testing.T) {
 	var routed protocol.BackupResult
 	require.NoError(t, run.Get(t.Context(), &routed))
 	assert.Equal(t, nodes[1].ServerName(), routed.RecoveryPoint.Instance, "the full ran on the primary")
-	record(t, "backup-ag-asked-of-secondary", s.history(run.GetID(), run.GetRunID()))
+	s.record("backup-ag-asked-of-secondary", s.history(run.GetID(), run.GetRunID()))
 
 	// One item for the group, one unbroken chain: the last log restores exactly elsewhere.
 	ms, err := s.repo.ListPoints(t.Context(), vault.ItemID("AG:AG1", "AgDb"))
 	require.NoError(t, err)
 	require.Len(t, ms, 21)
+	// Each node's backups went through its agent's data path.
+	for i, db := range dbs {
+		var onNode []*vault.Manifest
+		for _, m := range ms {
+			if m.Server.Instance == nodes[i].ServerName() {
+				onNode = append(onNode, m)
+			}
+		}
+		if len(onNode) > 0 {
+			s.requireOnPath(onNode, db, "AgDb")
+		}
+	}
 	last := ms[len(ms)-1]
 	_, err = s.restore(protocol.RestoreInput{Instance: "AG:AG1", Database: "AgDb", PointID: last.PointID,
 		TargetInstance: nodes[2].ServerName(), TargetVM: nodes[2].ServerName(), TargetDatabase: "AgDb_copy"})

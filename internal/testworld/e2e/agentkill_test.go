@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -14,6 +15,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
@@ -48,9 +50,19 @@ type agentProcess struct {
 	done    chan struct{}
 }
 
-// startAgentProcess writes an agent configuration and starts the worker with it.
+// startAgentProcess writes an agent configuration and starts the worker with it. On the VDI
+// path the process is this test binary as an agent (runAgentChild), which loads the stand-in
+// libsqlvdi.so, from the same configuration.
 func (s *stack) startAgentProcess(name string) *agentProcess {
-	bin := buildBinary(s.t, "./cmd/sqlvault-worker")
+	var bin, lib string
+	dataPath := datapath.URL
+	if s.path == datapath.VDI {
+		exe, err := os.Executable()
+		require.NoError(s.t, err)
+		bin, lib, dataPath = exe, standInLibrary(s.t), datapath.VDI
+	} else {
+		bin = buildBinary(s.t, "./cmd/sqlvault-worker")
+	}
 	dir := s.t.TempDir()
 	// Port 443 of a loopback address of its own, which this VM's hosts file names.
 	listen, err := testenv.Loopback443()
@@ -80,25 +92,42 @@ agent:
       user: %s
       password: {env: SQLVAULT_SQL_PASSWORD}
       encrypt: disable
+      dataPath: %s
   maxConcurrentBackups: 2
 log:
   level: debug
   format: json
 `, s.temporal.HostPort, s.temporal.Namespace, s.container, s.keyFile, s.agentVM(), agentHost, listen, s.certFile, s.keyPEM,
-		vm, s.inst.Port(), sqlLogin)
+		vm, s.inst.Port(), sqlLogin, dataPath)
 	cfgPath := filepath.Join(dir, "agent.yaml")
 	require.NoError(s.t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	logPath := filepath.Join(dir, name+".log")
 	logFile, err := os.Create(logPath)
 	require.NoError(s.t, err)
+	env := append(os.Environ(), "SQLVAULT_VAULT_CONNECTION_STRING="+s.azurite.ConnectionString, "SQLVAULT_SQL_PASSWORD="+sqlPassword)
 	cmd := exec.Command(bin, "--config", cfgPath)
-	cmd.Env = append(os.Environ(), "SQLVAULT_VAULT_CONNECTION_STRING="+s.azurite.ConnectionString, "SQLVAULT_SQL_PASSWORD="+sqlPassword)
+	if s.path == datapath.VDI {
+		cmd = exec.Command(bin)
+		env = append(env, agentChildConfigEnv+"="+cfgPath, agentChildLibraryEnv+"="+lib)
+	}
+	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(s.t, cmd.Start())
 	p := &agentProcess{cmd: cmd, logPath: logPath, done: make(chan struct{})}
 	go func() { _ = cmd.Wait(); logFile.Close(); close(p.done) }()
-	s.t.Cleanup(func() { p.kill() })
+	s.t.Cleanup(func() {
+		p.kill()
+		if s.t.Failed() {
+			s.t.Logf("log of agent process %s:\n%s", name, lastLines(p.log(s.t), 60))
+		}
+	})
 	return p
+}
+
+// lastLines is the end of a log, for a failed test's output.
+func lastLines(text string, n int) string {
+	lines := strings.Split(strings.TrimRight(text, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // kill ends the process without warning, as a crash or a VM reset would.
@@ -116,8 +145,11 @@ func (p *agentProcess) log(t *testing.T) string {
 // TestAgentKilledMidStream: the agent process dies while SQL Server streams the backup
 // through it. Temporal notices the missing heartbeats, retries the stream on the restarted
 // agent, and the backup ends with exactly one recovery point and no garbage after a sweep.
-func TestAgentKilledMidStream(t *testing.T) {
-	s := newStack(t)
+// On either data path (on VDI the dead process's device set dies with it).
+func TestAgentKilledMidStream(t *testing.T) { onEachPathAtOnce(t, testAgentKilledMidStream) }
+
+func testAgentKilledMidStream(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Crashy", DataPages: 4096})
 	require.NoError(t, err)
@@ -146,8 +178,9 @@ func TestAgentKilledMidStream(t *testing.T) {
 	require.Len(t, ms, 1, "exactly one recovery point")
 	require.Len(t, s.msdb("Crashy"), 1, "SQL Server completed one backup; the interrupted one is not in msdb")
 	require.NoError(t, s.repo.DeepVerify(ctx, ms[0], s.key))
+	s.requireOnPath(ms, s.sqlDB, "Crashy")
 	s.requireNoGarbageAfterSweep()
-	record(t, "backup-agent-killed", h)
+	s.record("backup-agent-killed", h)
 	// The dead agent's operation credential was cleaned up by the next one.
 	var creds int
 	require.NoError(t, s.sqlDB.QueryRow("SELECT COUNT(*) FROM sys.credentials").Scan(&creds))

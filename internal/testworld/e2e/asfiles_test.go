@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 )
@@ -20,7 +21,11 @@ import (
 // Under a new name it says the database did not exist, moves the files under that name, and
 // stops rather than overwrite a database of that name created since.
 func TestRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T) {
-	s := newStack(t)
+	onEachPath(t, testRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites)
+}
+
+func testRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	f := s.buildChain("Over")
@@ -33,8 +38,9 @@ func TestRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T) 
 	var over protocol.RestoreResult
 	require.NoError(t, run.Get(context.Background(), &over))
 	require.NotNil(t, over.TailLog, "the tail-log child ran")
-	record(t, "restore-overwrite-strict-input", s.history(run.GetID(), run.GetRunID()))
-	record(t, "backup-tail-log-child", s.history(protocol.TailLogWorkflowID(run.GetID()), ""))
+	s.requireOnPath(s.points(vm, "Over"), s.sqlDB, "Over") // the tail-log backup too
+	s.record("restore-overwrite-strict-input", s.history(run.GetID(), run.GetRunID()))
+	s.record("backup-tail-log-child", s.history(protocol.TailLogWorkflowID(run.GetID()), ""))
 
 	recorded := false
 	asFiles := func(target string) string {
@@ -44,7 +50,7 @@ func TestRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T) 
 		require.NoError(t, run.Get(context.Background(), &res))
 		require.NotNil(t, res.Files)
 		if !recorded {
-			record(t, "restore-as-files-strict-input", s.history(run.GetID(), run.GetRunID()))
+			s.record("restore-as-files-strict-input", s.history(run.GetID(), run.GetRunID()))
 			recorded = true
 		}
 		b, err := os.ReadFile(res.Files.Script)

@@ -9,13 +9,18 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 func TestEveryBackupTypeMakesOneRecoveryPointMatchingMSDB(t *testing.T) {
-	s := newStack(t)
+	onEachPath(t, testEveryBackupTypeMakesOneRecoveryPointMatchingMSDB)
+}
+
+func testEveryBackupTypeMakesOneRecoveryPointMatchingMSDB(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Sales", DataPages: 4096})
@@ -56,6 +61,7 @@ func TestEveryBackupTypeMakesOneRecoveryPointMatchingMSDB(t *testing.T) {
 		require.NoError(t, s.repo.VerifyStripes(context.Background(), m.Stripes))
 		require.NoError(t, s.repo.DeepVerify(context.Background(), m, s.key))
 	}
+	s.requireOnPath(points, s.sqlDB, "Sales")
 	assert.Equal(t, protocol.CopyOnlyFull, rps[3].Type)
 	assert.Equal(t, "on-demand", "on-demand") // reason defaults live in the starter; the workflow records what it is given
 

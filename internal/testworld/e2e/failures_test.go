@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
@@ -75,11 +76,16 @@ func TestUserErrorsFailFast(t *testing.T) {
 	}
 }
 
-// TestStreamFaultIsRetriedAndCommitsOnce: SQL Server fails mid-stream; the stream activity
-// is retried and the backup ends with exactly one recovery point; the failed attempt's
-// blobs are garbage the sweep removes.
+// TestStreamFaultIsRetriedAndCommitsOnce: SQL Server fails mid-stream of a striped backup;
+// the stream activity is retried and the backup ends with exactly one recovery point of
+// every stripe, which restores exactly; the failed attempt's blobs are garbage the sweep
+// removes. On either data path (on VDI a stripe is a virtual device).
 func TestStreamFaultIsRetriedAndCommitsOnce(t *testing.T) {
-	s := newStack(t)
+	onEachPath(t, testStreamFaultIsRetriedAndCommitsOnce)
+}
+
+func testStreamFaultIsRetriedAndCommitsOnce(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Flaky", DataPages: 2048})
@@ -94,9 +100,15 @@ func TestStreamFaultIsRetriedAndCommitsOnce(t *testing.T) {
 	require.NoError(t, run.Get(context.Background(), &res))
 	attempts := activityAttempts(s.history(run.GetID(), run.GetRunID()))
 	assert.EqualValues(t, 2, attempts[protocol.ActivityStreamBackup], "the first stream failed and was retried")
-	require.Len(t, s.points(vm, "Flaky"), 1)
+	ms := s.points(vm, "Flaky")
+	require.Len(t, ms, 1)
+	require.Len(t, ms[0].Stripes, 2)
 	require.Len(t, s.msdb("Flaky"), 1, "SQL Server completed one backup")
+	s.requireOnPath(ms, s.sqlDB, "Flaky")
 	s.requireNoGarbageAfterSweep()
+	_, err = s.restore(protocol.RestoreInput{Instance: vm, Database: "Flaky", PointID: res.RecoveryPoint.PointID, TargetDatabase: "Flaky_copy"})
+	require.NoError(t, err)
+	assert.Equal(t, db.Digest(), s.db("Flaky_copy").Digest(), "the striped point restores exactly")
 }
 
 // requireNoGarbageAfterSweep sweeps with the grace period passed and checks that every

@@ -25,7 +25,10 @@ import (
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi"
+	"github.com/sqlvault/sqlvault/internal/agent/vdi/linuxvdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
@@ -65,6 +68,9 @@ type stack struct {
 	sqlDB     *sql.DB
 	container string
 
+	// path is the data path of the stack's agents' instances (onPath; default URL).
+	path datapath.Kind
+
 	agentMu sync.Mutex
 	agent   *agentRun
 	// nowOffset moves the control side's clock (retention's "now") ahead of the simulator's.
@@ -89,10 +95,24 @@ type sharedServices struct {
 }
 
 func TestMain(m *testing.M) {
+	if cfg := os.Getenv(agentChildConfigEnv); cfg != "" {
+		// This process is an agent a test started (startAgentProcess on the VDI path).
+		if err := runAgentChild(cfg, os.Getenv(agentChildLibraryEnv)); err != nil {
+			fmt.Fprintln(os.Stderr, "agent:", err)
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
+	cleanup, err := shareVDIDir()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
 	code := m.Run()
 	if shared != nil {
 		stopShared()
 	}
+	cleanup()
 	os.Exit(code)
 }
 
@@ -139,6 +159,7 @@ var containerSeq struct {
 type stackConfig struct {
 	start time.Time      // the simulator clock's start
 	zone  *time.Location // the instance's time zone (nil: UTC)
+	path  datapath.Kind  // the agents' data path (empty: URL)
 }
 
 type stackOption func(*stackConfig)
@@ -149,8 +170,11 @@ func inZone(loc *time.Location) stackOption { return func(c *stackConfig) { c.zo
 // startingAt starts the simulator's clock at t.
 func startingAt(t time.Time) stackOption { return func(c *stackConfig) { c.start = t } }
 
+// onPath runs the stack's agents with their instances on data path k (agent.instances[].dataPath).
+func onPath(k datapath.Kind) stackOption { return func(c *stackConfig) { c.path = k } }
+
 func newStack(t *testing.T, opts ...stackOption) *stack {
-	cfg := stackConfig{start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)}
+	cfg := stackConfig{start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), path: datapath.URL}
 	for _, o := range opts {
 		o(&cfg)
 	}
@@ -162,7 +186,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	s := &stack{t: t, temporal: svc.temporal, azurite: svc.azurite, logs: logs, log: log, container: container}
+	s := &stack{t: t, temporal: svc.temporal, azurite: svc.azurite, logs: logs, log: log, container: container, path: cfg.path}
 	dir := t.TempDir()
 
 	var err error
@@ -246,7 +270,11 @@ func (s *stack) newAgent(inst *sqlsim.Instance, name, vmName string, tune func(*
 	o := agent.Options{VM: vmName, Vault: s.repo, Key: s.key, Log: s.log, HeartbeatEvery: time.Second,
 		Endpoint:     endpoint.Options{Host: agentHost, Listen: listen, CertFile: s.certFile, KeyFile: s.keyPEM, Logger: s.log},
 		RestoreRoots: []string{os.TempDir()}, // t.TempDir() folders
-		Instances:    []agent.InstanceDSN{{Name: name, DSN: inst.DSN(sqlLogin, sqlPassword, "")}}}
+		Instances:    []agent.InstanceDSN{{Name: name, DSN: inst.DSN(sqlLogin, sqlPassword, ""), DataPath: s.path}}}
+	if s.path == datapath.VDI {
+		lib := standInLibrary(s.t)
+		o.VDI = func() (vdi.Platform, error) { return linuxvdi.Open(lib) }
+	}
 	if tune != nil {
 		tune(&o)
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/sqlsim/content"
@@ -41,7 +43,10 @@ type sample struct {
 // timeline and to every recovery point. Every restore that succeeds must match the content
 // the source had at its target on the timeline that was live then; instants an independent
 // oracle knows are restorable must succeed, and those it knows are not must be refused
-// naming the nearest restorable instants. SQLVAULT_PROPERTY_SEED=n reproduces a run.
+// naming the nearest restorable instants. The agent's data path (URL or VDI) is drawn from
+// the seed at the start and redrawn now and then between steps (the agent restarted with
+// its instance on the other path), so points of either path are restored on either.
+// SQLVAULT_PROPERTY_SEED=n reproduces a run, data paths included.
 func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SQLVAULT_PROPERTY_SEED"); v != "" {
@@ -51,8 +56,13 @@ func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 	}
 	t.Logf("seed %d (reproduce with SQLVAULT_PROPERTY_SEED=%d)", seed, seed)
 	rng := rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))
+	// The data paths come from a generator of their own, so that a seed's schedule is the
+	// same as before the paths were drawn.
+	pathRng := rand.New(rand.NewPCG(seed^0x51ed270b27a4c3d1, seed))
+	paths := []datapath.Kind{datapath.URL, datapath.VDI}
 
-	s := newStack(t)
+	s := newStack(t, onPath(paths[pathRng.IntN(2)]))
+	t.Logf("seed %d: the agent starts on data path %s", seed, s.path)
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Prop", DataPages: 512})
@@ -110,6 +120,12 @@ func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 	advance()
 	backup(protocol.Full, "full")
 	for i := 0; i < 24; i++ {
+		if pathRng.IntN(5) == 0 {
+			s.stopAgent()
+			s.path = paths[1-slices.Index(paths, s.path)]
+			s.startAgent()
+			t.Logf("seed %d: step %d: the agent restarted on data path %s", seed, i, s.path)
+		}
 		advance()
 		switch r := rng.IntN(100); {
 		case r < 48:

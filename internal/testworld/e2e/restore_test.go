@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 )
@@ -79,10 +80,15 @@ func (s *stack) buildChain(name string) chainFixture {
 }
 
 func TestRestoreToEveryPointAndInstantIsExact(t *testing.T) {
-	s := newStack(t)
+	onEachPath(t, testRestoreToEveryPointAndInstantIsExact)
+}
+
+func testRestoreToEveryPointAndInstantIsExact(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	f := s.buildChain("Src")
+	s.requireOnPath(s.points(vm, "Src"), s.sqlDB, "Src")
 	for i, p := range f.points {
 		target := fmt.Sprintf("Src_p%d", i)
 		res, err := s.restore(protocol.RestoreInput{Instance: vm, Database: "Src", PointID: p.PointID, TargetDatabase: target})
@@ -158,8 +164,10 @@ func TestRestoreOverwriteTakesTailLogFirst(t *testing.T) {
 	assert.Equal(t, latest, s.db("Live_before").Digest())
 }
 
-func TestRestoreAsFilesRestoresByHand(t *testing.T) {
-	s := newStack(t)
+func TestRestoreAsFilesRestoresByHand(t *testing.T) { onEachPath(t, testRestoreAsFilesRestoresByHand) }
+
+func testRestoreAsFilesRestoresByHand(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	f := s.buildChain("Files")
@@ -168,7 +176,7 @@ func TestRestoreAsFilesRestoresByHand(t *testing.T) {
 	run := s.startRestore(protocol.RestoreInput{Instance: vm, Database: "Files", At: &at, TargetDatabase: "Files_byhand", AsFilesDir: dir})
 	var res protocol.RestoreResult
 	require.NoError(t, run.Get(context.Background(), &res))
-	record(t, "restore-as-files", s.history(run.GetID(), run.GetRunID()))
+	s.record("restore-as-files", s.history(run.GetID(), run.GetRunID()))
 	require.NotNil(t, res.Files)
 	assert.Len(t, res.Files.Files, len(res.Steps))
 	_, exists := s.inst.Database("Files_byhand")
@@ -200,7 +208,11 @@ func TestVerifyRestoreChecksAndDropsTheScratchCopy(t *testing.T) {
 // of the chain; the restarted agent resumes at that step, nothing is applied twice, and the
 // result is exact.
 func TestAgentKilledDuringThirdLogRestore(t *testing.T) {
-	s := newStack(t)
+	onEachPathAtOnce(t, testAgentKilledDuringThirdLogRestore)
+}
+
+func testAgentKilledDuringThirdLogRestore(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Resume", DataPages: 512})
@@ -246,7 +258,8 @@ func TestAgentKilledDuringThirdLogRestore(t *testing.T) {
 	assert.Equal(t, want, s.db("Resumed").Digest())
 	// SQL Server applied each backup set exactly once.
 	s.requireEachSetRestoredOnce("Resumed", 5)
-	record(t, "restore-agent-killed", s.history(run.GetID(), run.GetRunID()))
+	s.requireOnPath(s.points(vm, "Resume"), s.sqlDB, "Resume")
+	s.record("restore-agent-killed", s.history(run.GetID(), run.GetRunID()))
 }
 
 // requireEachSetRestoredOnce checks msdb's restore history of database: want backup sets,

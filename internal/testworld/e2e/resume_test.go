@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 )
@@ -21,7 +22,11 @@ import (
 // does not run it again; no error number decides it. The result is exact, and every
 // backup set was restored once.
 func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
-	s := newStack(t)
+	onEachPathAtOnce(t, testAgentKilledAfterStopAtStepApplied)
+}
+
+func testAgentKilledAfterStopAtStepApplied(t *testing.T, path datapath.Kind) {
+	s := newStack(t, onPath(path))
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Pit", DataPages: 512})
@@ -76,4 +81,5 @@ func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
 	assert.Equal(t, db.DigestAt(at), s.db("PitResumed").Digest())
 	// SQL Server applied each backup set exactly once: the STOPAT log was not run again.
 	s.requireEachSetRestoredOnce("PitResumed", 3)
+	s.requireOnPath(s.points(vm, "Pit"), s.sqlDB, "Pit")
 }

@@ -408,3 +408,75 @@ func TestFileListOnlyReadsTheHeadAndClosesTheSet(t *testing.T) {
 	assert.Less(t, pumps[0].Bytes(), int64(len(data[0])), "the first device was read only as far as its head")
 	assert.Zero(t, pumps[1].Bytes(), "the other devices were not read")
 }
+
+// gateSource serves a stripe until `after` bytes, then holds the next read until release is
+// closed; reached is closed when it starts holding.
+type gateSource struct {
+	r       *bytes.Reader
+	after   int
+	n       int
+	reached chan struct{}
+	release chan struct{}
+	once    sync.Once
+}
+
+func (g *gateSource) Read(ctx context.Context, p []byte) (int, error) {
+	if g.n >= g.after {
+		g.once.Do(func() { close(g.reached) })
+		select {
+		case <-g.release:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	n, err := g.r.Read(p)
+	g.n += n
+	return n, err
+}
+
+// A RESTORE reading a virtual device is in sys.dm_exec_requests while the bytes move, as SQL
+// Server shows a running restore from its start (the simulator reads a virtual device whole
+// before it restores, and used to register the request only after: a client watching
+// dm_exec_requests saw nothing while the restore waited on the device).
+func TestRestoreFromVirtualDeviceIsARunningRequestWhileItReads(t *testing.T) {
+	w := newWorld(t)
+	sinks, stmtErr, pumpErrs := w.backup(w.newSession(1, 0), ", MAXTRANSFERSIZE = 65536")
+	require.NoError(t, stmtErr)
+	require.NoError(t, errors.Join(pumpErrs...))
+	data := sinks[0].buf.Bytes()
+	require.Greater(t, len(data), 256<<10)
+
+	gate := &gateSource{r: bytes.NewReader(data), after: 128 << 10, reached: make(chan struct{}), release: make(chan struct{})}
+	s := w.newSession(1, 0)
+	list, args := s.devices(1)
+	done := make(chan error, 1)
+	go func() {
+		stmtErr, pumpErrs := w.run(s, "RESTORE DATABASE [Held] FROM "+list+" WITH MOVE 'Src' TO '/d/Held.mdf', MOVE 'Src_log' TO '/d/Held.ldf', MAXTRANSFERSIZE = 65536",
+			args, func(_ int, d vdi.Device) *vdi.Pump {
+				return &vdi.Pump{Device: d, Source: gate, Wait: 100 * time.Millisecond}
+			})
+		done <- errors.Join(append(pumpErrs, stmtErr)...)
+	}()
+	select {
+	case <-gate.reached:
+	case err := <-done:
+		t.Fatalf("the restore ended before its device was held: %v", err)
+	case <-time.After(20 * time.Second):
+		t.Fatal("the restore never read its device")
+	}
+	var running []string
+	rows, err := w.db.Query("SELECT command FROM sys.dm_exec_requests")
+	require.NoError(t, err)
+	for rows.Next() {
+		var c string
+		require.NoError(t, rows.Scan(&c))
+		running = append(running, c)
+	}
+	require.NoError(t, rows.Err())
+	close(gate.release)
+	require.NoError(t, <-done)
+	assert.Equal(t, []string{"RESTORE DATABASE"}, running, "the restore is a running request while it reads its virtual device")
+	restored, ok := w.in.Database("Held")
+	require.True(t, ok)
+	assert.Equal(t, w.src.Digest().String(), restored.Digest().String())
+}
