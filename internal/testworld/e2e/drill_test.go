@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
@@ -89,6 +90,10 @@ func TestRestoreDrills(t *testing.T) {
 	out, errOut, err = s.starter("drills")
 	require.NoError(t, err, errOut)
 	assert.Regexp(t, `(?m)^`+vm+` +Drilled +\S+ \S+ +passed +`+vm+` +`+points[0].PointID+` +\S+ +\S+ \S+ +DBCC CHECKDB found no errors`, out)
+	// The drill is RTO evidence: the fleet table shows its measured restore time.
+	out, errOut, err = s.starter("status", "--fleet", "--direct")
+	require.NoError(t, err, errOut)
+	assert.Regexp(t, `(?m)^`+vm+`/Drilled .* `+regexp.QuoteMeta(rtoText(passed.RestoreSeconds))+`$`, out)
 	out, errOut, err = s.starter("status")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "restore drills")
@@ -146,4 +151,13 @@ func scrapeUntil(t *testing.T, url string, ok func(v func(string, ...string) flo
 		return ok(func(name string, labels ...string) float64 { return value(last, name, labels...) })
 	}, time.Minute, 200*time.Millisecond, "scraping %s", url)
 	return last
+}
+
+// rtoText is how the fleet table shows a measured restore time (starter's rtoText).
+func rtoText(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }
