@@ -32,7 +32,8 @@ func newDrillsCmd(g *globals) *cobra.Command {
 		Short: "Each item's last restore drill: when, outcome, the point it proved, restore time (measured RTO), DBCC CHECKDB's verdict",
 		Long: `drills reads each item's drill records from the vault (they are stored beside its recovery
 points, so they survive the loss of the control plane). "drills run" drills one database now;
-"drills planner" starts the planner that runs the drills policies ask for.`,
+"drills planner" starts by hand the planner that runs the drills policies ask for (control
+workers start it themselves unless drillPlanner.off is set).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
@@ -205,7 +206,7 @@ func newDrillPlannerCmd(g *globals) *cobra.Command {
 	var every time.Duration
 	cmd := &cobra.Command{
 		Use:   "planner [--every 5m]",
-		Short: "Start the drill planner (sqlvault.DrillPlanner, one per namespace) that runs the drills policies ask for",
+		Short: "Start the drill planner (sqlvault.DrillPlanner, one per namespace; control workers start it too) that runs the drills policies ask for",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

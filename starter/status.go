@@ -74,7 +74,8 @@ from its Temporal Schedules (a paused schedule has none). --now changes the inst
 health are judged at; next runs are always Temporal's.
 
 --fleet shows every protected item's RPO against its target, worst first, with the reason
-of each breach and what fixes it: from the RPO watchdog's latest sweep (stored in the
+of each breach and what fixes it, and the restore time its last restore drill measured
+(LAST RTO): from the RPO watchdog's latest sweep (stored in the
 vault), or judged here when that is older than three watchdog intervals or --direct is given.`,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()

@@ -66,6 +66,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 		if !cfg.Watchdog.Off {
 			defer startWatchdog(ctx, tc, cfg, log)()
 		}
+		if !cfg.DrillPlanner.Off {
+			defer startDrillPlanner(ctx, tc, cfg, log)()
+		}
 	}
 	if cfg.Role.RunsAgent() {
 		ag, closeAgent, err := newAgent(cfg, repo, log, memory, reg)

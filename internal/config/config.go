@@ -50,7 +50,9 @@ type Config struct {
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
-	Log      Log      `yaml:"log" json:"log"`
+	// DrillPlanner is the restore-drill planner the control role starts.
+	DrillPlanner DrillPlanner `yaml:"drillPlanner" json:"drillPlanner"`
+	Log          Log          `yaml:"log" json:"log"`
 }
 
 // Metrics configures the process's Prometheus endpoint (/metrics).
@@ -285,9 +287,10 @@ func Default() *Config {
 			MemoryLimitMiB:       DefaultAgentMemoryLimitMiB,
 			VDILibrary:           Platform().VDILibrary,
 		},
-		Metrics:  Metrics{CatalogRefresh: DefaultCatalogRefresh},
-		Watchdog: Watchdog{Interval: DefaultWatchdogInterval},
-		Log:      Log{Level: "info", Format: "json"},
+		Metrics:      Metrics{CatalogRefresh: DefaultCatalogRefresh},
+		Watchdog:     Watchdog{Interval: DefaultWatchdogInterval},
+		DrillPlanner: DrillPlanner{Every: DefaultDrillPlannerEvery},
+		Log:          Log{Level: "info", Format: "json"},
 	}
 }
 

@@ -33,6 +33,7 @@ func (c *Config) Validate() error {
 	}
 	c.validateMetrics(&v)
 	c.validateWatchdog(&v)
+	c.validateDrillPlanner(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
 	default:

@@ -2,12 +2,14 @@ package e2e
 
 import (
 	"context"
+	"regexp"
 	"testing"
 	"time"
 
 	dto "github.com/prometheus/client_model/go"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/sqlvault/sqlvault/internal/control/policy"
@@ -18,7 +20,7 @@ import (
 )
 
 // Issue 15, part 3: restore drills on the real worker binaries. The drill planner, started
-// from the CLI, drills an item of a policy with a drill at once (never drilled: its slot is
+// by a control worker, drills an item of a policy with a drill at once (never drilled: its slot is
 // past); the drill passes, is recorded in the vault, shown by `drills` and `status`, and
 // exported. Then a page of the database is damaged, a full carries it, and a drill of that
 // full fails DBCC CHECKDB: recorded as failed with CHECKDB's verdict, the metric says so,
@@ -42,9 +44,22 @@ func TestRestoreDrills(t *testing.T) {
 	item := vault.ItemID(vm, "Drilled")
 	ctx := context.Background()
 
-	// 1. The planner drills it, and it passes.
-	out, errOut, err = s.starter("drills", "planner", "--every", "1s")
+	// 1. A second control worker (a fleet runs several) starts the drill planner itself, now
+	// that the item has its first full; the planner drills it, and it passes. `drills planner`
+	// finds that planner running.
+	s.startControlWithDrillPlanner()
+	var plannerRun string
+	require.Eventually(t, func() bool {
+		d, err := s.tc.DescribeWorkflowExecution(ctx, protocol.DrillPlannerWorkflowID, "")
+		if err != nil || d.WorkflowExecutionInfo.Status != enumspb.WORKFLOW_EXECUTION_STATUS_RUNNING {
+			return false
+		}
+		plannerRun = d.WorkflowExecutionInfo.Execution.RunId
+		return true
+	}, time.Minute, 200*time.Millisecond, "the control worker started the planner")
+	out, errOut, err = s.starter("drills", "planner")
 	require.NoError(t, err, "%s %s", out, errOut)
+	assert.Contains(t, out, "drill planner "+protocol.DrillPlannerWorkflowID+" running (run "+plannerRun+")", "the running planner, not a second one")
 	var passed *protocol.DrillRecord
 	require.Eventually(t, func() bool {
 		passed, err = s.repo.LastDrill(ctx, item)
@@ -75,6 +90,10 @@ func TestRestoreDrills(t *testing.T) {
 	out, errOut, err = s.starter("drills")
 	require.NoError(t, err, errOut)
 	assert.Regexp(t, `(?m)^`+vm+` +Drilled +\S+ \S+ +passed +`+vm+` +`+points[0].PointID+` +\S+ +\S+ \S+ +DBCC CHECKDB found no errors`, out)
+	// The drill is RTO evidence: the fleet table shows its measured restore time.
+	out, errOut, err = s.starter("status", "--fleet", "--direct")
+	require.NoError(t, err, errOut)
+	assert.Regexp(t, `(?m)^`+vm+`/Drilled .* `+regexp.QuoteMeta(rtoText(passed.RestoreSeconds))+`$`, out)
 	out, errOut, err = s.starter("status")
 	require.NoError(t, err, errOut)
 	assert.Contains(t, out, "restore drills")
@@ -132,4 +151,13 @@ func scrapeUntil(t *testing.T, url string, ok func(v func(string, ...string) flo
 		return ok(func(name string, labels ...string) float64 { return value(last, name, labels...) })
 	}, time.Minute, 200*time.Millisecond, "scraping %s", url)
 	return last
+}
+
+// rtoText is how the fleet table shows a measured restore time (starter's rtoText).
+func rtoText(seconds float64) string {
+	d := time.Duration(seconds * float64(time.Second))
+	if d < time.Second {
+		return d.Round(time.Millisecond).String()
+	}
+	return d.Round(time.Second).String()
 }

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"fmt"
 	"net/http"
 	"os"
@@ -119,8 +120,34 @@ func TestMetricsFromBothRoles(t *testing.T) {
 }
 
 // startWorkerProcess runs the worker binary in one role against the stack's services, with
-// /metrics on a free loopback port, and returns that port's /metrics URL.
+// /metrics on a free loopback port, and returns that port's /metrics URL. A control process
+// does not start the drill planner: its workflow ID is one per namespace and every stack
+// shares the test server's, so a planner left polling one stack's queue would be the one
+// another stack's start finds running. The test that drills starts one with
+// startControlWithDrillPlanner.
 func (s *stack) startWorkerProcess(role string) string {
+	s.t.Helper()
+	extra := ""
+	if role == "control" {
+		extra = "drillPlanner:\n  off: true\n"
+	}
+	return s.startWorkerProcessWith(role, extra)
+}
+
+// startControlWithDrillPlanner runs a control process that starts the drill planner (as a
+// production control worker does), with a pass every second; the planner is terminated
+// when the test ends, so no other stack finds it.
+func (s *stack) startControlWithDrillPlanner() string {
+	s.t.Helper()
+	url := s.startWorkerProcessWith("control", "drillPlanner:\n  every: 1s\n")
+	s.t.Cleanup(func() {
+		_ = s.tc.TerminateWorkflow(context.Background(), protocol.DrillPlannerWorkflowID, "", "test over")
+	})
+	return url
+}
+
+// startWorkerProcessWith is startWorkerProcess with extra YAML appended to the configuration.
+func (s *stack) startWorkerProcessWith(role, extraYAML string) string {
 	s.t.Helper()
 	bin := buildBinary(s.t, "./cmd/sqlvault-worker")
 	dir := s.t.TempDir()
@@ -166,6 +193,7 @@ log:
       dataPath: url
 `, s.agentVM(), agentHost, listen, s.certFile, s.keyPEM, vm, s.inst.Port(), sqlLogin)
 	}
+	cfg += extraYAML
 	cfgPath := filepath.Join(dir, role+".yaml")
 	require.NoError(s.t, os.WriteFile(cfgPath, []byte(cfg), 0o600))
 	logFile, err := os.Create(filepath.Join(dir, role+".log"))

@@ -191,7 +191,7 @@ sqlvault_rpo_watchdog_items 2
 	}
 	out, errOut, err = s.starter("status", "--fleet")
 	require.NoError(t, err, errOut)
-	assert.Regexp(t, `(?m)^ITEM +KIND +LAST GOOD +RPO NOW +TARGET +STATE +REASON\n`+vm+`/Stalled +log +\S+ \S+ +3h\S* +1h0m0s +breached +schedule-paused\n`+vm+`/Healthy +log +\S+ \S+ +\S+ +1h0m0s +ok +-\n`, out)
+	assert.Regexp(t, `(?m)^ITEM +KIND +LAST GOOD +RPO NOW +TARGET +STATE +REASON +LAST RTO\n`+vm+`/Stalled +log +\S+ \S+ +3h\S* +1h0m0s +breached +schedule-paused +-\n`+vm+`/Healthy +log +\S+ \S+ +\S+ +1h0m0s +ok +- +-\n`, out)
 	assert.Contains(t, out, vm+"/Stalled: schedule "+protocol.ItemScheduleID(stalled, policy.KindFull)+" is paused")
 
 	// The first run continues as new after two sweeps; its history is the replay fixture.
