@@ -100,9 +100,10 @@ func (c *Control) RecordDrill(ctx context.Context, rec protocol.DrillRecord) err
 	return nil
 }
 
-// DrillCandidates lists the protected items whose policy has a drill, each with the start
-// of its last drill: one read per item record and policy, and one listing of each drilled
-// item's drill records.
+// DrillCandidates lists the protected items whose policy has a drill and that have something
+// to restore, each with the start of its last drill: one read per item record and policy, one
+// listing of each item's drill records, and for an item never drilled one listing of its
+// points (an item without a point yet is left out).
 func (c *Control) DrillCandidates(ctx context.Context) (protocol.DrillCandidatesResult, error) {
 	var out protocol.DrillCandidatesResult
 	items, err := c.Vault.Items(ctx)
@@ -134,6 +135,17 @@ func (c *Control) DrillCandidates(ctx context.Context) (protocol.DrillCandidates
 		if last != nil {
 			t := last.StartedAt
 			cand.Last = &t
+		} else {
+			// A newly protected item whose first full has not committed has nothing to
+			// restore: drilling it would fail and raise a false "drill failed" alert. An item
+			// with a drill record had a point, so only never-drilled items cost this listing.
+			points, err := c.Vault.ListPointSummaries(ctx, it.ItemID)
+			if err != nil {
+				return out, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the points of %s: %v", it.Database, err)
+			}
+			if len(points) == 0 {
+				continue
+			}
 		}
 		out.Items = append(out.Items, cand)
 	}

@@ -13,12 +13,13 @@ import (
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// PlanDrills drills only protected items of a policy with a drill, skips the one drilled
-// since its slot, restores on the policy's instance with the policy's VM, and never plans
+// PlanDrills drills only protected items of a policy with a drill and a point to restore,
+// skips the one drilled since its slot, restores on the policy's instance with the policy's VM, and never plans
 // more than maxPerInstance at once there, counting what runs.
 func TestPlanDrillsFromTheVault(t *testing.T) {
 	ctx := context.Background()
-	repo := vault.NewRepository(vault.NewMemStore(), zap.NewNop())
+	store := vault.NewMemStore()
+	repo := vault.NewRepository(store, zap.NewNop())
 	c := &Control{Vault: repo, Log: zap.NewNop()}
 	require.NoError(t, repo.PutPolicy(ctx, "drilled", []byte(`{"name": "drilled", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "retention": {"daily": {"days": 30}},
@@ -32,13 +33,23 @@ func TestPlanDrillsFromTheVault(t *testing.T) {
 		require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: vault.ItemID("SQLVM1", it.db), VM: "SQLVM1", Instance: "SQLVM1",
 			Database: it.db, Policy: it.pol, State: it.state, CreatedAt: now, UpdatedAt: now}))
 	}
+	// A, B and C have a full; E was protected a moment ago and its first full has not
+	// committed: nothing to restore, so no drill (it would only fail and alert).
+	require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: vault.ItemID("SQLVM1", "E"), VM: "SQLVM1", Instance: "SQLVM1",
+		Database: "E", Policy: "drilled", State: vault.ItemProtected, CreatedAt: now, UpdatedAt: now}))
+	for _, db := range []string{"A", "B", "C"} {
+		m := *planHistory()[0]
+		m.ItemID = vault.ItemID("SQLVM1", db)
+		m.Database.Name = db
+		putManifests(t, store, []*vault.Manifest{&m}, func(int) bool { return true })
+	}
 	// D was drilled a moment ago: not due again this week.
 	require.NoError(t, repo.PutDrill(ctx, &protocol.DrillRecord{ItemID: vault.ItemID("SQLVM1", "D"), StartedAt: now.Add(-time.Minute),
 		Outcome: protocol.DrillPassed}))
 
 	res, err := c.PlanDrills(ctx, protocol.PlanDrillsInput{Now: now})
 	require.NoError(t, err)
-	assert.Equal(t, 4, res.Items, "A, B, C, D: protected, with a drill")
+	assert.Equal(t, 4, res.Items, "A, B, C, D: protected, with a drill and a point (E has none yet)")
 	require.Len(t, res.Drills, 2, "maxPerInstance on DRILLVM\\SCRATCH")
 	for _, d := range res.Drills {
 		assert.Equal(t, `DRILLVM\SCRATCH`, d.Target)
