@@ -10,9 +10,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"go.temporal.io/api/serviceerror"
-	"go.temporal.io/sdk/client"
-
 	"github.com/spf13/cobra"
 
 	"github.com/sqlvault/sqlvault/internal/config"
@@ -120,25 +117,6 @@ func fleetStatusOf(ctx context.Context, repo *vault.Repository, now time.Time, s
 	return &fleetStatus{Source: "direct", At: now, Findings: fs}, nil
 }
 
-// describeSchedules is rpowatch.Schedules from Temporal's schedule client.
-func describeSchedules(sc client.ScheduleClient) rpowatch.Schedules {
-	return func(ctx context.Context, id string) (rpowatch.Schedule, error) {
-		d, err := sc.GetHandle(ctx, id).Describe(ctx)
-		var nf *serviceerror.NotFound
-		if errors.As(err, &nf) {
-			return rpowatch.Schedule{}, nil
-		}
-		if err != nil {
-			return rpowatch.Schedule{}, err
-		}
-		s := rpowatch.Schedule{Exists: true, SkippedOverlap: d.Info.NumActionsSkippedOverlap, Running: len(d.Info.RunningWorkflows)}
-		if d.Schedule.State != nil {
-			s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
-		}
-		return s, nil
-	}
-}
-
 func printFleet(w io.Writer, st *fleetStatus) error {
 	src := "judged now"
 	if st.Source == "watchdog" {
@@ -202,7 +180,7 @@ func runFleetStatus(cmd *cobra.Command, g *globals, repo *vault.Repository, cfg 
 		fmt.Fprintf(cmd.ErrOrStderr(), "warning: schedules not described (paused or missing ones are not named): %v\n", err)
 	} else {
 		defer tc.Close()
-		schedules = describeSchedules(tc.ScheduleClient())
+		schedules = rpowatch.TemporalSchedules(tc.ScheduleClient())
 	}
 	interval := cfg.Watchdog.Interval
 	if interval <= 0 {

@@ -8,8 +8,6 @@ import (
 	"sort"
 	"strings"
 
-	"go.temporal.io/api/serviceerror"
-
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -83,34 +81,34 @@ func (c *Control) CheckRPOPage(ctx context.Context, in protocol.CheckRPOPageInpu
 	return res, nil
 }
 
-// describeSchedule is rpowatch.Schedules from Temporal.
+// describeSchedule is rpowatch.Schedules from the control worker's Temporal client.
 func (c *Control) describeSchedule(ctx context.Context, id string) (rpowatch.Schedule, error) {
 	if c.Temporal == nil {
 		return rpowatch.Schedule{}, errors.New("the control worker has no Temporal client")
 	}
-	d, err := c.Temporal.ScheduleClient().GetHandle(ctx, id).Describe(ctx)
-	var nf *serviceerror.NotFound
-	if errors.As(err, &nf) {
-		return rpowatch.Schedule{}, nil
-	}
-	if err != nil {
-		return rpowatch.Schedule{}, err
-	}
-	s := rpowatch.Schedule{Exists: true, SkippedOverlap: d.Info.NumActionsSkippedOverlap, Running: len(d.Info.RunningWorkflows)}
-	if d.Schedule.State != nil {
-		s.Paused, s.Note = d.Schedule.State.Paused, d.Schedule.State.Note
-	}
-	return s, nil
+	return rpowatch.TemporalSchedules(c.Temporal.ScheduleClient())(ctx, id)
 }
 
 // FinishRPOSweep merges the sweep's pages into the latest report (worst first), deletes
 // every page blob (an abandoned sweep's too: sweeps run one at a time), sets the breach
 // series, and returns the summary: counts, the worst breaches, and whether the breached
 // items or their reasons changed since the previous report (the webhook is told then).
+// The stored report is the commit point: a retry of a finish that stored it answers from it.
 func (c *Control) FinishRPOSweep(ctx context.Context, in protocol.FinishRPOSweepInput) (protocol.RPOSweepSummary, error) {
 	names, docs, err := c.Vault.RPOPages(ctx)
 	if err != nil {
 		return protocol.RPOSweepSummary{}, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the sweep's pages: %v", err)
+	}
+	prev, _ := c.latestRPOReport(ctx) // unreadable: counts as changed
+	if prev != nil && prev.Sweep == in.Sweep {
+		// A retry after the report was stored (its pages may be gone already): the sweep is
+		// merged; answer from the stored report rather than merge what is left of the pages
+		// into an emptier one (a false all-clear for the webhook).
+		if err := c.Vault.DeleteRPOBlobs(ctx, names); err != nil && c.Log != nil {
+			c.Log.Warn("could not delete the RPO sweep's pages; the next sweep deletes them")
+		}
+		c.RPOMetrics.Set(prev)
+		return summaryOf(in.Sweep, prev), nil
 	}
 	rep := &rpowatch.Report{Schema: rpowatch.ReportSchema, Sweep: in.Sweep, At: in.At.UTC(), Findings: []rpowatch.Finding{}}
 	own := vault.RPOPagePrefix(in.Sweep)
@@ -125,7 +123,7 @@ func (c *Control) FinishRPOSweep(ctx context.Context, in protocol.FinishRPOSweep
 		rep.Findings = append(rep.Findings, fs...)
 	}
 	rpowatch.Sort(rep.Findings)
-	prev, _ := c.latestRPOReport(ctx) // unreadable: counts as changed
+	rep.Changed = breachSet(prev) != breachSet(rep)
 	doc, err := json.Marshal(rep)
 	if err != nil {
 		return protocol.RPOSweepSummary{}, err
@@ -137,7 +135,12 @@ func (c *Control) FinishRPOSweep(ctx context.Context, in protocol.FinishRPOSweep
 		c.Log.Warn("could not delete the RPO sweep's pages; the next sweep deletes them")
 	}
 	c.RPOMetrics.Set(rep)
-	sum := protocol.RPOSweepSummary{Sweep: in.Sweep, At: rep.At, Items: len(rep.Findings), Changed: breachSet(prev) != breachSet(rep)}
+	return summaryOf(in.Sweep, rep), nil
+}
+
+// summaryOf is the sweep's summary from its report.
+func summaryOf(sweep string, rep *rpowatch.Report) protocol.RPOSweepSummary {
+	sum := protocol.RPOSweepSummary{Sweep: sweep, At: rep.At, Items: len(rep.Findings), Changed: rep.Changed}
 	for _, f := range rep.Breached() {
 		sum.Breached++
 		if len(sum.Worst) < protocol.MaxListedBreaches {
@@ -145,7 +148,7 @@ func (c *Control) FinishRPOSweep(ctx context.Context, in protocol.FinishRPOSweep
 				Reason: f.Reason, RPOSeconds: int64(f.RPO.Seconds()), TargetSeconds: int64(f.Target.Seconds())})
 		}
 	}
-	return sum, nil
+	return sum
 }
 
 func (c *Control) latestRPOReport(ctx context.Context) (*rpowatch.Report, error) {

@@ -173,3 +173,27 @@ func TestNotifyRPOWebhookUnit(t *testing.T) {
 	err = u.run(t, &res, protocol.ActivityNotifyRPO, protocol.NotifyRPOInput{Sweep: "s"})
 	assert.ErrorContains(t, err, "environment variable SQLVAULT_TEST_WEBHOOK_SECRET_UNSET is not set")
 }
+
+// A finish retried after it stored the report (the worker died before its result) answers as
+// the first did, from the report: it does not merge the pages it already deleted into an
+// empty report, which would tell the webhook that every breach had cleared.
+func TestFinishRPOSweepRetriedAfterItsWrite(t *testing.T) {
+	u := newUnitControl(t)
+	u.c.RPOMetrics = rpowatch.NewMetrics(prometheus.NewRegistry())
+	rpoFleet(t, u)
+	var pg protocol.CheckRPOPageResult
+	require.NoError(t, u.run(t, &pg, protocol.ActivityCheckRPOPage, protocol.CheckRPOPageInput{Sweep: "r-1", Limit: 10, At: u.now}))
+	require.False(t, pg.More)
+	in := protocol.FinishRPOSweepInput{Sweep: "r-1", At: u.now}
+	var first, again protocol.RPOSweepSummary
+	require.NoError(t, u.run(t, &first, protocol.ActivityFinishRPOSweep, in))
+	require.NoError(t, u.run(t, &again, protocol.ActivityFinishRPOSweep, in))
+	assert.Equal(t, first, again, "the retry answers as the first finish did")
+	assert.Equal(t, 3, again.Breached)
+	assert.True(t, again.Changed)
+	doc, err := u.repo.RPOReport(context.Background())
+	require.NoError(t, err)
+	var rep rpowatch.Report
+	require.NoError(t, json.Unmarshal(doc, &rep))
+	assert.Len(t, rep.Findings, 3, "the stored report keeps every finding")
+}

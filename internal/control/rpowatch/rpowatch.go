@@ -185,6 +185,9 @@ type Report struct {
 	Sweep    string    `json:"sweep"`
 	At       time.Time `json:"at"`
 	Findings []Finding `json:"findings"` // worst first
+	// Changed says whether the breached items or their reasons differ from the report this
+	// one replaced; kept so that a retried finish of the same sweep answers as the first did.
+	Changed bool `json:"changed,omitempty"`
 }
 
 // ReportSchema is Report's schema tag.
