@@ -93,8 +93,15 @@ func backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	// control side, so the agent compares it with SQL Server without reading the vault's
 	// catalog. Without it (the old branch, or the control side could not compute it), the
 	// agent reads the vault itself.
+	wantChain := in.AutoFull && in.Type != protocol.Full
+	// An on-demand differential gets it too, so that the agent refuses one whose base is no
+	// full in the vault (it could never be restored) instead of storing it.
+	if !wantChain && in.Type == protocol.Differential &&
+		workflow.GetVersion(ctx, "chain-state-for-differentials", workflow.DefaultVersion, 1) == 1 {
+		wantChain = true
+	}
 	var chain *protocol.ChainState
-	if in.AutoFull && in.Type != protocol.Full && workflow.GetVersion(ctx, "chain-state-from-control", workflow.DefaultVersion, 1) == 1 {
+	if wantChain && workflow.GetVersion(ctx, "chain-state-from-control", workflow.DefaultVersion, 1) == 1 {
 		chainCtx := workflow.WithActivityOptions(ctx, workflow.ActivityOptions{
 			StartToCloseTimeout:    chainStateTimeout,
 			ScheduleToCloseTimeout: 3 * chainStateTimeout,

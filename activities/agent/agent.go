@@ -181,6 +181,15 @@ func (a *Agent) PrepareBackup(ctx context.Context, in protocol.PrepareBackupInpu
 			a.logger().Warn("chain broken; taking a full", zap.String("database", db.Name), zap.String("reason", why))
 		}
 	}
+	// An on-demand differential is not turned into a full, but one no restore could use is
+	// refused: its base must be a full in the vault (the chain state says which; a workflow
+	// that passed none is not checked, as before).
+	if !in.AutoFull && typ == protocol.Differential && in.Chain != nil && in.Chain.ItemID == item {
+		s, _ := in.Chain.Domain()
+		if why := differentialBaseBreak(db, s); why != "" {
+			return res, protocol.UserError(protocol.ErrNoDifferentialBase, "%s cannot take a differential backup: %s; take a full backup first", db.Name, why)
+		}
+	}
 	if err := checkBackupAllowed(db, typ); err != nil {
 		return res, err
 	}

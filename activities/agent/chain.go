@@ -103,6 +103,23 @@ func chainBreak(ctx context.Context, conn *sqlserver.Conn, db sqlserver.Database
 		if full != nil && !s.Ours(full.BackupSetGUID) {
 			return fmt.Sprintf("a full backup taken by another tool (to %s) moved the differential base", full.Devices[0]), nil
 		}
+		if why := differentialBaseBreak(db, s); why != "" {
+			return why, nil
+		}
 	}
 	return "", nil
+}
+
+// differentialBaseBreak says why a differential of db taken now could not be restored from
+// the vault, or "": its differential base (sys.master_files.differential_base_lsn) must be
+// the checkpoint of a scheduled full the vault holds, the only base the restore planner
+// pairs a differential with. msdb's newest full says nothing after a restore: a database
+// restored from a copy-only full, or from a full the vault does not hold, keeps msdb's
+// history but has that backup's checkpoint as its base.
+func differentialBaseBreak(db sqlserver.Database, s domain.ChainState) string {
+	if ok, known := s.DifferentialBaseInVault(domain.LSN(db.DifferentialBaseLSN)); known && !ok {
+		return fmt.Sprintf("its differential base (checkpoint LSN %s) is no full backup in the vault: it was restored from a copy-only full or from a backup the vault does not hold, so a differential of it could never be restored",
+			db.DifferentialBaseLSN)
+	}
+	return ""
 }

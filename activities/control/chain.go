@@ -17,7 +17,8 @@ import (
 // the agent's check before the backup (PrepareBackup with AutoFull) reads nothing from the
 // vault. The item is the one the schedule named (in.ItemID: for a database in an
 // availability group, the group's item), else the one the workflow's instance and database
-// name; nil when the vault has no such item: the agent then reads the vault itself.
+// name. An item with no record (a database backed up on demand only) gets the state of its
+// points, without a bound on the full's age.
 func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateInput) (*protocol.ChainState, error) {
 	item := vault.ItemID(in.Instance, in.Database)
 	if in.ItemID != "" {
@@ -27,9 +28,11 @@ func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateIn
 		item = in.ItemID
 	}
 	it, err := c.Vault.Item(ctx, item)
+	var maxAge time.Duration
 	switch {
 	case errors.Is(err, vault.ErrItemNotFound):
-		return nil, nil
+		// Not protected (on-demand backups only): the points still say what a
+		// differential can be based on, and no policy bounds the full's age.
 	case err != nil && unreadableRecord(err):
 		return nil, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", item, err)
 	case err != nil:
@@ -46,7 +49,10 @@ func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateIn
 	for i := range sums {
 		points[i] = sums[i].Point()
 	}
-	return protocol.NewChainState(item, domain.ChainStateOf(points), c.fullMaxAge(ctx, it.Policy)), nil
+	if it != nil {
+		maxAge = c.fullMaxAge(ctx, it.Policy)
+	}
+	return protocol.NewChainState(item, domain.ChainStateOf(points), maxAge), nil
 }
 
 // fullMaxAge is the policy's bound on the newest full's age; 0 (no bound) when the policy

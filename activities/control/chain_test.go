@@ -59,9 +59,17 @@ func TestBackupChainState(t *testing.T) {
 		assert.False(t, strings.HasPrefix(g, vault.PointsPrefix(f.item)), "no manifest is read: %s", g)
 	}
 
+	assert.Equal(t, []string{full.Stream.BackupSet.CheckpointLSN}, got.BaseCheckpointLSNs, "the one scheduled full is the one differential base")
+
+	// An unprotected database (on-demand backups only, no item record) gets its points'
+	// state without a policy bound: here no point, so no full and no base.
 	none, err := f.c.BackupChainState(f.ctx, protocol.ChainStateInput{Instance: rtInstance, Database: "Unprotected"})
 	require.NoError(t, err)
-	assert.Nil(t, none, "no item under that name: the agent reads the vault itself")
+	require.NotNil(t, none)
+	assert.Equal(t, vault.ItemID(rtInstance, "Unprotected"), none.ItemID)
+	assert.Empty(t, none.NewestFullID)
+	assert.Empty(t, none.BaseCheckpointLSNs)
+	assert.Zero(t, none.FullMaxAgeMinutes)
 
 	// The schedule names the item (a database in an availability group is keyed by the
 	// group, which instance and database alone do not name): that item's state comes back.

@@ -1,6 +1,7 @@
 package domain
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -201,6 +202,25 @@ func TestChainState(t *testing.T) {
 	}
 	if !s.SameDatabase(dbA) || !s.SameDatabase("aaaaaaaa-0000-0000-0000-000000000001") || s.SameDatabase(dbB) || !s.SameDatabase("") {
 		t.Error("SameDatabase: the live database must be the newest full's incarnation")
+	}
+	// Differential bases: the scheduled fulls of the incarnation only — never the copy-only
+	// full (a database restored from it has its checkpoint as its base, and no restore pairs
+	// a differential with a copy-only full) nor another incarnation's full.
+	f2 := full("f2", "700", "800", "750", 20)
+	s3 := ChainStateOf([]Point{f2, old, cp, f, d})
+	if !slices.Equal(s3.BaseCheckpoints, []LSN{"150", "750"}) {
+		t.Errorf("base checkpoints %v, want [150 750]", s3.BaseCheckpoints)
+	}
+	for _, c := range []struct {
+		base      LSN
+		ok, known bool
+	}{{"150", true, true}, {"750", true, true}, {"550", false, true}, {"15", false, true}, {"", true, false}} {
+		if ok, known := s3.DifferentialBaseInVault(c.base); ok != c.ok || known != c.known {
+			t.Errorf("DifferentialBaseInVault(%q) = %v, %v; want %v, %v", c.base, ok, known, c.ok, c.known)
+		}
+	}
+	if ok, known := (&ChainState{NewestFullID: "f"}).DifferentialBaseInVault("550"); !ok || known {
+		t.Error("a state without base checkpoints (an older control side) does not judge the base")
 	}
 	if e := ChainStateOf([]Point{cp, l1}); e.HasFull() || e.DatabaseGUID != "" || e.LogContinues("120") {
 		t.Errorf("no scheduled full: %+v", e)

@@ -29,6 +29,14 @@ type ChainState struct {
 	// BaseEndLSN. Older logs are left out: they cannot end where a log chain that does not
 	// continue from the vault ends (past BaseEndLSN), and they are most of the points.
 	BackupSetGUIDs []string
+	// BaseCheckpoints are the checkpoint LSNs of the incarnation's scheduled (not copy-only)
+	// fulls: the differential bases the vault can restore a differential onto (the
+	// planner pairs a differential with a full by exactly this LSN, DifferentialOf). A
+	// database whose differential base (sys.master_files.differential_base_lsn) is none of
+	// them — restored from a copy-only full, or fully backed up by another tool — would
+	// produce differentials no restore can use. Nil in a state from an older control side:
+	// then the base is not checked.
+	BaseCheckpoints []LSN
 }
 
 // HasFull reports whether the vault holds a scheduled full to continue from.
@@ -68,7 +76,26 @@ func ChainStateOf(points []Point) ChainState {
 	}
 	slices.Sort(s.BackupSetGUIDs)
 	s.BackupSetGUIDs = slices.Compact(s.BackupSetGUIDs)
+	for i := range points {
+		p := &points[i]
+		if p.Type == Full && !p.CopyOnly && SameDatabase(p, newest) && p.CheckpointLSN.Valid() {
+			s.BaseCheckpoints = append(s.BaseCheckpoints, p.CheckpointLSN)
+		}
+	}
+	slices.SortFunc(s.BaseCheckpoints, LSN.Compare)
+	s.BaseCheckpoints = slices.Compact(s.BaseCheckpoints)
 	return s
+}
+
+// DifferentialBaseInVault reports whether a differential backup taken now, from a database
+// whose differential base LSN is base, could be restored from the vault: base is the
+// checkpoint of one of its scheduled fulls. known is false when the state does not say (no
+// base list: an older control side; or SQL Server showed no base), and then ok is true.
+func (s *ChainState) DifferentialBaseInVault(base LSN) (ok, known bool) {
+	if len(s.BaseCheckpoints) == 0 || base == "" {
+		return true, false
+	}
+	return slices.Contains(s.BaseCheckpoints, base), true
 }
 
 // LogContinues reports whether the next log backup of the database, whose FirstLSN is next

@@ -19,8 +19,8 @@ type PrepareBackupInput struct {
 	Stripes  int        `json:"stripes,omitempty"`
 	AutoFull bool       `json:"autoFull,omitempty"`
 	// Chain is what the vault holds of the item's chain, computed by the control side
-	// (ActivityBackupChainState), for AutoFull's check: the agent compares it with SQL
-	// Server and reads nothing from the vault. nil (a workflow started before it existed,
+	// (ActivityBackupChainState), for AutoFull's check and a differential's base check:
+	// the agent compares it with SQL Server and reads nothing from the vault. nil (a workflow started before it existed,
 	// or an item the control side could not name): the agent reads the vault itself.
 	Chain *ChainState `json:"chain,omitempty"`
 }
@@ -48,6 +48,9 @@ type ChainState struct {
 	NewestLogLastLSN string    `json:"newestLogLastLsn,omitempty"`
 	BaseEndLSN       string    `json:"baseEndLsn,omitempty"`
 	BackupSetGUIDs   []string  `json:"backupSetGuids,omitempty"`
+	// BaseCheckpointLSNs are the checkpoint LSNs of the scheduled fulls a differential can
+	// be restored onto (domain.ChainState.BaseCheckpoints; absent from older control sides).
+	BaseCheckpointLSNs []string `json:"baseCheckpointLsns,omitempty"`
 	// FullMaxAgeMinutes is how old the newest full may be under the item's policy (0: no
 	// bound).
 	FullMaxAgeMinutes int `json:"fullMaxAgeMinutes,omitempty"`
@@ -57,14 +60,30 @@ type ChainState struct {
 func NewChainState(item string, s domain.ChainState, fullMaxAge time.Duration) *ChainState {
 	return &ChainState{ItemID: item, DatabaseGUID: s.DatabaseGUID, NewestFullID: s.NewestFullID,
 		NewestFullStart: s.NewestFullStart.UTC(), NewestLogLastLSN: string(s.NewestLogLastLSN), BaseEndLSN: string(s.BaseEndLSN),
-		BackupSetGUIDs: s.BackupSetGUIDs, FullMaxAgeMinutes: int(fullMaxAge / time.Minute)}
+		BackupSetGUIDs: s.BackupSetGUIDs, BaseCheckpointLSNs: lsnStrings(s.BaseCheckpoints), FullMaxAgeMinutes: int(fullMaxAge / time.Minute)}
+}
+
+func lsnStrings(ls []domain.LSN) []string {
+	var out []string
+	for _, l := range ls {
+		out = append(out, string(l))
+	}
+	return out
 }
 
 // Domain is the state as the chain rules take it, and the full's maximum age.
 func (c *ChainState) Domain() (domain.ChainState, time.Duration) {
 	return domain.ChainState{DatabaseGUID: c.DatabaseGUID, NewestFullID: c.NewestFullID, NewestFullStart: c.NewestFullStart,
 		NewestLogLastLSN: domain.LSN(c.NewestLogLastLSN), BaseEndLSN: domain.LSN(c.BaseEndLSN),
-		BackupSetGUIDs: c.BackupSetGUIDs}, time.Duration(c.FullMaxAgeMinutes) * time.Minute
+		BackupSetGUIDs: c.BackupSetGUIDs, BaseCheckpoints: lsns(c.BaseCheckpointLSNs)}, time.Duration(c.FullMaxAgeMinutes) * time.Minute
+}
+
+func lsns(ss []string) []domain.LSN {
+	var out []domain.LSN
+	for _, s := range ss {
+		out = append(out, domain.LSN(s))
+	}
+	return out
 }
 
 // PrepareBackupResult is what the agent learned from SQL Server.

@@ -356,7 +356,8 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 			nvarchar("type_desc", 60), col("data_space_id", sqltypes.Int), nvarchar("name", 128),
 			nvarchar("physical_name", 260), nvarchar("state_desc", 60), col("size", sqltypes.Int),
 			col("max_size", sqltypes.Int), col("growth", sqltypes.Int), col("is_read_only", sqltypes.Bit),
-			col("redo_start_lsn", sqltypes.Numeric),
+			col("redo_start_lsn", sqltypes.Numeric), col("differential_base_lsn", sqltypes.Numeric),
+			col("differential_base_guid", sqltypes.UniqueIdentifier),
 		}}
 		for _, db := range in.databasesLocked() {
 			if object == "database_files" && !strings.EqualFold(db.name, inDB) {
@@ -372,8 +373,20 @@ func (in *Instance) sysView(object, inDB string, s *session) *query.Table {
 				if db.state == StateRestoring && db.restore != nil {
 					redo = db.shared.ext(db.restore.redo)
 				}
+				// differential_base_lsn / _guid: the full a differential would be based on
+				// (the last full, or the full a restore brought back); NULL for the log
+				// file and before any full.
+				var base, baseGUID any
+				db.shared.mu.Lock()
+				if f.typ == 0 && db.shared.diffBase != 0 {
+					base = db.shared.ext(db.shared.diffBase)
+					if g := db.shared.diffBaseGUID; g != (sqltypes.UUID{}) {
+						baseGUID = g
+					}
+				}
+				db.shared.mu.Unlock()
 				t.Rows = append(t.Rows, []any{db.id, f.fileID, f.typ, typeDesc, space, f.logical, f.physical,
-					db.state, int32(f.pages), int32(-1), int32(8192), db.readOnly, redo})
+					db.state, int32(f.pages), int32(-1), int32(8192), db.readOnly, redo, base, baseGUID})
 			}
 		}
 		return t

@@ -106,6 +106,10 @@ type Database struct {
 	// this incarnation of the database from an earlier one (dropped and created again,
 	// restored as new), whose backups' LSNs it may reuse.
 	GUID string
+	// DifferentialBaseLSN is sys.master_files.differential_base_lsn of the primary data
+	// file ("" when NULL): the checkpoint of the full backup a differential taken now would
+	// be based on — the last full taken, or the full a restore brought back.
+	DifferentialBaseLSN string
 }
 
 const databaseQuery = `SELECT d.name, d.database_id, d.state_desc, d.recovery_model_desc, d.is_read_only,
@@ -116,18 +120,20 @@ const databaseQuery = `SELECT d.name, d.database_id, d.state_desc, d.recovery_mo
 	(SELECT CAST(ISNULL(SUM(CAST(f.size AS bigint)), 0) * 8192 AS bigint) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.type = 0),
 	(SELECT CAST(ISNULL(SUM(CAST(f.size AS bigint)), 0) * 8192 AS bigint) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.type = 1),
 	CAST(r.last_log_backup_lsn AS nvarchar(40)),
-	sys.fn_hadr_backup_is_preferred_replica(d.name), r.database_guid
+	sys.fn_hadr_backup_is_preferred_replica(d.name), r.database_guid,
+	(SELECT CAST(MAX(f.differential_base_lsn) AS nvarchar(40)) FROM sys.master_files f WHERE f.database_id = d.database_id AND f.file_id = 1)
 	FROM sys.databases AS d
 	LEFT JOIN sys.database_mirroring AS m ON m.database_id = d.database_id
 	LEFT JOIN sys.database_recovery_status AS r ON r.database_id = d.database_id`
 
 func scanDatabase(row interface{ Scan(...any) error }) (Database, error) {
 	var d Database
-	var lastLog sql.NullString
+	var lastLog, diffBase sql.NullString
 	var snap, mirror, ag int
 	var guid mssql.NullUniqueIdentifier
 	err := row.Scan(&d.Name, &d.ID, &d.State, &d.RecoveryModel, &d.ReadOnly, &snap, &mirror, &ag, &d.Files,
-		&d.DataBytes, &d.LogBytes, &lastLog, &d.PreferredReplica, &guid)
+		&d.DataBytes, &d.LogBytes, &lastLog, &d.PreferredReplica, &guid, &diffBase)
+	d.DifferentialBaseLSN = diffBase.String
 	d.GUID = guidString(guid)
 	d.IsSnapshot, d.IsMirrored, d.InAvailabilityGp = snap == 1, mirror == 1, ag == 1
 	d.LastLogBackupLSN = lastLog.String

@@ -84,6 +84,7 @@ func TestServerAndDatabaseDiscovery(t *testing.T) {
 	assert.Equal(t, int64(16<<20), sales.DataBytes)
 	assert.Equal(t, 2, sales.Files)
 	assert.Empty(t, sales.LastLogBackupLSN)
+	assert.Empty(t, sales.DifferentialBaseLSN, "no full yet: no differential base")
 	assert.True(t, sales.PreferredReplica)
 	assert.True(t, byName["Sales_snap"].IsSnapshot)
 	assert.True(t, byName["Mirror"].IsMirrored)
@@ -139,6 +140,10 @@ func TestBackupWithCredentialProgressAndHistory(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, bySuffix)
 	assert.Equal(t, bs.BackupSetGUID, bySuffix.BackupSetGUID)
+	// The database's differential base is now that full's checkpoint (sys.master_files).
+	live, err := f.conn.Database(ctx, name)
+	require.NoError(t, err)
+	assert.Equal(t, bs.CheckpointLSN, live.DifferentialBaseLSN)
 	none, err := f.conn.BackupSetByDevice(ctx, container+"/never.bak")
 	require.NoError(t, err)
 	assert.Nil(t, none)

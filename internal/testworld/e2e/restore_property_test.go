@@ -106,6 +106,7 @@ func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 		require.NoError(t, err)
 		pointDigest[rp.PointID] = d
 		events = append(events, event{at: rp.StartTime, kind: kind, point: rp, timeline: timeline})
+		t.Logf("seed %d: %s backup %s (checkpoint %s, database backup LSN %s)", seed, kind, rp.PointID, rp.CheckpointLSN, rp.DatabaseBackupLSN)
 	}
 	points := func() []event {
 		var out []event
@@ -149,6 +150,7 @@ func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
 			// taken first (a point of the old timeline), and a new timeline begins.
 			ps := points()
 			target := ps[rng.IntN(len(ps))].point
+			t.Logf("seed %d: step %d: overwrite restore of the source to %s", seed, i, target.PointID)
 			before := db.Digest()
 			res, err, _ := restoreTo(protocol.RestoreInput{PointID: target.PointID, TargetDatabase: "Prop", Overwrite: true})
 			if protocol.ErrorType(err) == protocol.ErrNoLogChain {
