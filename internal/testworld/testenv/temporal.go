@@ -53,6 +53,11 @@ func StartTemporal(ctx context.Context) (*Temporal, func(), error) {
 		ClientOptions:    &client.Options{HostPort: hostPort, Namespace: "default"},
 		LogLevel:         "error",
 		SearchAttributes: temporal.NewSearchAttributes(keys...),
+		// Everything the server prints goes to stderr: a benchmark's result line is
+		// printed to stdout in two parts (name, then figures), and a server log line in
+		// between splits it where benchreport reads it.
+		Stdout: os.Stderr,
+		Stderr: os.Stderr,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("testenv: start Temporal dev server: %w", err)
