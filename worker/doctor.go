@@ -86,6 +86,13 @@ func realDoctorEnv(cfg *config.Config) doctor.Env {
 			return nil
 		},
 		OpenVault: func(ctx context.Context) (vault.Store, error) { return azstore.FromConfig(ctx, cfg.Vault) },
+		VaultProtection: func(ctx context.Context) (azstore.Protection, error) {
+			a, err := azstore.AccountFromConfig(cfg.Vault)
+			if err != nil {
+				return azstore.Protection{}, err
+			}
+			return a.Protection(ctx)
+		},
 		OpenInstance: func(_ context.Context, in config.Instance) (doctor.Instance, error) {
 			dsn, err := in.DSN()
 			if err != nil {

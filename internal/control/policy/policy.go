@@ -437,3 +437,27 @@ func (p Policy) RPOTarget(takesLog bool) time.Duration {
 	}
 	return target
 }
+
+// LongestRetention is the longest any point of the policy is kept: the longest of its rules,
+// with a month counted as 31 days and a year as 366, since it bounds from above (`sqlvault
+// vault harden` sizes the container's WORM period with it, which must never end before a
+// point the policy still keeps could be deleted). On-demand points carry their own
+// retain-until and are not counted.
+func (p Policy) LongestRetention() time.Duration {
+	const day = 24 * time.Hour
+	r := p.Retention
+	days := max(r.DifferentialDays, r.LogDays)
+	if r.Daily != nil {
+		days = max(days, r.Daily.Days)
+	}
+	if r.Weekly != nil {
+		days = max(days, 7*r.Weekly.Weeks)
+	}
+	if r.Monthly != nil {
+		days = max(days, 31*r.Monthly.Months)
+	}
+	if r.Yearly != nil {
+		days = max(days, 366*r.Yearly.Years)
+	}
+	return time.Duration(days) * day
+}

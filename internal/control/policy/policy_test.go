@@ -195,3 +195,13 @@ func TestPolicyJSON(t *testing.T) {
 	assert.Equal(t, weekly(), p)
 	require.NoError(t, p.Validate())
 }
+
+func TestLongestRetention(t *testing.T) {
+	const day = 24 * time.Hour
+	assert.Equal(t, 5*366*day, daily().LongestRetention(), "five yearly points")
+	assert.Equal(t, 6*31*day, weekly().LongestRetention(), "six monthly points outlive 8 weeks and 30 days")
+	short := weekly()
+	short.Retention.Monthly = nil
+	short.Retention.LogDays, short.Retention.DifferentialDays = 60, 30
+	assert.Equal(t, 60*day, short.LongestRetention(), "logs kept longer than 8 weeks")
+}

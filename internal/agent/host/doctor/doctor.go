@@ -27,6 +27,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 )
 
 // Status of one check.
@@ -36,6 +37,7 @@ const (
 	OK   Status = "ok"
 	Fail Status = "FAIL"
 	Skip Status = "skip" // could not be checked now; not a failure
+	Warn Status = "warn" // works, but short of what is recommended; not a failure
 )
 
 // Result is one line of the report.
@@ -60,7 +62,9 @@ type Env struct {
 	Config       *config.Config
 	DialTemporal func(ctx context.Context) error
 	OpenVault    func(ctx context.Context) (vault.Store, error)
-	OpenInstance func(ctx context.Context, in config.Instance) (Instance, error)
+	// VaultProtection reads the vault's soft delete and immutability (nil: not checked).
+	VaultProtection func(ctx context.Context) (azstore.Protection, error)
+	OpenInstance    func(ctx context.Context, in config.Instance) (Instance, error)
 	// StartEndpoint starts an endpoint server like the agent's (same host, listen address and
 	// certificate) for the round trip.
 	StartEndpoint func() (*endpoint.Server, error)
@@ -92,6 +96,7 @@ func Run(ctx context.Context, env Env) []Result {
 	}
 	add(timed(env.Timeout, env.temporal))
 	add(timed(env.Timeout, env.vault))
+	add(timed(env.Timeout, env.protection))
 	add(env.key())
 	lib := datapath.NewLibrary(env.VDI)
 	for _, in := range cfg.Agent.Instances {

@@ -21,6 +21,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 )
 
 // fakeInstance answers Server and fails Run as told.
@@ -75,6 +76,9 @@ func healthy(t *testing.T) (Env, *fakeInstance) {
 		Config:       cfg,
 		DialTemporal: func(context.Context) error { return nil },
 		OpenVault:    func(context.Context) (vault.Store, error) { return vault.NewMemStore(), nil },
+		VaultProtection: func(context.Context) (azstore.Protection, error) {
+			return azstore.Protection{SoftDelete: true, SoftDeleteDays: 14, ImmutableVersions: true}, nil
+		},
 		OpenInstance: func(context.Context, config.Instance) (Instance, error) { return inst, nil },
 		StartEndpoint: func() (*endpoint.Server, error) {
 			s, err := endpoint.New(endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen, CertFile: certFile, KeyFile: keyPEM})
@@ -109,8 +113,8 @@ func TestHealthyFakesPass(t *testing.T) {
 	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "BACKUP DATABASE @p1 TO URL = @p2 WITH FORMAT, CHECKSUM, COPY_ONLY") {
 		t.Fatalf("round trip ran %q", inst.ran)
 	}
-	if len(rs) != 8 {
-		t.Fatalf("want temporal, vault, key, 4 instance lines and memory: %+v", rs)
+	if len(rs) != 9 {
+		t.Fatalf("want temporal, vault, vault protection, key, 4 instance lines and memory: %+v", rs)
 	}
 	if r := line(t, rs, "instance SQLVM1 data path"); !strings.HasPrefix(r.Detail, "url (") || !strings.Contains(r.Detail, "no VDI client library") {
 		t.Fatalf("data path line: %+v", r)
@@ -404,5 +408,36 @@ func TestDefaultDataPathFollowsTheLibrary(t *testing.T) {
 	}
 	if len(inst.ran) != 1 || !strings.Contains(inst.ran[0], "TO URL") {
 		t.Fatalf("round trip ran %q", inst.ran)
+	}
+}
+
+// The vault protection line: hardened is ok; short of it a warning (not a failure) that
+// names `sqlvault vault harden`; a credential that may not read the account is skipped.
+func TestVaultProtectionLine(t *testing.T) {
+	env, _ := healthy(t)
+	for _, c := range []struct {
+		name   string
+		p      azstore.Protection
+		err    error
+		status Status
+		detail string
+	}{
+		{"hardened", azstore.Protection{SoftDelete: true, SoftDeleteDays: 14, ImmutableVersions: true}, nil, OK, "blob soft delete 14 days, version-level immutability on"},
+		{"no WORM", azstore.Protection{SoftDelete: true, SoftDeleteDays: 7}, nil, Warn, "blob soft delete 7 days, version-level immutability off"},
+		{"nothing", azstore.Protection{}, nil, Warn, "blob soft delete off, version-level immutability off"},
+		{"agent SAS", azstore.Protection{}, fmt.Errorf("read: %w", azstore.ErrAccountSettings), Skip, "may not read the storage account's settings"},
+	} {
+		env.VaultProtection = func(context.Context) (azstore.Protection, error) { return c.p, c.err }
+		rs := Run(context.Background(), env)
+		r := line(t, rs, "vault protection")
+		if r.Status != c.status || !strings.Contains(r.Detail, c.detail) {
+			t.Errorf("%s: %+v", c.name, r)
+		}
+		if c.status == Warn && !strings.Contains(r.Fix, "sqlvault vault harden") {
+			t.Errorf("%s: the fix names vault harden: %+v", c.name, r)
+		}
+		if Failed(rs) {
+			t.Errorf("%s: a vault short of hardening is no failure: %+v", c.name, rs)
+		}
 	}
 }
