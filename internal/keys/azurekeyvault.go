@@ -234,5 +234,5 @@ func keyVaultError(re *azcore.ResponseError) (code, inner, msg string) {
 	if doc.Error.InnerError != nil && doc.Error.InnerError.Code != "" {
 		inner = "/" + doc.Error.InnerError.Code
 	}
-	return code, inner, doc.Error.Message
+	return code, inner, strings.TrimRight(doc.Error.Message, ". ")
 }
