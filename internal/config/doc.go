@@ -40,6 +40,9 @@
 //	SQLVAULT_VAULT_AUTH                   --vault-auth                vault.auth
 //	SQLVAULT_VAULT_CREATE_CONTAINER       -                           vault.createContainer (true|false)
 //	SQLVAULT_KEY_FILE                     --key-file                  key.file
+//	SQLVAULT_KEY_PROVIDER                 --key-provider              key.provider (file|azurekeyvault)
+//	SQLVAULT_KEY_VAULT_URL                --key-vault-url             key.azureKeyVault.vaultUrl
+//	SQLVAULT_KEY_VAULT_KEY                --key-vault-key             key.azureKeyVault.keyName
 //	SQLVAULT_AGENT_VM                     --vm                        agent.vm
 //	SQLVAULT_AGENT_ENDPOINT_HOST          --endpoint-host             agent.endpoint.host
 //	SQLVAULT_AGENT_ENDPOINT_LISTEN        --endpoint-listen           agent.endpoint.listen
