@@ -30,6 +30,7 @@ type Ring struct {
 	kek   KEK
 	local map[string]*blockcrypt.Key
 	order []*blockcrypt.Key // local keys as given: the first is the fallback active key
+	files []string          // the key files behind them, when known (FromConfig)
 	now   func() time.Time
 
 	records vault.KeyRecordCache
