@@ -61,7 +61,8 @@
 //
 // The worker (sqlvault-worker) binds every flag above that it has (BindFlags). The CLI
 // (sqlvault) binds only those it uses (BindClientFlags): --config, the Temporal and vault
-// flags, --key-file and --log-level, plus the two API key references marked (sqlvault);
+// flags, the key flags (--key-file, --key-provider, --key-vault-url, --key-vault-key) and
+// --log-level, plus the two API key references marked (sqlvault);
 // --temporal-tls and --temporal-allow-plaintext are boolean flags there.
 //
 // These variables hold secrets by default, when the file names none:
