@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -13,6 +15,7 @@ import (
 	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -22,22 +25,27 @@ import (
 )
 
 // sqlvaultCLI runs the sqlvault CLI in-process against the stack's vault (Azurite) with the
-// stack's key file, as an operator would with --key-file and a connection string.
+// stack's key file (unless args name one), as an operator would with --key-file and a
+// connection string.
 func (s *stack) sqlvaultCLI(args ...string) (string, error) {
 	s.t.Setenv("SQLVAULT_VAULT_CONNECTION_STRING", s.azurite.ConnectionString)
 	root := starter.NewRoot()
 	var out bytes.Buffer
 	root.SetOut(&out)
 	root.SetErr(&out)
-	root.SetArgs(append(args, "--vault-auth", config.AuthConnectionString, "--vault-container", s.container, "--key-file", s.keyFile))
+	args = append(args, "--vault-auth", config.AuthConnectionString, "--vault-container", s.container)
+	if !slices.Contains(args, "--key-file") {
+		args = append(args, "--key-file", s.keyFile)
+	}
+	root.SetArgs(args)
 	err := root.ExecuteContext(context.Background())
 	return out.String(), err
 }
 
 // startAgentWithKeyring runs the stack's agent with the keyring the worker builds from its
 // configuration (keys.FromConfig: the key file as KEK and as the key of older points).
-func (s *stack) startAgentWithKeyring() {
-	ring, err := keys.FromConfig(config.Key{File: s.keyFile}, s.repo)
+func (s *stack) startAgentWithKeyring(keyFile string) {
+	ring, err := keys.FromConfig(config.Key{File: keyFile}, s.repo)
 	require.NoError(s.t, err)
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.Key, o.Keys = nil, ring })
 	w := a.NewWorker(s.tc, worker.Options{})
@@ -50,11 +58,12 @@ func (s *stack) startAgentWithKeyring() {
 
 // Backup, `sqlvault key rotate`, backup, and a restore whose chain spans both keys: the
 // full sealed with the vault's key file, the log with the new data key the running agent
-// picked up at its next backup. `sqlvault key status` counts one point per key.
+// picked up at its next backup. `sqlvault key status` counts one point per key. Then
+// `key rotate --kek` to a new key file, and both restore again with only the new file.
 func TestKeyRotateNewPointsUseTheNewKeyAndBothRestore(t *testing.T) {
 	s := newStack(t)
 	s.startControl()
-	s.startAgentWithKeyring()
+	s.startAgentWithKeyring(s.keyFile)
 	src, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Keyed", DataPages: 256})
 	require.NoError(t, err)
 	write := func(n int) {
@@ -80,14 +89,17 @@ func TestKeyRotateNewPointsUseTheNewKeyAndBothRestore(t *testing.T) {
 	require.Len(t, manifests, 2)
 	assert.Equal(t, []string{s.key.ID(), rec.ID}, []string{manifests[0].Encryption.KeyID, manifests[1].Encryption.KeyID})
 
-	for target, p := range map[string]protocol.RecoveryPoint{"Keyed_full": full, "Keyed_log": lg} {
-		res, err := s.restore(protocol.RestoreInput{Instance: vm, Database: "Keyed", PointID: p.PointID, TargetDatabase: target})
-		require.NoError(t, err, "restore %s", p.PointID)
-		assert.Equal(t, "ONLINE", res.State)
-		want, err := src.DigestAtLSN(p.LastLSN)
-		require.NoError(t, err)
-		assert.Equal(t, want, s.db(target).Digest(), "restore to %s (%s)", p.PointID, p.Type)
+	restoreBoth := func(suffix string) {
+		for target, p := range map[string]protocol.RecoveryPoint{"Keyed_full" + suffix: full, "Keyed_log" + suffix: lg} {
+			res, err := s.restore(protocol.RestoreInput{Instance: vm, Database: "Keyed", PointID: p.PointID, TargetDatabase: target})
+			require.NoError(t, err, "restore %s", p.PointID)
+			assert.Equal(t, "ONLINE", res.State)
+			want, err := src.DigestAtLSN(p.LastLSN)
+			require.NoError(t, err)
+			assert.Equal(t, want, s.db(target).Digest(), "restore to %s (%s)", p.PointID, p.Type)
+		}
 	}
+	restoreBoth("")
 
 	out, err = s.sqlvaultCLI("key", "status", "--json")
 	require.NoError(t, err, out)
@@ -107,4 +119,29 @@ func TestKeyRotateNewPointsUseTheNewKeyAndBothRestore(t *testing.T) {
 	t.Log("\n" + out)
 	assert.Contains(t, out, "active data key  "+rec.ID)
 	assert.True(t, strings.Contains(out, s.key.ID()) && strings.Contains(out, "key file"), out)
+
+	// KEK rotation to a new key file: only the keyring's records are rewritten (every other
+	// blob in Azurite keeps its ETag), and an agent that has only the new key file restores
+	// both points, the old key file's included.
+	etags := func() map[string]string {
+		m := map[string]string{}
+		for _, b := range s.blobs() {
+			if !strings.HasPrefix(b.Name, vault.KeysPrefix) {
+				m[b.Name] = b.ETag
+			}
+		}
+		return m
+	}
+	before := etags()
+	newKeyFile := filepath.Join(t.TempDir(), "new.key")
+	_, err = blockcrypt.GenerateKeyFile(newKeyFile)
+	require.NoError(t, err)
+	out, err = s.sqlvaultCLI("key", "rotate", "--kek", "--key-file", newKeyFile, "--previous-kek-file", s.keyFile)
+	require.NoError(t, err, out)
+	assert.Contains(t, out, rec.ID+"  rewrapped")
+	assert.Contains(t, out, s.key.ID()+"  adopted")
+	assert.Equal(t, before, etags(), "a KEK rotation touches no data, index or manifest blob")
+	s.stopAgent()
+	s.startAgentWithKeyring(newKeyFile)
+	restoreBoth("_newkek")
 }
