@@ -16,7 +16,6 @@ import (
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
-	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/logging"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -77,13 +76,6 @@ func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config,
 		return nil, nil, err
 	}
 	return vault.NewRepository(store, g.logger(cfg)), cfg, nil
-}
-
-func (g *globals) key(cfg *config.Config) (*blockcrypt.Key, error) {
-	if cfg.Key.File == "" {
-		return nil, fmt.Errorf("a deep verify decrypts the data: give the vault key with --key-file or SQLVAULT_KEY_FILE")
-	}
-	return blockcrypt.LoadKeyFile(cfg.Key.File)
 }
 
 func (g *globals) printJSON(w io.Writer, v any) error {

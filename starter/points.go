@@ -156,7 +156,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 			}
 			what := "index and committed blocks match"
 			if deep {
-				key, err := g.key(cfg)
+				key, err := g.dataKey(ctx, repo, cfg, m.Encryption.KeyID)
 				if err != nil {
 					return err
 				}

@@ -17,11 +17,11 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
-	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/buildinfo"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/control/itemmetrics"
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/logging"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -144,11 +144,13 @@ func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*age
 
 // newAgent is NewAgent with the memory budget and the registry of the agent's series.
 func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memory *memlimit.Budget, reg prometheus.Registerer) (*agent.Agent, func(), error) {
-	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
+	// The keyring: data keys unwrapped through the configured KEK (a Key Vault call, or the
+	// key file), and the key file itself for the points it sealed before the keyring.
+	ring, err := keys.FromConfig(cfg.Key, repo)
 	if err != nil {
 		return nil, nil, err
 	}
-	o := agent.Options{VM: cfg.Agent.VM, Vault: repo, Key: key, Log: log,
+	o := agent.Options{VM: cfg.Agent.VM, Vault: repo, Keys: ring, Log: log,
 		Endpoint: endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
 			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,

@@ -19,7 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
-	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -42,8 +42,10 @@ type Agent struct {
 	Instances []Instance
 	Endpoint  *endpoint.Server
 	Vault     *vault.Repository
-	Key       *blockcrypt.Key
-	Log       *zap.Logger
+	// Keys gives the data keys: the active one for a backup, the one a manifest names for
+	// a restore (a keys.Ring: the vault's keyring through the KEK).
+	Keys keys.Source
+	Log  *zap.Logger
 	// HeartbeatEvery is how often a stream reports progress (default 5 s).
 	HeartbeatEvery time.Duration
 	// StallAfter and StallAfterBusy bound a stream without progress (stallWatch); 0 means

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -66,10 +67,14 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		if err := checkStepManifest(i, step, m); err != nil {
 			return res, err
 		}
+		key, err := a.Keys.Key(ctx, m.Encryption.KeyID)
+		if err != nil {
+			return res, keyError(err, "decrypt recovery point "+m.PointID)
+		}
 		var paths []string
 		for n, s := range m.Stripes {
 			path := filepath.Join(in.Dir, fmt.Sprintf("%02d-%s-s%d.bak", i+1, step.PointID, n+1))
-			written, err := a.writeStripe(ctx, s, path)
+			written, err := a.writeStripe(ctx, s, key, path)
 			total.Add(written)
 			if err != nil {
 				return res, err
@@ -166,8 +171,8 @@ func restoreScriptHeader(in protocol.RestoreAsFilesInput, target sqlserver.Targe
 
 // writeStripe decrypts one stripe into a file (written to a temporary name, then renamed,
 // so a crash never leaves a file that looks whole).
-func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, path string) (int64, error) {
-	r, err := a.Vault.OpenStripe(ctx, s, a.Key)
+func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, key *blockcrypt.Key, path string) (int64, error) {
+	r, err := a.Vault.OpenStripe(ctx, s, key)
 	if err != nil {
 		return 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open %s: %v", s.Blob, err)
 	}

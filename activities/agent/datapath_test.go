@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -78,7 +80,10 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 	u.create(t, sqlsim.DatabaseSpec{Name: "Sales", DataPages: 32, Seed: 3})
 	key, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
 	require.NoError(t, err)
-	u.agent.Vault, u.agent.Key = vault.NewRepository(vault.NewMemStore(), nil), key
+	// A key rotation since the earlier attempt: another data key is active now.
+	rotated, err := blockcrypt.NewKey(bytes.Repeat([]byte{7}, blockcrypt.KeySize))
+	require.NoError(t, err)
+	u.agent.Vault, u.agent.Keys = vault.NewRepository(vault.NewMemStore(), nil), keys.Static(rotated, key)
 	ctx := context.Background()
 	item := vault.ItemID("SQLVM1", "Sales")
 	dir := t.TempDir()
@@ -111,6 +116,7 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 		assert.Equal(t, int32(1), res.Attempt)
 		assert.True(t, res.Adopted)
 		assert.Equal(t, string(c.want), res.DataPath)
+		assert.Equal(t, key.ID(), res.KeyID, "the key the adopted stripes were sealed with (their index's), not the active one")
 		require.Len(t, res.Stripes, 1)
 	}
 }

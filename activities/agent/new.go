@@ -16,6 +16,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -42,8 +43,11 @@ type Options struct {
 	Instances []InstanceDSN
 	Endpoint  endpoint.Options
 	Vault     *vault.Repository
-	Key       *blockcrypt.Key
-	Log       *zap.Logger
+	// Keys gives the data keys (the worker passes the keyring, keys.FromConfig); Key alone
+	// is one fixed data key (tests and benchmarks), used when Keys is nil.
+	Keys keys.Source
+	Key  *blockcrypt.Key
+	Log  *zap.Logger
 
 	HeartbeatEvery             time.Duration
 	StallAfter, StallAfterBusy time.Duration
@@ -87,6 +91,12 @@ func New(o Options) (*Agent, error) {
 		o.Log.Named("agent").Info("instance data path", zap.String("instance", in.Name), zap.String("dataPath", string(c.Kind)),
 			zap.Bool("default", c.Default), zap.String("why", c.Why))
 	}
+	switch {
+	case o.Keys == nil && o.Key != nil:
+		o.Keys = keys.Static(o.Key)
+	case o.Keys == nil:
+		o.Keys = noKeys{} // an agent for discovery alone; a backup or restore fails by name
+	}
 	ep, err := endpoint.New(o.Endpoint)
 	if err != nil {
 		return nil, err
@@ -94,7 +104,7 @@ func New(o Options) (*Agent, error) {
 	if err := ep.Start(); err != nil {
 		return nil, err
 	}
-	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Key: o.Key, Log: o.Log.Named("agent"),
+	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Keys: o.Keys, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
 		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
 	if o.Metrics != nil {

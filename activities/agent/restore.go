@@ -219,9 +219,13 @@ func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, in
 	if err != nil {
 		return nil, err
 	}
+	key, err := a.Keys.Key(ctx, m.Encryption.KeyID)
+	if err != nil {
+		return nil, keyError(err, "open recovery point "+m.PointID)
+	}
 	stripes := make([]datapath.RestoreStripe, 0, len(m.Stripes))
 	for i, s := range m.Stripes {
-		r, err := a.Vault.OpenStripe(ctx, s, a.Key)
+		r, err := a.Vault.OpenStripe(ctx, s, key)
 		if err != nil {
 			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
 		}

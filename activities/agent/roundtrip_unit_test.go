@@ -16,6 +16,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
@@ -63,7 +64,7 @@ func newUnitWorld(t *testing.T) *unitWorld {
 	require.NoError(t, err)
 	repo := vault.NewRepository(vault.NewMemStore(), nil)
 	root := t.TempDir()
-	a := &Agent{VM: "SQLVM1", Endpoint: ep, Vault: repo, Key: key, HeartbeatEvery: 100 * time.Millisecond,
+	a := &Agent{VM: "SQLVM1", Endpoint: ep, Vault: repo, Keys: keys.Static(key), HeartbeatEvery: 100 * time.Millisecond,
 		RestoreRoots: []string{root}, Instances: []Instance{{Name: "SQLVM1", Conn: sa}}}
 	var s testsuite.WorkflowTestSuite
 	env := s.NewTestActivityEnvironment()

@@ -110,12 +110,16 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 	if err != nil {
 		return res, err
 	}
+	key, err := a.Keys.Active(ctx)
+	if err != nil {
+		return res, keyError(err, "seal the backup of "+in.Database)
+	}
 	byDevice := map[string]*stripeSink{}
 	devices := make([]string, in.Stripes)
 	stripes := make([]datapath.BackupStripe, in.Stripes)
 	for n := 1; n <= in.Stripes; n++ {
 		dev := deviceName(in.PointID, attempt, n)
-		s := &stripeSink{m: stream, w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), a.Key,
+		s := &stripeSink{m: stream, w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), key,
 			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight, InFlight: a.Metrics.InFlight()})}
 		defer s.w.Close() // after the session closes (deferred below): no put outlives the stream
 		byDevice[dev], devices[n-1] = s, dev
@@ -178,7 +182,7 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 		}
 		written = append(written, stripeOf(*info))
 	}
-	return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: written, KeyID: a.Key.ID(),
+	return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: written, KeyID: key.ID(),
 		Compression: compressionName(in.Compression), Attempt: attempt, DataPath: string(path.Kind())}, nil
 }
 
@@ -223,7 +227,14 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 		if stripes == nil {
 			continue
 		}
-		return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: a.Key.ID(),
+		// The key those stripes were sealed with: a key rotation since may have made
+		// another one active.
+		keyID, err := a.Vault.StripeKeyID(ctx, vault.DataBlob(in.ItemID, in.PointID, int(k), 1))
+		if err != nil {
+			a.logger().Warn("earlier attempt's stripe index names no key", zap.Int32("attempt", k), zap.Error(err))
+			continue
+		}
+		return protocol.StreamBackupResult{BackupSet: backupSetOf(bs), Stripes: stripes, KeyID: keyID,
 			Compression: compressionName(in.Compression), Attempt: k, Adopted: true, DataPath: string(kind)}, true, nil
 	}
 	return protocol.StreamBackupResult{}, false, nil

@@ -7,12 +7,12 @@ import (
 )
 
 // clientFlagNames are the overrides the CLI (cmd/sqlvault) uses: how to reach Temporal and
-// the vault, the key for a deep verify, and its log level. The agent's settings (VM,
+// the vault, the keys (deep verify, key rotate, key status), and its log level. The agent's settings (VM,
 // endpoint, stream tuning) and the worker's role and log format mean nothing to it.
 var clientFlagNames = []string{
 	"temporal-address", "namespace", "temporal-tls", "temporal-tls-ca-file", "temporal-tls-cert-file",
 	"temporal-tls-key-file", "temporal-tls-server-name", "temporal-allow-plaintext", "control-task-queue",
-	"vault-account-url", "vault-container", "vault-auth", "key-file", "log-level",
+	"vault-account-url", "vault-container", "vault-auth", "key-file", "key-provider", "key-vault-url", "key-vault-key", "log-level",
 }
 
 // clientOnlyFlags name, by environment variable, the overrides that have a flag on the CLI

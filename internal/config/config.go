@@ -144,9 +144,44 @@ func (v Vault) AccountName() string {
 	return name
 }
 
-// Key is the vault encryption key.
+// Key is the vault's key hierarchy (package keys): which provider holds the key-encryption
+// key (KEK) that wraps the data keys kept in the vault, and the key file.
 type Key struct {
+	// File is the vault key file. With the file provider it is the KEK; with any provider it
+	// is also a data key for the points it sealed before the keyring existed (its id is in
+	// their manifests), and the active data key while the keyring holds none.
 	File string `yaml:"file" json:"file"`
+	// Provider is KeyProviderFile (default) or KeyProviderAzureKeyVault.
+	Provider      string        `yaml:"provider,omitempty" json:"provider,omitempty"`
+	AzureKeyVault AzureKeyVault `yaml:"azureKeyVault,omitempty" json:"azureKeyVault,omitzero"`
+}
+
+// Key providers.
+const (
+	KeyProviderFile          = "file"
+	KeyProviderAzureKeyVault = "azurekeyvault"
+)
+
+// AzureKeyVault names the Key Vault key that is the KEK. The process signs in with
+// azidentity's default chain (the VM's managed identity; AZURE_CLIENT_ID picks a
+// user-assigned one) and needs get, wrapKey and unwrapKey on the key, nothing more.
+type AzureKeyVault struct {
+	VaultURL string `yaml:"vaultUrl" json:"vaultUrl"` // https://<vault>.vault.azure.net/
+	KeyName  string `yaml:"keyName" json:"keyName"`
+	// KeyVersion pins a version; empty: the key's latest, so a version made in Key Vault is
+	// what `sqlvault key rotate --kek` re-wraps under.
+	KeyVersion string `yaml:"keyVersion,omitempty" json:"keyVersion,omitempty"`
+}
+
+// IsZero reports whether no Key Vault setting is given.
+func (a AzureKeyVault) IsZero() bool { return a == AzureKeyVault{} }
+
+// KeyProvider is Key.Provider, or the file provider when none is set.
+func (k Key) KeyProvider() string {
+	if k.Provider == "" {
+		return KeyProviderFile
+	}
+	return k.Provider
 }
 
 // Agent configures the VM agent role.
@@ -448,7 +483,10 @@ var overrides = []override{
 		c.Vault.CreateContainer = b
 		return boolErr(err)
 	}},
-	{"SQLVAULT_KEY_FILE", "key-file", "vault encryption key file", setString(func(c *Config) *string { return &c.Key.File })},
+	{"SQLVAULT_KEY_FILE", "key-file", "vault key file (the file provider's KEK; also the data key of points it sealed)", setString(func(c *Config) *string { return &c.Key.File })},
+	{"SQLVAULT_KEY_PROVIDER", "key-provider", "KEK provider: file or azurekeyvault", setString(func(c *Config) *string { return &c.Key.Provider })},
+	{"SQLVAULT_KEY_VAULT_URL", "key-vault-url", "Azure Key Vault URL of the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.VaultURL })},
+	{"SQLVAULT_KEY_VAULT_KEY", "key-vault-key", "name of the Key Vault key that is the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.KeyName })},
 	{"SQLVAULT_AGENT_VM", "vm", "this VM's name (agent task queue suffix)", setString(func(c *Config) *string { return &c.Agent.VM })},
 	{"SQLVAULT_AGENT_ENDPOINT_HOST", "endpoint-host", "DNS name SQL Server uses in backup URLs (https://<host>/…, never a port)", setString(func(c *Config) *string { return &c.Agent.Endpoint.Host })},
 	{"SQLVAULT_AGENT_ENDPOINT_LISTEN", "endpoint-listen", "ip:port the agent endpoint binds (default 127.0.0.5:443; SQL Server connects to 443)", setString(func(c *Config) *string { return &c.Agent.Endpoint.Listen })},

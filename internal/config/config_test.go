@@ -173,7 +173,8 @@ func TestLoadEveryOverride(t *testing.T) {
 	assert.Equal(t, "x-sqlvault_vault_container", c.Vault.Container)
 	assert.Equal(t, "x-sqlvault_vault_auth", c.Vault.Auth)
 	assert.True(t, c.Vault.CreateContainer)
-	assert.Equal(t, "x-sqlvault_key_file", c.Key.File)
+	assert.Equal(t, Key{File: "x-sqlvault_key_file", Provider: "x-sqlvault_key_provider",
+		AzureKeyVault: AzureKeyVault{VaultURL: "x-sqlvault_key_vault_url", KeyName: "x-sqlvault_key_vault_key"}}, c.Key)
 	assert.Equal(t, Agent{
 		VM: "x-sqlvault_agent_vm",
 		Endpoint: Endpoint{Host: "x-sqlvault_agent_endpoint_host", Listen: "x-sqlvault_agent_endpoint_listen",
@@ -223,7 +224,8 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.Equal(t, "f-vault-account-url", c.Vault.AccountURL)
 	assert.Equal(t, "f-vault-container", c.Vault.Container)
 	assert.Equal(t, "f-vault-auth", c.Vault.Auth)
-	assert.Equal(t, "f-key-file", c.Key.File)
+	assert.Equal(t, Key{File: "f-key-file", Provider: "f-key-provider",
+		AzureKeyVault: AzureKeyVault{VaultURL: "f-key-vault-url", KeyName: "f-key-vault-key"}}, c.Key)
 	assert.Equal(t, "f-vm", c.Agent.VM)
 	assert.Equal(t, "f-endpoint-host", c.Agent.Endpoint.Host)
 	assert.Equal(t, 9, c.Agent.MaxConcurrentBackups)

@@ -40,6 +40,9 @@
 //	SQLVAULT_VAULT_AUTH                   --vault-auth                vault.auth
 //	SQLVAULT_VAULT_CREATE_CONTAINER       -                           vault.createContainer (true|false)
 //	SQLVAULT_KEY_FILE                     --key-file                  key.file
+//	SQLVAULT_KEY_PROVIDER                 --key-provider              key.provider (file|azurekeyvault)
+//	SQLVAULT_KEY_VAULT_URL                --key-vault-url             key.azureKeyVault.vaultUrl
+//	SQLVAULT_KEY_VAULT_KEY                --key-vault-key             key.azureKeyVault.keyName
 //	SQLVAULT_AGENT_VM                     --vm                        agent.vm
 //	SQLVAULT_AGENT_ENDPOINT_HOST          --endpoint-host             agent.endpoint.host
 //	SQLVAULT_AGENT_ENDPOINT_LISTEN        --endpoint-listen           agent.endpoint.listen
@@ -58,7 +61,8 @@
 //
 // The worker (sqlvault-worker) binds every flag above that it has (BindFlags). The CLI
 // (sqlvault) binds only those it uses (BindClientFlags): --config, the Temporal and vault
-// flags, --key-file and --log-level, plus the two API key references marked (sqlvault);
+// flags, the key flags (--key-file, --key-provider, --key-vault-url, --key-vault-key) and
+// --log-level, plus the two API key references marked (sqlvault);
 // --temporal-tls and --temporal-allow-plaintext are boolean flags there.
 //
 // These variables hold secrets by default, when the file names none:

@@ -140,13 +140,37 @@ func containerNameProblem(name string) string {
 	return ""
 }
 
+// validateKey checks the key settings: the file provider needs its key file; Key Vault
+// needs the vault URL and key name, and then the key file is optional (read if present: it
+// serves the points it sealed before the keyring).
+func (c *Config) validateKey(v *validator) {
+	k := c.Key
+	switch k.KeyProvider() {
+	case KeyProviderFile:
+		if k.File == "" {
+			v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
+		} else {
+			v.file("key.file", k.File)
+		}
+		if !k.AzureKeyVault.IsZero() {
+			v.addf("key.azureKeyVault", "is set, but key.provider is %s: set key.provider: %s to use it", KeyProviderFile, KeyProviderAzureKeyVault)
+		}
+	case KeyProviderAzureKeyVault:
+		kv := k.AzureKeyVault
+		if u, err := url.Parse(kv.VaultURL); err != nil || u.Scheme != "https" || u.Host == "" {
+			v.addf("key.azureKeyVault.vaultUrl", "must be the Key Vault's https URL, e.g. https://myvault.vault.azure.net/ (got %q; --key-vault-url or SQLVAULT_KEY_VAULT_URL)", kv.VaultURL)
+		}
+		if kv.KeyName == "" {
+			v.addf("key.azureKeyVault.keyName", "name the Key Vault key that wraps the data keys (--key-vault-key or SQLVAULT_KEY_VAULT_KEY)")
+		}
+	default:
+		v.addf("key.provider", "unknown provider %q: use %s or %s", k.Provider, KeyProviderFile, KeyProviderAzureKeyVault)
+	}
+}
+
 func (c *Config) validateAgent(v *validator) {
 	a := c.Agent
-	if c.Key.File == "" {
-		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
-	} else {
-		v.file("key.file", c.Key.File)
-	}
+	c.validateKey(v)
 	if a.VM == "" {
 		v.addf("agent.vm", "cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM")
 	}

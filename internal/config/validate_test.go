@@ -247,3 +247,27 @@ func TestIntegratedAuthOnlyOnWindows(t *testing.T) {
 		t.Fatalf("password without user: %v", err)
 	}
 }
+
+// The key settings are checked per provider: the file provider needs its key file; Key
+// Vault needs an https vault URL and a key name, and then no key file (the keyring holds
+// the data keys).
+func TestValidateKeyProviders(t *testing.T) {
+	c := validAgent(t)
+	c.Key = Key{Provider: KeyProviderAzureKeyVault, File: filepath.Join(t.TempDir(), "absent.key"),
+		AzureKeyVault: AzureKeyVault{VaultURL: "https://myvault.vault.azure.net/", KeyName: "sqlvault-kek"}}
+	assert.NoError(t, c.Validate(), "with Key Vault a missing key file is fine")
+
+	c.Key.AzureKeyVault = AzureKeyVault{VaultURL: "http://myvault.vault.azure.net/"}
+	lines := errorLines(c.Validate())
+	require.Len(t, lines, 2, lines)
+	assert.Contains(t, lines[0], "key.azureKeyVault.vaultUrl: must be the Key Vault's https URL")
+	assert.Contains(t, lines[1], "key.azureKeyVault.keyName: name the Key Vault key")
+
+	c = validAgent(t)
+	c.Key.AzureKeyVault = AzureKeyVault{VaultURL: "https://myvault.vault.azure.net/", KeyName: "k"}
+	assert.ErrorContains(t, c.Validate(), "key.azureKeyVault: is set, but key.provider is file")
+	c.Key = Key{Provider: "hsm", File: c.Key.File}
+	assert.ErrorContains(t, c.Validate(), `key.provider: unknown provider "hsm"`)
+	c.Key = Key{}
+	assert.ErrorContains(t, c.Validate(), "key.file: set the vault key file")
+}

@@ -28,6 +28,13 @@ const (
 	ErrVaultUnavailable         = "VaultUnavailable"
 	ErrBackupFailed             = "BackupFailed"
 	ErrRecoveryPointVerifyError = "RecoveryPointVerificationFailed"
+	// ErrKEKUnavailable: the key-encryption key cannot be used (key file missing or another
+	// one, Key Vault refusing, disabled, deleted or unreachable); the message names the
+	// provider and key and says what to do. Retried: access may come back.
+	ErrKEKUnavailable = "KEKUnavailable"
+	// ErrDataKeyUnavailable: the data key a backup or restore needs is not in the vault's
+	// keyring (or none is active, or its record was altered); an operator must act.
+	ErrDataKeyUnavailable = "DataKeyUnavailable"
 )
 
 // UserErrors are never retried by the workflows.

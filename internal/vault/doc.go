@@ -13,6 +13,7 @@
 //	v1/items/<itemID>/drill-results/<start>_<outcome>_<pointID>.json  one restore drill's record (drills.go)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON)
+//	v1/keys/<keyID>.json                                       one data key, wrapped under the KEK (keys.go; package keys)
 //
 // itemID is "i" + 24 hex digits of a hash of instance and database name (ItemID), so any
 // database name, whatever characters it holds, gives a safe, fixed-length name segment.
@@ -56,5 +57,6 @@
 // (one List request per 5,000 blobs) instead of a Get per manifest. The manifest stays the
 // record: manifests without a summary (written before summaries existed) or with an unknown
 // summary version are read instead, and a restore step checks the manifest it reads against
-// the summary its plan was made from.
+// the summary its plan was made from. Beside the summary, "sqlvaultkeyid" names the point's
+// data key, so ListPointKeys counts points per key in one listing per item.
 package vault

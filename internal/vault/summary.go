@@ -183,13 +183,18 @@ func CheckSummaryDigest(m *Manifest, digest string) (match, known bool) {
 	return false, false
 }
 
-// SummaryMetadata is the metadata CommitManifest writes on m's manifest blob: the summary,
-// or nil (then listings read the manifest) if it would not fit Azure's metadata limit or
-// would not read back as the same summary: a summary is only written if it can be trusted
-// to say what the manifest says.
+// SummaryMetadata is the metadata CommitManifest writes on m's manifest blob: the summary
+// and the data key's id (KeyIDMetadataKey), or nil (then listings read the manifest) if it
+// would not fit Azure's metadata limit or would not read back as the same summary: a
+// summary is only written if it can be trusted to say what the manifest says.
 func SummaryMetadata(m *Manifest) map[string]string {
 	s := SummaryOf(m)
 	md := map[string]string{SummaryMetadataKey: s.encode()}
+	// The data key's id rides beside the summary, not in it: counting points per key (key
+	// status) needs it, planning does not, and the summary's format stays as it is.
+	if ValidKeyID(m.Encryption.KeyID) {
+		md[KeyIDMetadataKey] = m.Encryption.KeyID
+	}
 	if CheckMetadata(md) != nil {
 		return nil
 	}

@@ -103,9 +103,10 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	}
 	assert.Equal(t, 123456789, got[0].CreatedAt.Nanosecond(), "times keep their nanoseconds")
 
-	// What is stored: one metadata entry, versioned, header-safe.
+	// What is stored: the summary, versioned, header-safe, and the data key's id beside it.
 	require.NoError(t, f.store.List(ctx, PointsPrefix(f.item), func(b BlobInfo) error {
-		require.Len(t, b.Metadata, 1, b.Name)
+		require.Len(t, b.Metadata, 2, b.Name)
+		assert.Equal(t, f.key.ID(), b.Metadata[KeyIDMetadataKey])
 		v := b.Metadata[SummaryMetadataKey]
 		assert.True(t, strings.HasPrefix(v, "v3:"), v)
 		assert.NoError(t, CheckMetadata(b.Metadata))

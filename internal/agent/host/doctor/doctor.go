@@ -26,6 +26,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 )
@@ -75,6 +76,9 @@ type Env struct {
 	VDI func() (vdi.Platform, error)
 	// Timeout bounds each check; default 30 s (the round trip: 2 min).
 	Timeout time.Duration
+	// OpenKEK builds the configured KEK provider (nil: keys.OpenKEK); tests point it at a
+	// fake Key Vault.
+	OpenKEK func(config.Key) (keys.KEK, error)
 }
 
 // MinFreeMemory is what an agent with a few streams needs free (its memory limit is soft,
@@ -97,7 +101,7 @@ func Run(ctx context.Context, env Env) []Result {
 	add(timed(env.Timeout, env.temporal))
 	add(timed(env.Timeout, env.vault))
 	add(timed(env.Timeout, env.protection))
-	add(env.key())
+	add(timed(env.Timeout, env.key))
 	lib := datapath.NewLibrary(env.VDI)
 	for _, in := range cfg.Agent.Instances {
 		out = append(out, env.instance(ctx, in, lib)...)
@@ -174,7 +178,10 @@ func (e Env) vault(ctx context.Context) Result {
 	return Result{name, OK, where + " reachable and writable", ""}
 }
 
-func (e Env) key() Result {
+func (e Env) key(ctx context.Context) Result {
+	if e.Config.Key.KeyProvider() == config.KeyProviderAzureKeyVault {
+		return e.keyVault(ctx)
+	}
 	path := e.Config.Key.File
 	k, err := blockcrypt.LoadKeyFile(path)
 	switch {
@@ -187,6 +194,26 @@ func (e Env) key() Result {
 	default:
 		return Result{"key", Fail, err.Error(), "the file must hold the vault key as one line of base64 (32 bytes), readable by the service account"}
 	}
+}
+
+// keyVault checks the Key Vault KEK: it reads the key (get), which proves the identity,
+// the network path and that the key is enabled and of a type that wraps.
+func (e Env) keyVault(ctx context.Context) Result {
+	open := e.OpenKEK
+	if open == nil {
+		open = keys.OpenKEK
+	}
+	kek, err := open(e.Config.Key)
+	if err != nil {
+		return Result{"key", Fail, err.Error(), "set key.azureKeyVault.vaultUrl and keyName, and give the VM a managed identity"}
+	}
+	d := kek.Describe(ctx)
+	if d.Error != "" {
+		// The KEK error says what to do after "What to do:".
+		detail, fix, _ := strings.Cut(d.Error, ". What to do: ")
+		return Result{"key", Fail, detail, fix}
+	}
+	return Result{"key", OK, fmt.Sprintf("Key Vault key %s (%s)", d.KEK, d.Detail), ""}
 }
 
 func (e Env) memory() Result {

@@ -18,7 +18,9 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
+	"github.com/sqlvault/sqlvault/internal/testworld/fakekeyvault"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -439,5 +441,35 @@ func TestVaultProtectionLine(t *testing.T) {
 		if Failed(rs) {
 			t.Errorf("%s: a vault short of hardening is no failure: %+v", c.name, rs)
 		}
+	}
+}
+
+// With the azurekeyvault provider, the key line reads the KEK from Key Vault (here the
+// fake): it passes with the key's id, and fails naming Key Vault's refusal and the fix.
+func TestKeyVaultKEKLine(t *testing.T) {
+	kv := fakekeyvault.Start()
+	defer kv.Close()
+	kv.CreateRSAKey("sqlvault-kek")
+	env, _ := healthy(t)
+	env.Config.Key = config.Key{Provider: config.KeyProviderAzureKeyVault,
+		AzureKeyVault: config.AzureKeyVault{VaultURL: kv.URL(), KeyName: "sqlvault-kek"}}
+	env.OpenKEK = func(k config.Key) (keys.KEK, error) {
+		return keys.NewAzureKEK(keys.AzureOptions{VaultURL: k.AzureKeyVault.VaultURL, KeyName: k.AzureKeyVault.KeyName,
+			Credential: kv.Credential(), ClientOptions: kv.ClientOptions()})
+	}
+	r := line(t, Run(context.Background(), env), "key")
+	if r.Status != OK || !strings.Contains(r.Detail, kv.URL()+"/keys/sqlvault-kek/") || !strings.Contains(r.Detail, "RSA-OAEP-256") {
+		t.Fatalf("healthy Key Vault KEK: %+v", r)
+	}
+	kv.SetEnabled("sqlvault-kek", false)
+	r = line(t, Run(context.Background(), env), "key")
+	if r.Status != Fail || !strings.Contains(r.Detail, "KeyDisabled") || !strings.HasPrefix(r.Fix, "enable the key") {
+		t.Fatalf("disabled Key Vault KEK: %+v", r)
+	}
+	kv.SetEnabled("sqlvault-kek", true)
+	kv.Forbid(true)
+	r = line(t, Run(context.Background(), env), "key")
+	if r.Status != Fail || !strings.Contains(r.Detail, "403 Forbidden/ForbiddenByRbac") || !strings.Contains(r.Fix, "Key Vault Crypto Service Encryption User") {
+		t.Fatalf("forbidden Key Vault KEK: %+v", r)
 	}
 }
