@@ -86,6 +86,12 @@ type Temporal struct {
 	// network in clear. For labs only (a compose network, a test cluster); Validate refuses
 	// a non-loopback address without TLS unless it is set.
 	AllowPlaintext bool `yaml:"allowPlaintext,omitempty" json:"allowPlaintext,omitempty"`
+	// FromEnvConfig names the settings above that the Temporal SDK's environment
+	// configuration (a Temporal CLI profile, TEMPORAL_* variables; temporalenv.go) supplied
+	// and nothing later overrode, for the log and `config show`. Not a setting.
+	FromEnvConfig []string `yaml:"-" json:"-"`
+	// apiKeyFromProfile: APIKey is the api_key value of a Temporal CLI profile file.
+	apiKeyFromProfile bool
 }
 
 // TLS for the Temporal connection. It is used when Enabled, when any of its fields is set,
@@ -323,6 +329,10 @@ func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, 
 	}
 
 	c := Default()
+	if err := c.applyTemporalEnvConfig(env); err != nil {
+		return nil, err
+	}
+	fromEnvConfig := c.Temporal
 	if path != "" {
 		if err := c.decodeFile(path); err != nil {
 			return nil, err
@@ -353,6 +363,7 @@ func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, 
 		return nil, err
 	}
 	c.fillInstanceDefaults()
+	c.Temporal.keepEnvConfigProvenance(fromEnvConfig)
 	return c, nil
 }
 
@@ -551,7 +562,10 @@ func (c *Config) Redacted() string {
 func (c *Config) Warnings() []string {
 	var w []string
 	for _, s := range c.secrets() {
-		if s.secret.Value != "" {
+		switch {
+		case s.secret.Value != "" && s.path == "temporal.apiKey" && c.Temporal.apiKeyFromProfile:
+			w = append(w, "temporal.apiKey: the API key is written in the Temporal CLI profile file (api_key); keep that file readable by this service's account only, or give the key in TEMPORAL_API_KEY")
+		case s.secret.Value != "":
 			w = append(w, fmt.Sprintf("%s: the secret is written in the config file (value:); use env: or file: so the file can be shared", s.path))
 		}
 	}
