@@ -59,7 +59,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
-			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook)})
+			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook),
+			SoftDelete: cfg.Retention.SoftDelete()})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)

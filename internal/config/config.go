@@ -50,6 +50,8 @@ type Config struct {
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
+	// Retention is the control role's retention beyond the policies (soft delete).
+	Retention Retention `yaml:"retention" json:"retention"`
 	// DrillPlanner is the restore-drill planner the control role starts.
 	DrillPlanner DrillPlanner `yaml:"drillPlanner" json:"drillPlanner"`
 	Log          Log          `yaml:"log" json:"log"`
@@ -295,6 +297,7 @@ func Default() *Config {
 		},
 		Metrics:      Metrics{CatalogRefresh: DefaultCatalogRefresh},
 		Watchdog:     Watchdog{Interval: DefaultWatchdogInterval},
+		Retention:    defaultRetention(),
 		DrillPlanner: DrillPlanner{Every: DefaultDrillPlannerEvery},
 		Log:          Log{Level: "info", Format: "json"},
 	}
@@ -508,6 +511,14 @@ var overrides = []override{
 		return nil
 	}},
 	{"SQLVAULT_WATCHDOG_WEBHOOK_URL", "watchdog-webhook-url", "where the RPO watchdog POSTs its breaches (default none)", setString(func(c *Config) *string { return &c.Watchdog.Webhook.URL })},
+	{"SQLVAULT_RETENTION_SOFT_DELETE_DAYS", "soft-delete-days", "days an item stopped with delete keeps its recovery points (default 14)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		c.Retention.SoftDeleteDays = n
+		return nil
+	}},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }

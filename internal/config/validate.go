@@ -33,6 +33,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateMetrics(&v)
 	c.validateWatchdog(&v)
+	if c.Role.RunsControl() {
+		c.validateRetention(&v)
+	}
 	c.validateDrillPlanner(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
