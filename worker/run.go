@@ -160,7 +160,8 @@ func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memor
 		if err != nil {
 			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath)})
+		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath),
+			Restore: inst.Restore})
 	}
 	a, err := agent.New(o)
 	if err != nil {

@@ -224,7 +224,24 @@ type Instance struct {
 	// on Windows, agent.vdiLibrary on Linux — and refuses to start without it). Not set: vdi
 	// where the agent finds the library at start, else url; the agent logs which it chose.
 	DataPath string `yaml:"dataPath,omitempty" json:"dataPath,omitempty"`
+	// Restore is what restores this agent accepts into the instance, whoever started them:
+	// "overwrite" (the default: new databases, and over an existing one when the request
+	// asks for overwrite), "new" (only databases that do not exist: nothing already on the
+	// instance is ever replaced, the tail-log overwrite of the protected database included)
+	// or "none" (no restore into the instance, verify-restores and restore drills included;
+	// restores as files, which only write under restoreRoots, still work). A request the
+	// instance does not accept fails with RestoreNotAllowedByAgent. The VM's
+	// administrator's decision, out of reach of anyone who can start workflows: the
+	// secure setting for a production instance is "new" or "none".
+	Restore string `yaml:"restore,omitempty" json:"restore,omitempty"`
 }
+
+// What restores an instance accepts (agent.instances[].restore); protocol has the same names.
+const (
+	RestoreOverwrite = protocol.RestoreModeOverwrite
+	RestoreNew       = protocol.RestoreModeNew
+	RestoreNone      = protocol.RestoreModeNone
+)
 
 // Data paths (agent.instances[].dataPath); package datapath on the agent side has the same names.
 const (

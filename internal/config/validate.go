@@ -205,6 +205,11 @@ func (c *Config) validateAgent(v *validator) {
 		default:
 			v.addf(p+".dataPath", "%q is not a data path; use url or vdi", in.DataPath)
 		}
+		switch in.Restore {
+		case "", RestoreOverwrite, RestoreNew, RestoreNone:
+		default:
+			v.addf(p+".restore", "%q is not a restore setting; use overwrite (the default), new (restores never replace an existing database) or none (no restore into this instance)", in.Restore)
+		}
 		if !in.ConnectionString.IsZero() {
 			if in.Host != "" || in.User != "" || !in.Password.IsZero() {
 				v.addf(p, "use either dsn or host/user/password, not both")
