@@ -78,6 +78,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.PickDrillTarget, activity.RegisterOptions{Name: protocol.ActivityPickDrillTarget})
 	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
 	r.RegisterActivityWithOptions(c.PlanDrills, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
+	r.RegisterActivityWithOptions(c.CheckOverwrite, activity.RegisterOptions{Name: protocol.ActivityCheckOverwrite})
 }
 
 func (c *Control) now() time.Time {
