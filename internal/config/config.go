@@ -227,7 +227,9 @@ type Instance struct {
 	// Restore is what restores this agent accepts into the instance, whoever started them:
 	// "overwrite" (the default: new databases, and over an existing one when the request
 	// asks for overwrite), "new" (only databases that do not exist: nothing already on the
-	// instance is ever replaced, the tail-log overwrite of the protected database included)
+	// instance is ever replaced, the tail-log overwrite of the protected database included;
+	// a restore whose first RESTORE was cut off midway cannot be resumed there, as its
+	// half-restored database now exists: restore again under another name)
 	// or "none" (no restore into the instance, verify-restores and restore drills included;
 	// restores as files, which only write under restoreRoots, still work). A request the
 	// instance does not accept fails with RestoreNotAllowedByAgent. The VM's
