@@ -84,11 +84,16 @@ func newUnprotectCmd(g *globals) *cobra.Command {
 				return err
 			}
 			id := "sqlvault-stop-" + vault.ItemID(in.Instance, in.Database)
-			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowStopProtection, in, nil); err != nil {
+			var res protocol.StopProtectionResult
+			if err := g.runWorkflow(cmd.Context(), id, protocol.WorkflowStopProtection, in, &res); err != nil {
 				return err
 			}
 			what := "recovery points kept"
-			if in.DeleteData {
+			switch {
+			case in.DeleteData && res.DeleteAfter != nil:
+				what = fmt.Sprintf("recovery points deleted by the first retention run after %s (soft delete); until then `sqlvault resume --instance %s --database %s` undoes it",
+					res.DeleteAfter.UTC().Format(time.RFC3339), in.Instance, in.Database)
+			case in.DeleteData:
 				what = "recovery points deleted"
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "protection of %s stopped; %s\n", in.Database, what)
@@ -97,7 +102,7 @@ func newUnprotectCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&in.Instance, "instance", "", "instance")
 	cmd.Flags().StringVar(&in.Database, "database", "", "database")
-	cmd.Flags().BoolVar(&in.DeleteData, "delete-data", false, "delete every recovery point of the database")
+	cmd.Flags().BoolVar(&in.DeleteData, "delete-data", false, "delete every recovery point of the database, after the control worker's soft-delete period (retention.softDeleteDays, default 14 days)")
 	return cmd
 }
 
@@ -105,7 +110,7 @@ func newResumeCmd(g *globals) *cobra.Command {
 	var in protocol.ResumeProtectionInput
 	cmd := &cobra.Command{
 		Use:   "resume --instance NAME --database DB",
-		Short: "Resume protection stopped with retain (sqlvault.ResumeProtection)",
+		Short: "Resume protection stopped with retain, or stopped with delete within its soft-delete period (sqlvault.ResumeProtection)",
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := in.ValidateNames(); err != nil {
 				return err

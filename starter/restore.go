@@ -40,6 +40,9 @@ func newRestoreCmd(g *globals) *cobra.Command {
 			if err := errors.Join(in.Validate(), in.ValidateNames()); err != nil {
 				return err
 			}
+			if in.Overwrite && in.ProtectionTag == "" {
+				in.ProtectionTag = g.protectionTag(cmd, in)
+			}
 			return startAndWatch(cmd, g, wait,
 				func(ctx context.Context, tc client.Client, queue string) (client.WorkflowRun, error) {
 					return StartRestore(ctx, tc, queue, in)
@@ -54,7 +57,8 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.TargetInstance, "to-instance", "", "restore onto another registered instance")
 	f.StringVar(&in.TargetVM, "to-vm", "", "VM of the target instance's agent (default: its machine name)")
 	f.StringVar(&in.TargetDatabase, "as-name", "", "restore under a new database name")
-	f.BoolVar(&in.Overwrite, "overwrite", false, "replace the target database if it exists")
+	f.BoolVar(&in.Overwrite, "overwrite", false, "replace the target database if it exists (a database under active protection: the CLI reads its protection tag from the vault and sends it)")
+	f.StringVar(&in.ProtectionTag, "protection-tag", "", "with --overwrite, the target's protection tag as `sqlvault status --json` showed it (default: read from the vault now)")
 	f.BoolVar(&in.SkipTailLog, "skip-tail-log", false, "when overwriting the protected database, do not back up the tail of its log first")
 	f.BoolVar(&in.NoRecovery, "norecovery", false, "leave the database RESTORING, to apply more logs later")
 	f.StringVar(&in.AsFilesDir, "as-files", "", "write the decrypted backups and a restore script to this folder on the target VM instead (under the agent's agent.restoreRoots)")
@@ -63,6 +67,24 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.LogPath, "log-path", "", "folder for the log files (default: the instance's default; else under the agent's agent.restoreRoots)")
 	f.BoolVar(&wait, "wait", false, "wait for the restore, with progress")
 	return cmd
+}
+
+// protectionTag is the protection tag of the restore's target database, read from the vault
+// (the sqlvault.Restore workflow refuses to overwrite a database under active protection
+// without it), or "" when it has none or the vault cannot be read here: then the workflow
+// says what to do if one is needed.
+func (g *globals) protectionTag(cmd *cobra.Command, in protocol.RestoreInput) string {
+	repo, _, err := g.vault(cmd.Context())
+	if err != nil {
+		fmt.Fprintf(cmd.ErrOrStderr(), "note: cannot read the vault for the target's protection tag (%v); a database under active protection is then not overwritten\n", err)
+		return ""
+	}
+	inst, db := in.Target()
+	it, err := repo.Item(cmd.Context(), vault.ItemID(inst, db))
+	if err != nil || it.State != vault.ItemProtected {
+		return ""
+	}
+	return protocol.ProtectionTag(it.ItemID, it.State, it.UpdatedAt)
 }
 
 // StartRestore starts sqlvault.Restore with one running restore per target database.

@@ -31,6 +31,9 @@ type itemStatus struct {
 	RPOTarget  string               `json:"rpoTarget"` // the log interval, or the full interval without logs
 	Health     string               `json:"health"`    // ok, late, no-backup, stopped, policy-missing
 	PointCount int                  `json:"points"`
+	// ProtectionTag is what an overwrite restore of the database must name while it is
+	// under active protection (protocol.ProtectionTag).
+	ProtectionTag string `json:"protectionTag"`
 	// LastDrill is the newest restore drill of an item whose policy has a drill (nil:
 	// never drilled, or no drill in its policy).
 	LastDrill *protocol.DrillRecord `json:"lastDrill,omitempty"`
@@ -126,7 +129,8 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 	out := make([]itemStatus, 0, len(items))
 	for _, it := range items {
 		st := itemStatus{Instance: it.Instance, Database: it.Database, Policy: it.Policy, State: it.State,
-			LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{}}
+			LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{},
+			ProtectionTag: protocol.ProtectionTag(it.ItemID, it.State, it.UpdatedAt)}
 		// One listing per item: the summaries carry type and finish time.
 		ms, err := repo.ListPointSummaries(ctx, it.ItemID)
 		if err != nil {

@@ -59,7 +59,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
-			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook)})
+			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook),
+			SoftDelete: cfg.Retention.SoftDelete()})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)
@@ -161,7 +162,8 @@ func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memor
 		if err != nil {
 			return nil, nil, fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath)})
+		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath),
+			Restore: inst.Restore})
 	}
 	a, err := agent.New(o)
 	if err != nil {

@@ -117,6 +117,8 @@ func TestTailLogOnlyAsAStepOfARestore(t *testing.T) {
 // The same guard lets the Restore's own tail-log child through.
 func TestTailLogChildOfARestoreRuns(t *testing.T) {
 	env, _ := newRegisteredEnv(t)
+	env.RegisterActivityWithOptions(func(context.Context, protocol.CheckOverwriteInput) error { return nil },
+		activity.RegisterOptions{Name: protocol.ActivityCheckOverwrite})
 	env.RegisterActivityWithOptions(func(context.Context, protocol.PrepareRestoreInput) (protocol.PrepareRestoreResult, error) {
 		return protocol.PrepareRestoreResult{TargetExists: true, TargetState: "ONLINE", NeedsTailLog: true}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityPrepareRestore})

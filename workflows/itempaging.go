@@ -84,6 +84,9 @@ func retentionPaged(ctx, cctx workflow.Context, in protocol.RetentionInput) (*pr
 		if ar.ItemRemoved {
 			res.ItemsRemoved = append(res.ItemsRemoved, item)
 		}
+		if ar.DeleteAfter != nil {
+			res.SoftDeleted++
+		}
 	})
 	if err != nil {
 		workflow.GetLogger(ctx).Error("retention could not list the items; sweeping anyway", "after", cursor, "error", err)

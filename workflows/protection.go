@@ -247,38 +247,54 @@ func pickDatabases(inv protocol.InquiryResult, in protocol.ConfigureProtectionIn
 
 // StopProtection removes an item's schedules first, records the item as stopped (from then
 // on commits to it are refused), cancels its running backups and waits for them, then either
-// keeps its recovery points forever (stopped-retain) or deletes them through retention
-// (stopped-delete): data is only deleted once nothing can add to it any more.
-func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) error {
+// keeps its recovery points forever (stopped-retain) or leaves them to retention
+// (stopped-delete): data is only deleted once nothing can add to it any more, and not
+// before the control worker's soft-delete period has passed (retention.softDeleteDays,
+// default 14), during which ResumeProtection undoes the delete.
+func StopProtection(ctx workflow.Context, in protocol.StopProtectionInput) (*protocol.StopProtectionResult, error) {
 	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
 	var sr protocol.EnsureSchedulesResult
 	if err := workflow.ExecuteActivity(cctx, protocol.ActivityEnsureSchedule, protocol.EnsureSchedulesInput{ItemID: item, Remove: true}).Get(ctx, &sr); err != nil {
-		return err
+		return nil, err
 	}
 	state := protocol.ItemStoppedRetain
 	if in.DeleteData {
 		state = protocol.ItemStoppedDelete
 	}
-	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, nil); err != nil {
-		return err
+	// Recorded runs before soft delete have no result here: it decodes as empty.
+	var st protocol.SetItemStateResult
+	if err := workflow.ExecuteActivity(cctx, protocol.ActivitySetItemState, protocol.SetItemStateInput{ItemID: item, State: state}).Get(ctx, &st); err != nil {
+		return nil, err
 	}
 	if workflow.GetVersion(ctx, "stop-cancels-backups", workflow.DefaultVersion, 1) == 1 {
 		// The item is stopped, so a running backup's commit would be refused anyway: cancel
 		// it and wait for it to close, so nothing writes the item's data while it is deleted.
 		var cr protocol.CancelItemBackupsResult
 		if err := workflow.ExecuteActivity(cctx, protocol.ActivityCancelItemBackups, protocol.CancelItemBackupsInput{ItemID: item}).Get(ctx, &cr); err != nil {
-			return err
+			return nil, err
 		}
 	}
-	if in.DeleteData {
-		var rr protocol.ApplyRetentionResult
-		return workflow.ExecuteActivity(cctx, protocol.ActivityApplyRetention, protocol.ApplyRetentionInput{ItemID: item}).Get(ctx, &rr)
+	if !in.DeleteData {
+		return &protocol.StopProtectionResult{State: state}, nil
 	}
-	return nil
+	if workflow.GetVersion(ctx, softDeleteChange, workflow.DefaultVersion, 1) == 1 {
+		// Nothing is deleted now: retention deletes the points once the soft-delete period
+		// (which SetItemState reported) has passed. Deleting right away would let anyone who
+		// can start a workflow destroy a database's backups for good.
+		return &protocol.StopProtectionResult{State: state, DeleteAfter: st.DeleteAfter}, nil
+	}
+	var rr protocol.ApplyRetentionResult
+	return nil, workflow.ExecuteActivity(cctx, protocol.ActivityApplyRetention, protocol.ApplyRetentionInput{ItemID: item}).Get(ctx, &rr)
 }
 
-// ResumeProtection protects a stopped (retain) item again and recreates its schedules.
+// softDeleteChange gates StopProtection's soft delete: runs recorded before it applied
+// retention right after stopping with delete.
+const softDeleteChange = "stop-soft-delete"
+
+// ResumeProtection protects a stopped item again and recreates its schedules: one stopped
+// with retain, or one stopped with delete whose soft-delete period has not ended (its
+// recovery points are all still there, so this undoes the delete).
 func ResumeProtection(ctx workflow.Context, in protocol.ResumeProtectionInput) error {
 	item := protocol.ItemID(in.Instance, in.Database)
 	cctx := controlCtx(ctx, protectionErrors...)
@@ -341,6 +357,9 @@ func Retention(ctx workflow.Context, in protocol.RetentionInput) (*protocol.Rete
 		res.Kept += ar.Kept
 		if ar.ItemRemoved {
 			res.ItemsRemoved = append(res.ItemsRemoved, item)
+		}
+		if ar.DeleteAfter != nil {
+			res.SoftDeleted++
 		}
 	}
 	var sw protocol.RetentionResult

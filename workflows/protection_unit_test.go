@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/mock"
@@ -128,12 +129,16 @@ func newProtectionWorld(t *testing.T) *protectionWorld {
 		}
 		return protocol.EnsureSchedulesResult{Schedules: []string{"sqlvault-" + in.ItemID + "-full", "sqlvault-" + in.ItemID + "-log"}, Created: 2}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityEnsureSchedule})
-	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.SetItemStateInput) error {
+	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.SetItemStateInput) (protocol.SetItemStateResult, error) {
 		w.calls.add(ctx, protocol.ActivitySetItemState, in.State)
 		w.mu.Lock()
 		defer w.mu.Unlock()
 		w.states = append(w.states, in)
-		return nil
+		res := protocol.SetItemStateResult{State: in.State}
+		if in.State == protocol.ItemStoppedDelete {
+			res.DeleteAfter = &softDeleteEnd
+		}
+		return res, nil
 	}, activity.RegisterOptions{Name: protocol.ActivitySetItemState})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.CancelItemBackupsInput) (protocol.CancelItemBackupsResult, error) {
 		w.calls.add(ctx, protocol.ActivityCancelItemBackups, in.ItemID)
@@ -437,18 +442,39 @@ func TestStopProtectionUnitRetain(t *testing.T) {
 	assert.Empty(t, w.retention)
 }
 
-// Stop with delete: the same, then retention deletes the item's points, only after the
-// backups were cancelled.
+// softDeleteEnd is when the unit tests' SetItemState says a stopped-delete item's soft
+// delete ends.
+var softDeleteEnd = time.Date(2026, 12, 20, 10, 0, 0, 0, time.UTC)
+
+// Stop with delete: the same, and nothing is deleted: the result says when retention will
+// delete the points (the soft-delete period SetItemState reported).
 func TestStopProtectionUnitDelete(t *testing.T) {
 	w := newProtectionWorld(t)
 	w.env.ExecuteWorkflow(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: "SQLVM1", Database: "Sales", DeleteData: true})
 	require.True(t, w.env.IsWorkflowCompleted())
 	require.NoError(t, w.env.GetWorkflowError())
 	item := vault.ItemID("SQLVM1", "Sales")
-	assert.Equal(t, []string{protocol.ActivityEnsureSchedule, protocol.ActivitySetItemState, protocol.ActivityCancelItemBackups,
-		protocol.ActivityApplyRetention}, w.calls.names())
+	assert.Equal(t, []string{protocol.ActivityEnsureSchedule, protocol.ActivitySetItemState, protocol.ActivityCancelItemBackups},
+		w.calls.names())
 	assert.Equal(t, []protocol.SetItemStateInput{{ItemID: item, State: "stopped-delete"}}, w.states)
 	assert.Equal(t, []protocol.CancelItemBackupsInput{{ItemID: item}}, w.cancels)
+	assert.Empty(t, w.retention, "soft delete: no point is deleted by the stop")
+	var res protocol.StopProtectionResult
+	require.NoError(t, w.env.GetWorkflowResult(&res))
+	assert.Equal(t, protocol.StopProtectionResult{State: "stopped-delete", DeleteAfter: &softDeleteEnd}, res)
+}
+
+// A run that started before soft delete (its history says so) keeps deleting through
+// retention right after the stop.
+func TestStopProtectionUnitDeleteBeforeSoftDelete(t *testing.T) {
+	w := newProtectionWorld(t)
+	w.env.OnGetVersion(softDeleteChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	w.env.ExecuteWorkflow(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: "SQLVM1", Database: "Sales", DeleteData: true})
+	require.True(t, w.env.IsWorkflowCompleted())
+	require.NoError(t, w.env.GetWorkflowError())
+	item := vault.ItemID("SQLVM1", "Sales")
+	assert.Equal(t, []string{protocol.ActivityEnsureSchedule, protocol.ActivitySetItemState, protocol.ActivityCancelItemBackups,
+		protocol.ActivityApplyRetention}, w.calls.names())
 	assert.Equal(t, []protocol.ApplyRetentionInput{{ItemID: item}}, w.retention, "for real, not a dry run")
 }
 
@@ -457,9 +483,9 @@ func TestStopProtectionUnitDelete(t *testing.T) {
 func TestStopProtectionUnitNotProtected(t *testing.T) {
 	w := newProtectionWorld(t)
 	attempts := 0
-	w.env.OnActivity(protocol.ActivitySetItemState, mock.Anything, mock.Anything).Return(func(context.Context, protocol.SetItemStateInput) error {
+	w.env.OnActivity(protocol.ActivitySetItemState, mock.Anything, mock.Anything).Return(func(context.Context, protocol.SetItemStateInput) (protocol.SetItemStateResult, error) {
 		attempts++
-		return protocol.UserError(protocol.ErrNotProtected, "no protected item in the vault")
+		return protocol.SetItemStateResult{}, protocol.UserError(protocol.ErrNotProtected, "no protected item in the vault")
 	})
 	w.env.ExecuteWorkflow(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: "SQLVM1", Database: "Nope", DeleteData: true})
 	require.True(t, w.env.IsWorkflowCompleted())
@@ -484,7 +510,7 @@ func TestResumeProtectionUnit(t *testing.T) {
 // Resuming an unknown item: NotProtected, and no schedule is made for it.
 func TestResumeProtectionUnitNotProtected(t *testing.T) {
 	w := newProtectionWorld(t)
-	w.env.OnActivity(protocol.ActivitySetItemState, mock.Anything, mock.Anything).Return(
+	w.env.OnActivity(protocol.ActivitySetItemState, mock.Anything, mock.Anything).Return(protocol.SetItemStateResult{},
 		protocol.UserError(protocol.ErrNotProtected, "no protected item in the vault"))
 	w.env.ExecuteWorkflow(protocol.WorkflowResumeProtection, protocol.ResumeProtectionInput{Instance: "SQLVM1", Database: "Nope"})
 	require.True(t, w.env.IsWorkflowCompleted())

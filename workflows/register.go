@@ -14,7 +14,7 @@ func Register(r worker.WorkflowRegistry) {
 	r.RegisterWorkflowWithOptions(strictInput(Restore), workflowOpts(protocol.WorkflowRestore))
 	r.RegisterWorkflowWithOptions(strictInput(Inquiry), workflowOpts(protocol.WorkflowInquiry))
 	r.RegisterWorkflowWithOptions(strictInput(ConfigureProtection), workflowOpts(protocol.WorkflowConfigureProtection))
-	r.RegisterWorkflowWithOptions(strictInputOnly(StopProtection), workflowOpts(protocol.WorkflowStopProtection))
+	r.RegisterWorkflowWithOptions(strictInput(StopProtection), workflowOpts(protocol.WorkflowStopProtection))
 	r.RegisterWorkflowWithOptions(strictInputOnly(ResumeProtection), workflowOpts(protocol.WorkflowResumeProtection))
 	r.RegisterWorkflowWithOptions(strictInput(Retention), workflowOpts(protocol.WorkflowRetention))
 	r.RegisterWorkflowWithOptions(strictInput(Reconcile), workflowOpts(protocol.WorkflowReconcile))

@@ -16,7 +16,7 @@ import (
 // (testdata/*.json) against today's workflow code: a change that would break a running or
 // past workflow fails here. Record new ones with
 //
-//	SQLVAULT_RECORD_HISTORIES=1 go test ./internal/testworld/e2e/ -run 'TestNoSecretInHistoriesOrLogs|TestAgentKilledMidStream|TestRPOWatchdogRaisesAPausedDatabase'
+//	SQLVAULT_RECORD_HISTORIES=1 go test ./internal/testworld/e2e/ -run 'TestNoSecretInHistoriesOrLogs|TestAgentKilledMidStream|TestRPOWatchdogRaisesAPausedDatabase|TestStopWithDeleteIsSoftAndResumeUndoesIt|TestOverwriteOfAProtectedDatabaseNeedsItsProtectionTag'
 //
 // or from any cluster with `temporal workflow show --workflow-id ID --output json > testdata/NAME.json`.
 func TestReplayRecordedHistories(t *testing.T) {

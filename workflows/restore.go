@@ -87,6 +87,15 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	}
 
 	// 2b. The target may be restored (and, over the protected database, needs a tail-log).
+	// Replacing a database under active protection takes its item's current protection
+	// tag, checked on the control side against the vault (issue 16).
+	if in.Overwrite && workflow.GetVersion(ctx, overwriteGuardChange, workflow.DefaultVersion, 1) == 1 {
+		if err := workflow.ExecuteActivity(planCtx, protocol.ActivityCheckOverwrite, protocol.CheckOverwriteInput{
+			TargetInstance: targetInstance, TargetDatabase: targetDB, ProtectionTag: in.ProtectionTag,
+		}).Get(ctx, nil); err != nil {
+			return nil, err
+		}
+	}
 	var prep protocol.PrepareRestoreResult
 	if err := workflow.ExecuteActivity(shortCtx, protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{
 		TargetInstance: targetInstance, TargetDatabase: targetDB, Overwrite: in.Overwrite,
@@ -155,6 +164,10 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	progress.Phase = protocol.PhaseDone
 	return res, nil
 }
+
+// overwriteGuardChange gates the protection-tag check of an overwrite restore: runs
+// recorded before it went straight to the target check.
+const overwriteGuardChange = "overwrite-needs-protection-tag"
 
 // runTagChange gates where a run's tag comes from. Run IDs are UUIDv7: their leading 12
 // hex digits are the start's millisecond, so two runs started in the same millisecond (two

@@ -20,19 +20,22 @@ import (
 // restoreWorld is a Restore under test whose activities (and tail-log child) record what
 // they were asked; each answers as a healthy system would unless a test overrides it.
 type restoreWorld struct {
-	env      *testsuite.TestWorkflowEnvironment
-	calls    *calls
-	plan     protocol.PlanRestoreInput
-	prepare  protocol.PrepareRestoreInput
-	steps    []protocol.RestoreStepInput
-	recover  protocol.RecoverInput
-	verify   protocol.VerifyDatabaseInput
-	asFiles  protocol.RestoreAsFilesInput
-	dropped  []protocol.DropScratchInput
-	tailLog  []protocol.BackupInput
-	checked  []string
-	needTail bool
-	verifyOK bool
+	env     *testsuite.TestWorkflowEnvironment
+	calls   *calls
+	plan    protocol.PlanRestoreInput
+	prepare protocol.PrepareRestoreInput
+	steps   []protocol.RestoreStepInput
+	recover protocol.RecoverInput
+	verify  protocol.VerifyDatabaseInput
+	asFiles protocol.RestoreAsFilesInput
+	dropped []protocol.DropScratchInput
+	tailLog []protocol.BackupInput
+	checked []string
+	// overwrites records the CheckOverwrite calls; refuseOverwrite makes them fail.
+	overwrites      []protocol.CheckOverwriteInput
+	refuseOverwrite bool
+	needTail        bool
+	verifyOK        bool
 }
 
 var unitPlan = protocol.RestorePlan{ItemID: "item1", Steps: []protocol.RestoreStepPlan{
@@ -61,6 +64,14 @@ func newRestoreWorld(t *testing.T) *restoreWorld {
 		w.plan = in
 		return unitPlan, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityPlanRestore})
+	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.CheckOverwriteInput) error {
+		w.calls.add(ctx, protocol.ActivityCheckOverwrite, in.ProtectionTag)
+		w.overwrites = append(w.overwrites, in)
+		if w.refuseOverwrite {
+			return protocol.UserError(protocol.ErrProtectedOverwrite, "%s on %s is under active protection", in.TargetDatabase, in.TargetInstance)
+		}
+		return nil
+	}, activity.RegisterOptions{Name: protocol.ActivityCheckOverwrite})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.PrepareRestoreInput) (protocol.PrepareRestoreResult, error) {
 		w.calls.add(ctx, protocol.ActivityPrepareRestore, "")
 		w.prepare = in
@@ -176,9 +187,10 @@ func TestRestoreUnitOverwriteTakesTheTailLogFirst(t *testing.T) {
 	assert.Equal(t, "Sales", tail.Database)
 	assert.Equal(t, "SQLVM1", tail.VM)
 	all := w.calls.all()
-	assert.Equal(t, "child "+protocol.TailLogWorkflowID("default-test-workflow-id")+" log", all[3],
+	assert.Equal(t, protocol.ActivityCheckOverwrite, all[2], "the overwrite is checked before the target: %v", all)
+	assert.Equal(t, "child "+protocol.TailLogWorkflowID("default-test-workflow-id")+" log", all[4],
 		"the tail-log child runs after PrepareRestore and before the first step: %v", all)
-	assert.Equal(t, protocol.ActivityRestoreStep+" p-full", all[4])
+	assert.Equal(t, protocol.ActivityRestoreStep+" p-full", all[5])
 
 	require.Len(t, w.steps, 3)
 	assert.True(t, w.steps[0].Replace, "the first RESTORE replaces the database")
@@ -324,4 +336,40 @@ func TestRestoreUnitRejectsBadInput(t *testing.T) {
 	assert.Contains(t, err.Error(), `exactly one of "pointId" or "at"`)
 	assert.Contains(t, err.Error(), `"verify" restores into a scratch database`)
 	assert.Empty(t, w.calls.all())
+}
+
+// Issue 16: an overwrite is checked on the control side first (CheckOverwrite, with the
+// protection tag the request names); refused, nothing reaches the agent and no tail-log is
+// taken. A restore that does not overwrite is not checked.
+func TestRestoreUnitOverwriteOfAProtectedDatabaseNeedsItsTag(t *testing.T) {
+	w := newRestoreWorld(t)
+	w.refuseOverwrite = true
+	_, err := w.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", Overwrite: true,
+		ProtectionTag: "protected-000000000000"})
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrProtectedOverwrite, protocol.ErrorType(err))
+	assert.Equal(t, []protocol.CheckOverwriteInput{{TargetInstance: "SQLVM1", TargetDatabase: "Sales", ProtectionTag: "protected-000000000000"}},
+		w.overwrites)
+	assert.Equal(t, 1, w.calls.count(protocol.ActivityCheckOverwrite), "a refusal is not retried")
+	assert.Zero(t, w.calls.count(protocol.ActivityPrepareRestore))
+	assert.Empty(t, w.tailLog)
+	assert.Empty(t, w.steps)
+
+	w = newRestoreWorld(t)
+	w.refuseOverwrite = true
+	_, err = w.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", TargetDatabase: "Sales_copy"})
+	require.NoError(t, err)
+	assert.Empty(t, w.overwrites, "no overwrite, no check")
+}
+
+// A restore recorded before the check (its history says so) goes straight to the target.
+func TestRestoreUnitOverwriteBeforeTheCheck(t *testing.T) {
+	w := newRestoreWorld(t)
+	w.refuseOverwrite = true
+	w.env.OnGetVersion(overwriteGuardChange, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	_, err := w.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", Overwrite: true, SkipTailLog: true})
+	require.NoError(t, err)
+	assert.Empty(t, w.overwrites)
+	require.NotEmpty(t, w.steps)
+	assert.True(t, w.steps[0].Replace)
 }

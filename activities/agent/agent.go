@@ -33,6 +33,9 @@ type Instance struct {
 	// DataPath is how this instance's backup bytes move (agent.instances[].dataPath);
 	// empty means datapath.URL.
 	DataPath datapath.Kind
+	// Restore is what restores the instance accepts (agent.instances[].restore; "" means
+	// protocol.RestoreModeOverwrite).
+	Restore string
 }
 
 // Agent holds the agent's activities and what they need on the VM. Secrets (SQL
@@ -98,6 +101,36 @@ func (a *Agent) instance(name string) (*sqlserver.Conn, error) {
 	return nil, protocol.UserError(protocol.ErrInstanceNotManaged,
 		"the agent on VM %s does not manage instance %q (it manages %s): add it to agent.instances in the worker configuration, or send the backup to the right VM",
 		a.VM, name, strings.Join(known, ", "))
+}
+
+// restoreTarget is instance name's connection for a restore into it, and what restores
+// its agent.instances[].restore accepts (RestoreModeOverwrite, RestoreModeNew); an
+// instance that accepts none is refused here.
+func (a *Agent) restoreTarget(name string) (*sqlserver.Conn, string, error) {
+	conn, err := a.instance(name)
+	if err != nil {
+		return nil, "", err
+	}
+	mode := protocol.RestoreModeOverwrite
+	for _, in := range a.Instances {
+		if strings.EqualFold(in.Name, name) && in.Restore != "" {
+			mode = in.Restore
+		}
+	}
+	if mode == protocol.RestoreModeNone {
+		return nil, mode, protocol.UserError(protocol.ErrRestoreNotAllowed,
+			"the agent on VM %s accepts no restore into instance %s (agent.instances[].restore: none in its configuration): restore into another instance, or as files (asFilesDir); only the VM's administrator can change the setting",
+			a.VM, name)
+	}
+	return conn, mode, nil
+}
+
+// refuseReplace is the error for a restore that would replace database db on an instance
+// whose agent.instances[].restore is new.
+func (a *Agent) refuseReplace(instance, db string) error {
+	return protocol.UserError(protocol.ErrRestoreNotAllowed,
+		"%s exists on instance %s, and the agent on VM %s does not let restores replace a database there (agent.instances[].restore: new in its configuration): restore under a new name (targetDatabase / --as-name); only the VM's administrator can change the setting",
+		sqlserver.QuoteName(protocol.SafeForComment(db)), instance, a.VM)
 }
 
 // Stripe sizing: SQL Server writes one Put Block per MAXTRANSFERSIZE (4 MiB here) and a

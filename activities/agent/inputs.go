@@ -54,7 +54,7 @@ func (a *Agent) checkRestorePaths(kindPath ...string) error {
 			continue
 		}
 		if err := pathpolicy.Within(kindPath[i+1], a.RestoreRoots); err != nil {
-			return protocol.UserError(protocol.ErrInvalidInput, "%s: %v", kindPath[i], err)
+			return protocol.UserError(protocol.ErrPathNotAllowed, "%s: %v", kindPath[i], err)
 		}
 	}
 	return nil
@@ -74,7 +74,7 @@ func (a *Agent) checkResolvedDir(kind, dir string) error {
 		}
 	}
 	if err := pathpolicy.Within(real, roots); err != nil {
-		return protocol.UserError(protocol.ErrInvalidInput, "%s: %s resolves to %s: %v", kind, dir, real, err)
+		return protocol.UserError(protocol.ErrPathNotAllowed, "%s: %s resolves to %s: %v", kind, dir, real, err)
 	}
 	return nil
 }

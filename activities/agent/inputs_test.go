@@ -1,6 +1,7 @@
 package agent
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -8,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
@@ -39,6 +41,21 @@ func requireInvalid(t *testing.T, err error, contains string) {
 	require.Error(t, err)
 	assert.Equal(t, protocol.ErrInvalidInput, protocol.ErrorType(err), "%v", err)
 	assert.Contains(t, err.Error(), contains)
+}
+
+// requirePathRefused: a folder outside agent.restoreRoots fails with its own named,
+// non-retryable error.
+func requirePathRefused(t *testing.T, err error, contains string) {
+	t.Helper()
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrPathNotAllowed, protocol.ErrorType(err), "%v", err)
+	assert.True(t, nonRetryable(err), "%v", err)
+	assert.Contains(t, err.Error(), contains)
+}
+
+func nonRetryable(err error) bool {
+	var ae *temporal.ApplicationError
+	return errors.As(err, &ae) && ae.NonRetryable()
 }
 
 // Issue 11, item 9: VerifyDatabase with drop dropped whatever database it was given. It
@@ -102,22 +119,22 @@ func TestAgentRefusesUnsafeNamesAndPaths(t *testing.T) {
 	outside := filepath.Join(t.TempDir(), "elsewhere")
 	_, err = env.ExecuteActivity(protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{TargetInstance: "SQLVM1",
 		TargetDatabase: "Sales_copy", Dir: outside, Plan: plan})
-	requireInvalid(t, err, "agent.restoreRoots")
+	requirePathRefused(t, err, "agent.restoreRoots")
 	assert.NoDirExists(t, outside, "nothing is created outside the roots")
 	_, err = env.ExecuteActivity(protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{TargetInstance: "SQLVM1",
 		TargetDatabase: "Sales_copy", Dir: root + "/../escape", Plan: plan})
-	requireInvalid(t, err, `".."`)
+	requirePathRefused(t, err, `".."`)
 	// A link under a root that leads elsewhere.
 	require.NoError(t, os.Symlink(t.TempDir(), filepath.Join(root, "link")))
 	_, err = env.ExecuteActivity(protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{TargetInstance: "SQLVM1",
 		TargetDatabase: "Sales_copy", Dir: filepath.Join(root, "link", "sales"), Plan: plan})
-	requireInvalid(t, err, "resolves to")
+	requirePathRefused(t, err, "resolves to")
 	_, err = env.ExecuteActivity(protocol.ActivityRestoreStep, protocol.RestoreStepInput{TargetInstance: "SQLVM1", TargetDatabase: "Sales_copy",
 		Step: plan.Steps[0], Relocate: true, DataPath: "/etc/cron.d"})
-	requireInvalid(t, err, "dataPath")
+	requirePathRefused(t, err, "dataPath")
 	_, err = env.ExecuteActivity(protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{TargetInstance: "SQLVM1",
 		TargetDatabase: "Sales_copy", Dir: filepath.Join(root, "ok"), Plan: plan, Relocate: true, LogPath: `C:\Windows`})
-	requireInvalid(t, err, "logPath")
+	requirePathRefused(t, err, "logPath")
 }
 
 // Every line of restore.sql's header is a comment, whatever the names hold.
@@ -137,4 +154,51 @@ func TestRestoreScriptHeaderKeepsNamesInComments(t *testing.T) {
 			assert.Contains(t, h, "IT OVERWRITES database [Sales_copy\\u000ADROP DATABASE Payroll;--]")
 		}
 	}
+}
+
+// Issue 16: an instance's agent.instances[].restore decides what restores the agent runs
+// into it, whatever scheduled the activity (a workflow of ours, or any worker in the
+// namespace sending activities to the agent's queue): none refuses every restore step and
+// recovery, new every one that would replace an existing database; overwrite (the
+// default, and "") keeps today's behaviour. Refusals are named and never retried.
+func TestAgentRestoreModes(t *testing.T) {
+	a, inst, env := simAgent(t)
+	_, err := inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Payroll"})
+	require.NoError(t, err)
+	step := protocol.RestoreStepPlan{PointID: "20261126T101530Z-full-01a2b3c4d5", Type: "full"}
+	refused := func(err error, contains string) {
+		t.Helper()
+		require.Error(t, err)
+		assert.Equal(t, protocol.ErrRestoreNotAllowed, protocol.ErrorType(err), "%v", err)
+		assert.True(t, nonRetryable(err), "%v", err)
+		assert.Contains(t, err.Error(), contains)
+	}
+
+	a.Instances[0].Restore = protocol.RestoreModeNone
+	_, err = env.ExecuteActivity(protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll_copy"})
+	refused(err, "accepts no restore into instance SQLVM1 (agent.instances[].restore: none")
+	_, err = env.ExecuteActivity(protocol.ActivityRestoreStep, protocol.RestoreStepInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll_copy",
+		ItemID: "i", Step: step})
+	refused(err, "restore: none")
+	_, err = env.ExecuteActivity(protocol.ActivityRecoverDatabase, protocol.RecoverInput{TargetInstance: "sqlvm1", TargetDatabase: "Payroll"})
+	refused(err, "restore: none")
+
+	a.Instances[0].Restore = protocol.RestoreModeNew
+	v, err := env.ExecuteActivity(protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll_copy", Overwrite: true})
+	require.NoError(t, err, "a new database is fine, overwrite asked or not")
+	var prep protocol.PrepareRestoreResult
+	require.NoError(t, v.Get(&prep))
+	assert.False(t, prep.TargetExists)
+	_, err = env.ExecuteActivity(protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll",
+		Overwrite: true, SourceIsTarget: true})
+	refused(err, "[Payroll] exists on instance SQLVM1, and the agent on VM SQLVM1 does not let restores replace a database there (agent.instances[].restore: new")
+
+	a.Instances[0].Restore = ""
+	_, err = env.ExecuteActivity(protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll", Overwrite: true})
+	require.NoError(t, err, "the default lets an overwrite through")
+	a.Instances[0].Restore = protocol.RestoreModeOverwrite
+	_, err = env.ExecuteActivity(protocol.ActivityPrepareRestore, protocol.PrepareRestoreInput{TargetInstance: "SQLVM1", TargetDatabase: "Payroll"})
+	assert.Equal(t, protocol.ErrTargetExists, protocol.ErrorType(err), "and still needs overwrite asked for")
+	_, exists := inst.Database("Payroll")
+	assert.True(t, exists)
 }

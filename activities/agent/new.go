@@ -30,6 +30,9 @@ type InstanceDSN struct {
 	// DataPath is the instance's data path (agent.instances[].dataPath); empty: VDI where
 	// the VDI library opens (Options.VDI), else URL (datapath.Library.Choose).
 	DataPath datapath.Kind
+	// Restore is what restores the instance accepts (agent.instances[].restore):
+	// protocol.RestoreModeOverwrite (also ""), RestoreModeNew or RestoreModeNone.
+	Restore string
 }
 
 // VDIOpener opens the machine's VDI client library (vdi.ErrNoPlatform when it has none).
@@ -118,7 +121,7 @@ func New(o Options) (*Agent, error) {
 			a.Close()
 			return nil, fmt.Errorf("agent.instances[%d] (%s): %w", i, in.Name, err)
 		}
-		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: kinds[i]})
+		a.Instances = append(a.Instances, Instance{Name: in.Name, Conn: conn, DataPath: kinds[i], Restore: in.Restore})
 	}
 	return a, nil
 }

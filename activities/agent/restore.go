@@ -38,7 +38,7 @@ func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreIn
 	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
 		return res, err
 	}
-	conn, err := a.instance(in.TargetInstance)
+	conn, mode, err := a.restoreTarget(in.TargetInstance)
 	if err != nil {
 		return res, err
 	}
@@ -61,6 +61,9 @@ func (a *Agent) PrepareRestore(ctx context.Context, in protocol.PrepareRestoreIn
 		return res, protocol.UserError(protocol.ErrTargetInAG,
 			"%s is in an availability group, and SQL Server cannot restore over an availability-group database: restore under another name (targetDatabase), or remove it from the group first",
 			in.TargetDatabase)
+	}
+	if mode == protocol.RestoreModeNew {
+		return res, a.refuseReplace(in.TargetInstance, in.TargetDatabase)
 	}
 	if !in.Overwrite {
 		return res, protocol.UserError(protocol.ErrTargetExists,
@@ -93,7 +96,8 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 		return res, err
 	}
 	log := a.logger().With(zap.String("database", in.TargetDatabase), zap.String("point", in.Step.PointID))
-	conn, err := a.instance(in.TargetInstance)
+	// Checked again here, where the RESTORE runs, whatever scheduled it.
+	conn, mode, err := a.restoreTarget(in.TargetInstance)
 	if err != nil {
 		return res, err
 	}
@@ -113,6 +117,11 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	if applied(st, in) {
 		log.Info("restore step already applied; skipping")
 		return protocol.RestoreStepResult{AlreadyApplied: true}, nil
+	}
+	// The first step creates the database; over an existing one it replaces it (SQL Server
+	// restores over the same database even without REPLACE once its tail is backed up).
+	if mode == protocol.RestoreModeNew && in.Index == 0 && st.Exists {
+		return res, a.refuseReplace(in.TargetInstance, in.TargetDatabase)
 	}
 	// The stripe readers fetch ahead in the background under this context: it ends with the
 	// step, after the session is closed.
@@ -322,7 +331,9 @@ func (a *Agent) RecoverDatabase(ctx context.Context, in protocol.RecoverInput) (
 	if err := checkNames("targetInstance", in.TargetInstance, "targetDatabase", in.TargetDatabase); err != nil {
 		return "", err
 	}
-	conn, err := a.instance(in.TargetInstance)
+	// Recovery ends a restore: an instance that accepts none has nothing to recover (and a
+	// database left RESTORING there, a log-shipping standby say, is not ours to bring up).
+	conn, _, err := a.restoreTarget(in.TargetInstance)
 	if err != nil {
 		return "", err
 	}

@@ -45,13 +45,42 @@ func TestSetItemStateRetryWritesNothing(t *testing.T) {
 	now := t0.Add(time.Hour)
 	c := &Control{Vault: repo, Now: func() time.Time { return now }}
 	in := protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedRetain}
-	require.NoError(t, c.SetItemState(ctx, in))
+	_, err := c.SetItemState(ctx, in)
+	require.NoError(t, err)
 	now = now.Add(time.Minute)
-	require.NoError(t, c.SetItemState(ctx, in), "the retry succeeds")
+	_, err = c.SetItemState(ctx, in)
+	require.NoError(t, err, "the retry succeeds")
 	it, err := repo.Item(ctx, id)
 	require.NoError(t, err)
 	assert.Equal(t, vault.ItemStoppedRetain, it.State)
 	assert.True(t, t0.Add(time.Hour).Equal(it.UpdatedAt), "the retry did not rewrite the record")
+}
+
+// Stopping with delete says when the soft-delete period ends, counted from the first stop
+// (a retry does not extend it), by the control worker's setting.
+func TestSetItemStateStoppedDeleteSaysWhenDataGoes(t *testing.T) {
+	mem := vault.NewMemStore()
+	ctx := context.Background()
+	repo := vault.NewRepository(mem, nil)
+	id := vault.ItemID("SQLVM1", "Sales")
+	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",
+		Policy: "daily", State: vault.ItemProtected, CreatedAt: t0, UpdatedAt: t0}))
+	now := t0.Add(time.Hour)
+	c := &Control{Vault: repo, Now: func() time.Time { return now }}
+	in := protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedDelete}
+	res, err := c.SetItemState(ctx, in)
+	require.NoError(t, err)
+	require.NotNil(t, res.DeleteAfter)
+	assert.Equal(t, t0.Add(time.Hour+14*24*time.Hour), *res.DeleteAfter, "the default is 14 days")
+	now = now.Add(time.Hour)
+	c.SoftDelete = 30 * 24 * time.Hour
+	res, err = c.SetItemState(ctx, in)
+	require.NoError(t, err)
+	assert.Equal(t, t0.Add(time.Hour+30*24*time.Hour), *res.DeleteAfter, "from the first stop, by the setting")
+	res, err = c.SetItemState(ctx, protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedRetain})
+	require.NoError(t, err)
+	assert.Nil(t, res.DeleteAfter)
 }
 
 // Configuring the same databases again (or a retried RegisterItems) writes nothing.

@@ -38,6 +38,12 @@ type Control struct {
 	// AgentCheckCache is how long CheckAgent reuses a VM's "polling now" answer (0:
 	// DefaultAgentCheckCache; negative: never).
 	AgentCheckCache time.Duration
+	// SoftDelete is how long an item stopped with delete keeps its recovery points before
+	// retention deletes them, during which ResumeProtection undoes the delete
+	// (retention.softDeleteDays); 0 means protocol.DefaultSoftDeleteDays. It is the control
+	// worker's own setting, never a workflow input: whoever can start StopProtection cannot
+	// shorten it.
+	SoftDelete time.Duration
 
 	// RPOMetrics exports the RPO watchdog's last report (nil: not exported); RPOWebhook is
 	// where its breaches are POSTed (nil or no URL: nowhere).
@@ -72,6 +78,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.PickDrillTarget, activity.RegisterOptions{Name: protocol.ActivityPickDrillTarget})
 	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
 	r.RegisterActivityWithOptions(c.PlanDrills, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
+	r.RegisterActivityWithOptions(c.CheckOverwrite, activity.RegisterOptions{Name: protocol.ActivityCheckOverwrite})
 }
 
 func (c *Control) now() time.Time {

@@ -107,22 +107,47 @@ func (c *Control) RegisterItems(ctx context.Context, in protocol.RegisterItemsIn
 }
 
 // SetItemState changes an item's protection state, holding the item's lease: a commit in
-// progress finishes first, and one after sees the new state.
-func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInput) error {
-	return c.withItemLease(ctx, in.ItemID, "set state "+in.State, func(*vault.ItemLease) error {
+// progress finishes first, and one after sees the new state. For stopped-delete it says
+// when the soft-delete period ends.
+func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInput) (protocol.SetItemStateResult, error) {
+	res := protocol.SetItemStateResult{State: in.State}
+	err := c.withItemLease(ctx, in.ItemID, "set state "+in.State, func(*vault.ItemLease) error {
 		it, err := c.Vault.Item(ctx, in.ItemID)
 		if errors.Is(err, vault.ErrItemNotFound) {
+			if in.State == protocol.ItemProtected {
+				return protocol.UserError(protocol.ErrNotProtected,
+					"no protected item %s in the vault: it was never protected, or it was stopped with delete and its soft-delete period has ended (its recovery points are gone); protect the database again with ConfigureProtection",
+					in.ItemID)
+			}
 			return protocol.UserError(protocol.ErrNotProtected, "no protected item %s in the vault", in.ItemID)
 		}
 		if err != nil {
 			return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
 		}
-		if it.State == in.State {
-			return nil // a retry after the write: keep the time of the change (the tombstone counts from it)
+		if it.State != in.State {
+			// Not for a retry after the write: the time of the change stays (the tombstone
+			// and the soft-delete period count from it).
+			it.State, it.UpdatedAt = in.State, c.now()
+			if err := c.Vault.PutItem(ctx, it); err != nil {
+				return err
+			}
 		}
-		it.State, it.UpdatedAt = in.State, c.now()
-		return c.Vault.PutItem(ctx, it)
+		if it.State == vault.ItemStoppedDelete {
+			after := c.softDeleteEnds(it)
+			res.DeleteAfter = &after
+		}
+		return nil
 	})
+	return res, err
+}
+
+// softDeleteEnds is when an item stopped with delete (at its updatedAt) loses its points.
+func (c *Control) softDeleteEnds(it *vault.ProtectedItem) time.Time {
+	d := c.SoftDelete
+	if d <= 0 {
+		d = protocol.DefaultSoftDeleteDays * 24 * time.Hour
+	}
+	return it.UpdatedAt.Add(d).UTC()
 }
 
 // ListItemIDs returns the ids of every item record without reading them (Retention: one
@@ -287,7 +312,8 @@ func (c *Control) backupAction(it *vault.ProtectedItem, kind string) *client.Sch
 }
 
 // ApplyRetention decides, for one item, which recovery points have expired under its
-// policy (all of them for an item stopped with delete; none for one stopped with retain)
+// policy (all of them for an item stopped with delete once its soft-delete period has
+// ended, none before; none for one stopped with retain)
 // and deletes those (manifest first, so a point stops existing at once; then its data).
 // It is the only code that deletes recovery points. It holds the item's lease from the
 // listing to the last delete, so no commit lands between the decision and the deletions.
@@ -332,6 +358,12 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 		res.Kept = len(sums)
 		return res, nil
 	case vault.ItemStoppedDelete:
+		// Soft delete: the points stay until the period after the stop ends, so a delete
+		// that whoever can start workflows asked for can be undone (ResumeProtection).
+		if after := c.softDeleteEnds(it); c.now().Before(after) {
+			res.Kept, res.DeleteAfter = len(sums), &after
+			return res, nil
+		}
 		for _, s := range sums {
 			decisions = append(decisions, policy.Decision{PointID: s.PointID, Reasons: []string{"protection stopped with delete"}})
 		}

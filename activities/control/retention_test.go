@@ -73,6 +73,23 @@ func (f *retentionFixture) stream(typ protocol.BackupType, at time.Time) protoco
 				StoredBytes: si.StoredBytes, Blocks: si.Blocks, Digest: si.Digest}}}}
 }
 
+// stopWithDelete records the item as stopped with delete, as StopProtection does.
+func (f *retentionFixture) stopWithDelete() {
+	f.t.Helper()
+	res, err := f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete})
+	require.NoError(f.t, err)
+	require.NotNil(f.t, res.DeleteAfter)
+}
+
+// pastSoftDelete moves the clock just past the end of the item's soft-delete period.
+func (f *retentionFixture) pastSoftDelete() {
+	f.t.Helper()
+	it, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(f.t, err)
+	require.Equal(f.t, vault.ItemStoppedDelete, it.State)
+	f.now = it.UpdatedAt.Add(protocol.DefaultSoftDeleteDays*24*time.Hour + time.Minute)
+}
+
 // pointsWithoutRecord lists the points of items that have no item record: points retention
 // never visits.
 func (f *retentionFixture) pointsWithoutRecord() []string {
@@ -95,7 +112,8 @@ func (f *retentionFixture) pointsWithoutRecord() []string {
 // The reviewer's second case (issue 11, item 7): StopProtection with delete, then the commit
 // of the backup that was streaming meanwhile, left a point with no item record, which
 // retention never visits. The commit is now refused (ItemStopped) and the item's record stays
-// (stopped-delete) as long as a backup started before the stop may still commit.
+// (stopped-delete) as long as a backup started before the stop may still commit — and, with
+// soft delete, until the soft-delete period ends, when the points and the record go.
 func TestStopWithDeleteThenInFlightCommitLeavesNoOrphan(t *testing.T) {
 	f := newRetentionFixture(t)
 	full := f.stream(protocol.Full, f.now)
@@ -105,27 +123,34 @@ func TestStopWithDeleteThenInFlightCommitLeavesNoOrphan(t *testing.T) {
 	inFlight := f.stream(protocol.Log, f.now) // streamed; its commit comes after the stop
 
 	f.now = f.now.Add(time.Minute)
-	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}))
+	f.stopWithDelete()
 	rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
 	require.NoError(t, err)
-	require.Len(t, rr.Deleted, 1)
+	assert.Empty(t, rr.Deleted, "soft delete: nothing deleted yet")
 
 	_, err = f.c.CommitRecoveryPoint(f.ctx, inFlight)
 	require.Error(t, err, "a commit to a stopped item is refused")
 	assert.Equal(t, protocol.ErrItemStopped, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "stopped")
 	assert.Empty(t, f.pointsWithoutRecord())
-	ms, err := f.repo.ListPoints(f.ctx, f.item)
-	require.NoError(t, err)
-	assert.Empty(t, ms)
 
-	// The record is a tombstone until no backup started before the stop can still commit.
+	// The record is a tombstone until no backup started before the stop can still commit
+	// and the soft-delete period has ended; then the points and the record go together.
 	it, err := f.repo.Item(f.ctx, f.item)
 	require.NoError(t, err)
 	assert.Equal(t, vault.ItemStoppedDelete, it.State)
 	f.now = it.UpdatedAt.Add(policy.BackupMaxDuration + time.Minute)
 	rr, err = f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
 	require.NoError(t, err)
+	assert.Empty(t, rr.Deleted, "still in the soft-delete period")
+	assert.False(t, rr.ItemRemoved)
+	f.pastSoftDelete()
+	rr, err = f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	require.NoError(t, err)
+	require.Len(t, rr.Deleted, 1)
+	ms, err := f.repo.ListPoints(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Empty(t, ms)
 	assert.True(t, rr.ItemRemoved)
 	_, err = f.repo.Item(f.ctx, f.item)
 	assert.ErrorIs(t, err, vault.ErrItemNotFound)
@@ -161,7 +186,7 @@ func TestCommitWaitsWhileRetentionHoldsTheItem(t *testing.T) {
 	require.NoError(t, err)
 	_, err = f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
 	assert.Equal(t, protocol.ErrItemBusy, protocol.ErrorType(err))
-	err = f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete})
+	_, err = f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete})
 	assert.Equal(t, protocol.ErrItemBusy, protocol.ErrorType(err), "so does stopping")
 	require.NoError(t, l.Release(f.ctx))
 }
@@ -188,7 +213,7 @@ func isNonRetryable(err error) bool {
 // points and record: otherwise the record just written could be deleted behind it.
 func TestProtectingAStoppedItemAgainWaitsForRetention(t *testing.T) {
 	f := newRetentionFixture(t)
-	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}))
+	f.stopWithDelete()
 	l, err := f.repo.AcquireItemLease(f.ctx, f.item, "retention", f.now, time.Hour)
 	require.NoError(t, err)
 	in := protocol.RegisterItemsInput{VM: rtInstance, Instance: rtInstance, Policy: "daily",
@@ -269,14 +294,15 @@ func TestApplyRetentionAfterAKilledAttempt(t *testing.T) {
 		_, err := f.c.CommitRecoveryPoint(f.ctx, f.stream(protocol.Full, f.now.Add(time.Duration(i)*time.Hour)))
 		require.NoError(t, err)
 	}
-	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}))
+	f.stopWithDelete()
 	stopped, err := f.repo.Item(f.ctx, f.item)
 	require.NoError(t, err)
 	f.now = f.now.Add(time.Hour)
-	require.NoError(t, f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemStoppedDelete}), "a retried stop")
+	f.stopWithDelete() // a retried stop
 	again, err := f.repo.Item(f.ctx, f.item)
 	require.NoError(t, err)
 	assert.Equal(t, stopped.UpdatedAt, again.UpdatedAt)
+	f.pastSoftDelete()
 
 	// The killed attempt: lease taken for its 10-minute StartToClose, one point deleted.
 	_, err = f.repo.AcquireItemLease(f.ctx, f.item, "retention", f.now, 10*time.Minute+leaseMargin)
@@ -399,4 +425,55 @@ func TestApplyRetentionReadsOnlyTheManifestsItDeletes(t *testing.T) {
 		_, err := planner.PlanRestore(pts, planner.Target{PointID: s.PointID})
 		assert.NoError(t, err, "kept point %s restores", s.PointID)
 	}
+}
+
+// Soft delete (issue 16): an item stopped with delete keeps every point through its
+// soft-delete period — retention reports when they go and a dry run lists nothing to
+// delete — and protecting it again during the period undoes the delete with every point
+// intact. After the period, retention deletes them all.
+func TestSoftDeleteKeepsPointsUntilItEndsAndResumeUndoesIt(t *testing.T) {
+	f := newRetentionFixture(t)
+	for i := range 2 {
+		_, err := f.c.CommitRecoveryPoint(f.ctx, f.stream(protocol.Full, f.now.Add(time.Duration(i)*time.Hour)))
+		require.NoError(t, err)
+	}
+	f.now = f.now.Add(2 * time.Hour)
+	f.stopWithDelete()
+	stopped := f.now
+	end := stopped.Add(protocol.DefaultSoftDeleteDays * 24 * time.Hour)
+	for _, at := range []time.Time{stopped, stopped.Add(3 * 24 * time.Hour), end.Add(-time.Second)} {
+		f.now = at
+		for _, dry := range []bool{true, false} {
+			rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item, DryRun: dry})
+			require.NoError(t, err)
+			assert.Empty(t, rr.Deleted, "at %s", at)
+			assert.Equal(t, 2, rr.Kept)
+			require.NotNil(t, rr.DeleteAfter)
+			assert.True(t, end.Equal(*rr.DeleteAfter), "%s", rr.DeleteAfter)
+			assert.False(t, rr.ItemRemoved)
+		}
+	}
+
+	// Resumed on the last day: the delete is undone, every point still there.
+	res, err := f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemProtected})
+	require.NoError(t, err)
+	assert.Nil(t, res.DeleteAfter)
+	it, err := f.repo.Item(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Equal(t, vault.ItemProtected, it.State)
+	ms, err := f.repo.ListPoints(f.ctx, f.item)
+	require.NoError(t, err)
+	assert.Len(t, ms, 2)
+
+	// Stopped with delete again: the period starts anew, and after it everything goes.
+	f.stopWithDelete()
+	f.pastSoftDelete()
+	rr, err := f.c.ApplyRetention(f.ctx, protocol.ApplyRetentionInput{ItemID: f.item})
+	require.NoError(t, err)
+	assert.Len(t, rr.Deleted, 2)
+	assert.Nil(t, rr.DeleteAfter)
+	assert.True(t, rr.ItemRemoved)
+	_, err = f.c.SetItemState(f.ctx, protocol.SetItemStateInput{ItemID: f.item, State: vault.ItemProtected})
+	assert.Equal(t, protocol.ErrNotProtected, protocol.ErrorType(err))
+	assert.ErrorContains(t, err, "soft-delete period has ended")
 }

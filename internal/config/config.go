@@ -50,6 +50,8 @@ type Config struct {
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
+	// Retention is the control role's retention beyond the policies (soft delete).
+	Retention Retention `yaml:"retention" json:"retention"`
 	// DrillPlanner is the restore-drill planner the control role starts.
 	DrillPlanner DrillPlanner `yaml:"drillPlanner" json:"drillPlanner"`
 	Log          Log          `yaml:"log" json:"log"`
@@ -86,6 +88,12 @@ type Temporal struct {
 	// network in clear. For labs only (a compose network, a test cluster); Validate refuses
 	// a non-loopback address without TLS unless it is set.
 	AllowPlaintext bool `yaml:"allowPlaintext,omitempty" json:"allowPlaintext,omitempty"`
+	// FromEnvConfig names the settings above that the Temporal SDK's environment
+	// configuration (a Temporal CLI profile, TEMPORAL_* variables; temporalenv.go) supplied
+	// and nothing later overrode, for the log and `config show`. Not a setting.
+	FromEnvConfig []string `yaml:"-" json:"-"`
+	// apiKeyFromProfile: APIKey is the api_key value of a Temporal CLI profile file.
+	apiKeyFromProfile bool
 }
 
 // TLS for the Temporal connection. It is used when Enabled, when any of its fields is set,
@@ -251,7 +259,26 @@ type Instance struct {
 	// on Windows, agent.vdiLibrary on Linux — and refuses to start without it). Not set: vdi
 	// where the agent finds the library at start, else url; the agent logs which it chose.
 	DataPath string `yaml:"dataPath,omitempty" json:"dataPath,omitempty"`
+	// Restore is what restores this agent accepts into the instance, whoever started them:
+	// "overwrite" (the default: new databases, and over an existing one when the request
+	// asks for overwrite), "new" (only databases that do not exist: nothing already on the
+	// instance is ever replaced, the tail-log overwrite of the protected database included;
+	// a restore whose first RESTORE was cut off midway cannot be resumed there, as its
+	// half-restored database now exists: restore again under another name)
+	// or "none" (no restore into the instance, verify-restores and restore drills included;
+	// restores as files, which only write under restoreRoots, still work). A request the
+	// instance does not accept fails with RestoreNotAllowedByAgent. The VM's
+	// administrator's decision, out of reach of anyone who can start workflows: the
+	// secure setting for a production instance is "new" or "none".
+	Restore string `yaml:"restore,omitempty" json:"restore,omitempty"`
 }
+
+// What restores an instance accepts (agent.instances[].restore); protocol has the same names.
+const (
+	RestoreOverwrite = protocol.RestoreModeOverwrite
+	RestoreNew       = protocol.RestoreModeNew
+	RestoreNone      = protocol.RestoreModeNone
+)
 
 // Data paths (agent.instances[].dataPath); package datapath on the agent side has the same names.
 const (
@@ -324,6 +351,7 @@ func Default() *Config {
 		},
 		Metrics:      Metrics{CatalogRefresh: DefaultCatalogRefresh},
 		Watchdog:     Watchdog{Interval: DefaultWatchdogInterval},
+		Retention:    defaultRetention(),
 		DrillPlanner: DrillPlanner{Every: DefaultDrillPlannerEvery},
 		Log:          Log{Level: "info", Format: "json"},
 	}
@@ -358,6 +386,10 @@ func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, 
 	}
 
 	c := Default()
+	if err := c.applyTemporalEnvConfig(env); err != nil {
+		return nil, err
+	}
+	fromEnvConfig := c.Temporal
 	if path != "" {
 		if err := c.decodeFile(path); err != nil {
 			return nil, err
@@ -388,6 +420,7 @@ func Load(path string, env func(string) string, flags *pflag.FlagSet) (*Config, 
 		return nil, err
 	}
 	c.fillInstanceDefaults()
+	c.Temporal.keepEnvConfigProvenance(fromEnvConfig)
 	return c, nil
 }
 
@@ -535,6 +568,14 @@ var overrides = []override{
 		return nil
 	}},
 	{"SQLVAULT_WATCHDOG_WEBHOOK_URL", "watchdog-webhook-url", "where the RPO watchdog POSTs its breaches (default none)", setString(func(c *Config) *string { return &c.Watchdog.Webhook.URL })},
+	{"SQLVAULT_RETENTION_SOFT_DELETE_DAYS", "soft-delete-days", "days an item stopped with delete keeps its recovery points (default 14)", func(c *Config, v string) error {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return errors.New("not a whole number")
+		}
+		c.Retention.SoftDeleteDays = n
+		return nil
+	}},
 	{"SQLVAULT_LOG_LEVEL", "log-level", "log level: debug, info, warn or error", setString(func(c *Config) *string { return &c.Log.Level })},
 	{"SQLVAULT_LOG_FORMAT", "log-format", "log format: json or console", setString(func(c *Config) *string { return &c.Log.Format })},
 }
@@ -589,7 +630,10 @@ func (c *Config) Redacted() string {
 func (c *Config) Warnings() []string {
 	var w []string
 	for _, s := range c.secrets() {
-		if s.secret.Value != "" {
+		switch {
+		case s.secret.Value != "" && s.path == "temporal.apiKey" && c.Temporal.apiKeyFromProfile:
+			w = append(w, "temporal.apiKey: the API key is written in the Temporal CLI profile file (api_key); keep that file readable by this service's account only, or give the key in TEMPORAL_API_KEY")
+		case s.secret.Value != "":
 			w = append(w, fmt.Sprintf("%s: the secret is written in the config file (value:); use env: or file: so the file can be shared", s.path))
 		}
 	}

@@ -153,6 +153,8 @@ func TestLoadEveryOverride(t *testing.T) {
 			v = "45s"
 		case "SQLVAULT_WATCHDOG_INTERVAL":
 			v = "7m"
+		case "SQLVAULT_RETENTION_SOFT_DELETE_DAYS":
+			v = "30"
 		}
 		kv = append(kv, o.env, v)
 	}
@@ -186,6 +188,7 @@ func TestLoadEveryOverride(t *testing.T) {
 	}, c.Agent)
 	assert.Equal(t, Metrics{Listen: "x-sqlvault_metrics_listen", CatalogRefresh: 45 * time.Second}, c.Metrics)
 	assert.Equal(t, Watchdog{Interval: 7 * time.Minute, Webhook: Webhook{URL: "x-sqlvault_watchdog_webhook_url"}}, c.Watchdog)
+	assert.Equal(t, Retention{SoftDeleteDays: 30}, c.Retention)
 	assert.Equal(t, Log{Level: "x-sqlvault_log_level", Format: "x-sqlvault_log_format"}, c.Log)
 }
 
@@ -209,6 +212,8 @@ func TestLoadEveryFlag(t *testing.T) {
 			v = "10m"
 		case "watchdog-interval":
 			v = "90s"
+		case "soft-delete-days":
+			v = "21"
 		}
 		args = append(args, "--"+o.flag+"="+v)
 	}
@@ -220,6 +225,7 @@ func TestLoadEveryFlag(t *testing.T) {
 	assert.True(t, c.Temporal.TLS.Enabled)
 	assert.True(t, c.Temporal.AllowPlaintext)
 	assert.Equal(t, "f-temporal-tls-server-name", c.Temporal.TLS.ServerName)
+	assert.Equal(t, 21, c.Retention.SoftDeleteDays)
 	assert.Equal(t, "f-control-task-queue", c.Temporal.ControlTaskQueue)
 	assert.Equal(t, "f-vault-account-url", c.Vault.AccountURL)
 	assert.Equal(t, "f-vault-container", c.Vault.Container)

@@ -1,7 +1,10 @@
 // Package config loads and checks the sqlvault worker's configuration.
 //
-// Sources, later ones winning: built-in defaults, one YAML file, environment variables,
-// command-line flags. The file is decoded strictly — an unknown key is an error naming it
+// Sources, later ones winning: built-in defaults, the Temporal SDK's environment
+// configuration for the temporal section (a Temporal CLI profile from TEMPORAL_CONFIG_FILE or
+// <user config dir>/temporalio/temporal.toml, chosen by TEMPORAL_PROFILE, then TEMPORAL_ADDRESS,
+// TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS and TEMPORAL_TLS_*_PATH / _SERVER_NAME;
+// see temporalenv.go), one YAML file, SQLVAULT_* environment variables, command-line flags. The file is decoded strictly — an unknown key is an error naming it
 // — because a misspelt key would otherwise silently leave its default in place.
 //
 // The file is the path given to Load, else --config, else $SQLVAULT_CONFIG; without any of
@@ -56,6 +59,7 @@
 //	SQLVAULT_METRICS_CATALOG_REFRESH      --metrics-catalog-refresh   metrics.catalogRefresh (e.g. 2m)
 //	SQLVAULT_WATCHDOG_INTERVAL            --watchdog-interval         watchdog.interval (e.g. 5m)
 //	SQLVAULT_WATCHDOG_WEBHOOK_URL         --watchdog-webhook-url      watchdog.webhook.url
+//	SQLVAULT_RETENTION_SOFT_DELETE_DAYS   --soft-delete-days          retention.softDeleteDays (1 to 180; default 14)
 //	SQLVAULT_LOG_LEVEL                    --log-level                 log.level (debug|info|warn|error)
 //	SQLVAULT_LOG_FORMAT                   --log-format                log.format (json|console)
 //

@@ -33,6 +33,9 @@ func (c *Config) Validate() error {
 	}
 	c.validateMetrics(&v)
 	c.validateWatchdog(&v)
+	if c.Role.RunsControl() {
+		c.validateRetention(&v)
+	}
 	c.validateDrillPlanner(&v)
 	switch c.Log.Level {
 	case "debug", "info", "warn", "error":
@@ -225,6 +228,11 @@ func (c *Config) validateAgent(v *validator) {
 		case "", DataPathURL, DataPathVDI:
 		default:
 			v.addf(p+".dataPath", "%q is not a data path; use url or vdi", in.DataPath)
+		}
+		switch in.Restore {
+		case "", RestoreOverwrite, RestoreNew, RestoreNone:
+		default:
+			v.addf(p+".restore", "%q is not a restore setting; use overwrite (the default), new (restores never replace an existing database) or none (no restore into this instance)", in.Restore)
 		}
 		if !in.ConnectionString.IsZero() {
 			if in.Host != "" || in.User != "" || !in.Password.IsZero() {

@@ -35,9 +35,25 @@ const (
 	// ErrDataKeyUnavailable: the data key a backup or restore needs is not in the vault's
 	// keyring (or none is active, or its record was altered); an operator must act.
 	ErrDataKeyUnavailable = "DataKeyUnavailable"
+	// ErrPathNotAllowed: a folder a request names (asFilesDir, dataPath, logPath) is not
+	// under the target agent's agent.restoreRoots (or it has none).
+	ErrPathNotAllowed = "PathNotAllowedByAgent"
+	// ErrRestoreNotAllowed: the target instance's agent.instances[].restore does not accept
+	// this restore (none: no restore; new: none that replaces a database).
+	ErrRestoreNotAllowed = "RestoreNotAllowedByAgent"
 )
 
-// UserErrors are never retried by the workflows.
+// What restores an agent accepts into an instance (agent.instances[].restore).
+const (
+	RestoreModeOverwrite = "overwrite" // new databases, and over existing ones when asked (the default)
+	RestoreModeNew       = "new"       // only databases that do not exist
+	RestoreModeNone      = "none"      // none
+)
+
+// UserErrors are never retried by the workflows. (Errors built with UserError are not
+// retried either, being non-retryable themselves, such as ErrPathNotAllowed and
+// ErrRestoreNotAllowed; this list is part of the activity options workflows record, so it
+// does not grow.)
 var UserErrors = []string{
 	ErrInvalidInput, ErrInstanceNotManaged, ErrNotSysadmin, ErrDatabaseNotFound, ErrDatabaseNotOnline,
 	ErrDatabaseSnapshot, ErrMirroredDatabase, ErrLogBackupSimple, ErrNoLogChain, ErrNoDifferentialBase,

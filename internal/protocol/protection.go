@@ -1,5 +1,7 @@
 package protocol
 
+import "time"
+
 // Protection's workflow and activity types.
 const (
 	WorkflowConfigureProtection = "sqlvault.ConfigureProtection"
@@ -129,6 +131,22 @@ type StopProtectionInput struct {
 	DeleteData bool   `json:"deleteData,omitempty"`
 }
 
+// StopProtectionResult says what StopProtection left. Runs recorded before soft delete
+// return no result.
+type StopProtectionResult struct {
+	// State is the item's state now: stopped-retain or stopped-delete.
+	State string `json:"state"`
+	// DeleteAfter (stopped-delete): the item's recovery points stay until then (the
+	// control worker's retention.softDeleteDays after the stop), and ResumeProtection until
+	// then undoes the delete; the first retention run after it deletes them.
+	DeleteAfter *time.Time `json:"deleteAfter,omitempty"`
+}
+
+// DefaultSoftDeleteDays is how long an item stopped with delete keeps its recovery points
+// unless the control worker's retention.softDeleteDays says otherwise: 14 days, Azure
+// Backup's soft-delete period.
+const DefaultSoftDeleteDays = 14
+
 // ResumeProtectionInput: {"instance": "SQLVM1", "database": "SalesDB"}
 type ResumeProtectionInput struct {
 	Instance string `json:"instance"`
@@ -139,6 +157,15 @@ type ResumeProtectionInput struct {
 type SetItemStateInput struct {
 	ItemID string `json:"itemId"`
 	State  string `json:"state"`
+}
+
+// SetItemStateResult is the item's state after SetItemState (results recorded before it
+// had one are empty).
+type SetItemStateResult struct {
+	State string `json:"state"`
+	// DeleteAfter: for stopped-delete, when the soft-delete period ends (see
+	// StopProtectionResult).
+	DeleteAfter *time.Time `json:"deleteAfter,omitempty"`
 }
 
 // RetentionInput starts sqlvault.Retention: {"dryRun": true}. Items restricts it to some items.
@@ -225,6 +252,10 @@ type ApplyRetentionResult struct {
 	// ItemRemoved: the item was stopped with delete, every point is gone and no backup
 	// started before the stop can still commit, so its record was removed too.
 	ItemRemoved bool `json:"itemRemoved,omitempty"`
+	// DeleteAfter: the item was stopped with delete and is in its soft-delete period: its
+	// points (counted in Kept) are deleted by the first run after this time, unless
+	// protection is resumed before.
+	DeleteAfter *time.Time `json:"deleteAfter,omitempty"`
 }
 
 // RetentionResult sums a Retention run.
@@ -239,6 +270,9 @@ type RetentionResult struct {
 	SweptBlobs   []string `json:"sweptBlobs,omitempty"`
 	SweptBytes   int64    `json:"sweptBytes,omitempty"`
 	ItemsRemoved []string `json:"itemsRemoved,omitempty"`
+	// SoftDeleted counts the items stopped with delete whose points retention kept because
+	// their soft-delete period has not ended (their points are in Kept).
+	SoftDeleted int `json:"softDeleted,omitempty"`
 	// Failed lists the items retention could not process; the others and the sweep ran.
 	Failed []RetentionFailure `json:"failed,omitempty"`
 }

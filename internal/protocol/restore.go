@@ -52,8 +52,11 @@ type RestoreInput struct {
 	TargetDatabase string `json:"targetDatabase,omitempty"`
 	// Overwrite replaces an existing target. Restoring over the source database takes a
 	// tail-log backup first (itself a recovery point) unless SkipTailLog.
-	Overwrite   bool `json:"overwrite,omitempty"`
-	SkipTailLog bool `json:"skipTailLog,omitempty"`
+	Overwrite bool `json:"overwrite,omitempty"`
+	// ProtectionTag is the protection tag of the target database's item (ProtectionTag),
+	// which an overwrite of a database under active protection must name (overwrite.go).
+	ProtectionTag string `json:"protectionTag,omitempty"`
+	SkipTailLog   bool   `json:"skipTailLog,omitempty"`
 	// NoRecovery leaves the database RESTORING, to apply more logs later.
 	NoRecovery bool `json:"noRecovery,omitempty"`
 	// DataPath and LogPath place the files (default: the target instance's default folders,

@@ -20,7 +20,9 @@ import (
 	"github.com/sqlvault/sqlvault/internal/config"
 )
 
-// ClientOptions turns the temporal section of the configuration into SDK client options:
+// ClientOptions turns the temporal section of the configuration (config.Load has laid it
+// over the Temporal SDK's environment configuration: a Temporal CLI profile and TEMPORAL_*
+// variables) into SDK client options:
 // address, namespace, TLS (custom CA, mutual TLS, server name), a Temporal Cloud API key,
 // and the zap logger. TLS is used when the config asks for it (see config.TLS.InUse) and
 // always with an API key, which must not cross the network in clear text. The API key is
@@ -56,7 +58,8 @@ func ClientOptions(c config.Temporal, log *zap.Logger) (client.Options, error) {
 		zap.String("namespace", c.Namespace),
 		zap.Bool("tls", opts.ConnectionOptions.TLS != nil),
 		zap.Bool("mtls", c.TLS.CertFile != ""),
-		zap.Object("apiKey", c.APIKey))
+		zap.Object("apiKey", c.APIKey),
+		zap.Strings("fromTemporalEnvConfig", c.FromEnvConfig))
 	return opts, nil
 }
 

@@ -110,13 +110,17 @@ connection_string="DefaultEndpointsProtocol=http;AccountName=$azurite_account;Ac
 
 # SQLVAULT_* variables override the config file (internal/config), so one left in the shell
 # from another setup (say SQLVAULT_TEMPORAL_ADDRESS of a real cluster) would silently point
-# this stack's worker somewhere else. The stack is configured by its own file only.
+# this stack's worker somewhere else. The stack is configured by its own file only. The same
+# goes for the Temporal SDK's environment configuration, which sqlvault reads under its own
+# settings: TEMPORAL_* variables and the Temporal CLI's profile file (say, a Cloud profile
+# with an API key and TLS) would reach this stack's worker and the CLI calls below.
 while IFS= read -r v; do
   case $v in
   SQLVAULT_DEV_* | SQLVAULT_SQL_PASSWORD) ;;
-  SQLVAULT_*) unset "$v" ;;
+  SQLVAULT_* | TEMPORAL_*) unset "$v" ;;
   esac
 done < <(compgen -e)
+export TEMPORAL_CONFIG_FILE=/dev/null
 export SQLVAULT_VAULT_CONNECTION_STRING=$connection_string
 export SQLVAULT_SQL_PASSWORD=$sql_password
 

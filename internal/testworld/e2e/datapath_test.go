@@ -172,7 +172,8 @@ func runAgentChild(cfgPath, lib string) error {
 		if err != nil {
 			return fmt.Errorf("agent.instances[%d]: %w", i, err)
 		}
-		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath)})
+		o.Instances = append(o.Instances, agent.InstanceDSN{Name: inst.Name, DSN: dsn, DataPath: datapath.Kind(inst.DataPath),
+			Restore: inst.Restore})
 	}
 	a, err := agent.New(o)
 	if err != nil {

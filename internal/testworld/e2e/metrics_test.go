@@ -149,16 +149,30 @@ func (s *stack) startControlWithDrillPlanner() string {
 // startWorkerProcessWith is startWorkerProcess with extra YAML appended to the configuration.
 func (s *stack) startWorkerProcessWith(role, extraYAML string) string {
 	s.t.Helper()
+	return s.startWorkerProcessEnv(role, extraYAML, nil)
+}
+
+// startWorkerProcessEnv is startWorkerProcessWith with variables added to the process's
+// environment. When env holds TEMPORAL_CONFIG_FILE, the configuration names no Temporal
+// address or namespace: the worker takes them from that Temporal CLI profile.
+func (s *stack) startWorkerProcessEnv(role, extraYAML string, env []string) string {
+	s.t.Helper()
+	fromProfile := false
+	for _, kv := range env {
+		fromProfile = fromProfile || strings.HasPrefix(kv, "TEMPORAL_CONFIG_FILE=")
+	}
 	bin := buildBinary(s.t, "./cmd/sqlvault-worker")
 	dir := s.t.TempDir()
 	port, err := testenv.FreePort()
 	require.NoError(s.t, err)
 	metricsAddr := fmt.Sprintf("127.0.0.1:%d", port)
+	temporalSection := fmt.Sprintf("  address: %s\n  namespace: %s\n", s.temporal.HostPort, s.temporal.Namespace)
+	if fromProfile {
+		temporalSection = ""
+	}
 	cfg := fmt.Sprintf(`role: %s
 temporal:
-  address: %s
-  namespace: %s
-  controlTaskQueue: %s
+%s  controlTaskQueue: %s
 vault:
   container: %s
   auth: connectionString
@@ -171,7 +185,7 @@ metrics:
 log:
   level: debug
   format: json
-`, role, s.temporal.HostPort, s.temporal.Namespace, s.controlQueue(), s.container, s.keyFile, metricsAddr)
+`, role, temporalSection, s.controlQueue(), s.container, s.keyFile, metricsAddr)
 	if role == "agent" {
 		listen, err := testenv.Loopback443()
 		require.NoError(s.t, err)
@@ -200,6 +214,7 @@ log:
 	require.NoError(s.t, err)
 	cmd := exec.Command(bin, "--config", cfgPath)
 	cmd.Env = append(os.Environ(), "SQLVAULT_VAULT_CONNECTION_STRING="+s.azurite.ConnectionString, "SQLVAULT_SQL_PASSWORD="+sqlPassword)
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logFile, logFile
 	require.NoError(s.t, cmd.Start())
 	exited := make(chan struct{})

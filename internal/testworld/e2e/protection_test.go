@@ -217,12 +217,13 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 	assert.Equal(t, []string{"full", "log"}, s.schedules(keep))
 	assert.Equal(t, []string{"full", "log"}, s.schedules(drop))
 
-	// Stop with delete: schedules removed first, then the data and the item.
+	// Stop with delete: schedules removed first, then the item stopped and its running
+	// backups cancelled; the data stays for the soft-delete period (testdata's
+	// stop-protection-delete.json is a run from before soft delete, when it went at once).
 	run, err = s.run(protocol.WorkflowStopProtection, protocol.StopProtectionInput{Instance: vm, Database: "Drop", DeleteData: true}, nil)
 	require.NoError(t, err)
-	record(t, "stop-protection-delete", s.history(run.GetID(), run.GetRunID()))
 	assert.Empty(t, s.schedules(drop))
-	assert.Empty(t, s.points(vm, "Drop"))
+	assert.Len(t, s.points(vm, "Drop"), 1, "soft delete: the points stay")
 	// The record stays as a tombstone (stopped-delete) while a backup started before the
 	// stop may still commit: such a commit is refused, not left without a record.
 	it, err = s.repo.Item(context.Background(), drop)
@@ -235,8 +236,16 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
 		}
 	}
-	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order,
-		"data is deleted only after the item is stopped and its running backups are gone")
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups"}, order,
+		"the item is stopped and its running backups are gone; retention deletes later")
+	// After the soft-delete period, retention deletes the data and the item.
+	s.nowOffset = protocol.DefaultSoftDeleteDays*24*time.Hour + time.Hour
+	rr = protocol.RetentionResult{}
+	_, err = s.run(protocol.WorkflowRetention, protocol.RetentionInput{Items: []string{drop}}, &rr)
+	require.NoError(t, err)
+	assert.Empty(t, s.points(vm, "Drop"))
+	assert.Equal(t, []string{drop}, rr.ItemsRemoved)
+	s.nowOffset = 0
 	// The other item is untouched.
 	assert.Len(t, s.points(vm, "Keep"), 2)
 	s.requireNoGarbageAfterSweep()

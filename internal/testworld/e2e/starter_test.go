@@ -18,9 +18,14 @@ import (
 
 // starter runs the CLI against the stack, configured by environment as a user would.
 func (s *stack) starter(args ...string) (string, string, error) {
+	return s.starterEnv([]string{"SQLVAULT_TEMPORAL_ADDRESS=" + s.temporal.HostPort}, args...)
+}
+
+// starterEnv runs the CLI with env (how to reach Temporal) added to the stack's settings.
+func (s *stack) starterEnv(env []string, args ...string) (string, string, error) {
 	cmd := exec.Command(buildBinary(s.t, "./cmd/sqlvault"), args...)
-	cmd.Env = append(os.Environ(),
-		"SQLVAULT_TEMPORAL_ADDRESS="+s.temporal.HostPort,
+	cmd.Env = append(os.Environ(), env...)
+	cmd.Env = append(cmd.Env,
 		"SQLVAULT_CONTROL_TASK_QUEUE="+s.controlQueue(),
 		"SQLVAULT_VAULT_AUTH=connectionString",
 		"SQLVAULT_VAULT_CONNECTION_STRING="+s.azurite.ConnectionString,
