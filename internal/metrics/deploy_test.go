@@ -121,10 +121,11 @@ func TestDashboardUsesExportedSeries(t *testing.T) {
 		}
 	}
 	walk(d.Panels)
-	// The series the issue lists are on the dashboard.
+	// The series the issue lists are on the dashboard, the restore drills' among them.
 	for _, n := range []string{Backups, Restores, BackupDuration + "_bucket", AgentBackupReadBytes, AgentBackupStoredBytes, AgentStreamDuration + "_bucket",
 		AgentStreamThroughput + "_bucket", AgentBlocksInFlight, AgentEndpointSessions, AgentMemoryLimit, VaultOperationDuration + "_bucket",
-		VaultOperationErrors, ItemLastSuccess, ItemRPO, ItemRPOTarget, "temporal_activity_execution_failed_total", "temporal_num_pollers"} {
+		VaultOperationErrors, ItemLastSuccess, ItemRPO, ItemRPOTarget, "temporal_activity_execution_failed_total", "temporal_num_pollers",
+		DrillLastOutcome, DrillLastSuccess, DrillRestoreSeconds} {
 		assert.True(t, used[n], "the dashboard shows %s", n)
 	}
 }

@@ -149,6 +149,8 @@ func main() {
 		// 2,000 databases (20 VMs × 100): about 5 minutes a run, so 2 runs rather than 3.
 		{"Fleet", rep(2), []string{"SQLVAULT_BENCH_FLEET_LOGS=1", "SQLVAULT_BENCH_FLEET_DBS=" + size(100, 10)}},
 		{"PlanRestore", rep(3), nil},
+		// 2,000 protected items; two sweeps of the RPO watchdog a run.
+		{"RPOWatchdog", rep(3), []string{"SQLVAULT_BENCH_RPO_ITEMS=" + size(2000, 200)}},
 	}
 	results := map[string]*result{}
 	background := map[string]float64{}
