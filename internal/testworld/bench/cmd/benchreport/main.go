@@ -42,6 +42,7 @@ type result struct {
 type partial struct {
 	Results    map[string]*result
 	Background map[string]float64
+	Measured   map[string]time.Time
 	Raw        string
 	Quick      bool
 }
@@ -60,6 +61,9 @@ type state struct {
 	// Background is the machine's busy cores (all processes) sampled for a few seconds before
 	// each benchmark, while nothing of ours ran: the other work sharing the machine.
 	Background map[string]float64
+	// Measured is when each benchmark's runs ended: a resumed run keeps earlier ones, and
+	// the report says which (nil in states saved before it was recorded).
+	Measured map[string]time.Time
 }
 
 func (r *result) med(unit string) float64 {
@@ -159,11 +163,15 @@ func main() {
 	// (the fleet benchmark comes fifth, 20 minutes in) can be resumed with -resume instead
 	// of repeated.
 	partialPath := *statePath + ".partial"
+	measured := map[string]time.Time{}
 	if *resume {
 		if data, err := os.ReadFile(partialPath); err == nil {
 			var p partial
 			if json.Unmarshal(data, &p) == nil && p.Quick == *quick {
 				results, background = p.Results, p.Background
+				if p.Measured != nil {
+					measured = p.Measured
+				}
 				raw.WriteString(p.Raw)
 				logf("resuming: %d benchmarks kept from %s", len(results), partialPath)
 			}
@@ -182,8 +190,9 @@ func main() {
 			"-test.count", strconv.Itoa(j.Count), "-test.timeout", "60m"}
 		run(benchDir, j.Env, io.MultiWriter(os.Stdout, &buf), bin, args...)
 		results[j.Bench] = parse(buf.String(), "Benchmark"+j.Bench)
+		measured[j.Bench] = time.Now().UTC()
 		raw.WriteString(filterBenchLines(buf.String()))
-		if data, err := json.Marshal(partial{Results: results, Background: background, Raw: raw.String(), Quick: *quick}); err == nil {
+		if data, err := json.Marshal(partial{Results: results, Background: background, Measured: measured, Raw: raw.String(), Quick: *quick}); err == nil {
 			_ = os.WriteFile(partialPath, data, 0o644)
 		}
 	}
@@ -213,7 +222,7 @@ func main() {
 
 	elapsed := time.Since(start)
 	st := state{Results: results, Profiles: profiles, Micro: filterBenchLines(micro.String()), Raw: raw.String(),
-		Elapsed: elapsed, Quick: *quick, Jobs: jobs, Date: time.Now().UTC(), Background: background}
+		Elapsed: elapsed, Quick: *quick, Jobs: jobs, Date: time.Now().UTC(), Background: background, Measured: measured}
 	if data, err := json.Marshal(st); err == nil {
 		_ = os.WriteFile(*statePath, data, 0o644)
 	}

@@ -87,6 +87,9 @@ func report(st state) string {
 	m.p("| services | Temporal CLI dev server (`bin/temporal`, v1.5.1), Azurite 3.37 (`node_modules`), the SQL Server simulator (`internal/sqlsim`) |")
 	m.p("| runs | %s |", runsLine(jobs))
 	m.p("| other work on the machine | %s |", backgroundLine(st))
+	if l := keptLine(st); l != "" {
+		m.p("| kept from an earlier run | %s |", l)
+	}
 	m.p("| `make bench` wall time | %s (tools already built) |", elapsed.Round(time.Second))
 	m.p("")
 	m.p("**How to read it.** Every figure is the median of the runs listed above (min–max in")
@@ -1013,4 +1016,19 @@ func item7(m *md, pipe, cpu *result, prof string) {
 	m.p("real server has to confirm the rates (`internal/agent/vdi/winvdi/FIRST_RUN.md`).")
 	m.p("")
 	profileBlock(m, "CPU profile of the VDI pipeline (simulator, stand-in library and agent in one process):", prof)
+}
+
+// keptLine names the benchmarks a resumed run kept from an earlier one (measured more than
+// an hour before the report), with when they ran; "" when every benchmark ran in this one.
+func keptLine(st state) string {
+	var parts []string
+	for _, j := range st.Jobs {
+		if at, ok := st.Measured[j.Bench]; ok && st.Date.Sub(at) > time.Hour {
+			parts = append(parts, fmt.Sprintf("%s (%s)", j.Bench, at.Format("2006-01-02 15:04 MST")))
+		}
+	}
+	if len(parts) == 0 {
+		return ""
+	}
+	return strings.Join(parts, ", ") + ": their figures and background load are that run's"
 }
