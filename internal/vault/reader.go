@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -58,8 +57,8 @@ type StripeReader struct {
 	idx       *stripeIndex
 	plainOff  []int64 // plainOff[i] = plaintext offset of block i; last entry = size
 	storedOff []int64
-	// verifyDigests also compares each block's plaintext with the SHA-256 the index records
-	// for it (DeepVerify); restores leave it off.
+	// verifyDigests also compares each block's plaintext with the SHA-256 a v1 index
+	// records for it (DeepVerify); restores leave it off.
 	verifyDigests bool
 
 	ahead int                // blocks ReadAt fetches ahead of a sequential reader
@@ -89,18 +88,14 @@ type readEntry struct {
 
 var windowBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// OpenStripe loads the stripe's index, checks it against s (its recorded SHA-256, totals
-// and digest) and that it was written with key, and returns a reader. The reader's
-// background fetches (read-ahead) end with ctx or Close, whichever comes first.
+// OpenStripe loads the stripe's index and checks it as VerifyStripes does, with key: against
+// s (its recorded SHA-256, totals and digest), its MAC (v2), and the committed block list
+// and size of the data blob; and that the stripe was written with key. Only then does it
+// return a reader, so a stripe whose blocks were dropped, reordered, duplicated or cut is
+// refused before a byte of it is read. The reader's background fetches (read-ahead) end with
+// ctx or Close, whichever comes first.
 func (r *Repository) OpenStripe(ctx context.Context, s StripeInfo, key *blockcrypt.Key) (*StripeReader, error) {
-	data, err := r.store.Get(ctx, s.Index)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, stripeErr(s.Blob, ErrIndexMissing, "%s", s.Index)
-		}
-		return nil, fmt.Errorf("vault: read index of %s: %w", s.Blob, err)
-	}
-	idx, err := checkIndex(s, data)
+	idx, err := r.verifyStripe(ctx, s, key)
 	if err != nil {
 		return nil, err
 	}

@@ -65,7 +65,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	s := NewMemStore()
-	return &fixture{store: s, repo: NewRepository(s, nil), key: testKey(t, 1), item: ItemID(`VM1\SQL2022`, "Sales")}
+	key := testKey(t, 1)
+	return &fixture{store: s, repo: NewRepository(s, nil).WithKeys(Keys{key}), key: key, item: ItemID(`VM1\SQL2022`, "Sales")}
 }
 
 // writeStripe puts blocks in a shuffled order, concurrently, and commits them in order.
