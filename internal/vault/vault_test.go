@@ -584,7 +584,7 @@ func TestSweepRechecksManifestBeforeDeleting(t *testing.T) {
 	rs := &raceStore{Store: f.store, commit: func() {
 		require.NoError(t, f.repo.CommitManifest(ctx, f.manifest(p, now, info)))
 	}}
-	rep, err := NewRepository(rs, nil).Sweep(ctx, now, time.Hour, false)
+	rep, err := NewRepository(rs, nil).WithKeys(Keys{f.key}).Sweep(ctx, now, time.Hour, false)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Deleted)
 	require.NoError(t, f.repo.VerifyStripes(ctx, []StripeInfo{info}))
