@@ -34,11 +34,14 @@ const (
 // Stripe errors, wrapped in a *StripeError that names the blob and what exactly differs.
 var (
 	ErrIndexMissing      = errors.New("stripe index blob is missing")
-	ErrIndexMismatch     = errors.New("stripe index does not match the SHA-256 recorded for it")
+	// ErrIndexMismatch and ErrBlockListMismatch also match ErrUnauthenticated: the manifest
+	// (authenticated) pins the index by its SHA-256, and the index the committed block list,
+	// so either differing means the stripe was changed since it was written.
+	ErrIndexMismatch error = &alsoErr{msg: "stripe index does not match the SHA-256 recorded for it", also: ErrUnauthenticated}
 	ErrIndexInvalid      = errors.New("stripe index is malformed or inconsistent")
 	ErrStripeMismatch    = errors.New("stripe index disagrees with the recorded stripe info")
 	ErrDataNotCommitted  = errors.New("stripe data blob is not committed")
-	ErrBlockListMismatch = errors.New("committed block list differs from the stripe index")
+	ErrBlockListMismatch error = &alsoErr{msg: "committed block list differs from the stripe index", also: ErrUnauthenticated}
 	ErrSizeMismatch      = errors.New("data blob size differs from the stripe index")
 	ErrWrongKey          = errors.New("stripe was encrypted with a different key")
 	ErrBlockDigest       = errors.New("block plaintext does not match its recorded SHA-256")
@@ -181,16 +184,29 @@ func sha256Hex(b []byte) string {
 	return hex.EncodeToString(s[:])
 }
 
-// checkIndex parses index bytes and checks them against s: recorded hash, internal
-// consistency (totals, and the digest of a v1 index), and agreement with s. It does not
-// touch the data blob, and it does not check a v2 index's MAC (verifyIndexMAC does, with
-// the key).
-func checkIndex(s StripeInfo, data []byte) (*stripeIndex, error) {
+// checkIndex parses index bytes and checks them against s, in the order that lets nothing
+// unauthenticated be judged: the SHA-256 s records for them; their schema and blob; a v2
+// index's MAC, under the key keyOf gives for the id it names; only then internal
+// consistency (sizes, unique ids, totals, place, a v1 index's digest) and agreement with s.
+// It does not touch the data blob.
+func checkIndex(s StripeInfo, data []byte, keyOf func(id string) (*blockcrypt.Key, error)) (*stripeIndex, error) {
 	if got := sha256Hex(data); got != s.IndexSHA256 {
 		return nil, stripeErr(s.Blob, ErrIndexMismatch, "%s has SHA-256 %s, recorded %s", s.Index, got, s.IndexSHA256)
 	}
-	idx, err := parseIndex(s.Blob, s.Index, data)
+	idx, err := decodeIndex(s.Blob, s.Index, data)
 	if err != nil {
+		return nil, err
+	}
+	if idx.Schema == IndexSchema {
+		key, err := keyOf(idx.KeyID)
+		if err != nil {
+			return nil, stripeErr(s.Blob, ErrWrongKey, "cannot authenticate its index: %v", err)
+		}
+		if err := verifyIndexMAC(idx, key); err != nil {
+			return nil, err
+		}
+	}
+	if err := idx.consistent(); err != nil {
 		return nil, err
 	}
 	digest := idx.Digest
@@ -210,10 +226,19 @@ func checkIndex(s StripeInfo, data []byte) (*stripeIndex, error) {
 	return idx, nil
 }
 
-// parseIndex decodes index bytes strictly and checks what needs no key: the schema, that
-// the index is of blob (and, v2, of the place its name gives), sizes, unique ids, totals,
-// and a v1 index's digest.
+// parseIndex decodes index bytes and checks what needs no key (decodeIndex, consistent).
+// Callers that act on the index authenticate it first (checkIndex).
 func parseIndex(blob, name string, data []byte) (*stripeIndex, error) {
+	idx, err := decodeIndex(blob, name, data)
+	if err != nil {
+		return nil, err
+	}
+	return idx, idx.consistent()
+}
+
+// decodeIndex decodes index bytes strictly: a schema this build reads, for blob, and the
+// fields of its schema (a v2 index has a MAC and no digests; a v1 index the reverse).
+func decodeIndex(blob, name string, data []byte) (*stripeIndex, error) {
 	var idx stripeIndex
 	dec := json.NewDecoder(bytes.NewReader(data))
 	dec.DisallowUnknownFields()
@@ -226,44 +251,54 @@ func parseIndex(blob, name string, data []byte) (*stripeIndex, error) {
 	if idx.Blob != blob {
 		return nil, stripeErr(blob, ErrIndexInvalid, "index is for blob %q", idx.Blob)
 	}
+	if idx.Schema == IndexSchemaV1 {
+		if idx.ItemID != "" || idx.PointID != "" || idx.Stripe != 0 || idx.MAC != "" {
+			return nil, stripeErr(blob, ErrIndexInvalid, "a %s index has no itemId, pointId, stripe or mac", IndexSchemaV1)
+		}
+	} else if idx.Digest != "" || len(idx.MAC) != 2*blockcrypt.MACSize {
+		return nil, stripeErr(blob, ErrIndexInvalid, "a %s index has a mac and no digest", IndexSchema)
+	}
+	for i, b := range idx.Blocks {
+		if (idx.Schema == IndexSchema) != (b.SHA256 == "") {
+			return nil, stripeErr(blob, ErrIndexInvalid, "block %d: a %s index has a plaintext SHA-256 per block, a %s index none", i, IndexSchemaV1, IndexSchema)
+		}
+	}
+	return &idx, nil
+}
+
+// consistent checks an index against itself: sizes, unique block ids, totals, the place its
+// blob name gives (v2) and the stripe digest (v1).
+func (idx *stripeIndex) consistent() error {
+	blob := idx.Blob
 	var plain, stored int64
 	seen := make(map[string]bool, len(idx.Blocks))
 	for i, b := range idx.Blocks {
 		if b.Plain < 0 || b.Stored <= 0 || seen[b.ID] {
-			return nil, stripeErr(blob, ErrIndexInvalid, "block %d: bad sizes or duplicate id", i)
-		}
-		if (idx.Schema == IndexSchema) != (b.SHA256 == "") {
-			return nil, stripeErr(blob, ErrIndexInvalid, "block %d: a %s index has a plaintext SHA-256 per block, a %s index none", i, IndexSchemaV1, IndexSchema)
+			return stripeErr(blob, ErrIndexInvalid, "block %d: bad sizes or duplicate id", i)
 		}
 		seen[b.ID] = true
 		plain += b.Plain
 		stored += b.Stored
 	}
 	if plain != idx.PlainBytes || stored != idx.StoredBytes {
-		return nil, stripeErr(blob, ErrIndexInvalid, "totals do not add up")
+		return stripeErr(blob, ErrIndexInvalid, "totals do not add up")
 	}
 	if idx.Schema == IndexSchemaV1 {
-		if idx.ItemID != "" || idx.PointID != "" || idx.Stripe != 0 || idx.MAC != "" {
-			return nil, stripeErr(blob, ErrIndexInvalid, "a %s index has no itemId, pointId, stripe or mac", IndexSchemaV1)
-		}
 		digest, err := stripeDigest(idx.Blocks)
 		if err != nil {
-			return nil, stripeErr(blob, ErrIndexInvalid, "%v", err)
+			return stripeErr(blob, ErrIndexInvalid, "%v", err)
 		}
 		if digest != idx.Digest {
-			return nil, stripeErr(blob, ErrIndexInvalid, "digest does not add up")
+			return stripeErr(blob, ErrIndexInvalid, "digest does not add up")
 		}
-		return &idx, nil
+		return nil
 	}
 	item, point, stripe := stripePlace(blob)
 	if idx.ItemID != item || idx.PointID != point || idx.Stripe != stripe {
-		return nil, stripeErr(blob, ErrIndexInvalid, "index says item %q point %q stripe %d, its blob name says %q %q %d",
+		return stripeErr(blob, ErrIndexInvalid, "index says item %q point %q stripe %d, its blob name says %q %q %d",
 			idx.ItemID, idx.PointID, idx.Stripe, item, point, stripe)
 	}
-	if idx.Digest != "" || len(idx.MAC) != 2*blockcrypt.MACSize {
-		return nil, stripeErr(blob, ErrIndexInvalid, "a %s index has a mac and no digest", IndexSchema)
-	}
-	return &idx, nil
+	return nil
 }
 
 // verifyIndexMAC checks a v2 index's MAC under key (the key it names); a v1 index has none

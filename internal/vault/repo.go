@@ -71,19 +71,14 @@ func (r *Repository) verifyStripe(ctx context.Context, s StripeInfo, key *blockc
 	if err != nil {
 		return nil, fmt.Errorf("vault: read index of %s: %w", s.Blob, err)
 	}
-	idx, err := checkIndex(s, data)
+	idx, err := checkIndex(s, data, func(id string) (*blockcrypt.Key, error) {
+		if key != nil {
+			return key, nil // verifyIndexMAC tells a stripe of another key
+		}
+		return r.key(ctx, id)
+	})
 	if err != nil {
 		return nil, err
-	}
-	if idx.Schema == IndexSchema {
-		if key == nil {
-			if key, err = r.key(ctx, idx.KeyID); err != nil {
-				return nil, stripeErr(s.Blob, ErrWrongKey, "cannot authenticate its index: %v", err)
-			}
-		}
-		if err := verifyIndexMAC(idx, key); err != nil {
-			return nil, err
-		}
 	}
 	blocks, err := r.store.BlockList(ctx, s.Blob)
 	if errors.Is(err, ErrNotFound) {
