@@ -56,6 +56,13 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Both roles hold the key: the control worker authenticates the manifests it commits and
+	// those retention and restore planning read; the agent those it restores from.
+	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
+	if err != nil {
+		return err
+	}
+	repo = repo.WithKeys(vault.Keys{key})
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
@@ -120,7 +127,8 @@ func openVault(ctx context.Context, v config.Vault, log *zap.Logger, reg prometh
 	return vault.NewRepository(s, log), nil
 }
 
-// NewControlWorker registers every workflow and the control activities.
+// NewControlWorker registers every workflow and the control activities. repo must hold the
+// vault key (vault.Repository.WithKeys): commits authenticate their manifests with it.
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
 	return newControlWorker(tc, queue, &control.Control{Vault: repo, Log: log})
 }

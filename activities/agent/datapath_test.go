@@ -78,7 +78,7 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 	u.create(t, sqlsim.DatabaseSpec{Name: "Sales", DataPages: 32, Seed: 3})
 	key, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
 	require.NoError(t, err)
-	u.agent.Vault, u.agent.Key = vault.NewRepository(vault.NewMemStore(), nil), key
+	u.agent.Vault, u.agent.Key = vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vault.Keys{key}), key
 	ctx := context.Background()
 	item := vault.ItemID("SQLVM1", "Sales")
 	dir := t.TempDir()

@@ -94,7 +94,12 @@ func New(o Options) (*Agent, error) {
 	if err := ep.Start(); err != nil {
 		return nil, err
 	}
-	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Key: o.Key, Log: o.Log.Named("agent"),
+	repo := o.Vault
+	if repo != nil && !repo.HasKeys() && o.Key != nil {
+		// The agent's key authenticates the manifests it restores from (vault.WithKeys).
+		repo = repo.WithKeys(vault.Keys{o.Key})
+	}
+	a := &Agent{VM: o.VM, Endpoint: ep, Vault: repo, Key: o.Key, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
 		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
 	if o.Metrics != nil {

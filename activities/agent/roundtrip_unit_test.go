@@ -61,7 +61,7 @@ func newUnitWorld(t *testing.T) *unitWorld {
 	t.Cleanup(func() { _ = sa.Close() })
 	key, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
 	require.NoError(t, err)
-	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	repo := vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vault.Keys{key})
 	root := t.TempDir()
 	a := &Agent{VM: "SQLVM1", Endpoint: ep, Vault: repo, Key: key, HeartbeatEvery: 100 * time.Millisecond,
 		RestoreRoots: []string{root}, Instances: []Instance{{Name: "SQLVM1", Conn: sa}}}

@@ -28,6 +28,13 @@ func (c *Config) Validate() error {
 	}
 	c.validateTemporal(&v)
 	c.validateVault(&v)
+	// Both roles hold the vault key: the agent seals and opens blocks with it, the control
+	// authenticates the manifests it commits and the ones retention and planning read.
+	if c.Key.File == "" {
+		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE): the agent seals backups with it and the control worker authenticates the vault's manifests with it")
+	} else {
+		v.file("key.file", c.Key.File)
+	}
 	if c.Role.RunsAgent() {
 		c.validateAgent(&v)
 	}
@@ -142,11 +149,6 @@ func containerNameProblem(name string) string {
 
 func (c *Config) validateAgent(v *validator) {
 	a := c.Agent
-	if c.Key.File == "" {
-		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
-	} else {
-		v.file("key.file", c.Key.File)
-	}
 	if a.VM == "" {
 		v.addf("agent.vm", "cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM")
 	}

@@ -28,6 +28,12 @@ const (
 	ErrVaultUnavailable         = "VaultUnavailable"
 	ErrBackupFailed             = "BackupFailed"
 	ErrRecoveryPointVerifyError = "RecoveryPointVerificationFailed"
+	// ErrUnauthenticated: a vault object a restore or a deletion would act on (a manifest, a
+	// listing summary, a stripe index, a block) failed authentication by the vault key, or
+	// has none (a legacy manifest, before `sqlvault vault upgrade`). The message names the
+	// object and what to do. Restores refuse it (legacy ones are accepted only with
+	// --allow-unauthenticated), retention never deletes on its word, planning skips it.
+	ErrUnauthenticated = "VaultObjectUnauthenticated"
 )
 
 // UserErrors are never retried by the workflows.

@@ -77,6 +77,9 @@ func (r *Repository) WithKeys(keys Keyring) *Repository {
 	return &c
 }
 
+// HasKeys reports whether the repository was given keys (WithKeys).
+func (r *Repository) HasKeys() bool { return r.keys != nil }
+
 // key returns the key of id from the repository's keyring.
 func (r *Repository) key(ctx context.Context, id string) (*blockcrypt.Key, error) {
 	if r.keys == nil {

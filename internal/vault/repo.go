@@ -175,14 +175,12 @@ func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	if err := r.VerifyStripes(ctx, m.Stripes); err != nil {
 		return fmt.Errorf("vault: commit point %s: %w", m.PointID, err)
 	}
-	plain, err := encodeManifest(m)
+	name := ManifestBlob(m.ItemID, m.PointID)
+	// The summary rides on the manifest's own Put: the two can never disagree on write.
+	data, md, err := SealedManifest(key, m)
 	if err != nil {
 		return err
 	}
-	name := ManifestBlob(m.ItemID, m.PointID)
-	data := sealManifest(key, name, plain)
-	// The summary rides on the manifest's own Put: the two can never disagree on write.
-	md := authenticatedSummary(key, m)
 	if md == nil {
 		r.log.Warn("no summary for this recovery point (over the metadata limit, or it does not read back); listings will read its manifest",
 			zap.String("item", m.ItemID), zap.String("point", m.PointID))
@@ -231,6 +229,24 @@ func (r *Repository) CommitManifest(ctx context.Context, m *Manifest) error {
 	r.log.Info("recovery point committed", zap.String("item", m.ItemID), zap.String("point", m.PointID),
 		zap.String("type", m.Backup.Type), zap.Int("stripes", len(m.Stripes)))
 	return nil
+}
+
+// SealedManifest is what CommitManifest stores for m, authenticated under key: the manifest
+// blob's bytes (EnvelopeSchema) and its metadata (the summary and its MAC; nil when the
+// summary is not written). For tools that build a vault without taking backups (tests,
+// benchmarks); CommitManifest also checks the stripes first.
+func SealedManifest(key *blockcrypt.Key, m *Manifest) (data []byte, metadata map[string]string, err error) {
+	if err := m.Validate(); err != nil {
+		return nil, nil, err
+	}
+	if m.Encryption.KeyID != key.ID() {
+		return nil, nil, fmt.Errorf("%w: point %s names key %s, not %s", ErrWrongKey, m.PointID, m.Encryption.KeyID, key.ID())
+	}
+	plain, err := encodeManifest(m)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sealManifest(key, ManifestBlob(m.ItemID, m.PointID), plain), authenticatedSummary(key, m), nil
 }
 
 // touchStripes writes every stripe's data blob (its own committed block list, committed

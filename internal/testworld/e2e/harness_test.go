@@ -218,7 +218,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	ctx := context.Background()
 	store, err := azstore.New(ctx, azstore.Config{ConnectionString: svc.azurite.ConnectionString, Container: container, CreateContainer: true})
 	require.NoError(t, err)
-	s.repo = vault.NewRepository(store, log)
+	s.repo = vault.NewRepository(store, log).WithKeys(vault.Keys{s.key})
 
 	s.tc, err = client.Dial(client.Options{HostPort: svc.temporal.HostPort, Namespace: svc.temporal.Namespace,
 		Logger: temporalx.NewZapLogger(log)})
