@@ -76,12 +76,18 @@ func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	return vault.NewRepository(store, g.logger(cfg)), cfg, nil
+	repo := vault.NewRepository(store, g.logger(cfg))
+	// With the key, what the CLI shows is authenticated; without it (an operator's machine
+	// may have none), it is shown as unchecked, and the commands that need it say so.
+	if key, err := g.key(cfg); err == nil {
+		repo = repo.WithKeys(vault.Keys{key})
+	}
+	return repo, cfg, nil
 }
 
 func (g *globals) key(cfg *config.Config) (*blockcrypt.Key, error) {
 	if cfg.Key.File == "" {
-		return nil, fmt.Errorf("a deep verify decrypts the data: give the vault key with --key-file or SQLVAULT_KEY_FILE")
+		return nil, fmt.Errorf("this needs the vault key: give it with --key-file or SQLVAULT_KEY_FILE")
 	}
 	return blockcrypt.LoadKeyFile(cfg.Key.File)
 }

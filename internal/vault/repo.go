@@ -305,11 +305,42 @@ func (r *Repository) ManifestOrLegacy(ctx context.Context, itemID, pointID strin
 	return m, auth == authLegacy, err
 }
 
+// ReadManifest reads a point's manifest for display, authenticated as far as the repository
+// can: AuthOK, AuthLegacy, or AuthUnchecked when the repository has no keys (its manifest
+// unverified). A manifest whose MAC fails is an error (ErrManifestUnauthenticated), as in
+// Manifest. Nothing that restores or deletes may use an AuthUnchecked read.
+func (r *Repository) ReadManifest(ctx context.Context, itemID, pointID string) (*Manifest, Auth, error) {
+	if r.keys != nil {
+		m, auth, err := r.readManifest(ctx, itemID, pointID, true)
+		if err != nil {
+			return nil, AuthUnchecked, err
+		}
+		if auth == authLegacy {
+			return m, AuthLegacy, nil
+		}
+		return m, AuthOK, nil
+	}
+	name := ManifestBlob(itemID, pointID)
+	data, err := r.store.Get(ctx, name)
+	if err != nil {
+		return nil, AuthUnchecked, fmt.Errorf("vault: point %s/%s: %w", itemID, pointID, err)
+	}
+	m, err := readUnverified(name, data)
+	if err != nil {
+		return nil, AuthUnchecked, err
+	}
+	if m.ItemID != itemID || m.PointID != pointID {
+		return nil, AuthUnchecked, fmt.Errorf("%w: %s holds point %s/%s", ErrInvalidManifest, name, m.ItemID, m.PointID)
+	}
+	return m, AuthUnchecked, nil
+}
+
 // ListPoints returns an item's recovery points in chronological order: by the time in the
 // point id (when the workflow started the backup), then by manifest creation time, then by id.
 // Any manifest that cannot be read, validated or authenticated fails the whole call: a
 // silently missing point could break a restore chain without anyone noticing. Legacy
-// manifests (not yet authenticated) are listed: ListPoints shows, it does not act.
+// manifests (not yet authenticated) are listed, and without keys nothing is authenticated
+// (ReadManifest): ListPoints shows, it does not act.
 func (r *Repository) ListPoints(ctx context.Context, itemID string) ([]*Manifest, error) {
 	var ids []string
 	err := r.store.List(ctx, PointsPrefix(itemID), func(b BlobInfo) error {
@@ -331,7 +362,7 @@ func (r *Repository) ListPoints(ctx context.Context, itemID string) ([]*Manifest
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			out[i], _, errs[i] = r.ManifestOrLegacy(ctx, itemID, id)
+			out[i], _, errs[i] = r.ReadManifest(ctx, itemID, id)
 		}()
 	}
 	wg.Wait()
