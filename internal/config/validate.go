@@ -30,7 +30,9 @@ func (c *Config) Validate() error {
 	c.validateVault(&v)
 	// Both roles hold the vault key: the agent seals and opens blocks with it, the control
 	// authenticates the manifests it commits and the ones retention and planning read.
-	if c.Key.File == "" {
+	if !c.Role.RunsAgent() && !c.Role.RunsControl() {
+		// an unknown role, reported above
+	} else if c.Key.File == "" {
 		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE): the agent seals backups with it and the control worker authenticates the vault's manifests with it")
 	} else {
 		v.file("key.file", c.Key.File)
