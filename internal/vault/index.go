@@ -33,18 +33,18 @@ const (
 
 // Stripe errors, wrapped in a *StripeError that names the blob and what exactly differs.
 var (
-	ErrIndexMissing      = errors.New("stripe index blob is missing")
+	ErrIndexMissing = errors.New("stripe index blob is missing")
 	// ErrIndexMismatch and ErrBlockListMismatch also match ErrUnauthenticated: the manifest
 	// (authenticated) pins the index by its SHA-256, and the index the committed block list,
 	// so either differing means the stripe was changed since it was written.
-	ErrIndexMismatch error = &alsoErr{msg: "stripe index does not match the SHA-256 recorded for it", also: ErrUnauthenticated}
-	ErrIndexInvalid      = errors.New("stripe index is malformed or inconsistent")
-	ErrStripeMismatch    = errors.New("stripe index disagrees with the recorded stripe info")
-	ErrDataNotCommitted  = errors.New("stripe data blob is not committed")
+	ErrIndexMismatch     error = &alsoErr{msg: "stripe index does not match the SHA-256 recorded for it", also: ErrUnauthenticated}
+	ErrIndexInvalid            = errors.New("stripe index is malformed or inconsistent")
+	ErrStripeMismatch          = errors.New("stripe index disagrees with the recorded stripe info")
+	ErrDataNotCommitted        = errors.New("stripe data blob is not committed")
 	ErrBlockListMismatch error = &alsoErr{msg: "committed block list differs from the stripe index", also: ErrUnauthenticated}
-	ErrSizeMismatch      = errors.New("data blob size differs from the stripe index")
-	ErrWrongKey          = errors.New("stripe was encrypted with a different key")
-	ErrBlockDigest       = errors.New("block plaintext does not match its recorded SHA-256")
+	ErrSizeMismatch            = errors.New("data blob size differs from the stripe index")
+	ErrWrongKey                = errors.New("stripe was encrypted with a different key")
+	ErrBlockDigest             = errors.New("block plaintext does not match its recorded SHA-256")
 	// ErrIndexUnauthenticated: a v2 index whose MAC does not verify under the key it names:
 	// someone without the key changed it (dropped, reordered, duplicated or cut blocks), or
 	// it was not written by sqlvault. It also matches ErrUnauthenticated.

@@ -44,7 +44,8 @@ func (e *BlockError) Unwrap() error { return e.Err }
 // Integrity: every byte a reader returns has passed exactly one check, the AES-GCM tag of its
 // block's frame. The tag authenticates the frame's header (plaintext length, compression),
 // its payload, and the associated data binding it to its blob and block id; the index,
-// whose SHA-256 the manifest records, gives each position its block id and sizes. So a
+// whose SHA-256 the manifest records and (v2) whose MAC OpenStripe checks, gives each
+// position its block id and sizes. So a
 // block that decrypts is the block the writer sealed for that place, byte for byte, and
 // hashing its plaintext again against the index's SHA-256 (which the writer computed from
 // the same bytes it sealed) proves nothing more on a restore — it was a second full pass
