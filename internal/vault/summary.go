@@ -474,9 +474,12 @@ func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]P
 			if legacy, err := r.checkSummaryAuth(ctx, b.Name, b.Metadata); err != nil {
 				s.Auth = AuthFailed
 				if legacy {
+					// Every listing of a vault not yet upgraded meets these: the callers
+					// that act on summaries report them, once per decision.
 					s.Auth = AuthLegacy
+					break
 				}
-				r.log.Warn("recovery point summary not authenticated", zap.String("blob", b.Name), zap.Error(err))
+				r.log.Warn("recovery point summary failed authentication", zap.String("blob", b.Name), zap.Error(err))
 			}
 		}
 		out = append(out, s)
