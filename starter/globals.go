@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/logging"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -75,7 +76,13 @@ func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config,
 	if err != nil {
 		return nil, nil, err
 	}
-	return vault.NewRepository(store, g.logger(cfg)), cfg, nil
+	repo := vault.NewRepository(store, g.logger(cfg))
+	// With the keys, what the CLI shows is authenticated; without them (an operator's
+	// machine may have none), it is shown as unchecked, and the commands that need them say so.
+	if ring, err := keys.FromConfig(cfg.Key, repo); err == nil {
+		repo = repo.WithKeys(ring)
+	}
+	return repo, cfg, nil
 }
 
 func (g *globals) printJSON(w io.Writer, v any) error {

@@ -68,7 +68,8 @@ func (f *itemFlags) summaries(ctx context.Context, g *globals) ([]vault.PointSum
 
 // manifest reads one recovery point's manifest, with the repository and configuration it
 // came from (verify needs both).
-func (f *itemFlags) manifest(ctx context.Context, g *globals, pointID string) (*vault.Repository, *config.Config, *vault.Manifest, error) {
+// A point that is not authenticated (legacy, or no key here to check) is noted on notes.
+func (f *itemFlags) manifest(ctx context.Context, g *globals, pointID string, notes io.Writer) (*vault.Repository, *config.Config, *vault.Manifest, error) {
 	item, err := f.itemID()
 	if err != nil {
 		return nil, nil, nil, err
@@ -77,7 +78,10 @@ func (f *itemFlags) manifest(ctx context.Context, g *globals, pointID string) (*
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	m, err := repo.Manifest(ctx, item, pointID)
+	m, auth, err := repo.ReadManifest(ctx, item, pointID)
+	if err == nil && auth != vault.AuthOK {
+		fmt.Fprintf(notes, "note: recovery point %s is %s\n", pointID, auth)
+	}
 	return repo, cfg, m, err
 }
 
@@ -123,7 +127,7 @@ func newShowCmd(g *globals) *cobra.Command {
 		Short: "Show one recovery point's manifest",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			_, _, m, err := f.manifest(cmd.Context(), g, args[0])
+			_, _, m, err := f.manifest(cmd.Context(), g, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -147,7 +151,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			repo, cfg, m, err := f.manifest(ctx, g, args[0])
+			repo, cfg, m, err := f.manifest(ctx, g, args[0], cmd.ErrOrStderr())
 			if err != nil {
 				return err
 			}
@@ -163,7 +167,7 @@ func newVerifyCmd(g *globals) *cobra.Command {
 				if err := repo.DeepVerify(ctx, m, key); err != nil {
 					return fmt.Errorf("recovery point %s is NOT intact: %w", m.PointID, err)
 				}
-				what = "every block decrypted and matched its digest"
+				what = "every block decrypted and authenticated"
 			}
 			if g.jsonOut {
 				return g.printJSON(cmd.OutOrStdout(), map[string]any{"pointId": m.PointID, "ok": true, "deep": deep})

@@ -61,6 +61,7 @@ func newRestoreCmd(g *globals) *cobra.Command {
 	f.StringVar(&in.ProtectionTag, "protection-tag", "", "with --overwrite, the target's protection tag as `sqlvault status --json` showed it (default: read from the vault now)")
 	f.BoolVar(&in.SkipTailLog, "skip-tail-log", false, "when overwriting the protected database, do not back up the tail of its log first")
 	f.BoolVar(&in.NoRecovery, "norecovery", false, "leave the database RESTORING, to apply more logs later")
+	f.BoolVar(&in.AllowUnauthenticated, "allow-unauthenticated", false, "also restore from legacy recovery points (written before the vault authenticated its manifests; run `sqlvault vault upgrade` instead where you can); never from points that fail authentication")
 	f.StringVar(&in.AsFilesDir, "as-files", "", "write the decrypted backups and a restore script to this folder on the target VM instead (under the agent's agent.restoreRoots)")
 	f.BoolVar(&in.Verify, "verify", false, "restore into a scratch database, run DBCC CHECKDB, report and drop it")
 	f.StringVar(&in.DataPath, "data-path", "", "folder for the data files (default: the instance's default; else under the agent's agent.restoreRoots)")
@@ -155,6 +156,9 @@ func printRestore(w io.Writer, r *protocol.RestoreResult) {
 			fmt.Fprintf(tw, "note\tSQL Server's STOPAT is a datetime, which counts in steps of 1/300 s: it stopped at the step nearest %s, %s\n",
 				formatInstant(*stopAt), applied.UTC().Format(time.RFC3339Nano))
 		}
+	}
+	for _, sk := range r.Skipped {
+		fmt.Fprintf(tw, "left out (not authenticated)\t%s\n", sk)
 	}
 	if r.State != "" {
 		fmt.Fprintf(tw, "state\t%s\n", r.State)

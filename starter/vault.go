@@ -18,10 +18,10 @@ import (
 func newVaultCmd(g *globals) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "vault",
-		Short: "Look after the vault's storage account and container",
+		Short: "Look after the vault: authenticate old points (upgrade), protect the storage account (harden)",
 		Args:  cobra.NoArgs,
 	}
-	cmd.AddCommand(newVaultHardenCmd(g))
+	cmd.AddCommand(newVaultUpgradeCmd(g), newVaultHardenCmd(g))
 	return cmd
 }
 

@@ -56,6 +56,16 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if err != nil {
 		return err
 	}
+	// Both roles hold the keyring (data keys unwrapped through the configured KEK, and the
+	// key file itself for the points it sealed before the keyring): the control worker
+	// authenticates the manifests it commits and those retention and restore planning read;
+	// the agent seals with the active key and authenticates what it restores from. The ring
+	// reads its records through the repository without keys: they are sealed under the KEK.
+	ring, err := keys.FromConfig(cfg.Key, repo)
+	if err != nil {
+		return err
+	}
+	repo = repo.WithKeys(ring)
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
@@ -121,7 +131,8 @@ func openVault(ctx context.Context, v config.Vault, log *zap.Logger, reg prometh
 	return vault.NewRepository(s, log), nil
 }
 
-// NewControlWorker registers every workflow and the control activities.
+// NewControlWorker registers every workflow and the control activities. repo must hold the
+// vault key (vault.Repository.WithKeys): commits authenticate their manifests with it.
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
 	return newControlWorker(tc, queue, &control.Control{Vault: repo, Log: log})
 }

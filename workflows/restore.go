@@ -60,10 +60,11 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	planCtx := controlStepCtx(ctx, planTimeout, 0, restoreErrors)
 	if err := workflow.ExecuteActivity(planCtx, protocol.ActivityPlanRestore, protocol.PlanRestoreInput{
 		Instance: in.Instance, Database: in.Database, PointID: in.PointID, At: in.At,
+		AllowUnauthenticated: in.AllowUnauthenticated,
 	}).Get(ctx, &plan); err != nil {
 		return nil, err
 	}
-	res := &protocol.RestoreResult{TargetInstance: targetInstance, TargetDatabase: targetDB, Steps: plan.Steps}
+	res := &protocol.RestoreResult{TargetInstance: targetInstance, TargetDatabase: targetDB, Steps: plan.Steps, Skipped: plan.Skipped}
 	progress.Steps = len(plan.Steps)
 	sameInstance := strings.EqualFold(targetInstance, in.Instance)
 	relocate := !sameInstance || !strings.EqualFold(targetDB, in.Database) || in.DataPath != "" || in.LogPath != ""
@@ -77,7 +78,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		var files protocol.RestoreAsFilesResult
 		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{
 			TargetInstance: targetInstance, TargetDatabase: targetDB, Dir: in.AsFilesDir, Plan: plan,
-			Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath,
+			Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath, AllowUnauthenticated: in.AllowUnauthenticated,
 		}).Get(ctx, &files); err != nil {
 			return nil, err
 		}
@@ -133,6 +134,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreStep, protocol.RestoreStepInput{
 			TargetInstance: targetInstance, TargetDatabase: targetDB, ItemID: plan.ItemID, Step: step, Index: i,
 			Replace: i == 0 && (in.Overwrite || prep.NeedsTailLog), Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath,
+			AllowUnauthenticated: in.AllowUnauthenticated,
 		}).Get(ctx, nil); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -433,7 +434,54 @@ func pathError(err error, verb string) error {
 	if protocol.ErrorType(err) != "" {
 		return err
 	}
+	if unauthenticated(err) {
+		return protocol.UserError(protocol.ErrUnauthenticated, "%s the vault: %v", verb, err)
+	}
 	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s the vault failed: %v", verb, err)
+}
+
+// unauthenticated reports a vault object that failed authentication: a manifest, an index,
+// a block list or a block (its GCM tag). Retrying cannot fix it.
+func unauthenticated(err error) bool {
+	return errors.Is(err, vault.ErrUnauthenticated) || errors.Is(err, blockcrypt.ErrAuth)
+}
+
+// vaultReadError names a failure to read what a restore restores: an object that fails
+// authentication by name (a user error: the vault was changed by someone without the key),
+// anything else as the vault being unavailable (retried).
+func vaultReadError(err error, format string, args ...any) error {
+	msg := fmt.Sprintf(format, args...)
+	if keyFailure(err) {
+		// Authenticating what it read needs the key the object names: the keyring's
+		// failure (the KEK out of reach, a data key missing) is what to report.
+		return keyError(err, msg)
+	}
+	if unauthenticated(err) {
+		return protocol.UserError(protocol.ErrUnauthenticated, "%s: %v", msg, err)
+	}
+	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s: %v", msg, err)
+}
+
+// stepManifest reads the manifest of a restore step, authenticated; a legacy one (written
+// before manifests were authenticated) only when the restore was started with
+// allowUnauthenticated, and then with a warning in the log.
+func (a *Agent) stepManifest(ctx context.Context, itemID, pointID string, allowUnauthenticated bool) (*vault.Manifest, error) {
+	if !allowUnauthenticated {
+		m, err := a.Vault.Manifest(ctx, itemID, pointID)
+		if err != nil {
+			return nil, vaultReadError(err, "read the manifest of %s", pointID)
+		}
+		return m, nil
+	}
+	m, legacy, err := a.Vault.ManifestOrLegacy(ctx, itemID, pointID)
+	if err != nil {
+		return nil, vaultReadError(err, "read the manifest of %s", pointID)
+	}
+	if legacy {
+		a.logger().Warn("restoring from a legacy (unauthenticated) manifest, as the restore allowed; run sqlvault vault upgrade",
+			zap.String("item", itemID), zap.String("point", pointID))
+	}
+	return m, nil
 }
 
 // setupError names an error from opening a data path session: the path's own failures are

@@ -60,9 +60,9 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	var moves []sqlserver.Move
 	defer a.Memory.Hold(1)() // the files are written one stripe at a time
 	for i, step := range in.Plan.Steps {
-		m, err := a.Vault.Manifest(ctx, in.Plan.ItemID, step.PointID)
+		m, err := a.stepManifest(ctx, in.Plan.ItemID, step.PointID, in.AllowUnauthenticated)
 		if err != nil {
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", step.PointID, err)
+			return res, err
 		}
 		if err := checkStepManifest(i, step, m); err != nil {
 			return res, err
@@ -174,7 +174,7 @@ func restoreScriptHeader(in protocol.RestoreAsFilesInput, target sqlserver.Targe
 func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, key *blockcrypt.Key, path string) (int64, error) {
 	r, err := a.Vault.OpenStripe(ctx, s, key)
 	if err != nil {
-		return 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open %s: %v", s.Blob, err)
+		return 0, vaultReadError(err, "open %s", s.Blob)
 	}
 	tmp := path + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)
@@ -187,7 +187,7 @@ func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, key *blockc
 	}
 	if err != nil {
 		_ = os.Remove(tmp)
-		return n, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "write %s: %v", path, err)
+		return n, vaultReadError(err, "write %s", path)
 	}
 	return n, os.Rename(tmp, path)
 }

@@ -83,7 +83,8 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 	// A key rotation since the earlier attempt: another data key is active now.
 	rotated, err := blockcrypt.NewKey(bytes.Repeat([]byte{7}, blockcrypt.KeySize))
 	require.NoError(t, err)
-	u.agent.Vault, u.agent.Keys = vault.NewRepository(vault.NewMemStore(), nil), keys.Static(rotated, key)
+	ring := keys.Static(rotated, key)
+	u.agent.Vault, u.agent.Keys = vault.NewRepository(vault.NewMemStore(), nil).WithKeys(ring), ring
 	ctx := context.Background()
 	item := vault.ItemID("SQLVM1", "Sales")
 	dir := t.TempDir()

@@ -25,6 +25,12 @@ func keyError(err error, what string) error {
 	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s: read the vault's keyring: %v", what, err)
 }
 
+// keyFailure reports an error of the keyring (keyError names it).
+func keyFailure(err error) bool {
+	return errors.Is(err, keys.ErrKEKUnavailable) || errors.Is(err, keys.ErrNoDataKey) ||
+		errors.Is(err, keys.ErrUnknownDataKey) || errors.Is(err, keys.ErrDataKeyMismatch)
+}
+
 // noKeys is the key source of an agent built without one.
 type noKeys struct{}
 

@@ -32,7 +32,7 @@ func TestTheAgentSealsWithTheActiveKeyAndRestoresWithEachPointsKey(t *testing.T)
 	w := newUnitWorld(t)
 	w.create(t, sqlsim.DatabaseSpec{Name: "Sales", DataPages: 64, Seed: 7})
 	ring, kek := fileRing(t, w, "vault.key")
-	w.agent.Keys = ring
+	w.useKeys(ring)
 	t0 := time.Now().UTC().Truncate(time.Second)
 
 	fullStream, _ := w.backup(t, "Sales", protocol.Full, t0)
@@ -55,12 +55,12 @@ func TestTheAgentSealsWithTheActiveKeyAndRestoresWithEachPointsKey(t *testing.T)
 		return nil
 	}
 	// A freshly started agent: the keys come from the vault's keyring through the KEK file.
-	w.agent.Keys = keys.NewRing(w.repo, kek, kek.DataKey())
+	w.useKeys(keys.NewRing(w.repo, kek, kek.DataKey()))
 	require.NoError(t, restore("Sales_copy"))
 
 	// An agent whose key file is another one: nothing it needs from the keyring opens.
 	other, _ := fileRing(t, w, "other.key")
-	w.agent.Keys = other
+	w.useKeys(other)
 	var stream protocol.StreamBackupResult
 	err = w.run(t, &stream, protocol.ActivityStreamBackup, protocol.StreamBackupInput{Instance: "SQLVM1", Database: "Sales",
 		Type: protocol.Log, ItemID: plan.ItemID, PointID: "20991231T000000Z-log-nokey", Stripes: 1, Compression: true})

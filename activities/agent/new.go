@@ -107,7 +107,12 @@ func New(o Options) (*Agent, error) {
 	if err := ep.Start(); err != nil {
 		return nil, err
 	}
-	a := &Agent{VM: o.VM, Endpoint: ep, Vault: o.Vault, Keys: o.Keys, Log: o.Log.Named("agent"),
+	repo := o.Vault
+	if _, none := o.Keys.(noKeys); repo != nil && !repo.HasKeys() && !none {
+		// The agent's keys authenticate the manifests it restores from (vault.WithKeys).
+		repo = repo.WithKeys(o.Keys)
+	}
+	a := &Agent{VM: o.VM, Endpoint: ep, Vault: repo, Keys: o.Keys, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
 		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
 	if o.Metrics != nil {

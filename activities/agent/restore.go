@@ -103,9 +103,9 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	}
 	// The manifest first: the plan was made from the listing's summaries, and a step whose
 	// manifest disagrees must neither run nor be taken as applied (applied trusts its LSNs).
-	m, err := a.Vault.Manifest(ctx, in.ItemID, in.Step.PointID)
+	m, err := a.stepManifest(ctx, in.ItemID, in.Step.PointID, in.AllowUnauthenticated)
 	if err != nil {
-		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", in.Step.PointID, err)
+		return res, err
 	}
 	if err := checkStepManifest(in.Index, in.Step, m); err != nil {
 		return res, err
@@ -234,9 +234,11 @@ func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, in
 	}
 	stripes := make([]datapath.RestoreStripe, 0, len(m.Stripes))
 	for i, s := range m.Stripes {
+		// OpenStripe authenticates the stripe's index and block list before SQL Server is
+		// given a byte of it.
 		r, err := a.Vault.OpenStripe(ctx, s, key)
 		if err != nil {
-			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
+			return nil, vaultReadError(err, "open stripe %d of %s", i+1, m.PointID)
 		}
 		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1), Source: stripeSource{r: r, m: stream}})
 	}

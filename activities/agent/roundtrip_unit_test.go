@@ -32,7 +32,20 @@ const unitAgentHost = "agent.sqlvault.test"
 type unitWorld struct {
 	*unitSim
 	repo *vault.Repository
+	// keys is the keyring the repository (agent and control alike) authenticates with: a
+	// test that gives the agent another key source sets it here too (useKeys).
+	keys *swappableKeys
 	root string // the agent's restore root
+}
+
+// swappableKeys is a vault.Keyring whose keys a test may replace after the activities were
+// registered with the repository.
+type swappableKeys struct{ vault.Keyring }
+
+// useKeys makes src the agent's key source and the repository's keyring.
+func (w *unitWorld) useKeys(src keys.Source) {
+	w.agent.Keys = src
+	w.keys.Keyring = src
 }
 
 func newUnitWorld(t *testing.T) *unitWorld {
@@ -62,7 +75,8 @@ func newUnitWorld(t *testing.T) *unitWorld {
 	t.Cleanup(func() { _ = sa.Close() })
 	key, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
 	require.NoError(t, err)
-	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	ring := &swappableKeys{vault.Keys{key}}
+	repo := vault.NewRepository(vault.NewMemStore(), nil).WithKeys(ring)
 	root := t.TempDir()
 	a := &Agent{VM: "SQLVM1", Endpoint: ep, Vault: repo, Keys: keys.Static(key), HeartbeatEvery: 100 * time.Millisecond,
 		RestoreRoots: []string{root}, Instances: []Instance{{Name: "SQLVM1", Conn: sa}}}
@@ -70,7 +84,7 @@ func newUnitWorld(t *testing.T) *unitWorld {
 	env := s.NewTestActivityEnvironment()
 	a.Register(env)
 	(&control.Control{Vault: repo}).Register(env)
-	return &unitWorld{unitSim: &unitSim{agent: a, inst: inst, env: env, sa: sa}, repo: repo, root: root}
+	return &unitWorld{unitSim: &unitSim{agent: a, inst: inst, env: env, sa: sa}, repo: repo, keys: ring, root: root}
 }
 
 // backup runs PrepareBackup, StreamBackup and CommitRecoveryPoint as the Backup workflow does.

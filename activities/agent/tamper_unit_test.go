@@ -16,8 +16,8 @@ import (
 
 // A restore keeps one integrity check per byte, the GCM tag of each block (the vault's
 // stripe reader no longer hashes the plaintext): a block tampered with in the vault still
-// fails the restore step, named as the vault's failure with the reader's reason, and once
-// the byte is flipped back the same point restores. Run on the URL path here and on the VDI
+// fails the restore step, by name (VaultObjectUnauthenticated: retrying cannot fix it) with
+// the reader's reason, and once the byte is flipped back the same point restores. Run on the URL path here and on the VDI
 // path in tamper_vdi_linux_test.go.
 func TestRestoreRefusesATamperedBlockOnTheURLPath(t *testing.T) {
 	tamperedBlockIsRefused(t, newUnitWorld(t), datapath.URL)
@@ -58,7 +58,7 @@ func tamperedBlockIsRefused(t *testing.T, w *unitWorld, path datapath.Kind) {
 	err = w.run(t, nil, protocol.ActivityRestoreStep, protocol.RestoreStepInput{TargetInstance: "SQLVM1", TargetDatabase: "Ledger_copy",
 		ItemID: plan.ItemID, Step: step, Relocate: true})
 	require.Error(t, err, "a tampered block fails the restore")
-	assert.Equal(t, protocol.ErrVaultUnavailable, protocol.ErrorType(err), "%v", err)
+	assert.Equal(t, protocol.ErrUnauthenticated, protocol.ErrorType(err), "%v", err)
 	assert.Contains(t, err.Error(), "failed authentication", "the GCM tag refused the block")
 
 	// Flipped back, the same point restores (over what the failed step left: REPLACE).

@@ -19,7 +19,7 @@ import (
 func TestBackupChainState(t *testing.T) {
 	f := newRetentionFixture(t)
 	rec := &recordingStore{Store: f.repo.Store()}
-	f.repo = vault.NewRepository(rec, nil)
+	f.repo = vault.NewRepository(rec, nil).WithKeys(vault.Keys{f.key})
 	f.c.Vault = f.repo
 	p := policy.Policy{Name: "weekly",
 		Full:      policy.FullSchedule{Frequency: policy.FrequencyWeekly, Weekdays: []time.Weekday{time.Sunday}, TimeOfDay: "23:00", TimeZone: "UTC"},

@@ -41,6 +41,8 @@ func TestPlanDrillsFromTheVault(t *testing.T) {
 		m := *planHistory()[0]
 		m.ItemID = vault.ItemID("SQLVM1", db)
 		m.Database.Name = db
+		blob := vault.DataBlob(m.ItemID, m.PointID, 1, 1)
+		m.Stripes = []vault.StripeInfo{{Blob: blob, Index: vault.IndexBlob(blob), IndexSHA256: m.Stripes[0].IndexSHA256, Digest: m.Stripes[0].Digest}}
 		putManifests(t, store, []*vault.Manifest{&m}, func(int) bool { return true })
 	}
 	// D was drilled a moment ago: not due again this week.

@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -189,7 +190,11 @@ type unitControl struct {
 
 func newUnitControl(t *testing.T) *unitControl {
 	u := &unitControl{mem: vault.NewMemStore(), tc: newUnitTemporal(), now: time.Date(2026, 11, 2, 9, 0, 0, 0, time.UTC)}
-	u.repo = vault.NewRepository(u.mem, nil)
+	zero, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize)) // unitStream's key
+	if err != nil {
+		panic(err)
+	}
+	u.repo = vault.NewRepository(u.mem, nil).WithKeys(vault.Keys{zero})
 	u.c = &Control{Vault: u.repo, Temporal: u.tc, ControlQueue: "sqlvault-control", Now: func() time.Time { return u.now },
 		LeaseWait: 50 * time.Millisecond}
 	var s testsuite.WorkflowTestSuite

@@ -352,6 +352,16 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 		}
 		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list points: %v", err)
 	}
+	// Retention never deletes on the word of an unauthenticated object. Under a policy, the
+	// decision about each point depends on the others (a chain is kept whole), so one
+	// unauthenticated point stops every deletion of the item; stopped with delete, each
+	// point goes on its own word, so the authenticated ones go and the rest are reported.
+	trusted, unauthenticated := authenticatedOnly(sums, false)
+	refuse := func() error {
+		return protocol.UserError(protocol.ErrUnauthenticated,
+			"retention deletes nothing of item %s (%s on %s) on the word of %d unauthenticated recovery points: %s",
+			in.ItemID, it.Database, it.Instance, len(unauthenticated), skippedAdvice(unauthenticated))
+	}
 	var decisions []policy.Decision
 	switch it.State {
 	case vault.ItemStoppedRetain:
@@ -364,10 +374,13 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 			res.Kept, res.DeleteAfter = len(sums), &after
 			return res, nil
 		}
-		for _, s := range sums {
+		for _, s := range trusted {
 			decisions = append(decisions, policy.Decision{PointID: s.PointID, Reasons: []string{"protection stopped with delete"}})
 		}
 	default:
+		if len(unauthenticated) > 0 {
+			return res, refuse()
+		}
 		p, err := c.LoadPolicy(ctx, it.Policy)
 		if err != nil {
 			return res, err
@@ -399,6 +412,10 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 				zap.Strings("reasons", d.Reasons))
 		}
 	}
+	if len(unauthenticated) > 0 {
+		res.Kept += len(unauthenticated)
+		return res, refuse()
+	}
 	if it.State == vault.ItemStoppedDelete && !in.DryRun && !c.now().Before(it.UpdatedAt.Add(policy.BackupMaxDuration)) {
 		if err := l.DeleteItem(ctx); err != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "remove item: %v", err)
@@ -412,14 +429,18 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 }
 
 // deletePoint deletes the point retention decided on from its summary: it reads the
-// manifest (its stripes name the blobs to delete) and deletes only if the manifest still
-// says what the summary said, so the decision is never applied to another point than the
-// one it was made for.
+// manifest, authenticated (its stripes name the blobs to delete), and deletes only if the
+// manifest still says what the summary said, so the decision is never applied to another
+// point than the one it was made for, nor on the word of an unauthenticated manifest.
 func (c *Control) deletePoint(ctx context.Context, it *vault.ProtectedItem, s *vault.PointSummary) error {
 	m, err := c.Vault.Manifest(ctx, s.ItemID, s.PointID)
 	switch {
 	case errors.Is(err, vault.ErrNotFound):
 		return nil // gone already (an earlier attempt deleted it)
+	case errors.Is(err, vault.ErrUnauthenticated):
+		return protocol.UserError(protocol.ErrUnauthenticated,
+			"recovery point %s of item %s (%s on %s) is not authenticated, so retention does not delete it: %v",
+			s.PointID, s.ItemID, it.Database, it.Instance, err)
 	case err != nil && unreadableRecord(err):
 		return protocol.UserError(protocol.ErrUnreadableRecord,
 			"recovery point %s of item %s (%s on %s) cannot be read, so retention does not delete it (look at it in the vault): %v",

@@ -42,7 +42,7 @@ type retentionFixture struct {
 func newRetentionFixture(t *testing.T) *retentionFixture {
 	key, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
 	require.NoError(t, err)
-	f := &retentionFixture{t: t, ctx: context.Background(), repo: vault.NewRepository(vault.NewMemStore(), nil), key: key,
+	f := &retentionFixture{t: t, ctx: context.Background(), repo: vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vault.Keys{key}), key: key,
 		now: rtStart, item: vault.ItemID(rtInstance, rtDatabase), lsn: 37_000_000_000_001_000}
 	f.c = &Control{Vault: f.repo, Now: func() time.Time { return f.now }, LeaseWait: 50 * time.Millisecond}
 	require.NoError(t, f.repo.PutItem(f.ctx, &vault.ProtectedItem{ItemID: f.item, VM: rtInstance, Instance: rtInstance,
@@ -352,7 +352,7 @@ func TestApplyRetentionReadsOnlyTheManifestsItDeletes(t *testing.T) {
 	f := newRetentionFixture(t)
 	counting := &vault.CountingStore{Store: f.repo.Store()}
 	rec := &recordingStore{Store: counting}
-	f.repo = vault.NewRepository(rec, nil)
+	f.repo = vault.NewRepository(rec, nil).WithKeys(vault.Keys{f.key})
 	f.c.Vault = f.repo
 	p := policy.Policy{Name: "week",
 		Full:      policy.FullSchedule{Frequency: policy.FrequencyDaily, TimeOfDay: "00:00", TimeZone: "UTC"},

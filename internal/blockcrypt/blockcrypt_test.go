@@ -2,8 +2,12 @@ package blockcrypt
 
 import (
 	"bytes"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"fmt"
 	mrand "math/rand/v2"
 	"os"
@@ -318,4 +322,45 @@ func BenchmarkOpen(b *testing.B) {
 	b.Run("4MiB/text/zstd", func(b *testing.B) { benchSealOpen(b, true, true, text) })
 	b.Run("4MiB/text/none", func(b *testing.B) { benchSealOpen(b, true, false, text) })
 	b.Run("4MiB/random/zstd", func(b *testing.B) { benchSealOpen(b, true, true, noise) })
+}
+
+func TestMACIsDocumentedConstruction(t *testing.T) {
+	// The construction, recomputed here from its documentation: HKDF-SHA256(key, no salt,
+	// info "sqlvault manifest mac v1") gives the MAC key; the MAC is HMAC-SHA256 of the
+	// label's length (8 bytes, big-endian), the label and the message. Every authenticated
+	// manifest and index in a vault depends on it, so it is pinned too.
+	k := testKey(t, 1)
+	raw := bytes.Repeat([]byte{1}, KeySize)
+	sub, err := hkdf.Key(sha256.New, raw, nil, "sqlvault manifest mac v1", 32)
+	require.NoError(t, err)
+	h := hmac.New(sha256.New, sub)
+	h.Write([]byte{0, 0, 0, 0, 0, 0, 0, 17})
+	h.Write([]byte("sqlvault index v2"))
+	h.Write([]byte("message"))
+	want := h.Sum(nil)
+	got := k.MAC("sqlvault index v2", []byte("message"))
+	assert.Equal(t, want, got)
+	assert.Equal(t, "806a52c40784f81f", hex.EncodeToString(got[:8]), "pinned")
+	assert.True(t, k.VerifyMAC("sqlvault index v2", []byte("message"), got))
+
+	// The subkey is not the key: a MAC under the raw key itself does not verify.
+	h = hmac.New(sha256.New, raw)
+	h.Write([]byte{0, 0, 0, 0, 0, 0, 0, 17})
+	h.Write([]byte("sqlvault index v2"))
+	h.Write([]byte("message"))
+	assert.False(t, k.VerifyMAC("sqlvault index v2", []byte("message"), h.Sum(nil)))
+}
+
+func TestMACSeparatesLabelsMessagesAndKeys(t *testing.T) {
+	k := testKey(t, 1)
+	tag := k.MAC("sqlvault manifest v3", []byte("point"))
+	assert.False(t, k.VerifyMAC("sqlvault index v2", []byte("point"), tag), "another label")
+	assert.False(t, k.VerifyMAC("sqlvault manifest v", []byte("3point"), tag), "label and message shifted")
+	assert.False(t, k.VerifyMAC("sqlvault manifest v3", []byte("poinT"), tag), "another message")
+	assert.False(t, testKey(t, 2).VerifyMAC("sqlvault manifest v3", []byte("point"), tag), "another key")
+	assert.False(t, k.VerifyMAC("sqlvault manifest v3", []byte("point"), tag[:MACSize-1]), "cut tag")
+	bad := bytes.Clone(tag)
+	bad[5] ^= 1
+	assert.False(t, k.VerifyMAC("sqlvault manifest v3", []byte("point"), bad), "flipped tag")
+	assert.NotContains(t, fmt.Sprintf("%v %+v %#v", k, k, k), hex.EncodeToString(tag[:4]))
 }

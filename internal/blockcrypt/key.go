@@ -1,16 +1,21 @@
 // Package blockcrypt seals and opens the vault's blocks: optional zstd compression followed
 // by AES-256-GCM, in a small self-describing frame. It also owns the vault key and its key
-// file. It knows nothing about blobs or stripes: callers pass the associated data that binds
-// a frame to its place (blob name and block id), so a frame copied elsewhere fails to open.
+// file, and the MAC that authenticates the vault's catalog (stripe indexes, manifests,
+// summaries) under a subkey derived from the vault key (Key.MAC). It knows nothing about
+// blobs or stripes: callers pass the associated data that binds a frame to its place (blob
+// name and block id), so a frame copied elsewhere fails to open, and the bytes to MAC.
 package blockcrypt
 
 import (
 	"bytes"
 	"crypto/aes"
 	"crypto/cipher"
+	"crypto/hkdf"
+	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -26,6 +31,14 @@ const KeySize = 32
 // (or used as) a hash of the key computed for any other purpose.
 const keyIDContext = "sqlvault key id v1"
 
+// macKeyLabel is the HKDF-SHA256 info that derives the catalog MAC key from a vault key. One
+// derived key serves every catalog object; each kind of object is told apart by the label
+// its MAC starts with (Key.MAC), so a MAC of one kind never verifies as another.
+const macKeyLabel = "sqlvault manifest mac v1"
+
+// MACSize is the length of a catalog MAC (HMAC-SHA256).
+const MACSize = sha256.Size
+
 // Key file errors. LoadKeyFile wraps exactly one of them, with the path (never the contents).
 var (
 	ErrKeyFileMissing = errors.New("blockcrypt: key file does not exist")
@@ -38,11 +51,12 @@ var (
 	maxKeyFileSize    = 1024 // a key file is 45 bytes; anything much larger is not one
 )
 
-// Key is the vault encryption key (AES-256). It deliberately keeps only the cipher and the
-// public id, not the raw bytes, and its String/GoString print the id only, so a Key that ends
-// up in a log line or an error leaks nothing.
+// Key is the vault encryption key (AES-256). It deliberately keeps only the cipher, the
+// derived MAC key and the public id, not the raw bytes, and its String/GoString print the id
+// only, so a Key that ends up in a log line or an error leaks nothing.
 type Key struct {
 	aead cipher.AEAD
+	mac  []byte // HKDF-SHA256(key, info macKeyLabel); never leaves the package
 	id   string
 }
 
@@ -59,10 +73,35 @@ func NewKey(raw []byte) (*Key, error) {
 	if err != nil {
 		return nil, fmt.Errorf("blockcrypt: %w", err)
 	}
+	// A subkey, not the key itself: the MAC key and the cipher key are independent, so
+	// nothing a MAC reveals bears on the blocks' encryption.
+	mac, err := hkdf.Key(sha256.New, raw, nil, macKeyLabel, MACSize)
+	if err != nil {
+		return nil, fmt.Errorf("blockcrypt: derive MAC key: %w", err)
+	}
 	h := sha256.New()
 	h.Write([]byte(keyIDContext))
 	h.Write(raw)
-	return &Key{aead: aead, id: hex.EncodeToString(h.Sum(nil)[:8])}, nil
+	return &Key{aead: aead, mac: mac, id: hex.EncodeToString(h.Sum(nil)[:8])}, nil
+}
+
+// MAC returns the HMAC-SHA256, under the key's catalog MAC key, of label and msg: label
+// (which names the kind of object, e.g. "sqlvault index v2") is length-prefixed so that no
+// label and message can pass for another. msg must be an explicit, canonical encoding of
+// what is authenticated (never a re-marshalling that a library may change).
+func (k *Key) MAC(label string, msg []byte) []byte {
+	h := hmac.New(sha256.New, k.mac)
+	var n [8]byte
+	binary.BigEndian.PutUint64(n[:], uint64(len(label)))
+	h.Write(n[:])
+	h.Write([]byte(label))
+	h.Write(msg)
+	return h.Sum(nil)
+}
+
+// VerifyMAC reports, in constant time, whether tag is MAC(label, msg).
+func (k *Key) VerifyMAC(label string, msg, tag []byte) bool {
+	return len(tag) == MACSize && hmac.Equal(k.MAC(label, msg), tag)
 }
 
 // ID is the key's stable public identifier, recorded in every manifest and index so a

@@ -28,6 +28,11 @@ func (c *Config) Validate() error {
 	}
 	c.validateTemporal(&v)
 	c.validateVault(&v)
+	// Both roles hold the vault's keys: the agent seals and opens blocks with them, the
+	// control authenticates the manifests it commits and the ones retention and planning read.
+	if c.Role.RunsAgent() || c.Role.RunsControl() {
+		c.validateKey(&v)
+	}
 	if c.Role.RunsAgent() {
 		c.validateAgent(&v)
 	}
@@ -151,7 +156,7 @@ func (c *Config) validateKey(v *validator) {
 	switch k.KeyProvider() {
 	case KeyProviderFile:
 		if k.File == "" {
-			v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
+			v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE): the agent seals backups with it and the control worker authenticates the vault's manifests with it")
 		} else {
 			v.file("key.file", k.File)
 		}
@@ -173,7 +178,6 @@ func (c *Config) validateKey(v *validator) {
 
 func (c *Config) validateAgent(v *validator) {
 	a := c.Agent
-	c.validateKey(v)
 	if a.VM == "" {
 		v.addf("agent.vm", "cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM")
 	}

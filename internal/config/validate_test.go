@@ -32,8 +32,11 @@ func TestValidateAcceptsGoodConfigs(t *testing.T) {
 
 	c.Role = RoleControl
 	c.Agent = Agent{} // a control worker needs no agent section
-	c.Key.File = ""
 	assert.NoError(t, c.Validate())
+	// but the vault key: it authenticates the manifests it commits and reads
+	c.Key.File = ""
+	assert.Equal(t, []string{`key.file: set the vault key file (--key-file or SQLVAULT_KEY_FILE): the agent seals backups with it and the control worker authenticates the vault's manifests with it`},
+		errorLines(c.Validate()))
 
 	t.Setenv("TEST_DSN", "sqlserver://sa:pw@h:1")
 	c = validAgent(t)
@@ -102,7 +105,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 	c.Role = RoleAgent
 	got = errorLines(c.Validate())
 	assert.Subset(t, got, []string{
-		`key.file: set the vault key file (--key-file or SQLVAULT_KEY_FILE)`,
+		`key.file: set the vault key file (--key-file or SQLVAULT_KEY_FILE): the agent seals backups with it and the control worker authenticates the vault's manifests with it`,
 		`agent.vm: cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM`,
 		`agent.maxConcurrentBackups: must be at least 1 (got 0)`,
 		`agent.blocksInFlight: must be 1 to 16 (got 0); each block in flight costs about 8 MiB of memory per stripe`,
@@ -131,6 +134,7 @@ func TestValidateReportsEveryProblemAtOnce(t *testing.T) {
 
 func TestValidateVaultAuthModes(t *testing.T) {
 	t.Setenv("TEST_UNSET", "")
+	key := validAgent(t).Key.File // a readable key file: only the vault section is under test
 	cases := []struct {
 		name  string
 		vault Vault
@@ -161,6 +165,7 @@ func TestValidateVaultAuthModes(t *testing.T) {
 			c := Default()
 			c.Role = RoleControl
 			c.Vault = tc.vault
+			c.Key.File = key
 			assert.Equal(t, tc.want, errorLines(c.Validate()))
 		})
 	}

@@ -71,7 +71,7 @@ func (w *world) backup(t *testing.T, src Source) (*vault.Manifest, []byte) {
 		Encryption: vault.EncryptionInfo{Algorithm: vault.AlgorithmAES256GCM, KeyID: key.ID(), Compression: vault.CompressionZstd},
 		Workflow:   vault.WorkflowRef{ID: "backup-sales", RunID: "run-1"},
 	}
-	require.NoError(t, w.repo.CommitManifest(ctx, m))
+	require.NoError(t, w.repo.WithKeys(vault.Keys{key}).CommitManifest(ctx, m))
 	return m, plain
 }
 

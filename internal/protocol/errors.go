@@ -41,6 +41,12 @@ const (
 	// ErrRestoreNotAllowed: the target instance's agent.instances[].restore does not accept
 	// this restore (none: no restore; new: none that replaces a database).
 	ErrRestoreNotAllowed = "RestoreNotAllowedByAgent"
+	// ErrUnauthenticated: a vault object a restore or a deletion would act on (a manifest, a
+	// listing summary, a stripe index, a block) failed authentication by the vault key, or
+	// has none (a legacy manifest, before `sqlvault vault upgrade`). The message names the
+	// object and what to do. Restores refuse it (legacy ones are accepted only with
+	// --allow-unauthenticated), retention never deletes on its word, planning skips it.
+	ErrUnauthenticated = "VaultObjectUnauthenticated"
 )
 
 // What restores an agent accepts into an instance (agent.instances[].restore).

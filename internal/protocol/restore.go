@@ -68,6 +68,11 @@ type RestoreInput struct {
 	AsFilesDir string `json:"asFilesDir,omitempty"`
 	// Verify restores into a scratch database, runs DBCC CHECKDB, reports and drops it.
 	Verify bool `json:"verify,omitempty"`
+	// AllowUnauthenticated also restores from legacy recovery points: written before the
+	// vault authenticated its manifests, and not yet authenticated by `sqlvault vault
+	// upgrade`. Never points whose authentication fails (ErrUnauthenticated). Their blocks
+	// are still authenticated by their GCM tags as they are read.
+	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
 }
 
 // Target returns the effective target instance and database.
@@ -154,6 +159,9 @@ const LocalTimeLayout = "2006-01-02T15:04:05.999999999"
 type RestorePlan struct {
 	ItemID string            `json:"itemId"`
 	Steps  []RestoreStepPlan `json:"steps"`
+	// Skipped names the recovery points the planner left out because they are not
+	// authenticated ("<pointId>: <why>"): it planned as if they did not exist.
+	Skipped []string `json:"skipped,omitempty"`
 }
 
 // PlanRestoreInput asks the control side for the chain.
@@ -162,6 +170,8 @@ type PlanRestoreInput struct {
 	Database string     `json:"database"`
 	PointID  string     `json:"pointId,omitempty"`
 	At       *time.Time `json:"at,omitempty"`
+	// AllowUnauthenticated also plans with legacy points (RestoreInput.AllowUnauthenticated).
+	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
 }
 
 // PrepareRestoreInput asks the target agent whether the target may be restored.
@@ -194,6 +204,8 @@ type RestoreStepInput struct {
 	Relocate bool   `json:"relocate"`
 	DataPath string `json:"dataPath,omitempty"`
 	LogPath  string `json:"logPath,omitempty"`
+	// AllowUnauthenticated accepts a legacy manifest (RestoreInput.AllowUnauthenticated).
+	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
 }
 
 // RestoreStepResult reports one step.
@@ -217,6 +229,8 @@ type RestoreAsFilesInput struct {
 	Relocate       bool        `json:"relocate"`
 	DataPath       string      `json:"dataPath,omitempty"`
 	LogPath        string      `json:"logPath,omitempty"`
+	// AllowUnauthenticated accepts legacy manifests (RestoreInput.AllowUnauthenticated).
+	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
 }
 
 // RestoreAsFilesResult lists the files and the T-SQL that restores them by hand.
@@ -248,6 +262,8 @@ type RestoreResult struct {
 	TailLog        *RecoveryPoint        `json:"tailLog,omitempty"`
 	Files          *RestoreAsFilesResult `json:"files,omitempty"`
 	Verify         *VerifyDatabaseResult `json:"verify,omitempty"`
+	// Skipped: the points the plan left out as not authenticated (RestorePlan.Skipped).
+	Skipped []string `json:"skipped,omitempty"`
 	// RestoreSeconds is the time from the start to a recovered database (workflow time):
 	// a restore drill's measured RTO. 0 when the run did not recover one.
 	RestoreSeconds float64 `json:"restoreSeconds,omitempty"`

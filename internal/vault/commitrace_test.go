@@ -41,7 +41,7 @@ func TestCommitRetryAfterLostResultSucceeds(t *testing.T) {
 	f := newFixture(t)
 	ctx := ctxT(t)
 	ls := &lostResultStore{Store: f.store}
-	repo := NewRepository(ls, nil)
+	repo := NewRepository(ls, nil).WithKeys(Keys{f.key})
 	point := NewPointID(time.Date(2026, 11, 26, 10, 15, 30, 0, time.UTC), BackupLog, "lost")
 	info := f.writeStripe(t, DataBlob(f.item, point, 1, 0), pages(2, 8), true)
 	first := time.Date(2026, 11, 26, 10, 20, 0, 0, time.UTC)
@@ -114,7 +114,7 @@ func TestSweepLosesTheRaceToACommit(t *testing.T) {
 	hs := &hookStore{Store: f.store, before: func() {
 		require.NoError(t, f.repo.CommitManifest(ctx, f.manifest(p, now, info)))
 	}}
-	rep, err := NewRepository(hs, nil).Sweep(ctx, now, time.Hour, false)
+	rep, err := NewRepository(hs, nil).WithKeys(Keys{f.key}).Sweep(ctx, now, time.Hour, false)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Deleted, "nothing of the committed point is deleted")
 	assert.Empty(t, rep.Orphaned)
@@ -156,7 +156,7 @@ func TestSweepReportsAPointItWouldOrphan(t *testing.T) {
 	hs := &hookStore{Store: f.store, ignoreETag: true, before: func() {
 		require.NoError(t, f.repo.CommitManifest(ctx, f.manifest(p, now, info)))
 	}}
-	rep, err := NewRepository(hs, nil).Sweep(ctx, now, time.Hour, false)
+	rep, err := NewRepository(hs, nil).WithKeys(Keys{f.key}).Sweep(ctx, now, time.Hour, false)
 	require.ErrorIs(t, err, ErrOrphanedPoint)
 	assert.Equal(t, []string{f.item + "/" + p}, rep.Orphaned)
 }
@@ -185,7 +185,7 @@ func TestCommitReverifiesAfterWritingTheManifest(t *testing.T) {
 	ctx := ctxT(t)
 	now := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
 	p, info := agedStripe(t, f, now, "race4")
-	repo := NewRepository(&deleteAfterManifestStore{Store: f.store, victim: info.Blob}, nil)
+	repo := NewRepository(&deleteAfterManifestStore{Store: f.store, victim: info.Blob}, nil).WithKeys(Keys{f.key})
 	err := repo.CommitManifest(ctx, f.manifest(p, now, info))
 	require.ErrorIs(t, err, ErrDataNotCommitted)
 	_, err = f.repo.Manifest(ctx, f.item, p)

@@ -9,10 +9,10 @@
 // Every name starts with "v1/" so a later layout can coexist in the same container:
 //
 //	v1/items/<itemID>/item.json                                protected-item record (reserved)
-//	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point
+//	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point (authenticated envelope)
 //	v1/items/<itemID>/drill-results/<start>_<outcome>_<pointID>.json  one restore drill's record (drills.go)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
-//	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON)
+//	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.idx  stripe index (block map, JSON, authenticated)
 //	v1/keys/<keyID>.json                                       one data key, wrapped under the KEK (keys.go; package keys)
 //
 // itemID is "i" + 24 hex digits of a hash of instance and database name (ItemID), so any
@@ -30,10 +30,34 @@
 //
 // A data blob is a sequence of frames (package blockcrypt), one per block SQL Server sent:
 // optionally zstd-compressed, AES-256-GCM sealed, with associated data binding the frame to
-// its blob name and block id. The index blob beside it lists, in commit order, each block's
-// id, plaintext and stored lengths and plaintext SHA-256, plus totals, key id and a stripe
-// digest (SHA-256 over the block SHA-256s). The manifest records each index's SHA-256, so
-// the chain manifest → index → block → plaintext is checked end to end on every read.
+// its blob name and block id. The index blob beside it (v2) lists, in commit order, each
+// block's id and plaintext and stored lengths, plus totals, key id, the stripe's place (item,
+// point, stripe ordinal) and a MAC over all of it, so a block dropped, reordered, duplicated
+// or cut off, with the index rewritten to match, fails the MAC; the stripe's Digest is that
+// MAC. A v1 index (still read) has a plaintext SHA-256 per block and a stripe digest over
+// them instead. The manifest records each index's SHA-256, so the chain manifest → index →
+// block → plaintext is checked end to end on every read, before the first byte is read for
+// everything but the blocks' own tags.
+//
+// # Authentication
+//
+// The storage account is not trusted (auth.go): stripe indexes, manifests and summaries carry
+// MACs under a subkey of the vault key (blockcrypt.Key.MAC), and the repository checks them
+// with its keys (WithKeys, a Keyring: the key a point names). A manifest is stored in an
+// envelope (EnvelopeSchema) that holds its exact JSON bytes, the key id and the MAC over the
+// blob name, key id and those bytes; Manifest verifies before it decodes. Its summary
+// metadata has its own MAC (SummaryAuthMetadataKey), so a listing is authenticated without a
+// Get per point. ErrUnauthenticated (and the more specific errors that match it) is what
+// every reader that acts refuses with. Readers:
+//
+//   - Manifest: authenticated only (ErrManifestUnauthenticated, ErrLegacyManifest);
+//     ManifestOrLegacy also legacy, for a restore that allows it and for reports;
+//   - ListPointSummaries: flags each summary (PointSummary.Auth); planning and retention act
+//     on AuthOK only;
+//   - OpenStripe, VerifyStripes: the index's SHA-256 and MAC and the committed block list;
+//   - Sweep: keeps every blob of a point whose manifest is legacy or fails;
+//   - Upgrade (`sqlvault vault upgrade`): authenticates legacy manifests whose every block
+//     verifies.
 //
 // StripeWriter seals and stages up to BlocksInFlight blocks in the background while SQL
 // Server sends the next (its Commit fails the stripe if any of them failed), and
@@ -44,9 +68,10 @@
 // # Commit protocol
 //
 // A point exists if and only if its manifest does. Stripes are written and committed first
-// (uncommitted blocks are invisible); CommitManifest verifies them and creates the manifest
-// with If-None-Match, so a retried commit is idempotent and a point never changes once
-// written. Data with no manifest is garbage once older than a grace period (Sweep).
+// (uncommitted blocks are invisible); CommitManifest verifies them (their index MACs
+// included) and creates the manifest, authenticated, with If-None-Match, so a retried commit
+// is idempotent and a point never changes once written (`vault upgrade` rewrites a legacy
+// manifest only into its envelope, the bytes unchanged). Data with no manifest is garbage once older than a grace period (Sweep).
 //
 // # Point summaries
 //

@@ -236,7 +236,7 @@ func (r *Repository) ListPointKeys(ctx context.Context, itemID string) (map[stri
 		return nil, fmt.Errorf("vault: list points of %s: %w", itemID, err)
 	}
 	for _, p := range missing {
-		m, err := r.Manifest(ctx, itemID, p)
+		m, _, err := r.ReadManifest(ctx, itemID, p) // a report: legacy and unchecked manifests count too
 		if errors.Is(err, ErrNotFound) {
 			continue // deleted since listed (retention)
 		}

@@ -215,6 +215,9 @@ func (m *MemStore) Put(ctx context.Context, blob string, data []byte, o PutOptio
 	if o.IfNoneMatch && b.exists {
 		return fmt.Errorf("%w: %s", ErrExists, blob)
 	}
+	if o.IfMatch != "" && (!b.exists || b.etag != o.IfMatch) {
+		return fmt.Errorf("%w: %s", ErrChanged, blob)
+	}
 	// Like Azure's Put Blob: the content becomes one block with no id, and any staged
 	// blocks are discarded.
 	b.committed = []memBlock{{data: bytes.Clone(data)}}

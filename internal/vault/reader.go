@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -45,7 +44,8 @@ func (e *BlockError) Unwrap() error { return e.Err }
 // Integrity: every byte a reader returns has passed exactly one check, the AES-GCM tag of its
 // block's frame. The tag authenticates the frame's header (plaintext length, compression),
 // its payload, and the associated data binding it to its blob and block id; the index,
-// whose SHA-256 the manifest records, gives each position its block id and sizes. So a
+// whose SHA-256 the manifest records and (v2) whose MAC OpenStripe checks, gives each
+// position its block id and sizes. So a
 // block that decrypts is the block the writer sealed for that place, byte for byte, and
 // hashing its plaintext again against the index's SHA-256 (which the writer computed from
 // the same bytes it sealed) proves nothing more on a restore — it was a second full pass
@@ -58,8 +58,8 @@ type StripeReader struct {
 	idx       *stripeIndex
 	plainOff  []int64 // plainOff[i] = plaintext offset of block i; last entry = size
 	storedOff []int64
-	// verifyDigests also compares each block's plaintext with the SHA-256 the index records
-	// for it (DeepVerify); restores leave it off.
+	// verifyDigests also compares each block's plaintext with the SHA-256 a v1 index
+	// records for it (DeepVerify); restores leave it off.
 	verifyDigests bool
 
 	ahead int                // blocks ReadAt fetches ahead of a sequential reader
@@ -89,18 +89,14 @@ type readEntry struct {
 
 var windowBufs = sync.Pool{New: func() any { return new([]byte) }}
 
-// OpenStripe loads the stripe's index, checks it against s (its recorded SHA-256, totals
-// and digest) and that it was written with key, and returns a reader. The reader's
-// background fetches (read-ahead) end with ctx or Close, whichever comes first.
+// OpenStripe loads the stripe's index and checks it as VerifyStripes does, with key: against
+// s (its recorded SHA-256, totals and digest), its MAC (v2), and the committed block list
+// and size of the data blob; and that the stripe was written with key. Only then does it
+// return a reader, so a stripe whose blocks were dropped, reordered, duplicated or cut is
+// refused before a byte of it is read. The reader's background fetches (read-ahead) end with
+// ctx or Close, whichever comes first.
 func (r *Repository) OpenStripe(ctx context.Context, s StripeInfo, key *blockcrypt.Key) (*StripeReader, error) {
-	data, err := r.store.Get(ctx, s.Index)
-	if err != nil {
-		if errors.Is(err, ErrNotFound) {
-			return nil, stripeErr(s.Blob, ErrIndexMissing, "%s", s.Index)
-		}
-		return nil, fmt.Errorf("vault: read index of %s: %w", s.Blob, err)
-	}
-	idx, err := checkIndex(s, data)
+	idx, err := r.verifyStripe(ctx, s, key)
 	if err != nil {
 		return nil, err
 	}

@@ -208,7 +208,7 @@ func TestRestoreReadsRefuseATamperedBlockByItsTag(t *testing.T) {
 	}
 }
 
-// The index's per-block SHA-256 is compared by DeepVerify only: a stripe whose (consistent,
+// A v1 index's per-block SHA-256 is compared by DeepVerify only: a stripe whose (consistent,
 // recorded) index holds a wrong digest for a block whose frame is authentic — what a writer
 // that hashed other bytes than it sealed would leave — restores (GCM vouches for every byte,
 // and the bytes are the ones sealed), and DeepVerify, which checks the writer, refuses it.
@@ -217,7 +217,7 @@ func TestOnlyDeepVerifyComparesTheIndexDigests(t *testing.T) {
 	ctx := ctxT(t)
 	point := NewPointID(time.Now(), BackupFull, "digest")
 	blocks := pages(3, 31)
-	info := f.writeStripe(t, DataBlob(f.item, point, 1, 0), blocks, true)
+	info := f.writeV1Stripe(t, DataBlob(f.item, point, 1, 0), blocks, true)
 
 	// Rewrite the index with a wrong SHA-256 for block 1, recomputing the digest over the
 	// block digests and recording the new index, so every structural check still passes.

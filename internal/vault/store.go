@@ -149,6 +149,10 @@ type CommitOptions struct {
 type PutOptions struct {
 	// IfNoneMatch makes the write fail with ErrExists if the blob already exists.
 	IfNoneMatch bool
+	// IfMatch, when set, makes the write fail with ErrChanged unless the blob exists with
+	// this ETag (as List or Props reported it): a rewrite that must not resurrect a blob
+	// deleted since, nor overwrite one written since (`vault upgrade`).
+	IfMatch string
 	// Metadata is stored on the blob with its content (Azure blob metadata). Azure's rules
 	// hold: names are C# identifiers, compared without case (write them in lower case, as
 	// List returns them); values are printable ASCII; names and values together at most

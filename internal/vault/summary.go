@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/domain"
 
 	"go.uber.org/zap"
@@ -78,6 +79,9 @@ type PointSummary struct {
 	ForkTime                *time.Time
 	// ServerUTCOffsetMinutes as in BackupInfo (nil from a v1/v2 summary or an older manifest).
 	ServerUTCOffsetMinutes *int
+	// Auth is whether ListPointSummaries authenticated the summary (never part of its
+	// encoding or digest). Only AuthOK may drive a restore plan or a deletion.
+	Auth Auth
 }
 
 // SummaryOf takes a manifest's summary (times in UTC).
@@ -181,6 +185,48 @@ func CheckSummaryDigest(m *Manifest, digest string) (match, known bool) {
 		}
 	}
 	return false, false
+}
+
+// Auth says whether a listed summary is authenticated (see PointSummary.Auth).
+type Auth int
+
+const (
+	// AuthUnchecked: listed by a repository without keys (a report, not a decision).
+	AuthUnchecked Auth = iota
+	// AuthOK: its MAC (or its manifest's) verified under the key it names.
+	AuthOK
+	// AuthLegacy: written before summaries and manifests were authenticated; `sqlvault vault
+	// upgrade` authenticates it after checking its blocks.
+	AuthLegacy
+	// AuthFailed: its MAC does not verify, or names a key this process lacks: changed by
+	// someone without the key, copied from another point, or sealed with another key.
+	AuthFailed
+)
+
+func (a Auth) String() string {
+	switch a {
+	case AuthOK:
+		return "authenticated"
+	case AuthLegacy:
+		return "legacy (not authenticated: run sqlvault vault upgrade)"
+	case AuthFailed:
+		return "FAILED authentication"
+	}
+	return "unchecked (no key)"
+}
+
+// authenticatedSummary is SummaryMetadata(m) with the summary's MAC under key (nil when
+// the summary is not written).
+func authenticatedSummary(key *blockcrypt.Key, m *Manifest) map[string]string {
+	md := SummaryMetadata(m)
+	if md == nil {
+		return nil
+	}
+	md[SummaryAuthMetadataKey] = summaryAuth(key, ManifestBlob(m.ItemID, m.PointID), md[SummaryMetadataKey])
+	if CheckMetadata(md) != nil {
+		return nil
+	}
+	return md
 }
 
 // SummaryMetadata is the metadata CommitManifest writes on m's manifest blob: the summary
@@ -407,6 +453,11 @@ func (s PointSummary) validate() error {
 // summary version this build does not know is read and decoded, as ListPoints does, so
 // mixed vaults work. A summary that does not decode, or a manifest that cannot be read,
 // fails the whole call (ErrInvalidSummary, or ListPoints' errors): a point is never dropped.
+//
+// With keys (WithKeys), each summary is authenticated and says so (PointSummary.Auth): by
+// its MAC in the listing's metadata, or by its manifest's when it came from the manifest.
+// One that fails authentication is still listed, flagged AuthFailed (its fields are what
+// the vault says, unverified): a caller that acts on summaries skips and reports it.
 func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]PointSummary, error) {
 	var out []PointSummary
 	var missing []int // indexes into out whose summary must come from the manifest
@@ -423,6 +474,18 @@ func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]P
 		case !ok:
 			missing = append(missing, len(out))
 			s = PointSummary{ItemID: itemID, PointID: bn.pointID}
+		case r.keys != nil:
+			s.Auth = AuthOK
+			if legacy, err := r.checkSummaryAuth(ctx, b.Name, b.Metadata); err != nil {
+				s.Auth = AuthFailed
+				if legacy {
+					// Every listing of a vault not yet upgraded meets these: the callers
+					// that act on summaries report them, once per decision.
+					s.Auth = AuthLegacy
+					break
+				}
+				r.log.Warn("recovery point summary failed authentication", zap.String("blob", b.Name), zap.Error(err))
+			}
 		}
 		out = append(out, s)
 		return nil
@@ -449,12 +512,7 @@ func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]P
 			go func() {
 				defer wg.Done()
 				defer func() { <-sem }()
-				m, err := r.Manifest(ctx, itemID, out[i].PointID)
-				if err != nil {
-					errs[k] = err
-					return
-				}
-				out[i] = SummaryOf(m)
+				out[i], errs[k] = r.summaryFromManifest(ctx, itemID, out[i].PointID)
 			}()
 		}
 		wg.Wait()
@@ -468,6 +526,44 @@ func (r *Repository) ListPointSummaries(ctx context.Context, itemID string) ([]P
 		return pointOrder(out[i].PointID, out[i].CreatedAt, out[j].PointID, out[j].CreatedAt)
 	})
 	return out, nil
+}
+
+// summaryFromManifest is the summary of a point whose listing carried none, from its
+// manifest, authenticated as the manifest is (AuthUnchecked without keys).
+func (r *Repository) summaryFromManifest(ctx context.Context, itemID, pointID string) (PointSummary, error) {
+	name := ManifestBlob(itemID, pointID)
+	data, err := r.store.Get(ctx, name)
+	if err != nil {
+		return PointSummary{}, fmt.Errorf("vault: point %s/%s: %w", itemID, pointID, err)
+	}
+	var m *Manifest
+	auth := AuthUnchecked
+	if r.keys != nil {
+		var how manifestAuth
+		m, how, err = r.authenticateManifest(ctx, name, data)
+		switch {
+		case err == nil && how == authVerified:
+			auth = AuthOK
+		case err == nil:
+			auth = AuthLegacy
+		case errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrNoKey):
+			r.log.Warn("recovery point manifest not authenticated", zap.String("blob", name), zap.Error(err))
+			auth, m = AuthFailed, nil
+		default:
+			return PointSummary{}, err
+		}
+	}
+	if m == nil {
+		if m, err = readUnverified(name, data); err != nil {
+			return PointSummary{}, err
+		}
+	}
+	if m.ItemID != itemID || m.PointID != pointID {
+		return PointSummary{}, fmt.Errorf("%w: %s holds point %s/%s", ErrInvalidManifest, name, m.ItemID, m.PointID)
+	}
+	s := SummaryOf(m)
+	s.Auth = auth
+	return s, nil
 }
 
 // DiffersFromPlan lists how the manifest disagrees with a restore step planned from its

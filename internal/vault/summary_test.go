@@ -2,6 +2,7 @@ package vault
 
 import (
 	"context"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -65,11 +66,12 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 	ms := summaryPoints(t, f)
 
 	cc := &CountingStore{Store: f.store}
-	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	got, err := NewRepository(cc, nil).WithKeys(Keys{f.key}).ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), cc.Lists.Load(), "one listing")
 	assert.Equal(t, int64(0), cc.Gets.Load(), "no manifest read: every summary came with the listing")
 	require.Len(t, got, len(ms))
+	got = authIs(t, AuthOK, got)
 	for i, m := range ms {
 		want := SummaryOf(m)
 		assert.Equal(t, want, got[i], "point %s", m.PointID)
@@ -105,14 +107,27 @@ func TestSummaryRoundTripEveryType(t *testing.T) {
 
 	// What is stored: the summary, versioned, header-safe, and the data key's id beside it.
 	require.NoError(t, f.store.List(ctx, PointsPrefix(f.item), func(b BlobInfo) error {
-		require.Len(t, b.Metadata, 2, b.Name)
+		require.Len(t, b.Metadata, 3, b.Name) // the summary, its MAC and the data key's id
 		assert.Equal(t, f.key.ID(), b.Metadata[KeyIDMetadataKey])
+		assert.True(t, strings.HasPrefix(b.Metadata[SummaryAuthMetadataKey], "v1:"+f.key.ID()+":"))
 		v := b.Metadata[SummaryMetadataKey]
 		assert.True(t, strings.HasPrefix(v, "v3:"), v)
 		assert.NoError(t, CheckMetadata(b.Metadata))
 		assert.Less(t, len(v), 1024, "a summary is far below Azure's 8 KiB")
 		return nil
 	}))
+}
+
+// authIs asserts that every summary is authenticated as want, and returns them with Auth
+// cleared, to compare with SummaryOf (which knows nothing of authentication).
+func authIs(t *testing.T, want Auth, got []PointSummary) []PointSummary {
+	t.Helper()
+	out := slices.Clone(got)
+	for i := range out {
+		assert.Equal(t, want, out[i].Auth, "%s is %s", out[i].PointID, out[i].Auth)
+		out[i].Auth = AuthUnchecked
+	}
+	return out
 }
 
 // putOld writes m's manifest as a build before summaries did: no metadata.
@@ -158,12 +173,13 @@ func TestSummaryFallsBackToManifests(t *testing.T) {
 	}
 
 	cc := &CountingStore{Store: f.store}
-	repo := NewRepository(cc, nil)
+	repo := NewRepository(cc, nil).WithKeys(Keys{f.key})
 	got, err := repo.ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
 	assert.Equal(t, int64(1), cc.Lists.Load())
 	assert.Equal(t, int64(old+future), cc.Gets.Load(), "only manifests without a readable summary are read")
 
+	got = authIs(t, AuthLegacy, got) // written by putOld: as an older build did
 	ms, err := repo.ListPoints(ctx, f.item)
 	require.NoError(t, err)
 	require.Len(t, got, len(ms))
@@ -228,9 +244,10 @@ func TestSummaryOverTheMetadataLimitIsReadFromTheManifest(t *testing.T) {
 	require.NoError(t, f.repo.CommitManifest(ctx, m))
 
 	cc := &CountingStore{Store: f.store}
-	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	got, err := NewRepository(cc, nil).WithKeys(Keys{f.key}).ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
+	got = authIs(t, AuthOK, got) // from the authenticated manifest
 	assert.Equal(t, SummaryOf(m), got[0])
 	assert.Equal(t, int64(1), cc.Gets.Load())
 }
@@ -341,13 +358,17 @@ func TestSummaryAndManifestV1StillRead(t *testing.T) {
 	putOld(t, f.store, m, v1)
 
 	cc := &CountingStore{Store: f.store}
-	got, err := NewRepository(cc, nil).ListPointSummaries(ctx, f.item)
+	got, err := NewRepository(cc, nil).WithKeys(Keys{f.key}).ListPointSummaries(ctx, f.item)
 	require.NoError(t, err)
 	require.Len(t, got, 1)
+	got = authIs(t, AuthLegacy, got)
 	assert.Equal(t, SummaryOf(m), got[0])
 	assert.Equal(t, int64(0), cc.Gets.Load(), "a v1 summary is read from the listing")
-	back, err := f.repo.Manifest(ctx, f.item, p)
+	_, err = f.repo.Manifest(ctx, f.item, p)
+	require.ErrorIs(t, err, ErrLegacyManifest, "a legacy manifest is refused unless asked for")
+	back, legacy, err := f.repo.ManifestOrLegacy(ctx, f.item, p)
 	require.NoError(t, err)
+	assert.True(t, legacy)
 	assert.Equal(t, ManifestSchemaV1, back.Schema)
 
 	withFork := strings.Replace(v1[SummaryMetadataKey], "type=", "forkGuid=x&type=", 1)

@@ -48,6 +48,9 @@ const (
 	ReasonNoManifest         = "orphan: the point has no manifest"
 	ReasonUnreferenced       = "orphan: the point's manifest does not reference it"
 	ReasonChanged            = "written since it was listed (a commit is adopting it)"
+	// ReasonUnauthenticated: the point's manifest is legacy or fails authentication, so
+	// what it references is not known for sure; nothing of the point is deleted on its word.
+	ReasonUnauthenticated = "the point's manifest is not authenticated (legacy or tampered)"
 )
 
 // Sweep deletes garbage: data and index blobs under v1/items/*/data/<pointID>/ that no
@@ -64,7 +67,10 @@ const (
 //   - after deleting, each affected point's manifest is read once more, and any that exists
 //     is reported (SweepReport.Orphaned, ErrOrphanedPoint);
 //   - if any manifest of an item cannot be read (corrupt, or a newer schema), nothing of that
-//     item is deleted: we cannot know what it references.
+//     item is deleted: we cannot know what it references;
+//   - nothing of a point whose manifest is not authenticated (legacy, or its MAC fails) is
+//     deleted: a manifest changed by someone without the key could drop references to
+//     make its point's data look like garbage.
 //
 // Manifests and item records are never touched (retention deletes points, not Sweep).
 // Deletion errors do not stop the sweep; they are joined into the returned error.
@@ -92,24 +98,41 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 		return rep, fmt.Errorf("vault: sweep: list: %w", err)
 	}
 
-	// Read every manifest up front: references, and which items are off limits.
+	// Read every manifest up front: references, and which items and points are off limits.
 	refs := map[string]bool{}
 	unreadable := map[string]bool{}
-	for k := range manifests {
-		m, err := r.Manifest(ctx, k.item, k.point)
-		if err != nil {
-			if errors.Is(err, ErrNotFound) {
-				continue // deleted by retention since the listing
-			}
-			if ctx.Err() != nil {
-				return rep, ctx.Err()
-			}
+	unauthenticated := map[pointKey]bool{}
+	// read reads a manifest; false when it is gone. Unreadable items and unauthenticated
+	// points are noted.
+	read := func(k pointKey) (*Manifest, bool) {
+		m, auth, err := r.readManifest(ctx, k.item, k.point, true)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			return nil, false // deleted by retention since the listing
+		case errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrNoKey):
+			r.log.Warn("sweep: manifest not authenticated, keeping the point's blobs",
+				zap.String("item", k.item), zap.String("point", k.point), zap.Error(err))
+			unauthenticated[k] = true
+			return nil, true
+		case err != nil:
 			r.log.Warn("sweep: unreadable manifest, keeping the item's blobs",
 				zap.String("item", k.item), zap.String("point", k.point), zap.Error(err))
 			unreadable[k.item] = true
-			continue
+			return nil, true
 		}
-		addRefs(refs, m)
+		if auth == authLegacy {
+			unauthenticated[k] = true
+		}
+		return m, true
+	}
+	for k := range manifests {
+		m, _ := read(k)
+		if ctx.Err() != nil {
+			return rep, ctx.Err()
+		}
+		if m != nil {
+			addRefs(refs, m)
+		}
 	}
 
 	var errs []error
@@ -129,6 +152,9 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 		case unreadable[bn.itemID]:
 			keep(ReasonUnreadableManifest)
 			continue
+		case unauthenticated[pointKey{bn.itemID, bn.pointID}]:
+			keep(ReasonUnauthenticated)
+			continue
 		case bn.kind == "":
 			keep(ReasonUnknownName)
 			continue
@@ -140,14 +166,11 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 		if !rechecked[k] {
 			// Close the race with a commit that happened after the listing.
 			rechecked[k] = true
-			m, err := r.Manifest(ctx, k.item, k.point)
-			switch {
-			case err == nil:
+			if m, exists := read(k); exists {
 				manifests[k] = true
-				addRefs(refs, m)
-			case errors.Is(err, ErrNotFound):
-			default:
-				unreadable[k.item] = true
+				if m != nil {
+					addRefs(refs, m)
+				}
 			}
 		}
 		if refs[b.Name] {
@@ -156,6 +179,10 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 		}
 		if unreadable[k.item] {
 			keep(ReasonUnreadableManifest)
+			continue
+		}
+		if unauthenticated[k] {
+			keep(ReasonUnauthenticated)
 			continue
 		}
 		entry.Reason = ReasonNoManifest
@@ -185,7 +212,7 @@ func (r *Repository) Sweep(ctx context.Context, now time.Time, grace time.Durati
 	// The check after the fact: a point whose manifest now references a blob this sweep
 	// deleted has lost data (an attempt's unreferenced stripes of a committed point are fine).
 	for k, names := range deletedFrom {
-		m, err := r.Manifest(ctx, k.item, k.point)
+		m, _, err := r.ManifestOrLegacy(ctx, k.item, k.point)
 		if errors.Is(err, ErrNotFound) {
 			continue
 		}

@@ -65,7 +65,8 @@ type fixture struct {
 
 func newFixture(t *testing.T) *fixture {
 	s := NewMemStore()
-	return &fixture{store: s, repo: NewRepository(s, nil), key: testKey(t, 1), item: ItemID(`VM1\SQL2022`, "Sales")}
+	key := testKey(t, 1)
+	return &fixture{store: s, repo: NewRepository(s, nil).WithKeys(Keys{key}), key: key, item: ItemID(`VM1\SQL2022`, "Sales")}
 }
 
 // writeStripe puts blocks in a shuffled order, concurrently, and commits them in order.
@@ -583,7 +584,7 @@ func TestSweepRechecksManifestBeforeDeleting(t *testing.T) {
 	rs := &raceStore{Store: f.store, commit: func() {
 		require.NoError(t, f.repo.CommitManifest(ctx, f.manifest(p, now, info)))
 	}}
-	rep, err := NewRepository(rs, nil).Sweep(ctx, now, time.Hour, false)
+	rep, err := NewRepository(rs, nil).WithKeys(Keys{f.key}).Sweep(ctx, now, time.Hour, false)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Deleted)
 	require.NoError(t, f.repo.VerifyStripes(ctx, []StripeInfo{info}))

@@ -2,7 +2,6 @@ package vault
 
 import (
 	"context"
-	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -189,7 +188,9 @@ func (w *StripeWriter) failure() error {
 func (w *StripeWriter) put(ctx context.Context, sb *stagedBlock, plain []byte) error {
 	sb.mu.Lock()
 	defer sb.mu.Unlock()
-	sum := sha256.Sum256(plain)
+	// No digest of the plaintext: GCM authenticates each frame and the index MAC binds their
+	// order, and a plaintext digest in the index would let anyone who can read the storage
+	// account confirm a guess of a block's content (and cost a pass over every byte).
 	bufp := frameBufs.Get().(*[]byte)
 	defer frameBufs.Put(bufp)
 	vid := sb.vid
@@ -214,7 +215,7 @@ func (w *StripeWriter) put(ctx context.Context, sb *stagedBlock, plain []byte) e
 		return fmt.Errorf("vault: stage block of %s: %w", w.blob, err)
 	}
 	sb.ok = true
-	sb.meta = indexBlock{ID: vid, Plain: int64(len(plain)), Stored: int64(len(frame)), SHA256: hex.EncodeToString(sum[:])}
+	sb.meta = indexBlock{ID: vid, Plain: int64(len(plain)), Stored: int64(len(frame))}
 	w.plain += sb.meta.Plain
 	w.stored += sb.meta.Stored
 	w.count++
@@ -264,7 +265,8 @@ func (w *StripeWriter) Stats() (plainBytes, storedBytes int64, blocks int) {
 
 // Commit waits for the blocks in flight (failing with ErrStripeFailed if any failed), then
 // makes the listed blocks, in the client's order, the stripe's content: it commits
-// the block list on the data blob, then writes the index blob. Every id must have been put
+// the block list on the data blob, then writes the index blob, authenticated (its MAC binds
+// the order, count and sizes of the blocks: see stripeIndex). Every id must have been put
 // successfully; an id may appear once. Calling Commit again (SQL Server retrying its Put
 // Block List) recommits and rewrites the index, which is deterministic.
 func (w *StripeWriter) Commit(ctx context.Context, clientBlockIDs []string) (StripeInfo, error) {
@@ -279,11 +281,15 @@ func (w *StripeWriter) Commit(ctx context.Context, clientBlockIDs []string) (Str
 	if err := w.failure(); err != nil {
 		return StripeInfo{}, err
 	}
+	item, point, stripe := stripePlace(w.blob)
 	idx := stripeIndex{
 		Schema:      IndexSchema,
 		Blob:        w.blob,
 		KeyID:       w.key.ID(),
 		Compression: CompressionNone,
+		ItemID:      item,
+		PointID:     point,
+		Stripe:      stripe,
 		Blocks:      make([]indexBlock, 0, len(clientBlockIDs)),
 	}
 	if w.compress {
@@ -313,11 +319,7 @@ func (w *StripeWriter) Commit(ctx context.Context, clientBlockIDs []string) (Str
 		idx.StoredBytes += meta.Stored
 		ids = append(ids, meta.ID)
 	}
-	digest, err := stripeDigest(idx.Blocks)
-	if err != nil {
-		return StripeInfo{}, fmt.Errorf("vault: %w", err) // cannot happen: we wrote the hex
-	}
-	idx.Digest = digest
+	idx.MAC = hex.EncodeToString(indexMAC(w.key, &idx))
 	data, err := json.Marshal(idx)
 	if err != nil {
 		return StripeInfo{}, fmt.Errorf("vault: encode index: %w", err)
@@ -332,7 +334,7 @@ func (w *StripeWriter) Commit(ctx context.Context, clientBlockIDs []string) (Str
 	info := StripeInfo{
 		Blob: w.blob, Index: indexBlob, IndexSHA256: sha256Hex(data),
 		PlainBytes: idx.PlainBytes, StoredBytes: idx.StoredBytes,
-		Blocks: len(idx.Blocks), Digest: digest,
+		Blocks: len(idx.Blocks), Digest: idx.MAC,
 	}
 	w.log.Debug("stripe committed", zap.Int("blocks", info.Blocks),
 		zap.Int64("plainBytes", info.PlainBytes), zap.Int64("storedBytes", info.StoredBytes))

@@ -65,11 +65,12 @@ func TestBlocksInFlightWriteTheSameStripe(t *testing.T) {
 		want = append(want, b...)
 	}
 	var digests []string
+	point := NewPointID(time.Now(), BackupFull, "inflight") // one place: the digest (index MAC) binds it
 	for _, n := range []int{1, 2, 4, 16} {
 		t.Run(fmt.Sprintf("inflight=%d", n), func(t *testing.T) {
 			f := newFixture(t)
 			ctx := ctxT(t)
-			blob := DataBlob(f.item, NewPointID(time.Now(), BackupFull, fmt.Sprintf("i%d", n)), 1, 0)
+			blob := DataBlob(f.item, point, 1, 0)
 			g := &gatedStore{Store: f.store}
 			repo := NewRepository(g, nil)
 			w := repo.NewStripeWriter(blob, f.key, StripeWriterOptions{Compress: true, BlocksInFlight: n})

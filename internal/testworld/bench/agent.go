@@ -65,7 +65,8 @@ func StartAgent(cfg AgentConfig) (*Agent, error) {
 	if cfg.Log == nil {
 		cfg.Log = zap.NewNop()
 	}
-	repo := vault.NewRepository(cfg.Store, cfg.Log)
+	// With the key, as the worker's: the control side authenticates the manifests it commits.
+	repo := vault.NewRepository(cfg.Store, cfg.Log).WithKeys(vault.Keys{cfg.Key})
 	// The worker's own wiring (agent.New): endpoint, connection, activities.
 	act, err := agent.New(agent.Options{VM: "BENCHVM", Vault: repo, Key: cfg.Key, Log: cfg.Log,
 		HeartbeatEvery: time.Second, Memory: cfg.Memory,

@@ -238,7 +238,10 @@ type fleet struct {
 func newFleet(tb testing.TB, tc client.Client, cfg fleetConfig) *fleet {
 	tag := fmt.Sprintf("%d-%d", os.Getpid(), containerSeq.Add(1))
 	store := &vault.CountingStore{Store: vault.NewMemStore()}
-	f := &fleet{cfg: cfg, tc: tc, tag: tag, store: store, repo: vault.NewRepository(store, nil),
+	// One vault key, as in production (every agent and the control worker load the same key
+	// file): the control authenticates the manifests it commits with it.
+	key := newKey(tb)
+	f := &fleet{cfg: cfg, tc: tc, tag: tag, store: store, repo: vault.NewRepository(store, nil).WithKeys(vault.Keys{key}),
 		control: "bench-control-" + tag, parked: "bench-parked-" + tag, times: &activityTimes{},
 		startSlots: make(chan struct{}, max(1, cfg.starts))}
 	tb.Cleanup(f.close) // on failure; a run that ends well closes it itself
@@ -263,7 +266,7 @@ func newFleet(tb testing.TB, tc client.Client, cfg fleetConfig) *fleet {
 			require.NoError(tb, err)
 			vm.dbs = append(vm.dbs, db)
 		}
-		ag, err := agent.New(agent.Options{VM: name, Vault: f.repo, Key: h.key, HeartbeatEvery: time.Second,
+		ag, err := agent.New(agent.Options{VM: name, Vault: f.repo, Key: key, HeartbeatEvery: time.Second,
 			Endpoint:  endpoint.Options{Host: agentHost, Listen: h.endpointAddr(tb), CertFile: h.certFile, KeyFile: h.keyFile},
 			Instances: []agent.InstanceDSN{{Name: name, DSN: h.dsn}}})
 		require.NoError(tb, err)

@@ -1,8 +1,8 @@
 package bench
 
 import (
+	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"math/big"
 	"sort"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/activities/control"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/control/planner"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -63,17 +64,27 @@ func (h *history) add(at time.Time, typ string, first, last, ck, dbBackup, diffB
 			StartTime: at, FinishTime: at.Add(20 * time.Second), SizeBytes: 1 << 20, HasChecksums: true},
 		Stripes: []vault.StripeInfo{{Blob: blob, Index: vault.IndexBlob(blob), IndexSHA256: fmt.Sprintf("%064x", h.n),
 			PlainBytes: 1 << 20, StoredBytes: 600 << 10, Blocks: 1, Digest: fmt.Sprintf("%064x", h.n+1)}},
-		Encryption: vault.EncryptionInfo{Algorithm: vault.AlgorithmAES256GCM, KeyID: "0123456789abcdef", Compression: vault.CompressionZstd},
+		Encryption: vault.EncryptionInfo{Algorithm: vault.AlgorithmAES256GCM, KeyID: planKey.ID(), Compression: vault.CompressionZstd},
 		Workflow:   vault.WorkflowRef{ID: "sqlvault-backup-" + h.item, RunID: "run"},
 	}
-	data, err := json.MarshalIndent(m, "", "  ")
+	// Authenticated, as CommitManifest stores it.
+	data, md, err := vault.SealedManifest(planKey, &m)
 	if err != nil {
 		panic(err)
 	}
 	h.manifests = append(h.manifests, data)
 	h.names = append(h.names, vault.ManifestBlob(h.item, point))
-	h.metadata = append(h.metadata, vault.SummaryMetadata(&m))
+	h.metadata = append(h.metadata, md)
 }
+
+// planKey is the vault key of the planning benchmarks' vaults (the control worker's).
+var planKey = func() *blockcrypt.Key {
+	k, err := blockcrypt.NewKey(bytes.Repeat([]byte{5}, blockcrypt.KeySize))
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
 
 func (h *history) full(at time.Time) {
 	ck := h.lsn(37)
@@ -163,7 +174,7 @@ func planVault(tb testing.TB, legacy bool) (*vault.CountingStore, *history, *his
 // timePlan runs the PlanRestore activity reps times and returns the median time and the
 // vault calls of one plan.
 func timePlan(tb testing.TB, cs *vault.CountingStore, in protocol.PlanRestoreInput, reps int) (time.Duration, vault.Counts, protocol.RestorePlan) {
-	ctl := &control.Control{Vault: vault.NewRepository(cs, nil)}
+	ctl := &control.Control{Vault: vault.NewRepository(cs, nil).WithKeys(vault.Keys{planKey})}
 	var times []time.Duration
 	var calls vault.Counts
 	var plan protocol.RestorePlan

@@ -278,6 +278,10 @@ func (s *BlockStore) Put(ctx context.Context, blob string, data []byte, o vault.
 		s.mu.Unlock()
 		return fmt.Errorf("%w: %s", vault.ErrExists, blob)
 	}
+	if o.IfMatch != "" && (!b.exists || b.etagString() != o.IfMatch) {
+		s.mu.Unlock()
+		return fmt.Errorf("%w: %s", vault.ErrChanged, blob)
+	}
 	drop := append([]fblock(nil), b.committed...)
 	for _, blk := range b.staged {
 		drop = append(drop, blk)

@@ -72,7 +72,7 @@ func (s *stack) startControlLosingResults() *lostResultStore {
 	ls := &lostResultStore{Store: s.repo.Store(), clock: s.clock}
 	w := worker.New(s.tc, s.controlQueue(), worker.Options{})
 	workflows.Register(w)
-	(&control.Control{Vault: vault.NewRepository(ls, s.log), Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue(),
+	(&control.Control{Vault: vault.NewRepository(ls, s.log).WithKeys(vault.Keys{s.key}), Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue(),
 		Now: func() time.Time { return s.clock.Now().Add(s.nowOffset) }}).Register(w)
 	require.NoError(s.t, w.Start())
 	s.t.Cleanup(w.Stop)

@@ -30,6 +30,8 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi/linuxvdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
@@ -218,7 +220,12 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	ctx := context.Background()
 	store, err := azstore.New(ctx, azstore.Config{ConnectionString: svc.azurite.ConnectionString, Container: container, CreateContainer: true})
 	require.NoError(t, err)
+	// The control side's keyring, as the worker builds it (worker/run.go): the key file,
+	// and the data keys a rotation adds to the vault.
 	s.repo = vault.NewRepository(store, log)
+	ring, err := keys.FromConfig(config.Key{File: s.keyFile}, s.repo)
+	require.NoError(t, err)
+	s.repo = s.repo.WithKeys(ring)
 
 	s.tc, err = client.Dial(client.Options{HostPort: svc.temporal.HostPort, Namespace: svc.temporal.Namespace,
 		Logger: temporalx.NewZapLogger(log)})

@@ -12,9 +12,11 @@ import (
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
-// Backups write each point's summary with its manifest, the listing gives them back exactly,
-// and a restore planned from a summary that disagrees with its manifest is refused by name
-// at the step that reads that manifest, before SQL Server is asked to restore anything.
+// Backups write each point's summary with its manifest, authenticated, the listing gives them
+// back exactly, and a summary changed to disagree with its manifest fails its MAC: the
+// restore leaves the point out of its plan and, with no chain left, is refused by name
+// before SQL Server is asked to restore anything. (A legacy vault, whose summaries carry no
+// MAC, still has the step's check against its manifest: TestStepRefusesAManifestThatDisagreesWithThePlan.)
 func TestRestorePlannedFromSummariesRefusesAManifestThatDisagrees(t *testing.T) {
 	s := newStack(t)
 	s.startControl()
@@ -28,13 +30,20 @@ func TestRestorePlannedFromSummariesRefusesAManifestThatDisagrees(t *testing.T) 
 	require.NoError(t, err)
 	require.Len(t, sums, len(ms))
 	for i, m := range ms {
+		assert.Equal(t, vault.AuthOK, sums[i].Auth, "summary of %s is authenticated", m.PointID)
+		sums[i].Auth = vault.AuthUnchecked
 		assert.Equal(t, vault.SummaryOf(m), sums[i], "summary of %s", m.PointID)
 	}
+	var original map[string]string
 	for _, b := range s.blobs() {
 		if b.Name == vault.ManifestBlob(item, ms[0].PointID) {
-			assert.Equal(t, vault.SummaryMetadata(ms[0]), b.Metadata, "the backup wrote the summary as the manifest's metadata")
+			original = b.Metadata
+			assert.Equal(t, vault.SummaryMetadata(ms[0])[vault.SummaryMetadataKey], b.Metadata[vault.SummaryMetadataKey],
+				"the backup wrote the summary as the manifest's metadata")
+			assert.NotEmpty(t, b.Metadata[vault.SummaryAuthMetadataKey], "with its MAC")
 		}
 	}
+	require.NotNil(t, original)
 
 	// The full's summary now says it started a second earlier: the plan to the first log is
 	// the same chain, but made from a summary its manifest does not match.
@@ -45,17 +54,19 @@ func TestRestorePlannedFromSummariesRefusesAManifestThatDisagrees(t *testing.T) 
 	name := vault.ManifestBlob(item, full.PointID)
 	data, err := s.repo.Store().Get(ctx, name)
 	require.NoError(t, err)
-	require.NoError(t, s.repo.Store().Put(ctx, name, data, vault.PutOptions{Metadata: vault.SummaryMetadata(&lying)}))
+	md := vault.SummaryMetadata(&lying)
+	md[vault.SummaryAuthMetadataKey] = original[vault.SummaryAuthMetadataKey] // all the writer can do: keep the old MAC
+	require.NoError(t, s.repo.Store().Put(ctx, name, data, vault.PutOptions{Metadata: md}))
 
 	_, err = s.restore(protocol.RestoreInput{Instance: vm, Database: "Summ", PointID: f.points[1].PointID, TargetDatabase: "Summ_lie"})
 	require.Error(t, err)
-	assert.Equal(t, protocol.ErrPlanMismatch, protocol.ErrorType(err), "%v", err)
+	assert.Equal(t, protocol.ErrUnauthenticated, protocol.ErrorType(err), "%v", err)
 	assert.Contains(t, err.Error(), full.PointID)
 	_, exists := s.inst.Database("Summ_lie")
-	assert.False(t, exists, "the refused step restored nothing")
+	assert.False(t, exists, "the refused restore restored nothing")
 
 	// With the summary true again, the same restore is exact.
-	require.NoError(t, s.repo.Store().Put(ctx, name, data, vault.PutOptions{Metadata: vault.SummaryMetadata(full)}))
+	require.NoError(t, s.repo.Store().Put(ctx, name, data, vault.PutOptions{Metadata: original}))
 	res, err := s.restore(protocol.RestoreInput{Instance: vm, Database: "Summ", PointID: f.points[1].PointID, TargetDatabase: "Summ_ok"})
 	require.NoError(t, err)
 	assert.Equal(t, "ONLINE", res.State)

@@ -270,6 +270,10 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, o vault.PutOp
 	if o.IfNoneMatch {
 		opts.AccessConditions = ifNoneMatchAny()
 	}
+	if o.IfMatch != "" {
+		e := azcore.ETag(o.IfMatch)
+		opts.AccessConditions = &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &e}}
+	}
 	if len(o.Metadata) > 0 {
 		// Sent as x-ms-meta-* headers of the same Put Blob: content and metadata are one write.
 		opts.Metadata = make(map[string]*string, len(o.Metadata))
@@ -278,7 +282,13 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, o vault.PutOp
 		}
 	}
 	_, err := s.c.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
-	return s.mapErr("put", name, err)
+	if err = s.mapErr("put", name, err); err != nil && o.IfMatch != "" {
+		var ae *Error
+		if errors.As(err, &ae) && (ae.Status == http.StatusPreconditionFailed || errors.Is(err, vault.ErrNotFound)) {
+			ae.Kind = vault.ErrChanged // written or deleted since the ETag was read
+		}
+	}
+	return err
 }
 
 func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {

@@ -67,11 +67,11 @@ func TestSweepLosesTheRaceToACommitOnAzurite(t *testing.T) {
 	ctx := ctxT(t)
 	key, err := blockcrypt.NewKey(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
-	repo := vault.NewRepository(s, nil)
+	repo := vault.NewRepository(s, nil).WithKeys(vault.Keys{key})
 	m := racePoint(t, repo, key, "az1")
 	hooked := &beforeDeleteStore{Store: s, before: func() { require.NoError(t, repo.CommitManifest(ctx, m)) }}
 	// Three days on: the stripe is far past any grace.
-	rep, err := vault.NewRepository(hooked, nil).Sweep(ctx, time.Now().Add(72*time.Hour), time.Hour, false)
+	rep, err := vault.NewRepository(hooked, nil).WithKeys(vault.Keys{key}).Sweep(ctx, time.Now().Add(72*time.Hour), time.Hour, false)
 	require.NoError(t, err)
 	assert.Empty(t, rep.Deleted)
 	assert.Empty(t, rep.Orphaned)
@@ -87,7 +87,7 @@ func TestSweepAndCommitRaceOnAzurite(t *testing.T) {
 	ctx := ctxT(t)
 	key, err := blockcrypt.NewKey(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
-	repo := vault.NewRepository(s, nil)
+	repo := vault.NewRepository(s, nil).WithKeys(vault.Keys{key})
 	for i := range 12 {
 		m := racePoint(t, repo, key, fmt.Sprintf("c%d", i))
 		var wg sync.WaitGroup

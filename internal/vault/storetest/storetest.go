@@ -42,6 +42,7 @@ func Run(t *testing.T, newStore func(t *testing.T) vault.Store, o Options) {
 		{"ReadRange", testReadRange},
 		{"PutGet", testPutGet},
 		{"PutIfNoneMatch", testPutIfNoneMatch},
+		{"PutIfMatch", testPutIfMatch},
 		{"Props", testProps},
 		{"List", testList},
 		{"PutMetadataListed", testPutMetadataListed},
@@ -205,6 +206,34 @@ func testPutIfNoneMatch(t *testing.T, s vault.Store) {
 	got, err := s.Get(ctx, blob)
 	require.NoError(t, err)
 	assert.Equal(t, "first", string(got))
+}
+
+// A put conditional on an ETag replaces the blob only as it was when the ETag was read: not
+// after another write, and never recreating a deleted blob (vault upgrade relies on both).
+func testPutIfMatch(t *testing.T, s vault.Store) {
+	ctx := ctxT(t)
+	const blob = "manifest.json"
+	require.NoError(t, s.Put(ctx, blob, []byte("first"), vault.PutOptions{}))
+	p, err := s.Props(ctx, blob)
+	require.NoError(t, err)
+	require.NoError(t, s.Put(ctx, blob, []byte("second"), vault.PutOptions{IfMatch: p.ETag}))
+	got, err := s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "second", string(got))
+
+	err = s.Put(ctx, blob, []byte("third"), vault.PutOptions{IfMatch: p.ETag}) // stale: "second" changed it
+	require.ErrorIs(t, err, vault.ErrChanged)
+	got, err = s.Get(ctx, blob)
+	require.NoError(t, err)
+	assert.Equal(t, "second", string(got))
+
+	p, err = s.Props(ctx, blob)
+	require.NoError(t, err)
+	require.NoError(t, s.Delete(ctx, blob))
+	err = s.Put(ctx, blob, []byte("fourth"), vault.PutOptions{IfMatch: p.ETag})
+	require.ErrorIs(t, err, vault.ErrChanged)
+	_, err = s.Get(ctx, blob)
+	assert.ErrorIs(t, err, vault.ErrNotFound, "a conditional put does not resurrect a deleted blob")
 }
 
 func testProps(t *testing.T, s vault.Store) {
