@@ -28,6 +28,12 @@ const (
 	ErrVaultUnavailable         = "VaultUnavailable"
 	ErrBackupFailed             = "BackupFailed"
 	ErrRecoveryPointVerifyError = "RecoveryPointVerificationFailed"
+	// ErrVaultGrant: the agent cannot use the storage grant it was given (or was given none
+	// and holds no credential of its own): the message says which and what to do.
+	ErrVaultGrant = "VaultGrantRefused"
+	// ErrVaultGrantExpired: the step's storage grant expired; retrying the step would reuse
+	// it, so the workflow must be started again (it mints a new one).
+	ErrVaultGrantExpired = "VaultGrantExpired"
 )
 
 // UserErrors are never retried by the workflows.
@@ -35,6 +41,7 @@ var UserErrors = []string{
 	ErrInvalidInput, ErrInstanceNotManaged, ErrNotSysadmin, ErrDatabaseNotFound, ErrDatabaseNotOnline,
 	ErrDatabaseSnapshot, ErrMirroredDatabase, ErrLogBackupSimple, ErrNoLogChain, ErrNoDifferentialBase,
 	ErrReadOnlyDifferential, ErrSecondaryReplica, ErrCompressionNotSupported, ErrSweepGraceTooShort,
+	ErrVaultGrant, ErrVaultGrantExpired,
 }
 
 // UserError builds a non-retryable named error.

@@ -191,6 +191,8 @@ type RestoreStepInput struct {
 	Relocate bool   `json:"relocate"`
 	DataPath string `json:"dataPath,omitempty"`
 	LogPath  string `json:"logPath,omitempty"`
+	// Grant is read access to this step's point (GrantRestore); nil: the agent's own credential.
+	Grant *VaultGrant `json:"grant,omitempty"`
 }
 
 // RestoreStepResult reports one step.
@@ -214,6 +216,8 @@ type RestoreAsFilesInput struct {
 	Relocate       bool        `json:"relocate"`
 	DataPath       string      `json:"dataPath,omitempty"`
 	LogPath        string      `json:"logPath,omitempty"`
+	// Grant is read access to every point of the plan (GrantRestore); nil: the agent's own credential.
+	Grant *VaultGrant `json:"grant,omitempty"`
 }
 
 // RestoreAsFilesResult lists the files and the T-SQL that restores them by hand.
