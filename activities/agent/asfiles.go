@@ -58,8 +58,12 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	var body strings.Builder
 	var moves []sqlserver.Move
 	defer a.Memory.Hold(1)() // the files are written one stripe at a time
+	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.Plan.ItemID, in.Plan.PointIDs())
+	if err != nil {
+		return res, err
+	}
 	for i, step := range in.Plan.Steps {
-		m, err := a.Vault.Manifest(ctx, in.Plan.ItemID, step.PointID)
+		m, err := repo.Manifest(ctx, in.Plan.ItemID, step.PointID)
 		if err != nil {
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", step.PointID, err)
 		}
@@ -69,7 +73,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		var paths []string
 		for n, s := range m.Stripes {
 			path := filepath.Join(in.Dir, fmt.Sprintf("%02d-%s-s%d.bak", i+1, step.PointID, n+1))
-			written, err := a.writeStripe(ctx, s, path)
+			written, err := a.writeStripe(ctx, repo, s, path)
 			total.Add(written)
 			if err != nil {
 				return res, err
@@ -166,8 +170,8 @@ func restoreScriptHeader(in protocol.RestoreAsFilesInput, target sqlserver.Targe
 
 // writeStripe decrypts one stripe into a file (written to a temporary name, then renamed,
 // so a crash never leaves a file that looks whole).
-func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, path string) (int64, error) {
-	r, err := a.Vault.OpenStripe(ctx, s, a.Key)
+func (a *Agent) writeStripe(ctx context.Context, repo *vault.Repository, s vault.StripeInfo, path string) (int64, error) {
+	r, err := repo.OpenStripe(ctx, s, a.Key)
 	if err != nil {
 		return 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open %s: %v", s.Blob, err)
 	}

@@ -53,4 +53,3 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 	c.Log.Debug("minted vault grant", zap.String("op", in.Op), zap.String("item", in.ItemID), zap.Int("blobs", len(blobs)))
 	return g, nil
 }
-

@@ -153,6 +153,16 @@ type RestorePlan struct {
 	Steps  []RestoreStepPlan `json:"steps"`
 }
 
+// PointIDs are the plan's points in step order (what a restore grant of the whole plan is
+// bound to).
+func (p RestorePlan) PointIDs() []string {
+	out := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		out[i] = s.PointID
+	}
+	return out
+}
+
 // PlanRestoreInput asks the control side for the chain.
 type PlanRestoreInput struct {
 	Instance string     `json:"instance"`

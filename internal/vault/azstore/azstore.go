@@ -109,8 +109,8 @@ type Store struct {
 	// (grant mode: BlobSAS); nil otherwise.
 	granted     map[string]*container.Client
 	grantExpiry time.Time
-	pageSize int32
-	secrets  []string // redacted from every error message
+	pageSize    int32
+	secrets     []string // redacted from every error message
 	// onPage is a test hook counting list pages.
 	onPage func()
 }

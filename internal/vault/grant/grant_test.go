@@ -52,8 +52,8 @@ type world struct {
 func newWorld(t *testing.T) world {
 	t.Helper()
 	admin, err := azstore.New(context.Background(), azstore.Config{AccountURL: az.BlobEndpoint,
-		Container:  fmt.Sprintf("g%d-%d", time.Now().UnixNano()%1e9, seq.Add(1)),
-		SharedKey:  &azstore.SharedKey{Account: az.Account, Key: az.Key}, CreateContainer: true, MaxRetries: 1})
+		Container: fmt.Sprintf("g%d-%d", time.Now().UnixNano()%1e9, seq.Add(1)),
+		SharedKey: &azstore.SharedKey{Account: az.Account, Key: az.Key}, CreateContainer: true, MaxRetries: 1})
 	require.NoError(t, err)
 	key, err := blockcrypt.NewKey(bytes.Repeat([]byte{7}, 32))
 	require.NoError(t, err)
