@@ -17,6 +17,10 @@ const (
 	GrantRestore = "restore"
 )
 
+// GrantMargin is added to a step's bound to make its grant's lifetime: time for the step's
+// last requests and for clocks that disagree a little.
+const GrantMargin = 15 * time.Minute
+
 // MintGrantInput says which step the grant is for.
 type MintGrantInput struct {
 	Op     string `json:"op"`

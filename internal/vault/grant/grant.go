@@ -31,10 +31,6 @@ const aadPrefix = "sqlvault grant v1\x00"
 // behind the control worker's would otherwise be refused a token "not yet valid".
 const Skew = 5 * time.Minute
 
-// Margin is added to a step's bound to make a grant's lifetime: time for the step's last
-// requests and for clocks that disagree a little.
-const Margin = 15 * time.Minute
-
 // Grant is an opened grant: the container and, per blob name, its SAS query string.
 type Grant struct {
 	ContainerURL string            `json:"containerUrl"`
