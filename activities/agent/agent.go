@@ -62,6 +62,8 @@ type Agent struct {
 	VDI vdi.Platform
 	// Metrics records the streams (nil: nothing recorded).
 	Metrics *metrics.Agent
+	// WrapStore wraps each store opened from a step's grant (nil: none).
+	WrapStore func(vault.Store) vault.Store
 
 	mu       sync.Mutex
 	running  map[string]bool          // item + lane: one data and one log stream per database

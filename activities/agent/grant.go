@@ -34,7 +34,11 @@ func (a *Agent) vaultFor(ctx context.Context, g *protocol.VaultGrant, op, itemID
 	if err != nil {
 		return nil, protocol.UserError(protocol.ErrVaultGrant, "%v", err)
 	}
-	return vault.NewRepository(s, a.logger()), nil
+	var store vault.Store = s
+	if a.WrapStore != nil {
+		store = a.WrapStore(store)
+	}
+	return vault.NewRepository(store, a.logger()), nil
 }
 
 // GrantOnly reports whether the agent holds no vault credential of its own: every step's

@@ -27,7 +27,11 @@ func (c *Config) Validate() error {
 		v.addf("role", "%q is not a role; use control, agent or both (--role or SQLVAULT_ROLE)", c.Role)
 	}
 	c.validateTemporal(&v)
-	c.validateVault(&v)
+	// An agent-only worker in grant mode never opens the vault with a credential of its
+	// own (the worker does not read the vault section's secrets), so there is nothing to check.
+	if c.Role != RoleAgent || !c.AgentGrantOnly() {
+		c.validateVault(&v)
+	}
 	if c.Role.RunsAgent() {
 		c.validateAgent(&v)
 	}
@@ -142,6 +146,11 @@ func containerNameProblem(name string) string {
 
 func (c *Config) validateAgent(v *validator) {
 	a := c.Agent
+	switch a.VaultAccess {
+	case "", VaultAccessCredential, VaultAccessGrant:
+	default:
+		v.addf("agent.vaultAccess", "%q is not a vault access mode; use credential (the vault section's credential) or grant (no credential of its own; per-step grants from the control side)", a.VaultAccess)
+	}
 	if c.Key.File == "" {
 		v.addf("key.file", "set the vault key file (--key-file or SQLVAULT_KEY_FILE)")
 	} else {
