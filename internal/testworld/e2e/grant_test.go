@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"context"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -67,6 +68,22 @@ func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T
 	want, err := src.DigestAtLSN(lr.RecoveryPoint.LastLSN)
 	require.NoError(t, err)
 	assert.Equal(t, want, s.db("Least_copy").Digest(), "the copy is the source at the log's end")
+
+	fr2 := s.startRestore(protocol.RestoreInput{Instance: vm, Database: "Least", PointID: lr.RecoveryPoint.PointID, AsFilesDir: t.TempDir()})
+	var files protocol.RestoreResult
+	require.NoError(t, fr2.Get(context.Background(), &files))
+	ids = append(ids, [2]string{fr2.GetID(), fr2.GetRunID()})
+	require.NotNil(t, files.Files)
+	require.Len(t, files.Files.Files, 2, "the full's and the log's stripes, written through the plan's grant")
+	for _, f := range files.Files.Files {
+		st, err := os.Stat(f)
+		require.NoError(t, err)
+		assert.Positive(t, st.Size(), f)
+	}
+
+	s.record("backup-full-vault-grant", s.history(full.GetID(), full.GetRunID()))
+	s.record("restore-vault-grant", s.history(rr.GetID(), rr.GetRunID()))
+	s.record("restore-as-files-vault-grant", s.history(fr2.GetID(), fr2.GetRunID()))
 
 	secrets := map[string]string{
 		"SAS signature":      "sig=",
