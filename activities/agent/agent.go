@@ -23,6 +23,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 )
 
 // Instance is one SQL Server instance the agent manages.
@@ -399,6 +400,10 @@ func (a *Agent) dataPath(instance string) (datapath.Path, error) {
 func pathError(err error, verb string) error {
 	if protocol.ErrorType(err) != "" {
 		return err
+	}
+	// Retrying would reuse the step's expired grant: only a new run mints another.
+	if errors.Is(err, azstore.ErrGrantExpired) {
+		return protocol.UserError(protocol.ErrVaultGrantExpired, "%s the vault failed: %v", verb, err)
 	}
 	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s the vault failed: %v", verb, err)
 }

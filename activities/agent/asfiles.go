@@ -65,7 +65,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	for i, step := range in.Plan.Steps {
 		m, err := repo.Manifest(ctx, in.Plan.ItemID, step.PointID)
 		if err != nil {
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", step.PointID, err)
+			return res, vaultReadError(err, "read the manifest of %s: %v", step.PointID, err)
 		}
 		if err := checkStepManifest(i, step, m); err != nil {
 			return res, err
@@ -173,7 +173,7 @@ func restoreScriptHeader(in protocol.RestoreAsFilesInput, target sqlserver.Targe
 func (a *Agent) writeStripe(ctx context.Context, repo *vault.Repository, s vault.StripeInfo, path string) (int64, error) {
 	r, err := repo.OpenStripe(ctx, s, a.Key)
 	if err != nil {
-		return 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open %s: %v", s.Blob, err)
+		return 0, vaultReadError(err, "open %s: %v", s.Blob, err)
 	}
 	tmp := path + ".partial"
 	f, err := os.OpenFile(tmp, os.O_CREATE|os.O_TRUNC|os.O_WRONLY, 0o640)

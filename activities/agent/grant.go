@@ -7,6 +7,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 	"github.com/sqlvault/sqlvault/internal/vault/grant"
 )
 
@@ -44,3 +45,12 @@ func (a *Agent) vaultFor(ctx context.Context, g *protocol.VaultGrant, op, itemID
 // GrantOnly reports whether the agent holds no vault credential of its own: every step's
 // storage access then comes from its grant.
 func (a *Agent) GrantOnly() bool { return a.Vault == nil }
+
+// vaultReadError names a failed vault read: VaultUnavailable, retried, except for an expired
+// grant, which a retry would reuse (only a new run mints another).
+func vaultReadError(err error, format string, args ...any) error {
+	if errors.Is(err, azstore.ErrGrantExpired) {
+		return protocol.UserError(protocol.ErrVaultGrantExpired, format, args...)
+	}
+	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, format, args...)
+}

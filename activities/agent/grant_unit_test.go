@@ -13,6 +13,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 	"github.com/sqlvault/sqlvault/internal/vault/grant"
 )
 
@@ -64,4 +65,15 @@ func TestVaultForUnitUsesTheStepsGrantOrRefusesByName(t *testing.T) {
 	require.NoError(t, err)
 	assert.Same(t, own, repo, "no grant: the agent's own credential, as before grants")
 	assert.False(t, a.GrantOnly())
+}
+
+// A read or write that meets an expired grant fails the step by name instead of retrying
+// with the same grant; other vault failures stay retried.
+func TestVaultErrorsUnitNameAnExpiredGrant(t *testing.T) {
+	expired := &azstore.Error{Op: "get", Blob: "b", Status: 403, Kind: azstore.ErrGrantExpired}
+	assert.Equal(t, protocol.ErrVaultGrantExpired, protocol.ErrorType(vaultReadError(expired, "read %s", "b")))
+	assert.Equal(t, protocol.ErrVaultGrantExpired, protocol.ErrorType(pathError(expired, "writing to")))
+	other := &azstore.Error{Op: "get", Blob: "b", Status: 503, Kind: vault.ErrUnavailable}
+	assert.Equal(t, protocol.ErrVaultUnavailable, protocol.ErrorType(vaultReadError(other, "read %s", "b")))
+	assert.Equal(t, protocol.ErrVaultUnavailable, protocol.ErrorType(pathError(other, "writing to")))
 }

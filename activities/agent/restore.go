@@ -105,7 +105,7 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	}
 	m, err := repo.Manifest(ctx, in.ItemID, in.Step.PointID)
 	if err != nil {
-		return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read the manifest of %s: %v", in.Step.PointID, err)
+		return res, vaultReadError(err, "read the manifest of %s: %v", in.Step.PointID, err)
 	}
 	if err := checkStepManifest(in.Index, in.Step, m); err != nil {
 		return res, err
@@ -227,7 +227,7 @@ func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, re
 	for i, s := range m.Stripes {
 		r, err := repo.OpenStripe(ctx, s, a.Key)
 		if err != nil {
-			return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "open stripe %d of %s: %v", i+1, m.PointID, err)
+			return nil, vaultReadError(err, "open stripe %d of %s: %v", i+1, m.PointID, err)
 		}
 		stripes = append(stripes, datapath.RestoreStripe{Name: fmt.Sprintf("%s%s-s%d.bak", prefix, m.PointID, i+1), Source: stripeSource{r: r, m: stream}})
 	}
