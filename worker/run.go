@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"os"
 	"runtime/debug"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
@@ -17,6 +20,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
 	"github.com/sqlvault/sqlvault/internal/agent/memlimit"
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/buildinfo"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/control/itemmetrics"
@@ -27,6 +31,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
+	"github.com/sqlvault/sqlvault/internal/vault/grant"
 	"github.com/sqlvault/sqlvault/workflows"
 )
 
@@ -52,25 +57,36 @@ func run(ctx context.Context, cfg *config.Config) error {
 		return err
 	}
 	defer tc.Close()
-	repo, err := openVault(ctx, cfg.Vault, log, reg)
-	if err != nil {
-		return err
+	wrapStore := metrics.StoreInstrument(reg)
+	// An agent-only worker in grant mode holds no storage credential: it opens no vault, and
+	// each step works through the grant the control side minted for it.
+	var repo *vault.Repository
+	var store *azstore.Store
+	if cfg.Role.RunsControl() || !cfg.AgentGrantOnly() {
+		if repo, store, err = openVault(ctx, cfg.Vault, log, wrapStore); err != nil {
+			return err
+		}
+	} else {
+		log.Info("agent holds no vault credential (agent.vaultAccess: grant); each step uses its grant from the control side")
 	}
 	// Both roles hold the keyring (data keys unwrapped through the configured KEK, and the
 	// key file itself for the points it sealed before the keyring): the control worker
 	// authenticates the manifests it commits and those retention and restore planning read;
 	// the agent seals with the active key and authenticates what it restores from. The ring
 	// reads its records through the repository without keys: they are sealed under the KEK.
-	ring, err := keys.FromConfig(cfg.Key, repo)
-	if err != nil {
-		return err
+	var ring keys.Source
+	if repo != nil {
+		r, err := keys.FromConfig(cfg.Key, repo)
+		if err != nil {
+			return err
+		}
+		repo, ring = repo.WithKeys(r), r
 	}
-	repo = repo.WithKeys(ring)
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
 			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook),
-			SoftDelete: cfg.Retention.SoftDelete()})
+			SoftDelete: cfg.Retention.SoftDelete(), Grants: GrantMinter(ctx, cfg, store, ring, log)})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)
@@ -82,7 +98,11 @@ func run(ctx context.Context, cfg *config.Config) error {
 		}
 	}
 	if cfg.Role.RunsAgent() {
-		ag, closeAgent, err := newAgent(cfg, repo, log, memory, reg)
+		agentRepo := repo
+		if cfg.AgentGrantOnly() {
+			agentRepo = nil // in role both too: the agent's steps use their grants only
+		}
+		ag, closeAgent, err := newAgent(cfg, agentRepo, ring, log, memory, reg, wrapStore)
 		if err != nil {
 			return err
 		}
@@ -115,20 +135,52 @@ func run(ctx context.Context, cfg *config.Config) error {
 
 // OpenVault connects to the vault container with the configured authentication.
 func OpenVault(ctx context.Context, v config.Vault, log *zap.Logger) (*vault.Repository, error) {
-	return openVault(ctx, v, log, nil)
+	repo, _, err := openVault(ctx, v, log, nil)
+	return repo, err
 }
 
-// openVault is OpenVault with every storage call measured on reg (nil: not measured).
-func openVault(ctx context.Context, v config.Vault, log *zap.Logger, reg prometheus.Registerer) (*vault.Repository, error) {
+// openVault is OpenVault with every storage call measured through wrap (nil: not
+// measured); it returns the store as well, which signs the agents' grants.
+func openVault(ctx context.Context, v config.Vault, log *zap.Logger, wrap func(vault.Store) vault.Store) (*vault.Repository, *azstore.Store, error) {
 	store, err := azstore.FromConfig(ctx, v)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	var s vault.Store = store
-	if reg != nil {
-		s = metrics.InstrumentStore(s, reg)
+	if wrap != nil {
+		s = wrap(s)
 	}
-	return vault.NewRepository(s, log), nil
+	return vault.NewRepository(s, log), store, nil
+}
+
+// GrantMinter is what mints the agents' storage grants on the control side: the vault key
+// (key.file) seals them and the store signs them, which needs the account key (vault.auth
+// sharedKey, or a connection string with AccountKey). Without either it returns nil and
+// says so: agents then use their own credential, and an agent in grant mode refuses its
+// steps by name.
+func GrantMinter(ctx context.Context, cfg *config.Config, store *azstore.Store, ring keys.Source, log *zap.Logger) *grant.Minter {
+	if store == nil {
+		return nil
+	}
+	now := time.Now()
+	if _, err := store.SignBlob(vault.ItemsPrefix+"probe", sas.BlobPermissions{Read: true}, now, now.Add(time.Minute)); err != nil {
+		log.Warn("agents get no vault grants: this control worker cannot sign blob SAS tokens, so agents use their own vault credential (agents with agent.vaultAccess: grant fail their steps)",
+			zap.Error(err))
+		return nil
+	}
+	// Grants are sealed with the key file's key when there is one (an agent without a vault
+	// credential holds that key alone: it cannot read the keyring), else with the keyring's
+	// active key; the grant names the key, and the agent opens it with that one.
+	key, err := blockcrypt.LoadKeyFile(cfg.Key.File)
+	if err != nil && ring != nil {
+		key, err = ring.Active(ctx)
+	}
+	if err != nil {
+		log.Warn("agents get no vault grants: this control worker holds no vault key to seal them with (set key.file to the agents' key)",
+			zap.Error(err))
+		return nil
+	}
+	return &grant.Minter{Signer: store, Key: key}
 }
 
 // NewControlWorker registers every workflow and the control activities. repo must hold the
@@ -151,23 +203,25 @@ func newControlWorker(tc client.Client, queue string, c *control.Control) worker
 // and the benchmarks share): the endpoint, the key and one connection pool per instance.
 // The returned func releases them.
 func NewAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger) (*agent.Agent, func(), error) {
-	return newAgent(cfg, repo, log, nil, nil)
+	return newAgent(cfg, repo, nil, log, nil, nil, nil)
 }
 
-// newAgent is NewAgent with the memory budget and the registry of the agent's series.
-func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memory *memlimit.Budget, reg prometheus.Registerer) (*agent.Agent, func(), error) {
-	// The keyring: data keys unwrapped through the configured KEK (a Key Vault call, or the
-	// key file), and the key file itself for the points it sealed before the keyring.
-	ring, err := keys.FromConfig(cfg.Key, repo)
+// newAgent is NewAgent with the memory budget, the registry of the agent's series and the
+// wrapper that measures the stores it opens from grants. src is the key source (nil: built
+// here from the configuration: the keyring through repo, or, for an agent that holds no
+// vault credential and so cannot read the keyring, the key file alone).
+func newAgent(cfg *config.Config, repo *vault.Repository, src keys.Source, log *zap.Logger, memory *memlimit.Budget, reg prometheus.Registerer,
+	wrapStore func(vault.Store) vault.Store) (*agent.Agent, func(), error) {
+	src, err := agentKeys(cfg, repo, src)
 	if err != nil {
 		return nil, nil, err
 	}
-	o := agent.Options{VM: cfg.Agent.VM, Vault: repo, Keys: ring, Log: log,
+	o := agent.Options{VM: cfg.Agent.VM, Vault: repo, Keys: src, Log: log,
 		Endpoint: endpoint.Options{Host: cfg.Agent.Endpoint.Host, Listen: cfg.Agent.Endpoint.Listen,
 			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
 		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI(cfg.Agent.VDILibrary),
-		Memory: memory, Metrics: reg}
+		Memory: memory, Metrics: reg, WrapStore: wrapStore}
 	for i, inst := range cfg.Agent.Instances {
 		dsn, err := inst.DSN()
 		if err != nil {
@@ -181,6 +235,25 @@ func newAgent(cfg *config.Config, repo *vault.Repository, log *zap.Logger, memor
 		return nil, nil, err
 	}
 	return a, a.Close, nil
+}
+
+// agentKeys is the agent's key source: src if given; else the keyring from the
+// configuration through repo; else (no vault credential: agent.vaultAccess grant) the key
+// file alone, as the keyring's records are out of reach. Such an agent restores the points
+// the key file sealed, and fails the others by name (DataKeyUnavailable) until grants carry
+// data keys.
+func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (keys.Source, error) {
+	if src != nil {
+		return src, nil
+	}
+	if repo != nil {
+		return keys.FromConfig(cfg.Key, repo)
+	}
+	k, err := blockcrypt.LoadKeyFile(cfg.Key.File)
+	if err != nil {
+		return nil, fmt.Errorf("an agent without a vault credential (agent.vaultAccess: grant) cannot read the vault's keyring and needs key.file, the vault key: %w", err)
+	}
+	return keys.Static(k), nil
 }
 
 // NewAgentWorker is an activity-only worker on this VM's task queue. The concurrency limit

@@ -167,11 +167,19 @@ func backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	log.Info("streaming backup", "database", prep.Database, "type", typ, "point", pointID, "stripes", prep.Stripes)
 
 	compression := in.Compression == nil || *in.Compression
-	streamCtx := agentLongStepCtx(ctx, vm, streamTimeout, 8, protocol.UserErrors)
+	const streamAttempts = 8
+	streamCtx := agentLongStepCtx(ctx, vm, streamTimeout, streamAttempts, protocol.UserErrors)
+	// Every attempt of the stream writes blobs of its own (vault.DataBlob): the grant
+	// covers all of them, for as long as the stream's retries may run.
+	vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantBackup, ItemID: prep.ItemID,
+		PointIDs: []string{pointID}, Stripes: prep.Stripes, Attempts: streamAttempts}, streamTimeout+agentWait)
+	if err != nil {
+		return nil, err
+	}
 	var stream protocol.StreamBackupResult
 	if err := workflow.ExecuteActivity(streamCtx, protocol.ActivityStreamBackup, protocol.StreamBackupInput{
 		Instance: instance, Database: prep.Database, Type: typ, ItemID: prep.ItemID, PointID: pointID,
-		Stripes: prep.Stripes, Compression: compression, TailLog: in.TailLog,
+		Stripes: prep.Stripes, Compression: compression, TailLog: in.TailLog, Grant: vaultGrant,
 	}).Get(ctx, &stream); err != nil {
 		return nil, err
 	}

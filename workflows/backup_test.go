@@ -121,3 +121,32 @@ func TestBackupRejectsBadInput(t *testing.T) {
 	assert.Contains(t, ae.Error(), `"instance" is required`)
 	assert.Contains(t, ae.Error(), `"type" must be one of`)
 }
+
+// The stream gets a grant minted on the control side for its own point: every stripe of
+// every attempt the stream may make, for as long as its retries may run.
+func TestBackupStreamGetsTheGrantMintedForItsPoint(t *testing.T) {
+	env := newEnv(t)
+	var mintIn protocol.MintGrantInput
+	var mintQueue string
+	env.OnActivity(protocol.ActivityMintVaultGrant, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in protocol.MintGrantInput) (*protocol.VaultGrant, error) {
+			mintIn, mintQueue = in, activity.GetInfo(ctx).TaskQueue
+			return &protocol.VaultGrant{Sealed: []byte("sealed for " + in.PointIDs[0]), KeyID: "k1"}, nil
+		})
+	env.OnActivity(protocol.ActivityPrepareBackup, mock.Anything, mock.Anything).Return(prep, nil)
+	var streamIn protocol.StreamBackupInput
+	env.OnActivity(protocol.ActivityStreamBackup, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in protocol.StreamBackupInput) (protocol.StreamBackupResult, error) {
+			streamIn = in
+			return protocol.StreamBackupResult{BackupSet: protocol.BackupSet{Type: "D", LastLSN: "42"}}, nil
+		})
+	env.OnActivity(protocol.ActivityCommitRecoveryPoint, mock.Anything, mock.Anything).Return(protocol.RecoveryPoint{}, nil)
+	env.ExecuteWorkflow(protocol.WorkflowBackup, protocol.BackupInput{Instance: `SQLVM1`, Database: "sales", Type: protocol.Full})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	assert.NotContains(t, mintQueue, "sqlvault-agent-", "minted on the control side")
+	assert.Equal(t, protocol.MintGrantInput{Op: protocol.GrantBackup, ItemID: "item1", PointIDs: []string{streamIn.PointID},
+		Stripes: 2, Attempts: 8, Valid: streamTimeout + agentWait + protocol.GrantMargin}, mintIn)
+	require.NotNil(t, streamIn.Grant)
+	assert.Equal(t, "sealed for "+streamIn.PointID, string(streamIn.Grant.Sealed))
+}

@@ -13,11 +13,16 @@ import (
 	"github.com/sqlvault/sqlvault/internal/protocol"
 )
 
-// registerAgentCheck registers a CheckAgent that finds every agent alive.
+// registerAgentCheck registers a CheckAgent that finds every agent alive, and the control
+// steps every agent step may be preceded by: a MintVaultGrant that mints none (the agent
+// uses its own credential), as a control side without the account key answers.
 func registerAgentCheck(env *testsuite.TestWorkflowEnvironment) {
 	env.RegisterActivityWithOptions(func(_ context.Context, in protocol.CheckAgentInput) (protocol.CheckAgentResult, error) {
 		return protocol.CheckAgentResult{VM: in.VM, Polling: true}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityCheckAgent})
+	env.RegisterActivityWithOptions(func(context.Context, protocol.MintGrantInput) (*protocol.VaultGrant, error) {
+		return nil, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityMintVaultGrant})
 }
 
 // TestBackupToAVMWithoutAgentFailsAtOnce: CheckAgent's AgentUnavailable ends the backup

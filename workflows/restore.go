@@ -75,10 +75,15 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	// 2a. Restore as files: the decrypted backups and a script, nothing restored.
 	if in.AsFilesDir != "" {
 		progress.Phase = protocol.PhaseWriting
+		vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: plan.ItemID,
+			PointIDs: plan.PointIDs()}, restoreStepTimeout+agentWait)
+		if err != nil {
+			return nil, err
+		}
 		var files protocol.RestoreAsFilesResult
 		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreAsFiles, protocol.RestoreAsFilesInput{
 			TargetInstance: targetInstance, TargetDatabase: targetDB, Dir: in.AsFilesDir, Plan: plan,
-			Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath, AllowUnauthenticated: in.AllowUnauthenticated,
+			Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath, AllowUnauthenticated: in.AllowUnauthenticated, Grant: vaultGrant,
 		}).Get(ctx, &files); err != nil {
 			return nil, err
 		}
@@ -131,10 +136,16 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	progress.Phase = protocol.PhaseRestoring
 	for i, step := range plan.Steps {
 		progress.Step, progress.PointID = i+1, step.PointID
+		// A grant per step: it reads that point only, and lasts that step's time.
+		vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: plan.ItemID,
+			PointIDs: []string{step.PointID}}, restoreStepTimeout+agentWait)
+		if err != nil {
+			return nil, err
+		}
 		if err := workflow.ExecuteActivity(longCtx, protocol.ActivityRestoreStep, protocol.RestoreStepInput{
 			TargetInstance: targetInstance, TargetDatabase: targetDB, ItemID: plan.ItemID, Step: step, Index: i,
 			Replace: i == 0 && (in.Overwrite || prep.NeedsTailLog), Relocate: relocate, DataPath: in.DataPath, LogPath: in.LogPath,
-			AllowUnauthenticated: in.AllowUnauthenticated,
+			AllowUnauthenticated: in.AllowUnauthenticated, Grant: vaultGrant,
 		}).Get(ctx, nil); err != nil {
 			return nil, err
 		}

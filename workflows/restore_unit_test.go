@@ -3,6 +3,7 @@ package workflows
 import (
 	"context"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -20,22 +21,26 @@ import (
 // restoreWorld is a Restore under test whose activities (and tail-log child) record what
 // they were asked; each answers as a healthy system would unless a test overrides it.
 type restoreWorld struct {
-	env     *testsuite.TestWorkflowEnvironment
-	calls   *calls
-	plan    protocol.PlanRestoreInput
-	prepare protocol.PrepareRestoreInput
-	steps   []protocol.RestoreStepInput
-	recover protocol.RecoverInput
-	verify  protocol.VerifyDatabaseInput
-	asFiles protocol.RestoreAsFilesInput
-	dropped []protocol.DropScratchInput
-	tailLog []protocol.BackupInput
-	checked []string
+	env      *testsuite.TestWorkflowEnvironment
+	calls    *calls
+	plan     protocol.PlanRestoreInput
+	prepare  protocol.PrepareRestoreInput
+	steps    []protocol.RestoreStepInput
+	recover  protocol.RecoverInput
+	verify   protocol.VerifyDatabaseInput
+	asFiles  protocol.RestoreAsFilesInput
+	dropped  []protocol.DropScratchInput
+	tailLog  []protocol.BackupInput
+	checked  []string
+	needTail bool
+	verifyOK bool
 	// overwrites records the CheckOverwrite calls; refuseOverwrite makes them fail.
 	overwrites      []protocol.CheckOverwriteInput
 	refuseOverwrite bool
-	needTail        bool
-	verifyOK        bool
+	// mint makes MintVaultGrant answer a grant naming its points (else none, as a control
+	// side without the account key answers); grants records what was asked, not in calls.
+	mint   bool
+	grants []protocol.MintGrantInput
 }
 
 var unitPlan = protocol.RestorePlan{ItemID: "item1", Steps: []protocol.RestoreStepPlan{
@@ -100,6 +105,13 @@ func newRestoreWorld(t *testing.T) *restoreWorld {
 		w.asFiles = in
 		return protocol.RestoreAsFilesResult{Files: []string{`D:\out\1.bak`}, Script: `D:\out\restore.sql`, Bytes: 42}, nil
 	}, activity.RegisterOptions{Name: protocol.ActivityRestoreAsFiles})
+	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.MintGrantInput) (*protocol.VaultGrant, error) {
+		w.grants = append(w.grants, in)
+		if !w.mint {
+			return nil, nil
+		}
+		return &protocol.VaultGrant{Sealed: []byte(in.Op + ":" + strings.Join(in.PointIDs, ",")), KeyID: activity.GetInfo(ctx).TaskQueue}, nil
+	}, activity.RegisterOptions{Name: protocol.ActivityMintVaultGrant})
 	env.RegisterActivityWithOptions(func(ctx context.Context, in protocol.DropScratchInput) error {
 		w.calls.add(ctx, protocol.ActivityDropScratchDatabase, in.Scratch)
 		w.dropped = append(w.dropped, in)
@@ -372,4 +384,29 @@ func TestRestoreUnitOverwriteBeforeTheCheck(t *testing.T) {
 	assert.Empty(t, w.overwrites)
 	require.NotEmpty(t, w.steps)
 	assert.True(t, w.steps[0].Replace)
+}
+
+// Each RESTORE step gets a read grant for its own point, minted on the control side just
+// before it, lasting the step's bound plus the margin; as files, one grant for the plan.
+func TestRestoreUnitEachStepGetsItsOwnPointsGrant(t *testing.T) {
+	w := newRestoreWorld(t)
+	w.mint = true
+	_, err := w.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", TargetDatabase: "Sales_copy"})
+	require.NoError(t, err)
+	require.Len(t, w.steps, 3)
+	require.Len(t, w.grants, 3)
+	for i, s := range w.steps {
+		require.NotNil(t, s.Grant, "step %d", i)
+		assert.Equal(t, "restore:"+s.Step.PointID, string(s.Grant.Sealed))
+		assert.Equal(t, w.calls.queue(protocol.ActivityPlanRestore), s.Grant.KeyID, "minted on the control queue, as the plan is")
+		assert.Equal(t, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: "item1", PointIDs: []string{s.Step.PointID},
+			Valid: restoreStepTimeout + agentWait + protocol.GrantMargin}, w.grants[i])
+	}
+
+	files := newRestoreWorld(t)
+	files.mint = true
+	_, err = files.run(t, protocol.RestoreInput{Instance: "SQLVM1", Database: "Sales", PointID: "p-log", AsFilesDir: `D:\out`})
+	require.NoError(t, err)
+	require.NotNil(t, files.asFiles.Grant)
+	assert.Equal(t, "restore:p-full,p-diff,p-log", string(files.asFiles.Grant.Sealed))
 }

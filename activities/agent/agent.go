@@ -24,6 +24,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/azstore"
 )
 
 // Instance is one SQL Server instance the agent manages.
@@ -68,6 +69,8 @@ type Agent struct {
 	VDI vdi.Platform
 	// Metrics records the streams (nil: nothing recorded).
 	Metrics *metrics.Agent
+	// WrapStore wraps each store opened from a step's grant (nil: none).
+	WrapStore func(vault.Store) vault.Store
 
 	mu       sync.Mutex
 	running  map[string]bool          // item + lane: one data and one log stream per database
@@ -437,6 +440,10 @@ func pathError(err error, verb string) error {
 	if unauthenticated(err) {
 		return protocol.UserError(protocol.ErrUnauthenticated, "%s the vault: %v", verb, err)
 	}
+	// Retrying would reuse the step's expired grant: only a new run mints another.
+	if errors.Is(err, azstore.ErrGrantExpired) {
+		return protocol.UserError(protocol.ErrVaultGrantExpired, "%s the vault failed: %v", verb, err)
+	}
 	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s the vault failed: %v", verb, err)
 }
 
@@ -451,6 +458,10 @@ func unauthenticated(err error) bool {
 // anything else as the vault being unavailable (retried).
 func vaultReadError(err error, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
+	if errors.Is(err, azstore.ErrGrantExpired) {
+		// Retrying would reuse the step's expired grant: only a new run mints another.
+		return protocol.UserError(protocol.ErrVaultGrantExpired, "%s: %v", msg, err)
+	}
 	if keyFailure(err) {
 		// Authenticating what it read needs the key the object names: the keyring's
 		// failure (the KEK out of reach, a data key missing) is what to report.
@@ -465,15 +476,15 @@ func vaultReadError(err error, format string, args ...any) error {
 // stepManifest reads the manifest of a restore step, authenticated; a legacy one (written
 // before manifests were authenticated) only when the restore was started with
 // allowUnauthenticated, and then with a warning in the log.
-func (a *Agent) stepManifest(ctx context.Context, itemID, pointID string, allowUnauthenticated bool) (*vault.Manifest, error) {
+func (a *Agent) stepManifest(ctx context.Context, repo *vault.Repository, itemID, pointID string, allowUnauthenticated bool) (*vault.Manifest, error) {
 	if !allowUnauthenticated {
-		m, err := a.Vault.Manifest(ctx, itemID, pointID)
+		m, err := repo.Manifest(ctx, itemID, pointID)
 		if err != nil {
 			return nil, vaultReadError(err, "read the manifest of %s", pointID)
 		}
 		return m, nil
 	}
-	m, legacy, err := a.Vault.ManifestOrLegacy(ctx, itemID, pointID)
+	m, legacy, err := repo.ManifestOrLegacy(ctx, itemID, pointID)
 	if err != nil {
 		return nil, vaultReadError(err, "read the manifest of %s", pointID)
 	}

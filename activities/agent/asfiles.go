@@ -59,8 +59,12 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	var body strings.Builder
 	var moves []sqlserver.Move
 	defer a.Memory.Hold(1)() // the files are written one stripe at a time
+	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.Plan.ItemID, in.Plan.PointIDs())
+	if err != nil {
+		return res, err
+	}
 	for i, step := range in.Plan.Steps {
-		m, err := a.stepManifest(ctx, in.Plan.ItemID, step.PointID, in.AllowUnauthenticated)
+		m, err := a.stepManifest(ctx, repo, in.Plan.ItemID, step.PointID, in.AllowUnauthenticated)
 		if err != nil {
 			return res, err
 		}
@@ -74,7 +78,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		var paths []string
 		for n, s := range m.Stripes {
 			path := filepath.Join(in.Dir, fmt.Sprintf("%02d-%s-s%d.bak", i+1, step.PointID, n+1))
-			written, err := a.writeStripe(ctx, s, key, path)
+			written, err := a.writeStripe(ctx, repo, s, key, path)
 			total.Add(written)
 			if err != nil {
 				return res, err
@@ -171,8 +175,8 @@ func restoreScriptHeader(in protocol.RestoreAsFilesInput, target sqlserver.Targe
 
 // writeStripe decrypts one stripe into a file (written to a temporary name, then renamed,
 // so a crash never leaves a file that looks whole).
-func (a *Agent) writeStripe(ctx context.Context, s vault.StripeInfo, key *blockcrypt.Key, path string) (int64, error) {
-	r, err := a.Vault.OpenStripe(ctx, s, key)
+func (a *Agent) writeStripe(ctx context.Context, repo *vault.Repository, s vault.StripeInfo, key *blockcrypt.Key, path string) (int64, error) {
+	r, err := repo.OpenStripe(ctx, s, key)
 	if err != nil {
 		return 0, vaultReadError(err, "open %s", s.Blob)
 	}

@@ -22,6 +22,11 @@ func (a *Agent) chainState(ctx context.Context, in protocol.PrepareBackupInput, 
 	}
 	// Summaries (one listing) carry every field used here; reading each manifest would
 	// cost a Get per recovery point.
+	if a.Vault == nil {
+		// No grant allows a listing: the chain state must come from the control side.
+		return domain.ChainState{}, 0, protocol.RetryableError(protocol.ErrVaultUnavailable, nil,
+			"this agent holds no vault credential (agent.vaultAccess: grant), so the chain state of %s must come from the control side (sqlvault.control.BackupChainState), which did not answer; the backup will retry", item)
+	}
 	sums, err := a.Vault.ListPointSummaries(ctx, item)
 	if err != nil {
 		return domain.ChainState{}, 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list recovery points: %v", err)

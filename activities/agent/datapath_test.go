@@ -97,12 +97,12 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 	} {
 		point := vault.NewPointID(time.Date(2026, 11, 26, 10, 0, i, 0, time.UTC), "full", "")
 		in := protocol.StreamBackupInput{Instance: "SQLVM1", Database: "Sales", ItemID: item, PointID: point, Stripes: 1}
-		_, ok, err := u.agent.adopt(ctx, u.sa, in, 2)
+		_, ok, err := u.agent.adopt(ctx, u.sa, u.agent.Vault, in, 2)
 		require.NoError(t, err)
 		require.False(t, ok, "nothing to adopt yet")
 
 		u.sql(t, fmt.Sprintf("BACKUP DATABASE Sales TO DISK = N'%s' WITH COPY_ONLY", c.device(deviceName(point, 1, 1))))
-		_, ok, err = u.agent.adopt(ctx, u.sa, in, 2)
+		_, ok, err = u.agent.adopt(ctx, u.sa, u.agent.Vault, in, 2)
 		require.NoError(t, err)
 		require.False(t, ok, "SQL Server finished but the stripe is not in the vault: not adopted")
 
@@ -111,7 +111,7 @@ func TestAdoptFindsAnEarlierAttemptOnEitherPath(t *testing.T) {
 		_, err = w.Commit(ctx, []string{"b1"})
 		require.NoError(t, err)
 		w.Close()
-		res, ok, err := u.agent.adopt(ctx, u.sa, in, 2)
+		res, ok, err := u.agent.adopt(ctx, u.sa, u.agent.Vault, in, 2)
 		require.NoError(t, err)
 		require.True(t, ok)
 		assert.Equal(t, int32(1), res.Attempt)

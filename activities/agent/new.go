@@ -63,6 +63,9 @@ type Options struct {
 	VDI VDIOpener
 	// Metrics is the registry the agent's series go on (package metrics); nil: none recorded.
 	Metrics prometheus.Registerer
+	// WrapStore wraps each store the agent opens from a step's grant (the worker measures
+	// them with the process's vault series); nil: used as opened.
+	WrapStore func(vault.Store) vault.Store
 }
 
 // New starts the agent's blob endpoint and opens one connection pool per instance. Close
@@ -114,7 +117,7 @@ func New(o Options) (*Agent, error) {
 	}
 	a := &Agent{VM: o.VM, Endpoint: ep, Vault: repo, Keys: o.Keys, Log: o.Log.Named("agent"),
 		HeartbeatEvery: o.HeartbeatEvery, StallAfter: o.StallAfter, StallAfterBusy: o.StallAfterBusy,
-		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform}
+		BlocksInFlight: o.BlocksInFlight, Memory: o.Memory, RestoreRoots: o.RestoreRoots, VDI: platform, WrapStore: o.WrapStore}
 	if o.Metrics != nil {
 		// Read at each scrape: Memory may be set after New (the worker does).
 		a.Metrics = metrics.NewAgent(o.Metrics, metrics.AgentSources{EndpointSessions: ep.Sessions,

@@ -103,7 +103,11 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	}
 	// The manifest first: the plan was made from the listing's summaries, and a step whose
 	// manifest disagrees must neither run nor be taken as applied (applied trusts its LSNs).
-	m, err := a.stepManifest(ctx, in.ItemID, in.Step.PointID, in.AllowUnauthenticated)
+	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.ItemID, []string{in.Step.PointID})
+	if err != nil {
+		return res, err
+	}
+	m, err := a.stepManifest(ctx, repo, in.ItemID, in.Step.PointID, in.AllowUnauthenticated)
 	if err != nil {
 		return res, err
 	}
@@ -128,7 +132,7 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	ctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
 	defer a.Memory.Hold(len(m.Stripes))() // SQL Server reads every stripe at once
-	sess, err := a.openRestoreSession(ctx, conn, in.TargetInstance, m, "", stream)
+	sess, err := a.openRestoreSession(ctx, conn, repo, in.TargetInstance, m, "", stream)
 	if err != nil {
 		return res, setupError(err, in.TargetDatabase)
 	}
@@ -223,7 +227,7 @@ func sameLSN(s string, l vault.LSN) bool {
 // openRestoreSession opens every stripe of a recovery point for reading and a session of
 // the instance's data path serving them to SQL Server. prefix names the devices (unique
 // per step). The bytes SQL Server reads count toward stream (nil: not measured).
-func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, instance string, m *vault.Manifest, prefix string, stream *metrics.Stream) (datapath.RestoreSession, error) {
+func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, repo *vault.Repository, instance string, m *vault.Manifest, prefix string, stream *metrics.Stream) (datapath.RestoreSession, error) {
 	path, err := a.dataPath(instance)
 	if err != nil {
 		return nil, err
@@ -236,7 +240,7 @@ func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, in
 	for i, s := range m.Stripes {
 		// OpenStripe authenticates the stripe's index and block list before SQL Server is
 		// given a byte of it.
-		r, err := a.Vault.OpenStripe(ctx, s, key)
+		r, err := repo.OpenStripe(ctx, s, key)
 		if err != nil {
 			return nil, vaultReadError(err, "open stripe %d of %s", i+1, m.PointID)
 		}

@@ -93,12 +93,16 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 	}
 	defer a.unlock(lane)
 	defer a.Memory.Hold(in.Stripes)()
+	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantBackup, in.ItemID, []string{in.PointID})
+	if err != nil {
+		return res, err
+	}
 
 	// A retry first looks for an earlier attempt that SQL Server completed: its stripes may
 	// be whole in the vault even though the agent died before reporting them. Taking a new
 	// log backup instead would leave the earlier one's records out of the chain.
 	if attempt > 1 {
-		if adopted, ok, err := a.adopt(ctx, conn, in, attempt); err != nil {
+		if adopted, ok, err := a.adopt(ctx, conn, repo, in, attempt); err != nil {
 			return res, err
 		} else if ok {
 			log.Info("adopted a backup an earlier attempt completed", zap.Int32("attempt", adopted.Attempt))
@@ -119,7 +123,7 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 	stripes := make([]datapath.BackupStripe, in.Stripes)
 	for n := 1; n <= in.Stripes; n++ {
 		dev := deviceName(in.PointID, attempt, n)
-		s := &stripeSink{m: stream, w: a.Vault.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), key,
+		s := &stripeSink{m: stream, w: repo.NewStripeWriter(vault.DataBlob(in.ItemID, in.PointID, int(attempt), n), key,
 			vault.StripeWriterOptions{Compress: in.Compression, BlocksInFlight: a.BlocksInFlight, InFlight: a.Metrics.InFlight()})}
 		defer s.w.Close() // after the session closes (deferred below): no put outlives the stream
 		byDevice[dev], devices[n-1] = s, dev
@@ -191,7 +195,7 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 // (the instance's dataPath may have changed since): msdb names its first device by a URL
 // ending in "/<device>" or a virtual device ending in "_<device>" (vdipath.DeviceSuffix;
 // the set's token before it differs per attempt), and nothing else ends so.
-func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.StreamBackupInput, attempt int32) (protocol.StreamBackupResult, bool, error) {
+func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, repo *vault.Repository, in protocol.StreamBackupInput, attempt int32) (protocol.StreamBackupResult, bool, error) {
 	for k := attempt - 1; k >= 1; k-- {
 		dev := deviceName(in.PointID, k, 1)
 		var bs *sqlserver.BackupSet
@@ -214,7 +218,7 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 		}
 		var stripes []protocol.Stripe
 		for n := 1; n <= bs.Families; n++ {
-			info, err := a.Vault.StripeInfo(ctx, vault.DataBlob(in.ItemID, in.PointID, int(k), n))
+			info, err := repo.StripeInfo(ctx, vault.DataBlob(in.ItemID, in.PointID, int(k), n))
 			if err != nil {
 				// SQL Server finished but the stripe did not reach the vault whole: this
 				// attempt's backup is unusable; take a new one.
@@ -229,7 +233,7 @@ func (a *Agent) adopt(ctx context.Context, conn *sqlserver.Conn, in protocol.Str
 		}
 		// The key those stripes were sealed with: a key rotation since may have made
 		// another one active.
-		keyID, err := a.Vault.StripeKeyID(ctx, vault.DataBlob(in.ItemID, in.PointID, int(k), 1))
+		keyID, err := repo.StripeKeyID(ctx, vault.DataBlob(in.ItemID, in.PointID, int(k), 1))
 		if err != nil {
 			a.logger().Warn("earlier attempt's stripe index names no key", zap.Int32("attempt", k), zap.Error(err))
 			continue

@@ -14,6 +14,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/grant"
 )
 
 // Control holds the control side's activities: the vault catalog and the commit.
@@ -50,6 +51,10 @@ type Control struct {
 	RPOMetrics *rpowatch.Metrics
 	RPOWebhook *rpowatch.Webhook
 
+	// Grants mints the agents' storage grants (MintVaultGrant); nil: none are minted and
+	// agents use their own vault credential.
+	Grants *grant.Minter
+
 	agentChecks agentCheckCache
 }
 
@@ -79,6 +84,7 @@ func (c *Control) Register(r worker.ActivityRegistry) {
 	r.RegisterActivityWithOptions(c.RecordDrill, activity.RegisterOptions{Name: protocol.ActivityRecordDrill})
 	r.RegisterActivityWithOptions(c.PlanDrills, activity.RegisterOptions{Name: protocol.ActivityPlanDrills})
 	r.RegisterActivityWithOptions(c.CheckOverwrite, activity.RegisterOptions{Name: protocol.ActivityCheckOverwrite})
+	r.RegisterActivityWithOptions(c.MintVaultGrant, activity.RegisterOptions{Name: protocol.ActivityMintVaultGrant})
 }
 
 func (c *Control) now() time.Time {

@@ -228,7 +228,23 @@ type Agent struct {
 	// at start; where it loads, instances without a dataPath stream through VDI. Windows
 	// ignores it: sqlvdi.dll is found through its COM registration.
 	VDILibrary string `yaml:"vdiLibrary,omitempty" json:"vdiLibrary,omitempty"`
+	// VaultAccess is how the agent reaches the vault: "credential" (the default) opens it
+	// with the vault section's credential, which can also delete and overwrite; "grant"
+	// holds no storage credential at all — each backup stream and restore step works
+	// through the grant the control side mints for it (blob SAS tokens for that step's
+	// blobs only, no delete), and the vault section's auth is not read. Either way a step
+	// that brings a grant uses it.
+	VaultAccess string `yaml:"vaultAccess,omitempty" json:"vaultAccess,omitempty"`
 }
+
+// Agent vault access modes (agent.vaultAccess).
+const (
+	VaultAccessCredential = "credential"
+	VaultAccessGrant      = "grant"
+)
+
+// AgentGrantOnly reports whether the agent holds no vault credential of its own.
+func (c *Config) AgentGrantOnly() bool { return c.Agent.VaultAccess == VaultAccessGrant }
 
 // Endpoint is the agent's HTTPS blob endpoint that SQL Server's BACKUP … TO URL writes to.
 // The name in the URL and the address the endpoint binds are separate: SQL Server accepts
@@ -549,6 +565,7 @@ var overrides = []override{
 		c.Agent.MemoryLimitMiB = n
 		return nil
 	}},
+	{"SQLVAULT_AGENT_VAULT_ACCESS", "agent-vault-access", "how the agent reaches the vault: credential (vault.auth) or grant (none of its own: per-step grants from the control side)", setString(func(c *Config) *string { return &c.Agent.VaultAccess })},
 	{"SQLVAULT_AGENT_VDI_LIBRARY", "vdi-library", "SQL Server's VDI client library on Linux (default /opt/mssql/lib/libsqlvdi.so)", setString(func(c *Config) *string { return &c.Agent.VDILibrary })},
 	{"SQLVAULT_METRICS_LISTEN", "metrics-listen", "ip:port of /metrics, or off (default 127.0.0.1:9741 control and both, 127.0.0.1:9742 agent)", setString(func(c *Config) *string { return &c.Metrics.Listen })},
 	{"SQLVAULT_METRICS_CATALOG_REFRESH", "metrics-catalog-refresh", "how often the control role reads the vault's catalog for per-item metrics (default 2m)", func(c *Config, v string) error {

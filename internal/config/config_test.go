@@ -185,6 +185,7 @@ func TestLoadEveryOverride(t *testing.T) {
 		BlocksInFlight:       3,
 		MemoryLimitMiB:       300,
 		VDILibrary:           "x-sqlvault_agent_vdi_library",
+		VaultAccess:          "x-sqlvault_agent_vault_access",
 	}, c.Agent)
 	assert.Equal(t, Metrics{Listen: "x-sqlvault_metrics_listen", CatalogRefresh: 45 * time.Second}, c.Metrics)
 	assert.Equal(t, Watchdog{Interval: 7 * time.Minute, Webhook: Webhook{URL: "x-sqlvault_watchdog_webhook_url"}}, c.Watchdog)

@@ -54,6 +54,7 @@
 //	SQLVAULT_AGENT_MAX_CONCURRENT_BACKUPS --max-concurrent-backups    agent.maxConcurrentBackups
 //	SQLVAULT_AGENT_BLOCKS_IN_FLIGHT       --blocks-in-flight          agent.blocksInFlight
 //	SQLVAULT_AGENT_MEMORY_LIMIT_MIB       --memory-limit-mib          agent.memoryLimitMiB (0: none)
+//	SQLVAULT_AGENT_VAULT_ACCESS           --agent-vault-access        agent.vaultAccess (credential|grant)
 //	SQLVAULT_AGENT_VDI_LIBRARY            --vdi-library               agent.vdiLibrary (Linux; default /opt/mssql/lib/libsqlvdi.so)
 //	SQLVAULT_METRICS_LISTEN               --metrics-listen            metrics.listen (ip:port or off)
 //	SQLVAULT_METRICS_CATALOG_REFRESH      --metrics-catalog-refresh   metrics.catalogRefresh (e.g. 2m)

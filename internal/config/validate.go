@@ -27,7 +27,11 @@ func (c *Config) Validate() error {
 		v.addf("role", "%q is not a role; use control, agent or both (--role or SQLVAULT_ROLE)", c.Role)
 	}
 	c.validateTemporal(&v)
-	c.validateVault(&v)
+	// An agent-only worker in grant mode never opens the vault with a credential of its
+	// own (the worker does not read the vault section's secrets), so there is nothing to check.
+	if c.Role != RoleAgent || !c.AgentGrantOnly() {
+		c.validateVault(&v)
+	}
 	// Both roles hold the vault's keys: the agent seals and opens blocks with them, the
 	// control authenticates the manifests it commits and the ones retention and planning read.
 	if c.Role.RunsAgent() || c.Role.RunsControl() {
@@ -178,6 +182,11 @@ func (c *Config) validateKey(v *validator) {
 
 func (c *Config) validateAgent(v *validator) {
 	a := c.Agent
+	switch a.VaultAccess {
+	case "", VaultAccessCredential, VaultAccessGrant:
+	default:
+		v.addf("agent.vaultAccess", "%q is not a vault access mode; use credential (the vault section's credential) or grant (no credential of its own; per-step grants from the control side)", a.VaultAccess)
+	}
 	if a.VM == "" {
 		v.addf("agent.vm", "cannot tell this host's name; set agent.vm, --vm or SQLVAULT_AGENT_VM")
 	}

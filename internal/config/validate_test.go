@@ -276,3 +276,19 @@ func TestValidateKeyProviders(t *testing.T) {
 	c.Key = Key{}
 	assert.ErrorContains(t, c.Validate(), "key.file: set the vault key file")
 }
+
+// An agent in grant mode needs no vault credential, and the mode is checked by name.
+func TestAgentGrantModeNeedsNoVaultCredential(t *testing.T) {
+	c := validAgent(t)
+	c.Role = RoleAgent
+	c.Vault.Auth, c.Vault.AccountURL = AuthSharedKey, ""
+	require.Error(t, c.Validate(), "credential mode: the vault section is checked")
+	c.Agent.VaultAccess = VaultAccessGrant
+	require.NoError(t, c.Validate())
+	assert.True(t, c.AgentGrantOnly())
+	c.Agent.VaultAccess = "sas"
+	err := c.Validate()
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "agent.vaultAccess")
+	assert.Contains(t, err.Error(), "use credential")
+}

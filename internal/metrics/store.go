@@ -15,9 +15,15 @@ import (
 // (sqlvault_vault_operation_errors_total). Error texts never become labels: a class is one
 // of a fixed few (errorClass).
 func InstrumentStore(s vault.Store, reg prometheus.Registerer) vault.Store {
-	return &instrumentedStore{Store: s,
-		latency: MustDef(VaultOperationDuration).HistogramVec(reg),
-		errs:    MustDef(VaultOperationErrors).CounterVec(reg)}
+	return StoreInstrument(reg)(s)
+}
+
+// StoreInstrument registers the vault store series on reg once and returns what wraps any
+// number of stores into them: the process's own store, and the stores an agent opens per
+// step from its grants (package grant).
+func StoreInstrument(reg prometheus.Registerer) func(vault.Store) vault.Store {
+	latency, errs := MustDef(VaultOperationDuration).HistogramVec(reg), MustDef(VaultOperationErrors).CounterVec(reg)
+	return func(s vault.Store) vault.Store { return &instrumentedStore{Store: s, latency: latency, errs: errs} }
 }
 
 type instrumentedStore struct {

@@ -115,6 +115,9 @@ type StreamBackupInput struct {
 	Stripes     int        `json:"stripes"`
 	Compression bool       `json:"compression"`
 	TailLog     bool       `json:"tailLog,omitempty"`
+	// Grant is the agent's storage access for this stream (GrantBackup); nil (a workflow
+	// started before grants, or a control side that cannot mint): the agent's own credential.
+	Grant *VaultGrant `json:"grant,omitempty"`
 }
 
 // BackupSet is SQL Server's own record of a backup (msdb.dbo.backupset). LSNs are decimal

@@ -47,6 +47,12 @@ const (
 	// object and what to do. Restores refuse it (legacy ones are accepted only with
 	// --allow-unauthenticated), retention never deletes on its word, planning skips it.
 	ErrUnauthenticated = "VaultObjectUnauthenticated"
+	// ErrVaultGrant: the agent cannot use the storage grant it was given (or was given none
+	// and holds no credential of its own): the message says which and what to do.
+	ErrVaultGrant = "VaultGrantRefused"
+	// ErrVaultGrantExpired: the step's storage grant expired; retrying the step would reuse
+	// it, so the workflow must be started again (it mints a new one).
+	ErrVaultGrantExpired = "VaultGrantExpired"
 )
 
 // What restores an agent accepts into an instance (agent.instances[].restore).
@@ -64,6 +70,7 @@ var UserErrors = []string{
 	ErrInvalidInput, ErrInstanceNotManaged, ErrNotSysadmin, ErrDatabaseNotFound, ErrDatabaseNotOnline,
 	ErrDatabaseSnapshot, ErrMirroredDatabase, ErrLogBackupSimple, ErrNoLogChain, ErrNoDifferentialBase,
 	ErrReadOnlyDifferential, ErrSecondaryReplica, ErrCompressionNotSupported, ErrSweepGraceTooShort,
+	ErrVaultGrant, ErrVaultGrantExpired,
 }
 
 // UserError builds a non-retryable named error.

@@ -164,6 +164,16 @@ type RestorePlan struct {
 	Skipped []string `json:"skipped,omitempty"`
 }
 
+// PointIDs are the plan's points in step order (what a restore grant of the whole plan is
+// bound to).
+func (p RestorePlan) PointIDs() []string {
+	out := make([]string, len(p.Steps))
+	for i, s := range p.Steps {
+		out[i] = s.PointID
+	}
+	return out
+}
+
 // PlanRestoreInput asks the control side for the chain.
 type PlanRestoreInput struct {
 	Instance string     `json:"instance"`
@@ -206,6 +216,8 @@ type RestoreStepInput struct {
 	LogPath  string `json:"logPath,omitempty"`
 	// AllowUnauthenticated accepts a legacy manifest (RestoreInput.AllowUnauthenticated).
 	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
+	// Grant is read access to this step's point (GrantRestore); nil: the agent's own credential.
+	Grant *VaultGrant `json:"grant,omitempty"`
 }
 
 // RestoreStepResult reports one step.
@@ -231,6 +243,8 @@ type RestoreAsFilesInput struct {
 	LogPath        string      `json:"logPath,omitempty"`
 	// AllowUnauthenticated accepts legacy manifests (RestoreInput.AllowUnauthenticated).
 	AllowUnauthenticated bool `json:"allowUnauthenticated,omitempty"`
+	// Grant is read access to every point of the plan (GrantRestore); nil: the agent's own credential.
+	Grant *VaultGrant `json:"grant,omitempty"`
 }
 
 // RestoreAsFilesResult lists the files and the T-SQL that restores them by hand.

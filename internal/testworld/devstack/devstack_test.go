@@ -154,6 +154,14 @@ func runStack(t *testing.T, mode string) {
 	// bin/temporal, with the printed TEMPORAL_ADDRESS, sees this stack's workflows.
 	workflows := runPrinted(t, root, starterEnv, commands[3])
 	assert.Contains(t, workflows, protocol.BackupWorkflowID(vault.ItemID("SQLVM1", "SalesDB"), protocol.Full))
+	// The control side holds the Azurite account key and the vault key, so the stream and the
+	// restore step ran on grants it minted (README, "Least privilege"); it never said it could not.
+	shown := runPrinted(t, root, starterEnv, "bin/temporal workflow show --output json --workflow-id "+
+		protocol.BackupWorkflowID(vault.ItemID("SQLVM1", "SalesDB"), protocol.Full))
+	assert.Contains(t, shown, protocol.ActivityMintVaultGrant)
+	workerLog, err = os.ReadFile(filepath.Join(stateDir, "logs", "worker.log"))
+	require.NoError(t, err)
+	assert.NotContains(t, string(workerLog), "agents get no vault grants")
 
 	jsonOut := runPrinted(t, root, starterEnv, commands[1]+" --json")
 	var points []struct {

@@ -23,6 +23,7 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -47,6 +48,13 @@ type Config struct {
 	SharedKey *SharedKey
 	// ConnectionString is a storage connection string (what Azurite hands out).
 	ConnectionString string
+	// BlobSAS are blob-scoped SAS tokens (sr=b) by blob name: what a vault grant carries
+	// (package grant). The store reaches only these blobs, each with its own token; any
+	// other name, and every listing, is refused here with ErrNotGranted before a request.
+	BlobSAS map[string]string
+	// GrantExpiry is when BlobSAS's tokens expire: from then on every call fails with
+	// ErrGrantExpired, which says what to do, instead of the service's bare 403.
+	GrantExpiry time.Time
 
 	// CreateContainer creates the container if it does not exist.
 	CreateContainer bool
@@ -85,6 +93,8 @@ func (c Config) String() string {
 		auth = c.SharedKey.String()
 	case c.ConnectionString != "":
 		auth = "connection-string(redacted)"
+	case len(c.BlobSAS) > 0:
+		auth = fmt.Sprintf("blob-sas(%d blobs, redacted)", len(c.BlobSAS))
 	}
 	return fmt.Sprintf("azstore.Config{AccountURL: %s, Container: %s, Auth: %s}", c.AccountURL, c.Container, auth)
 }
@@ -94,9 +104,13 @@ func (c Config) GoString() string { return c.String() }
 
 // Store is a vault.Store on one blob container.
 type Store struct {
-	c        *container.Client
-	pageSize int32
-	secrets  []string // redacted from every error message
+	c *container.Client
+	// granted holds one container client per granted blob, each carrying that blob's SAS
+	// (grant mode: BlobSAS); nil otherwise.
+	granted     map[string]*container.Client
+	grantExpiry time.Time
+	pageSize    int32
+	secrets     []string // redacted from every error message
 	// onPage is a test hook counting list pages.
 	onPage func()
 }
@@ -107,13 +121,13 @@ var _ vault.Store = (*Store)(nil)
 // CreateContainer; otherwise credentials are first checked by the first real call.
 func New(ctx context.Context, cfg Config) (*Store, error) {
 	n := 0
-	for _, set := range []bool{cfg.Credential != nil, cfg.SASToken != "", cfg.SharedKey != nil, cfg.ConnectionString != ""} {
+	for _, set := range []bool{cfg.Credential != nil, cfg.SASToken != "", cfg.SharedKey != nil, cfg.ConnectionString != "", len(cfg.BlobSAS) > 0} {
 		if set {
 			n++
 		}
 	}
 	if n != 1 {
-		return nil, errors.New("azstore: configure exactly one of Credential, SASToken, SharedKey, ConnectionString")
+		return nil, errors.New("azstore: configure exactly one of Credential, SASToken, SharedKey, ConnectionString, BlobSAS")
 	}
 	if cfg.Container == "" {
 		return nil, errors.New("azstore: container name is required")
@@ -152,6 +166,27 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 			s.c, err = container.NewClientWithSharedKeyCredential(containerURL, cred, opts)
 		}
 		err = hideErr(err, "shared key is not valid (want the base64 account key)")
+	case len(cfg.BlobSAS) > 0:
+		if cfg.CreateContainer {
+			return nil, errors.New("azstore: a store of blob SAS tokens cannot create the container")
+		}
+		s.grantExpiry = cfg.GrantExpiry
+		s.granted = make(map[string]*container.Client, len(cfg.BlobSAS))
+		for name, tok := range cfg.BlobSAS {
+			tok = strings.TrimPrefix(tok, "?")
+			s.secrets = append(s.secrets, tok)
+			var c *container.Client
+			c, err = container.NewClientWithNoCredential(containerURL+"?"+tok, opts)
+			if err != nil {
+				break
+			}
+			s.granted[name] = c
+		}
+		if err == nil {
+			// Container-level calls (listings) have no token: they fail before a request.
+			s.c, err = container.NewClientWithNoCredential(containerURL, opts)
+		}
+		err = hideErr(err, "container URL with blob SAS is not valid")
 	case cfg.SASToken != "":
 		tok := strings.TrimPrefix(cfg.SASToken, "?")
 		s.secrets = append(s.secrets, tok)
@@ -191,7 +226,11 @@ func connStringKey(cs string) string {
 }
 
 func (s *Store) StageBlock(ctx context.Context, name, blockID string, data []byte) error {
-	_, err := s.c.NewBlockBlobClient(name).StageBlock(ctx, blockID, streaming.NopCloser(bytes.NewReader(data)), nil)
+	bb, err := s.blockBlob("stage block", name)
+	if err != nil {
+		return err
+	}
+	_, err = bb.StageBlock(ctx, blockID, streaming.NopCloser(bytes.NewReader(data)), nil)
 	return s.mapErr("stage block", name, err)
 }
 
@@ -200,7 +239,11 @@ func (s *Store) CommitBlocks(ctx context.Context, name string, blockIDs []string
 	if o.IfNoneMatch {
 		opts.AccessConditions = ifNoneMatchAny()
 	}
-	_, err := s.c.NewBlockBlobClient(name).CommitBlockList(ctx, blockIDs, opts)
+	bb, err := s.blockBlob("commit blocks", name)
+	if err != nil {
+		return err
+	}
+	_, err = bb.CommitBlockList(ctx, blockIDs, opts)
 	return s.mapErr("commit blocks", name, err)
 }
 
@@ -209,7 +252,11 @@ func ifNoneMatchAny() *blob.AccessConditions {
 }
 
 func (s *Store) BlockList(ctx context.Context, name string) ([]vault.Block, error) {
-	resp, err := s.c.NewBlockBlobClient(name).GetBlockList(ctx, blockblob.BlockListTypeCommitted, nil)
+	bb, err := s.blockBlob("block list", name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := bb.GetBlockList(ctx, blockblob.BlockListTypeCommitted, nil)
 	if err != nil {
 		return nil, s.mapErr("block list", name, err)
 	}
@@ -248,7 +295,11 @@ func (s *Store) ReadRange(ctx context.Context, name string, off, n int64) ([]byt
 }
 
 func (s *Store) download(ctx context.Context, op, name string, rng blob.HTTPRange) ([]byte, error) {
-	resp, err := s.c.NewBlobClient(name).DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
+	bc, err := s.blobClient(op, name)
+	if err != nil {
+		return nil, err
+	}
+	resp, err := bc.DownloadStream(ctx, &blob.DownloadStreamOptions{Range: rng})
 	if err != nil {
 		return nil, s.mapErr(op, name, err)
 	}
@@ -281,7 +332,11 @@ func (s *Store) Put(ctx context.Context, name string, data []byte, o vault.PutOp
 			opts.Metadata[k] = to.Ptr(v)
 		}
 	}
-	_, err := s.c.NewBlockBlobClient(name).Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
+	bb, err := s.blockBlob("put", name)
+	if err != nil {
+		return err
+	}
+	_, err = bb.Upload(ctx, streaming.NopCloser(bytes.NewReader(data)), opts)
 	if err = s.mapErr("put", name, err); err != nil && o.IfMatch != "" {
 		var ae *Error
 		if errors.As(err, &ae) && (ae.Status == http.StatusPreconditionFailed || errors.Is(err, vault.ErrNotFound)) {
@@ -296,7 +351,11 @@ func (s *Store) Get(ctx context.Context, name string) ([]byte, error) {
 }
 
 func (s *Store) Props(ctx context.Context, name string) (vault.Props, error) {
-	resp, err := s.c.NewBlobClient(name).GetProperties(ctx, nil)
+	bc, err := s.blobClient("properties", name)
+	if err != nil {
+		return vault.Props{}, err
+	}
+	resp, err := bc.GetProperties(ctx, nil)
 	if err != nil {
 		return vault.Props{}, s.mapErr("properties", name, err)
 	}
@@ -304,6 +363,9 @@ func (s *Store) Props(ctx context.Context, name string) (vault.Props, error) {
 }
 
 func (s *Store) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
+	if err := s.refuseListing("list", prefix); err != nil {
+		return err
+	}
 	// With metadata: the listing then carries each manifest's summary (vault.PointSummary),
 	// which spares a Get per recovery point; blobs without metadata cost nothing extra.
 	opts := &container.ListBlobsFlatOptions{Prefix: &prefix, Include: container.ListBlobsInclude{Metadata: true}}
@@ -348,6 +410,9 @@ func (s *Store) ListPrefixes(ctx context.Context, prefix, delimiter string, fn f
 	if delimiter == "" {
 		return fmt.Errorf("azstore: list prefixes %s: %w", prefix, vault.ErrEmptyDelimiter)
 	}
+	if err := s.refuseListing("list prefixes", prefix); err != nil {
+		return err
+	}
 	opts := &container.ListBlobsHierarchyOptions{Prefix: &prefix}
 	if s.pageSize > 0 {
 		opts.MaxResults = &s.pageSize
@@ -380,7 +445,11 @@ func (s *Store) ListPrefixes(ctx context.Context, prefix, delimiter string, fn f
 }
 
 func (s *Store) Delete(ctx context.Context, name string) error {
-	_, err := s.c.NewBlobClient(name).Delete(ctx, nil)
+	bc, err := s.blobClient("delete", name)
+	if err != nil {
+		return err
+	}
+	_, err = bc.Delete(ctx, nil)
 	return s.mapErr("delete", name, err)
 }
 
@@ -392,7 +461,11 @@ func (s *Store) DeleteIfMatch(ctx context.Context, name, etag string) error {
 		return fmt.Errorf("azstore: delete %s: %w (no ETag to match)", name, vault.ErrChanged)
 	}
 	e := azcore.ETag(etag)
-	_, err := s.c.NewBlobClient(name).Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
+	bc, err := s.blobClient("delete", name)
+	if err != nil {
+		return err
+	}
+	_, err = bc.Delete(ctx, &blob.DeleteOptions{AccessConditions: &blob.AccessConditions{
 		ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfMatch: &e}}})
 	if err = s.mapErr("delete", name, err); err != nil {
 		var ae *Error
@@ -480,6 +553,9 @@ func (s *Store) mapErr(op, name string, err error) error {
 			e.Kind = vault.ErrExists
 		case re.StatusCode == http.StatusUnauthorized || re.StatusCode == http.StatusForbidden:
 			e.Kind = vault.ErrAuth
+			if s.grantLive(op, name) != nil {
+				e.Kind, e.msg = ErrGrantExpired, grantExpiredHint
+			}
 		case re.StatusCode == http.StatusRequestedRangeNotSatisfiable:
 			e.Kind = vault.ErrRange
 		case bloberror.HasCode(err, bloberror.InvalidBlockList):
@@ -512,4 +588,97 @@ func (s *Store) redact(msg string) string {
 		}
 	}
 	return queryRe.ReplaceAllString(msg, "?[REDACTED]")
+}
+
+// ErrNotGranted is what a store of blob SAS tokens (Config.BlobSAS) returns for a blob its
+// grant does not name, and for listings, which no blob-scoped grant allows. It is an
+// ErrAuth: the agent asked for more than the control side granted it.
+var ErrNotGranted = fmt.Errorf("not in this operation's vault grant: %w", vault.ErrAuth)
+
+// ErrGrantExpired is what a store of blob SAS tokens returns once Config.GrantExpiry has
+// passed. A grant lasts the step's timeout plus a margin, so it expires only for a step that
+// ran over its timeout or for clocks that disagree.
+var ErrGrantExpired = fmt.Errorf("the vault grant (blob SAS) for this operation has expired: %w", vault.ErrAuth)
+
+// grantExpiredHint is ErrGrantExpired's what-to-do.
+const grantExpiredHint = "start the backup or restore again, which mints a new grant; if it recurs, check that the clocks of the agent VM and the control worker agree"
+
+// blockBlob is the block blob client for name: the container's, or in grant mode the one
+// holding name's own SAS.
+func (s *Store) blockBlob(op, name string) (*blockblob.Client, error) {
+	c, err := s.clientFor(op, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.NewBlockBlobClient(name), nil
+}
+
+// blobClient is blockBlob for the operations of every blob type.
+func (s *Store) blobClient(op, name string) (*blob.Client, error) {
+	c, err := s.clientFor(op, name)
+	if err != nil {
+		return nil, err
+	}
+	return c.NewBlobClient(name), nil
+}
+
+func (s *Store) clientFor(op, name string) (*container.Client, error) {
+	if s.granted == nil {
+		return s.c, nil
+	}
+	if err := s.grantLive(op, name); err != nil {
+		return nil, err
+	}
+	c, ok := s.granted[name]
+	if !ok {
+		return nil, &Error{Op: op, Blob: name, Kind: ErrNotGranted, msg: "the control side granted this operation other blobs only"}
+	}
+	return c, nil
+}
+
+// grantLive refuses every call once the grant has expired (nil outside grant mode).
+func (s *Store) grantLive(op, name string) error {
+	if s.granted == nil || s.grantExpiry.IsZero() || time.Now().Before(s.grantExpiry) {
+		return nil
+	}
+	return &Error{Op: op, Blob: name, Kind: ErrGrantExpired,
+		msg: "it expired at " + s.grantExpiry.UTC().Format(time.RFC3339) + ": " + grantExpiredHint}
+}
+
+// refuseListing is what List and ListPrefixes answer in grant mode.
+func (s *Store) refuseListing(op, prefix string) error {
+	if s.granted == nil {
+		return nil
+	}
+	if err := s.grantLive(op, prefix); err != nil {
+		return err
+	}
+	return &Error{Op: op, Blob: prefix, Kind: ErrNotGranted, msg: "a blob-scoped grant allows no listing"}
+}
+
+// SignBlob returns a blob-scoped SAS query string (sr=b) for name with perms ("r", "rcw"…),
+// valid from start to expiry. Only a store opened with the account key (SharedKey, or a
+// connection string carrying AccountKey) can sign: ErrCannotSign otherwise.
+func (s *Store) SignBlob(name string, perms sas.BlobPermissions, start, expiry time.Time) (string, error) {
+	if s.granted != nil {
+		return "", ErrCannotSign
+	}
+	u, err := s.c.NewBlobClient(name).GetSASURL(perms, expiry, &blob.GetSASURLOptions{StartTime: &start})
+	if err != nil {
+		if errors.Is(err, bloberror.MissingSharedKeyCredential) {
+			return "", ErrCannotSign
+		}
+		return "", fmt.Errorf("azstore: sign %s: %s", name, s.redact(err.Error()))
+	}
+	_, query, _ := strings.Cut(u, "?")
+	return query, nil
+}
+
+// ErrCannotSign: the store does not hold the account key, which signing a SAS needs.
+var ErrCannotSign = errors.New("azstore: this vault credential cannot sign blob SAS grants (it needs the account key: vault.auth sharedKey or connectionString with AccountKey)")
+
+// ContainerURL is the container's URL (no query): what a grant names as its target.
+func (s *Store) ContainerURL() string {
+	u, _, _ := strings.Cut(s.c.URL(), "?")
+	return u
 }
