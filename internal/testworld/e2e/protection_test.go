@@ -438,9 +438,10 @@ func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
 }
 
 // TestStopProtectionCancelsTheRunningBackup (issue 11, item 7): StopProtection with delete
-// while a full is streaming cancels that backup and waits for it to close before deleting
-// the data; no recovery point is left, and the item's record stays as a tombstone that would
-// refuse a late commit.
+// while a full is streaming cancels that backup and waits for it to close; no recovery point
+// is left, and the item's record stays as a tombstone that would refuse a late commit. Since
+// issue 16 the stop deletes nothing itself (soft delete: retention removes the points once
+// retention.softDeleteDays have passed), so its last step is the cancel.
 func TestStopProtectionCancelsTheRunningBackup(t *testing.T) {
 	s := newStack(t)
 	s.startControl()
@@ -486,5 +487,5 @@ func TestStopProtectionCancelsTheRunningBackup(t *testing.T) {
 			order = append(order, strings.TrimPrefix(a.GetActivityType().GetName(), "sqlvault.control."))
 		}
 	}
-	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups", "ApplyRetention"}, order)
+	assert.Equal(t, []string{"EnsureSchedules", "SetItemState", "CancelItemBackups"}, order)
 }
