@@ -61,4 +61,16 @@ func TestVaultHarden(t *testing.T) {
 
 	_, err = runCLI(t, "vault", "harden", "--soft-delete-days", "400")
 	assert.ErrorContains(t, err, "Azure allows 1 to 365")
+
+	// A policy that cannot be read: the WORM period cannot be sized, so nothing is changed.
+	require.NoError(t, st.Put(ctx, vault.PoliciesPrefix+"broken.json", []byte(`{"name": "broken", `), vault.PutOptions{}))
+	_, err = runCLI(t, "vault", "harden", "--soft-delete-days", "30")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "policy broken cannot be read")
+	acct, err := azstore.NewAccount(azstore.Config{AccountURL: az.BlobEndpoint, Container: container,
+		SharedKey: &azstore.SharedKey{Account: az.Account, Key: az.Key}})
+	require.NoError(t, err)
+	p, err := acct.Protection(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, azstore.Protection{SoftDelete: true, SoftDeleteDays: 21}, p, "soft delete left as it was")
 }

@@ -8,7 +8,9 @@ import (
 	_ "github.com/microsoft/go-mssqldb"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/testsuite"
 
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
@@ -37,19 +39,8 @@ func TestPrepareBackupLogAfterARestoreThatChangedTheDatabaseGUIDBreaksTheChain(t
 
 	prepare := func() protocol.PrepareBackupResult {
 		t.Helper()
-		v, err := env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
-			Type: protocol.Full})
+		res, err := prepareAgainstVault(t, env, full, protocol.Log, true)
 		require.NoError(t, err)
-		var first protocol.PrepareBackupResult
-		require.NoError(t, v.Get(&first))
-		// The vault holds that full (as the control side would report it).
-		chain := &protocol.ChainState{ItemID: first.ItemID, DatabaseGUID: full.DatabaseGUID, NewestFullID: "20261126T000000Z-full-0123456789",
-			NewestFullStart: full.Start, BaseEndLSN: full.LastLSN, BackupSetGUIDs: []string{full.BackupSetGUID}}
-		v, err = env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
-			Type: protocol.Log, AutoFull: true, Chain: chain})
-		require.NoError(t, err)
-		var res protocol.PrepareBackupResult
-		require.NoError(t, v.Get(&res))
 		return res
 	}
 	res := prepare()
@@ -98,24 +89,10 @@ func TestPrepareBackupDifferentialWhoseBaseIsNoFullInTheVault(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, full)
 
+	// The vault holds the scheduled full (and the copy-only one, which is no base).
 	prepare := func(autoFull bool) (protocol.PrepareBackupResult, error) {
 		t.Helper()
-		v, err := env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
-			Type: protocol.Full})
-		require.NoError(t, err)
-		var first protocol.PrepareBackupResult
-		require.NoError(t, v.Get(&first))
-		// The vault holds the scheduled full (and the copy-only one, which is no base).
-		chain := &protocol.ChainState{ItemID: first.ItemID, DatabaseGUID: full.DatabaseGUID, NewestFullID: "20261126T000000Z-full-0123456789",
-			NewestFullStart: full.Start, BaseEndLSN: full.LastLSN, BackupSetGUIDs: []string{full.BackupSetGUID},
-			BaseCheckpointLSNs: []string{full.CheckpointLSN}}
-		v, err = env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
-			Type: protocol.Differential, AutoFull: autoFull, Chain: chain})
-		var res protocol.PrepareBackupResult
-		if err == nil {
-			require.NoError(t, v.Get(&res))
-		}
-		return res, err
+		return prepareAgainstVault(t, env, full, protocol.Differential, autoFull)
 	}
 	res, err := prepare(true)
 	require.NoError(t, err)
@@ -144,4 +121,27 @@ func TestPrepareBackupDifferentialWhoseBaseIsNoFullInTheVault(t *testing.T) {
 	res, err = prepare(true)
 	require.NoError(t, err)
 	assert.Equal(t, protocol.Differential, res.Type, "restored from the vault's full, whose checkpoint is the base again: %s", res.Reason)
+}
+
+// prepareAgainstVault runs PrepareBackup of Sales on SQLVM1 for typ with the chain state the
+// control side would pass when the vault holds full (a scheduled full, as msdb recorded it)
+// and nothing after it.
+func prepareAgainstVault(t *testing.T, env *testsuite.TestActivityEnvironment, full *sqlserver.BackupSet, typ protocol.BackupType,
+	autoFull bool) (protocol.PrepareBackupResult, error) {
+	t.Helper()
+	v, err := env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
+		Type: protocol.Full})
+	require.NoError(t, err)
+	var first protocol.PrepareBackupResult
+	require.NoError(t, v.Get(&first))
+	chain := &protocol.ChainState{ItemID: first.ItemID, DatabaseGUID: full.DatabaseGUID, NewestFullID: "20261126T000000Z-full-0123456789",
+		NewestFullStart: full.Start, BaseEndLSN: full.LastLSN, BackupSetGUIDs: []string{full.BackupSetGUID},
+		BaseCheckpointLSNs: []string{full.CheckpointLSN}}
+	v, err = env.ExecuteActivity(protocol.ActivityPrepareBackup, protocol.PrepareBackupInput{Instance: "SQLVM1", Database: "Sales",
+		Type: typ, AutoFull: autoFull, Chain: chain})
+	var res protocol.PrepareBackupResult
+	if err == nil {
+		require.NoError(t, v.Get(&res))
+	}
+	return res, err
 }

@@ -35,13 +35,8 @@ func TestSweepRefusesAShortGrace(t *testing.T) {
 // The stop of an item that is already stopped, retried after its result was lost, writes
 // nothing: the record (and its updatedAt) stays as the first attempt left it.
 func TestSetItemStateRetryWritesNothing(t *testing.T) {
-	mem := vault.NewMemStore()
 	ctx := context.Background()
-	repo := vault.NewRepository(mem, nil)
-	id := vault.ItemID("SQLVM1", "Sales")
-	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",
-		Policy: "daily", State: vault.ItemProtected, CreatedAt: t0, UpdatedAt: t0}))
+	repo, id, t0 := protectedSales(t)
 	now := t0.Add(time.Hour)
 	c := &Control{Vault: repo, Now: func() time.Time { return now }}
 	in := protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedRetain}
@@ -59,13 +54,8 @@ func TestSetItemStateRetryWritesNothing(t *testing.T) {
 // Stopping with delete says when the soft-delete period ends, counted from the first stop
 // (a retry does not extend it), by the control worker's setting.
 func TestSetItemStateStoppedDeleteSaysWhenDataGoes(t *testing.T) {
-	mem := vault.NewMemStore()
 	ctx := context.Background()
-	repo := vault.NewRepository(mem, nil)
-	id := vault.ItemID("SQLVM1", "Sales")
-	t0 := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	require.NoError(t, repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",
-		Policy: "daily", State: vault.ItemProtected, CreatedAt: t0, UpdatedAt: t0}))
+	repo, id, t0 := protectedSales(t)
 	now := t0.Add(time.Hour)
 	c := &Control{Vault: repo, Now: func() time.Time { return now }}
 	in := protocol.SetItemStateInput{ItemID: id, State: vault.ItemStoppedDelete}
@@ -103,4 +93,16 @@ func TestRegisterItemsRetryWritesNothing(t *testing.T) {
 	it, err := c.Vault.Item(ctx, ids[0])
 	require.NoError(t, err)
 	assert.True(t, it.UpdatedAt.Equal(now.Add(-time.Minute)))
+}
+
+// protectedSales is a vault holding one protected item (Sales on SQLVM1), created and last
+// changed at t0.
+func protectedSales(t *testing.T) (repo *vault.Repository, id string, t0 time.Time) {
+	t.Helper()
+	repo = vault.NewRepository(vault.NewMemStore(), nil)
+	id = vault.ItemID("SQLVM1", "Sales")
+	t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	require.NoError(t, repo.PutItem(context.Background(), &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",
+		Policy: "daily", State: vault.ItemProtected, CreatedAt: t0, UpdatedAt: t0}))
+	return repo, id, t0
 }

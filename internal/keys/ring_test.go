@@ -45,6 +45,15 @@ func keyFile(t *testing.T, name string) (string, *blockcrypt.Key) {
 	return path, k
 }
 
+// openFileKEK makes a new key file and opens it as the file provider's KEK.
+func openFileKEK(t *testing.T, name string) *FileKEK {
+	t.Helper()
+	path, _ := keyFile(t, name)
+	kek, err := OpenFileKEK(path)
+	require.NoError(t, err)
+	return kek
+}
+
 // backup seals a point the way the agent does (the ring's active key) and commits it; it
 // returns the manifest and the plaintext.
 func (w *world) backup(t *testing.T, src Source) (*vault.Manifest, []byte) {
@@ -186,9 +195,7 @@ func TestRotateNewPointsUseTheNewKeyOldPointsKeepTheirs(t *testing.T) {
 
 func TestTheKeyringHoldsNoKeyInClear(t *testing.T) {
 	w := newWorld()
-	path, _ := keyFile(t, "vault.key")
-	kek, err := OpenFileKEK(path)
-	require.NoError(t, err)
+	kek := openFileKEK(t, "vault.key")
 	ring := NewRing(w.repo, kek, kek.DataKey())
 	rec, err := ring.Rotate(ctxT(t))
 	require.NoError(t, err)
@@ -223,9 +230,7 @@ func TestLosingTheKEKIsNamedInEveryError(t *testing.T) {
 	assert.Contains(t, err.Error(), "What to do: put the vault key file back")
 
 	// Another key file is configured: every key the keyring holds is out of reach, by name.
-	otherPath, _ := keyFile(t, "other.key")
-	other, err := OpenFileKEK(otherPath)
-	require.NoError(t, err)
+	other := openFileKEK(t, "other.key")
 	wrong := NewRing(w.repo, other, other.DataKey())
 	_, err = wrong.Active(ctxT(t))
 	require.ErrorIs(t, err, ErrKEKUnavailable)
@@ -242,9 +247,8 @@ func TestLosingTheKEKIsNamedInEveryError(t *testing.T) {
 
 func TestAnUnknownKeyIsNamed(t *testing.T) {
 	w := newWorld()
-	path, _ := keyFile(t, "vault.key")
-	kek, err := OpenFileKEK(path)
-	require.NoError(t, err)
+	kek := openFileKEK(t, "vault.key")
+	var err error
 	_, err = NewRing(w.repo, kek).Key(ctxT(t), "0123456789abcdef")
 	require.ErrorIs(t, err, ErrUnknownDataKey)
 	assert.Contains(t, err.Error(), "0123456789abcdef")
@@ -257,9 +261,7 @@ func TestAnUnknownKeyIsNamed(t *testing.T) {
 
 func TestAnAlteredRecordIsRefused(t *testing.T) {
 	w := newWorld()
-	path, _ := keyFile(t, "vault.key")
-	kek, err := OpenFileKEK(path)
-	require.NoError(t, err)
+	kek := openFileKEK(t, "vault.key")
 	ring := NewRing(w.repo, kek, kek.DataKey())
 	a, err := ring.Rotate(ctxT(t))
 	require.NoError(t, err)
@@ -329,9 +331,7 @@ func TestRotateKEKOfAVaultThatNeverRotatedKeepsItsActiveKey(t *testing.T) {
 	oldKEK, err := OpenFileKEK(oldPath)
 	require.NoError(t, err)
 	m1, p1 := w.backup(t, NewRing(w.repo, oldKEK, oldKEK.DataKey()))
-	newPath, _ := keyFile(t, "new.key")
-	newKEK, err := OpenFileKEK(newPath)
-	require.NoError(t, err)
+	newKEK := openFileKEK(t, "new.key")
 	_, err = NewRing(w.repo, newKEK, newKEK.DataKey()).RotateKEK(ctxT(t), oldKEK, oldPath)
 	require.NoError(t, err)
 	fresh := NewRing(w.repo, newKEK, newKEK.DataKey())

@@ -2,7 +2,6 @@ package itemmetrics
 
 import (
 	"context"
-	"encoding/json"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,28 +13,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 var t0 = time.Date(2026, 11, 26, 2, 0, 0, 0, time.UTC)
 
-// point stores a manifest (with its listing summary, as a commit writes it).
+// point stores a manifest with its listing summary, as a commit writes it.
 func point(t *testing.T, s vault.Store, db, typ string, finish time.Time, first, last, ckpt, dbBackup string) {
 	t.Helper()
-	item := vault.ItemID("SQLVM1", db)
-	m := &vault.Manifest{Schema: vault.ManifestSchema, ItemID: item, PointID: vault.NewPointID(finish, typ, "a1")}
-	m.Database.Name, m.Database.GUID, m.Database.FamilyGUID = db, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
-	m.Server.Instance = "SQLVM1"
-	m.Backup.Type = typ
-	m.Backup.StartTime, m.Backup.FinishTime = finish.Add(-time.Minute), finish
-	m.Backup.FirstLSN, m.Backup.LastLSN, m.Backup.CheckpointLSN, m.Backup.DatabaseBackupLSN = vault.LSN(first), vault.LSN(last), vault.LSN(ckpt), vault.LSN(dbBackup)
-	m.CreatedAt = finish
-	m.Encryption.Algorithm, m.Encryption.KeyID, m.Encryption.Compression = vault.AlgorithmAES256GCM, "k1", vault.CompressionZstd
-	blob := vault.DataBlob(item, m.PointID, 1, 1)
-	m.Stripes = []vault.StripeInfo{{Blob: blob, Index: vault.IndexBlob(blob), IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)}}
-	require.NoError(t, m.Validate())
-	data, err := json.Marshal(m)
-	require.NoError(t, err)
-	require.NoError(t, s.Put(context.Background(), vault.ManifestBlob(item, m.PointID), data, vault.PutOptions{Metadata: vault.SummaryMetadata(m)}))
+	vaulttest.PutPoint(t, s, db, typ, finish, first, last, ckpt, dbBackup)
 }
 
 // fleet: Sales (FULL recovery, hourly logs: a full and a log after it), Empty (protected,
