@@ -162,7 +162,37 @@ type Key struct {
 	// Provider is KeyProviderFile (default) or KeyProviderAzureKeyVault.
 	Provider      string        `yaml:"provider,omitempty" json:"provider,omitempty"`
 	AzureKeyVault AzureKeyVault `yaml:"azureKeyVault,omitempty" json:"azureKeyVault,omitzero"`
+	// Scope is whose KEK the settings above name: KeyScopeFleet (default), the fleet's,
+	// which opens every data key; or KeyScopeVM, on an agent only: this VM's own KEK, which
+	// opens only the data keys `sqlvault key rotate --vm` made for this VM (agent.vm), so a
+	// compromised VM reads its own backups and not the fleet's (README "Per-VM keys").
+	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
+	// VMs are the VMs' own KEKs, by VM name, where `sqlvault key rotate --vm` runs: each
+	// VM-scoped data key is wrapped under its VM's KEK as well as the fleet KEK. The control
+	// worker does not need them (it opens every key through the fleet KEK). With Key Vault
+	// only wrap (and get) permission on a VM's key is needed here.
+	VMs map[string]VMKey `yaml:"vms,omitempty" json:"vms,omitempty"`
 }
+
+// Key scopes (key.scope).
+const (
+	KeyScopeFleet = "fleet"
+	KeyScopeVM    = "vm"
+)
+
+// VMScoped reports whether the key settings are a VM's own KEK (key.scope: vm).
+func (k Key) VMScoped() bool { return k.Scope == KeyScopeVM }
+
+// VMKey is one VM's own KEK (key.vms.<vm>): a key file or a Key Vault key, as key.* names
+// the fleet's.
+type VMKey struct {
+	File          string        `yaml:"file,omitempty" json:"file,omitempty"`
+	Provider      string        `yaml:"provider,omitempty" json:"provider,omitempty"`
+	AzureKeyVault AzureKeyVault `yaml:"azureKeyVault,omitempty" json:"azureKeyVault,omitzero"`
+}
+
+// Key is the VM's KEK as key settings.
+func (v VMKey) Key() Key { return Key{File: v.File, Provider: v.Provider, AzureKeyVault: v.AzureKeyVault} }
 
 // Key providers.
 const (

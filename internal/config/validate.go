@@ -178,6 +178,35 @@ func (c *Config) validateKey(v *validator) {
 	default:
 		v.addf("key.provider", "unknown provider %q: use %s or %s", k.Provider, KeyProviderFile, KeyProviderAzureKeyVault)
 	}
+	switch k.Scope {
+	case "", KeyScopeFleet:
+	case KeyScopeVM:
+		if c.Role != RoleAgent {
+			v.addf("key.scope", "%s is for an agent-only worker (role agent): the control side needs the fleet KEK, which opens every data key", KeyScopeVM)
+		}
+		if c.AgentGrantOnly() {
+			v.addf("key.scope", "%s needs the agent to read the vault's keyring, and agent.vaultAccess is %s (no storage credential): use agent.vaultAccess: %s with a VM's own KEK", KeyScopeVM, VaultAccessGrant, VaultAccessCredential)
+		}
+	default:
+		v.addf("key.scope", "%q is not a key scope; use %s (the fleet's KEK) or %s (this VM's own KEK)", k.Scope, KeyScopeFleet, KeyScopeVM)
+	}
+	for vm, vk := range k.VMs {
+		if vm == "" || strings.ToLower(vm) != vm || strings.ContainsAny(vm, "/\\ ") {
+			v.addf("key.vms", "%q is not a VM name: use the agent's agent.vm, lower-case", vm)
+		}
+		switch vk.Key().KeyProvider() {
+		case KeyProviderFile:
+			if vk.File == "" {
+				v.addf("key.vms."+vm+".file", "set the key file of VM %s's own KEK (a copy of the agent's key.file)", vm)
+			}
+		case KeyProviderAzureKeyVault:
+			if vk.AzureKeyVault.VaultURL == "" || vk.AzureKeyVault.KeyName == "" {
+				v.addf("key.vms."+vm+".azureKeyVault", "set vaultUrl and keyName of VM %s's own Key Vault key", vm)
+			}
+		default:
+			v.addf("key.vms."+vm+".provider", "unknown provider %q: use %s or %s", vk.Provider, KeyProviderFile, KeyProviderAzureKeyVault)
+		}
+	}
 }
 
 func (c *Config) validateAgent(v *validator) {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"sort"
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
@@ -53,6 +54,49 @@ func FromConfig(k config.Key, repo *vault.Repository) (*Ring, error) {
 	r := NewRing(repo, kek, local)
 	r.files = []string{k.File}
 	return r, nil
+}
+
+// ForAgent is the keyring of the agent of VM vm: with key.scope vm, its VM's ring through
+// the VM's own KEK (NewVMRing: no key file serves as a data key there, the file is the
+// VM's KEK and nothing else); otherwise the fleet's keyring, as FromConfig.
+func ForAgent(k config.Key, vm string, repo *vault.Repository) (*Ring, error) {
+	if !k.VMScoped() {
+		return FromConfig(k, repo)
+	}
+	kek, err := OpenKEK(k)
+	if err != nil {
+		return nil, err
+	}
+	if !vault.ValidKeyScope(vault.KeyScope(vm)) {
+		return nil, fmt.Errorf("keys: key.scope is %s, and agent.vm %q is not a VM name the keyring can scope keys to", config.KeyScopeVM, vm)
+	}
+	return NewVMRing(repo, vm, kek), nil
+}
+
+// OpenVMKEK is VM vm's own KEK as key.vms configures it (the name matched as agent task
+// queues match it, case-insensitively); a VM without one is a named error.
+func OpenVMKEK(k config.Key, vm string) (KEK, error) {
+	scope := vault.KeyScope(vm)
+	for name, vk := range k.VMs {
+		if vault.KeyScope(name) == scope {
+			kek, err := OpenKEK(vk.Key())
+			if err != nil {
+				return nil, fmt.Errorf("key.vms.%s: %w", name, err)
+			}
+			return kek, nil
+		}
+	}
+	return nil, fmt.Errorf("keys: VM %s has no KEK of its own configured: add key.vms.%s (its key file, or its Key Vault key) to this configuration", scope, scope)
+}
+
+// VMs are the VM names key.vms configures, sorted, as key scopes.
+func VMs(k config.Key) []string {
+	out := make([]string, 0, len(k.VMs))
+	for name := range k.VMs {
+		out = append(out, vault.KeyScope(name))
+	}
+	sort.Strings(out)
+	return out
 }
 
 // LocalFiles are the key files the ring serves as data keys (key.file), which `key rotate`

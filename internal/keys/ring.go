@@ -26,8 +26,12 @@ const (
 // keyring existed). Unwrapped keys stay in memory for the life of the process: a data key
 // never changes, only its wrapping does. Safe for concurrent use.
 type Ring struct {
-	repo  *vault.Repository
-	kek   KEK
+	repo *vault.Repository
+	kek  KEK
+	// scope is "" for the fleet's ring (kek is the fleet KEK: every record opens through its
+	// first wrapping) or a VM's KeyScope for that VM's agent (kek is the VM's own KEK: only
+	// the records scoped to the VM open, through their VM wrapping). NewVMRing.
+	scope string
 	local map[string]*blockcrypt.Key
 	order []*blockcrypt.Key // local keys as given: the first is the fallback active key
 	files []string          // the key files behind them, when known (FromConfig)
@@ -53,8 +57,36 @@ func NewRing(repo *vault.Repository, kek KEK, local ...*blockcrypt.Key) *Ring {
 	return r
 }
 
+// NewVMRing is the keyring as the agent of VM vm sees it with its own KEK (key.scope: vm):
+// it opens the data keys scoped to vm (`sqlvault key rotate --vm`), through their VM
+// wrapping, and nothing else — not another VM's keys, not the fleet's, not a key file — so
+// the agent reads its own VM's points and no other's even with read access to the whole
+// vault. Its active key is its VM's newest active one.
+func NewVMRing(repo *vault.Repository, vm string, kek KEK) *Ring {
+	r := NewRing(repo, kek)
+	r.scope = vault.KeyScope(vm)
+	return r
+}
+
 // KEK is the ring's KEK provider.
 func (r *Ring) KEK() KEK { return r.kek }
+
+// Scope is the VM whose keys alone the ring opens ("": the fleet's ring, which opens all).
+func (r *Ring) Scope() string { return r.scope }
+
+// ErrDataKeyOutOfScope: a VM's ring (key.scope: vm) was asked for a data key of another VM
+// or of the fleet. Errors matching it also match ErrUnknownDataKey (DataKeyUnavailable).
+var ErrDataKeyOutOfScope = errors.New("keys: data key outside this VM's scope")
+
+// outOfScope names whose key id is and what to do.
+func (r *Ring) outOfScope(id, scope string) error {
+	owner := "the fleet (a point sealed before this VM had keys of its own, or on a VM without them)"
+	if scope != "" {
+		owner = "VM " + scope
+	}
+	return fmt.Errorf("%w: %w: data key %s belongs to %s, and this agent holds VM %s's own KEK (key.scope: vm), which opens VM %s's data keys only; "+
+		"restore that point on an agent of its own VM or one that holds the fleet KEK", ErrUnknownDataKey, ErrDataKeyOutOfScope, id, owner, r.scope, r.scope)
+}
 
 // Active is the data key new points are sealed with: the keyring's newest active record,
 // else the first local key. One listing of the keyring per call (records already read are
@@ -64,8 +96,12 @@ func (r *Ring) Active(ctx context.Context) (*blockcrypt.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec := vault.ActiveKeyRecord(recs); rec != nil {
+	if rec := vault.ActiveKeyRecordOf(recs, r.scope); rec != nil {
 		return r.open(ctx, rec)
+	}
+	if r.scope != "" {
+		return nil, fmt.Errorf("%w: VM %s has no active data key of its own: run `sqlvault key rotate --vm %s` where key.vms.%s (this VM's KEK) is configured",
+			ErrNoDataKey, r.scope, r.scope, r.scope)
 	}
 	if len(r.order) > 0 {
 		return r.order[0], nil
@@ -106,7 +142,18 @@ func (r *Ring) open(ctx context.Context, rec *vault.KeyRecord) (*blockcrypt.Key,
 	if k != nil {
 		return k, nil
 	}
-	k, err := r.unwrap(ctx, r.kek, rec)
+	var err error
+	switch {
+	case r.scope == "":
+		k, err = r.unwrap(ctx, r.kek, rec)
+	case rec.Scope != r.scope:
+		return nil, r.outOfScope(rec.ID, rec.Scope)
+	default:
+		// validate guarantees a scoped record's VM wrapping.
+		raw, vk, verr := unwrapChecked(ctx, r.kek, rec.ID, rec.VMWrap.Provider, Wrapped{KEK: rec.VMWrap.KEK, Algorithm: rec.VMWrap.Algorithm, Value: rec.VMWrap.Wrapped})
+		clear(raw)
+		k, err = vk, verr
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -122,25 +169,33 @@ func (r *Ring) unwrap(ctx context.Context, kek KEK, rec *vault.KeyRecord) (*bloc
 	return k, err
 }
 
-// unwrapRaw unwraps rec with kek and checks the key is the record's. The caller clears raw.
+// unwrapRaw unwraps rec's fleet wrapping with kek and checks the key is the record's. The
+// caller clears raw.
 func (r *Ring) unwrapRaw(ctx context.Context, kek KEK, rec *vault.KeyRecord) ([]byte, *blockcrypt.Key, error) {
-	if rec.Provider != kek.Provider() {
-		return nil, nil, &KEKError{Provider: kek.Provider(), KEK: rec.KEK, Op: "unwrap data key " + rec.ID,
-			Err:  fmt.Errorf("it is wrapped by the %s provider, and this process is configured for %s", rec.Provider, kek.Provider()),
+	return unwrapChecked(ctx, kek, rec.ID, rec.Provider, Wrapped{KEK: rec.KEK, Algorithm: rec.Algorithm, Value: rec.Wrapped})
+}
+
+// unwrapChecked unwraps one wrapping of data key id (made by provider) with kek and checks
+// the key is id: a wrapping moved from another record, or altered, is refused by that check
+// where the algorithm does not bind the id itself (RSA). The caller clears raw.
+func unwrapChecked(ctx context.Context, kek KEK, id, provider string, w Wrapped) ([]byte, *blockcrypt.Key, error) {
+	if provider != kek.Provider() {
+		return nil, nil, &KEKError{Provider: kek.Provider(), KEK: w.KEK, Op: "unwrap data key " + id,
+			Err:  fmt.Errorf("it is wrapped by the %s provider, and this process is configured for %s", provider, kek.Provider()),
 			Todo: "set key.provider (and its settings) to the KEK that wrapped the keyring, or re-wrap the keyring with `sqlvault key rotate --kek` where both are configured"}
 	}
-	raw, err := kek.Unwrap(ctx, rec.ID, Wrapped{KEK: rec.KEK, Algorithm: rec.Algorithm, Value: rec.Wrapped})
+	raw, err := kek.Unwrap(ctx, id, w)
 	if err != nil {
 		return nil, nil, err
 	}
 	k, err := blockcrypt.NewKey(raw)
 	if err != nil {
 		clear(raw)
-		return nil, nil, fmt.Errorf("%w: data key %s: %v", ErrDataKeyMismatch, rec.ID, err)
+		return nil, nil, fmt.Errorf("%w: data key %s: %v", ErrDataKeyMismatch, id, err)
 	}
-	if k.ID() != rec.ID {
+	if k.ID() != id {
 		clear(raw)
-		return nil, nil, fmt.Errorf("%w: record %s unwrapped to key %s", ErrDataKeyMismatch, rec.ID, k.ID())
+		return nil, nil, fmt.Errorf("%w: record %s unwrapped to key %s", ErrDataKeyMismatch, id, k.ID())
 	}
 	return raw, k, nil
 }
@@ -151,7 +206,11 @@ func (r *Ring) unwrapRaw(ctx context.Context, kek KEK, rec *vault.KeyRecord) ([]
 // are first recorded in the keyring, wrapped under the KEK, so that after a move to Key
 // Vault no agent needs them any more; the file provider's own KEK file is never adopted
 // (wrapped under itself it would protect nothing) and a key already recorded is skipped.
+// VM-scoped keys are not touched: each VM's active key is its own (RotateVM).
 func (r *Ring) Rotate(ctx context.Context, adopt ...string) (*vault.KeyRecord, error) {
+	if err := r.needFleet("key rotate"); err != nil {
+		return nil, err
+	}
 	cur, err := r.kek.Current(ctx)
 	if err != nil {
 		return nil, err
@@ -159,6 +218,39 @@ func (r *Ring) Rotate(ctx context.Context, adopt ...string) (*vault.KeyRecord, e
 	if _, err := r.adopt(ctx, cur, adopt, false); err != nil {
 		return nil, err
 	}
+	return r.rotate(ctx, "", nil)
+}
+
+// RotateVM makes a new data key for VM vm's agent: wrapped under the fleet KEK (so the
+// control side opens it, as every key) and under vmKEK, the VM's own KEK (so the VM's agent,
+// configured with key.scope: vm, opens it and nothing else), recorded as the VM's active key;
+// the VM's keys active before are marked retired. The fleet's and other VMs' keys are not
+// touched. The fleet's ring alone can: a VM's ring holds no fleet KEK.
+func (r *Ring) RotateVM(ctx context.Context, vm string, vmKEK KEK) (*vault.KeyRecord, error) {
+	if err := r.needFleet("key rotate --vm"); err != nil {
+		return nil, err
+	}
+	scope := vault.KeyScope(vm)
+	if !vault.ValidKeyScope(scope) {
+		return nil, fmt.Errorf("keys: %q is not a VM name (use the agent's agent.vm)", vm)
+	}
+	if vmKEK == nil {
+		return nil, fmt.Errorf("keys: VM %s has no KEK of its own configured: set key.vms.%s (its key file, or its Key Vault key)", scope, scope)
+	}
+	return r.rotate(ctx, scope, vmKEK)
+}
+
+// needFleet refuses a keyring change on a VM's ring.
+func (r *Ring) needFleet(what string) error {
+	if r.scope == "" {
+		return nil
+	}
+	return fmt.Errorf("keys: %s needs the fleet KEK, and this process holds VM %s's own (key.scope: vm): run it where the control side's key is configured", what, r.scope)
+}
+
+// rotate records a new active data key of scope ("" the fleet; else vmKEK wraps it a second
+// time) and retires the scope's keys active before.
+func (r *Ring) rotate(ctx context.Context, scope string, vmKEK KEK) (*vault.KeyRecord, error) {
 	raw := make([]byte, blockcrypt.KeySize)
 	defer clear(raw)
 	if _, err := rand.Read(raw); err != nil {
@@ -173,21 +265,28 @@ func (r *Ring) Rotate(ctx context.Context, adopt ...string) (*vault.KeyRecord, e
 		return nil, err
 	}
 	rec := &vault.KeyRecord{ID: k.ID(), Provider: r.kek.Provider(), KEK: w.KEK, Algorithm: w.Algorithm, Wrapped: w.Value,
-		Created: r.now().UTC(), State: vault.KeyActive, Origin: OriginGenerated}
+		Created: r.now().UTC(), State: vault.KeyActive, Origin: OriginGenerated, Scope: scope}
+	if vmKEK != nil {
+		vw, err := vmKEK.Wrap(ctx, k.ID(), raw)
+		if err != nil {
+			return nil, err
+		}
+		rec.VMWrap = &vault.KeyWrapping{Provider: vmKEK.Provider(), KEK: vw.KEK, Algorithm: vw.Algorithm, Wrapped: vw.Value}
+	}
 	if err := r.repo.PutKeyRecord(ctx, rec, true); err != nil {
 		return nil, err
 	}
 	r.mu.Lock()
 	r.keys[k.ID()] = k
 	r.mu.Unlock()
-	// The new record is the newest active one, so it is in force already; retiring the
-	// others keeps the records saying so.
+	// The new record is the newest active one of its scope, so it is in force already;
+	// retiring the others keeps the records saying so.
 	recs, err := r.repo.ListKeyRecords(ctx, &r.records)
 	if err != nil {
 		return rec, fmt.Errorf("keys: new data key %s is active, but the older ones could not be listed to mark them retired: %w", rec.ID, err)
 	}
 	for _, old := range recs {
-		if old.State == vault.KeyActive && old.ID != rec.ID {
+		if old.State == vault.KeyActive && old.ID != rec.ID && old.Scope == scope {
 			o := *old
 			o.State = vault.KeyRetired
 			if err := r.repo.PutKeyRecord(ctx, &o, false); err != nil {
@@ -262,6 +361,9 @@ type RewrapEntry struct {
 // the keyring so those points stay readable (active if the keyring had no active key).
 // Running it again changes nothing.
 func (r *Ring) RotateKEK(ctx context.Context, previous KEK, adoptPrevious string) ([]RewrapEntry, error) {
+	if err := r.needFleet("key rotate --kek"); err != nil {
+		return nil, err
+	}
 	cur, err := r.kek.Current(ctx)
 	if err != nil {
 		return nil, err
@@ -314,6 +416,58 @@ func (r *Ring) RotateKEK(ctx context.Context, previous KEK, adoptPrevious string
 		if err != nil {
 			return out, err
 		}
+	}
+	return out, nil
+}
+
+// RotateVMKEK wraps VM vm's data keys again under the current version of vmKEK, the VM's
+// own KEK: after a new version of its Key Vault key, or with a new key file for the VM
+// (install it on the VM's agent afterwards: the old one no longer opens the VM's keys once
+// every record is rewritten). The data keys are taken through the fleet wrapping, so the
+// VM's previous KEK is not needed. Backup data and the fleet wrapping are not touched.
+// Running it again changes nothing.
+func (r *Ring) RotateVMKEK(ctx context.Context, vm string, vmKEK KEK) ([]RewrapEntry, error) {
+	if err := r.needFleet("key rotate --kek --vm"); err != nil {
+		return nil, err
+	}
+	scope := vault.KeyScope(vm)
+	if vmKEK == nil {
+		return nil, fmt.Errorf("keys: VM %s has no KEK of its own configured: set key.vms.%s (its key file, or its Key Vault key)", scope, scope)
+	}
+	cur, err := vmKEK.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	recs, err := r.repo.ListKeyRecords(ctx, &r.records)
+	if err != nil {
+		return nil, err
+	}
+	var out []RewrapEntry
+	for _, rec := range recs {
+		if rec.Scope != scope {
+			continue
+		}
+		if rec.VMWrap.KEK == cur && rec.VMWrap.Provider == vmKEK.Provider() {
+			out = append(out, RewrapEntry{ID: rec.ID, From: rec.VMWrap.KEK, To: cur, Action: "already current"})
+			continue
+		}
+		raw, _, err := r.unwrapRaw(ctx, r.kek, rec)
+		if err != nil {
+			return out, err
+		}
+		w, err := vmKEK.Wrap(ctx, rec.ID, raw)
+		clear(raw)
+		if err != nil {
+			return out, err
+		}
+		n := *rec
+		now := r.now().UTC()
+		n.VMWrap = &vault.KeyWrapping{Provider: vmKEK.Provider(), KEK: w.KEK, Algorithm: w.Algorithm, Wrapped: w.Value}
+		n.Rewrapped = &now
+		if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
+			return out, err
+		}
+		out = append(out, RewrapEntry{ID: rec.ID, From: rec.VMWrap.KEK, To: w.KEK, Action: "rewrapped"})
 	}
 	return out, nil
 }

@@ -29,6 +29,10 @@ type KeyStatus struct {
 	Algorithm string     `json:"algorithm,omitempty"`
 	Created   *time.Time `json:"created,omitempty"`
 	Rewrapped *time.Time `json:"rewrapped,omitempty"`
+	// Scope is "" for a fleet key, else the VM whose agent seals with it; VMKEK is the VM's
+	// own KEK that wraps it too.
+	Scope string `json:"scope,omitempty"`
+	VMKEK string `json:"vmKek,omitempty"`
 	// Points is how many recovery points are sealed with it.
 	Points int `json:"points"`
 	// Usable: this process unwrapped (or holds) it; Error says why not.
@@ -39,11 +43,13 @@ type KeyStatus struct {
 // Status is the keyring, its KEK and the points per key.
 type Status struct {
 	KEK Description `json:"kek"`
-	// Active is the id of the data key new points are sealed with ("" if none).
-	Active string      `json:"active"`
-	Keys   []KeyStatus `json:"keys"`
-	Items  int         `json:"items"`
-	Points int         `json:"points"`
+	// Active is the id of the data key new points are sealed with ("" if none) by agents
+	// that hold the fleet KEK; VMActive, by VM, that of each VM with keys of its own.
+	Active   string            `json:"active"`
+	VMActive map[string]string `json:"vmActive,omitempty"`
+	Keys     []KeyStatus       `json:"keys"`
+	Items    int               `json:"items"`
+	Points   int               `json:"points"`
 }
 
 // Status describes the KEK, every data key (the keyring's records, local key files, and any
@@ -67,7 +73,18 @@ func (r *Ring) Status(ctx context.Context) (*Status, error) {
 	seen := map[string]bool{}
 	for _, rec := range recs {
 		ks := KeyStatus{ID: rec.ID, Source: SourceKeyring, State: rec.State, Origin: rec.Origin, Provider: rec.Provider, KEK: rec.KEK,
-			Algorithm: rec.Algorithm, Points: counts[rec.ID], Rewrapped: rec.Rewrapped}
+			Algorithm: rec.Algorithm, Points: counts[rec.ID], Rewrapped: rec.Rewrapped, Scope: rec.Scope}
+		if rec.VMWrap != nil {
+			ks.VMKEK = rec.VMWrap.KEK
+		}
+		if rec.Scope != "" && rec.State == vault.KeyActive {
+			if a := vault.ActiveKeyRecordOf(recs, rec.Scope); a != nil {
+				if st.VMActive == nil {
+					st.VMActive = map[string]string{}
+				}
+				st.VMActive[rec.Scope] = a.ID
+			}
+		}
 		if rec.Origin != OriginKeyFile {
 			c := rec.Created
 			ks.Created = &c

@@ -54,7 +54,33 @@ type KeyRecord struct {
 	// Origin says where the key came from: "generated" by key rotate, or "keyfile" for a key
 	// file that sealed points directly before the keyring existed, adopted into it.
 	Origin string `json:"origin,omitempty"`
+	// Scope is "" for a fleet key (any process with the fleet KEK opens it; the one every
+	// record before per-VM keys has) or the VM name (lower-cased, as in its agent's task
+	// queue) whose agent seals with it: `key rotate --vm`. The fields above wrap it under the
+	// fleet KEK all the same, so the control side opens every key; VMWrap wraps it a second
+	// time under that VM's own KEK, the only wrapping the VM's agent can open.
+	Scope  string       `json:"scope,omitempty"`
+	VMWrap *KeyWrapping `json:"vmWrap,omitempty"`
 }
+
+// KeyWrapping is a data key wrapped under one KEK: a VM-scoped record's second wrapping.
+type KeyWrapping struct {
+	Provider  string `json:"provider"`
+	KEK       string `json:"kek"`
+	Algorithm string `json:"algorithm"`
+	Wrapped   []byte `json:"wrapped"`
+}
+
+// keyScopeRe is a VM name as a key scope: a lower-cased host name (the agent's task queue
+// suffix), NetBIOS and DNS names alike.
+var keyScopeRe = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,62}$`)
+
+// KeyScope is the scope of the data keys of VM vm: its name lower-cased, as agent task
+// queues are (Windows host names are case-insensitive).
+func KeyScope(vm string) string { return strings.ToLower(strings.TrimSpace(vm)) }
+
+// ValidKeyScope reports whether s is a VM key scope (KeyScope of a valid VM name).
+func ValidKeyScope(s string) bool { return keyScopeRe.MatchString(s) }
 
 // ValidKeyID reports whether s has the form of a blockcrypt key id.
 func ValidKeyID(s string) bool { return keyIDRe.MatchString(s) }
@@ -76,6 +102,12 @@ func (k *KeyRecord) validate() error {
 		return fmt.Errorf("state %q, want %s or %s", k.State, KeyActive, KeyRetired)
 	case k.Created.IsZero():
 		return errors.New("created is required")
+	case k.Scope == "" && k.VMWrap != nil:
+		return errors.New("a fleet key (no scope) has no VM wrapping")
+	case k.Scope != "" && !ValidKeyScope(k.Scope):
+		return fmt.Errorf("scope %q is not a lower-case VM name", k.Scope)
+	case k.Scope != "" && (k.VMWrap == nil || k.VMWrap.Provider == "" || k.VMWrap.KEK == "" || k.VMWrap.Algorithm == "" || len(k.VMWrap.Wrapped) == 0):
+		return fmt.Errorf("a key scoped to VM %s needs its VM wrapping (provider, kek, algorithm and wrapped key)", k.Scope)
 	}
 	return nil
 }
@@ -196,13 +228,19 @@ func keyRecordLess(a, b *KeyRecord) bool {
 	return a.ID < b.ID
 }
 
-// ActiveKeyRecord is the record new points are sealed with: the newest active one (nil if
-// none is active). Taking the newest makes a rotation effective the moment its record is
-// written, before the older records are marked retired, and settles two racing rotations.
-func ActiveKeyRecord(recs []*KeyRecord) *KeyRecord {
+// ActiveKeyRecord is the record new points are sealed with by processes that hold the fleet
+// KEK: the newest active fleet record (nil if none is active). Taking the newest makes a
+// rotation effective the moment its record is written, before the older records are marked
+// retired, and settles two racing rotations. VM-scoped records are not candidates: they
+// are their VM's (ActiveKeyRecordOf).
+func ActiveKeyRecord(recs []*KeyRecord) *KeyRecord { return ActiveKeyRecordOf(recs, "") }
+
+// ActiveKeyRecordOf is the newest active record of scope ("" the fleet, or a VM's KeyScope),
+// nil if none is active.
+func ActiveKeyRecordOf(recs []*KeyRecord, scope string) *KeyRecord {
 	var active *KeyRecord
 	for _, r := range recs {
-		if r.State == KeyActive && (active == nil || keyRecordLess(active, r)) {
+		if r.State == KeyActive && r.Scope == scope && (active == nil || keyRecordLess(active, r)) {
 			active = r
 		}
 	}
