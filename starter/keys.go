@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"text/tabwriter"
 	"time"
 
@@ -50,10 +52,11 @@ default) or an Azure Key Vault key (key.provider: azurekeyvault). See README "Ke
 }
 
 func newKeyRotateCmd(g *globals) *cobra.Command {
-	var kek bool
+	var kek, allVMs bool
 	var previous string
+	var vms []string
 	cmd := &cobra.Command{
-		Use:   "rotate [--kek [--previous-kek-file PATH]]",
+		Use:   "rotate [--kek [--previous-kek-file PATH]] [--vm NAME ... | --all-vms]",
 		Short: "Make a new data key for new points (--kek: re-wrap every data key under the KEK's current version)",
 		Long: `Without --kek: a new random data key, wrapped under the KEK, becomes the active key.
 Backups that start from now on are sealed with it; every existing point keeps its key and
@@ -63,15 +66,36 @@ recorded in the keyring too (wrapped under the KEK), unless it is the file provi
 With --kek: every data key is wrapped again under the KEK's current version (for Key Vault,
 the key's latest version: make a new one in Key Vault first; for the file provider, the key
 file configured now, with --previous-kek-file naming the one configured before). No backup
-data is read or written, only the records under v1/keys/. Safe to run again.`,
+data is read or written, only the records under v1/keys/. Safe to run again.
+
+With --vm NAME (repeatable) or --all-vms (every VM of key.vms): per-VM keys. A new data key
+for the VM's agent, wrapped under the fleet KEK and under the VM's own KEK (key.vms.NAME),
+becomes that VM's active key: its agent (key.scope: vm) seals its backups with it and opens
+no other VM's keys nor the fleet's. With --kek, the VM's keys are wrapped again under the
+current version of its own KEK (a new Key Vault key version, or a new key file for the VM).
+See README "Per-VM keys".`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx := cmd.Context()
-			ring, _, _, err := g.ring(ctx)
+			ring, _, cfg, err := g.ring(ctx)
 			if err != nil {
 				return err
 			}
 			out := cmd.OutOrStdout()
+			if allVMs {
+				if len(vms) > 0 {
+					return fmt.Errorf("--all-vms rotates every VM of key.vms: give it or --vm, not both")
+				}
+				if vms = keys.VMs(cfg.Key); len(vms) == 0 {
+					return fmt.Errorf("--all-vms: the configuration names no VM with a KEK of its own (key.vms)")
+				}
+			}
+			if len(vms) > 0 {
+				if previous != "" {
+					return fmt.Errorf("--previous-kek-file is for the fleet KEK; a VM's keys are re-wrapped from the fleet wrapping and need no previous VM KEK")
+				}
+				return rotateVMs(ctx, g, out, ring, cfg, vms, kek)
+			}
 			if !kek {
 				if previous != "" {
 					return fmt.Errorf("--previous-kek-file is for --kek (re-wrapping under a new KEK)")
@@ -98,12 +122,7 @@ data is read or written, only the records under v1/keys/. Safe to run again.`,
 			if g.jsonOut && err == nil {
 				return g.printJSON(out, report)
 			}
-			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(tw, "DATA KEY\tACTION\tWRAPPED UNDER")
-			for _, e := range report {
-				fmt.Fprintf(tw, "%s\t%s\t%s\n", e.ID, e.Action, e.To)
-			}
-			_ = tw.Flush()
+			printRewrap(out, report)
 			if err != nil {
 				return fmt.Errorf("KEK rotation stopped (the keys above are done; run it again once fixed): %w", err)
 			}
@@ -115,12 +134,65 @@ data is read or written, only the records under v1/keys/. Safe to run again.`,
 	}
 	cmd.Flags().BoolVar(&kek, "kek", false, "re-wrap every data key under the KEK's current version, touching no backup data")
 	cmd.Flags().StringVar(&previous, "previous-kek-file", "", "with --kek: the key file that was the KEK until now (file provider, or a move from it to Key Vault)")
+	cmd.Flags().StringArrayVar(&vms, "vm", nil, "a VM with a KEK of its own (key.vms.NAME): rotate its data key (with --kek: re-wrap its keys under its KEK's current version)")
+	cmd.Flags().BoolVar(&allVMs, "all-vms", false, "as --vm for every VM of key.vms")
 	return cmd
+}
+
+// rotateVMs makes a new data key for each VM (kek: re-wraps each VM's keys under its own
+// KEK's current version), stopping at the first failure.
+func rotateVMs(ctx context.Context, g *globals, out io.Writer, ring *keys.Ring, cfg *config.Config, vms []string, kek bool) error {
+	var recs []keyRecordView
+	var report []keys.RewrapEntry
+	for _, vm := range vms {
+		vmKEK, err := keys.OpenVMKEK(cfg.Key, vm)
+		if err != nil {
+			return err
+		}
+		if kek {
+			r, err := ring.RotateVMKEK(ctx, vm, vmKEK)
+			report = append(report, r...)
+			if err != nil {
+				printRewrap(out, report)
+				return fmt.Errorf("VM %s's KEK rotation stopped (the keys above are done; run it again once fixed): %w", vm, err)
+			}
+			continue
+		}
+		rec, err := ring.RotateVM(ctx, vm, vmKEK)
+		if err != nil {
+			return fmt.Errorf("VM %s: %w", vm, err)
+		}
+		recs = append(recs, keyView(rec))
+		if !g.jsonOut {
+			fmt.Fprintf(out, "data key %s is now VM %s's active key (wrapped under %s and its own KEK %s)\n", rec.ID, rec.Scope, rec.KEK, rec.VMWrap.KEK)
+		}
+	}
+	switch {
+	case kek && g.jsonOut:
+		return g.printJSON(out, report)
+	case kek:
+		printRewrap(out, report)
+	case g.jsonOut:
+		return g.printJSON(out, recs)
+	default:
+		fmt.Fprintln(out, "each VM's agent (key.scope: vm) seals its new backups with its VM's key from their next start; existing points keep their keys")
+	}
+	return nil
+}
+
+func printRewrap(out io.Writer, report []keys.RewrapEntry) {
+	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "DATA KEY\tACTION\tWRAPPED UNDER")
+	for _, e := range report {
+		fmt.Fprintf(tw, "%s\t%s\t%s\n", e.ID, e.Action, e.To)
+	}
+	_ = tw.Flush()
 }
 
 // keyRecordView is a data key record as the CLI prints it (the wrapped bytes left out).
 type keyRecordView struct {
 	ID        string    `json:"id"`
+	Scope     string    `json:"scope,omitempty"`
 	State     string    `json:"state"`
 	Provider  string    `json:"provider"`
 	KEK       string    `json:"kek"`
@@ -129,7 +201,7 @@ type keyRecordView struct {
 }
 
 func keyView(r *vault.KeyRecord) keyRecordView {
-	return keyRecordView{ID: r.ID, State: r.State, Provider: r.Provider, KEK: r.KEK, Algorithm: r.Algorithm, Created: r.Created}
+	return keyRecordView{ID: r.ID, Scope: r.Scope, State: r.State, Provider: r.Provider, KEK: r.KEK, Algorithm: r.Algorithm, Created: r.Created}
 }
 
 func newKeyStatusCmd(g *globals) *cobra.Command {
@@ -171,11 +243,14 @@ func printKeyStatus(w io.Writer, st *keys.Status) {
 		active = "none (run `sqlvault key rotate`)"
 	}
 	fmt.Fprintf(tw, "active data key\t%s\n", active)
+	for _, vm := range slices.Sorted(maps.Keys(st.VMActive)) {
+		fmt.Fprintf(tw, "active key of VM %s\t%s\n", vm, st.VMActive[vm])
+	}
 	fmt.Fprintf(tw, "points\t%d in %d items\n", st.Points, st.Items)
 	_ = tw.Flush()
 	fmt.Fprintln(w)
 	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "DATA KEY\tSTATE\tSOURCE\tPOINTS\tCREATED (UTC)\tWRAPPED UNDER\tUNWRAPS HERE")
+	fmt.Fprintln(tw, "DATA KEY\tSCOPE\tSTATE\tSOURCE\tPOINTS\tCREATED (UTC)\tWRAPPED UNDER\tUNWRAPS HERE")
 	for _, k := range st.Keys {
 		created := "-"
 		if k.Created != nil {
@@ -192,7 +267,11 @@ func printKeyStatus(w io.Writer, st *keys.Status) {
 		if state == "" {
 			state = "-"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%s\t%s\t%s\n", k.ID, state, k.Source, k.Points, created, kek, usable)
+		scope := "fleet"
+		if k.Scope != "" {
+			scope, kek = "vm "+k.Scope, kek+" + "+k.VMKEK
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", k.ID, scope, state, k.Source, k.Points, created, kek, usable)
 	}
 	_ = tw.Flush()
 }

@@ -76,7 +76,9 @@ func run(ctx context.Context, cfg *config.Config) error {
 	// reads its records through the repository without keys: they are sealed under the KEK.
 	var ring keys.Source
 	if repo != nil {
-		r, err := keys.FromConfig(cfg.Key, repo)
+		// An agent with a KEK of its own (key.scope: vm, agent role only) opens its own
+		// VM's data keys and no other: keys.NewVMRing.
+		r, err := keys.ForAgent(cfg.Key, cfg.Agent.VM, repo)
 		if err != nil {
 			return err
 		}
@@ -247,7 +249,10 @@ func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (key
 		return src, nil
 	}
 	if repo != nil {
-		return keys.FromConfig(cfg.Key, repo)
+		return keys.ForAgent(cfg.Key, cfg.Agent.VM, repo)
+	}
+	if cfg.Key.VMScoped() {
+		return nil, fmt.Errorf("key.scope is %s: a VM's own KEK opens its data keys from the vault's keyring, which an agent without a vault credential (agent.vaultAccess: grant) cannot read; use agent.vaultAccess: credential", config.KeyScopeVM)
 	}
 	k, err := blockcrypt.LoadKeyFile(cfg.Key.File)
 	if err != nil {

@@ -5,6 +5,9 @@ import (
 	"errors"
 	"time"
 
+	"go.uber.org/zap"
+
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/grant"
@@ -24,6 +27,14 @@ func (a *Agent) vaultFor(ctx context.Context, g *protocol.VaultGrant, op, itemID
 		return a.Vault, nil
 	}
 	key, err := a.Keys.Key(ctx, g.KeyID)
+	if errors.Is(err, keys.ErrDataKeyOutOfScope) && a.Vault != nil {
+		// An agent with its own VM's KEK (key.scope: vm) does not hold the fleet key the
+		// control side sealed the grant with; it holds a vault credential, which reaches
+		// the step's blobs as well, and the catalog stays authenticated with its own keys.
+		a.logger().Debug("storage grant sealed with a key outside this VM's scope: using the agent's own vault credential",
+			zap.String("op", op), zap.String("item", itemID), zap.String("grantKey", g.KeyID))
+		return a.Vault, nil
+	}
 	if err != nil {
 		return nil, keyError(err, "open the storage grant of "+op+" of "+itemID)
 	}

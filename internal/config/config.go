@@ -192,7 +192,9 @@ type VMKey struct {
 }
 
 // Key is the VM's KEK as key settings.
-func (v VMKey) Key() Key { return Key{File: v.File, Provider: v.Provider, AzureKeyVault: v.AzureKeyVault} }
+func (v VMKey) Key() Key {
+	return Key{File: v.File, Provider: v.Provider, AzureKeyVault: v.AzureKeyVault}
+}
 
 // Key providers.
 const (
