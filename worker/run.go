@@ -248,11 +248,10 @@ func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (key
 	if src != nil {
 		return src, nil
 	}
-	if repo != nil {
+	if repo != nil || cfg.Key.VMScoped() {
+		// A VM's ring without a vault credential reads no keyring: its keys come with
+		// each step's grant (keys.Ring.Accept).
 		return keys.ForAgent(cfg.Key, cfg.Agent.VM, repo)
-	}
-	if cfg.Key.VMScoped() {
-		return nil, fmt.Errorf("key.scope is %s: a VM's own KEK opens its data keys from the vault's keyring, which an agent without a vault credential (agent.vaultAccess: grant) cannot read; use agent.vaultAccess: credential", config.KeyScopeVM)
 	}
 	k, err := blockcrypt.LoadKeyFile(cfg.Key.File)
 	if err != nil {

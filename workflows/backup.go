@@ -172,7 +172,7 @@ func backup(ctx workflow.Context, in protocol.BackupInput) (*protocol.BackupResu
 	// Every attempt of the stream writes blobs of its own (vault.DataBlob): the grant
 	// covers all of them, for as long as the stream's retries may run.
 	vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantBackup, ItemID: prep.ItemID,
-		PointIDs: []string{pointID}, Stripes: prep.Stripes, Attempts: streamAttempts}, streamTimeout+agentWait)
+		PointIDs: []string{pointID}, Stripes: prep.Stripes, Attempts: streamAttempts}, vm, streamTimeout+agentWait)
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
+	"go.temporal.io/sdk/workflow"
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 )
@@ -146,7 +147,28 @@ func TestBackupStreamGetsTheGrantMintedForItsPoint(t *testing.T) {
 	require.NoError(t, env.GetWorkflowError())
 	assert.NotContains(t, mintQueue, "sqlvault-agent-", "minted on the control side")
 	assert.Equal(t, protocol.MintGrantInput{Op: protocol.GrantBackup, ItemID: "item1", PointIDs: []string{streamIn.PointID},
-		Stripes: 2, Attempts: 8, Valid: streamTimeout + agentWait + protocol.GrantMargin}, mintIn)
+		Stripes: 2, Attempts: 8, Valid: streamTimeout + agentWait + protocol.GrantMargin, VM: "SQLVM1"}, mintIn,
+		"the grant request names the VM whose agent streams: the control side delivers it the data keys it needs")
 	require.NotNil(t, streamIn.Grant)
 	assert.Equal(t, "sealed for "+streamIn.PointID, string(streamIn.Grant.Sealed))
+}
+
+// A run from before per-VM keys names no VM in its grant request.
+func TestBackupGrantOfARunFromBeforePerVMKeysNamesNoVM(t *testing.T) {
+	env := newEnv(t)
+	env.OnGetVersion(vmDataKeysVersion, workflow.DefaultVersion, 1).Return(workflow.DefaultVersion)
+	var mintIn protocol.MintGrantInput
+	env.OnActivity(protocol.ActivityMintVaultGrant, mock.Anything, mock.Anything).Return(
+		func(ctx context.Context, in protocol.MintGrantInput) (*protocol.VaultGrant, error) {
+			mintIn = in
+			return nil, nil
+		})
+	env.OnActivity(protocol.ActivityPrepareBackup, mock.Anything, mock.Anything).Return(prep, nil)
+	env.OnActivity(protocol.ActivityStreamBackup, mock.Anything, mock.Anything).Return(protocol.StreamBackupResult{BackupSet: protocol.BackupSet{Type: "D", LastLSN: "42"}}, nil)
+	env.OnActivity(protocol.ActivityCommitRecoveryPoint, mock.Anything, mock.Anything).Return(protocol.RecoveryPoint{}, nil)
+	env.ExecuteWorkflow(protocol.WorkflowBackup, protocol.BackupInput{Instance: `SQLVM1`, Database: "sales", Type: protocol.Full})
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+	assert.Equal(t, protocol.GrantBackup, mintIn.Op)
+	assert.Empty(t, mintIn.VM)
 }

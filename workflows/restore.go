@@ -76,7 +76,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 	if in.AsFilesDir != "" {
 		progress.Phase = protocol.PhaseWriting
 		vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: plan.ItemID,
-			PointIDs: plan.PointIDs()}, restoreStepTimeout+agentWait)
+			PointIDs: plan.PointIDs()}, vm, restoreStepTimeout+agentWait)
 		if err != nil {
 			return nil, err
 		}
@@ -138,7 +138,7 @@ func Restore(ctx workflow.Context, in protocol.RestoreInput) (_ *protocol.Restor
 		progress.Step, progress.PointID = i+1, step.PointID
 		// A grant per step: it reads that point only, and lasts that step's time.
 		vaultGrant, err := mintGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: plan.ItemID,
-			PointIDs: []string{step.PointID}}, restoreStepTimeout+agentWait)
+			PointIDs: []string{step.PointID}}, vm, restoreStepTimeout+agentWait)
 		if err != nil {
 			return nil, err
 		}

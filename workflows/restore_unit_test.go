@@ -400,7 +400,7 @@ func TestRestoreUnitEachStepGetsItsOwnPointsGrant(t *testing.T) {
 		assert.Equal(t, "restore:"+s.Step.PointID, string(s.Grant.Sealed))
 		assert.Equal(t, w.calls.queue(protocol.ActivityPlanRestore), s.Grant.KeyID, "minted on the control queue, as the plan is")
 		assert.Equal(t, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: "item1", PointIDs: []string{s.Step.PointID},
-			Valid: restoreStepTimeout + agentWait + protocol.GrantMargin}, w.grants[i])
+			Valid: restoreStepTimeout + agentWait + protocol.GrantMargin, VM: "SQLVM1"}, w.grants[i])
 	}
 
 	files := newRestoreWorld(t)

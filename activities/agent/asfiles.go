@@ -59,7 +59,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 	var body strings.Builder
 	var moves []sqlserver.Move
 	defer a.Memory.Hold(1)() // the files are written one stripe at a time
-	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.Plan.ItemID, in.Plan.PointIDs())
+	repo, stepKeys, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.Plan.ItemID, in.Plan.PointIDs())
 	if err != nil {
 		return res, err
 	}
@@ -71,7 +71,7 @@ func (a *Agent) RestoreAsFiles(ctx context.Context, in protocol.RestoreAsFilesIn
 		if err := checkStepManifest(i, step, m); err != nil {
 			return res, err
 		}
-		key, err := a.Keys.Key(ctx, m.Encryption.KeyID)
+		key, err := stepKeys.Key(ctx, m.Encryption.KeyID)
 		if err != nil {
 			return res, keyError(err, "decrypt recovery point "+m.PointID)
 		}

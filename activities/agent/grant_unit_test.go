@@ -41,28 +41,28 @@ func TestVaultForUnitUsesTheStepsGrantOrRefusesByName(t *testing.T) {
 	ctx := context.Background()
 	points := []string{grantPoint}
 
-	_, err = a.vaultFor(ctx, nil, protocol.GrantBackup, grantItem, points)
+	_, _, err = a.vaultFor(ctx, nil, protocol.GrantBackup, grantItem, points)
 	assert.Equal(t, protocol.ErrVaultGrant, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "agent.vaultAccess: grant")
 
 	live := sealedGrant(t, key, protocol.GrantBackup, points, time.Now().Add(time.Hour))
-	repo, err := a.vaultFor(ctx, live, protocol.GrantBackup, grantItem, points)
+	repo, _, err := a.vaultFor(ctx, live, protocol.GrantBackup, grantItem, points)
 	require.NoError(t, err)
 	_, err = repo.ListPointSummaries(ctx, grantItem)
 	require.Error(t, err, "a grant allows no listing")
 
-	_, err = a.vaultFor(ctx, live, protocol.GrantBackup, grantItem, []string{"20261206T120000Z-full-other"})
+	_, _, err = a.vaultFor(ctx, live, protocol.GrantBackup, grantItem, []string{"20261206T120000Z-full-other"})
 	assert.Equal(t, protocol.ErrVaultGrant, protocol.ErrorType(err), "a grant for another point")
-	_, err = a.vaultFor(ctx, live, protocol.GrantRestore, grantItem, points)
+	_, _, err = a.vaultFor(ctx, live, protocol.GrantRestore, grantItem, points)
 	assert.Equal(t, protocol.ErrVaultGrant, protocol.ErrorType(err), "a backup grant used for a restore")
 
 	expired := sealedGrant(t, key, protocol.GrantRestore, points, time.Now().Add(-time.Second))
-	_, err = a.vaultFor(ctx, expired, protocol.GrantRestore, grantItem, points)
+	_, _, err = a.vaultFor(ctx, expired, protocol.GrantRestore, grantItem, points)
 	assert.Equal(t, protocol.ErrVaultGrantExpired, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "mints a new grant")
 
 	a.Vault = own
-	repo, err = a.vaultFor(ctx, nil, protocol.GrantBackup, grantItem, points)
+	repo, _, err = a.vaultFor(ctx, nil, protocol.GrantBackup, grantItem, points)
 	require.NoError(t, err)
 	assert.Same(t, own, repo, "no grant: the agent's own credential, as before grants")
 	assert.False(t, a.GrantOnly())

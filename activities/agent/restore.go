@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/metrics"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -103,7 +104,7 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	}
 	// The manifest first: the plan was made from the listing's summaries, and a step whose
 	// manifest disagrees must neither run nor be taken as applied (applied trusts its LSNs).
-	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.ItemID, []string{in.Step.PointID})
+	repo, stepKeys, err := a.vaultFor(ctx, in.Grant, protocol.GrantRestore, in.ItemID, []string{in.Step.PointID})
 	if err != nil {
 		return res, err
 	}
@@ -132,7 +133,7 @@ func (a *Agent) restoreStep(ctx context.Context, in protocol.RestoreStepInput, s
 	ctx, stopReaders := context.WithCancel(ctx)
 	defer stopReaders()
 	defer a.Memory.Hold(len(m.Stripes))() // SQL Server reads every stripe at once
-	sess, err := a.openRestoreSession(ctx, conn, repo, in.TargetInstance, m, "", stream)
+	sess, err := a.openRestoreSession(ctx, conn, repo, stepKeys, in.TargetInstance, m, "", stream)
 	if err != nil {
 		return res, setupError(err, in.TargetDatabase)
 	}
@@ -227,12 +228,12 @@ func sameLSN(s string, l vault.LSN) bool {
 // openRestoreSession opens every stripe of a recovery point for reading and a session of
 // the instance's data path serving them to SQL Server. prefix names the devices (unique
 // per step). The bytes SQL Server reads count toward stream (nil: not measured).
-func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, repo *vault.Repository, instance string, m *vault.Manifest, prefix string, stream *metrics.Stream) (datapath.RestoreSession, error) {
+func (a *Agent) openRestoreSession(ctx context.Context, conn *sqlserver.Conn, repo *vault.Repository, src keys.Source, instance string, m *vault.Manifest, prefix string, stream *metrics.Stream) (datapath.RestoreSession, error) {
 	path, err := a.dataPath(instance)
 	if err != nil {
 		return nil, err
 	}
-	key, err := a.Keys.Key(ctx, m.Encryption.KeyID)
+	key, err := src.Key(ctx, m.Encryption.KeyID)
 	if err != nil {
 		return nil, keyError(err, "open recovery point "+m.PointID)
 	}

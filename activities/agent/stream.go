@@ -93,7 +93,7 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 	}
 	defer a.unlock(lane)
 	defer a.Memory.Hold(in.Stripes)()
-	repo, err := a.vaultFor(ctx, in.Grant, protocol.GrantBackup, in.ItemID, []string{in.PointID})
+	repo, stepKeys, err := a.vaultFor(ctx, in.Grant, protocol.GrantBackup, in.ItemID, []string{in.PointID})
 	if err != nil {
 		return res, err
 	}
@@ -114,7 +114,7 @@ func (a *Agent) streamBackup(ctx context.Context, in protocol.StreamBackupInput,
 	if err != nil {
 		return res, err
 	}
-	key, err := a.Keys.Active(ctx)
+	key, err := stepKeys.Active(ctx)
 	if err != nil {
 		return res, keyError(err, "seal the backup of "+in.Database)
 	}

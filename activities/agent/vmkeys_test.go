@@ -112,12 +112,12 @@ func TestAGrantOutsideTheVMsScope(t *testing.T) {
 	g, err := grant.Seal(sealWith, grant.Grant{ContainerURL: "http://127.0.0.1:10000/devstoreaccount1/sqlvault", Expiry: time.Now().Add(time.Hour)},
 		protocol.GrantBackup, item, []string{point})
 	require.NoError(t, err)
-	repo, err := w.agent.vaultFor(t.Context(), g, protocol.GrantBackup, item, []string{point})
+	repo, _, err := w.agent.vaultFor(t.Context(), g, protocol.GrantBackup, item, []string{point})
 	require.NoError(t, err)
 	assert.Same(t, w.agent.Vault, repo, "the agent's own credential")
 
 	w.agent.Vault = nil
-	_, err = w.agent.vaultFor(t.Context(), g, protocol.GrantBackup, item, []string{point})
+	_, _, err = w.agent.vaultFor(t.Context(), g, protocol.GrantBackup, item, []string{point})
 	require.Error(t, err)
 	assert.Equal(t, protocol.ErrDataKeyUnavailable, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "belongs to the fleet")

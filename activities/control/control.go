@@ -54,6 +54,9 @@ type Control struct {
 	// Grants mints the agents' storage grants (MintVaultGrant); nil: none are minted and
 	// agents use their own vault credential.
 	Grants *grant.Minter
+	// KeyDelivery delivers, inside a step's grant, the data keys the step needs to a VM
+	// whose agent holds its own KEK (keys.Ring, the fleet's); nil: none are delivered.
+	KeyDelivery KeyDeliverer
 
 	agentChecks agentCheckCache
 }

@@ -2,20 +2,34 @@ package control
 
 import (
 	"context"
+	"errors"
 
 	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/grant"
 )
 
+// KeyDeliverer delivers data keys to a VM with keys of its own (keys.Ring.Deliver): nil when
+// the VM has none, with the carrier key the step's grant is then sealed with.
+type KeyDeliverer interface {
+	Deliver(ctx context.Context, vm string, ids []string) (*protocol.DataKeyDelivery, *blockcrypt.Key, error)
+}
+
 // MintVaultGrant mints the storage grant of one agent step (package grant): for a backup,
 // create/write/read on the point's own stripes of every attempt; for a restore, read on the
-// points' manifests and stripes. It returns nil when this worker cannot mint (no key or no
-// account key): the agent then uses its own credential, or, holding none, refuses by name.
+// points' manifests and stripes. For a step on a VM whose agent holds its own KEK (in.VM, with
+// keys of its own in the keyring), the grant also carries the data keys the step needs,
+// which only that VM's KEK opens (keys.Ring.Deliver: the points' keys for a restore, the
+// VM's active key for a backup), and is sealed with the VM's key. It returns nil when this
+// worker can neither mint (no key or no account key) nor deliver: the agent then uses its
+// own credential and keys, or, holding none, refuses by name.
 func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput) (*protocol.VaultGrant, error) {
-	if c.Grants == nil {
+	deliver := in.VM != "" && c.KeyDelivery != nil
+	if c.Grants == nil && !deliver {
 		return nil, nil
 	}
 	if !vault.ValidItemID(in.ItemID) || len(in.PointIDs) == 0 {
@@ -26,7 +40,7 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 			return nil, protocol.UserError(protocol.ErrInvalidInput, "vault grant: %v", err)
 		}
 	}
-	var blobs []string
+	var blobs, keyIDs []string
 	switch in.Op {
 	case protocol.GrantBackup:
 		if len(in.PointIDs) != 1 || in.Stripes < 1 || in.Attempts < 1 {
@@ -42,14 +56,51 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 				return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "vault grant: read point %s: %v", p, err)
 			}
 			blobs = append(blobs, grant.RestoreBlobs(m)...)
+			keyIDs = append(keyIDs, m.Encryption.KeyID)
 		}
 	default:
 		return nil, protocol.UserError(protocol.ErrInvalidInput, "vault grant: unknown operation %q", in.Op)
 	}
-	g, err := c.Grants.Mint(in.Op, in.ItemID, in.PointIDs, blobs, in.Valid)
+	var delivery *protocol.DataKeyDelivery
+	minter := c.Grants
+	if deliver {
+		d, carrier, err := c.KeyDelivery.Deliver(ctx, in.VM, keyIDs)
+		if err != nil {
+			return nil, controlKeyError(err, "deliver the data keys of "+in.Op+" of "+in.ItemID+" to VM "+in.VM)
+		}
+		if d != nil && minter != nil {
+			// Sealed with the VM's own key, which the agent opens from the delivery.
+			m := *minter
+			m.Key = carrier
+			minter = &m
+		}
+		delivery = d
+	}
+	if minter == nil {
+		if delivery == nil {
+			return nil, nil
+		}
+		return &protocol.VaultGrant{Keys: delivery}, nil
+	}
+	g, err := minter.Mint(in.Op, in.ItemID, in.PointIDs, blobs, in.Valid)
 	if err != nil {
 		return nil, protocol.UserError(protocol.ErrInvalidInput, "vault grant: %v", err)
 	}
-	c.Log.Debug("minted vault grant", zap.String("op", in.Op), zap.String("item", in.ItemID), zap.Int("blobs", len(blobs)))
+	g.Keys = delivery
+	c.Log.Debug("minted vault grant", zap.String("op", in.Op), zap.String("item", in.ItemID), zap.Int("blobs", len(blobs)),
+		zap.Bool("keysDelivered", delivery != nil))
 	return g, nil
+}
+
+// controlKeyError names a failure to deliver data keys: the fleet KEK out of reach
+// (KEKUnavailable, retried: access may come back), a key the keyring does not hold or a
+// record that does not verify (DataKeyUnavailable: an operator must act), else the vault.
+func controlKeyError(err error, what string) error {
+	switch {
+	case errors.Is(err, keys.ErrKEKUnavailable):
+		return protocol.RetryableError(protocol.ErrKEKUnavailable, err, "%s: %v", what, err)
+	case errors.Is(err, keys.ErrNoDataKey), errors.Is(err, keys.ErrUnknownDataKey), errors.Is(err, keys.ErrDataKeyMismatch):
+		return protocol.UserError(protocol.ErrDataKeyUnavailable, "%s: %v", what, err)
+	}
+	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s: %v", what, err)
 }

@@ -184,9 +184,6 @@ func (c *Config) validateKey(v *validator) {
 		if c.Role != RoleAgent {
 			v.addf("key.scope", "%s is for an agent-only worker (role agent): the control side needs the fleet KEK, which opens every data key", KeyScopeVM)
 		}
-		if c.AgentGrantOnly() {
-			v.addf("key.scope", "%s needs the agent to read the vault's keyring, and agent.vaultAccess is %s (no storage credential): use agent.vaultAccess: %s with a VM's own KEK", KeyScopeVM, VaultAccessGrant, VaultAccessCredential)
-		}
 	default:
 		v.addf("key.scope", "%q is not a key scope; use %s (the fleet's KEK) or %s (this VM's own KEK)", k.Scope, KeyScopeFleet, KeyScopeVM)
 	}

@@ -58,7 +58,8 @@ func FromConfig(k config.Key, repo *vault.Repository) (*Ring, error) {
 
 // ForAgent is the keyring of the agent of VM vm: with key.scope vm, its VM's ring through
 // the VM's own KEK (NewVMRing: no key file serves as a data key there, the file is the
-// VM's KEK and nothing else); otherwise the fleet's keyring, as FromConfig.
+// VM's KEK and nothing else; repo nil for an agent without a vault credential); otherwise
+// the fleet's keyring, as FromConfig.
 func ForAgent(k config.Key, vm string, repo *vault.Repository) (*Ring, error) {
 	if !k.VMScoped() {
 		return FromConfig(k, repo)

@@ -57,7 +57,8 @@ func NewRing(repo *vault.Repository, kek KEK, local ...*blockcrypt.Key) *Ring {
 	return r
 }
 
-// NewVMRing is the keyring as the agent of VM vm sees it with its own KEK (key.scope: vm):
+// NewVMRing is the keyring as the agent of VM vm sees it with its own KEK (key.scope: vm;
+// repo nil for an agent without a vault credential, whose keys all come delivered: Accept):
 // it opens the data keys scoped to vm (`sqlvault key rotate --vm`), through their VM
 // wrapping, and nothing else — not another VM's keys, not the fleet's, not a key file — so
 // the agent reads its own VM's points and no other's even with read access to the whole
@@ -85,13 +86,23 @@ func (r *Ring) outOfScope(id, scope string) error {
 		owner = "VM " + scope
 	}
 	return fmt.Errorf("%w: %w: data key %s belongs to %s, and this agent holds VM %s's own KEK (key.scope: vm), which opens VM %s's data keys only; "+
-		"restore that point on an agent of its own VM or one that holds the fleet KEK", ErrUnknownDataKey, ErrDataKeyOutOfScope, id, owner, r.scope, r.scope)
+		"restore it through a Restore workflow (the control side delivers the keys each step needs, for this VM alone), or on an agent that holds the fleet KEK", ErrUnknownDataKey, ErrDataKeyOutOfScope, id, owner, r.scope, r.scope)
+}
+
+// errNoKeyring: a VM's ring without a vault credential reads no keyring record; its keys
+// come with each step's grant (Accept).
+func (r *Ring) errNoKeyring(sentinel error, what string) error {
+	return fmt.Errorf("%w: %s: this agent holds no vault credential (agent.vaultAccess: grant), so VM %s's data keys come with each step's grant from the control side, and this step brought none: "+
+		"start it again from its workflow, and check that the control worker is up to date", sentinel, what, r.scope)
 }
 
 // Active is the data key new points are sealed with: the keyring's newest active record,
 // else the first local key. One listing of the keyring per call (records already read are
 // not read again), so a rotation reaches every agent at its next backup.
 func (r *Ring) Active(ctx context.Context) (*blockcrypt.Key, error) {
+	if r.repo == nil {
+		return nil, r.errNoKeyring(ErrNoDataKey, "the active data key")
+	}
 	recs, err := r.repo.ListKeyRecords(ctx, &r.records)
 	if err != nil {
 		return nil, err
@@ -123,6 +134,9 @@ func (r *Ring) Key(ctx context.Context, id string) (*blockcrypt.Key, error) {
 	}
 	if k := r.local[id]; k != nil {
 		return k, nil
+	}
+	if r.repo == nil {
+		return nil, r.errNoKeyring(ErrUnknownDataKey, "data key "+id)
 	}
 	rec, err := r.repo.KeyRecord(ctx, id)
 	if errors.Is(err, vault.ErrNotFound) {

@@ -33,6 +33,10 @@ type MintGrantInput struct {
 	Attempts int `json:"attempts,omitempty"`
 	// Valid is how long the grant lasts: the step's own bound plus a margin.
 	Valid time.Duration `json:"valid"`
+	// VM is the VM whose agent runs the step (runs from before per-VM keys: ""). When it has
+	// data keys of its own (its agent opens no other: key.scope vm), the grant carries the
+	// data keys the step needs, for that VM alone (VaultGrant.Keys).
+	VM string `json:"vm,omitempty"`
 }
 
 // VaultGrant is a set of blob-scoped SAS tokens sealed with the vault key, bound (as
@@ -42,4 +46,31 @@ type VaultGrant struct {
 	Sealed []byte `json:"sealed"`
 	// KeyID names the vault key that sealed it (not secret).
 	KeyID string `json:"keyId"`
+	// Keys are the data keys the step needs, delivered to a VM with keys of its own; nil for
+	// any other. A grant may carry keys and no storage access (Sealed empty): the control
+	// side could not mint, and the agent uses its own credential.
+	Keys *DataKeyDelivery `json:"keys,omitempty"`
+}
+
+// DataKeyDelivery is data keys for one VM's agent, ciphertext only: the VM's active data
+// key as the keyring wraps it under that VM's own KEK (the carrier), and each other key the
+// step needs sealed with the carrier key and bound to the VM and the key's id. Only that
+// VM's KEK opens the carrier, so only that VM's agent opens the rest; the agent checks each
+// key's id, as it does for the keyring's records.
+type DataKeyDelivery struct {
+	VM string `json:"vm"`
+	// Carrier is the VM's data key the others are sealed with, as wrapped under its KEK.
+	CarrierID string `json:"carrierId"`
+	Provider  string `json:"provider"`
+	KEK       string `json:"kek"`
+	Algorithm string `json:"algorithm"`
+	Wrapped   []byte `json:"wrapped"`
+	// Keys are the others, by id.
+	Keys []DeliveredKey `json:"keys,omitempty"`
+}
+
+// DeliveredKey is one data key sealed with a delivery's carrier key.
+type DeliveredKey struct {
+	ID     string `json:"id"`
+	Sealed []byte `json:"sealed"`
 }
