@@ -7,7 +7,9 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/activities/control"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -42,14 +44,14 @@ func TestAnAgentWithItsOwnKEKReadsItsOwnVMsPointsOnly(t *testing.T) {
 	w := newUnitWorld(t)
 	w.create(t, sqlsim.DatabaseSpec{Name: "Sales", DataPages: 64, Seed: 7})
 	fleet := fileKEK(t, "fleet.key")
-	control := keys.NewRing(vault.NewRepository(w.repo.Store(), nil), fleet, fleet.DataKey())
-	w.useKeys(control)
-	fleetRec, err := control.Rotate(t.Context())
+	fleetRing := keys.NewRing(vault.NewRepository(w.repo.Store(), nil), fleet, fleet.DataKey())
+	w.useKeys(fleetRing)
+	fleetRec, err := fleetRing.Rotate(t.Context())
 	require.NoError(t, err)
 	kekA, kekB := fileKEK(t, "sqlvm1.key"), fileKEK(t, "sqlvm2.key")
-	recA, err := control.RotateVM(t.Context(), "SQLVM1", kekA)
+	recA, err := fleetRing.RotateVM(t.Context(), "SQLVM1", kekA)
 	require.NoError(t, err)
-	recB, err := control.RotateVM(t.Context(), "sqlvm2", kekB)
+	recB, err := fleetRing.RotateVM(t.Context(), "sqlvm2", kekB)
 	require.NoError(t, err)
 	ringA := keys.NewVMRing(vault.NewRepository(w.repo.Store(), nil), w.agent.VM, kekA)
 	w.useAgentKeys(ringA)
@@ -62,7 +64,7 @@ func TestAnAgentWithItsOwnKEKReadsItsOwnVMsPointsOnly(t *testing.T) {
 	w.useAgentKeys(keys.NewVMRing(vault.NewRepository(w.repo.Store(), nil), "sqlvm2", kekB))
 	bStream, _ := w.backup(t, "Sales", protocol.Log, t0.Add(15*time.Minute))
 	assert.Equal(t, recB.ID, bStream.KeyID)
-	w.useAgentKeys(control)
+	w.useAgentKeys(fleetRing)
 	fleetStream, lg := w.backup(t, "Sales", protocol.Log, t0.Add(30*time.Minute))
 	assert.Equal(t, fleetRec.ID, fleetStream.KeyID)
 	w.useAgentKeys(ringA)
@@ -85,6 +87,37 @@ func TestAnAgentWithItsOwnKEKReadsItsOwnVMsPointsOnly(t *testing.T) {
 	assert.Equal(t, protocol.ErrDataKeyUnavailable, protocol.ErrorType(err))
 	assert.Contains(t, err.Error(), "data key "+fleetRec.ID+" belongs to the fleet")
 
+	// Through the workflow, the control side delivers the keys each step needs to A alone
+	// (inside the step's grant; this control side mints no storage grant, so the grant is
+	// the keys alone and A uses its own credential): A restores every step.
+	ctl := &control.Control{Vault: w.repo, KeyDelivery: fleetRing, Log: zap.NewNop()}
+	grantFor := func(vm string, i int) *protocol.VaultGrant {
+		g, err := ctl.MintVaultGrant(t.Context(), protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: plan.ItemID,
+			PointIDs: []string{plan.Steps[i].PointID}, Valid: time.Hour, VM: vm})
+		require.NoError(t, err)
+		require.NotNil(t, g)
+		assert.Empty(t, g.Sealed, "no storage grant was minted")
+		return g
+	}
+	stepWith := func(target string, i int, g *protocol.VaultGrant) error {
+		return w.run(t, nil, protocol.ActivityRestoreStep, protocol.RestoreStepInput{TargetInstance: "SQLVM1", TargetDatabase: target,
+			ItemID: plan.ItemID, Step: plan.Steps[i], Index: i, Relocate: true, Grant: g})
+	}
+	// Keys delivered for VM B do not open on A.
+	err = stepWith("Sales_copy", 1, grantFor("sqlvm2", 1))
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrDataKeyUnavailable, protocol.ErrorType(err))
+	assert.Contains(t, err.Error(), "delivered for VM \"sqlvm2\"")
+	for i := range plan.Steps {
+		require.NoError(t, stepWith("Sales_delivered", i, grantFor("SQLVM1", i)), "step %d with delivered keys", i)
+	}
+	var state string
+	require.NoError(t, w.run(t, &state, protocol.ActivityRecoverDatabase, protocol.RecoverInput{TargetInstance: "SQLVM1", TargetDatabase: "Sales_delivered"}))
+	assert.Equal(t, "ONLINE", state)
+	// And A still holds no key of B's or the fleet's of its own: the delivery was the step's.
+	_, err = ringA.Key(t.Context(), recB.ID)
+	require.ErrorIs(t, err, keys.ErrDataKeyOutOfScope)
+
 	// The same steps from an agent holding the fleet KEK restore: nothing is lost, only
 	// out of A's reach.
 	w.useAgentKeys(keys.NewRing(vault.NewRepository(w.repo.Store(), nil), fleet, fleet.DataKey()))
@@ -98,15 +131,15 @@ func TestAnAgentWithItsOwnKEKReadsItsOwnVMsPointsOnly(t *testing.T) {
 func TestAGrantOutsideTheVMsScope(t *testing.T) {
 	w := newUnitWorld(t)
 	fleet := fileKEK(t, "fleet.key")
-	control := keys.NewRing(vault.NewRepository(w.repo.Store(), nil), fleet, fleet.DataKey())
-	_, err := control.Rotate(t.Context())
+	fleetRing := keys.NewRing(vault.NewRepository(w.repo.Store(), nil), fleet, fleet.DataKey())
+	_, err := fleetRing.Rotate(t.Context())
 	require.NoError(t, err)
 	kekA := fileKEK(t, "sqlvm1.key")
-	_, err = control.RotateVM(t.Context(), "SQLVM1", kekA)
+	_, err = fleetRing.RotateVM(t.Context(), "SQLVM1", kekA)
 	require.NoError(t, err)
 	w.useAgentKeys(keys.NewVMRing(vault.NewRepository(w.repo.Store(), nil), w.agent.VM, kekA))
 
-	sealWith, err := control.Active(t.Context())
+	sealWith, err := fleetRing.Active(t.Context())
 	require.NoError(t, err)
 	item, point := vault.ItemID("SQLVM1", "Sales"), vault.NewPointID(time.Now(), vault.BackupFull, "")
 	g, err := grant.Seal(sealWith, grant.Grant{ContainerURL: "http://127.0.0.1:10000/devstoreaccount1/sqlvault", Expiry: time.Now().Add(time.Hour)},

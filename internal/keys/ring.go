@@ -79,10 +79,17 @@ func (r *Ring) Scope() string { return r.scope }
 // or of the fleet. Errors matching it also match ErrUnknownDataKey (DataKeyUnavailable).
 var ErrDataKeyOutOfScope = errors.New("keys: data key outside this VM's scope")
 
+// outsideKeyring is the owner outOfScope names for a key the keyring does not hold.
+const outsideKeyring = "\x00none"
+
 // outOfScope names whose key id is and what to do.
 func (r *Ring) outOfScope(id, scope string) error {
 	owner := "the fleet (a point sealed before this VM had keys of its own, or on a VM without them)"
-	if scope != "" {
+	switch scope {
+	case "":
+	case outsideKeyring:
+		owner = "the fleet: it is not in the keyring (a key file that sealed points before the keyring, or another vault's)"
+	default:
 		owner = "VM " + scope
 	}
 	return fmt.Errorf("%w: %w: data key %s belongs to %s, and this agent holds VM %s's own KEK (key.scope: vm), which opens VM %s's data keys only; "+
@@ -140,6 +147,9 @@ func (r *Ring) Key(ctx context.Context, id string) (*blockcrypt.Key, error) {
 	}
 	rec, err := r.repo.KeyRecord(ctx, id)
 	if errors.Is(err, vault.ErrNotFound) {
+		if r.scope != "" {
+			return nil, r.outOfScope(id, outsideKeyring)
+		}
 		return nil, unknownKey(id)
 	}
 	if err != nil {

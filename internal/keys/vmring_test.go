@@ -80,6 +80,8 @@ func TestAVMsRingOpensItsOwnVMsKeysOnly(t *testing.T) {
 	// The key file of the fleet's KEK sealed points directly before the keyring: not A's either.
 	_, err = w.ringA.Key(ctxT(t), w.fleet.DataKey().ID())
 	require.ErrorIs(t, err, ErrUnknownDataKey)
+	require.ErrorIs(t, err, ErrDataKeyOutOfScope)
+	assert.Contains(t, err.Error(), "not in the keyring")
 
 	// The control side (a fresh process: the fleet KEK only) opens every point.
 	fresh := NewRing(w.repo, w.fleet, w.fleet.DataKey())
