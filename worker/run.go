@@ -75,6 +75,7 @@ func run(ctx context.Context, cfg *config.Config) error {
 	// the agent seals with the active key and authenticates what it restores from. The ring
 	// reads its records through the repository without keys: they are sealed under the KEK.
 	var ring keys.Source
+	var fleetRing *keys.Ring // the control side's: delivers data keys to VMs with keys of their own
 	if repo != nil {
 		// An agent with a KEK of its own (key.scope: vm, agent role only) opens its own
 		// VM's data keys and no other: keys.NewVMRing.
@@ -83,12 +84,15 @@ func run(ctx context.Context, cfg *config.Config) error {
 			return err
 		}
 		repo, ring = repo.WithKeys(r), r
+		if r.Scope() == "" {
+			fleetRing = r
+		}
 	}
 	var workers []worker.Worker
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
 			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook),
-			SoftDelete: cfg.Retention.SoftDelete(), Grants: GrantMinter(ctx, cfg, store, ring, log)})
+			SoftDelete: cfg.Retention.SoftDelete(), Grants: GrantMinter(ctx, cfg, store, ring, log), KeyDelivery: keyDelivery(fleetRing)})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)
@@ -185,6 +189,15 @@ func GrantMinter(ctx context.Context, cfg *config.Config, store *azstore.Store, 
 	return &grant.Minter{Signer: store, Key: key}
 }
 
+// keyDelivery is r as the control side's key deliverer, nil when there is none (a nil
+// *keys.Ring must not become a non-nil interface).
+func keyDelivery(r *keys.Ring) control.KeyDeliverer {
+	if r == nil {
+		return nil
+	}
+	return r
+}
+
 // NewControlWorker registers every workflow and the control activities. repo must hold the
 // vault key (vault.Repository.WithKeys): commits authenticate their manifests with it.
 func NewControlWorker(tc client.Client, queue string, repo *vault.Repository, log *zap.Logger) worker.Worker {
@@ -242,8 +255,8 @@ func newAgent(cfg *config.Config, repo *vault.Repository, src keys.Source, log *
 // agentKeys is the agent's key source: src if given; else the keyring from the
 // configuration through repo; else (no vault credential: agent.vaultAccess grant) the key
 // file alone, as the keyring's records are out of reach. Such an agent restores the points
-// the key file sealed, and fails the others by name (DataKeyUnavailable) until grants carry
-// data keys.
+// the key file sealed, and fails the others by name (DataKeyUnavailable); with its own VM's
+// KEK (key.scope: vm) it takes every key from the deliveries in its steps' grants.
 func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (keys.Source, error) {
 	if src != nil {
 		return src, nil
