@@ -32,6 +32,12 @@ func OpenKEK(k config.Key) (KEK, error) {
 // Vault the file is optional, read if it exists, and serves the points it sealed before
 // the keyring). LocalFiles of the result lists it, for `key rotate` to adopt.
 func FromConfig(k config.Key, repo *vault.Repository) (*Ring, error) {
+	if k.VMScoped() {
+		// Taken as the fleet's, a VM's key file would pass for a data key and a KEK that
+		// wraps nothing of the keyring's.
+		return nil, fmt.Errorf("keys: key.scope is %s: these key settings are one VM's own KEK, which opens that VM's data keys only; the control worker and the sqlvault CLI need the fleet's KEK (key.scope %s, with each VM's KEK under key.vms)",
+			config.KeyScopeVM, config.KeyScopeFleet)
+	}
 	kek, err := OpenKEK(k)
 	if err != nil {
 		return nil, err

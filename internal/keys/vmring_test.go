@@ -283,6 +283,9 @@ func TestForAgentAndVMKEKsFromConfig(t *testing.T) {
 	_, err = ring.Active(ctxT(t))
 	require.ErrorIs(t, err, ErrNoDataKey, "no key of A's was wrapped under this file yet")
 
+	_, err = FromConfig(config.Key{File: aPath, Scope: config.KeyScopeVM}, w.repo)
+	require.ErrorContains(t, err, "need the fleet's KEK", "a VM's key file is never taken for the fleet's")
+
 	fleetPath, _ := keyFile(t, "fleet2.key")
 	fleetRing, err := ForAgent(config.Key{File: fleetPath}, "sqlvm-a", w.repo)
 	require.NoError(t, err)
