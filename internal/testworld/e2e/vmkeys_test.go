@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -169,8 +170,12 @@ func TestPerVMKeysEachVMSealsWithItsOwnAndRestoresAcrossVMsThroughTheWorkflow(t 
 
 	// No data key in clear in the restore's history: only the carrier's wrapping and keys
 	// sealed with it.
-	h := string(historyJSON(t, s.history(rr.GetID(), rr.GetRunID())))
-	assert.Contains(t, h, protocol.ActivityMintVaultGrant)
+	hist := s.history(rr.GetID(), rr.GetRunID())
+	s.record("restore-vm-data-keys", hist)
+	h := decodedPayloads(t, historyJSON(t, hist))
+	assert.Contains(t, h, `"vm-data-keys"`, "the change's marker")
+	assert.Contains(t, h, `"carrierId":"`+recA.ID+`"`, "the keys delivered to A, under A's key")
+	assert.Contains(t, h, `"keys":[{"id":"`+recB.ID+`"`, "B's key, sealed for A")
 	for _, id := range []string{recA.ID, recB.ID} {
 		raw := rawDataKey(t, s, id)
 		for _, enc := range []string{base64.StdEncoding.EncodeToString(raw), fmt.Sprintf("%x", raw)} {
@@ -182,6 +187,23 @@ func TestPerVMKeysEachVMSealsWithItsOwnAndRestoresAcrossVMsThroughTheWorkflow(t 
 	assert.Contains(t, out, "active key of VM "+strings.ToLower(vmA))
 	assert.Contains(t, out, "vm "+strings.ToLower(vmB))
 }
+
+// decodedPayloads is the history's JSON with every payload's data decoded from base64 (as
+// the Temporal CLI and the Web UI show it), so a search sees what the payloads hold.
+func decodedPayloads(t *testing.T, history []byte) string {
+	t.Helper()
+	var b strings.Builder
+	b.Write(history)
+	for _, m := range payloadData.FindAllSubmatch(history, -1) {
+		data, err := base64.StdEncoding.DecodeString(string(m[1]))
+		require.NoError(t, err)
+		b.WriteString("\n")
+		b.Write(data)
+	}
+	return b.String()
+}
+
+var payloadData = regexp.MustCompile(`"data":\s*"([A-Za-z0-9+/=]*)"`)
 
 // rawDataKey is data key id's bytes, for the test to look for in history: unwrapped from its
 // record with the fleet's KEK file.
