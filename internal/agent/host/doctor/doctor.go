@@ -185,8 +185,12 @@ func (e Env) key(ctx context.Context) Result {
 	path := e.Config.Key.File
 	k, err := blockcrypt.LoadKeyFile(path)
 	switch {
+	case err == nil && e.Config.Key.VMScoped():
+		return Result{"key", OK, fmt.Sprintf("%s (this VM's own KEK, key id %s)", path, k.ID()), ""}
 	case err == nil:
 		return Result{"key", OK, fmt.Sprintf("%s (key id %s)", path, k.ID()), ""}
+	case errors.Is(err, blockcrypt.ErrKeyFileMissing) && e.Config.Key.VMScoped():
+		return Result{"key", Fail, err.Error(), "copy this VM's own key file to " + path + " (key.scope: vm; its copy is key.vms." + strings.ToLower(e.Config.Agent.VM) + " where `sqlvault key rotate --vm` runs)"}
 	case errors.Is(err, blockcrypt.ErrKeyFileMissing):
 		return Result{"key", Fail, err.Error(), "copy the vault's key file to " + path + " (every agent of a vault uses the same key; sqlvault-worker key generate makes a new vault's)"}
 	case errors.Is(err, blockcrypt.ErrKeyFileTooOpen):

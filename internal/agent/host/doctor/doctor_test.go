@@ -141,6 +141,9 @@ func TestEachMisconfigurationFailsItsLineWithTheFix(t *testing.T) {
 		{"key missing", "key", "copy the vault's key file to", func(e *Env, _ *fakeInstance) {
 			e.Config.Key.File = filepath.Join(t.TempDir(), "absent.key")
 		}},
+		{"VM's own key missing", "key", "copy this VM's own key file to", func(e *Env, _ *fakeInstance) {
+			e.Config.Key.File, e.Config.Key.Scope = filepath.Join(t.TempDir(), "absent.key"), config.KeyScopeVM
+		}},
 		{"key readable by others", "key", "chmod 600", func(e *Env, _ *fakeInstance) {
 			if err := os.Chmod(e.Config.Key.File, 0o644); err != nil {
 				t.Fatal(err)
