@@ -46,7 +46,8 @@ type Options struct {
 	Instances []InstanceDSN
 	Endpoint  endpoint.Options
 	Vault     *vault.Repository
-	// Keys gives the data keys (the worker passes the keyring, keys.FromConfig); Key alone
+	// Keys gives the data keys (the worker passes the keyring, keys.ForAgent: the fleet's, or
+	// with key.scope vm its VM's, which takes delivered keys from grants); Key alone
 	// is one fixed data key (tests and benchmarks), used when Keys is nil.
 	Keys keys.Source
 	Key  *blockcrypt.Key
