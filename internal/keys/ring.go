@@ -93,7 +93,7 @@ func (r *Ring) outOfScope(id, scope string) error {
 		owner = "VM " + scope
 	}
 	return fmt.Errorf("%w: %w: data key %s belongs to %s, and this agent holds VM %s's own KEK (key.scope: vm), which opens VM %s's data keys only; "+
-		"restore it through a Restore workflow (the control side delivers the keys each step needs, for this VM alone), or on an agent that holds the fleet KEK", ErrUnknownDataKey, ErrDataKeyOutOfScope, id, owner, r.scope, r.scope)
+		"restore it through a Restore workflow, whose control worker delivers the keys each step needs to this VM alone (one from before per-VM keys delivers none: upgrade it), or on an agent that holds the fleet KEK", ErrUnknownDataKey, ErrDataKeyOutOfScope, id, owner, r.scope, r.scope)
 }
 
 // errNoKeyring: a VM's ring without a vault credential reads no keyring record; its keys
