@@ -116,10 +116,22 @@ func (r *Ring) Accept(ctx context.Context, d *protocol.DataKeyDelivery) (Source,
 	if r.scope == "" || d.VM != r.scope {
 		return nil, fmt.Errorf("%w: %w: the keys were delivered for VM %q, and this agent is VM %q with its own KEK", ErrDataKeyMismatch, ErrDeliveryRefused, d.VM, r.scope)
 	}
-	raw, carrier, err := unwrapChecked(ctx, r.kek, d.CarrierID, d.Provider, Wrapped{KEK: d.KEK, Algorithm: d.Algorithm, Value: d.Wrapped})
-	clear(raw)
-	if err != nil {
-		return nil, err
+	// The carrier is one of this VM's own keys: once opened (from the keyring or an earlier
+	// delivery) it is kept like any of them, so a Key Vault KEK is asked once per process,
+	// not once per step. The other keys are the step's alone and are never kept.
+	r.mu.Lock()
+	carrier := r.keys[d.CarrierID]
+	r.mu.Unlock()
+	if carrier == nil {
+		raw, k, err := unwrapChecked(ctx, r.kek, d.CarrierID, d.Provider, Wrapped{KEK: d.KEK, Algorithm: d.Algorithm, Value: d.Wrapped})
+		clear(raw)
+		if err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		r.keys[k.ID()] = k
+		r.mu.Unlock()
+		carrier = k
 	}
 	s := &delivered{ring: r, active: carrier, byID: map[string]*blockcrypt.Key{carrier.ID(): carrier}}
 	for _, dk := range d.Keys {

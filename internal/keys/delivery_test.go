@@ -2,6 +2,7 @@ package keys
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"testing"
 
@@ -118,4 +119,34 @@ func mustRecord(t *testing.T, w *vmWorld, id string) *vault.KeyRecord {
 	rec, err := w.repo.KeyRecord(ctxT(t), id)
 	require.NoError(t, err)
 	return rec
+}
+
+// countingKEK counts unwraps (a Key Vault call each).
+type countingKEK struct {
+	KEK
+	unwraps int
+}
+
+func (c *countingKEK) Unwrap(ctx context.Context, id string, w Wrapped) ([]byte, error) {
+	c.unwraps++
+	return c.KEK.Unwrap(ctx, id, w)
+}
+
+// A VM's agent asks its KEK for the carrier once per process, not once per step; the other
+// delivered keys stay the step's.
+func TestACarrierIsUnwrappedOncePerProcess(t *testing.T) {
+	w := newVMWorld(t)
+	mB, pB := w.backupOn(t, w.itemB, w.ringB)
+	kek := &countingKEK{KEK: w.kekA}
+	ring := NewVMRing(nil, "sqlvm-a", kek)
+	for step := 0; step < 3; step++ {
+		d, _, err := w.control.Deliver(ctxT(t), "sqlvm-a", []string{mB.Encryption.KeyID})
+		require.NoError(t, err)
+		src, err := ring.Accept(ctxT(t), d)
+		require.NoError(t, err)
+		w.mustRestore(t, src, mB, pB)
+	}
+	assert.Equal(t, 1, kek.unwraps)
+	_, err := ring.Key(ctxT(t), w.recB.ID)
+	require.ErrorIs(t, err, ErrUnknownDataKey, "B's key was the steps', not the ring's")
 }
