@@ -31,7 +31,7 @@ func TestKeyScopeAndVMKeys(t *testing.T) {
 	c.Role = RoleControl
 	c.Agent = Agent{}
 	c.Key.VMs = map[string]VMKey{"sqlvm-a": {File: c.Key.File}, "SQLVM-B": {Provider: KeyProviderAzureKeyVault}}
-	assert.ElementsMatch(t, []string{
+	assert.Equal(t, []string{
 		`key.vms: "SQLVM-B" is not a VM name: use the agent's agent.vm, lower-case`,
 		`key.vms.SQLVM-B.azureKeyVault: set vaultUrl and keyName of VM SQLVM-B's own Key Vault key`,
 	}, errorLines(c.Validate()))

@@ -4,10 +4,12 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"maps"
 	"net"
 	"net/url"
 	"os"
 	"runtime"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -187,7 +189,8 @@ func (c *Config) validateKey(v *validator) {
 	default:
 		v.addf("key.scope", "%q is not a key scope; use %s (the fleet's KEK) or %s (this VM's own KEK)", k.Scope, KeyScopeFleet, KeyScopeVM)
 	}
-	for vm, vk := range k.VMs {
+	for _, vm := range slices.Sorted(maps.Keys(k.VMs)) {
+		vk := k.VMs[vm]
 		if vm == "" || strings.ToLower(vm) != vm || strings.ContainsAny(vm, "/\\ ") {
 			v.addf("key.vms", "%q is not a VM name: use the agent's agent.vm, lower-case", vm)
 		}
