@@ -47,6 +47,8 @@ type Config struct {
 	Temporal Temporal `yaml:"temporal" json:"temporal"`
 	Vault    Vault    `yaml:"vault" json:"vault"`
 	Key      Key      `yaml:"key" json:"key"`
+	// Codec is the Temporal payload codec (package payloadcodec); off while KeyFile is unset.
+	Codec    Codec    `yaml:"codec" json:"codec"`
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
@@ -162,6 +164,15 @@ type Key struct {
 	// Provider is KeyProviderFile (default) or KeyProviderAzureKeyVault.
 	Provider      string        `yaml:"provider,omitempty" json:"provider,omitempty"`
 	AzureKeyVault AzureKeyVault `yaml:"azureKeyVault,omitempty" json:"azureKeyVault,omitzero"`
+}
+
+// Codec configures the encryption of Temporal payloads. The codec key file holds codec
+// keys wrapped under the KEK of key.* (`sqlvault codec init` writes it), so every process
+// that holds the KEK — both roles, the CLI, the codec server — can use it, and no key is
+// read from the vault (an agent in grant mode has no storage credential).
+type Codec struct {
+	// KeyFile is the codec key file; empty: no codec (payloads in clear).
+	KeyFile string `yaml:"keyFile,omitempty" json:"keyFile,omitempty"`
 }
 
 // Key providers.
@@ -533,6 +544,7 @@ var overrides = []override{
 		return boolErr(err)
 	}},
 	{"SQLVAULT_KEY_FILE", "key-file", "vault key file (the file provider's KEK; also the data key of points it sealed)", setString(func(c *Config) *string { return &c.Key.File })},
+	{"SQLVAULT_CODEC_KEY_FILE", "codec-key-file", "codec key file: encrypts Temporal payloads (unset: payloads in clear)", setString(func(c *Config) *string { return &c.Codec.KeyFile })},
 	{"SQLVAULT_KEY_PROVIDER", "key-provider", "KEK provider: file or azurekeyvault", setString(func(c *Config) *string { return &c.Key.Provider })},
 	{"SQLVAULT_KEY_VAULT_URL", "key-vault-url", "Azure Key Vault URL of the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.VaultURL })},
 	{"SQLVAULT_KEY_VAULT_KEY", "key-vault-key", "name of the Key Vault key that is the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.KeyName })},
