@@ -173,7 +173,38 @@ type Key struct {
 type Codec struct {
 	// KeyFile is the codec key file; empty: no codec (payloads in clear).
 	KeyFile string `yaml:"keyFile,omitempty" json:"keyFile,omitempty"`
+	// Server is `sqlvault-worker codec-server`'s settings (its flags override them).
+	Server CodecServer `yaml:"server,omitempty" json:"server,omitzero"`
 }
+
+// CodecServer is the codec server: Temporal's remote codec endpoints (/encode, /decode)
+// for the Web UI and `temporal workflow show --codec-endpoint`.
+type CodecServer struct {
+	// Listen is its ip:port (default DefaultCodecServerListen, loopback).
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// Token is the bearer token callers send (Authorization: Bearer <token>): {env: NAME}
+	// or {file: PATH}; required unless NoAuth.
+	Token Secret `yaml:"token,omitempty" json:"token,omitzero"`
+	// NoAuth serves without a token, allowed on a loopback address only (a dev Web UI
+	// sends none).
+	NoAuth bool `yaml:"noAuth,omitempty" json:"noAuth,omitempty"`
+	// AllowedOrigins are the Web UI origins given CORS headers (e.g. http://localhost:8233).
+	AllowedOrigins []string `yaml:"allowedOrigins,omitempty" json:"allowedOrigins,omitempty"`
+	// Namespaces, when set, are the only namespaces served (X-Namespace).
+	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	// CertFile and KeyFile serve HTTPS (both or neither).
+	CertFile string `yaml:"certFile,omitempty" json:"certFile,omitempty"`
+	KeyFile  string `yaml:"keyFile,omitempty" json:"keyFile,omitempty"`
+}
+
+// IsZero lets omitzero drop an unset codec server section.
+func (s CodecServer) IsZero() bool {
+	return s.Listen == "" && s.Token.IsZero() && !s.NoAuth && len(s.AllowedOrigins) == 0 && len(s.Namespaces) == 0 && s.CertFile == "" && s.KeyFile == ""
+}
+
+// DefaultCodecServerListen is the codec server's default address: loopback, next to the
+// dev server's Web UI (8233).
+const DefaultCodecServerListen = "127.0.0.1:8234"
 
 // Key providers.
 const (
@@ -687,6 +718,7 @@ func (c *Config) secrets() []namedSecret {
 		{"vault.sas", c.Vault.SAS},
 		{"vault.sharedKey.key", c.Vault.SharedKey.Key},
 		{"vault.connectionString", c.Vault.ConnectionString},
+		{"codec.server.token", c.Codec.Server.Token},
 	}
 	for i, in := range c.Agent.Instances {
 		s = append(s,

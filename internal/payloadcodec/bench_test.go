@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"go.temporal.io/sdk/converter"
+
+	"github.com/sqlvault/sqlvault/internal/temporalx"
 )
 
 // activityInput is shaped like a restore step's input: names, paths, LSNs, a plan.
@@ -51,7 +53,7 @@ func BenchmarkPayloadCodec(b *testing.B) {
 		for _, c := range []struct {
 			name string
 			dc   converter.DataConverter
-		}{{"plain", DataConverter(nil)}, {"codec", DataConverter(codec)}} {
+		}{{"plain", temporalx.DataConverter(nil)}, {"codec", temporalx.DataConverter(codec)}} {
 			b.Run(fmt.Sprintf("%dKiB/%s", size>>10, c.name), func(b *testing.B) {
 				b.ReportAllocs()
 				start := time.Now()

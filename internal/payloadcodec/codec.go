@@ -19,7 +19,6 @@ import (
 
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
-	"go.temporal.io/sdk/temporal"
 	"google.golang.org/protobuf/proto"
 )
 
@@ -190,26 +189,3 @@ func IsEncrypted(p *commonpb.Payload) bool {
 }
 
 func aad(keyID string) []byte { return []byte(aadContext + keyID) }
-
-// DataConverter is the SDK's default JSON converter with codec in front: what the client
-// and worker use for every payload. A nil codec is the plain default converter.
-func DataConverter(codec converter.PayloadCodec) converter.DataConverter {
-	if codec == nil {
-		return converter.GetDefaultDataConverter()
-	}
-	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), codec)
-}
-
-// FailureConverter is the SDK's default failure converter over DataConverter(codec), with
-// EncodeCommonAttributes when there is a codec: failure messages and stack traces name
-// databases and paths, so they are moved into an encoded payload too. A nil codec is the
-// SDK's default failure converter (messages in clear, as before).
-func FailureConverter(codec converter.PayloadCodec) converter.FailureConverter {
-	if codec == nil {
-		return temporal.GetDefaultFailureConverter()
-	}
-	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
-		DataConverter:          DataConverter(codec),
-		EncodeCommonAttributes: true,
-	})
-}

@@ -15,6 +15,8 @@ import (
 	commonpb "go.temporal.io/api/common/v1"
 	"go.temporal.io/sdk/converter"
 
+	"github.com/sqlvault/sqlvault/internal/temporalx"
+
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/keys"
 )
@@ -65,7 +67,7 @@ func TestRoundTrip(t *testing.T) {
 
 // Through the SDK's data converter, as client and worker use it.
 func TestDataConverterRoundTrip(t *testing.T) {
-	dc := DataConverter(testCodec(t, testKey(t, "codec-a", 1)))
+	dc := temporalx.DataConverter(testCodec(t, testKey(t, "codec-a", 1)))
 	p, err := dc.ToPayload(secretish)
 	require.NoError(t, err)
 	assert.NotContains(t, string(p.Data), "Sales")
@@ -77,14 +79,14 @@ func TestDataConverterRoundTrip(t *testing.T) {
 // Failure messages go into the encoded attributes: the failure's message is not in clear.
 func TestFailureConverterEncodesMessages(t *testing.T) {
 	codec := testCodec(t, testKey(t, "codec-a", 1))
-	fc := FailureConverter(codec)
+	fc := temporalx.FailureConverter(codec)
 	f := fc.ErrorToFailure(assertErr("restore of Sales to D:\\data failed"))
 	assert.NotContains(t, f.GetMessage(), "Sales")
 	assert.NotContains(t, f.String(), "Sales")
 	back := fc.FailureToError(f)
 	assert.Contains(t, back.Error(), "Sales")
 	// Without a codec, the SDK's default: message in clear, as before.
-	assert.Contains(t, FailureConverter(nil).ErrorToFailure(assertErr("Sales")).GetMessage(), "Sales")
+	assert.Contains(t, temporalx.FailureConverter(nil).ErrorToFailure(assertErr("Sales")).GetMessage(), "Sales")
 }
 
 type assertErr string

@@ -33,4 +33,3 @@ func TestKeyFilePermissionsAndFormat(t *testing.T) {
 	require.ErrorIs(t, err, os.ErrNotExist)
 	assert.Contains(t, err.Error(), "sqlvault codec init")
 }
-
