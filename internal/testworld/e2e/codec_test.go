@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"sort"
@@ -66,6 +67,8 @@ func TestCodecHistoriesAreCiphertextWithoutTheCodecServer(t *testing.T) {
 	require.NoError(t, getWithin(backupRun, 3*time.Minute, &backup))
 	rp := backup.RecoveryPoint
 	require.NotEmpty(t, rp.LastLSN)
+
+	recordWithCodecKeys(t, s, "backup-full-codec", backupRun, codecFile)
 
 	dir := filepath.Join(restoreRoot, "codec-restore-folder")
 	restoreRun := s.startRestore(protocol.RestoreInput{Instance: vm, Database: db, PointID: rp.PointID, TargetDatabase: db + "_files", AsFilesDir: dir})
@@ -192,6 +195,26 @@ func payloadTexts(t *testing.T, text string) string {
 		}
 	})
 	return b.String()
+}
+
+// recordWithCodecKeys records a history with encrypted payloads (record, under
+// SQLVAULT_RECORD_HISTORIES) and the keys to read it: the test's vault key file (the KEK)
+// and codec key file, as workflows/testdata/codec/ fixtures that the replay test decodes
+// with. They are test keys, made for this run and protecting nothing else.
+func recordWithCodecKeys(t *testing.T, s *stack, name string, run client.WorkflowRun, codecFile string) {
+	if os.Getenv("SQLVAULT_RECORD_HISTORIES") == "" {
+		return
+	}
+	record(t, name, s.history(run.GetID(), run.GetRunID()))
+	root, err := testenv.RepoRoot()
+	require.NoError(t, err)
+	dir := filepath.Join(root, "workflows", "testdata", "codec")
+	require.NoError(t, os.MkdirAll(dir, 0o755))
+	for src, dst := range map[string]string{s.keyFile: "vault.key", codecFile: "codec.keys"} {
+		b, err := os.ReadFile(src)
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, dst), b, 0o600))
+	}
 }
 
 func getWithin(run client.WorkflowRun, d time.Duration, out any) error {
