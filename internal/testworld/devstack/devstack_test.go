@@ -220,7 +220,7 @@ func killWorker(t *testing.T, s *script) {
 	t.Helper()
 	var worker []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			worker = append(worker, c)
 		}
 	}
@@ -236,7 +236,7 @@ func killWorker(t *testing.T, s *script) {
 	}
 	var again []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			again = append(again, c)
 		}
 	}
@@ -284,7 +284,7 @@ func TestRunShGivesUpOnAWorkerThatKeepsCrashing(t *testing.T) {
 func workers(t *testing.T, s *script) []proc {
 	var ws []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			ws = append(ws, c)
 		}
 	}
@@ -607,6 +607,15 @@ func freePorts(t *testing.T, n int) []int {
 type proc struct {
 	pid  int
 	name string
+}
+
+// isWorker: the stack's worker, not its codec server (the same binary, `codec-server`).
+func isWorker(p proc) bool {
+	if p.name != "sqlvault-worker" {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+	return err != nil || !strings.Contains(string(cmdline), "codec-server")
 }
 
 func (p proc) String() string { return fmt.Sprintf("%s(%d)", p.name, p.pid) }
