@@ -22,7 +22,7 @@ key), newest first: the first encrypts, all decrypt. Every worker (both roles), 
 the codec server need the same codec key file and the KEK. See README "Payload encryption
 and the codec server".`,
 	}
-	cmd.AddCommand(newCodecInitCmd(g), newCodecRotateCmd(g))
+	cmd.AddCommand(newCodecInitCmd(g), newCodecRotateCmd(g), newCodecRewrapCmd(g))
 	return cmd
 }
 
@@ -82,6 +82,53 @@ with the key it loaded, which every process holding either file can still read.`
 			return g.codecReport(cmd, path, id, "rotated")
 		},
 	}
+}
+
+func newCodecRewrapCmd(g *globals) *cobra.Command {
+	var previous string
+	cmd := &cobra.Command{
+		Use:   "rewrap --codec-key-file PATH [--previous-kek-file PATH]",
+		Short: "Wrap the codec keys again under the KEK configured now (after `sqlvault key rotate --kek`)",
+		Long: `After a KEK rotation the codec key file is still wrapped under the old KEK. rewrap
+unwraps each codec key with the previous KEK (--previous-kek-file, the key file configured
+until now; for Key Vault the key's older versions still unwrap, so none is needed) and wraps it
+under the KEK configured now (key.*). The keys themselves do not change: histories stay
+readable. Copy the file to every worker, the CLI and the codec server with the new KEK.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			kek, path, err := g.codecTarget()
+			if err != nil {
+				return err
+			}
+			var prev keys.KEK
+			if previous != "" {
+				p, err := keys.OpenFileKEK(previous)
+				if err != nil {
+					return err
+				}
+				prev = p
+			}
+			ids, err := payloadcodec.Rewrap(cmd.Context(), kek, prev, path)
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if g.jsonOut {
+				return g.printJSON(out, struct {
+					File      string   `json:"file"`
+					Rewrapped []string `json:"rewrapped"`
+				}{path, ids})
+			}
+			if len(ids) == 0 {
+				fmt.Fprintf(out, "every codec key in %s is already wrapped under the current KEK\n", path)
+				return nil
+			}
+			fmt.Fprintf(out, "rewrapped %d codec key(s) in %s under the current KEK: %v\n", len(ids), path, ids)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&previous, "previous-kek-file", "", "the vault key file that was the KEK until now (file provider)")
+	return cmd
 }
 
 func (g *globals) codecReport(cmd *cobra.Command, path, id, action string) error {

@@ -230,6 +230,41 @@ func TestKeyFileOtherKEK(t *testing.T) {
 	require.ErrorIs(t, err, keys.ErrKEKUnavailable)
 }
 
+// After a KEK rotation, Rewrap moves every codec key under the new KEK: the file then loads
+// with the new KEK alone and decodes what the old keys encoded; a second run changes nothing.
+func TestKeyFileRewrapAfterKEKRotation(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	oldKEK := fileKEK(t, dir)
+	path := filepath.Join(dir, "codec.keys")
+	_, err := Init(ctx, oldKEK, path, time.Now())
+	require.NoError(t, err)
+	_, err = Rotate(ctx, oldKEK, path, time.Now())
+	require.NoError(t, err)
+	before, err := Load(ctx, oldKEK, path)
+	require.NoError(t, err)
+	enc, err := before.Encode([]*commonpb.Payload{clearPayload(t)})
+	require.NoError(t, err)
+
+	newKEK := fileKEK(t, t.TempDir())
+	_, err = Load(ctx, newKEK, path)
+	require.ErrorIs(t, err, keys.ErrKEKUnavailable, "before the rewrap the new KEK cannot open it")
+	_, err = Rewrap(ctx, newKEK, nil, path)
+	require.ErrorIs(t, err, keys.ErrKEKUnavailable, "without the previous KEK nothing is rewrapped")
+	ids, err := Rewrap(ctx, newKEK, oldKEK, path)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, before.KeyIDs(), ids)
+
+	after, err := Load(ctx, newKEK, path)
+	require.NoError(t, err)
+	assert.Equal(t, before.ActiveKeyID(), after.ActiveKeyID())
+	_, err = after.Decode(enc)
+	require.NoError(t, err)
+	ids, err = Rewrap(ctx, newKEK, oldKEK, path)
+	require.NoError(t, err)
+	assert.Empty(t, ids)
+}
+
 // A wrapped key moved to another id does not unwrap (the KEK binds the id).
 func TestKeyFileIDBound(t *testing.T) {
 	ctx := context.Background()

@@ -88,6 +88,53 @@ func Rotate(ctx context.Context, kek keys.KEK, path string, now time.Time) (stri
 	return w.ID, writeKeyFile(path, kf, false)
 }
 
+// Rewrap wraps every key of the codec key file at path again under kek's current version,
+// after a KEK rotation (`sqlvault key rotate --kek`): keys wrapped under previous (the KEK
+// configured until now; nil when kek itself still unwraps them, as Key Vault does with older
+// versions of its key) or kek are unwrapped and wrapped under kek. The file is replaced only
+// when every key succeeded; it returns the ids rewrapped.
+func Rewrap(ctx context.Context, kek, previous keys.KEK, path string) ([]string, error) {
+	kf, err := ReadKeyFile(path)
+	if err != nil {
+		return nil, err
+	}
+	cur, err := kek.Current(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var prevRef string
+	if previous != nil {
+		if prevRef, err = previous.Current(ctx); err != nil {
+			return nil, err
+		}
+	}
+	var done []string
+	for i, w := range kf.Keys {
+		if w.KEK == cur {
+			continue
+		}
+		src := kek
+		if previous != nil && w.KEK == prevRef {
+			src = previous
+		}
+		raw, err := src.Unwrap(ctx, w.ID, keys.Wrapped{KEK: w.KEK, Algorithm: w.Algorithm, Value: w.Wrapped})
+		if err != nil {
+			return nil, fmt.Errorf("codec key %s in %s: %w", w.ID, path, err)
+		}
+		nw, err := kek.Wrap(ctx, w.ID, raw)
+		clear(raw)
+		if err != nil {
+			return nil, fmt.Errorf("payloadcodec: wrap codec key %s: %w", w.ID, err)
+		}
+		kf.Keys[i].KEK, kf.Keys[i].Algorithm, kf.Keys[i].Wrapped = nw.KEK, nw.Algorithm, nw.Value
+		done = append(done, w.ID)
+	}
+	if len(done) == 0 {
+		return nil, nil
+	}
+	return done, writeKeyFile(path, kf, false)
+}
+
 func newWrapped(ctx context.Context, kek keys.KEK, now time.Time) (WrappedKey, error) {
 	idBytes := make([]byte, 8)
 	raw := make([]byte, KeySize)
