@@ -16,6 +16,7 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest/observer"
 
+	"github.com/sqlvault/sqlvault/internal/agent/host/doctor"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/keys"
@@ -105,4 +106,22 @@ func TestCodecServerRefusesUnsafeSettings(t *testing.T) {
 	cfg.Codec.KeyFile = ""
 	_, _, err = newCodecServer(ctx, cfg)
 	require.ErrorIs(t, err, ErrCodecServerNoKeyFile)
+}
+
+func TestDoctorCodecCheck(t *testing.T) {
+	ctx := context.Background()
+	cfg := codecConfig(t)
+	r := codecCheck(ctx, cfg)
+	assert.Equal(t, doctor.OK, r.Status, r.Detail)
+	assert.Contains(t, r.Detail, "codec-")
+
+	cfg.Key.File = filepath.Join(t.TempDir(), "other.key")
+	_, err := blockcrypt.GenerateKeyFile(cfg.Key.File)
+	require.NoError(t, err)
+	r = codecCheck(ctx, cfg)
+	assert.Equal(t, doctor.Fail, r.Status)
+	assert.Contains(t, r.Detail, "KEK")
+
+	cfg.Codec.KeyFile = ""
+	assert.Equal(t, doctor.Warn, codecCheck(ctx, cfg).Status)
 }
