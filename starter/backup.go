@@ -106,7 +106,7 @@ func runningBackupType(ctx context.Context, tc client.Client, id, runID string) 
 	}
 	p := d.GetWorkflowExecutionInfo().GetSearchAttributes().GetIndexedFields()[protocol.SABackupType.GetName()]
 	var typ string
-	if p == nil || temporalDecode(p, &typ) != nil {
+	if p == nil || searchAttributeDecode(p, &typ) != nil {
 		return ""
 	}
 	return typ

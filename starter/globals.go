@@ -19,6 +19,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/logging"
+	"github.com/sqlvault/sqlvault/internal/payloadcodec"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -63,8 +64,19 @@ func (g *globals) temporal(ctx context.Context) (client.Client, *config.Config, 
 }
 
 // dialTemporal connects to Temporal with a configuration already loaded.
+// With codec.keyFile set, every payload the CLI sends (workflow inputs, schedule actions,
+// signals, queries) is encrypted and every one it reads decrypted, as in the workers.
 func dialTemporal(ctx context.Context, g *globals, cfg *config.Config) (client.Client, error) {
-	return temporalx.Dial(ctx, cfg.Temporal, g.logger(cfg))
+	var o temporalx.DialOptions
+	codec, err := payloadcodec.FromConfig(ctx, cfg.Codec, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if codec != nil { // a nil *Codec in the interface would not be nil
+		o.Codec = codec
+		heartbeatConverter = temporalx.DataConverter(codec)
+	}
+	return temporalx.DialWith(ctx, cfg.Temporal, g.logger(cfg), o)
 }
 
 func (g *globals) vault(ctx context.Context) (*vault.Repository, *config.Config, error) {

@@ -24,7 +24,7 @@ Configuration comes from the same file as the worker (--config), environment var
 	}
 	g.bind(root)
 	root.AddCommand(newBackupCmd(g), newListCmd(g), newShowCmd(g), newVerifyCmd(g), newRestoreCmd(g), newRestorableCmd(g), newDiscoverCmd(g),
-		newPolicyCmd(g), newProtectCmd(g), newUnprotectCmd(g), newResumeCmd(g), newRetentionCmd(g), newReconcileCmd(g), newStatusCmd(g), newDrillsCmd(g), newVaultCmd(g), newKeyCmd(g),
+		newPolicyCmd(g), newProtectCmd(g), newUnprotectCmd(g), newResumeCmd(g), newRetentionCmd(g), newReconcileCmd(g), newStatusCmd(g), newDrillsCmd(g), newVaultCmd(g), newKeyCmd(g), newCodecCmd(g),
 		buildinfo.NewCommand("sqlvault"))
 	return root
 }

@@ -226,7 +226,18 @@ func printManifest(w io.Writer, m *vault.Manifest) {
 	_ = tw.Flush()
 }
 
-// temporalDecode decodes one heartbeat payload.
+// temporalDecode decodes one heartbeat payload, which DescribeWorkflowExecution returns as
+// stored: through the payload codec when one is configured (dialTemporal sets
+// heartbeatConverter; the CLI dials once per process).
 func temporalDecode(p *commonpb.Payload, v any) error {
+	return heartbeatConverter.FromPayload(p, v)
+}
+
+// heartbeatConverter is the data converter of the CLI's Temporal client.
+var heartbeatConverter = converter.GetDefaultDataConverter()
+
+// searchAttributeDecode decodes a search attribute: always plain JSON (the SDK never runs
+// them through a codec; they are for filtering).
+func searchAttributeDecode(p *commonpb.Payload, v any) error {
 	return converter.GetDefaultDataConverter().FromPayload(p, v)
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/host/doctor"
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/payloadcodec"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -54,6 +55,7 @@ The round trip binds the endpoint's address, so run doctor while the service is 
 				rs = append(rs, doctor.Result{Check: "config", Status: doctor.OK, Detail: "valid"})
 			}
 			rs = append(rs, doctor.Run(cmd.Context(), realDoctorEnv(cfg))...)
+			rs = append(rs, codecCheck(cmd.Context(), cfg))
 			out := cmd.OutOrStdout()
 			if asJSON {
 				if err := doctor.PrintJSON(out, rs); err != nil {
@@ -118,4 +120,20 @@ func realDoctorEnv(cfg *config.Config) doctor.Env {
 		FreeMemory: doctor.FreeMemory,
 		VDI:        OpenVDI(cfg.Agent.VDILibrary),
 	}
+}
+
+// codecCheck says whether Temporal payloads are encrypted here and whether the codec key
+// file loads through the KEK, as the worker will load it at start.
+func codecCheck(ctx context.Context, cfg *config.Config) doctor.Result {
+	if cfg.Codec.KeyFile == "" {
+		return doctor.Result{Check: "payload codec", Status: doctor.Warn, Detail: "Temporal payloads are not encrypted (codec.keyFile unset)",
+			Fix: "set codec.keyFile to the fleet's codec key file (`sqlvault codec init` makes one); see README, Payload encryption"}
+	}
+	codec, err := payloadcodec.FromConfig(ctx, cfg.Codec, cfg.Key)
+	if err != nil {
+		return doctor.Result{Check: "payload codec", Status: doctor.Fail, Detail: err.Error(),
+			Fix: "install the fleet's codec key file at codec.keyFile (mode 0600), wrapped under the KEK this machine has"}
+	}
+	return doctor.Result{Check: "payload codec", Status: doctor.OK,
+		Detail: fmt.Sprintf("payloads encrypted with codec key %s (%d key(s) in %s)", codec.ActiveKeyID(), len(codec.KeyIDs()), cfg.Codec.KeyFile)}
 }

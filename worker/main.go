@@ -49,7 +49,7 @@ Configuration: --config FILE (YAML), SQLVAULT_* environment variables, then flag
 	}
 	config.BindFlags(root.Flags())
 	root.AddCommand(newKeyCmd(), newCertCmd(), newConfigCmd(), buildinfo.NewCommand("sqlvault-worker"),
-		newServiceCmd(), newSetupCmd(), newDoctorCmd())
+		newServiceCmd(), newSetupCmd(), newDoctorCmd(), newCodecServerCmd())
 	return root
 }
 

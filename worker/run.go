@@ -11,6 +11,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/worker"
 	"go.uber.org/zap"
 
@@ -28,6 +29,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/logging"
 	"github.com/sqlvault/sqlvault/internal/metrics"
+	"github.com/sqlvault/sqlvault/internal/payloadcodec"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -52,7 +54,11 @@ func run(ctx context.Context, cfg *config.Config) error {
 		memory = memlimit.New(mib, config.MemoryPerStripeMiB)
 		log.Info("agent soft memory limit set", zap.Int("mib", mib), zap.Int("perFurtherStripeMiB", config.MemoryPerStripeMiB))
 	}
-	tc, err := temporalx.DialMetrics(ctx, cfg.Temporal, log, metrics.NewTemporalHandler(reg))
+	dial := temporalx.DialOptions{Metrics: metrics.NewTemporalHandler(reg)}
+	if dial.Codec, err = loadCodec(ctx, cfg, log); err != nil {
+		return err
+	}
+	tc, err := temporalx.DialWith(ctx, cfg.Temporal, log, dial)
 	if err != nil {
 		return err
 	}
@@ -137,6 +143,24 @@ func run(ctx context.Context, cfg *config.Config) error {
 	<-ctx.Done()
 	log.Info("worker stopping")
 	return nil
+}
+
+// loadCodec is the payload codec of codec.keyFile (nil when unset: payloads in clear, as
+// before). It comes from local configuration alone — the codec key file wrapped under the
+// KEK — because an agent in grant mode must decode its first activity input before it holds
+// any way into the vault. It names the active key id, never the key.
+func loadCodec(ctx context.Context, cfg *config.Config, log *zap.Logger) (converter.PayloadCodec, error) {
+	codec, err := payloadcodec.FromConfig(ctx, cfg.Codec, cfg.Key)
+	if err != nil {
+		return nil, err
+	}
+	if codec == nil {
+		log.Info("Temporal payloads are not encrypted (codec.keyFile unset)")
+		return nil, nil
+	}
+	log.Info("Temporal payloads are encrypted", zap.String("codecKeyFile", cfg.Codec.KeyFile),
+		zap.String("activeCodecKey", codec.ActiveKeyID()), zap.Int("codecKeys", len(codec.KeyIDs())))
+	return codec, nil
 }
 
 // OpenVault connects to the vault container with the configured authentication.

@@ -12,7 +12,7 @@ import (
 var clientFlagNames = []string{
 	"temporal-address", "namespace", "temporal-tls", "temporal-tls-ca-file", "temporal-tls-cert-file",
 	"temporal-tls-key-file", "temporal-tls-server-name", "temporal-allow-plaintext", "control-task-queue",
-	"vault-account-url", "vault-container", "vault-auth", "key-file", "key-provider", "key-vault-url", "key-vault-key", "log-level",
+	"vault-account-url", "vault-container", "vault-auth", "key-file", "key-provider", "key-vault-url", "key-vault-key", "codec-key-file", "log-level",
 }
 
 // clientOnlyFlags name, by environment variable, the overrides that have a flag on the CLI

@@ -47,6 +47,8 @@ type Config struct {
 	Temporal Temporal `yaml:"temporal" json:"temporal"`
 	Vault    Vault    `yaml:"vault" json:"vault"`
 	Key      Key      `yaml:"key" json:"key"`
+	// Codec is the Temporal payload codec (package payloadcodec); off while KeyFile is unset.
+	Codec    Codec    `yaml:"codec" json:"codec"`
 	Agent    Agent    `yaml:"agent" json:"agent"`
 	Metrics  Metrics  `yaml:"metrics" json:"metrics"`
 	Watchdog Watchdog `yaml:"watchdog" json:"watchdog"`
@@ -195,6 +197,46 @@ type VMKey struct {
 func (v VMKey) Key() Key {
 	return Key{File: v.File, Provider: v.Provider, AzureKeyVault: v.AzureKeyVault}
 }
+
+// Codec configures the encryption of Temporal payloads. The codec key file holds codec
+// keys wrapped under the KEK of key.* (`sqlvault codec init` writes it), so every process
+// that holds the KEK — both roles, the CLI, the codec server — can use it, and no key is
+// read from the vault (an agent in grant mode has no storage credential).
+type Codec struct {
+	// KeyFile is the codec key file; empty: no codec (payloads in clear).
+	KeyFile string `yaml:"keyFile,omitempty" json:"keyFile,omitempty"`
+	// Server is `sqlvault-worker codec-server`'s settings (its flags override them).
+	Server CodecServer `yaml:"server,omitempty" json:"server,omitzero"`
+}
+
+// CodecServer is the codec server: Temporal's remote codec endpoints (/encode, /decode)
+// for the Web UI and `temporal workflow show --codec-endpoint`.
+type CodecServer struct {
+	// Listen is its ip:port (default DefaultCodecServerListen, loopback).
+	Listen string `yaml:"listen,omitempty" json:"listen,omitempty"`
+	// Token is the bearer token callers send (Authorization: Bearer <token>): {env: NAME}
+	// or {file: PATH}; required unless NoAuth.
+	Token Secret `yaml:"token,omitempty" json:"token,omitzero"`
+	// NoAuth serves without a token, allowed on a loopback address only (a dev Web UI
+	// sends none).
+	NoAuth bool `yaml:"noAuth,omitempty" json:"noAuth,omitempty"`
+	// AllowedOrigins are the Web UI origins given CORS headers (e.g. http://localhost:8233).
+	AllowedOrigins []string `yaml:"allowedOrigins,omitempty" json:"allowedOrigins,omitempty"`
+	// Namespaces, when set, are the only namespaces served (X-Namespace).
+	Namespaces []string `yaml:"namespaces,omitempty" json:"namespaces,omitempty"`
+	// CertFile and KeyFile serve HTTPS (both or neither).
+	CertFile string `yaml:"certFile,omitempty" json:"certFile,omitempty"`
+	KeyFile  string `yaml:"keyFile,omitempty" json:"keyFile,omitempty"`
+}
+
+// IsZero lets omitzero drop an unset codec server section.
+func (s CodecServer) IsZero() bool {
+	return s.Listen == "" && s.Token.IsZero() && !s.NoAuth && len(s.AllowedOrigins) == 0 && len(s.Namespaces) == 0 && s.CertFile == "" && s.KeyFile == ""
+}
+
+// DefaultCodecServerListen is the codec server's default address: loopback, next to the
+// dev server's Web UI (8233).
+const DefaultCodecServerListen = "127.0.0.1:8234"
 
 // Key providers.
 const (
@@ -565,6 +607,7 @@ var overrides = []override{
 		return boolErr(err)
 	}},
 	{"SQLVAULT_KEY_FILE", "key-file", "vault key file (the file provider's KEK; also the data key of points it sealed)", setString(func(c *Config) *string { return &c.Key.File })},
+	{"SQLVAULT_CODEC_KEY_FILE", "codec-key-file", "codec key file: encrypts Temporal payloads (unset: payloads in clear)", setString(func(c *Config) *string { return &c.Codec.KeyFile })},
 	{"SQLVAULT_KEY_PROVIDER", "key-provider", "KEK provider: file or azurekeyvault", setString(func(c *Config) *string { return &c.Key.Provider })},
 	{"SQLVAULT_KEY_VAULT_URL", "key-vault-url", "Azure Key Vault URL of the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.VaultURL })},
 	{"SQLVAULT_KEY_VAULT_KEY", "key-vault-key", "name of the Key Vault key that is the KEK (azurekeyvault)", setString(func(c *Config) *string { return &c.Key.AzureKeyVault.KeyName })},
@@ -707,6 +750,7 @@ func (c *Config) secrets() []namedSecret {
 		{"vault.sas", c.Vault.SAS},
 		{"vault.sharedKey.key", c.Vault.SharedKey.Key},
 		{"vault.connectionString", c.Vault.ConnectionString},
+		{"codec.server.token", c.Codec.Server.Token},
 	}
 	for i, in := range c.Agent.Instances {
 		s = append(s,

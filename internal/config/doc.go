@@ -46,6 +46,7 @@
 //	SQLVAULT_KEY_PROVIDER                 --key-provider              key.provider (file|azurekeyvault)
 //	SQLVAULT_KEY_VAULT_URL                --key-vault-url             key.azureKeyVault.vaultUrl
 //	SQLVAULT_KEY_VAULT_KEY                --key-vault-key             key.azureKeyVault.keyName
+//	SQLVAULT_CODEC_KEY_FILE               --codec-key-file            codec.keyFile (unset: Temporal payloads in clear)
 //	SQLVAULT_AGENT_VM                     --vm                        agent.vm
 //	SQLVAULT_AGENT_ENDPOINT_HOST          --endpoint-host             agent.endpoint.host
 //	SQLVAULT_AGENT_ENDPOINT_LISTEN        --endpoint-listen           agent.endpoint.listen
@@ -66,7 +67,7 @@
 //
 // The worker (sqlvault-worker) binds every flag above that it has (BindFlags). The CLI
 // (sqlvault) binds only those it uses (BindClientFlags): --config, the Temporal and vault
-// flags, the key flags (--key-file, --key-provider, --key-vault-url, --key-vault-key) and
+// flags, the key flags (--key-file, --key-provider, --key-vault-url, --key-vault-key), --codec-key-file and
 // --log-level, plus the two API key references marked (sqlvault);
 // --temporal-tls and --temporal-allow-plaintext are boolean flags there.
 //

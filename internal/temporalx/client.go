@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/api/serviceerror"
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/converter"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
@@ -35,8 +36,8 @@ func ClientOptions(c config.Temporal, log *zap.Logger) (client.Options, error) {
 		HostPort:  c.Address,
 		Namespace: c.Namespace,
 		Logger:    NewZapLogger(log),
-		// Plain JSON payloads: workflow inputs are a public interface that people start
-		// from the Temporal CLI and Web UI, so there is no codec in the way.
+		// Plain JSON payloads unless a codec is configured (UseCodec): workflow inputs are a
+		// public interface that people start from the Temporal CLI and Web UI.
 		DataConverter: converter.GetDefaultDataConverter(),
 	}
 	if c.TLS.InUse() || !c.APIKey.IsZero() {
@@ -61,6 +62,41 @@ func ClientOptions(c config.Temporal, log *zap.Logger) (client.Options, error) {
 		zap.Object("apiKey", c.APIKey),
 		zap.Strings("fromTemporalEnvConfig", c.FromEnvConfig))
 	return opts, nil
+}
+
+// UseCodec makes the client (and every worker built on it) pass every payload through
+// codec: DataConverter(codec) for inputs, results, heartbeat details, memos, schedule
+// actions, queries and updates, and FailureConverter(codec) for failures. A nil codec
+// leaves opts as they are.
+func UseCodec(opts *client.Options, codec converter.PayloadCodec) {
+	if codec == nil {
+		return
+	}
+	opts.DataConverter = DataConverter(codec)
+	opts.FailureConverter = FailureConverter(codec)
+}
+
+// DataConverter is the SDK's default JSON converter with codec in front: what the client
+// and worker use for every payload. A nil codec is the plain default converter.
+func DataConverter(codec converter.PayloadCodec) converter.DataConverter {
+	if codec == nil {
+		return converter.GetDefaultDataConverter()
+	}
+	return converter.NewCodecDataConverter(converter.GetDefaultDataConverter(), codec)
+}
+
+// FailureConverter is the SDK's default failure converter over DataConverter(codec), with
+// EncodeCommonAttributes when there is a codec: failure messages and stack traces name
+// databases and paths, so they move into an encoded payload too (the history shows
+// "Encoded failure"). A nil codec is the SDK's default (messages in clear, as before).
+func FailureConverter(codec converter.PayloadCodec) converter.FailureConverter {
+	if codec == nil {
+		return temporal.GetDefaultFailureConverter()
+	}
+	return temporal.NewDefaultFailureConverter(temporal.DefaultFailureConverterOptions{
+		DataConverter:          DataConverter(codec),
+		EncodeCommonAttributes: true,
+	})
 }
 
 func tlsConfig(t config.TLS) (*tls.Config, error) {
@@ -93,19 +129,33 @@ func tlsConfig(t config.TLS) (*tls.Config, error) {
 // dialling (GetSystemInfo), so an unreachable server fails here, within ctx, with an error
 // that says where it looked and what to do.
 func Dial(ctx context.Context, c config.Temporal, log *zap.Logger) (client.Client, error) {
-	return DialMetrics(ctx, c, log, nil)
+	return DialWith(ctx, c, log, DialOptions{})
+}
+
+// DialOptions are what a dial may add to ClientOptions.
+type DialOptions struct {
+	// Metrics receives the SDK's metrics (nil: none).
+	Metrics client.MetricsHandler
+	// Codec encodes every payload (nil: clear JSON); see UseCodec.
+	Codec converter.PayloadCodec
 }
 
 // DialMetrics is Dial with the SDK's metrics going to metrics (nil: none), the handler of
 // the worker's registry (metrics.NewTemporalHandler).
 func DialMetrics(ctx context.Context, c config.Temporal, log *zap.Logger, metrics client.MetricsHandler) (client.Client, error) {
+	return DialWith(ctx, c, log, DialOptions{Metrics: metrics})
+}
+
+// DialWith is Dial with the SDK's metrics and a payload codec.
+func DialWith(ctx context.Context, c config.Temporal, log *zap.Logger, o DialOptions) (client.Client, error) {
 	opts, err := ClientOptions(c, log)
 	if err != nil {
 		return nil, err
 	}
-	if metrics != nil {
-		opts.MetricsHandler = metrics
+	if o.Metrics != nil {
+		opts.MetricsHandler = o.Metrics
 	}
+	UseCodec(&opts, o.Codec)
 	cl, err := client.DialContext(ctx, opts)
 	if err != nil {
 		// A server that answers but refuses us needs different advice than one that is down.

@@ -66,7 +66,7 @@ func runStack(t *testing.T, mode string) {
 		t.Fatalf("%v", testenv.ErrAzuriteMissing)
 	}
 
-	ports := freePorts(t, 5)
+	ports := freePorts(t, 6)
 	stateDir := t.TempDir()
 	listen, err := testenv.Loopback443()
 	require.NoError(t, err)
@@ -78,6 +78,7 @@ func runStack(t *testing.T, mode string) {
 		"SQLVAULT_DEV_AZURITE_PORT="+strconv.Itoa(ports[2]),
 		"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
 		"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
+		"SQLVAULT_DEV_CODEC_PORT="+strconv.Itoa(ports[5]),
 	)
 	if mode == "forwarded" {
 		endpoint = net.JoinHostPort(testenv.LoopbackIP(listen), strconv.Itoa(ports[4]))
@@ -219,7 +220,7 @@ func killWorker(t *testing.T, s *script) {
 	t.Helper()
 	var worker []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			worker = append(worker, c)
 		}
 	}
@@ -235,7 +236,7 @@ func killWorker(t *testing.T, s *script) {
 	}
 	var again []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			again = append(again, c)
 		}
 	}
@@ -249,10 +250,11 @@ func killWorker(t *testing.T, s *script) {
 func TestRunShGivesUpOnAWorkerThatKeepsCrashing(t *testing.T) {
 	root, err := testenv.RepoRoot()
 	require.NoError(t, err)
-	ports := freePorts(t, 4)
+	ports := freePorts(t, 5)
 	listen, err := testenv.Loopback443()
 	require.NoError(t, err)
 	s := startScript(t, root, append(cleanEnv(),
+		"SQLVAULT_DEV_CODEC_PORT="+strconv.Itoa(ports[4]),
 		"SQLVAULT_DEV_DIR="+t.TempDir(),
 		"SQLVAULT_DEV_TEMPORAL_PORT="+strconv.Itoa(ports[0]),
 		"SQLVAULT_DEV_UI_PORT="+strconv.Itoa(ports[1]),
@@ -282,7 +284,7 @@ func TestRunShGivesUpOnAWorkerThatKeepsCrashing(t *testing.T) {
 func workers(t *testing.T, s *script) []proc {
 	var ws []proc
 	for _, c := range descendants(t, s.cmd.Process.Pid) {
-		if c.name == "sqlvault-worker" {
+		if isWorker(c) {
 			ws = append(ws, c)
 		}
 	}
@@ -319,11 +321,12 @@ func TestRunShFailsOnAPortConflict(t *testing.T) {
 			"SQLVAULT_DEV_SQL_PORT="+strconv.Itoa(ports[3]),
 			"SQLVAULT_DEV_ENDPOINT_ADDR="+testenv.LoopbackIP(listen),
 			"SQLVAULT_DEV_START_TIMEOUT=60",
+			"SQLVAULT_DEV_CODEC_PORT="+strconv.Itoa(ports[4]),
 		)
 	}
 
 	t.Run("taken before the start", func(t *testing.T) {
-		ports := freePorts(t, 4)
+		ports := freePorts(t, 5)
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(ports[2]))
 		require.NoError(t, err)
 		defer l.Close()
@@ -346,7 +349,7 @@ func TestRunShFailsOnAPortConflict(t *testing.T) {
 }
 
 func portConflictAfterCheck(t *testing.T, root, temporalBin string, stackEnv func([]int) []string, taken int) {
-	ports := freePorts(t, 6)
+	ports := freePorts(t, 7)
 	// run.sh builds with $GO after its port checks: this go waits until the other
 	// Temporal holds the port, so the race goes the same way every time.
 	gate := filepath.Join(t.TempDir(), "open")
@@ -354,7 +357,7 @@ func portConflictAfterCheck(t *testing.T, root, temporalBin string, stackEnv fun
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err)
 	require.NoError(t, os.WriteFile(goWrapper, []byte("#!/bin/sh\nwhile [ ! -e '"+gate+"' ]; do sleep 0.1; done\nexec '"+goBin+"' \"$@\"\n"), 0o755))
-	s := startScript(t, root, append(stackEnv(ports[:4]), "GO="+goWrapper))
+	s := startScript(t, root, append(stackEnv([]int{ports[0], ports[1], ports[2], ports[3], ports[6]}), "GO="+goWrapper))
 	s.waitFor(t, ">> building", 60*time.Second)
 
 	// The other stack's frontend and UI: one of them is run.sh's.
@@ -604,6 +607,15 @@ func freePorts(t *testing.T, n int) []int {
 type proc struct {
 	pid  int
 	name string
+}
+
+// isWorker: the stack's worker, not its codec server (the same binary, `codec-server`).
+func isWorker(p proc) bool {
+	if p.name != "sqlvault-worker" {
+		return false
+	}
+	cmdline, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", p.pid))
+	return err != nil || !strings.Contains(string(cmdline), "codec-server")
 }
 
 func (p proc) String() string { return fmt.Sprintf("%s(%d)", p.name, p.pid) }

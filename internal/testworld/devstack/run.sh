@@ -16,6 +16,7 @@
 #   SQLVAULT_DEV_UI_PORT        Temporal Web UI [8233]
 #   SQLVAULT_DEV_AZURITE_PORT   Azurite blob service [10000]
 #   SQLVAULT_DEV_SQL_PORT       SQL Server simulator (TDS) [14330]
+#   SQLVAULT_DEV_CODEC_PORT     the codec server the Web UI decrypts payloads through [8234]
 #   SQLVAULT_DEV_ENDPOINT_ADDR  loopback address of the agent's HTTPS blob endpoint [127.0.0.5]
 #   SQLVAULT_DEV_ENDPOINT_PORT  the port it binds [443, or 8443 when 443 is not allowed]
 #   SQLVAULT_DEV_START_TIMEOUT  seconds each service may take to become ready [90]
@@ -59,6 +60,7 @@ temporal_port=$(port_var SQLVAULT_DEV_TEMPORAL_PORT 7233)
 ui_port=$(port_var SQLVAULT_DEV_UI_PORT 8233)
 azurite_port=$(port_var SQLVAULT_DEV_AZURITE_PORT 10000)
 sql_port=$(port_var SQLVAULT_DEV_SQL_PORT 14330)
+codec_port=$(port_var SQLVAULT_DEV_CODEC_PORT 8234)
 endpoint_addr=${SQLVAULT_DEV_ENDPOINT_ADDR:-127.0.0.5}
 [[ $endpoint_addr =~ ^127\.[0-9]{1,3}\.[0-9]{1,3}\.[0-9]{1,3}$ ]] ||
   die "SQLVAULT_DEV_ENDPOINT_ADDR=$endpoint_addr is not a loopback address 127.x.y.z (the endpoint binds only loopback)"
@@ -148,7 +150,8 @@ check_port "$temporal_port" "Temporal frontend" SQLVAULT_DEV_TEMPORAL_PORT
 check_port "$ui_port" "Temporal Web UI" SQLVAULT_DEV_UI_PORT
 check_port "$azurite_port" "Azurite" SQLVAULT_DEV_AZURITE_PORT
 check_port "$sql_port" "SQL Server simulator" SQLVAULT_DEV_SQL_PORT
-if [[ $(printf '%s\n' "$temporal_port" "$ui_port" "$azurite_port" "$sql_port" | sort -u | wc -l) -ne 4 ]]; then
+check_port "$codec_port" "codec server" SQLVAULT_DEV_CODEC_PORT
+if [[ $(printf '%s\n' "$temporal_port" "$ui_port" "$azurite_port" "$sql_port" "$codec_port" | sort -u | wc -l) -ne 5 ]]; then
   die "two SQLVAULT_DEV_*_PORT variables name the same port; every service needs its own"
 fi
 
@@ -187,6 +190,15 @@ fi
 key_file=$dir/vault.key
 if [[ ! -f $key_file ]]; then
   "$root/bin/sqlvault-worker" key generate --file "$key_file"
+fi
+
+# The codec key file: Temporal payloads are encrypted under its key, which is wrapped under
+# the vault key (the KEK). Made once and kept, like the vault key: histories it encrypted
+# are read with it.
+codec_file=$dir/codec.keys
+if [[ ! -f $codec_file ]]; then
+  "$root/bin/sqlvault" codec init --codec-key-file "$codec_file" --key-file "$key_file" >"$logs/codec-init.log"
+  echo "wrote the codec key file $codec_file (Temporal payloads are encrypted under it)"
 fi
 
 cert_dir=$dir/certs
@@ -231,6 +243,15 @@ vault:
   createContainer: true
 key:
   file: $(yq "$key_file")
+# Temporal payloads encrypted; the Web UI reads them through the codec server below, which
+# listens on loopback without a token because the dev Web UI sends none (never elsewhere).
+codec:
+  keyFile: $(yq "$codec_file")
+  server:
+    listen: 127.0.0.1:$codec_port
+    noAuth: true
+    allowedOrigins: [http://127.0.0.1:$ui_port, http://localhost:$ui_port]
+    namespaces: [default]
 agent:
   vm: $vm
   endpoint:
@@ -402,6 +423,7 @@ echo ">> starting the stack (logs in $logs)"
 
 launch temporal "$temporal_bin" server start-dev --ip 127.0.0.1 \
   --port "$temporal_port" --ui-port "$ui_port" --db-filename "$dir/temporal.db" \
+  --ui-codec-endpoint "http://127.0.0.1:$codec_port" \
   --search-attribute SqlvaultInstance=Keyword --search-attribute SqlvaultDatabase=Keyword \
   --search-attribute SqlvaultBackupType=Keyword --search-attribute SqlvaultVM=Keyword \
   --search-attribute SqlvaultRPOState=Keyword
@@ -434,6 +456,9 @@ worker_cmd=("$root/bin/sqlvault-worker" --config "$config")
 launch worker "${worker_cmd[@]}"
 worker_i=$((${#pids[@]} - 1))
 wait_ready worker "" logged worker "worker running"
+
+launch codec-server "$root/bin/sqlvault-worker" codec-server --config "$config"
+wait_ready codec-server "$codec_port" listening "$codec_port"
 
 # --- what to do next ------------------------------------------------------------------------
 
@@ -476,9 +501,10 @@ sqlvault stack is up (state in $dir, logs in $logs):
   Azurite blob       $blob_endpoint  (vault container sqlvault)
   SQL Server (sim)   127.0.0.1:$sql_port  $login  (encrypt=disable), instance $vm
   sqlvault worker    control + agent for $vm, endpoint https://$agent_host/ (listening on $endpoint_addr:$endpoint_port)
+  codec server       http://127.0.0.1:$codec_port (payloads are encrypted; the Web UI decrypts through it)
   data path          $data_path
   worker config      $config
-  logs               $logs/{temporal,azurite,sqlsim,worker}.log
+  logs               $logs/{temporal,azurite,sqlsim,worker,codec-server}.log
 
 Next, in another terminal in $root:
   export SQLVAULT_CONFIG=$(sq "$config")
@@ -492,6 +518,10 @@ Next, in another terminal in $root:
 above; each recovery point records its own, which backup --wait and list show. The exports
 are also in $env_file: source it instead; TEMPORAL_ADDRESS points the Temporal CLI,
 bin/temporal, at this stack)
+
+Payloads are encrypted (codec.keyFile in the worker config): the Web UI decrypts them
+through the codec server; with the Temporal CLI add --codec-endpoint http://127.0.0.1:$codec_port
+to workflow show.
 
 Query the simulator:  $sqlq -e "SELECT name, recovery_model_desc FROM sys.databases"
 MSG
