@@ -22,7 +22,7 @@ key), newest first: the first encrypts, all decrypt. Every worker (both roles), 
 the codec server need the same codec key file and the KEK. See README "Payload encryption
 and the codec server".`,
 	}
-	cmd.AddCommand(newCodecInitCmd(g), newCodecRotateCmd(g), newCodecRewrapCmd(g))
+	cmd.AddCommand(newCodecInitCmd(g), newCodecRotateCmd(g), newCodecRewrapCmd(g), newCodecExportCmd(g))
 	return cmd
 }
 
@@ -128,6 +128,54 @@ readable. Copy the file to every worker, the CLI and the codec server with the n
 		},
 	}
 	cmd.Flags().StringVar(&previous, "previous-kek-file", "", "the vault key file that was the KEK until now (file provider)")
+	return cmd
+}
+
+func newCodecExportCmd(g *globals) *cobra.Command {
+	var vm, out string
+	cmd := &cobra.Command{
+		Use:   "export --vm NAME --out PATH",
+		Short: "Write the codec key file for a VM with a KEK of its own (key.scope vm), wrapped under that KEK",
+		Long: `An agent with its own KEK (key.scope: vm, see "Per-VM keys" in the README) does not hold
+the fleet KEK the codec key file is wrapped under. export unwraps the codec keys with the
+fleet KEK (key.*) and writes a copy wrapped under the VM's own KEK (key.vms.NAME) at --out:
+the same codec keys, so the VM decodes what the control side encodes. Give the copy to that
+VM's worker as codec.keyFile (mode 0600), and export again after every codec rotate.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if vm == "" || out == "" {
+				return errors.New("codec export needs --vm NAME (a VM of key.vms) and --out PATH (where the VM's copy is written)")
+			}
+			kek, path, err := g.codecTarget()
+			if err != nil {
+				return err
+			}
+			cfg, err := g.config()
+			if err != nil {
+				return err
+			}
+			vmKEK, err := keys.OpenVMKEK(cfg.Key, vm)
+			if err != nil {
+				return err
+			}
+			ids, err := payloadcodec.Export(cmd.Context(), kek, vmKEK, path, out)
+			if err != nil {
+				return err
+			}
+			w := cmd.OutOrStdout()
+			if g.jsonOut {
+				return g.printJSON(w, struct {
+					File string   `json:"file"`
+					VM   string   `json:"vm"`
+					Keys []string `json:"keys"`
+				}{out, vm, ids})
+			}
+			fmt.Fprintf(w, "wrote %s: %d codec key(s) of %s wrapped under VM %s's own KEK; set it as codec.keyFile on that VM's worker\n", out, len(ids), path, vm)
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&vm, "vm", "", "the VM (a name under key.vms) whose own KEK wraps the copy")
+	cmd.Flags().StringVar(&out, "out", "", "where to write the VM's codec key file")
 	return cmd
 }
 

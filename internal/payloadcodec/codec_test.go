@@ -293,3 +293,56 @@ func protoEqual(a, b *commonpb.Payload) bool {
 	}
 	return true
 }
+
+// A VM with its own KEK gets the fleet's codec keys wrapped under that KEK: its copy loads
+// with the VM's KEK alone (not with the fleet's), decodes what the fleet's file encodes and
+// encodes with the same active key; the fleet's file is left as it was, and an export onto
+// the fleet's own file is refused.
+func TestKeyFileExportForAVM(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	fleet := fileKEK(t, dir)
+	vmKEK := fileKEK(t, t.TempDir())
+	path := filepath.Join(dir, "codec.keys")
+	_, err := Init(ctx, fleet, path, time.Now())
+	require.NoError(t, err)
+	_, err = Rotate(ctx, fleet, path, time.Now())
+	require.NoError(t, err)
+	before, err := os.ReadFile(path)
+	require.NoError(t, err)
+	fleetCodec, err := Load(ctx, fleet, path)
+	require.NoError(t, err)
+	enc, err := fleetCodec.Encode([]*commonpb.Payload{clearPayload(t)})
+	require.NoError(t, err)
+
+	vmPath := filepath.Join(t.TempDir(), "codec-vm.keys")
+	ids, err := Export(ctx, fleet, vmKEK, path, vmPath)
+	require.NoError(t, err)
+	assert.ElementsMatch(t, fleetCodec.KeyIDs(), ids)
+	after, err := os.ReadFile(path)
+	require.NoError(t, err)
+	assert.Equal(t, before, after, "the fleet's codec key file is not touched")
+	if runtime.GOOS != "windows" {
+		st, err := os.Stat(vmPath)
+		require.NoError(t, err)
+		assert.Equal(t, os.FileMode(0o600), st.Mode().Perm())
+	}
+
+	_, err = Load(ctx, fleet, vmPath)
+	require.ErrorIs(t, err, keys.ErrKEKUnavailable, "the VM's copy is wrapped under the VM's KEK only")
+	vmCodec, err := Load(ctx, vmKEK, vmPath)
+	require.NoError(t, err)
+	assert.Equal(t, fleetCodec.ActiveKeyID(), vmCodec.ActiveKeyID())
+	dec, err := vmCodec.Decode(enc)
+	require.NoError(t, err)
+	assert.Equal(t, clearPayload(t).GetData(), dec[0].GetData())
+	back, err := vmCodec.Encode([]*commonpb.Payload{clearPayload(t)})
+	require.NoError(t, err)
+	_, err = fleetCodec.Decode(back)
+	require.NoError(t, err, "the control side reads what the VM encodes")
+
+	_, err = Export(ctx, fleet, vmKEK, path, path)
+	require.Error(t, err)
+	_, err = Export(ctx, vmKEK, fleet, path, filepath.Join(t.TempDir(), "x.keys"))
+	require.ErrorIs(t, err, keys.ErrKEKUnavailable, "a KEK that does not wrap the file exports nothing")
+}

@@ -135,6 +135,38 @@ func Rewrap(ctx context.Context, kek, previous keys.KEK, path string) ([]string,
 	return done, writeKeyFile(path, kf, false)
 }
 
+// Export writes at dst a copy of the codec key file at src whose keys are wrapped under to
+// (a VM's own KEK, `sqlvault codec export --vm`), unwrapping them through from (the fleet
+// KEK). A VM whose agent holds its own KEK (key.scope vm) has no fleet KEK to open the
+// fleet's codec key file with; the copy gives it the same codec keys — it must decode what
+// the control side encodes — under the one KEK it holds. The keys are unchanged, so a
+// re-export after `codec rotate` replaces dst; it returns the ids exported.
+func Export(ctx context.Context, from, to keys.KEK, src, dst string) ([]string, error) {
+	if filepath.Clean(src) == filepath.Clean(dst) {
+		return nil, fmt.Errorf("payloadcodec: export writes a copy for a VM: give --out a path other than the codec key file %s", src)
+	}
+	kf, err := ReadKeyFile(src)
+	if err != nil {
+		return nil, err
+	}
+	out := KeyFile{Format: KeyFileFormat, Keys: make([]WrappedKey, 0, len(kf.Keys))}
+	ids := make([]string, 0, len(kf.Keys))
+	for _, w := range kf.Keys {
+		raw, err := from.Unwrap(ctx, w.ID, keys.Wrapped{KEK: w.KEK, Algorithm: w.Algorithm, Value: w.Wrapped})
+		if err != nil {
+			return nil, fmt.Errorf("codec key %s in %s: %w", w.ID, src, err)
+		}
+		nw, err := to.Wrap(ctx, w.ID, raw)
+		clear(raw)
+		if err != nil {
+			return nil, fmt.Errorf("payloadcodec: wrap codec key %s for the VM: %w", w.ID, err)
+		}
+		out.Keys = append(out.Keys, WrappedKey{ID: w.ID, Created: w.Created, KEK: nw.KEK, Algorithm: nw.Algorithm, Wrapped: nw.Value})
+		ids = append(ids, w.ID)
+	}
+	return ids, writeKeyFile(dst, out, false)
+}
+
 func newWrapped(ctx context.Context, kek keys.KEK, now time.Time) (WrappedKey, error) {
 	idBytes := make([]byte, 8)
 	raw := make([]byte, KeySize)
