@@ -26,6 +26,7 @@ import (
 // step's blobs, sealed with the vault key), and no token reaches workflow history or the
 // logs: the history holds the sealed grant only.
 func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	signer, err := azstore.New(context.Background(), azstore.Config{ConnectionString: s.azurite.ConnectionString, Container: s.container})
 	require.NoError(t, err)

@@ -48,6 +48,7 @@ func streamFailures(t *testing.T, s *stack, id, runID, activity string) []string
 // and no SQL Server progress for its stall limit, cancels the statement and fails the
 // attempt with BackupStalled; the retry takes the backup, and it commits once.
 func TestStalledBackupStreamFailsTheAttemptAndIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgentWithStallLimits(2*time.Second, 20*time.Second)
@@ -76,6 +77,7 @@ func TestStalledBackupStreamFailsTheAttemptAndIsRetried(t *testing.T) {
 // TestStalledRestoreStreamFailsTheAttemptAndIsRetried: the same for a RESTORE LOG step of a
 // chain; the retried step completes and the restore is exact.
 func TestStalledRestoreStreamFailsTheAttemptAndIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgentWithStallLimits(2*time.Second, 20*time.Second)
@@ -112,6 +114,7 @@ func TestStalledRestoreStreamFailsTheAttemptAndIsRetried(t *testing.T) {
 // lane), the overlap policy skips the next runs; ScheduleSkips reports how many, from
 // Temporal's schedule info, for the watchdog.
 func TestScheduleSkipsAreCounted(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	ctx := context.Background()
 	id := "skips-" + s.container
