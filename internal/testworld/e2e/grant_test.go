@@ -40,7 +40,7 @@ func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T
 
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.Vault = nil })
 	require.True(t, a.GrantOnly(), "the agent holds no vault credential")
-	aw := a.NewWorker(s.tc, worker.Options{})
+	aw := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(t, aw.Start())
 	t.Cleanup(func() { aw.Stop(); a.Close() })
 

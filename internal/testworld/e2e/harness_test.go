@@ -316,7 +316,7 @@ func (s *stack) startAgent() { s.startAgentFor(s.inst, vm, s.agentVM()) }
 // startAgentFor runs an in-process agent for one instance on VM vmName.
 func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
 	a := s.newAgent(inst, name, vmName, nil)
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(s.t, w.Start())
 	if inst != s.inst {
 		s.t.Cleanup(func() { w.Stop(); a.Close() })
@@ -349,6 +349,14 @@ func (s *stack) newAgent(inst *sqlsim.Instance, name, vmName string, tune func(*
 	require.NoError(s.t, err)
 	inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
 	return a
+}
+
+// agentWorkerOptions are the agent worker's options as worker/run.go sets them with the
+// default configuration: at most agent.maxConcurrentBackups (4) activities at once. With the
+// SDK's default (1000) fifty first fulls start at once, queue for the agent's eight SQL
+// connections without heartbeating, and time out and back off for minutes.
+func agentWorkerOptions() worker.Options {
+	return worker.Options{MaxConcurrentActivityExecutionSize: config.DefaultMaxConcurrentBackups}
 }
 
 func (s *stack) stopAgent() {

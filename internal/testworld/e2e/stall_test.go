@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
@@ -21,7 +20,7 @@ import (
 // startAgentWithStallLimits runs the stack's agent (as startAgent does) with short stall limits.
 func (s *stack) startAgentWithStallLimits(after, busy time.Duration) {
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.StallAfter, o.StallAfterBusy = after, busy })
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(s.t, w.Start())
 	s.t.Cleanup(func() { w.Stop(); a.Close() })
 }

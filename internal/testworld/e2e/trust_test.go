@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -166,7 +165,7 @@ func TestAgentAcceptsOnlyWhatItsConfigAllows(t *testing.T) {
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) {
 		o.Instances[0].Restore = protocol.RestoreModeNew
 	})
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(t, w.Start())
 	t.Cleanup(func() { w.Stop(); a.Close() })
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Ledger", DataPages: 32})
