@@ -180,7 +180,7 @@ func stackNamespace(n int) string { return fmt.Sprintf("e2e-%03d", n) }
 // told (-parallel). Most e2e tests spend their time waiting (for Temporal to dispatch a
 // task, a heartbeat timeout, a retry's backoff, a stalled stream), not computing, so more
 // run at once than the machine has cores (go test's default).
-const defaultParallel = 4
+const defaultParallel = 8
 
 // raiseParallel sets -test.parallel to SQLVAULT_E2E_PARALLEL, or defaultParallel, unless
 // the command line set it.
