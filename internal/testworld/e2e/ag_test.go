@@ -19,7 +19,10 @@ import (
 // each with its own agent, every backup type runs on the node the reference's table names
 // for each backup preference, keeps doing so after a failover, and all of it forms one
 // chain in the vault.
-func TestAvailabilityGroupNodeChoice(t *testing.T) { onEachPath(t, testAvailabilityGroupNodeChoice) }
+func TestAvailabilityGroupNodeChoice(t *testing.T) {
+	t.Parallel()
+	onEachPath(t, testAvailabilityGroupNodeChoice)
+}
 
 func testAvailabilityGroupNodeChoice(t *testing.T, path datapath.Kind) {
 	s := newStack(t, onPath(path))

@@ -146,7 +146,10 @@ func (p *agentProcess) log(t *testing.T) string {
 // through it. Temporal notices the missing heartbeats, retries the stream on the restarted
 // agent, and the backup ends with exactly one recovery point and no garbage after a sweep.
 // On either data path (on VDI the dead process's device set dies with it).
-func TestAgentKilledMidStream(t *testing.T) { onEachPathAtOnce(t, testAgentKilledMidStream) }
+func TestAgentKilledMidStream(t *testing.T) {
+	t.Parallel()
+	onEachPathAtOnce(t, testAgentKilledMidStream)
+}
 
 func testAgentKilledMidStream(t *testing.T, path datapath.Kind) {
 	s := newStack(t, onPath(path))

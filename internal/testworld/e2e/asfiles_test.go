@@ -21,6 +21,7 @@ import (
 // Under a new name it says the database did not exist, moves the files under that name, and
 // stops rather than overwrite a database of that name created since.
 func TestRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites(t *testing.T) {
+	t.Parallel()
 	onEachPath(t, testRestoreAsFilesScriptRunsAsWrittenAndSaysWhatItOverwrites)
 }
 

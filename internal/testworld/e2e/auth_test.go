@@ -19,6 +19,7 @@ import (
 // kept: the attacker cannot compute one), and the stripe's blocks reordered with the index
 // rewritten to match (sizes and totals recomputed). Put back, the same restore succeeds.
 func TestRestoreRefusesATamperedPointInAzurite(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -16,6 +16,7 @@ import (
 )
 
 func TestEveryBackupTypeMakesOneRecoveryPointMatchingMSDB(t *testing.T) {
+	t.Parallel()
 	onEachPath(t, testEveryBackupTypeMakesOneRecoveryPointMatchingMSDB)
 }
 
@@ -80,6 +81,7 @@ func testEveryBackupTypeMakesOneRecoveryPointMatchingMSDB(t *testing.T, path dat
 }
 
 func TestQuotedDatabaseNameBacksUp(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

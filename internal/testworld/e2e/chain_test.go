@@ -16,6 +16,7 @@ import (
 // that finds its chain broken takes a full instead and records why on the recovery point;
 // an on-demand one fails with the named error instead.
 func TestBrokenChainTakesAFullWithTheReason(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -87,6 +87,7 @@ func isManifest(blob string) bool {
 // result was lost; the retried commit must succeed for the point that exists, not fail the
 // backup as RecoveryPointVerificationFailed (issue 11, item 2).
 func TestCommitRetriedAfterLostResultSucceeds(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	ls := s.startControlLosingResults()
 	s.startAgent()
@@ -116,6 +117,7 @@ func TestCommitRetriedAfterLostResultSucceeds(t *testing.T) {
 // lost. The retry must succeed and the restore go on to the end, the database ONLINE with
 // the chosen point's data, and the tail-log point restorable.
 func TestOverwriteRestoreWhoseTailLogCommitIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	ls := s.startControlLosingResults()
 	s.startAgent()
@@ -165,6 +167,7 @@ func TestOverwriteRestoreWhoseTailLogCommitIsRetried(t *testing.T) {
 // vault (the item record, on configure, stop and resume)
 // has one write's answer lost, and the workflow still ends as it should.
 func TestControlRecordsSurviveLostResults(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	ls := s.startControlLosingResults()
 	s.startAgent()

@@ -19,6 +19,7 @@ import (
 // refused by name before SQL Server backs up anything, a scheduled one (AutoFull) is taken
 // as a full; after that full, differentials are taken again and restore exactly.
 func TestDifferentialOfADatabaseRestoredFromACopyOnlyFull(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

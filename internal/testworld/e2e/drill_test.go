@@ -26,6 +26,7 @@ import (
 // full fails DBCC CHECKDB: recorded as failed with CHECKDB's verdict, the metric says so,
 // and no scratch database is left behind either time.
 func TestRestoreDrills(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, startingAt(time.Now().UTC().Truncate(time.Second)))
 	control := s.startWorkerProcess("control")
 	s.startWorkerProcess("agent")

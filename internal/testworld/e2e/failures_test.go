@@ -20,6 +20,7 @@ import (
 // TestUserErrorsFailFast: each request that cannot succeed fails with its named error on
 // the first attempt, says what to do, and leaves no recovery point.
 func TestUserErrorsFailFast(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -81,6 +82,7 @@ func TestUserErrorsFailFast(t *testing.T) {
 // every stripe, which restores exactly; the failed attempt's blobs are garbage the sweep
 // removes. On either data path (on VDI a stripe is a virtual device).
 func TestStreamFaultIsRetriedAndCommitsOnce(t *testing.T) {
+	t.Parallel()
 	onEachPath(t, testStreamFaultIsRetriedAndCommitsOnce)
 }
 
@@ -140,7 +142,8 @@ func (s *stack) requireNoGarbageAfterSweep() {
 // TestVaultOutageIsRidden: the storage account is unreachable for a while in the middle of
 // a backup; the backup still ends with one good recovery point.
 func TestVaultOutageIsRidden(t *testing.T) {
-	s := newStack(t)
+	t.Parallel()
+	s := newStack(t, withOwnAzurite())
 	s.startControl()
 	s.startAgent()
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Outage", DataPages: 2048})
@@ -171,6 +174,7 @@ func TestVaultOutageIsRidden(t *testing.T) {
 // TestFailedBackupLeavesNoRecoveryPoint: a backup that finally fails reports a clear error
 // and leaves no manifest.
 func TestFailedBackupLeavesNoRecoveryPoint(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -192,6 +196,7 @@ func TestFailedBackupLeavesNoRecoveryPoint(t *testing.T) {
 // TestNoSecretInHistoriesOrLogs runs a backup and scans its whole history and every log
 // line for the SQL password, SAS signatures, the storage key and the vault key.
 func TestNoSecretInHistoriesOrLogs(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

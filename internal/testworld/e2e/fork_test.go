@@ -19,6 +19,7 @@ import (
 // is the shorter chain, and it restored L1's content and reported success. The instant
 // belongs to the timeline that was live then: full → L1 → L2 → tail-log.
 func TestInstantBeforeAnOverwriteRestoreIsRestoredFromItsOwnTimeline(t *testing.T) {
+	t.Parallel()
 	forkTimelines(t)
 }
 

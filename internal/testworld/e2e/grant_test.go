@@ -26,6 +26,7 @@ import (
 // step's blobs, sealed with the vault key), and no token reaches workflow history or the
 // logs: the history holds the sealed grant only.
 func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	signer, err := azstore.New(context.Background(), azstore.Config{ConnectionString: s.azurite.ConnectionString, Container: s.container})
 	require.NoError(t, err)
@@ -39,7 +40,7 @@ func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T
 
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.Vault = nil })
 	require.True(t, a.GrantOnly(), "the agent holds no vault credential")
-	aw := a.NewWorker(s.tc, worker.Options{})
+	aw := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(t, aw.Start())
 	t.Cleanup(func() { aw.Stop(); a.Close() })
 

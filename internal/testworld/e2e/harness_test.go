@@ -7,9 +7,12 @@ import (
 	"context"
 	"crypto/x509"
 	"database/sql"
+	"flag"
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -97,6 +100,8 @@ type sharedServices struct {
 }
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	raiseParallel()
 	if cfg := os.Getenv(agentChildConfigEnv); cfg != "" {
 		// This process is an agent a test started (startAgentProcess on the VDI path).
 		if err := runAgentChild(cfg, os.Getenv(agentChildLibraryEnv)); err != nil {
@@ -131,7 +136,7 @@ func services(t *testing.T) *sharedServices {
 		shared = &sharedServices{}
 		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 		defer cancel()
-		tp, stopT, err := testenv.StartTemporal(ctx)
+		tp, stopT, err := testenv.StartTemporalWith(ctx, testenv.TemporalOptions{Namespaces: stackNamespaces()})
 		if err != nil {
 			shared.err = err
 			return
@@ -156,12 +161,52 @@ var containerSeq struct {
 	n int
 }
 
+// namespacePool is how many namespaces the dev server creates for stacks (one each, see
+// newStack); creating them costs about a second at start. A package that builds more
+// stacks than this fails in newStack and says to raise it.
+const namespacePool = 240
+
+func stackNamespaces() []string {
+	out := make([]string, namespacePool)
+	for i := range out {
+		out[i] = stackNamespace(i + 1)
+	}
+	return out
+}
+
+func stackNamespace(n int) string { return fmt.Sprintf("e2e-%03d", n) }
+
+// defaultParallel is how many tests that call t.Parallel run at once when go test is not
+// told (-parallel). Most e2e tests spend their time waiting (for Temporal to dispatch a
+// task, a heartbeat timeout, a retry's backoff, a stalled stream), not computing, so more
+// run at once than the machine has cores (go test's default).
+const defaultParallel = 8
+
+// raiseParallel sets -test.parallel to SQLVAULT_E2E_PARALLEL, or defaultParallel, unless
+// the command line set it.
+func raiseParallel() {
+	set := false
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == "test.parallel" })
+	if set {
+		return
+	}
+	n := defaultParallel
+	if v, err := strconv.Atoi(os.Getenv("SQLVAULT_E2E_PARALLEL")); err == nil && v > 0 {
+		n = v
+	}
+	if n > runtime.GOMAXPROCS(0) {
+		_ = flag.Set("test.parallel", strconv.Itoa(n))
+	}
+}
+
 // newStack builds a stack with its own vault container, simulator and in-process workers.
 // stackConfig is what a test may change of a stack's simulated server.
 type stackConfig struct {
 	start time.Time      // the simulator clock's start
 	zone  *time.Location // the instance's time zone (nil: UTC)
 	path  datapath.Kind  // the agents' data path (empty: URL)
+	// ownAzurite gives the stack an Azurite of its own (withOwnAzurite).
+	ownAzurite bool
 }
 
 type stackOption func(*stackConfig)
@@ -175,6 +220,10 @@ func startingAt(t time.Time) stackOption { return func(c *stackConfig) { c.start
 // onPath runs the stack's agents with their instances on data path k (agent.instances[].dataPath).
 func onPath(k datapath.Kind) stackOption { return func(c *stackConfig) { c.path = k } }
 
+// withOwnAzurite gives the stack an Azurite of its own instead of the package's, for a test
+// that stops it (Azurite.Outage) while other tests use theirs.
+func withOwnAzurite() stackOption { return func(c *stackConfig) { c.ownAzurite = true } }
+
 func newStack(t *testing.T, opts ...stackOption) *stack {
 	cfg := stackConfig{start: time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC), path: datapath.URL}
 	for _, o := range opts {
@@ -183,12 +232,23 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	svc := services(t)
 	containerSeq.Lock()
 	containerSeq.n++
-	container := fmt.Sprintf("vault-%d-%d", os.Getpid(), containerSeq.n)
+	n := containerSeq.n
 	containerSeq.Unlock()
+	container := fmt.Sprintf("vault-%d-%d", os.Getpid(), n)
+	require.LessOrEqual(t, n, namespacePool, "more stacks than namespaces: raise namespacePool in harness_test.go")
+	// Each stack has a Temporal namespace of its own, so tests can run side by side (t.Parallel):
+	// the IDs sqlvault fixes per namespace (the retention and rediscover schedules, the drill
+	// planner, an item's schedules and workflows) never meet another test's.
+	tp := *svc.temporal
+	tp.Namespace = stackNamespace(n)
+	azurite := svc.azurite
+	if cfg.ownAzurite {
+		azurite = testenv.AzuriteT(t, testenv.AzuriteOptions{})
+	}
 
 	core, logs := observer.New(zapcore.DebugLevel)
 	log := zap.New(core)
-	s := &stack{t: t, temporal: svc.temporal, azurite: svc.azurite, logs: logs, log: log, container: container, path: cfg.path}
+	s := &stack{t: t, temporal: &tp, azurite: azurite, logs: logs, log: log, container: container, path: cfg.path}
 	dir := t.TempDir()
 
 	var err error
@@ -218,7 +278,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	t.Cleanup(func() { _ = s.sqlDB.Close() })
 
 	ctx := context.Background()
-	store, err := azstore.New(ctx, azstore.Config{ConnectionString: svc.azurite.ConnectionString, Container: container, CreateContainer: true})
+	store, err := azstore.New(ctx, azstore.Config{ConnectionString: s.azurite.ConnectionString, Container: container, CreateContainer: true})
 	require.NoError(t, err)
 	// The control side's keyring, as the worker builds it (worker/run.go): the key file,
 	// and the data keys a rotation adds to the vault.
@@ -227,7 +287,7 @@ func newStack(t *testing.T, opts ...stackOption) *stack {
 	require.NoError(t, err)
 	s.repo = s.repo.WithKeys(ring)
 
-	s.tc, err = client.Dial(client.Options{HostPort: svc.temporal.HostPort, Namespace: svc.temporal.Namespace,
+	s.tc, err = client.Dial(client.Options{HostPort: s.temporal.HostPort, Namespace: s.temporal.Namespace,
 		Logger: temporalx.NewZapLogger(log)})
 	require.NoError(t, err)
 	t.Cleanup(s.tc.Close)
@@ -256,7 +316,7 @@ func (s *stack) startAgent() { s.startAgentFor(s.inst, vm, s.agentVM()) }
 // startAgentFor runs an in-process agent for one instance on VM vmName.
 func (s *stack) startAgentFor(inst *sqlsim.Instance, name, vmName string) {
 	a := s.newAgent(inst, name, vmName, nil)
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(s.t, w.Start())
 	if inst != s.inst {
 		s.t.Cleanup(func() { w.Stop(); a.Close() })
@@ -289,6 +349,14 @@ func (s *stack) newAgent(inst *sqlsim.Instance, name, vmName string, tune func(*
 	require.NoError(s.t, err)
 	inst.SetHostsEntry(agentHost, testenv.LoopbackIP(listen))
 	return a
+}
+
+// agentWorkerOptions are the agent worker's options as worker/run.go sets them with the
+// default configuration: at most agent.maxConcurrentBackups (4) activities at once. With the
+// SDK's default (1000) fifty first fulls start at once, queue for the agent's eight SQL
+// connections without heartbeating, and time out and back off for minutes.
+func agentWorkerOptions() worker.Options {
+	return worker.Options{MaxConcurrentActivityExecutionSize: config.DefaultMaxConcurrentBackups}
 }
 
 func (s *stack) stopAgent() {

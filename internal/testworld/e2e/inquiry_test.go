@@ -30,6 +30,7 @@ func (s *stack) inquiry() (protocol.InquiryResult, error) {
 // each unsupported one refused by name, and a login without sysadmin refused with the
 // reference's named error and how to grant it.
 func TestInquiryDiscoversAndAppliesTheSupportRules(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -89,6 +90,7 @@ func TestInquiryDiscoversAndAppliesTheSupportRules(t *testing.T) {
 }
 
 func TestStarterDiscover(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -12,7 +12,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
@@ -48,7 +47,7 @@ func (s *stack) startAgentWithKeyring(keyFile string) {
 	ring, err := keys.FromConfig(config.Key{File: keyFile}, s.repo)
 	require.NoError(s.t, err)
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.Key, o.Keys = nil, ring })
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(s.t, w.Start())
 	s.agentMu.Lock()
 	s.agent = &agentRun{w: w, a: a}

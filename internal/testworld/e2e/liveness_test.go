@@ -18,6 +18,7 @@ import (
 // (`--to-instance 'SQLVM2\INST2'`) fail in seconds with AgentUnavailable naming the VM,
 // instead of waiting half an hour on a task queue nobody polls.
 func TestNoAgentFailsWithinSeconds(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -48,6 +49,7 @@ func TestNoAgentFailsWithinSeconds(t *testing.T) {
 // TestKnownAgentBrieflyDownGetsItsGrace: an agent that was polling a moment ago is waited
 // for: the backup started while it is down completes once it is back.
 func TestKnownAgentBrieflyDownGetsItsGrace(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -85,6 +87,7 @@ func (s *stack) scratchOf(db string) []*sqlsim.Database {
 // cancelled while SQL Server reads the second log of its chain (a stream stalled by a fault)
 // leaves no scratch database behind.
 func TestVerifyRestoreCancelledMidChainDropsScratch(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -28,6 +28,7 @@ import (
 // own configuration, serve /metrics. Scraped during and after a backup and a restore, they
 // show the listed series with the values the vault and the workflows say.
 func TestMetricsFromBothRoles(t *testing.T) {
+	t.Parallel()
 	// The simulator's clock at real time, so the control process's RPO (real now minus the
 	// newest restorable instant) is small and checkable.
 	s := newStack(t, startingAt(time.Now().UTC().Truncate(time.Second)))

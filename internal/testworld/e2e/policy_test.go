@@ -20,6 +20,7 @@ import (
 // other, judged against what the first stored, is refused with PolicyExists; a write of the
 // stored content succeeds unchanged; replace replaces.
 func TestStarterPolicyWritesSerialize(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	ctx := context.Background()

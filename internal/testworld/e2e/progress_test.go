@@ -18,6 +18,7 @@ import (
 // (every 5%): a stream held part-way shows the percent SQL Server reached, not the last
 // multiple of 5.
 func TestBackupHeartbeatPercentFollowsSQLServer(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -37,13 +38,13 @@ func (s *stack) putPolicy(p policy.Policy) {
 	require.NoError(s.t, s.repo.PutPolicy(context.Background(), p.Name, doc))
 }
 
-var wfSeq int
+var wfSeq atomic.Int64
 
 // run starts a workflow on the stack's control queue and waits for its result.
 func (s *stack) run(workflowType string, in any, out any) (client.WorkflowRun, error) {
-	wfSeq++
+	seq := wfSeq.Add(1)
 	run, err := s.tc.ExecuteWorkflow(context.Background(), client.StartWorkflowOptions{
-		ID: fmt.Sprintf("%s-%s-%d", workflowType, s.container, wfSeq), TaskQueue: s.controlQueue(), WorkflowExecutionTimeout: 10 * time.Minute,
+		ID: fmt.Sprintf("%s-%s-%d", workflowType, s.container, seq), TaskQueue: s.controlQueue(), WorkflowExecutionTimeout: 10 * time.Minute,
 	}, workflowType, in)
 	require.NoError(s.t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
@@ -67,6 +68,7 @@ func (s *stack) schedules(itemID string) []string {
 // schedules and their first fulls; the 51st in one call is refused; unsupported databases
 // are refused by name and nothing changes.
 func TestConfigureProtectionOf50Databases(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -134,6 +136,7 @@ func TestConfigureProtectionOf50Databases(t *testing.T) {
 // the schedules; reconcile after every schedule was deleted restores them; a retention dry
 // run deletes nothing; stop with delete removes the data only after the schedules are gone.
 func TestStopResumeRetentionAndReconcile(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -252,6 +255,7 @@ func TestStopResumeRetentionAndReconcile(t *testing.T) {
 }
 
 func TestStarterProtectionCommands(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -337,6 +341,7 @@ func TestStarterProtectionCommands(t *testing.T) {
 // databases are protected now, and one created later is protected (with its first full)
 // when discovery runs again; a stopped item is never re-protected.
 func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -389,6 +394,7 @@ func TestAutoProtectProtectsNewDatabasesAtTheNextDiscovery(t *testing.T) {
 // outlives the policy; one without follows the policy; retention never deletes a point
 // a kept one needs.
 func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -443,6 +449,7 @@ func TestOnDemandBackupKeepsItsOwnRetention(t *testing.T) {
 // issue 16 the stop deletes nothing itself (soft delete: retention removes the points once
 // retention.softDeleteDays have passed), so its last step is the cancel.
 func TestStopProtectionCancelsTheRunningBackup(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

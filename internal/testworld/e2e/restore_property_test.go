@@ -48,6 +48,7 @@ type sample struct {
 // its instance on the other path), so points of either path are restored on either.
 // SQLVAULT_PROPERTY_SEED=n reproduces a run, data paths included.
 func TestRestorePropertyRandomScheduleAndTargets(t *testing.T) {
+	t.Parallel()
 	seed := uint64(time.Now().UnixNano())
 	if v := os.Getenv("SQLVAULT_PROPERTY_SEED"); v != "" {
 		n, err := strconv.ParseUint(v, 10, 64)

@@ -80,6 +80,7 @@ func (s *stack) buildChain(name string) chainFixture {
 }
 
 func TestRestoreToEveryPointAndInstantIsExact(t *testing.T) {
+	t.Parallel()
 	onEachPath(t, testRestoreToEveryPointAndInstantIsExact)
 }
 
@@ -129,6 +130,7 @@ func testRestoreToEveryPointAndInstantIsExact(t *testing.T, path datapath.Kind) 
 }
 
 func TestRestoreOverwriteTakesTailLogFirst(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -164,7 +166,10 @@ func TestRestoreOverwriteTakesTailLogFirst(t *testing.T) {
 	assert.Equal(t, latest, s.db("Live_before").Digest())
 }
 
-func TestRestoreAsFilesRestoresByHand(t *testing.T) { onEachPath(t, testRestoreAsFilesRestoresByHand) }
+func TestRestoreAsFilesRestoresByHand(t *testing.T) {
+	t.Parallel()
+	onEachPath(t, testRestoreAsFilesRestoresByHand)
+}
 
 func testRestoreAsFilesRestoresByHand(t *testing.T, path datapath.Kind) {
 	s := newStack(t, onPath(path))
@@ -191,6 +196,7 @@ func testRestoreAsFilesRestoresByHand(t *testing.T, path datapath.Kind) {
 }
 
 func TestVerifyRestoreChecksAndDropsTheScratchCopy(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -208,6 +214,7 @@ func TestVerifyRestoreChecksAndDropsTheScratchCopy(t *testing.T) {
 // of the chain; the restarted agent resumes at that step, nothing is applied twice, and the
 // result is exact.
 func TestAgentKilledDuringThirdLogRestore(t *testing.T) {
+	t.Parallel()
 	onEachPathAtOnce(t, testAgentKilledDuringThirdLogRestore)
 }
 

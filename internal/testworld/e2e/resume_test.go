@@ -22,6 +22,7 @@ import (
 // does not run it again; no error number decides it. The result is exact, and every
 // backup set was restored once.
 func TestAgentKilledAfterStopAtStepApplied(t *testing.T) {
+	t.Parallel()
 	onEachPathAtOnce(t, testAgentKilledAfterStopAtStepApplied)
 }
 

@@ -64,6 +64,7 @@ func (w *webhookSink) snapshot() (int, [][]byte, []string) {
 // breach series, `sqlvault status --fleet` (from the report, and judged directly), and the
 // webhook, which fails once and is retried. The healthy database is ok throughout.
 func TestRPOWatchdogRaisesAPausedDatabase(t *testing.T) {
+	t.Parallel()
 	s := newStack(t, startingAt(time.Now().UTC().Add(-3*time.Hour).Truncate(time.Second)))
 	sink := &webhookSink{}
 	srv := httptest.NewServer(sink)

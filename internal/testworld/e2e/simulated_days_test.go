@@ -47,6 +47,7 @@ func (s *stack) trigger(itemID, kind string) protocol.RecoveryPoint {
 // (checked rule by rule here, independently of its code) and nothing a kept chain needs
 // (every instant of the log window and every kept point still restores, per the planner).
 func TestSchedulesAndRetentionOverSimulatedDays(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -161,6 +162,7 @@ func TestSchedulesAndRetentionOverSimulatedDays(t *testing.T) {
 // policy allows (its fulls failed for days), the next scheduled log backup takes a full
 // and says why.
 func TestStaleFullTurnsTheNextScheduledLogIntoAFull(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

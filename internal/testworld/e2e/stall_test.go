@@ -9,7 +9,6 @@ import (
 	"github.com/stretchr/testify/require"
 	enums "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
@@ -21,7 +20,7 @@ import (
 // startAgentWithStallLimits runs the stack's agent (as startAgent does) with short stall limits.
 func (s *stack) startAgentWithStallLimits(after, busy time.Duration) {
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.StallAfter, o.StallAfterBusy = after, busy })
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(s.t, w.Start())
 	s.t.Cleanup(func() { w.Stop(); a.Close() })
 }
@@ -48,6 +47,7 @@ func streamFailures(t *testing.T, s *stack, id, runID, activity string) []string
 // and no SQL Server progress for its stall limit, cancels the statement and fails the
 // attempt with BackupStalled; the retry takes the backup, and it commits once.
 func TestStalledBackupStreamFailsTheAttemptAndIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgentWithStallLimits(2*time.Second, 20*time.Second)
@@ -76,6 +76,7 @@ func TestStalledBackupStreamFailsTheAttemptAndIsRetried(t *testing.T) {
 // TestStalledRestoreStreamFailsTheAttemptAndIsRetried: the same for a RESTORE LOG step of a
 // chain; the retried step completes and the restore is exact.
 func TestStalledRestoreStreamFailsTheAttemptAndIsRetried(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgentWithStallLimits(2*time.Second, 20*time.Second)
@@ -112,6 +113,7 @@ func TestStalledRestoreStreamFailsTheAttemptAndIsRetried(t *testing.T) {
 // lane), the overlap policy skips the next runs; ScheduleSkips reports how many, from
 // Temporal's schedule info, for the watchdog.
 func TestScheduleSkipsAreCounted(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	ctx := context.Background()
 	id := "skips-" + s.container

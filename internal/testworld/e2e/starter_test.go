@@ -18,7 +18,7 @@ import (
 
 // starter runs the CLI against the stack, configured by environment as a user would.
 func (s *stack) starter(args ...string) (string, string, error) {
-	return s.starterEnv([]string{"SQLVAULT_TEMPORAL_ADDRESS=" + s.temporal.HostPort}, args...)
+	return s.starterEnv([]string{"SQLVAULT_TEMPORAL_ADDRESS=" + s.temporal.HostPort, "SQLVAULT_TEMPORAL_NAMESPACE=" + s.temporal.Namespace}, args...)
 }
 
 // starterEnv runs the CLI with env (how to reach Temporal) added to the stack's settings.
@@ -40,6 +40,7 @@ func (s *stack) starterEnv(env []string, args ...string) (string, string, error)
 
 // TestStarterBackupListShowVerify drives the CLI the way the README shows.
 func TestStarterBackupListShowVerify(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -88,6 +89,7 @@ func TestStarterBackupListShowVerify(t *testing.T) {
 // --wait` restores exactly, `--as-files` writes files and the script, and an instant
 // outside every range is refused with the nearest restorable instants.
 func TestStarterRestoreAndRestorable(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

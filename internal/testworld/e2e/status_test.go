@@ -15,6 +15,7 @@ import (
 // has logs: Temporal holds no log schedule for it, so status shows no next log backup, and
 // its RPO is judged against the daily full, not the log interval it cannot follow.
 func TestStatusOfASimpleRecoveryDatabase(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

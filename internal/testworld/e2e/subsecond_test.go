@@ -18,6 +18,7 @@ import (
 // writes at .100 and .200 and not the one at .300 (a restore truncated to .000 would hold
 // none of them), and the printed plan shows the milliseconds it stopped at.
 func TestStarterRestoreAtMillisecondsIsExact(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -18,6 +18,7 @@ import (
 // before SQL Server is asked to restore anything. (A legacy vault, whose summaries carry no
 // MAC, still has the step's check against its manifest: TestStepRefusesAManifestThatDisagreesWithThePlan.)
 func TestRestorePlannedFromSummariesRefusesAManifestThatDisagrees(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()

@@ -28,6 +28,7 @@ var fallBack2026 = time.Date(2026, 11, 1, 6, 0, 0, 0, time.UTC)
 // instant. An instant in the one log backup whose range holds the change is refused with
 // AmbiguousServerTime (STOPAT takes no offset), naming what can be restored instead.
 func TestPointInTimeRestoreAroundDSTIsExact(t *testing.T) {
+	t.Parallel()
 	ny := newYork(t)
 	s := newStack(t, inZone(ny), startingAt(fallBack2026.Add(-2*time.Hour)))
 	s.startControl()
@@ -95,6 +96,7 @@ func TestPointInTimeRestoreAroundDSTIsExact(t *testing.T) {
 // kept 30 days under the policy is kept until 30 days after it ran, and not 5 hours less on
 // a server on New York time.
 func TestRetentionOnALocalTimeServerIsExact(t *testing.T) {
+	t.Parallel()
 	ny := newYork(t)
 	s := newStack(t, inZone(ny))
 	s.startControl()
@@ -134,5 +136,6 @@ func TestRetentionOnALocalTimeServerIsExact(t *testing.T) {
 // no offset: read as UTC it lies five hours early, and the instant before the overwrite
 // would be credited to the new fork.
 func TestForkTimelinesOnALocalTimeServer(t *testing.T) {
+	t.Parallel()
 	forkTimelines(t, inZone(newYork(t)))
 }

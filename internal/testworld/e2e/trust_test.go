@@ -11,7 +11,6 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-	"go.temporal.io/sdk/worker"
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -47,6 +46,7 @@ func (s *stack) protect(name string) string {
 // CLI, which says when the data goes), the first retention run after the period deletes
 // the points and the item.
 func TestStopWithDeleteIsSoftAndResumeUndoesIt(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -111,6 +111,7 @@ func TestStopWithDeleteIsSoftAndResumeUndoesIt(t *testing.T) {
 // tail-log, the database as it was); the CLI, which reads the vault, sends the item's tag
 // and the overwrite goes ahead; a database that is no protected item needs no tag.
 func TestOverwriteOfAProtectedDatabaseNeedsItsProtectionTag(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
@@ -158,12 +159,13 @@ func TestOverwriteOfAProtectedDatabaseNeedsItsProtectionTag(t *testing.T) {
 // and still restores under a new name; a folder outside agent.restoreRoots is refused as
 // PathNotAllowedByAgent; an instance it does not manage is InstanceNotManaged.
 func TestAgentAcceptsOnlyWhatItsConfigAllows(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) {
 		o.Instances[0].Restore = protocol.RestoreModeNew
 	})
-	w := a.NewWorker(s.tc, worker.Options{})
+	w := a.NewWorker(s.tc, agentWorkerOptions())
 	require.NoError(t, w.Start())
 	t.Cleanup(func() { w.Stop(); a.Close() })
 	db, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Ledger", DataPages: 32})
@@ -205,6 +207,7 @@ func TestAgentAcceptsOnlyWhatItsConfigAllows(t *testing.T) {
 // through a Temporal CLI profile (TEMPORAL_CONFIG_FILE, TEMPORAL_PROFILE), and a backup
 // runs through them.
 func TestWorkerAndCLIConnectThroughATemporalCLIProfile(t *testing.T) {
+	t.Parallel()
 	s := newStack(t)
 	profile := filepath.Join(t.TempDir(), "temporal.toml")
 	require.NoError(t, os.WriteFile(profile, []byte(fmt.Sprintf(`

@@ -30,6 +30,19 @@ type Temporal struct {
 
 // StartTemporal starts the dev server from bin/temporal on a free port.
 func StartTemporal(ctx context.Context) (*Temporal, func(), error) {
+	return StartTemporalWith(ctx, TemporalOptions{})
+}
+
+// TemporalOptions are what a caller may add to the dev server StartTemporal starts.
+type TemporalOptions struct {
+	// Namespaces are created with the server (besides "default"), each with sqlvault's
+	// search attributes. Creating them at start makes them usable at once: a namespace
+	// registered later is unknown to the server's caches for a while.
+	Namespaces []string
+}
+
+// StartTemporalWith is StartTemporal with options.
+func StartTemporalWith(ctx context.Context, opts TemporalOptions) (*Temporal, func(), error) {
 	root, err := RepoRoot()
 	if err != nil {
 		return nil, nil, err
@@ -48,6 +61,10 @@ func StartTemporal(ctx context.Context) (*Temporal, func(), error) {
 		keys = append(keys, temporal.NewSearchAttributeKeyKeyword(name).ValueSet(""))
 	}
 	hostPort := fmt.Sprintf("127.0.0.1:%d", port)
+	var extra []string
+	for _, ns := range opts.Namespaces {
+		extra = append(extra, "--namespace", ns)
+	}
 	srv, err := testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
 		ExistingPath:     bin,
 		ClientOptions:    &client.Options{HostPort: hostPort, Namespace: "default"},
@@ -56,8 +73,9 @@ func StartTemporal(ctx context.Context) (*Temporal, func(), error) {
 		// Everything the server prints goes to stderr: a benchmark's result line is
 		// printed to stdout in two parts (name, then figures), and a server log line in
 		// between splits it where benchreport reads it.
-		Stdout: os.Stderr,
-		Stderr: os.Stderr,
+		Stdout:    os.Stderr,
+		Stderr:    os.Stderr,
+		ExtraArgs: extra,
 	})
 	if err != nil {
 		return nil, nil, fmt.Errorf("testenv: start Temporal dev server: %w", err)
