@@ -260,7 +260,7 @@ func newAgent(cfg *config.Config, repo *vault.Repository, src keys.Source, log *
 			CertFile: cfg.Agent.Endpoint.CertFile, KeyFile: cfg.Agent.Endpoint.KeyFile},
 		BlocksInFlight: cfg.Agent.BlocksInFlight, RestoreRoots: cfg.Agent.RestoreRoots,
 		StallAfter: cfg.Agent.StallAfter, StallAfterBusy: cfg.Agent.StallAfterBusy, VDI: OpenVDI(cfg.Agent.VDILibrary),
-		Memory: memory, Metrics: reg, WrapStore: wrapStore}
+		Memory: memory, Metrics: reg, WrapStore: wrapStore, MaxConcurrentSteps: cfg.Agent.MaxConcurrentBackups}
 	for i, inst := range cfg.Agent.Instances {
 		dsn, err := inst.DSN()
 		if err != nil {

@@ -17,6 +17,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/datapath"
 	"github.com/sqlvault/sqlvault/internal/agent/datapath/vdipath"
 	"github.com/sqlvault/sqlvault/internal/agent/endpoint"
+	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/agent/vdi"
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/keys"
@@ -190,4 +191,19 @@ func TestNewChoosesTheDefaultDataPathByTheLibrary(t *testing.T) {
 		InstanceDSN{Name: "SQLVM1", DSN: "sqlserver://127.0.0.1:1", DataPath: datapath.URL})
 	require.NoError(t, err)
 	assert.Equal(t, datapath.URL, a.Instances[0].DataPath)
+}
+
+// Each instance's pool is sized for the steps the agent runs at once (its worker's
+// agent.maxConcurrentBackups), so a step's progress probes always find a session.
+func TestInstancePoolsFollowTheAgentsConcurrency(t *testing.T) {
+	certFile, keyFile, _, err := endpoint.GenerateSelfSigned("sqlvault-agent.local", t.TempDir())
+	require.NoError(t, err)
+	for _, c := range []struct{ steps, want int }{{0, sqlserver.DefaultMaxOpen}, {4, 10}, {12, 26}} {
+		a, err := New(Options{VM: "SQLVM1", MaxConcurrentSteps: c.steps,
+			Instances: []InstanceDSN{{Name: "SQLVM1", DSN: "sqlserver://a:b@127.0.0.1:1", DataPath: "url"}},
+			Endpoint:  endpoint.Options{Host: "sqlvault-agent.local", Listen: "127.0.0.1:0", CertFile: certFile, KeyFile: keyFile}})
+		require.NoError(t, err)
+		assert.Equal(t, c.want, a.Instances[0].Conn.DB().Stats().MaxOpenConnections, "steps %d", c.steps)
+		a.Close()
+	}
 }

@@ -55,6 +55,10 @@ type Options struct {
 
 	HeartbeatEvery             time.Duration
 	StallAfter, StallAfterBusy time.Duration
+	// MaxConcurrentSteps is how many activities the agent's worker runs at once
+	// (agent.maxConcurrentBackups): each instance's connection pool is sized for it
+	// (sqlserver.PoolSize; 0: sqlserver.DefaultMaxOpen connections).
+	MaxConcurrentSteps int
 	BlocksInFlight             int
 	Memory                     *memlimit.Budget
 	RestoreRoots               []string
@@ -125,7 +129,7 @@ func New(o Options) (*Agent, error) {
 			MemoryLimit: func() int64 { return a.Memory.Limit() }})
 	}
 	for i, in := range o.Instances {
-		conn, err := sqlserver.Open(in.DSN)
+		conn, err := sqlserver.OpenPool(in.DSN, sqlserver.PoolSize(o.MaxConcurrentSteps))
 		if err != nil {
 			a.Close()
 			return nil, fmt.Errorf("agent.instances[%d] (%s): %w", i, in.Name, err)

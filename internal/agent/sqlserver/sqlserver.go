@@ -27,13 +27,29 @@ type Conn struct {
 	db *sql.DB
 }
 
-// Open connects lazily with a go-mssqldb DSN; Ping checks it.
-func Open(dsn string) (*Conn, error) {
+// DefaultMaxOpen is the pool size of Open: enough for the agent's default of 4 steps at once.
+const DefaultMaxOpen = 8
+
+// PoolSize is the connections an agent running steps statements at once needs: each step
+// holds one session for its BACKUP or RESTORE statement for the statement's whole length,
+// and needs a second, briefly, for the probes beside it (sys.dm_exec_requests'
+// percent_complete for the heartbeat and the stall watch). With fewer, a probe waits for a
+// session its own step's neighbours hold, times out, and the stall watch — which needs the
+// probe to tell a restore zeroing its files (no bytes move) from a stuck one — cancels a
+// healthy statement. Two per step, plus two for the steps' short queries (prepare, msdb),
+// never less than DefaultMaxOpen.
+func PoolSize(steps int) int { return max(DefaultMaxOpen, 2*steps+2) }
+
+// Open connects lazily with a go-mssqldb DSN and a pool of DefaultMaxOpen; Ping checks it.
+func Open(dsn string) (*Conn, error) { return OpenPool(dsn, DefaultMaxOpen) }
+
+// OpenPool is Open with a pool of maxOpen connections (PoolSize of the agent's concurrency).
+func OpenPool(dsn string, maxOpen int) (*Conn, error) {
 	db, err := sql.Open("sqlserver", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("sqlserver: bad connection settings: %w", err)
 	}
-	db.SetMaxOpenConns(8)
+	db.SetMaxOpenConns(max(maxOpen, 1))
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return &Conn{db: db}, nil
 }
