@@ -98,7 +98,8 @@ func run(ctx context.Context, cfg *config.Config) error {
 	if cfg.Role.RunsControl() {
 		w := newControlWorker(tc, cfg.Temporal.ControlTaskQueue, &control.Control{Vault: repo, Log: log,
 			RPOMetrics: rpowatch.NewMetrics(reg), RPOWebhook: webhookOf(cfg.Watchdog.Webhook),
-			SoftDelete: cfg.Retention.SoftDelete(), Grants: GrantMinter(ctx, cfg, store, ring, log), KeyDelivery: keyDelivery(fleetRing)})
+			SoftDelete: cfg.Retention.SoftDelete(), Grants: GrantMinter(ctx, cfg, store, ring, log), KeyDelivery: keyDelivery(fleetRing),
+			RefuseCrossVMKeys: cfg.Key.RefusesCrossVMRestores()})
 		workers = append(workers, w)
 		catalog := itemmetrics.New(reg, repo, log, nil)
 		go catalog.Run(ctx, cfg.Metrics.CatalogRefresh)

@@ -57,6 +57,9 @@ type Control struct {
 	// KeyDelivery delivers, inside a step's grant, the data keys the step needs to a VM
 	// whose agent holds its own KEK (keys.Ring, the fleet's); nil: none are delivered.
 	KeyDelivery KeyDeliverer
+	// RefuseCrossVMKeys refuses to deliver a VM's data keys for a restore onto another VM
+	// (key.crossVMRestores: refuse).
+	RefuseCrossVMKeys bool
 
 	agentChecks agentCheckCache
 }

@@ -17,6 +17,8 @@ import (
 // the VM has none, with the carrier key the step's grant is then sealed with.
 type KeyDeliverer interface {
 	Deliver(ctx context.Context, vm string, ids []string) (*protocol.DataKeyDelivery, *blockcrypt.Key, error)
+	// KeyScope is the VM a data key belongs to ("" for a fleet key).
+	KeyScope(ctx context.Context, id string) (string, error)
 }
 
 // MintVaultGrant mints the storage grant of one agent step (package grant): for a backup,
@@ -52,6 +54,11 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 	case protocol.GrantRestore:
 		for _, p := range in.PointIDs {
 			m, err := c.Vault.Manifest(ctx, in.ItemID, p)
+			if errors.Is(err, vault.ErrUnauthenticated) {
+				// Never retried: no grant (nor key) is handed out on the word of a manifest
+				// the vault key does not vouch for.
+				return nil, protocol.UserError(protocol.ErrUnauthenticated, "vault grant: point %s of %s: %v", p, in.ItemID, err)
+			}
 			if err != nil {
 				return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "vault grant: read point %s: %v", p, err)
 			}
@@ -63,6 +70,11 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 	}
 	var delivery *protocol.DataKeyDelivery
 	minter := c.Grants
+	if deliver && c.RefuseCrossVMKeys && in.Op == protocol.GrantRestore {
+		if err := c.refuseCrossVM(ctx, in, keyIDs); err != nil {
+			return nil, err
+		}
+	}
 	if deliver {
 		d, carrier, err := c.KeyDelivery.Deliver(ctx, in.VM, keyIDs)
 		if err != nil {
@@ -103,4 +115,26 @@ func controlKeyError(err error, what string) error {
 		return protocol.UserError(protocol.ErrDataKeyUnavailable, "%s: %v", what, err)
 	}
 	return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%s: %v", what, err)
+}
+
+// refuseCrossVM refuses a restore onto in.VM of a point sealed with another VM's data key
+// (key.crossVMRestores: refuse): an agent that can start workflows could otherwise restore
+// any VM's backup onto its own VM and be handed the key. Fleet keys are still delivered —
+// they seal the points taken before the VMs had keys of their own, and every agent on the
+// fleet KEK opens them anyway.
+func (c *Control) refuseCrossVM(ctx context.Context, in protocol.MintGrantInput, keyIDs []string) error {
+	target := vault.KeyScope(in.VM)
+	for i, id := range keyIDs {
+		scope, err := c.KeyDelivery.KeyScope(ctx, id)
+		if err != nil {
+			return controlKeyError(err, "read the scope of data key "+id)
+		}
+		if scope != "" && scope != target {
+			return protocol.UserError(protocol.ErrCrossVMRestoreRefused,
+				"restore of point %s of %s onto VM %s: the point is sealed with VM %s's data key %s, and this control worker refuses to hand a VM's keys to another (key.crossVMRestores: refuse); "+
+					"restore it onto VM %s, or set key.crossVMRestores: allow on the control worker for the restore",
+				in.PointIDs[min(i, len(in.PointIDs)-1)], in.ItemID, target, scope, id, scope)
+		}
+	}
+	return nil
 }

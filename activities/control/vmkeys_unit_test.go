@@ -2,15 +2,18 @@ package control
 
 import (
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.uber.org/zap"
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
+	"github.com/sqlvault/sqlvault/internal/config"
 	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
@@ -87,4 +90,79 @@ func TestMintVaultGrantDeliversKeysToAVMWithItsOwn(t *testing.T) {
 	g, err = c.MintVaultGrant(ctx, in)
 	require.NoError(t, err)
 	assert.Nil(t, g, "nothing to mint, nothing to deliver")
+}
+
+// putPointSealedWith stores the authenticated manifest of a full of db on instance sealed with
+// data key keyID of ring.
+func putPointSealedWith(t *testing.T, repo *vault.Repository, ring *keys.Ring, instance, db, keyID string) (item, point string) {
+	t.Helper()
+	item = vault.ItemID(instance, db)
+	finish := time.Date(2026, 12, 6, 10, 0, 0, 0, time.UTC)
+	m := &vault.Manifest{Schema: vault.ManifestSchema, ItemID: item, PointID: vault.NewPointID(finish, vault.BackupFull, "a1")}
+	m.Database.Name, m.Database.GUID, m.Database.FamilyGUID = db, "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+	m.Server.Instance = instance
+	m.Backup.Type = vault.BackupFull
+	m.Backup.StartTime, m.Backup.FinishTime = finish.Add(-time.Minute), finish
+	m.Backup.FirstLSN, m.Backup.LastLSN, m.Backup.CheckpointLSN, m.Backup.DatabaseBackupLSN = "1000", "2000", "1500", "0"
+	m.CreatedAt = finish
+	m.Encryption.Algorithm, m.Encryption.KeyID, m.Encryption.Compression = vault.AlgorithmAES256GCM, keyID, vault.CompressionZstd
+	blob := vault.DataBlob(item, m.PointID, 1, 1)
+	m.Stripes = []vault.StripeInfo{{Blob: blob, Index: vault.IndexBlob(blob), IndexSHA256: strings.Repeat("a", 64), Digest: strings.Repeat("b", 64)}}
+	key, err := ring.Key(t.Context(), keyID)
+	require.NoError(t, err)
+	data, md, err := vault.SealedManifest(key, m)
+	require.NoError(t, err)
+	require.NoError(t, repo.Store().Put(t.Context(), vault.ManifestBlob(item, m.PointID), data, vault.PutOptions{Metadata: md}))
+	return item, m.PointID
+}
+
+// key.crossVMRestores: refuse. A restore onto VM A of a point sealed with VM B's key is
+// refused by name and delivers nothing; A's own points and the points sealed with a fleet
+// key (taken before the VMs had keys of their own) are still delivered; with the default
+// (allow) B's point is delivered to A.
+func TestMintVaultGrantRefusesAnotherVMsKeysWhenAskedTo(t *testing.T) {
+	ctx := t.Context()
+	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	fleetFile := filepath.Join(t.TempDir(), "fleet.key")
+	fleetKey, err := blockcrypt.GenerateKeyFile(fleetFile)
+	require.NoError(t, err)
+	ring, err := keys.FromConfig(config.Key{File: fleetFile}, repo) // as the control worker builds it
+	require.NoError(t, err)
+	recA, err := ring.RotateVM(ctx, "SQLVM1", fileKEK(t, "sqlvm1.key"))
+	require.NoError(t, err)
+	recB, err := ring.RotateVM(ctx, "SQLVM2", fileKEK(t, "sqlvm2.key"))
+	require.NoError(t, err)
+	itemA, pointA := putPointSealedWith(t, repo, ring, "SQLVM1", "Sales", recA.ID)
+	itemB, pointB := putPointSealedWith(t, repo, ring, "SQLVM2", "HR", recB.ID)
+	itemF, pointF := putPointSealedWith(t, repo, ring, "SQLVM1", "Old", fleetKey.ID())
+	restore := func(item, point string) protocol.MintGrantInput {
+		return protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: item, PointIDs: []string{point}, VM: "SQLVM1", Valid: time.Hour}
+	}
+	c := &Control{Vault: repo.WithKeys(ring), Log: zap.NewNop(), KeyDelivery: ring, RefuseCrossVMKeys: true}
+
+	g, err := c.MintVaultGrant(ctx, restore(itemB, pointB))
+	require.Error(t, err)
+	assert.Nil(t, g, "nothing delivered")
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.Equal(t, protocol.ErrCrossVMRestoreRefused, appErr.Type())
+	assert.True(t, appErr.NonRetryable())
+	assert.Contains(t, err.Error(), "sqlvm2")
+	assert.Contains(t, err.Error(), "key.crossVMRestores")
+
+	for _, own := range []struct{ item, point, key string }{{itemA, pointA, recA.ID}, {itemF, pointF, fleetKey.ID()}} {
+		g, err = c.MintVaultGrant(ctx, restore(own.item, own.point))
+		require.NoError(t, err)
+		require.NotNil(t, g.Keys)
+		assert.Equal(t, recA.ID, g.Keys.CarrierID)
+		if own.key != recA.ID {
+			require.Len(t, g.Keys.Keys, 1, "the fleet key sealed for A")
+		}
+	}
+
+	c.RefuseCrossVMKeys = false
+	g, err = c.MintVaultGrant(ctx, restore(itemB, pointB))
+	require.NoError(t, err)
+	require.NotNil(t, g.Keys)
+	require.Len(t, g.Keys.Keys, 1, "B's key, sealed for A")
 }

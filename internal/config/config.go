@@ -169,6 +169,12 @@ type Key struct {
 	// opens only the data keys `sqlvault key rotate --vm` made for this VM (agent.vm), so a
 	// compromised VM reads its own backups and not the fleet's (README "Per-VM keys").
 	Scope string `yaml:"scope,omitempty" json:"scope,omitempty"`
+	// CrossVMRestores is the control worker's rule for restoring one VM's points onto
+	// another VM that has keys of its own: CrossVMAllow (default) delivers the points' data
+	// keys to the target VM; CrossVMRefuse refuses a point sealed with another VM's key
+	// (CrossVMRestoreRefused), so an agent that can start workflows cannot restore other
+	// VMs' backups onto itself to be handed their keys.
+	CrossVMRestores string `yaml:"crossVMRestores,omitempty" json:"crossVMRestores,omitempty"`
 	// VMs are the VMs' own KEKs, by VM name, where `sqlvault key rotate --vm` runs: each
 	// VM-scoped data key is wrapped under its VM's KEK as well as the fleet KEK. The control
 	// worker does not need them (it opens every key through the fleet KEK). With Key Vault
@@ -181,6 +187,15 @@ const (
 	KeyScopeFleet = "fleet"
 	KeyScopeVM    = "vm"
 )
+
+// key.crossVMRestores values.
+const (
+	CrossVMAllow  = "allow"
+	CrossVMRefuse = "refuse"
+)
+
+// RefusesCrossVMRestores reports key.crossVMRestores: refuse.
+func (k Key) RefusesCrossVMRestores() bool { return k.CrossVMRestores == CrossVMRefuse }
 
 // VMScoped reports whether the key settings are a VM's own KEK (key.scope: vm).
 func (k Key) VMScoped() bool { return k.Scope == KeyScopeVM }

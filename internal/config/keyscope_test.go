@@ -55,3 +55,18 @@ key:
 	assert.Equal(t, KeyProviderAzureKeyVault, c.Key.VMs["sqlvm-b"].Key().KeyProvider())
 	assert.Equal(t, "sqlvm-b", c.Key.VMs["sqlvm-b"].AzureKeyVault.KeyName)
 }
+
+// key.crossVMRestores is allow (the default, also when unset) or refuse; anything else is named.
+func TestKeyCrossVMRestores(t *testing.T) {
+	c := validAgent(t)
+	assert.False(t, c.Key.RefusesCrossVMRestores())
+	c.Key.CrossVMRestores = CrossVMAllow
+	assert.NoError(t, c.Validate())
+	assert.False(t, c.Key.RefusesCrossVMRestores())
+	c.Key.CrossVMRestores = CrossVMRefuse
+	assert.NoError(t, c.Validate())
+	assert.True(t, c.Key.RefusesCrossVMRestores())
+	c.Key.CrossVMRestores = "deny"
+	assert.Equal(t, []string{`key.crossVMRestores: "deny": use allow (deliver a VM's keys for restores onto other VMs) or refuse`}, errorLines(c.Validate()))
+	assert.False(t, c.Key.RefusesCrossVMRestores())
+}

@@ -189,6 +189,11 @@ func (c *Config) validateKey(v *validator) {
 	default:
 		v.addf("key.scope", "%q is not a key scope; use %s (the fleet's KEK) or %s (this VM's own KEK)", k.Scope, KeyScopeFleet, KeyScopeVM)
 	}
+	switch k.CrossVMRestores {
+	case "", CrossVMAllow, CrossVMRefuse:
+	default:
+		v.addf("key.crossVMRestores", "%q: use %s (deliver a VM's keys for restores onto other VMs) or %s", k.CrossVMRestores, CrossVMAllow, CrossVMRefuse)
+	}
 	for _, vm := range slices.Sorted(maps.Keys(k.VMs)) {
 		vk := k.VMs[vm]
 		if vm == "" || strings.ToLower(vm) != vm || strings.ContainsAny(vm, "/\\ ") {

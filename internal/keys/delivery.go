@@ -164,3 +164,19 @@ func (s *delivered) Key(ctx context.Context, id string) (*blockcrypt.Key, error)
 	}
 	return s.ring.Key(ctx, id)
 }
+
+// KeyScope is the scope of data key id as its keyring record says: a VM's name, or "" for a
+// fleet key (and for a local key file, which the keyring may not hold). The control side
+// asks it before it delivers a key across VMs (key.crossVMRestores: refuse).
+func (r *Ring) KeyScope(ctx context.Context, id string) (string, error) {
+	recs, err := r.repo.ListKeyRecords(ctx, &r.records)
+	if err != nil {
+		return "", err
+	}
+	for _, rec := range recs {
+		if rec.ID == id {
+			return rec.Scope, nil
+		}
+	}
+	return "", nil
+}

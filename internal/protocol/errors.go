@@ -35,6 +35,9 @@ const (
 	// ErrDataKeyUnavailable: the data key a backup or restore needs is not in the vault's
 	// keyring (or none is active, or its record was altered); an operator must act.
 	ErrDataKeyUnavailable = "DataKeyUnavailable"
+	// ErrCrossVMRestoreRefused: a restore onto one VM of a point sealed with another VM's
+	// data key, refused by the control worker's key.crossVMRestores: refuse.
+	ErrCrossVMRestoreRefused = "CrossVMRestoreRefused"
 	// ErrPathNotAllowed: a folder a request names (asFilesDir, dataPath, logPath) is not
 	// under the target agent's agent.restoreRoots (or it has none).
 	ErrPathNotAllowed = "PathNotAllowedByAgent"
