@@ -179,6 +179,7 @@ func report(st state) string {
 		fmtNum(rpo.med("activities/sweep"), 0), fmtNum(rpoVaultCalls(rpo), 0), fmtNum(rpo.med("vault-gets/sweep"), 0),
 		fmtNum(rpo.med("vault-lists/sweep")+rpo.med("vault-prefix-lists/sweep"), 0), fmtNum(rpo.med("describes/sweep"), 0),
 		fmtNum(rpo.med("max-payload-B"), 0), f2(rpo.med("raw-s")), f1(rpo.med("ratio")), rv)
+	item9Summary(&m, micro, fleet, pipe)
 	m.p("")
 
 	item1(&m, pipe, profiles["pipeline"])
@@ -189,6 +190,7 @@ func report(st state) string {
 	item6(&m, plan)
 	item7(&m, pipe, cpu, profiles["pipeline-vdi"])
 	item8(&m, rpo)
+	item9(&m, micro, fleet, pipe)
 	recommendations(&m, pipe, az, cpu)
 	correctness(&m)
 
