@@ -19,6 +19,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // statusVault holds two items of policy daily-30d (logs hourly): Sales, protected, with a
@@ -27,7 +28,7 @@ func statusVault(t *testing.T, fullAt time.Time) *vault.Repository {
 	t.Helper()
 	ctx := context.Background()
 	mem := vault.NewMemStore()
-	repo := vault.NewRepository(mem, nil)
+	repo := vault.NewRepository(mem, nil).WithKeys(vaulttest.Keys())
 	require.NoError(t, repo.PutPolicy(ctx, "daily-30d", []byte(`{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))
 	for _, it := range []struct{ db, state string }{{"Sales", vault.ItemProtected}, {"HR", vault.ItemStoppedRetain}} {

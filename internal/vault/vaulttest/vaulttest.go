@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
@@ -35,4 +36,15 @@ func PutPoint(t testing.TB, s vault.Store, db, typ string, finish time.Time, fir
 	data, err := json.Marshal(m)
 	require.NoError(t, err)
 	require.NoError(t, s.Put(context.Background(), vault.ManifestBlob(item, m.PointID), data, vault.PutOptions{Metadata: vault.SummaryMetadata(m)}))
+}
+
+// Keys is a fixed vault key for tests, as a repository's keyring (Repository.WithKeys):
+// item records and policies are written authenticated, so a repository that writes them
+// needs one.
+func Keys() vault.Keys {
+	k, err := blockcrypt.NewKey([]byte("vaulttest fixed key: 32 bytes ok"))
+	if err != nil {
+		panic(err)
+	}
+	return vault.Keys{k}
 }
