@@ -105,10 +105,10 @@ func unreadableRecord(err error) bool {
 // which the caller names as before.
 func recordRefusal(err error, why string) error {
 	switch {
+	case errors.Is(err, keys.ErrKEKUnavailable): // first: it is also "not authenticated", for now
+		return protocol.RetryableError(protocol.ErrKEKUnavailable, err, "%s: %v", why, err)
 	case errors.Is(err, vault.ErrUnauthenticated):
 		return protocol.UserError(protocol.ErrUnauthenticated, "%s: %v", why, err)
-	case errors.Is(err, keys.ErrKEKUnavailable):
-		return protocol.RetryableError(protocol.ErrKEKUnavailable, err, "%s: %v", why, err)
 	case errors.Is(err, vault.ErrNoKey), errors.Is(err, keys.ErrNoDataKey), errors.Is(err, keys.ErrUnknownDataKey), errors.Is(err, keys.ErrDataKeyMismatch):
 		return protocol.UserError(protocol.ErrDataKeyUnavailable, "%s: %v", why, err)
 	}

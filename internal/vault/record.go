@@ -139,7 +139,9 @@ func (r *Repository) openRecord(ctx context.Context, blob string, data []byte) (
 	}
 	key, kerr := r.key(ctx, env.KeyID)
 	if kerr != nil {
-		return record, fmt.Errorf("vault: %s: cannot authenticate it: %w", blob, kerr), nil
+		// A key id is anyone's to write: a record naming a key the keyring cannot give is
+		// not authenticated (and the key error says why, for a KEK out of reach).
+		return record, fmt.Errorf("%w: %s: cannot authenticate it: %w", ErrRecordUnauthenticated, blob, kerr), nil
 	}
 	tag, herr := hex.DecodeString(env.MAC)
 	if herr != nil || !key.VerifyMAC(recordMACLabel, recordMACMessage(blob, env.KeyID, record), tag) {
