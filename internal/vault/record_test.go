@@ -94,7 +94,9 @@ func TestTamperedItemRecordsAreRefused(t *testing.T) {
 			f.edit(`"updatedAt": "2026-11-26T09:00:00Z"`, `"updatedAt": "2025-01-01T00:00:00Z"`)
 		},
 		"policy (retention) changed": func(f *recordFixture) { f.edit(`"policy": "daily"`, `"policy": "weekly"`) },
-		"protection tag changed":     func(f *recordFixture) { f.edit(`"updatedAt": "2026-11-26T09:00:00Z"`, `"updatedAt": "2026-11-26T09:00:01Z"`) },
+		"protection tag changed": func(f *recordFixture) {
+			f.edit(`"updatedAt": "2026-11-26T09:00:00Z"`, `"updatedAt": "2026-11-26T09:00:01Z"`)
+		},
 		"records of two items swapped": func(f *recordFixture) {
 			sales, hr := f.get(ItemBlob(f.sales)), f.get(ItemBlob(f.hr))
 			f.put(ItemBlob(f.sales), hr)

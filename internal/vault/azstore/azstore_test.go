@@ -19,8 +19,8 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
-	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 	"github.com/sqlvault/sqlvault/internal/vault/storetest"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // One Azurite for the package: starting one per test would dominate the run time. A missing
