@@ -54,6 +54,40 @@ type KeyRecord struct {
 	// Origin says where the key came from: "generated" by key rotate, or "keyfile" for a key
 	// file that sealed points directly before the keyring existed, adopted into it.
 	Origin string `json:"origin,omitempty"`
+
+	// Signature is the KEK's signature (SignatureAlg, e.g. RS256 made by Key Vault's sign
+	// operation with the key version SignedBy) over SignedContent. A KEK whose wrapping anyone
+	// can make (an RSA key: its public key wraps) needs it: without it, whoever can write to
+	// the storage account could plant a data key of their own choosing.
+	Signature    []byte `json:"signature,omitempty"`
+	SignatureAlg string `json:"signatureAlg,omitempty"`
+	SignedBy     string `json:"signedBy,omitempty"`
+}
+
+// keyRecordSignLabel starts the signed content of a key record.
+const keyRecordSignLabel = "sqlvault datakey record v1"
+
+// SignedContent is the canonical encoding of the record that its Signature covers: a label,
+// then named fields, each name and value length-prefixed (canon), in this order: schema, id,
+// provider, kek, algorithm, wrapped, created (RFC 3339, UTC, nanoseconds), state, origin.
+// A field added later (a key's scope, a second wrapping) is appended after these by name,
+// and only when it is set, so the signatures of records without it stay valid; a record
+// that has it is signed over it. Rewrapped (a time, for people) is not covered.
+func (k *KeyRecord) SignedContent() []byte {
+	var c canon
+	c.str(keyRecordSignLabel)
+	field := func(name string, value []byte) { c.str(name).bytes(value) }
+	field("schema", []byte(k.Schema))
+	field("id", []byte(k.ID))
+	field("provider", []byte(k.Provider))
+	field("kek", []byte(k.KEK))
+	field("algorithm", []byte(k.Algorithm))
+	field("wrapped", k.Wrapped)
+	field("created", []byte(k.Created.UTC().Format(time.RFC3339Nano)))
+	field("state", []byte(k.State))
+	field("origin", []byte(k.Origin))
+	// Optional fields go here, e.g.: if k.Scope != "" { field("scope", []byte(k.Scope)) }
+	return c
 }
 
 // ValidKeyID reports whether s has the form of a blockcrypt key id.
@@ -85,7 +119,7 @@ func (k *KeyRecord) validate() error {
 // one); without it the record is replaced (a state change or a KEK rotation).
 func (r *Repository) PutKeyRecord(ctx context.Context, rec *KeyRecord, create bool) error {
 	rec.Schema = KeyRecordSchema
-	rec.Created = rec.Created.UTC()
+	rec.Created = rec.Created.UTC() // as SignedContent encodes it: sign after a Put, or set both
 	if err := rec.validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidKeyRecord, err)
 	}
