@@ -187,3 +187,36 @@ func TestScheduleNextRunReadsTheDescription(t *testing.T) {
 	_, err = scheduleNextRun(describe(nil, serviceerror.NewUnavailable("down")))(ctx, "s1")
 	require.Error(t, err)
 }
+
+// An item record changed without the vault key is shown, flagged, not hidden and not
+// trusted: health "unauthenticated" with the reason, and no protection tag to hand to an
+// overwrite (which refuses the record anyway).
+func TestStatusFlagsAnUnauthenticatedItemRecord(t *testing.T) {
+	fullAt := time.Date(2026, 11, 26, 2, 5, 0, 0, time.UTC)
+	repo := statusVault(t, fullAt)
+	ctx := context.Background()
+	sales := vault.ItemID("SQLVM1", "Sales")
+	it, err := repo.Item(ctx, sales)
+	require.NoError(t, err)
+	it.State = vault.ItemStoppedRetain
+	record, err := json.Marshal(it)
+	require.NoError(t, err)
+	require.NoError(t, repo.Store().Put(ctx, vault.ItemBlob(sales), record, vault.PutOptions{}))
+
+	st, err := itemStatuses(ctx, repo, fullAt.Add(5*time.Hour), nil, io.Discard)
+	require.NoError(t, err)
+	var s itemStatus
+	for _, x := range st {
+		if x.Database == "Sales" {
+			s = x
+		}
+	}
+	assert.Equal(t, "unauthenticated", s.Health)
+	assert.Contains(t, s.Unauthenticated, "sqlvault vault upgrade")
+	assert.Empty(t, s.ProtectionTag)
+	for _, x := range st {
+		if x.Database != "Sales" {
+			assert.NotEqual(t, "unauthenticated", x.Health, "%s: the others are as before", x.Database)
+		}
+	}
+}
