@@ -41,15 +41,18 @@ interruption, or to check). Run it once the workers are upgraded.`,
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			o := vault.UpgradeOptions{DryRun: dryRun}
 			if !g.jsonOut {
-				fmt.Fprintln(tw, "KIND\tITEM\tPOINT/POLICY\tOUTCOME\tREASON")
+				fmt.Fprintln(tw, "KIND\tITEM\tPOINT/POLICY/INSTANCE\tOUTCOME\tREASON")
 				o.Progress = func(e vault.UpgradeEntry) {
 					if e.Outcome != vault.UpgradeAlready {
 						kind, what := e.Kind, e.PointID
 						if kind == "" {
 							kind = vault.UpgradeKindPoint
 						}
-						if kind == vault.UpgradeKindPolicy {
+						switch kind {
+						case vault.UpgradeKindPolicy:
 							what = e.Policy
+						case vault.UpgradeKindInstance:
+							what = e.Instance
 						}
 						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", kind, e.ItemID, what, e.Outcome, e.Reason)
 						_ = tw.Flush()

@@ -178,3 +178,15 @@ func TestBackupChainStateUsesOnlyAuthenticatedSummaries(t *testing.T) {
 	assert.Equal(t, full.PointID, got.NewestFullID)
 	assert.Zero(t, got.FullMaxAgeMinutes, "no bound from an unauthenticated record")
 }
+
+// Discovery protects new databases of an auto-protected instance under the policy its
+// record names: a record planted without the key is ignored.
+func TestAutoProtectionIgnoresAnUnauthenticatedInstanceRecord(t *testing.T) {
+	f := newRetentionFixture(t)
+	require.NoError(t, f.repo.PutInstance(f.ctx, &vault.InstanceRecord{VM: "SQLVM1", Instance: "SQLVM1", Policy: "daily", AutoProtect: true}))
+	require.NoError(t, f.repo.Store().Put(f.ctx, vault.InstanceBlob("SQLVM9"),
+		[]byte(`{"schema": "sqlvault.instance/v1", "vm": "SQLVM9", "instance": "SQLVM9", "policy": "forever", "autoProtect": true}`), vault.PutOptions{}))
+	got, err := f.c.AutoProtection(f.ctx, protocol.AutoProtectionInput{List: true})
+	require.NoError(t, err)
+	assert.Equal(t, []protocol.AutoProtectedInstance{{VM: "SQLVM1", Instance: "SQLVM1", Policy: "daily"}}, got)
+}

@@ -510,6 +510,15 @@ func (c *Control) AutoProtection(ctx context.Context, in protocol.AutoProtection
 	}
 	var out []protocol.AutoProtectedInstance
 	for _, r := range recs {
+		if r.Unauthenticated != "" {
+			// Discovery would protect new databases under the policy it names: not on the
+			// word of a record written without the key (`vault upgrade` authenticates a
+			// legacy one; AutoProtection writes it anew).
+			if c.Log != nil {
+				c.Log.Warn("auto-protection: instance record not authenticated, ignored", zap.String("instance", r.Instance), zap.String("why", r.Unauthenticated))
+			}
+			continue
+		}
 		if r.AutoProtect {
 			out = append(out, protocol.AutoProtectedInstance{VM: r.VM, Instance: r.Instance, Policy: r.Policy})
 		}

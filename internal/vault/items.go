@@ -337,22 +337,29 @@ type InstanceRecord struct {
 	Policy      string    `json:"policy"`
 	AutoProtect bool      `json:"autoProtect"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+
+	// Unauthenticated says why the record as read is not authenticated ("" when it is).
+	// Never stored.
+	Unauthenticated string `json:"-"`
 }
 
 // InstanceBlob names an instance record (IDs are derived like item IDs, without a database).
 func InstanceBlob(instance string) string { return InstancesPrefix + ItemID(instance, "") + ".json" }
 
-// PutInstance writes an instance record.
+// PutInstance writes an instance record, authenticated like an item record (PutItem):
+// discovery protects the instance's new databases on its word.
 func (r *Repository) PutInstance(ctx context.Context, rec *InstanceRecord) error {
 	rec.Schema = "sqlvault.instance/v1"
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	return r.store.Put(ctx, InstanceBlob(rec.Instance), data, PutOptions{})
+	return r.putRecord(ctx, InstanceBlob(rec.Instance), data, PutOptions{})
 }
 
-// Instances lists the instance records.
+// Instances lists the instance records. One that is not authenticated is returned with
+// Unauthenticated saying why (a caller that acts on it must check); one that cannot be
+// decoded fails the call.
 func (r *Repository) Instances(ctx context.Context) ([]*InstanceRecord, error) {
 	var names []string
 	if err := r.store.List(ctx, InstancesPrefix, func(b BlobInfo) error {
@@ -364,12 +371,25 @@ func (r *Repository) Instances(ctx context.Context) ([]*InstanceRecord, error) {
 	var out []*InstanceRecord
 	for _, n := range names {
 		data, err := r.store.Get(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		record, auth, err := r.openRecord(ctx, n, data)
 		if err != nil {
 			return nil, err
 		}
 		var rec InstanceRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
+		if err := json.Unmarshal(record, &rec); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, n, err)
+		}
+		if auth == nil && InstanceBlob(rec.Instance) != n {
+			return nil, fmt.Errorf("%w: %s holds instance %s", ErrInvalidManifest, n, rec.Instance)
+		}
+		if auth != nil {
+			rec.Unauthenticated = auth.Error()
 		}
 		out = append(out, &rec)
 	}

@@ -224,3 +224,35 @@ func TestUpgradeAuthenticatesLegacyItemRecordsAndPolicies(t *testing.T) {
 	assert.Equal(t, 1, rep.CountKind(UpgradeKindItem, UpgradeAlready))
 	assert.Equal(t, 1, rep.CountKind(UpgradeKindPolicy, UpgradeAlready))
 }
+
+// Auto-protect instance records are authenticated too: a planted or stripped one is listed
+// flagged (discovery ignores it), and vault upgrade authenticates a legacy one.
+func TestInstanceRecordsAreAuthenticated(t *testing.T) {
+	f := newRecordFixture(t)
+	require.NoError(t, f.repo.PutInstance(f.ctx, &InstanceRecord{VM: "SQLVM1", Instance: "SQLVM1", Policy: "daily", AutoProtect: true, UpdatedAt: f.at}))
+	recs, err := f.repo.Instances(f.ctx)
+	require.NoError(t, err)
+	require.Len(t, recs, 1)
+	assert.Empty(t, recs[0].Unauthenticated)
+
+	legacy := []byte(`{"schema": "sqlvault.instance/v1", "vm": "SQLVM2", "instance": "SQLVM2", "policy": "daily", "autoProtect": true, "updatedAt": "2026-11-26T09:00:00Z"}`)
+	f.put(InstanceBlob("SQLVM2"), legacy)
+	recs, err = f.repo.Instances(f.ctx)
+	require.NoError(t, err)
+	require.Len(t, recs, 2)
+	flagged := map[string]bool{}
+	for _, r := range recs {
+		flagged[r.Instance] = r.Unauthenticated != ""
+	}
+	assert.Equal(t, map[string]bool{"SQLVM1": false, "SQLVM2": true}, flagged)
+
+	rep, err := f.repo.Upgrade(f.ctx, UpgradeOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, 1, rep.CountKind(UpgradeKindInstance, UpgradeAuthenticated), rep.String())
+	assert.Equal(t, 1, rep.CountKind(UpgradeKindInstance, UpgradeAlready))
+	recs, err = f.repo.Instances(f.ctx)
+	require.NoError(t, err)
+	for _, r := range recs {
+		assert.Empty(t, r.Unauthenticated, r.Instance)
+	}
+}

@@ -23,9 +23,10 @@ const (
 
 // Kinds of object Upgrade authenticates (UpgradeEntry.Kind).
 const (
-	UpgradeKindPoint  = "point"  // a recovery point's manifest and summary
-	UpgradeKindItem   = "item"   // an item record (item.json)
-	UpgradeKindPolicy = "policy" // a stored policy
+	UpgradeKindPoint    = "point"    // a recovery point's manifest and summary
+	UpgradeKindItem     = "item"     // an item record (item.json)
+	UpgradeKindPolicy   = "policy"   // a stored policy
+	UpgradeKindInstance = "instance" // an auto-protected instance's record
 )
 
 // UpgradeEntry is what Upgrade did with one object: a point's manifest (Kind "point" or
@@ -35,6 +36,7 @@ type UpgradeEntry struct {
 	Kind            string `json:",omitempty"`
 	ItemID, PointID string
 	Policy          string `json:",omitempty"`
+	Instance        string `json:",omitempty"` // the instance record's id (v1/instances/<id>.json)
 	Outcome         string
 	Reason          string // for UpgradeRefused
 }
@@ -219,7 +221,7 @@ func (r UpgradeReport) String() string {
 	fmt.Fprintf(&b, "%d manifests: %d %s, %d %s, %d %s, %d %s", points,
 		r.CountKind(UpgradeKindPoint, UpgradeAuthenticated), UpgradeAuthenticated, r.CountKind(UpgradeKindPoint, UpgradeSummary), UpgradeSummary,
 		r.CountKind(UpgradeKindPoint, UpgradeAlready), UpgradeAlready, r.CountKind(UpgradeKindPoint, UpgradeRefused), UpgradeRefused)
-	for _, kind := range []string{UpgradeKindItem, UpgradeKindPolicy} {
+	for _, kind := range []string{UpgradeKindItem, UpgradeKindPolicy, UpgradeKindInstance} {
 		fmt.Fprintf(&b, "; %s records: %d %s, %d %s, %d %s", kind,
 			r.CountKind(kind, UpgradeAuthenticated), UpgradeAuthenticated, r.CountKind(kind, UpgradeAlready), UpgradeAlready,
 			r.CountKind(kind, UpgradeRefused), UpgradeRefused)
@@ -255,6 +257,15 @@ func (r *Repository) upgradeRecords(ctx context.Context, o UpgradeOptions, rep *
 			return fmt.Errorf("vault: upgrade: list %s: %w", name, err)
 		}
 	}
+	err = r.store.List(ctx, InstancesPrefix, func(b BlobInfo) error {
+		if strings.HasSuffix(b.Name, ".json") {
+			blobs = append(blobs, b)
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("vault: upgrade: list instance records: %w", err)
+	}
 	err = r.store.List(ctx, PoliciesPrefix, func(b BlobInfo) error {
 		if name, ok := strings.CutSuffix(strings.TrimPrefix(b.Name, PoliciesPrefix), ".json"); ok && policyNameRe.MatchString(name) {
 			blobs = append(blobs, b)
@@ -281,6 +292,8 @@ func (r *Repository) upgradeRecord(ctx context.Context, key *blockcrypt.Key, b B
 	var e UpgradeEntry
 	if name, ok := strings.CutPrefix(b.Name, PoliciesPrefix); ok {
 		e.Kind, e.Policy = UpgradeKindPolicy, strings.TrimSuffix(name, ".json")
+	} else if name, ok := strings.CutPrefix(b.Name, InstancesPrefix); ok {
+		e.Kind, e.Instance = UpgradeKindInstance, strings.TrimSuffix(name, ".json")
 	} else {
 		e.Kind, e.ItemID = UpgradeKindItem, parseBlobName(b.Name).itemID
 	}
@@ -315,6 +328,12 @@ func (r *Repository) upgradeRecord(ctx context.Context, key *blockcrypt.Key, b B
 		}
 		if it.ItemID != e.ItemID {
 			return refuse("it holds item %s", it.ItemID)
+		}
+	}
+	if e.Kind == UpgradeKindInstance {
+		var rec InstanceRecord
+		if err := json.Unmarshal(record, &rec); err != nil || InstanceBlob(rec.Instance) != b.Name {
+			return refuse("not the instance record of this name")
 		}
 	}
 	if !dryRun {
