@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 
 	"github.com/sqlvault/sqlvault/internal/blockcrypt"
@@ -148,10 +147,4 @@ func (r *Repository) openRecord(ctx context.Context, blob string, data []byte) (
 		return record, fmt.Errorf("%w: %s: do not act on it; look at who can write to the storage account, and compare it with your records", ErrRecordUnauthenticated, blob), nil
 	}
 	return record, nil, nil
-}
-
-// isUnauthenticated reports whether err says a record could not be authenticated: failed,
-// legacy, or its key is not here.
-func isUnauthenticated(err error) bool {
-	return errors.Is(err, ErrUnauthenticated) || errors.Is(err, ErrNoKey)
 }
