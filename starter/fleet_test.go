@@ -13,13 +13,14 @@ import (
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // --fleet reads a fresh watchdog report as it is; a stale one, or --direct, judges the
 // fleet from the vault (here one item with nothing restorable: no-full).
 func TestFleetStatusReportOrDirect(t *testing.T) {
 	ctx := context.Background()
-	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	repo := vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	require.NoError(t, repo.PutPolicy(ctx, "daily", []byte(`{"name": "daily", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))
@@ -69,7 +70,7 @@ func TestFleetStatusReportOrDirect(t *testing.T) {
 // never drilled.
 func TestFleetStatusShowsTheLastMeasuredRTO(t *testing.T) {
 	ctx := context.Background()
-	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	repo := vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())
 	now := time.Date(2026, 12, 1, 12, 0, 0, 0, time.UTC)
 	require.NoError(t, repo.PutPolicy(ctx, "daily", []byte(`{"name": "daily", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))

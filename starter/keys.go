@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -128,6 +129,14 @@ See README "Per-VM keys".`,
 			}
 			if len(report) == 0 {
 				fmt.Fprintln(out, "the keyring holds no data key yet: nothing to re-wrap (`sqlvault key rotate` makes the first)")
+			}
+			for _, e := range report {
+				if strings.Contains(e.Action, "signed") {
+					// Signing vouches for a record: one planted with the KEK's public key also
+					// unwraps, so the operator is the check that these are the vault's keys.
+					fmt.Fprintln(out, "records above marked \"signed\" had no KEK signature (written before records were signed): check each id is a data key you made (`sqlvault key status` lists the points each key sealed); if not, delete its record and run `sqlvault key rotate`")
+					break
+				}
 			}
 			return nil
 		},

@@ -29,11 +29,15 @@ type itemStatus struct {
 	NextRun    map[string]time.Time `json:"nextRun,omitempty"`
 	RPO        string               `json:"rpo"`       // now minus the newest recovery point
 	RPOTarget  string               `json:"rpoTarget"` // the log interval, or the full interval without logs
-	Health     string               `json:"health"`    // ok, late, no-backup, stopped, policy-missing
+	Health     string               `json:"health"`    // ok, late, no-backup, stopped, policy-missing, unauthenticated
 	PointCount int                  `json:"points"`
 	// ProtectionTag is what an overwrite restore of the database must name while it is
 	// under active protection (protocol.ProtectionTag).
 	ProtectionTag string `json:"protectionTag"`
+	// Unauthenticated says why the item record or its policy is not authenticated (health
+	// "unauthenticated"): shown, as read, and not acted on — retention deletes nothing of
+	// the database, an overwrite of it is refused, and it has no protection tag.
+	Unauthenticated string `json:"unauthenticated,omitempty"`
 	// LastDrill is the newest restore drill of an item whose policy has a drill (nil:
 	// never drilled, or no drill in its policy).
 	LastDrill *protocol.DrillRecord `json:"lastDrill,omitempty"`
@@ -131,6 +135,13 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 		st := itemStatus{Instance: it.Instance, Database: it.Database, Policy: it.Policy, State: it.State,
 			LastGood: map[string]time.Time{}, NextRun: map[string]time.Time{},
 			ProtectionTag: protocol.ProtectionTag(it.ItemID, it.State, it.UpdatedAt)}
+		if repo.HasKeys() {
+			// Without the keys nothing is checked, and everything is shown as unchecked.
+			st.Unauthenticated = it.Unauthenticated
+		}
+		if st.Unauthenticated != "" {
+			st.ProtectionTag = "" // an overwrite check refuses the record anyway
+		}
 		// One listing per item: the summaries carry type and finish time.
 		ms, err := repo.ListPointSummaries(ctx, it.ItemID)
 		if err != nil {
@@ -147,7 +158,11 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 			}
 		}
 		var target time.Duration
-		if doc, err := repo.Policy(ctx, it.Policy); err == nil {
+		doc, auth, err := repo.PolicyUnverified(ctx, it.Policy)
+		if auth != nil && st.Unauthenticated == "" && repo.HasKeys() {
+			st.Unauthenticated = "policy " + it.Policy + ": " + auth.Error()
+		}
+		if err == nil {
 			var p policy.Policy
 			if json.Unmarshal(doc, &p) == nil && p.Validate() == nil {
 				// A database that takes no log backups (SIMPLE recovery) has no log schedule:
@@ -163,6 +178,8 @@ func itemStatuses(ctx context.Context, repo *vault.Repository, now time.Time, ne
 		}
 		st.RPOTarget = target.String()
 		switch {
+		case st.Unauthenticated != "":
+			st.Health = "unauthenticated"
 		case it.State != vault.ItemProtected:
 			st.Health = "stopped"
 		case target == 0:

@@ -19,6 +19,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // statusVault holds two items of policy daily-30d (logs hourly): Sales, protected, with a
@@ -27,7 +28,7 @@ func statusVault(t *testing.T, fullAt time.Time) *vault.Repository {
 	t.Helper()
 	ctx := context.Background()
 	mem := vault.NewMemStore()
-	repo := vault.NewRepository(mem, nil)
+	repo := vault.NewRepository(mem, nil).WithKeys(vaulttest.Keys())
 	require.NoError(t, repo.PutPolicy(ctx, "daily-30d", []byte(`{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))
 	for _, it := range []struct{ db, state string }{{"Sales", vault.ItemProtected}, {"HR", vault.ItemStoppedRetain}} {
@@ -185,4 +186,37 @@ func TestScheduleNextRunReadsTheDescription(t *testing.T) {
 	assert.True(t, got.IsZero())
 	_, err = scheduleNextRun(describe(nil, serviceerror.NewUnavailable("down")))(ctx, "s1")
 	require.Error(t, err)
+}
+
+// An item record changed without the vault key is shown, flagged, not hidden and not
+// trusted: health "unauthenticated" with the reason, and no protection tag to hand to an
+// overwrite (which refuses the record anyway).
+func TestStatusFlagsAnUnauthenticatedItemRecord(t *testing.T) {
+	fullAt := time.Date(2026, 11, 26, 2, 5, 0, 0, time.UTC)
+	repo := statusVault(t, fullAt)
+	ctx := context.Background()
+	sales := vault.ItemID("SQLVM1", "Sales")
+	it, err := repo.Item(ctx, sales)
+	require.NoError(t, err)
+	it.State = vault.ItemStoppedRetain
+	record, err := json.Marshal(it)
+	require.NoError(t, err)
+	require.NoError(t, repo.Store().Put(ctx, vault.ItemBlob(sales), record, vault.PutOptions{}))
+
+	st, err := itemStatuses(ctx, repo, fullAt.Add(5*time.Hour), nil, io.Discard)
+	require.NoError(t, err)
+	var s itemStatus
+	for _, x := range st {
+		if x.Database == "Sales" {
+			s = x
+		}
+	}
+	assert.Equal(t, "unauthenticated", s.Health)
+	assert.Contains(t, s.Unauthenticated, "sqlvault vault upgrade")
+	assert.Empty(t, s.ProtectionTag)
+	for _, x := range st {
+		if x.Database != "Sales" {
+			assert.NotEqual(t, "unauthenticated", x.Health, "%s: the others are as before", x.Database)
+		}
+	}
 }

@@ -4,12 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/azstore"
@@ -29,7 +31,12 @@ func TestVaultHarden(t *testing.T) {
 	st, err := azstore.New(ctx, azstore.Config{AccountURL: az.BlobEndpoint, Container: container, CreateContainer: true,
 		SharedKey: &azstore.SharedKey{Account: az.Account, Key: az.Key}})
 	require.NoError(t, err)
-	repo := vault.NewRepository(st, nil)
+	// The policies are authenticated; harden reads them with the CLI's key.
+	keyFile := filepath.Join(t.TempDir(), "vault.key")
+	key, err := blockcrypt.GenerateKeyFile(keyFile)
+	require.NoError(t, err)
+	t.Setenv("SQLVAULT_KEY_FILE", keyFile)
+	repo := vault.NewRepository(st, nil).WithKeys(vault.Keys{key})
 	require.NoError(t, repo.PutPolicy(ctx, "gold", []byte(`{"name": "gold", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "monthly": {"months": 3}, "logDays": 15}}`)))
 	require.NoError(t, repo.PutPolicy(ctx, "bronze", []byte(`{"name": "bronze", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
@@ -63,10 +70,16 @@ func TestVaultHarden(t *testing.T) {
 	assert.ErrorContains(t, err, "Azure allows 1 to 365")
 
 	// A policy that cannot be read: the WORM period cannot be sized, so nothing is changed.
-	require.NoError(t, st.Put(ctx, vault.PoliciesPrefix+"broken.json", []byte(`{"name": "broken", `), vault.PutOptions{}))
+	require.NoError(t, repo.PutPolicy(ctx, "broken", []byte(`{"name": "broken", `)))
 	_, err = runCLI(t, "vault", "harden", "--soft-delete-days", "30")
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "policy broken cannot be read")
+	// Nor one that is not authenticated (written without the key): its retention is not
+	// taken on its word.
+	require.NoError(t, st.Put(ctx, vault.PoliciesPrefix+"broken.json", []byte(`{"name": "broken", "retention": {"daily": {"days": 1}}}`), vault.PutOptions{}))
+	_, err = runCLI(t, "vault", "harden", "--soft-delete-days", "30")
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "policy broken: vault: record written before")
 	acct, err := azstore.NewAccount(azstore.Config{AccountURL: az.BlobEndpoint, Container: container,
 		SharedKey: &azstore.SharedKey{Account: az.Account, Key: az.Key}})
 	require.NoError(t, err)

@@ -41,10 +41,20 @@ interruption, or to check). Run it once the workers are upgraded.`,
 			tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', 0)
 			o := vault.UpgradeOptions{DryRun: dryRun}
 			if !g.jsonOut {
-				fmt.Fprintln(tw, "ITEM\tPOINT\tOUTCOME\tREASON")
+				fmt.Fprintln(tw, "KIND\tITEM\tPOINT/POLICY/INSTANCE\tOUTCOME\tREASON")
 				o.Progress = func(e vault.UpgradeEntry) {
 					if e.Outcome != vault.UpgradeAlready {
-						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", e.ItemID, e.PointID, e.Outcome, e.Reason)
+						kind, what := e.Kind, e.PointID
+						if kind == "" {
+							kind = vault.UpgradeKindPoint
+						}
+						switch kind {
+						case vault.UpgradeKindPolicy:
+							what = e.Policy
+						case vault.UpgradeKindInstance:
+							what = e.Instance
+						}
+						fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", kind, e.ItemID, what, e.Outcome, e.Reason)
 						_ = tw.Flush()
 					}
 				}
@@ -62,7 +72,7 @@ interruption, or to check). Run it once the workers are upgraded.`,
 				return err
 			}
 			if n := rep.Count(vault.UpgradeRefused); n > 0 {
-				return fmt.Errorf("%d recovery points were left unauthenticated (see their reasons above): restores refuse them and retention keeps their databases' points; a point whose blocks fail to verify is damaged or was changed by someone without the key", n)
+				return fmt.Errorf("%d objects were left unauthenticated (see their reasons above): restores refuse such points, retention keeps the points of databases whose points or item records are unauthenticated, and overwrites of such databases are refused; a point whose blocks fail to verify, or a record whose MAC fails, was damaged or changed by someone without the key", n)
 			}
 			return nil
 		},

@@ -9,6 +9,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/agent/sqlserver"
 	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/protocol"
+	"github.com/sqlvault/sqlvault/internal/vault"
 )
 
 // chainState is the chain the vault holds for item: as the control side computed it and
@@ -31,9 +32,13 @@ func (a *Agent) chainState(ctx context.Context, in protocol.PrepareBackupInput, 
 	if err != nil {
 		return domain.ChainState{}, 0, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list recovery points: %v", err)
 	}
-	points := make([]domain.Point, len(sums))
+	// Authenticated summaries only, as the control side builds it: a point planted or
+	// changed without the key must not decide what this backup continues.
+	var points []domain.Point
 	for i := range sums {
-		points[i] = sums[i].Point()
+		if sums[i].Auth == vault.AuthOK {
+			points = append(points, sums[i].Point())
+		}
 	}
 	return domain.ChainStateOf(points), a.fullMaxAge(ctx, item), nil
 }

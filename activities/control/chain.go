@@ -6,6 +6,8 @@ import (
 	"errors"
 	"time"
 
+	"go.uber.org/zap"
+
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/domain"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -33,6 +35,13 @@ func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateIn
 	case errors.Is(err, vault.ErrItemNotFound):
 		// Not protected (on-demand backups only): the points still say what a
 		// differential can be based on, and no policy bounds the full's age.
+	case recordRefusal(err, "") != nil:
+		// The record only bounds the full's age: without it, as for an unprotected
+		// database, no bound (the agent's own check takes a full when it must).
+		it, err = nil, nil
+		if c.Log != nil {
+			c.Log.Warn("chain state: the item record is not authenticated; no bound on the full's age", zap.String("item", item))
+		}
 	case err != nil && unreadableRecord(err):
 		return nil, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", item, err)
 	case err != nil:
@@ -44,6 +53,13 @@ func (c *Control) BackupChainState(ctx context.Context, in protocol.ChainStateIn
 			return nil, protocol.UserError(protocol.ErrUnreadableRecord, "a recovery point of %s cannot be read (look at it in the vault): %v", item, err)
 		}
 		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the recovery points of %s: %v", in.Database, err)
+	}
+	// Only authenticated summaries: a point planted or edited by someone without the key
+	// must not decide what a differential or log backup continues. An unauthenticated
+	// full left out at worst makes the backup a full.
+	sums, skipped := authenticatedOnly(sums, false)
+	if len(skipped) > 0 && c.Log != nil {
+		c.Log.Warn("chain state left out unauthenticated recovery points", zap.String("item", item), zap.Strings("skipped", skipped))
 	}
 	points := make([]domain.Point, len(sums))
 	for i := range sums {

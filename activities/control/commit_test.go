@@ -10,6 +10,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // A sweep grace below what a backup in flight needs is refused with the named error,
@@ -21,7 +22,7 @@ func TestSweepRefusesAShortGrace(t *testing.T) {
 	ctx := context.Background()
 	blob := vault.DataBlob(vault.ItemID("SQLVM1", "Sales"), vault.NewPointID(old, vault.BackupLog, "x"), 1, 0)
 	require.NoError(t, mem.Put(ctx, blob, []byte("x"), vault.PutOptions{}))
-	c := &Control{Vault: vault.NewRepository(mem, nil), Now: func() time.Time { return old.Add(20 * time.Hour) }}
+	c := &Control{Vault: vault.NewRepository(mem, nil).WithKeys(vaulttest.Keys()), Now: func() time.Time { return old.Add(20 * time.Hour) }}
 	for _, h := range []int{-1, 1, 24} {
 		_, err := c.Sweep(ctx, protocol.RetentionInput{SweepGraceHours: h})
 		require.Error(t, err)
@@ -79,7 +80,7 @@ func TestRegisterItemsRetryWritesNothing(t *testing.T) {
 	cs := &vault.CountingStore{Store: mem}
 	ctx := context.Background()
 	now := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
-	c := &Control{Vault: vault.NewRepository(cs, nil), Now: func() time.Time { return now }}
+	c := &Control{Vault: vault.NewRepository(cs, nil).WithKeys(vaulttest.Keys()), Now: func() time.Time { return now }}
 	in := protocol.RegisterItemsInput{VM: "SQLVM1", Instance: "SQLVM1", Policy: "daily",
 		Databases: []protocol.DatabaseInfo{{ItemID: vault.ItemID("SQLVM1", "Sales"), Name: "Sales", BackupTypes: []protocol.BackupType{protocol.Full, protocol.Log}}}}
 	_, err := c.RegisterItems(ctx, in)
@@ -99,7 +100,7 @@ func TestRegisterItemsRetryWritesNothing(t *testing.T) {
 // changed at t0.
 func protectedSales(t *testing.T) (repo *vault.Repository, id string, t0 time.Time) {
 	t.Helper()
-	repo = vault.NewRepository(vault.NewMemStore(), nil)
+	repo = vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())
 	id = vault.ItemID("SQLVM1", "Sales")
 	t0 = time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	require.NoError(t, repo.PutItem(context.Background(), &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: "Sales",

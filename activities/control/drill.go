@@ -112,6 +112,10 @@ func (c *Control) DrillCandidates(ctx context.Context) (protocol.DrillCandidates
 	}
 	specs := map[string]*protocol.DrillSpec{}
 	for _, it := range items {
+		if it.Unauthenticated != "" {
+			c.Log.Warn("drill planner: item record not authenticated, not drilled", zap.String("item", it.ItemID), zap.String("why", it.Unauthenticated))
+			continue
+		}
 		if it.State != vault.ItemProtected {
 			continue
 		}

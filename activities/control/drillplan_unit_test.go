@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // PlanDrills drills only protected items of a policy with a drill and a point to restore,
@@ -19,7 +20,7 @@ import (
 func TestPlanDrillsFromTheVault(t *testing.T) {
 	ctx := context.Background()
 	store := vault.NewMemStore()
-	repo := vault.NewRepository(store, zap.NewNop())
+	repo := vault.NewRepository(store, zap.NewNop()).WithKeys(vaulttest.Keys())
 	c := &Control{Vault: repo, Log: zap.NewNop()}
 	require.NoError(t, repo.PutPolicy(ctx, "drilled", []byte(`{"name": "drilled", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "retention": {"daily": {"days": 30}},

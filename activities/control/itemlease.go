@@ -8,6 +8,7 @@ import (
 	"go.temporal.io/sdk/activity"
 	"go.uber.org/zap"
 
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
 )
@@ -95,4 +96,21 @@ func (c *Control) withItemLease(ctx context.Context, itemID, holder string, fn f
 // decoded: retrying cannot fix it, a person must look.
 func unreadableRecord(err error) bool {
 	return errors.Is(err, vault.ErrInvalidManifest) || errors.Is(err, vault.ErrUnknownSchema) || errors.Is(err, vault.ErrInvalidSummary)
+}
+
+// recordRefusal names the refusal of an item record or policy that could not be
+// authenticated (vault.ErrUnauthenticated: legacy, or its MAC fails), or whose key could not
+// be had (the KEK out of reach is retried; a data key the keyring lacks is not), with what
+// it refused, "why" (e.g. "retention deletes nothing of item X"); nil for any other error,
+// which the caller names as before.
+func recordRefusal(err error, why string) error {
+	switch {
+	case errors.Is(err, keys.ErrKEKUnavailable): // first: it is also "not authenticated", for now
+		return protocol.RetryableError(protocol.ErrKEKUnavailable, err, "%s: %v", why, err)
+	case errors.Is(err, vault.ErrUnauthenticated):
+		return protocol.UserError(protocol.ErrUnauthenticated, "%s: %v", why, err)
+	case errors.Is(err, vault.ErrNoKey), errors.Is(err, keys.ErrNoDataKey), errors.Is(err, keys.ErrUnknownDataKey), errors.Is(err, keys.ErrDataKeyMismatch):
+		return protocol.UserError(protocol.ErrDataKeyUnavailable, "%s: %v", why, err)
+	}
+	return nil
 }

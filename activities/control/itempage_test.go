@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // Paging walks every item id once, in order, reading no record; an item removed between
@@ -19,7 +20,7 @@ func TestListItemIDsPageWalksEveryItemOnce(t *testing.T) {
 	ctx := context.Background()
 	mem := vault.NewMemStore()
 	cs := &vault.CountingStore{Store: mem}
-	repo := vault.NewRepository(cs, nil)
+	repo := vault.NewRepository(cs, nil).WithKeys(vaulttest.Keys())
 	at := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	c := &Control{Vault: repo, Now: func() time.Time { return at }}
 	put := func(db string) string {

@@ -54,6 +54,8 @@ func (c *Control) overwriteTargets(ctx context.Context, instance, db string) ([]
 	case err == nil:
 		return []*vault.ProtectedItem{it}, nil
 	case errors.Is(err, vault.ErrItemNotFound):
+	case recordRefusal(err, "") != nil:
+		return nil, recordRefusal(err, "the overwrite of "+db+" on "+instance+" is refused: its item record is not authenticated")
 	case unreadableRecord(err):
 		return nil, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s on %s cannot be read, so the overwrite is refused (look at it in the vault): %v", db, instance, err)
 	default:
@@ -69,6 +71,10 @@ func (c *Control) overwriteTargets(ctx context.Context, instance, db string) ([]
 	var out []*vault.ProtectedItem
 	for _, it := range all {
 		if strings.EqualFold(it.Instance, instance) && strings.EqualFold(it.Database, db) {
+			if it.Unauthenticated != "" {
+				return nil, protocol.UserError(protocol.ErrUnauthenticated,
+					"the overwrite of %s on %s is refused: the item record of %s (%s) is not authenticated: %s", db, instance, it.ItemID, it.Database, it.Unauthenticated)
+			}
 			out = append(out, it)
 		}
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // Issue 16: an overwrite restore of a database under active protection needs the item's
@@ -18,7 +19,7 @@ import (
 // case-insensitive server does not get around it.
 func TestCheckOverwrite(t *testing.T) {
 	ctx := context.Background()
-	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	repo := vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())
 	t0 := time.Date(2026, 11, 1, 9, 30, 0, 123456789, time.UTC)
 	now := t0.Add(time.Hour)
 	c := &Control{Vault: repo, Now: func() time.Time { return now }}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 const dailyDoc = `{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
@@ -22,7 +23,7 @@ func putPolicy(t *testing.T, c *Control, doc string, replace bool) (protocol.Put
 
 func TestPutPolicyCreatesThenIsIdempotent(t *testing.T) {
 	cs := &vault.CountingStore{Store: vault.NewMemStore()}
-	c := &Control{Vault: vault.NewRepository(cs, nil)}
+	c := &Control{Vault: vault.NewRepository(cs, nil).WithKeys(vaulttest.Keys())}
 	res, err := putPolicy(t, c, dailyDoc, false)
 	require.NoError(t, err)
 	assert.Equal(t, protocol.PutPolicyResult{Name: "daily-30d", Outcome: protocol.PolicyCreated}, res)
@@ -44,7 +45,7 @@ func TestPutPolicyCreatesThenIsIdempotent(t *testing.T) {
 }
 
 func TestPutPolicyOtherContentNeedsReplace(t *testing.T) {
-	c := &Control{Vault: vault.NewRepository(vault.NewMemStore(), nil)}
+	c := &Control{Vault: vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())}
 	_, err := putPolicy(t, c, dailyDoc, false)
 	require.NoError(t, err)
 	edited := `{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
@@ -66,7 +67,7 @@ func TestPutPolicyOtherContentNeedsReplace(t *testing.T) {
 }
 
 func TestPutPolicyRefusesInvalidDocuments(t *testing.T) {
-	c := &Control{Vault: vault.NewRepository(vault.NewMemStore(), nil)}
+	c := &Control{Vault: vault.NewRepository(vault.NewMemStore(), nil).WithKeys(vaulttest.Keys())}
 	for _, tc := range []struct{ name, doc, want string }{
 		{"daily-30d", `{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"}, "log": {"everyMinutes": 5}, "retention": {"daily": {"days": 30}}}`, "log.everyMinutes"},
 		{"daily-30d", `{"name": "daily-30d", "fulll": {}}`, "fulll"},

@@ -30,6 +30,9 @@ func (c *Control) LoadPolicy(ctx context.Context, name string) (policy.Policy, e
 		return p, protocol.UserError(protocol.ErrPolicyNotFound, "no policy named %q in the vault (it has: %s): create it with `sqlvault policy create`",
 			name, strings.Join(names, ", "))
 	}
+	if rerr := recordRefusal(err, "policy "+name+" is not used"); rerr != nil {
+		return p, rerr
+	}
 	if err != nil {
 		return p, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read policy %s: %v", name, err)
 	}
@@ -120,6 +123,11 @@ func (c *Control) SetItemState(ctx context.Context, in protocol.SetItemStateInpu
 					in.ItemID)
 			}
 			return protocol.UserError(protocol.ErrNotProtected, "no protected item %s in the vault", in.ItemID)
+		}
+		if rerr := recordRefusal(err, "the protection of item "+in.ItemID+" is not changed"); rerr != nil {
+			// Writing a new state over it would vouch, under the vault key, for whatever else
+			// the record now says. Configuring protection again writes a record anew.
+			return rerr
 		}
 		if err != nil {
 			return protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item: %v", err)
@@ -228,6 +236,8 @@ func (c *Control) EnsureSchedules(ctx context.Context, in protocol.EnsureSchedul
 	case errors.Is(err, vault.ErrItemNotFound):
 		// Removed since it was listed (an item stopped with delete): it has no schedules.
 		it, in.Remove = &vault.ProtectedItem{ItemID: in.ItemID}, true
+	case recordRefusal(err, "") != nil:
+		return res, recordRefusal(err, "the schedules of item "+in.ItemID+" are left as they are")
 	case err != nil && unreadableRecord(err):
 		return res, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", in.ItemID, err)
 	case err != nil:
@@ -335,6 +345,11 @@ func (c *Control) applyRetention(ctx context.Context, in protocol.ApplyRetention
 	var res protocol.ApplyRetentionResult
 	it, err := c.Vault.Item(ctx, in.ItemID)
 	if err != nil {
+		// Never on the word of an unauthenticated record: whoever can write to the storage
+		// account could otherwise mark a database stopped-with-delete long ago.
+		if rerr := recordRefusal(err, "retention deletes nothing of item "+in.ItemID); rerr != nil {
+			return res, rerr
+		}
 		if unreadableRecord(err) {
 			return res, protocol.UserError(protocol.ErrUnreadableRecord, "the item record of %s cannot be read (look at it in the vault): %v", in.ItemID, err)
 		}
@@ -495,6 +510,15 @@ func (c *Control) AutoProtection(ctx context.Context, in protocol.AutoProtection
 	}
 	var out []protocol.AutoProtectedInstance
 	for _, r := range recs {
+		if r.Unauthenticated != "" {
+			// Discovery would protect new databases under the policy it names: not on the
+			// word of a record written without the key (`vault upgrade` authenticates a
+			// legacy one; AutoProtection writes it anew).
+			if c.Log != nil {
+				c.Log.Warn("auto-protection: instance record not authenticated, ignored", zap.String("instance", r.Instance), zap.String("why", r.Unauthenticated))
+			}
+			continue
+		}
 		if r.AutoProtect {
 			out = append(out, protocol.AutoProtectedInstance{VM: r.VM, Instance: r.Instance, Policy: r.Policy})
 		}

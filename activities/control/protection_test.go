@@ -11,6 +11,7 @@ import (
 
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // The vault's database limit counts every item record (stopped ones and unreadable ones
@@ -19,7 +20,7 @@ func TestRegisterItemsChecksTheLimitWithOneListing(t *testing.T) {
 	ctx := context.Background()
 	mem := vault.NewMemStore()
 	cs := &vault.CountingStore{Store: mem}
-	repo := vault.NewRepository(cs, nil)
+	repo := vault.NewRepository(cs, nil).WithKeys(vaulttest.Keys())
 	created := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
 	now := created.Add(25 * 24 * time.Hour)
 	c := &Control{Vault: repo, Now: func() time.Time { return now }}

@@ -26,7 +26,7 @@ func (c *Control) CheckRPOPage(ctx context.Context, in protocol.CheckRPOPageInpu
 	policies := map[string]*policy.Policy{}
 	var findings []rpowatch.Finding
 	for _, id := range pg.IDs {
-		it, err := c.Vault.Item(ctx, id)
+		it, err := c.Vault.ItemUnverified(ctx, id)
 		switch {
 		case errors.Is(err, vault.ErrItemNotFound):
 			continue // removed since the listing
@@ -36,6 +36,13 @@ func (c *Control) CheckRPOPage(ctx context.Context, in protocol.CheckRPOPageInpu
 			continue
 		case err != nil:
 			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item %s: %v", id, err)
+		}
+		if it.Unauthenticated != "" {
+			// Shown, not judged: its state and policy cannot be trusted either way (a
+			// record edited to "stopped" would otherwise hide a breach).
+			findings = append(findings, rpowatch.Finding{ItemID: id, Instance: it.Instance, Database: it.Database, State: protocol.RPOStateUnknown,
+				Detail: "the item record is not authenticated, so its RPO is not judged: " + it.Unauthenticated})
+			continue
 		}
 		if it.State != vault.ItemProtected {
 			continue // stopped: it promises no RPO

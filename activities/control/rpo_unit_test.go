@@ -197,3 +197,39 @@ func TestFinishRPOSweepRetriedAfterItsWrite(t *testing.T) {
 	require.NoError(t, json.Unmarshal(doc, &rep))
 	assert.Len(t, rep.Findings, 3, "the stored report keeps every finding")
 }
+
+// The RPO watchdog shows an item whose record is not authenticated as unknown, with the
+// reason, instead of judging it by what the record says (one edited to "stopped" would
+// otherwise drop out of the report) or failing the sweep.
+func TestRPOSweepShowsAnUnauthenticatedItemAsUnknown(t *testing.T) {
+	u := newUnitControl(t)
+	rpoFleet(t, u)
+	ctx := context.Background()
+	zulu := vault.ItemID("SQLVM1", "Zulu")
+	it, err := u.repo.Item(ctx, zulu)
+	require.NoError(t, err)
+	it.State = vault.ItemStoppedRetain
+	record, err := json.Marshal(it)
+	require.NoError(t, err)
+	require.NoError(t, u.repo.Store().Put(ctx, vault.ItemBlob(zulu), record, vault.PutOptions{}))
+
+	var pg protocol.CheckRPOPageResult
+	require.NoError(t, u.run(t, &pg, protocol.ActivityCheckRPOPage, protocol.CheckRPOPageInput{Sweep: "s1", Limit: 10, At: u.now}))
+	assert.Equal(t, 3, pg.Items, "the item is still reported")
+	assert.Equal(t, 2, pg.Breached)
+	var sum protocol.RPOSweepSummary
+	require.NoError(t, u.run(t, &sum, protocol.ActivityFinishRPOSweep, protocol.FinishRPOSweepInput{Sweep: "s1", At: u.now}))
+	doc, err := u.repo.RPOReport(ctx)
+	require.NoError(t, err)
+	var rep rpowatch.Report
+	require.NoError(t, json.Unmarshal(doc, &rep))
+	var found bool
+	for _, f := range rep.Findings {
+		if f.ItemID == zulu {
+			found = true
+			assert.Equal(t, protocol.RPOStateUnknown, f.State)
+			assert.Contains(t, f.Detail, "not authenticated")
+		}
+	}
+	assert.True(t, found)
+}

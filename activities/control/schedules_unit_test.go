@@ -2,6 +2,7 @@ package control
 
 import (
 	"context"
+	"encoding/json"
 	"testing"
 	"time"
 
@@ -164,4 +165,35 @@ func TestScheduleSkipsUnit(t *testing.T) {
 	err = u.run(t, nil, protocol.ActivityScheduleSkips, protocol.ScheduleSkipsInput{ScheduleIDs: []string{"s1", "nope"}})
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), "describe schedule nope")
+}
+
+// The schedules follow only an authenticated item record and policy: one edited without the
+// key (here: stopped, which would delete the schedules; or a policy whose log interval was
+// changed) is refused by name and the schedules are left as they are.
+func TestEnsureSchedulesUnitRefusesUnauthenticatedRecords(t *testing.T) {
+	u := newUnitControl(t)
+	ctx := context.Background()
+	require.NoError(t, u.repo.PutPolicy(ctx, "silver", []byte(unitWeeklyPolicy)))
+	it := unitItem("SQLVM1", "Sales", "protected", "full", "differential", "copy-only-full", "log")
+	require.NoError(t, u.repo.PutItem(ctx, it))
+	_, err := u.ensure(t, protocol.EnsureSchedulesInput{ItemID: it.ItemID})
+	require.NoError(t, err)
+	before := u.tc.scheduleIDs()
+
+	stopped := *it
+	stopped.Schema, stopped.State = vault.ItemSchema, vault.ItemStoppedRetain
+	record, err := json.Marshal(&stopped)
+	require.NoError(t, err)
+	require.NoError(t, u.repo.Store().Put(ctx, vault.ItemBlob(it.ItemID), record, vault.PutOptions{}))
+	_, err = u.ensure(t, protocol.EnsureSchedulesInput{ItemID: it.ItemID})
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrUnauthenticated, protocol.ErrorType(err), "%v", err)
+	assert.ElementsMatch(t, before, u.tc.scheduleIDs(), "no schedule deleted")
+
+	require.NoError(t, u.repo.PutItem(ctx, it))
+	require.NoError(t, u.repo.Store().Put(ctx, vault.PolicyBlob("silver"), []byte(unitWeeklyPolicy), vault.PutOptions{}))
+	_, err = u.ensure(t, protocol.EnsureSchedulesInput{ItemID: it.ItemID})
+	require.Error(t, err)
+	assert.Equal(t, protocol.ErrUnauthenticated, protocol.ErrorType(err), "%v", err)
+	assert.Contains(t, err.Error(), "policy silver is not used")
 }

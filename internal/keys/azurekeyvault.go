@@ -2,12 +2,16 @@ package keys
 
 import (
 	"context"
+	"crypto"
+	"crypto/rsa"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/big"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/runtime"
@@ -46,6 +50,9 @@ type AzureKEK struct {
 	name    string
 	version string
 	display string // the key's URL without a version, for messages
+
+	mu   sync.Mutex
+	pubs map[string]*rsa.PublicKey // by key id with version: what VerifyRecord checks with
 }
 
 // NewAzureKEK builds the provider; it makes no call (the first wrap or unwrap does).
@@ -71,7 +78,7 @@ func NewAzureKEK(o AzureOptions) (*AzureKEK, error) {
 		return nil, fmt.Errorf("keys: Key Vault client: %w", err)
 	}
 	return &AzureKEK{client: client, host: u.Host, name: o.KeyName, version: o.KeyVersion,
-		display: "https://" + u.Host + "/keys/" + o.KeyName}, nil
+		display: "https://" + u.Host + "/keys/" + o.KeyName, pubs: map[string]*rsa.PublicKey{}}, nil
 }
 
 // Provider is ProviderAzureKeyVault.
@@ -235,4 +242,108 @@ func keyVaultError(re *azcore.ResponseError) (code, inner, msg string) {
 		inner = "/" + doc.Error.InnerError.Code
 	}
 	return code, inner, strings.TrimRight(doc.Error.Message, ". ")
+}
+
+// AlgRS256 is how keyring records wrapped with an RSA key are signed (RecordSigner).
+const AlgRS256 = string(azkeys.SignatureAlgorithmRS256)
+
+// SignRecord has Key Vault sign a record's digest (RS256) with the key version that wrapped
+// it: the identity needs the sign permission on the key (Key Vault Crypto User, or
+// keys/sign in an access policy) — the one running `key rotate`, not the agents.
+func (a *AzureKEK) SignRecord(ctx context.Context, kek string, digest []byte) ([]byte, string, string, error) {
+	id, err := a.ownKey(kek, "sign a data key record")
+	if err != nil {
+		return nil, "", "", err
+	}
+	alg := azkeys.SignatureAlgorithmRS256
+	resp, err := a.client.Sign(ctx, id.Name(), id.Version(), azkeys.SignParameters{Algorithm: &alg, Value: digest}, nil)
+	if err != nil {
+		return nil, "", "", a.fail("sign a data key record", kek, err)
+	}
+	if len(resp.Result) == 0 {
+		return nil, "", "", a.fail("sign a data key record", kek, errors.New("Key Vault answered without a signature"))
+	}
+	by := kek
+	if resp.KID != nil {
+		by = string(*resp.KID)
+	}
+	return resp.Result, AlgRS256, by, nil
+}
+
+// VerifyRecord checks an RS256 signature locally with the public key of the key version
+// that wrapped the record (read once with get). signedBy must be that version: a signature
+// by another key, or another version, vouches for nothing here.
+func (a *AzureKEK) VerifyRecord(ctx context.Context, kek, signedBy, alg string, digest, sig []byte) error {
+	if alg != AlgRS256 {
+		return fmt.Errorf("signature algorithm %q, want %s", alg, AlgRS256)
+	}
+	if signedBy != kek {
+		return fmt.Errorf("signed by %s, not by the key that wrapped it (%s)", signedBy, kek)
+	}
+	// A record naming a key elsewhere, or a version that does not exist, is refused as
+	// unsigned — not as the KEK being out of reach, which would stop every backup on the
+	// word of one planted record.
+	id, err := a.ownKey(kek, "check a data key record's signature")
+	if err != nil {
+		return errors.New(err.Error())
+	}
+	pub, err := a.publicKey(ctx, id)
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		if _, _, cerr := a.current(ctx); cerr != nil {
+			return cerr // the KEK itself is gone (deleted, disabled…): say so, by name
+		}
+		return fmt.Errorf("no version %s of the KEK exists", id.Version())
+	}
+	if err != nil {
+		return err
+	}
+	if err := rsa.VerifyPKCS1v15(pub, crypto.SHA256, digest, sig); err != nil {
+		return errors.New("the signature does not verify with the key's public key")
+	}
+	return nil
+}
+
+// ownKey parses a key id with version that must be a key of this Key Vault.
+func (a *AzureKEK) ownKey(kek, op string) (azkeys.ID, error) {
+	u, err := url.Parse(kek)
+	id := azkeys.ID(kek)
+	if err != nil || u.Host != a.host || !strings.HasPrefix(u.Path, "/keys/") || id.Version() == "" {
+		return "", &KEKError{Provider: ProviderAzureKeyVault, KEK: a.display, Op: op,
+			Err:  fmt.Errorf("%s is not a key version of this Key Vault (%s)", kek, a.host),
+			Todo: "configure key.provider and key.azureKeyVault for the KEK that wrapped the keyring"}
+	}
+	return id, nil
+}
+
+// publicKey is the RSA public key of a key version, from Key Vault's get (cached: a version
+// never changes).
+func (a *AzureKEK) publicKey(ctx context.Context, id azkeys.ID) (*rsa.PublicKey, error) {
+	a.mu.Lock()
+	pub := a.pubs[string(id)]
+	a.mu.Unlock()
+	if pub != nil {
+		return pub, nil
+	}
+	resp, err := a.client.GetKey(ctx, id.Name(), id.Version(), nil)
+	var re *azcore.ResponseError
+	if errors.As(err, &re) && re.StatusCode == http.StatusNotFound {
+		return nil, err // VerifyRecord: no such version, so no signature of it
+	}
+	if err != nil {
+		return nil, a.fail("read the key (get)", string(id), err)
+	}
+	k := resp.Key
+	if k == nil || k.Kty == nil || (*k.Kty != azkeys.KeyTypeRSA && *k.Kty != azkeys.KeyTypeRSAHSM) || len(k.N) == 0 || len(k.E) == 0 {
+		return nil, fmt.Errorf("key %s has no RSA public key", id)
+	}
+	e := new(big.Int).SetBytes(k.E)
+	if !e.IsInt64() || e.Int64() < 3 || e.Int64() > 1<<31-1 {
+		return nil, fmt.Errorf("key %s: RSA exponent out of range", id)
+	}
+	pub = &rsa.PublicKey{N: new(big.Int).SetBytes(k.N), E: int(e.Int64())}
+	a.mu.Lock()
+	a.pubs[string(id)] = pub
+	a.mu.Unlock()
+	return pub, nil
 }

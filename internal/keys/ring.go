@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -37,9 +38,10 @@ type Ring struct {
 	files []string          // the key files behind them, when known (FromConfig)
 	now   func() time.Time
 
-	records vault.KeyRecordCache
-	mu      sync.Mutex
-	keys    map[string]*blockcrypt.Key // unwrapped, by id
+	records  vault.KeyRecordCache
+	mu       sync.Mutex
+	keys     map[string]*blockcrypt.Key // unwrapped, by id
+	verified map[string]bool            // record signatures checked (signed.go)
 }
 
 // NewRing is the keyring of repo, unwrapping with kek. local are key files that sealed points
@@ -47,7 +49,8 @@ type Ring struct {
 // no active data key the first is the active key, so a vault from before the keyring works
 // unchanged until its first `key rotate`.
 func NewRing(repo *vault.Repository, kek KEK, local ...*blockcrypt.Key) *Ring {
-	r := &Ring{repo: repo, kek: kek, local: map[string]*blockcrypt.Key{}, now: time.Now, keys: map[string]*blockcrypt.Key{}}
+	r := &Ring{repo: repo, kek: kek, local: map[string]*blockcrypt.Key{}, now: time.Now, keys: map[string]*blockcrypt.Key{},
+		verified: map[string]bool{}}
 	for _, k := range local {
 		if k != nil && r.local[k.ID()] == nil {
 			r.local[k.ID()] = k
@@ -114,8 +117,22 @@ func (r *Ring) Active(ctx context.Context) (*blockcrypt.Key, error) {
 	if err != nil {
 		return nil, err
 	}
-	if rec := vault.ActiveKeyRecordOf(recs, r.scope); rec != nil {
+	// Only records the KEK vouches for compete: a planted record (signed.go) is never
+	// active, however new it claims to be. A VM's ring judges its own VM's records only.
+	if r.scope != "" {
+		recs = slices.DeleteFunc(slices.Clone(recs), func(rec *vault.KeyRecord) bool { return rec.Scope != r.scope })
+	}
+	trusted, refused, err := r.trusted(ctx, recs)
+	if err != nil {
+		return nil, err
+	}
+	if rec := vault.ActiveKeyRecordOf(trusted, r.scope); rec != nil {
 		return r.open(ctx, rec)
+	}
+	if refused != nil && vault.ActiveKeyRecordOf(recs, r.scope) != nil {
+		// The keyring's active record is not vouched for: never fall back silently to
+		// another key while the vault says this one is in force.
+		return nil, refused
 	}
 	if r.scope != "" {
 		return nil, fmt.Errorf("%w: VM %s has no active data key of its own: run `sqlvault key rotate --vm %s` where key.vms.%s (this VM's KEK) is configured",
@@ -158,13 +175,17 @@ func (r *Ring) Key(ctx context.Context, id string) (*blockcrypt.Key, error) {
 	return r.open(ctx, rec)
 }
 
-// open unwraps a record (once per process) and checks the key is the record's.
+// open unwraps a record (once per process) and checks the key is the record's; a record
+// that needs the KEK's signature is checked first (checkRecord).
 func (r *Ring) open(ctx context.Context, rec *vault.KeyRecord) (*blockcrypt.Key, error) {
 	r.mu.Lock()
 	k := r.keys[rec.ID]
 	r.mu.Unlock()
 	if k != nil {
-		return k, nil
+		return k, nil // the id is the key's: a key unwrapped from a trusted record
+	}
+	if err := r.checkRecord(ctx, rec); err != nil {
+		return nil, err
 	}
 	var err error
 	switch {
@@ -297,6 +318,9 @@ func (r *Ring) rotate(ctx context.Context, scope string, vmKEK KEK) (*vault.KeyR
 		}
 		rec.VMWrap = &vault.KeyWrapping{Provider: vmKEK.Provider(), KEK: vw.KEK, Algorithm: vw.Algorithm, Wrapped: vw.Value}
 	}
+	if err := r.signRecord(ctx, rec, vmKEK); err != nil {
+		return nil, err
+	}
 	if err := r.repo.PutKeyRecord(ctx, rec, true); err != nil {
 		return nil, err
 	}
@@ -313,7 +337,11 @@ func (r *Ring) rotate(ctx context.Context, scope string, vmKEK KEK) (*vault.KeyR
 		if old.State == vault.KeyActive && old.ID != rec.ID && old.Scope == scope {
 			o := *old
 			o.State = vault.KeyRetired
-			if err := r.repo.PutKeyRecord(ctx, &o, false); err != nil {
+			err := r.signRecord(ctx, &o)
+			if err == nil {
+				err = r.repo.PutKeyRecord(ctx, &o, false)
+			}
+			if err != nil {
 				return rec, fmt.Errorf("keys: new data key %s is active, but marking %s retired failed: %w", rec.ID, o.ID, err)
 			}
 		}
@@ -359,6 +387,9 @@ func (r *Ring) adopt(ctx context.Context, cur string, paths []string, activeIfNo
 		}
 		rec := &vault.KeyRecord{ID: k.ID(), Provider: r.kek.Provider(), KEK: w.KEK, Algorithm: w.Algorithm, Wrapped: w.Value,
 			Created: adoptedCreated, State: state, Origin: OriginKeyFile}
+		if err := r.signRecord(ctx, rec); err != nil {
+			return out, err
+		}
 		if err := r.repo.PutKeyRecord(ctx, rec, true); err != nil && !errors.Is(err, vault.ErrExists) {
 			return out, err
 		}
@@ -405,12 +436,26 @@ func (r *Ring) RotateKEK(ctx context.Context, previous KEK, adoptPrevious string
 	var out []RewrapEntry
 	for _, rec := range recs {
 		if rec.KEK == cur && rec.Provider == r.kek.Provider() {
-			out = append(out, RewrapEntry{ID: rec.ID, From: rec.KEK, To: cur, Action: "already current"})
+			signed, err := r.signIfUnsigned(ctx, rec)
+			if err != nil {
+				return out, err
+			}
+			action := "already current"
+			if signed {
+				action = "signed"
+			}
+			out = append(out, RewrapEntry{ID: rec.ID, From: rec.KEK, To: cur, Action: action})
 			continue
 		}
 		src := r.kek
 		if previous != nil && rec.KEK == prevRef && rec.Provider == previous.Provider() {
 			src = previous
+		}
+		action := "rewrapped"
+		if needsSignature(rec) && rec.Provider == r.kek.Provider() {
+			if cerr := r.checkRecord(ctx, rec); errors.Is(cerr, ErrRecordNotSigned) {
+				action = "rewrapped and signed" // unsigned before: see signIfUnsigned
+			}
 		}
 		raw, k, err := r.unwrapRaw(ctx, src, rec)
 		if err != nil {
@@ -424,13 +469,16 @@ func (r *Ring) RotateKEK(ctx context.Context, previous KEK, adoptPrevious string
 		n := *rec
 		now := r.now().UTC()
 		n.Provider, n.KEK, n.Algorithm, n.Wrapped, n.Rewrapped = r.kek.Provider(), w.KEK, w.Algorithm, w.Value, &now
+		if err := r.signRecord(ctx, &n); err != nil {
+			return out, err
+		}
 		if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
 			return out, err
 		}
 		r.mu.Lock()
 		r.keys[rec.ID] = k
 		r.mu.Unlock()
-		out = append(out, RewrapEntry{ID: rec.ID, From: rec.KEK, To: w.KEK, Action: "rewrapped"})
+		out = append(out, RewrapEntry{ID: rec.ID, From: rec.KEK, To: w.KEK, Action: action})
 	}
 	if adoptPrevious != "" {
 		adopted, err := r.adopt(ctx, cur, []string{adoptPrevious}, true)
@@ -488,12 +536,44 @@ func (r *Ring) RotateVMKEK(ctx context.Context, vm string, vmKEK KEK) ([]RewrapE
 		now := r.now().UTC()
 		n.VMWrap = &vault.KeyWrapping{Provider: vmKEK.Provider(), KEK: w.KEK, Algorithm: w.Algorithm, Wrapped: w.Value}
 		n.Rewrapped = &now
+		if err := r.signRecord(ctx, &n, vmKEK); err != nil {
+			return out, err
+		}
 		if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
 			return out, err
 		}
 		out = append(out, RewrapEntry{ID: rec.ID, From: rec.VMWrap.KEK, To: w.KEK, Action: "rewrapped"})
 	}
 	return out, nil
+}
+
+// signIfUnsigned signs a record that needs the KEK's signature and has no valid one (a
+// record written before records were signed): after unwrapping it through the KEK and
+// checking the key is the record's id. That check cannot tell a record the operator's
+// rotation wrote from one planted with the public key (both unwrap): which is why this runs
+// only in `key rotate --kek`, an operator's deliberate act, which lists each record it
+// signs ("signed") to compare with the data keys the vault's points use (`key status`).
+func (r *Ring) signIfUnsigned(ctx context.Context, rec *vault.KeyRecord) (bool, error) {
+	err := r.checkRecord(ctx, rec)
+	if err == nil || !errors.Is(err, ErrRecordNotSigned) {
+		return false, err
+	}
+	raw, k, err := r.unwrapRaw(ctx, r.kek, rec)
+	clear(raw)
+	if err != nil {
+		return false, err
+	}
+	n := *rec
+	if err := r.signRecord(ctx, &n); err != nil {
+		return false, err
+	}
+	if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
+		return false, err
+	}
+	r.mu.Lock()
+	r.keys[rec.ID] = k
+	r.mu.Unlock()
+	return true, nil
 }
 
 // adoptedCreated is the creation time recorded for an adopted key file: its real age is

@@ -97,7 +97,11 @@ func (r *Ring) Status(ctx context.Context) (*Status, error) {
 		st.Keys = append(st.Keys, ks)
 		seen[rec.ID] = true
 	}
-	if a := vault.ActiveKeyRecord(recs); a != nil {
+	trusted, _, terr := r.trusted(ctx, recs) // a planted record is never shown as active
+	if terr != nil {
+		trusted = nil
+	}
+	if a := vault.ActiveKeyRecord(trusted); a != nil {
 		st.Active = a.ID
 	} else if len(r.order) > 0 {
 		st.Active = r.order[0].ID()

@@ -8,7 +8,7 @@
 //
 // Every name starts with "v1/" so a later layout can coexist in the same container:
 //
-//	v1/items/<itemID>/item.json                                protected-item record (reserved)
+//	v1/items/<itemID>/item.json                                protected-item record (authenticated envelope)
 //	v1/items/<itemID>/points/<pointID>.json                    manifest of one recovery point (authenticated envelope)
 //	v1/items/<itemID>/drill-results/<start>_<outcome>_<pointID>.json  one restore drill's record (drills.go)
 //	v1/items/<itemID>/data/<pointID>/a<attempt>-s<stripe>.bak  encrypted stripe data (block blob)
@@ -56,8 +56,12 @@
 //     on AuthOK only;
 //   - OpenStripe, VerifyStripes: the index's SHA-256 and MAC and the committed block list;
 //   - Sweep: keeps every blob of a point whose manifest is legacy or fails;
+//   - Item, Policy: item records and policies, in a record envelope (RecordEnvelopeSchema,
+//     record.go) sealed with the keyring's active key; authenticated only (ErrLegacyRecord,
+//     ErrRecordUnauthenticated); ItemUnverified, Items and PolicyUnverified return them
+//     flagged, for readers that act on nothing;
 //   - Upgrade (`sqlvault vault upgrade`): authenticates legacy manifests whose every block
-//     verifies.
+//     verifies, and legacy item records and policies.
 //
 // StripeWriter seals and stages up to BlocksInFlight blocks in the background while SQL
 // Server sends the next (its Commit fails the stripe if any of them failed), and

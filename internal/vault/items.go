@@ -47,6 +47,12 @@ type ProtectedItem struct {
 	AutoProtected bool      `json:"autoProtected,omitempty"`
 	CreatedAt     time.Time `json:"createdAt"`
 	UpdatedAt     time.Time `json:"updatedAt"`
+
+	// Unauthenticated says why the record as read is not authenticated (legacy, a MAC that
+	// fails, a key this process lacks); empty when it is. Never stored. Only the readers
+	// that act on nothing get such a record (ItemUnverified, Items): Item refuses it.
+	Unauthenticated string `json:"-"`
+	authErr         error
 }
 
 // Wire is the item as activities hand it to workflows: the record less its schema stamp.
@@ -74,7 +80,9 @@ func (it *ProtectedItem) AllowsKind(kind string) bool {
 // ErrItemNotFound means the database is not protected (no item record).
 var ErrItemNotFound = errors.New("vault: no protected item")
 
-// PutItem writes an item record (creating or replacing it).
+// PutItem writes an item record (creating or replacing it), authenticated: sealed in a
+// record envelope under the keyring's active data key (RecordEnvelopeSchema), bound to the
+// item's blob name. A repository without keys cannot write one (ErrNoKey).
 func (r *Repository) PutItem(ctx context.Context, it *ProtectedItem) error {
 	if it.Schema == "" {
 		it.Schema = ItemSchema
@@ -86,24 +94,58 @@ func (r *Repository) PutItem(ctx context.Context, it *ProtectedItem) error {
 	if err != nil {
 		return err
 	}
-	return r.store.Put(ctx, ItemBlob(it.ItemID), data, PutOptions{})
+	return r.putRecord(ctx, ItemBlob(it.ItemID), data, PutOptions{})
 }
 
-// Item reads an item record.
+// Item reads an item record and authenticates it: what drives a deletion (retention), a
+// protection change (StopProtection, ResumeProtection), an overwrite permission or the
+// schedules reads it here. A record that is not authenticated is refused with an error
+// that matches ErrUnauthenticated (ErrLegacyRecord, ErrRecordUnauthenticated, or the key
+// error when the key it names cannot be had), naming the blob and what to do.
 func (r *Repository) Item(ctx context.Context, itemID string) (*ProtectedItem, error) {
-	data, err := r.store.Get(ctx, ItemBlob(itemID))
+	it, err := r.ItemUnverified(ctx, itemID)
+	if err != nil {
+		return nil, err
+	}
+	if it.Unauthenticated != "" {
+		return nil, it.authErr
+	}
+	return it, nil
+}
+
+// ItemUnverified reads an item record for a reader that acts on nothing (status, the RPO
+// watchdog, a commit's check that protection was not stopped, which can only refuse): a
+// record that is not authenticated is returned with Unauthenticated saying why, not as an
+// error. Errors are for a record that is missing (ErrItemNotFound), unreadable or malformed.
+func (r *Repository) ItemUnverified(ctx context.Context, itemID string) (*ProtectedItem, error) {
+	name := ItemBlob(itemID)
+	data, err := r.store.Get(ctx, name)
 	if errors.Is(err, ErrNotFound) {
 		return nil, fmt.Errorf("%w %s", ErrItemNotFound, itemID)
 	}
 	if err != nil {
 		return nil, err
 	}
+	record, auth, err := r.openRecord(ctx, name, data)
+	if err != nil {
+		return nil, err
+	}
 	var it ProtectedItem
-	if err := json.Unmarshal(data, &it); err != nil {
-		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, ItemBlob(itemID), err)
+	if err := json.Unmarshal(record, &it); err != nil {
+		return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, name, err)
 	}
 	if it.Schema != ItemSchema {
 		return nil, fmt.Errorf("%w: item %s has schema %q, this build reads %q", ErrUnknownSchema, itemID, it.Schema, ItemSchema)
+	}
+	if auth == nil && it.ItemID != itemID {
+		// Authenticated at this name, so written by a holder of the key: a bug, not tamper.
+		return nil, fmt.Errorf("%w: %s holds item %s", ErrInvalidManifest, name, it.ItemID)
+	}
+	if auth != nil {
+		if errors.Is(auth, ErrLegacyRecord) {
+			auth = fmt.Errorf("%w: authenticate it with `sqlvault vault upgrade`; until then retention deletes nothing of this database and overwrite restores of it are refused", auth)
+		}
+		it.Unauthenticated, it.authErr = auth.Error(), auth
 	}
 	return &it, nil
 }
@@ -128,7 +170,9 @@ func (r *Repository) ItemIDs(ctx context.Context) ([]string, error) {
 }
 
 // Items lists every item record, by instance then database: the records ItemIDs finds, read
-// up to manifestReaders at a time. A record that cannot be read or decoded fails the whole
+// up to manifestReaders at a time. Like ItemUnverified, it returns records that are not
+// authenticated flagged (Unauthenticated), for the readers that list: a caller that acts on
+// a record must check the flag, or read it again with Item. A record that cannot be read or decoded fails the whole
 // call (the error of the first such item in id order), so no item is ever silently left out;
 // a record deleted since the listing (retention removing a stopped item) is skipped.
 func (r *Repository) Items(ctx context.Context) ([]*ProtectedItem, error) {
@@ -153,7 +197,7 @@ func (r *Repository) Items(ctx context.Context) ([]*ProtectedItem, error) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			recs[i], errs[i] = r.Item(ctx, id)
+			recs[i], errs[i] = r.ItemUnverified(ctx, id)
 			if errs[i] != nil && !errors.Is(errs[i], ErrItemNotFound) {
 				failed.Store(true)
 			}
@@ -197,24 +241,48 @@ func CheckPolicyName(name string) error {
 	return nil
 }
 
-// PutPolicy stores a policy document (validated by the caller) under its name.
+// PutPolicy stores a policy document (validated by the caller) under its name,
+// authenticated like an item record (PutItem): retention deletes by it.
 func (r *Repository) PutPolicy(ctx context.Context, name string, doc []byte) error {
 	if err := CheckPolicyName(name); err != nil {
 		return err
 	}
-	return r.store.Put(ctx, PolicyBlob(name), doc, PutOptions{})
+	return r.putRecord(ctx, PolicyBlob(name), doc, PutOptions{})
 }
 
-// Policy reads a policy document.
+// Policy reads a policy document and authenticates it: one that is not authenticated is
+// refused with an error that matches ErrUnauthenticated (see Item). Retention, the
+// schedules, the drill planner and vault harden read policies here.
 func (r *Repository) Policy(ctx context.Context, name string) ([]byte, error) {
+	doc, auth, err := r.PolicyUnverified(ctx, name)
+	if err != nil {
+		return nil, err
+	}
+	if auth != nil {
+		return nil, auth
+	}
+	return doc, nil
+}
+
+// PolicyUnverified reads a policy document for a reader that acts on nothing (status):
+// auth says why it is not authenticated (nil when it is).
+func (r *Repository) PolicyUnverified(ctx context.Context, name string) (doc []byte, auth, err error) {
 	if !policyNameRe.MatchString(name) {
-		return nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
+		return nil, nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
 	}
-	data, err := r.store.Get(ctx, PolicyBlob(name))
+	blob := PolicyBlob(name)
+	data, err := r.store.Get(ctx, blob)
 	if errors.Is(err, ErrNotFound) {
-		return nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
+		return nil, nil, fmt.Errorf("%w %q", ErrPolicyNotFound, name)
 	}
-	return data, err
+	if err != nil {
+		return nil, nil, err
+	}
+	doc, auth, err = r.openRecord(ctx, blob, data)
+	if errors.Is(auth, ErrLegacyRecord) {
+		auth = fmt.Errorf("%w: authenticate it with `sqlvault vault upgrade`; until then retention deletes nothing by it", auth)
+	}
+	return doc, auth, err
 }
 
 // Policies lists the policy names.
@@ -269,22 +337,29 @@ type InstanceRecord struct {
 	Policy      string    `json:"policy"`
 	AutoProtect bool      `json:"autoProtect"`
 	UpdatedAt   time.Time `json:"updatedAt"`
+
+	// Unauthenticated says why the record as read is not authenticated ("" when it is).
+	// Never stored.
+	Unauthenticated string `json:"-"`
 }
 
 // InstanceBlob names an instance record (IDs are derived like item IDs, without a database).
 func InstanceBlob(instance string) string { return InstancesPrefix + ItemID(instance, "") + ".json" }
 
-// PutInstance writes an instance record.
+// PutInstance writes an instance record, authenticated like an item record (PutItem):
+// discovery protects the instance's new databases on its word.
 func (r *Repository) PutInstance(ctx context.Context, rec *InstanceRecord) error {
 	rec.Schema = "sqlvault.instance/v1"
 	data, err := json.MarshalIndent(rec, "", "  ")
 	if err != nil {
 		return err
 	}
-	return r.store.Put(ctx, InstanceBlob(rec.Instance), data, PutOptions{})
+	return r.putRecord(ctx, InstanceBlob(rec.Instance), data, PutOptions{})
 }
 
-// Instances lists the instance records.
+// Instances lists the instance records. One that is not authenticated is returned with
+// Unauthenticated saying why (a caller that acts on it must check); one that cannot be
+// decoded fails the call.
 func (r *Repository) Instances(ctx context.Context) ([]*InstanceRecord, error) {
 	var names []string
 	if err := r.store.List(ctx, InstancesPrefix, func(b BlobInfo) error {
@@ -296,12 +371,25 @@ func (r *Repository) Instances(ctx context.Context) ([]*InstanceRecord, error) {
 	var out []*InstanceRecord
 	for _, n := range names {
 		data, err := r.store.Get(ctx, n)
+		if errors.Is(err, ErrNotFound) {
+			continue // deleted since listed
+		}
+		if err != nil {
+			return nil, err
+		}
+		record, auth, err := r.openRecord(ctx, n, data)
 		if err != nil {
 			return nil, err
 		}
 		var rec InstanceRecord
-		if err := json.Unmarshal(data, &rec); err != nil {
+		if err := json.Unmarshal(record, &rec); err != nil {
 			return nil, fmt.Errorf("%w: %s: %v", ErrInvalidManifest, n, err)
+		}
+		if auth == nil && InstanceBlob(rec.Instance) != n {
+			return nil, fmt.Errorf("%w: %s holds instance %s", ErrInvalidManifest, n, rec.Instance)
+		}
+		if auth != nil {
+			rec.Unauthenticated = auth.Error()
 		}
 		out = append(out, &rec)
 	}

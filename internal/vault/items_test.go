@@ -13,7 +13,7 @@ import (
 
 func TestItemsAndPolicies(t *testing.T) {
 	ctx := context.Background()
-	r := NewRepository(NewMemStore(), nil)
+	r := NewRepository(NewMemStore(), nil).WithKeys(Keys{testKey(t, 7)})
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	for _, db := range []string{"Sales", "HR ]'ñ"} {
 		require.NoError(t, r.PutItem(ctx, &ProtectedItem{ItemID: ItemID("SQLVM1", db), VM: "SQLVM1", Instance: "SQLVM1",
@@ -65,7 +65,7 @@ func putPointBlobs(t *testing.T, s Store, item, point string) {
 func TestItemListingsDoNotWalkPoints(t *testing.T) {
 	ctx := context.Background()
 	cs := &CountingStore{Store: NewMemStore()}
-	r := NewRepository(cs, nil)
+	r := NewRepository(cs, nil).WithKeys(Keys{testKey(t, 7)})
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	const items, points = 100, 50
 	var records []string
@@ -140,7 +140,7 @@ func (g *getFailer) Get(ctx context.Context, blob string) ([]byte, error) {
 func TestItemsErrors(t *testing.T) {
 	ctx := context.Background()
 	mem := NewMemStore()
-	r := NewRepository(mem, nil)
+	r := NewRepository(mem, nil).WithKeys(Keys{testKey(t, 7)})
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	var ids []string
 	for i := 0; i < 40; i++ {
@@ -153,7 +153,7 @@ func TestItemsErrors(t *testing.T) {
 	sort.Strings(ids)
 
 	unavailable := fmt.Errorf("injected: %w", ErrUnavailable)
-	_, err := NewRepository(&getFailer{Store: mem, blob: ItemBlob(ids[17]), err: unavailable}, nil).Items(ctx)
+	_, err := NewRepository(&getFailer{Store: mem, blob: ItemBlob(ids[17]), err: unavailable}, nil).WithKeys(Keys{testKey(t, 7)}).Items(ctx)
 	assert.ErrorIs(t, err, ErrUnavailable)
 
 	require.NoError(t, mem.Put(ctx, ItemBlob(ids[30]), []byte("{not json"), PutOptions{}))
@@ -172,6 +172,6 @@ func TestItemsErrors(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, items, 38)
 
-	_, err = NewRepository(&getFailer{Store: mem, blob: ItemBlob(ids[0]), err: context.Canceled}, nil).Items(ctx)
+	_, err = NewRepository(&getFailer{Store: mem, blob: ItemBlob(ids[0]), err: context.Canceled}, nil).WithKeys(Keys{testKey(t, 7)}).Items(ctx)
 	assert.ErrorIs(t, err, context.Canceled)
 }

@@ -61,6 +61,74 @@ type KeyRecord struct {
 	// time under that VM's own KEK, the only wrapping the VM's agent can open.
 	Scope  string       `json:"scope,omitempty"`
 	VMWrap *KeyWrapping `json:"vmWrap,omitempty"`
+
+	// Signature is the KEK's signature (SignatureAlg, e.g. RS256 made by Key Vault's sign
+	// operation with the key version SignedBy) over SignedContent. A KEK whose wrapping anyone
+	// can make (an RSA key: its public key wraps) needs it: without it, whoever can write to
+	// the storage account could plant a data key of their own choosing.
+	Signature    []byte `json:"signature,omitempty"`
+	SignatureAlg string `json:"signatureAlg,omitempty"`
+	SignedBy     string `json:"signedBy,omitempty"`
+}
+
+// keyRecordSignLabel starts the signed content of a key record.
+const keyRecordSignLabel = "sqlvault datakey record v1"
+
+// SignedContent is the canonical encoding of the record that its Signature covers: a label,
+// then named fields, each name and value length-prefixed (canon), in this order: schema, id,
+// provider, kek, algorithm, wrapped, created (RFC 3339, UTC, nanoseconds), state, origin.
+// A field added later (a key's scope, a second wrapping) is appended after these by name,
+// and only when it is set, so the signatures of records without it stay valid; a record
+// that has it is signed over it. Rewrapped (a time, for people) is not covered.
+func (k *KeyRecord) SignedContent() []byte {
+	var c canon
+	c.str(keyRecordSignLabel)
+	field := func(name string, value []byte) { c.str(name).bytes(value) }
+	field("schema", []byte(k.Schema))
+	field("id", []byte(k.ID))
+	field("provider", []byte(k.Provider))
+	field("kek", []byte(k.KEK))
+	field("algorithm", []byte(k.Algorithm))
+	field("wrapped", k.Wrapped)
+	field("created", []byte(k.Created.UTC().Format(time.RFC3339Nano)))
+	field("state", []byte(k.State))
+	field("origin", []byte(k.Origin))
+	// Fields added later, by name and only when set (so older records' signatures hold):
+	// a VM-scoped key's scope and its second wrapping (not that wrapping's own signature,
+	// which covers VMSignedContent).
+	if k.Scope != "" {
+		field("scope", []byte(k.Scope))
+	}
+	if w := k.VMWrap; w != nil {
+		field("vmWrap.provider", []byte(w.Provider))
+		field("vmWrap.kek", []byte(w.KEK))
+		field("vmWrap.algorithm", []byte(w.Algorithm))
+		field("vmWrap.wrapped", w.Wrapped)
+	}
+	return c
+}
+
+// keyRecordVMSignLabel starts the content a VM wrapping's own signature covers.
+const keyRecordVMSignLabel = "sqlvault datakey vm wrapping v1"
+
+// VMSignedContent is what the VM's KEK signs of a VM-scoped record when that KEK is one whose
+// wrapping anyone can make (an RSA key): the id, the scope and the VM wrapping — what the
+// VM's agent opens and trusts. Not the state or times: the fleet re-signs those (a
+// retirement, a fleet KEK rotation) without the VM's KEK, and a VM ring chooses among its
+// own VM's keys only, so the worst an edit of them can do is pick another of them.
+func (k *KeyRecord) VMSignedContent() []byte {
+	var c canon
+	c.str(keyRecordVMSignLabel)
+	field := func(name string, value []byte) { c.str(name).bytes(value) }
+	field("id", []byte(k.ID))
+	field("scope", []byte(k.Scope))
+	if w := k.VMWrap; w != nil {
+		field("vmWrap.provider", []byte(w.Provider))
+		field("vmWrap.kek", []byte(w.KEK))
+		field("vmWrap.algorithm", []byte(w.Algorithm))
+		field("vmWrap.wrapped", w.Wrapped)
+	}
+	return c
 }
 
 // KeyWrapping is a data key wrapped under one KEK: a VM-scoped record's second wrapping.
@@ -69,6 +137,11 @@ type KeyWrapping struct {
 	KEK       string `json:"kek"`
 	Algorithm string `json:"algorithm"`
 	Wrapped   []byte `json:"wrapped"`
+	// Signature is the VM KEK's signature over the record's VMSignedContent, when that KEK
+	// is one whose wrapping anyone can make (an RSA Key Vault key), as for the fleet's.
+	Signature    []byte `json:"signature,omitempty"`
+	SignatureAlg string `json:"signatureAlg,omitempty"`
+	SignedBy     string `json:"signedBy,omitempty"`
 }
 
 // keyScopeRe is a VM name as a key scope: a lower-cased host name (the agent's task queue
@@ -117,7 +190,7 @@ func (k *KeyRecord) validate() error {
 // one); without it the record is replaced (a state change or a KEK rotation).
 func (r *Repository) PutKeyRecord(ctx context.Context, rec *KeyRecord, create bool) error {
 	rec.Schema = KeyRecordSchema
-	rec.Created = rec.Created.UTC()
+	rec.Created = rec.Created.UTC() // as SignedContent encodes it: sign after a Put, or set both
 	if err := rec.validate(); err != nil {
 		return fmt.Errorf("%w: %v", ErrInvalidKeyRecord, err)
 	}

@@ -29,7 +29,7 @@ func point(t *testing.T, s vault.Store, db, typ string, finish time.Time, first,
 func fleet(t *testing.T) (*vault.Repository, *vault.CountingStore) {
 	ctx := context.Background()
 	cs := &vault.CountingStore{Store: vault.NewMemStore()}
-	repo := vault.NewRepository(cs, nil)
+	repo := vault.NewRepository(cs, nil).WithKeys(vaulttest.Keys())
 	require.NoError(t, repo.PutPolicy(ctx, "daily-30d", []byte(`{"name": "daily-30d", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
  "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))
 	for _, it := range []struct{ db, state, policy string }{{"Sales", vault.ItemProtected, "daily-30d"}, {"Empty", vault.ItemProtected, "daily-30d"},

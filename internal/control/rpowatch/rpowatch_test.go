@@ -33,7 +33,7 @@ const hourlyLogs = `{"name": "daily", "full": {"frequency": "daily", "timeOfDay"
 func fleet(t *testing.T) *vault.Repository {
 	ctx := context.Background()
 	mem := vault.NewMemStore()
-	repo := vault.NewRepository(mem, nil)
+	repo := vault.NewRepository(mem, nil).WithKeys(vaulttest.Keys())
 	require.NoError(t, repo.PutPolicy(ctx, "daily", []byte(hourlyLogs)))
 	for _, it := range []struct{ db, state, policy string }{{"Fresh", vault.ItemProtected, "daily"}, {"Behind", vault.ItemProtected, "daily"},
 		{"Broken", vault.ItemProtected, "daily"}, {"Empty", vault.ItemProtected, "daily"}, {"Orphan", vault.ItemProtected, "gone"},

@@ -33,6 +33,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/temporalx"
 	"github.com/sqlvault/sqlvault/internal/vault"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 	"github.com/sqlvault/sqlvault/workflows"
 )
 
@@ -136,7 +137,7 @@ type rpoWorld struct {
 func newRPOWorld(tb testing.TB, n, days int, now time.Time) *rpoWorld {
 	ctx := context.Background()
 	store := &vault.CountingStore{Store: newItemStore()}
-	w := &rpoWorld{items: rpoItems(n), store: store, repo: vault.NewRepository(store, zap.NewNop())}
+	w := &rpoWorld{items: rpoItems(n), store: store, repo: vault.NewRepository(store, zap.NewNop()).WithKeys(vaulttest.Keys())}
 	pol := rpoPolicy()
 	require.NoError(tb, pol.Validate())
 	doc, err := json.Marshal(pol)

@@ -1,6 +1,7 @@
 // Package fakekeyvault is a local stand-in for Azure Key Vault, which has no emulator: an
 // HTTPS server on loopback that answers the REST calls azkeys makes for a KEK — get key,
-// wrap key, unwrap key (api-version 2025-07-01 request and response shapes, from azkeys
+// wrap key, unwrap key, and sign (RS256 over a SHA-256 digest, for the keyring's record
+// signatures) (api-version 2025-07-01 request and response shapes, from azkeys
 // v1.5.0's generated client and models_serde.go) — behind Key Vault's bearer challenge
 // (401 with WWW-Authenticate naming the authority and resource, as
 // keyvault/internal's challenge policy expects), with a credential that hands out the token
@@ -11,6 +12,7 @@ package fakekeyvault
 
 import (
 	"context"
+	"crypto"
 	"crypto/aes"
 	"crypto/rand"
 	"crypto/rsa"
@@ -44,7 +46,7 @@ type Server struct {
 	mu        sync.Mutex
 	keys      map[string]*key // by name
 	forbidden bool
-	calls     map[string]int // by operation: get, wrapkey, unwrapkey
+	calls     map[string]int // by operation: get, wrapkey, unwrapkey, sign
 }
 
 type key struct {
@@ -206,7 +208,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	case len(parts) == 2 && r.Method == http.MethodGet:
 	case len(parts) == 3 && r.Method == http.MethodGet:
 		ver = parts[2]
-	case len(parts) == 4 && r.Method == http.MethodPost && (parts[3] == "wrapkey" || parts[3] == "unwrapkey"):
+	case len(parts) == 4 && r.Method == http.MethodPost && (parts[3] == "wrapkey" || parts[3] == "unwrapkey" || parts[3] == "sign"):
 		ver, op = parts[2], parts[3]
 	default:
 		writeError(w, http.StatusNotFound, "NotFound", "", "no such route in the fake")
@@ -262,7 +264,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusBadRequest, "BadParameter", "", "Property 'value' is not base64url.")
 		return
 	}
-	out, err := crypt(k.kty, v, p.Alg, op == "wrapkey", in)
+	var out []byte
+	if op == "sign" {
+		out, err = sign(k.kty, v, p.Alg, in)
+	} else {
+		out, err = crypt(k.kty, v, p.Alg, op == "wrapkey", in)
+	}
 	if err != nil {
 		writeError(w, http.StatusBadRequest, "BadParameter", "", err.Error())
 		return
@@ -273,7 +280,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 
 func (s *Server) bundle(k *key, v *version, kid string) map[string]any {
 	now := time.Now().Unix()
-	jwk := map[string]any{"kid": kid, "kty": k.kty, "key_ops": []string{"wrapKey", "unwrapKey"}}
+	jwk := map[string]any{"kid": kid, "kty": k.kty, "key_ops": []string{"wrapKey", "unwrapKey", "sign", "verify"}}
 	if v.rsa != nil {
 		e := make([]byte, 4)
 		binary.BigEndian.PutUint32(e, uint32(v.rsa.E))
@@ -305,6 +312,28 @@ func crypt(kty string, v *version, alg string, wrap bool, in []byte) ([]byte, er
 		return aesKeyUnwrap(v.aes, in)
 	}
 	return nil, fmt.Errorf("Algorithm %q is not supported for a key of type %s.", alg, kty)
+}
+
+// sign is Key Vault's sign: RS256 is RSASSA-PKCS1-v1_5 over a SHA-256 digest the caller
+// computed (Key Vault signs digests, not messages).
+func sign(kty string, v *version, alg string, digest []byte) ([]byte, error) {
+	if kty != "RSA" || alg != "RS256" {
+		return nil, fmt.Errorf("Algorithm %q is not supported for signing with a key of type %s.", alg, kty)
+	}
+	if len(digest) != sha256.Size {
+		return nil, fmt.Errorf("Invalid length of 'value': %d bytes, RS256 signs a 32-byte digest.", len(digest))
+	}
+	return rsa.SignPKCS1v15(rand.Reader, v.rsa, crypto.SHA256, digest)
+}
+
+// PublicKey is the RSA public key of a key's current version: what anyone who can read the
+// key (get) has, and all an attacker needs to wrap a data key under it.
+func (s *Server) PublicKey(name string) (kid string, pub *rsa.PublicKey) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := s.keys[name]
+	v := k.versions[len(k.versions)-1]
+	return s.kid(name, v.id), &v.rsa.PublicKey
 }
 
 func writeJSON(w http.ResponseWriter, v any) {

@@ -20,6 +20,7 @@ import (
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
 	"github.com/sqlvault/sqlvault/internal/vault"
 	"github.com/sqlvault/sqlvault/internal/vault/storetest"
+	"github.com/sqlvault/sqlvault/internal/vault/vaulttest"
 )
 
 // One Azurite for the package: starting one per test would dominate the run time. A missing
@@ -105,7 +106,7 @@ func TestListPrefixesFetchesPagesOfFolders(t *testing.T) {
 func TestItemListingsArePagesOfItemsNotBlobs(t *testing.T) {
 	s := newContainer(t, func(c *Config) { c.ListPageSize = 5 })
 	ctx := ctxT(t)
-	repo := vault.NewRepository(s, nil)
+	repo := vault.NewRepository(s, nil).WithKeys(vaulttest.Keys())
 	now := time.Date(2026, 11, 26, 9, 0, 0, 0, time.UTC)
 	var records []string
 	const items, points = 4, 30
