@@ -59,9 +59,9 @@ type Options struct {
 	// (agent.maxConcurrentBackups): each instance's connection pool is sized for it
 	// (sqlserver.PoolSize; 0: sqlserver.DefaultMaxOpen connections).
 	MaxConcurrentSteps int
-	BlocksInFlight             int
-	Memory                     *memlimit.Budget
-	RestoreRoots               []string
+	BlocksInFlight     int
+	Memory             *memlimit.Budget
+	RestoreRoots       []string
 	// VDI opens the VDI client library; New calls it (once) when an instance's dataPath is
 	// vdi or not set. The worker passes the machine's transport (winvdi, linuxvdi), tests a
 	// fake; nil: none, so instances without a dataPath take the URL path.
