@@ -278,10 +278,10 @@ func newAgent(cfg *config.Config, repo *vault.Repository, src keys.Source, log *
 }
 
 // agentKeys is the agent's key source: src if given; else the keyring from the
-// configuration through repo; else (no vault credential: agent.vaultAccess grant) the key
-// file alone, as the keyring's records are out of reach. Such an agent restores the points
-// the key file sealed, and fails the others by name (DataKeyUnavailable); with its own VM's
-// KEK (key.scope: vm) it takes every key from the deliveries in its steps' grants.
+// configuration through repo; else (no vault credential: agent.vaultAccess grant) the
+// keyring without its records, which are out of reach: its steps' grants bring the records
+// they need (keys.Ring.AcceptRecords) and the key file serves its own points; with its own
+// VM's KEK (key.scope: vm) it takes every key from the deliveries in its steps' grants.
 func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (keys.Source, error) {
 	if src != nil {
 		return src, nil
@@ -291,11 +291,13 @@ func agentKeys(cfg *config.Config, repo *vault.Repository, src keys.Source) (key
 		// each step's grant (keys.Ring.Accept).
 		return keys.ForAgent(cfg.Key, cfg.Agent.VM, repo)
 	}
-	k, err := blockcrypt.LoadKeyFile(cfg.Key.File)
-	if err != nil {
+	// A fleet agent without a vault credential: the fleet KEK, with the key file's key as
+	// its own; the keyring records each step needs come with its grant
+	// (keys.Ring.AcceptRecords), so it seals with the fleet's active key after a rotation.
+	if _, err := blockcrypt.LoadKeyFile(cfg.Key.File); err != nil && cfg.Key.KeyProvider() == config.KeyProviderFile {
 		return nil, fmt.Errorf("an agent without a vault credential (agent.vaultAccess: grant) cannot read the vault's keyring and needs key.file, the vault key: %w", err)
 	}
-	return keys.Static(k), nil
+	return keys.FromConfig(cfg.Key, nil)
 }
 
 // NewAgentWorker is an activity-only worker on this VM's task queue. The concurrency limit

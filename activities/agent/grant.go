@@ -79,10 +79,26 @@ type keyAcceptor interface {
 	Accept(ctx context.Context, d *protocol.DataKeyDelivery) (keys.Source, error)
 }
 
+// fleetAcceptor is the key source of a fleet agent (keys.Ring of the fleet KEK): it opens
+// keyring records handed to a step.
+type fleetAcceptor interface {
+	Scope() string
+	AcceptRecords(ctx context.Context, d *protocol.FleetKeyRecords) (keys.Source, error)
+}
+
 // stepKeys is the data key source of one step: the agent's own, and the keys the grant
 // delivers when the agent has its own VM's KEK. An agent holding the fleet KEK opens every
 // key itself and ignores a delivery.
 func (a *Agent) stepKeys(ctx context.Context, g *protocol.VaultGrant, op, itemID string) (src keys.Source, delivered bool, err error) {
+	if fa, ok := a.Keys.(fleetAcceptor); ok && a.Vault == nil && g != nil && g.FleetKeys != nil && fa.Scope() == "" {
+		// A fleet agent without a vault credential: the keyring records the step needs
+		// came with the grant (an agent that reads the keyring itself ignores them).
+		src, err = fa.AcceptRecords(ctx, g.FleetKeys)
+		if err != nil {
+			return nil, false, keyError(err, "open the keyring records handed for "+op+" of "+itemID)
+		}
+		return src, false, nil
+	}
 	acc, ok := a.Keys.(keyAcceptor)
 	if g == nil || g.Keys == nil || !ok || acc.Scope() == "" {
 		return a.Keys, false, nil

@@ -19,6 +19,9 @@ type KeyDeliverer interface {
 	Deliver(ctx context.Context, vm string, ids []string) (*protocol.DataKeyDelivery, *blockcrypt.Key, error)
 	// KeyScope is the VM a data key belongs to ("" for a fleet key).
 	KeyScope(ctx context.Context, id string) (string, error)
+	// FleetRecords are the keyring records of keys ids and of the fleet's active key, as
+	// stored, for a step on a VM without keys of its own (keys.Ring.FleetRecords).
+	FleetRecords(ctx context.Context, ids []string) (*protocol.FleetKeyRecords, error)
 }
 
 // MintVaultGrant mints the storage grant of one agent step (package grant): for a backup,
@@ -99,6 +102,16 @@ func (c *Control) MintVaultGrant(ctx context.Context, in protocol.MintGrantInput
 		return nil, protocol.UserError(protocol.ErrInvalidInput, "vault grant: %v", err)
 	}
 	g.Keys = delivery
+	if deliver && delivery == nil {
+		// A VM on the fleet's keys: an agent of it without a vault credential cannot read
+		// the keyring, so the step's records come with its grant (the fleet's active key
+		// for a backup, the points' keys for a restore).
+		fr, err := c.KeyDelivery.FleetRecords(ctx, keyIDs)
+		if err != nil {
+			return nil, controlKeyError(err, "hand the keyring records of "+in.Op+" of "+in.ItemID+" to VM "+in.VM)
+		}
+		g.FleetKeys = fr
+	}
 	c.Log.Debug("minted vault grant", zap.String("op", in.Op), zap.String("item", in.ItemID), zap.Int("blobs", len(blobs)),
 		zap.Bool("keysDelivered", delivery != nil))
 	return g, nil

@@ -1,6 +1,7 @@
 package control
 
 import (
+	"encoding/json"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -165,4 +166,52 @@ func TestMintVaultGrantRefusesAnotherVMsKeysWhenAskedTo(t *testing.T) {
 	require.NoError(t, err)
 	require.NotNil(t, g.Keys)
 	require.Len(t, g.Keys.Keys, 1, "B's key, sealed for A")
+}
+
+// A step on a VM without keys of its own gets the fleet's keyring records it needs with its
+// grant — the active key's for a backup, the points' for a restore — as stored; a run that
+// names no VM (from before) gets none.
+func TestMintVaultGrantHandsFleetRecordsToAVMOnTheFleetsKeys(t *testing.T) {
+	ctx := t.Context()
+	repo := vault.NewRepository(vault.NewMemStore(), nil)
+	fleetFile := filepath.Join(t.TempDir(), "fleet.key")
+	_, err := blockcrypt.GenerateKeyFile(fleetFile)
+	require.NoError(t, err)
+	ring, err := keys.FromConfig(config.Key{File: fleetFile}, repo)
+	require.NoError(t, err)
+	old, err := ring.Rotate(ctx)
+	require.NoError(t, err)
+	item, point := putPointSealedWith(t, repo, ring, "SQLVM1", "Sales", old.ID)
+	active, err := ring.Rotate(ctx)
+	require.NoError(t, err)
+	minterKey, err := ring.Active(ctx)
+	require.NoError(t, err)
+	c := &Control{Vault: repo.WithKeys(ring), Log: zap.NewNop(), KeyDelivery: ring, Grants: &grant.Minter{Signer: fakeSigner{}, Key: minterKey}}
+
+	ids := func(g *protocol.VaultGrant) []string {
+		var out []string
+		for _, raw := range g.FleetKeys.Records {
+			var r vault.KeyRecord
+			require.NoError(t, json.Unmarshal(raw, &r))
+			out = append(out, r.ID)
+		}
+		return out
+	}
+	backup := protocol.MintGrantInput{Op: protocol.GrantBackup, ItemID: item, PointIDs: []string{vault.NewPointID(time.Now(), vault.BackupFull, "")},
+		Stripes: 1, Attempts: 1, Valid: time.Hour, VM: "SQLVM1"}
+	g, err := c.MintVaultGrant(ctx, backup)
+	require.NoError(t, err)
+	assert.Nil(t, g.Keys, "no keys of its own")
+	require.NotNil(t, g.FleetKeys)
+	assert.Equal(t, active.ID, g.FleetKeys.Active)
+	assert.Equal(t, []string{active.ID}, ids(g))
+
+	g, err = c.MintVaultGrant(ctx, protocol.MintGrantInput{Op: protocol.GrantRestore, ItemID: item, PointIDs: []string{point}, Valid: time.Hour, VM: "SQLVM1"})
+	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{old.ID, active.ID}, ids(g))
+
+	backup.VM = ""
+	g, err = c.MintVaultGrant(ctx, backup)
+	require.NoError(t, err)
+	assert.Nil(t, g.FleetKeys, "a run from before names no VM")
 }

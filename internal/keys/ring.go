@@ -102,6 +102,10 @@ func (r *Ring) outOfScope(id, scope string) error {
 // errNoKeyring: a VM's ring without a vault credential reads no keyring record; its keys
 // come with each step's grant (Accept).
 func (r *Ring) errNoKeyring(sentinel error, what string) error {
+	if r.scope == "" {
+		return fmt.Errorf("%w: %s: this agent holds no vault credential (agent.vaultAccess: grant), so the keyring's records come with each step's grant from the control side, and this step brought none of this key: "+
+			"start it again from its workflow, and check that the control worker is up to date", sentinel, what)
+	}
 	return fmt.Errorf("%w: %s: this agent holds no vault credential (agent.vaultAccess: grant), so VM %s's data keys come with each step's grant from the control side, and this step brought none: "+
 		"start it again from its workflow, and check that the control worker is up to date", sentinel, what, r.scope)
 }
@@ -111,6 +115,11 @@ func (r *Ring) errNoKeyring(sentinel error, what string) error {
 // not read again), so a rotation reaches every agent at its next backup.
 func (r *Ring) Active(ctx context.Context) (*blockcrypt.Key, error) {
 	if r.repo == nil {
+		if r.scope == "" && len(r.order) > 0 {
+			// A fleet agent without a vault credential: its key file, unless a step
+			// hands it the keyring's active record (AcceptRecords).
+			return r.order[0], nil
+		}
 		return nil, r.errNoKeyring(ErrNoDataKey, "the active data key")
 	}
 	recs, err := r.repo.ListKeyRecords(ctx, &r.records)

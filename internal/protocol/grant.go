@@ -1,6 +1,9 @@
 package protocol
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // ActivityMintVaultGrant mints, on the control side, the storage grant one agent step needs
 // (MintGrantInput → *VaultGrant, nil when the control side cannot mint: the agent then uses
@@ -50,6 +53,19 @@ type VaultGrant struct {
 	// any other. A grant may carry keys and no storage access (Sealed empty): the control
 	// side could not mint, and the agent uses its own credential.
 	Keys *DataKeyDelivery `json:"keys,omitempty"`
+	// FleetKeys are the keyring records a step on a VM without keys of its own needs (the
+	// fleet's active key, the points' keys), as stored: wrapped under the fleet KEK. An agent
+	// without a vault credential, which cannot read the keyring, opens them with its KEK.
+	FleetKeys *FleetKeyRecords `json:"fleetKeys,omitempty"`
+}
+
+// FleetKeyRecords are fleet data key records as the keyring stores them (JSON of
+// vault.KeyRecord): nothing an agent holding the fleet KEK could not read from the keyring.
+type FleetKeyRecords struct {
+	// Active is the fleet's active data key's id ("" when the keyring has none: the key
+	// file is the active key).
+	Active  string            `json:"active,omitempty"`
+	Records []json.RawMessage `json:"records,omitempty"`
 }
 
 // DataKeyDelivery is data keys for one VM's agent, ciphertext only: the VM's active data

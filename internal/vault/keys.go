@@ -216,6 +216,10 @@ func (r *Repository) KeyRecord(ctx context.Context, id string) (*KeyRecord, erro
 	return decodeKeyRecord(id, data)
 }
 
+// DecodeKeyRecord decodes and checks a data key record as stored (a record delivered in a
+// step's grant: keys.Ring.AcceptRecords), which must be the record of key id.
+func DecodeKeyRecord(id string, data []byte) (*KeyRecord, error) { return decodeKeyRecord(id, data) }
+
 func decodeKeyRecord(id string, data []byte) (*KeyRecord, error) {
 	var rec KeyRecord
 	if err := json.Unmarshal(data, &rec); err != nil {

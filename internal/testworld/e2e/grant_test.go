@@ -13,6 +13,8 @@ import (
 
 	"github.com/sqlvault/sqlvault/activities/agent"
 	"github.com/sqlvault/sqlvault/activities/control"
+	"github.com/sqlvault/sqlvault/internal/config"
+	"github.com/sqlvault/sqlvault/internal/keys"
 	"github.com/sqlvault/sqlvault/internal/protocol"
 	"github.com/sqlvault/sqlvault/internal/sqlsim"
 	"github.com/sqlvault/sqlvault/internal/testworld/testenv"
@@ -102,4 +104,66 @@ func TestAgentWithoutVaultCredentialBacksUpAndRestoresThroughGrants(t *testing.T
 	require.NotEmpty(t, logs)
 	assert.Empty(t, secretsIn(logs, secrets), "secrets in the logs")
 	assert.False(t, strings.Contains(logs, "VaultGrantRefused"), "no step was refused its grant")
+}
+
+// A fleet agent without a vault credential after `key rotate`: it cannot read the keyring,
+// so the control side hands each step the keyring records it needs with its grant. Its
+// backups are sealed with the fleet's new active key (not its key file's, retired by the
+// rotation), and a restore of them, and of a point sealed before the rotation, is exact.
+func TestAgentWithoutVaultCredentialSealsWithTheRotatedFleetKey(t *testing.T) {
+	t.Parallel()
+	s := newStack(t)
+	ctx := context.Background()
+	fleet, err := keys.FromConfig(config.Key{File: s.keyFile}, s.repo) // as worker/run.go builds the control side's
+	require.NoError(t, err)
+	signer, err := azstore.New(ctx, azstore.Config{ConnectionString: s.azurite.ConnectionString, Container: s.container})
+	require.NoError(t, err)
+	cw := worker.New(s.tc, s.controlQueue(), worker.Options{})
+	workflows.Register(cw)
+	(&control.Control{Vault: s.repo.WithKeys(fleet), Log: s.log, Temporal: s.tc, ControlQueue: s.controlQueue(),
+		Now:         func() time.Time { return s.clock.Now().Add(s.nowOffset) },
+		Grants:      &grant.Minter{Signer: signer, Key: s.key},
+		KeyDelivery: fleet}).Register(cw)
+	require.NoError(t, cw.Start())
+	t.Cleanup(cw.Stop)
+
+	agentRing, err := keys.FromConfig(config.Key{File: s.keyFile}, nil) // as agentKeys builds a grant-only agent's
+	require.NoError(t, err)
+	a := s.newAgent(s.inst, vm, s.agentVM(), func(o *agent.Options) { o.Vault, o.Key, o.Keys = nil, nil, agentRing })
+	require.True(t, a.GrantOnly())
+	aw := a.NewWorker(s.tc, agentWorkerOptions())
+	require.NoError(t, aw.Start())
+	t.Cleanup(func() { aw.Stop(); a.Close() })
+
+	src, err := s.inst.CreateDatabase(sqlsim.DatabaseSpec{Name: "Rotated", DataPages: 256})
+	require.NoError(t, err)
+	_, err = src.Write(20)
+	require.NoError(t, err)
+	full := s.start(s.backupInput("Rotated", protocol.Full))
+	var fr protocol.BackupResult
+	require.NoError(t, full.Get(ctx, &fr))
+	rec, err := fleet.Rotate(ctx, fleet.LocalFiles()...)
+	require.NoError(t, err)
+	require.NotEqual(t, s.key.ID(), rec.ID)
+
+	s.clock.Advance(time.Minute)
+	_, err = src.Write(10)
+	require.NoError(t, err)
+	lg := s.start(s.backupInput("Rotated", protocol.Log))
+	var lr protocol.BackupResult
+	require.NoError(t, lg.Get(ctx, &lr))
+	keyOf := func(point string) string {
+		m, err := s.repo.WithKeys(fleet).Manifest(ctx, fr.RecoveryPoint.ItemID, point)
+		require.NoError(t, err)
+		return m.Encryption.KeyID
+	}
+	assert.Equal(t, s.key.ID(), keyOf(fr.RecoveryPoint.PointID), "the full, before the rotation: the key file's")
+	assert.Equal(t, rec.ID, keyOf(lr.RecoveryPoint.PointID), "the log, after it: the fleet's new active key, handed with the grant")
+
+	rr := s.startRestore(protocol.RestoreInput{Instance: vm, Database: "Rotated", PointID: lr.RecoveryPoint.PointID, TargetDatabase: "Rotated_copy"})
+	var res protocol.RestoreResult
+	require.NoError(t, rr.Get(ctx, &res))
+	want, err := src.DigestAtLSN(lr.RecoveryPoint.LastLSN)
+	require.NoError(t, err)
+	assert.Equal(t, want, s.db("Rotated_copy").Digest(), "a chain across both keys restores exactly")
 }

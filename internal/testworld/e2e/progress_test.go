@@ -17,8 +17,12 @@ import (
 // heartbeat's percent follows SQL Server's own percent_complete between STATS messages
 // (every 5%): a stream held part-way shows the percent SQL Server reached, not the last
 // multiple of 5.
+//
+// Not parallel: the heartbeat's percent_complete probe has a 5-second bound, and with the
+// package's other tests running beside it on a 2-core machine the probe can miss it and the
+// heartbeat falls back (by design) to the STATS step this test tells it apart from. It
+// runs first, alone, as sequential tests do.
 func TestBackupHeartbeatPercentFollowsSQLServer(t *testing.T) {
-	t.Parallel()
 	s := newStack(t)
 	s.startControl()
 	s.startAgent()
