@@ -7,6 +7,10 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"sync"
+	"time"
+
+	"golang.org/x/sync/errgroup"
 
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
@@ -23,49 +27,42 @@ func (c *Control) CheckRPOPage(ctx context.Context, in protocol.CheckRPOPageInpu
 	if err != nil {
 		return res, err
 	}
-	policies := map[string]*policy.Policy{}
-	var findings []rpowatch.Finding
-	for _, id := range pg.IDs {
-		it, err := c.Vault.ItemUnverified(ctx, id)
-		switch {
-		case errors.Is(err, vault.ErrItemNotFound):
-			continue // removed since the listing
-		case err != nil && unreadableRecord(err):
-			findings = append(findings, rpowatch.Finding{ItemID: id, State: protocol.RPOStateUnknown,
-				Detail: fmt.Sprintf("the item record cannot be read (look at it in the vault): %v", err)})
-			continue
-		case err != nil:
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item %s: %v", id, err)
-		}
-		if it.Unauthenticated != "" {
-			// Shown, not judged: its state and policy cannot be trusted either way (a
-			// record edited to "stopped" would otherwise hide a breach).
-			findings = append(findings, rpowatch.Finding{ItemID: id, Instance: it.Instance, Database: it.Database, State: protocol.RPOStateUnknown,
-				Detail: "the item record is not authenticated, so its RPO is not judged: " + it.Unauthenticated})
-			continue
-		}
-		if it.State != vault.ItemProtected {
-			continue // stopped: it promises no RPO
-		}
-		p, seen := policies[it.Policy]
+	// Items are judged rpoJudgeParallel at a time: a breached item costs up to three schedule
+	// descriptions (a round trip to Temporal each) and a healthy one two vault reads, so a
+	// page judged one item after another spent most of its time waiting. Findings keep the
+	// page's order.
+	var (
+		polMu    sync.Mutex
+		policies = map[string]*policy.Policy{}
+	)
+	loadPolicy := func(name string) *policy.Policy {
+		polMu.Lock()
+		defer polMu.Unlock()
+		p, seen := policies[name]
 		if !seen {
-			p = rpowatch.LoadPolicy(ctx, c.Vault, it.Policy)
-			policies[it.Policy] = p
+			p = rpowatch.LoadPolicy(ctx, c.Vault, name)
+			policies[name] = p
 		}
-		sums, err := c.Vault.ListPointSummaries(ctx, id)
-		if err != nil {
-			if unreadableRecord(err) {
-				findings = append(findings, rpowatch.Finding{ItemID: id, Instance: it.Instance, Database: it.Database,
-					State: protocol.RPOStateUnknown, Detail: fmt.Sprintf("a recovery point cannot be read (look at it in the vault): %v", err)})
-				continue
-			}
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the recovery points of %s: %v", id, err)
+		return p
+	}
+	slots := make([]*rpowatch.Finding, len(pg.IDs))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(rpoJudgeParallel)
+	for i, id := range pg.IDs {
+		g.Go(func() error {
+			f, err := c.judgeRPOItem(gctx, id, in.At, loadPolicy)
+			slots[i] = f
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return res, err
+	}
+	var findings []rpowatch.Finding
+	for _, f := range slots {
+		if f != nil {
+			findings = append(findings, *f)
 		}
-		f, err := rpowatch.Judge(ctx, it, sums, p, in.At, c.describeSchedule)
-		if err != nil {
-			return res, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%v", err)
-		}
-		findings = append(findings, f)
 	}
 	for _, f := range findings {
 		if f.State == protocol.RPOStateBreached {
@@ -86,6 +83,47 @@ func (c *Control) CheckRPOPage(ctx context.Context, in protocol.CheckRPOPageInpu
 		}
 	}
 	return res, nil
+}
+
+// rpoJudgeParallel is how many items of a page CheckRPOPage judges at once.
+const rpoJudgeParallel = 8
+
+// judgeRPOItem is the finding of one item of a sweep's page: nil for an item removed since
+// the listing or whose protection is stopped (it promises no RPO).
+func (c *Control) judgeRPOItem(ctx context.Context, id string, at time.Time, loadPolicy func(string) *policy.Policy) (*rpowatch.Finding, error) {
+	it, err := c.Vault.ItemUnverified(ctx, id)
+	switch {
+	case errors.Is(err, vault.ErrItemNotFound):
+		return nil, nil // removed since the listing
+	case err != nil && unreadableRecord(err):
+		return &rpowatch.Finding{ItemID: id, State: protocol.RPOStateUnknown,
+			Detail: fmt.Sprintf("the item record cannot be read (look at it in the vault): %v", err)}, nil
+	case err != nil:
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "read item %s: %v", id, err)
+	}
+	if it.Unauthenticated != "" {
+		// Shown, not judged: its state and policy cannot be trusted either way (a
+		// record edited to "stopped" would otherwise hide a breach).
+		return &rpowatch.Finding{ItemID: id, Instance: it.Instance, Database: it.Database, State: protocol.RPOStateUnknown,
+			Detail: "the item record is not authenticated, so its RPO is not judged: " + it.Unauthenticated}, nil
+	}
+	if it.State != vault.ItemProtected {
+		return nil, nil // stopped: it promises no RPO
+	}
+	p := loadPolicy(it.Policy)
+	sums, err := c.Vault.ListPointSummaries(ctx, id)
+	if err != nil {
+		if unreadableRecord(err) {
+			return &rpowatch.Finding{ItemID: id, Instance: it.Instance, Database: it.Database,
+				State: protocol.RPOStateUnknown, Detail: fmt.Sprintf("a recovery point cannot be read (look at it in the vault): %v", err)}, nil
+		}
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "list the recovery points of %s: %v", id, err)
+	}
+	f, err := rpowatch.Judge(ctx, it, sums, p, at, c.describeSchedule)
+	if err != nil {
+		return nil, protocol.RetryableError(protocol.ErrVaultUnavailable, err, "%v", err)
+	}
+	return &f, nil
 }
 
 // describeSchedule is rpowatch.Schedules from the control worker's Temporal client.

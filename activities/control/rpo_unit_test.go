@@ -3,8 +3,11 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"sort"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -232,4 +235,47 @@ func TestRPOSweepShowsAnUnauthenticatedItemAsUnknown(t *testing.T) {
 		}
 	}
 	assert.True(t, found)
+}
+
+// A page judges its items several at a time (a breached item waits on schedule
+// descriptions): the stored page still lists its findings in the page's order, one per item,
+// each with its own item's reason.
+func TestCheckRPOPageKeepsThePagesOrder(t *testing.T) {
+	u := newUnitControl(t)
+	ctx := context.Background()
+	require.NoError(t, u.repo.PutPolicy(ctx, "daily", []byte(`{"name": "daily", "full": {"frequency": "daily", "timeOfDay": "02:00", "timeZone": "UTC"},
+ "log": {"everyMinutes": 60}, "retention": {"daily": {"days": 30}, "logDays": 15}}`)))
+	var ids []string
+	for i := range 3 * rpoJudgeParallel {
+		db := fmt.Sprintf("DB%02d", i)
+		id := vault.ItemID("SQLVM1", db)
+		ids = append(ids, id)
+		require.NoError(t, u.repo.PutItem(ctx, &vault.ProtectedItem{ItemID: id, VM: "SQLVM1", Instance: "SQLVM1", Database: db,
+			Policy: "daily", State: vault.ItemProtected, CreatedAt: u.now.Add(-2 * time.Hour), UpdatedAt: u.now}))
+		for _, kind := range []string{policy.KindFull, policy.KindLog} {
+			_, err := u.tc.ScheduleClient().Create(ctx, client.ScheduleOptions{ID: protocol.ItemScheduleID(id, kind), Paused: i%3 == 0 && kind == policy.KindLog})
+			require.NoError(t, err)
+		}
+	}
+	sort.Strings(ids)
+	var pg protocol.CheckRPOPageResult
+	require.NoError(t, u.run(t, &pg, protocol.ActivityCheckRPOPage, protocol.CheckRPOPageInput{Sweep: "order-1", Limit: len(ids), At: u.now}))
+	assert.Equal(t, len(ids), pg.Items)
+	assert.Equal(t, len(ids), pg.Breached)
+	_, docs, err := u.repo.RPOPages(ctx)
+	require.NoError(t, err)
+	require.Len(t, docs, 1)
+	var findings []rpowatch.Finding
+	require.NoError(t, json.Unmarshal(docs[0], &findings))
+	require.Len(t, findings, len(ids))
+	for i, f := range findings {
+		assert.Equal(t, ids[i], f.ItemID, "finding %d", i)
+		n, err := strconv.Atoi(strings.TrimPrefix(f.Database, "DB"))
+		require.NoError(t, err)
+		want := protocol.RPOReasonNoFull
+		if n%3 == 0 {
+			want = protocol.RPOReasonSchedulePaused
+		}
+		assert.Equal(t, want, f.Reason, f.Database)
+	}
 }
