@@ -92,7 +92,7 @@ func item8(m *md, r *result) {
 	m.p("- *A page judges its items 8 at a time* (`rpoJudgeParallel`; the first report of this")
 	m.p("  benchmark found them judged one after another, and that was changed). `CheckRPOPage` reads")
 	m.p("  each item's record, lists its points and, for a breached item, describes its schedules (up to")
-	m.p("  three, one after another). Here the descriptions take %s of the activities' time: %s", pct(r.med("describe-share")), n0("describes/sweep"))
+	m.p("  three, one after another). Here the descriptions, summed, come to %s of the activities' time (they overlap, 8 at a time): %s", pct(r.med("describe-share")), n0("describes/sweep"))
 	m.p("  of them at %s ms each for %s breached items (a description is a query to the schedule's", f1(dms), n0("breached"))
 	m.p("  scheduler workflow on the server). When many items breach at once — backups failing everywhere")
 	m.p("  during a storage outage, or a failover that pauses a whole instance's schedules — it grows")
