@@ -100,13 +100,9 @@ readable. Copy the file to every worker, the CLI and the codec server with the n
 			if err != nil {
 				return err
 			}
-			var prev keys.KEK
-			if previous != "" {
-				p, err := keys.OpenFileKEK(previous)
-				if err != nil {
-					return err
-				}
-				prev = p
+			prev, err := previousKEK(previous)
+			if err != nil {
+				return err
 			}
 			ids, err := payloadcodec.Rewrap(cmd.Context(), kek, prev, path)
 			if err != nil {

@@ -111,13 +111,9 @@ See README "Per-VM keys".`,
 				fmt.Fprintf(out, "data key %s is now active (wrapped under %s)\nnew backups are sealed with it from their next start; existing points keep their keys\n", rec.ID, rec.KEK)
 				return nil
 			}
-			var prev keys.KEK
-			if previous != "" {
-				p, err := keys.OpenFileKEK(previous)
-				if err != nil {
-					return err
-				}
-				prev = p
+			prev, err := previousKEK(previous)
+			if err != nil {
+				return err
 			}
 			report, err := ring.RotateKEK(ctx, prev, previous)
 			if g.jsonOut && err == nil {
@@ -283,4 +279,13 @@ func printKeyStatus(w io.Writer, st *keys.Status) {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\n", k.ID, scope, state, k.Source, k.Points, created, kek, usable)
 	}
 	_ = tw.Flush()
+}
+
+// previousKEK is the key file given as --previous-kek-file (the file provider's KEK until a
+// rotation), nil when none is given.
+func previousKEK(path string) (keys.KEK, error) {
+	if path == "" {
+		return nil, nil
+	}
+	return keys.OpenFileKEK(path)
 }

@@ -3,6 +3,7 @@ package control
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -20,6 +21,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/sqlvault/sqlvault/internal/blockcrypt"
 	"github.com/sqlvault/sqlvault/internal/control/policy"
 	"github.com/sqlvault/sqlvault/internal/control/rpowatch"
 	"github.com/sqlvault/sqlvault/internal/protocol"
@@ -278,4 +280,32 @@ func TestCheckRPOPageKeepsThePagesOrder(t *testing.T) {
 		}
 		assert.Equal(t, want, f.Reason, f.Database)
 	}
+
+	// One item's points cannot be listed (the store fails): the page fails as a vault outage,
+	// retried, and stores no page of its sweep; the earlier sweep's page is left as it was.
+	zero, err := blockcrypt.NewKey(make([]byte, blockcrypt.KeySize))
+	require.NoError(t, err)
+	u.c.Vault = vault.NewRepository(&failListing{Store: u.mem, prefix: vault.PointsPrefix(ids[len(ids)/2])}, nil).WithKeys(vault.Keys{zero})
+	err = u.run(t, &pg, protocol.ActivityCheckRPOPage, protocol.CheckRPOPageInput{Sweep: "order-2", Limit: len(ids), At: u.now})
+	var appErr *temporal.ApplicationError
+	require.ErrorAs(t, err, &appErr)
+	assert.Equal(t, protocol.ErrVaultUnavailable, appErr.Type())
+	assert.False(t, appErr.NonRetryable())
+	names, docs2, err := u.repo.RPOPages(ctx)
+	require.NoError(t, err)
+	assert.Len(t, names, 1, "no page of the failed sweep")
+	assert.Equal(t, docs, docs2)
+}
+
+// failListing fails every listing under prefix.
+type failListing struct {
+	vault.Store
+	prefix string
+}
+
+func (f *failListing) List(ctx context.Context, prefix string, fn func(vault.BlobInfo) error) error {
+	if strings.HasPrefix(prefix, f.prefix) {
+		return errors.New("injected: listing failed")
+	}
+	return f.Store.List(ctx, prefix, fn)
 }

@@ -478,15 +478,9 @@ func (r *Ring) RotateKEK(ctx context.Context, previous KEK, adoptPrevious string
 		n := *rec
 		now := r.now().UTC()
 		n.Provider, n.KEK, n.Algorithm, n.Wrapped, n.Rewrapped = r.kek.Provider(), w.KEK, w.Algorithm, w.Value, &now
-		if err := r.signRecord(ctx, &n); err != nil {
+		if err := r.rewrite(ctx, &n, k); err != nil {
 			return out, err
 		}
-		if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
-			return out, err
-		}
-		r.mu.Lock()
-		r.keys[rec.ID] = k
-		r.mu.Unlock()
 		out = append(out, RewrapEntry{ID: rec.ID, From: rec.KEK, To: w.KEK, Action: action})
 	}
 	if adoptPrevious != "" {
@@ -532,7 +526,7 @@ func (r *Ring) RotateVMKEK(ctx context.Context, vm string, vmKEK KEK) ([]RewrapE
 			out = append(out, RewrapEntry{ID: rec.ID, From: rec.VMWrap.KEK, To: cur, Action: "already current"})
 			continue
 		}
-		raw, _, err := r.unwrapRaw(ctx, r.kek, rec)
+		raw, k, err := r.unwrapRaw(ctx, r.kek, rec)
 		if err != nil {
 			return out, err
 		}
@@ -545,10 +539,7 @@ func (r *Ring) RotateVMKEK(ctx context.Context, vm string, vmKEK KEK) ([]RewrapE
 		now := r.now().UTC()
 		n.VMWrap = &vault.KeyWrapping{Provider: vmKEK.Provider(), KEK: w.KEK, Algorithm: w.Algorithm, Wrapped: w.Value}
 		n.Rewrapped = &now
-		if err := r.signRecord(ctx, &n, vmKEK); err != nil {
-			return out, err
-		}
-		if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
+		if err := r.rewrite(ctx, &n, k, vmKEK); err != nil {
 			return out, err
 		}
 		out = append(out, RewrapEntry{ID: rec.ID, From: rec.VMWrap.KEK, To: w.KEK, Action: "rewrapped"})
@@ -573,16 +564,26 @@ func (r *Ring) signIfUnsigned(ctx context.Context, rec *vault.KeyRecord) (bool, 
 		return false, err
 	}
 	n := *rec
-	if err := r.signRecord(ctx, &n); err != nil {
+	if err := r.rewrite(ctx, &n, k); err != nil {
 		return false, err
 	}
-	if err := r.repo.PutKeyRecord(ctx, &n, false); err != nil {
-		return false, err
+	return true, nil
+}
+
+// rewrite stores a changed record of an existing data key (re-wrapped, or signed): signed
+// as its KEK needs (and its VM wrapping by vmKEK when given), written over the old one, and
+// its key k, unwrapped from it, kept like any key this ring opened.
+func (r *Ring) rewrite(ctx context.Context, n *vault.KeyRecord, k *blockcrypt.Key, vmKEK ...KEK) error {
+	if err := r.signRecord(ctx, n, vmKEK...); err != nil {
+		return err
+	}
+	if err := r.repo.PutKeyRecord(ctx, n, false); err != nil {
+		return err
 	}
 	r.mu.Lock()
-	r.keys[rec.ID] = k
+	r.keys[n.ID] = k
 	r.mu.Unlock()
-	return true, nil
+	return nil
 }
 
 // adoptedCreated is the creation time recorded for an adopted key file: its real age is

@@ -99,12 +99,7 @@ func (k *KeyRecord) SignedContent() []byte {
 	if k.Scope != "" {
 		field("scope", []byte(k.Scope))
 	}
-	if w := k.VMWrap; w != nil {
-		field("vmWrap.provider", []byte(w.Provider))
-		field("vmWrap.kek", []byte(w.KEK))
-		field("vmWrap.algorithm", []byte(w.Algorithm))
-		field("vmWrap.wrapped", w.Wrapped)
-	}
+	k.VMWrap.signedFields(field)
 	return c
 }
 
@@ -122,13 +117,20 @@ func (k *KeyRecord) VMSignedContent() []byte {
 	field := func(name string, value []byte) { c.str(name).bytes(value) }
 	field("id", []byte(k.ID))
 	field("scope", []byte(k.Scope))
-	if w := k.VMWrap; w != nil {
-		field("vmWrap.provider", []byte(w.Provider))
-		field("vmWrap.kek", []byte(w.KEK))
-		field("vmWrap.algorithm", []byte(w.Algorithm))
-		field("vmWrap.wrapped", w.Wrapped)
-	}
+	k.VMWrap.signedFields(field)
 	return c
+}
+
+// signedFields gives the wrapping's fields (not its signature) to both signed contents of its
+// record, by name; nothing for a record without one.
+func (w *KeyWrapping) signedFields(field func(name string, value []byte)) {
+	if w == nil {
+		return
+	}
+	field("vmWrap.provider", []byte(w.Provider))
+	field("vmWrap.kek", []byte(w.KEK))
+	field("vmWrap.algorithm", []byte(w.Algorithm))
+	field("vmWrap.wrapped", w.Wrapped)
 }
 
 // KeyWrapping is a data key wrapped under one KEK: a VM-scoped record's second wrapping.
