@@ -354,7 +354,10 @@ func TestUnreachableHosts(t *testing.T) {
 func TestPutBlockFaultFailsTheBackup(t *testing.T) {
 	env := newFakeEnv(t)
 	u := env.url(t, "fault.bak")
-	env.fake.FailNth(blobfake.KindPutBlock, 2, http.StatusServiceUnavailable)
+	// The last of the four blocks fails: the three before it are always sent (a writer that
+	// has seen a failure sends no further block, so failing an earlier one left how many
+	// followed it to the scheduler, and the count below flaky under load).
+	env.fake.FailNth(blobfake.KindPutBlock, 4, http.StatusServiceUnavailable)
 	w, err := env.client.Create(context.Background(), u, goodSAS, urlio.WriteOptions{BlockSize: 64 * kib})
 	require.NoError(t, err)
 	// Blocks are in flight together: the failure of one is reported by a later Write or,
